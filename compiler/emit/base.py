@@ -1,0 +1,384 @@
+"""The shared emitter: walks typed IR and builds libcst trees, asking the backend's table for each op.
+
+Backends subclass `Emitter` only for what a table cannot say: gradients, element assignment,
+random draws and the notebook prelude.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+from libcst.helpers import parse_template_expression, parse_template_statement
+
+from .. import ir
+from ..diagnostics import Diagnostic, Loc
+from ..ops import SPECS
+from ..types import NONE, DType, ScalarType, TensorType, promote
+from .fmt import render
+from .rules import dotted
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+
+
+class EmitError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
+
+
+class Emitter:
+    """Emits one module (a chapter or a set of functions) for one backend."""
+
+    def __init__(self, backend: "Backend", module: ir.Module):
+        self.backend = backend
+        self.module = module
+        self.pre: list[cst.BaseStatement] = []
+        self.taken: set[str] = _names_in(module)
+        self.in_function: ir.FuncDef | None = None
+        self.grad_seen: set[str] = set()
+        self.state: dict[str, Any] = {}
+        self.recorded_runs: dict[int, ir.Grad] = {}
+        self.recorded: set[int] = set()
+        for s in ir.walk_stmts(list(module.stmts())):
+            for e in ir.walk_exprs(s) if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []:
+                if isinstance(e, ir.Grad) and e.inplace:
+                    self.recorded_runs[id(e.slice[0])] = e
+
+    # ---- names -------------------------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.taken:
+            i += 1
+            name = f"{base}{i}"
+        self.taken.add(name)
+        return name
+
+    # ---- errors ------------------------------------------------------------------------------
+    def unsupported(self, node: ir.Expr, why: str = "") -> None:
+        name = node.op if isinstance(node, ir.Op) else type(node).__name__
+        raise EmitError(Diagnostic(node.loc, f"op `{name}` is not supported by target `{self.backend.name}`",
+                                   expected=f"an op that {self.backend.display_name} supports",
+                                   hint=why or f"mark this cell `::: only` for other targets, or rewrite it with supported ops "
+                                               f"(`d2lc test --targets={self.backend.name}` lists coverage)"))
+
+    def error(self, loc: Loc, message: str, hint: str | None = None) -> None:
+        raise EmitError(Diagnostic(loc, message, hint=hint))
+
+    # ---- values ------------------------------------------------------------------------------
+    def dtype_expr(self, dtype: DType) -> cst.BaseExpression:
+        return cst.parse_expression(self.backend.dtypes[dtype])
+
+    def literal(self, v: Any) -> cst.BaseExpression:
+        if isinstance(v, bool) or v is None:
+            return cst.Name(repr(v))
+        if isinstance(v, int):
+            return cst.Integer(str(v)) if v >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-v)))
+        if isinstance(v, float):
+            text = repr(abs(v))
+            node = cst.Float(text) if ("." in text or "e" in text) and text not in ("inf", "nan") else cst.parse_expression(f"float('{text}')")
+            return cst.UnaryOperation(cst.Minus(), node) if v < 0 or (v == 0 and str(v).startswith("-")) else node
+        if isinstance(v, str):
+            return cst.SimpleString(repr(v))
+        if isinstance(v, DType):
+            return self.dtype_expr(v)
+        if isinstance(v, tuple):
+            return cst.Tuple([cst.Element(self.literal(i)) for i in v])
+        if isinstance(v, list):
+            return cst.List([cst.Element(self.literal(i)) for i in v])
+        raise TypeError(f"cannot emit literal {v!r}")
+
+    def value(self, v: Any, param: str = "") -> cst.BaseExpression:
+        """An op argument: an IR expression, or a static value."""
+        if isinstance(v, ir.Expr):
+            return self.expr(v)
+        return self.literal(v)
+
+    def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
+        """A tensor operand, cast first where the backend's promotion differs from the IR's."""
+        e = node.args[name]
+        code = self.expr(e)
+        if node.op in self.backend.cast_operands and isinstance(e.type, TensorType):
+            want = self.compute_dtype(node)
+            if want is not None and e.type.dtype != want:
+                return self.cast(code, e, want)
+        return code
+
+    def compute_dtype(self, node: ir.Op) -> DType | None:
+        if node.op in ("eq", "ne", "lt", "le", "gt", "ge", "where"):
+            x, y = node.args.get("x"), node.args.get("y")
+            if x is not None and y is not None and (isinstance(x.type, TensorType) or isinstance(y.type, TensorType)):
+                return promote(x.type, y.type)
+            return None
+        return node.type.dtype if isinstance(node.type, TensorType) else None
+
+    def cast(self, code: cst.BaseExpression, e: ir.Expr, dtype: DType) -> cst.BaseExpression:
+        fake = ir.Op(TensorType(dtype, e.type.shape), e.loc, "astype",
+                     {"x": _Emitted(e.type, e.loc, code), "dtype": ir.Const(ScalarType("dtype"), e.loc, dtype)})
+        return self.backend.ops["astype"].emit(self, fake)
+
+    def natural_dtype(self, node: ir.Op) -> DType | None:
+        return self.backend.natural_dtype(node)
+
+    # ---- expressions -------------------------------------------------------------------------
+    def expr(self, e: ir.Expr) -> cst.BaseExpression:
+        if isinstance(e, _Emitted):
+            return e.code
+        if isinstance(e, ir.Const):
+            return self.literal(e.value)
+        if isinstance(e, ir.Var):
+            return cst.Name(e.name)
+        if isinstance(e, ir.Seq):
+            items = [cst.Element(self.expr(i)) for i in e.items]
+            return cst.List(items) if e.kind == "list" else cst.Tuple(items)
+        if isinstance(e, ir.CallFunc):
+            return cst.Call(cst.Name(e.func), [cst.Arg(self.expr(a)) for a in e.args])
+        if isinstance(e, ir.Grad):
+            return self.grad(e)
+        if isinstance(e, ir.Op):
+            return self.op(e)
+        raise TypeError(f"cannot emit {type(e).__name__}")
+
+    def op(self, node: ir.Op) -> cst.BaseExpression:
+        if node.op in GENERIC:
+            return GENERIC[node.op](self, node)
+        rule = self.backend.ops.get(node.op)
+        if rule is None:
+            self.unsupported(node)
+        if isinstance(node.type, ScalarType) and node.op in ELEMENTWISE and all(
+                not isinstance(a.type, TensorType) for a in node.tensor_args()):
+            return _PYTHON_SCALAR_RULES[node.op](self, node) if node.op in _PYTHON_SCALAR_RULES else rule.emit(self, node)
+        return rule.emit(self, node)
+
+    def index(self, items: list) -> cst.BaseSlice | list[cst.SubscriptElement]:
+        out = []
+        for it in items:
+            if isinstance(it, ir.IndexSlice):
+                out.append(cst.SubscriptElement(cst.Slice(
+                    lower=self.expr(it.start) if it.start is not None else None,
+                    upper=self.expr(it.stop) if it.stop is not None else None,
+                    step=self.expr(it.step) if it.step is not None else None)))
+            elif isinstance(it, ir.IndexEllipsis):
+                out.append(cst.SubscriptElement(cst.Index(cst.Ellipsis())))
+            else:
+                out.append(cst.SubscriptElement(cst.Index(self.expr(it))))
+        return out
+
+    def subscript(self, base: cst.BaseExpression, items: list) -> cst.Subscript:
+        return cst.Subscript(base, self.index(items))
+
+    # ---- hooks that differ per framework -----------------------------------------------------
+    def grad(self, g: ir.Grad) -> cst.BaseExpression:
+        self.unsupported(g, "this target declares no gradient emission")
+        raise AssertionError
+
+    def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
+        target = self.subscript(cst.Name(s.name), s.index)
+        stmts = []
+        if s.may_alias:
+            stmts.append(self.assign(s.name, self.backend.ops["clone"].emit(self, _op("clone", s.target_type, s.loc, x=ir.Var(s.target_type, s.loc, s.name)))))
+        stmts.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], self.assign_value(s))]))
+        return stmts
+
+    def assign_value(self, s: ir.IndexAssign) -> cst.BaseExpression:
+        v = s.value
+        if isinstance(v, ir.Const) and isinstance(s.target_type, TensorType) and s.target_type.dtype.is_float and isinstance(v.value, int) \
+                and not isinstance(v.value, bool):
+            return self.literal(float(v.value))
+        return self.expr(v)
+
+    def prelude(self) -> list[str]:
+        """Statements after the imports, e.g. `npx.set_np()`."""
+        return []
+
+    def expr_statement(self, s: ir.ExprStmt) -> list[cst.BaseStatement]:
+        return [cst.SimpleStatementLine([cst.Expr(self.expr(s.value))])]
+
+    # ---- statements --------------------------------------------------------------------------
+    def assign(self, name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+        return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
+
+    def stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
+        saved, self.pre = self.pre, []
+        try:
+            body = self._stmt(s)
+            return self.pre + body
+        finally:
+            self.pre = saved
+
+    def block(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
+        return self.sequence(stmts) or [cst.SimpleStatementLine([cst.Pass()])]
+
+    def sequence(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
+        """Statements in order; a run that a later grad records in place goes through `record`."""
+        out: list[cst.BaseStatement] = []
+        i = 0
+        while i < len(stmts):
+            g = self.recorded_runs.get(id(stmts[i]))
+            if g is not None and self.records_inplace(g):
+                out.extend(self.record(g, [s for s in self._run(g)]))
+                self.recorded.add(id(g))
+                i += len(g.slice)
+                continue
+            out.extend(self.stmt(stmts[i]))
+            i += 1
+        return out
+
+    def _run(self, g: ir.Grad) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        for s in g.slice:
+            out.extend(self.stmt(s))
+        return out
+
+    def records_inplace(self, g: ir.Grad) -> bool:
+        """Whether this backend records the grad's slice where it stands (see `record`)."""
+        return False
+
+    def record(self, g: ir.Grad, run: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        """Emit the slice `run` where it stands, prepared for differentiation (a tape, requires_grad_)."""
+        return run
+
+    def indented(self, stmts: list[cst.BaseStatement]) -> cst.IndentedBlock:
+        return cst.IndentedBlock(stmts or [cst.SimpleStatementLine([cst.Pass()])])
+
+    def _stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
+        if isinstance(s, ir.Assign):
+            return [self.assign(s.name, self.expr(s.value))]
+        if isinstance(s, ir.IndexAssign):
+            return self.index_assign(s)
+        if isinstance(s, ir.ExprStmt):
+            return self.expr_statement(s)
+        if isinstance(s, ir.Pass):
+            return [cst.SimpleStatementLine([cst.Pass()])]
+        if isinstance(s, ir.Return):
+            return [cst.SimpleStatementLine([cst.Return(self.expr(s.value) if s.value is not None else None)])]
+        if isinstance(s, ir.For):
+            return [cst.For(cst.Name(s.var), self.range_expr(s.iter), self.indented(self.block(s.body)))]
+        if isinstance(s, ir.If):
+            return [self._if(s)]
+        if isinstance(s, ir.FuncDef):
+            return [self.funcdef(s)]
+        raise TypeError(f"cannot emit {type(s).__name__}")
+
+    def _if(self, s: ir.If) -> cst.If:
+        orelse = None
+        if s.orelse:
+            if len(s.orelse) == 1 and isinstance(s.orelse[0], ir.If):
+                orelse = self._if(s.orelse[0])
+            else:
+                orelse = cst.Else(self.indented(self.block(s.orelse)))
+        return cst.If(self.expr(s.cond), self.indented(self.block(s.body)), orelse)
+
+    def range_expr(self, it: ir.Op) -> cst.BaseExpression:
+        return cst.Call(cst.Name("range"), [cst.Arg(self.expr(v)) for v in it.args.values() if v is not None])
+
+    def funcdef(self, f: ir.FuncDef) -> cst.FunctionDef:
+        outer, self.in_function = self.in_function, f
+        saved_grads, self.grad_seen = self.grad_seen, set()
+        try:
+            params = [cst.Param(cst.Name(p.name), default=self.expr(p.default) if p.default is not None else None)
+                      for p in f.params]
+            body = self.block(f.body)
+        finally:
+            self.in_function = outer
+            self.grad_seen = saved_grads
+        return cst.FunctionDef(cst.Name(f.name), cst.Parameters(params), self.indented(body))
+
+    # ---- whole modules -----------------------------------------------------------------------
+    def cell_code(self, stmts: list[ir.Stmt]) -> str:
+        return render(self.sequence(stmts))
+
+    def imports_for(self, code: str) -> list[str]:
+        """The import lines the given code needs, in the backend's declared order."""
+        used = _root_names(code)
+        lines: list[str] = []
+        for root, line in self.backend.imports.items():
+            if root in used and line not in lines:
+                lines.append(line)
+        return lines
+
+    def setup_code(self, code: str) -> str:
+        lines = self.imports_for(code + "\n" + "\n".join(self.prelude()))
+        prelude = self.prelude()
+        text = "\n".join(lines) + ("\n\n" + "\n".join(prelude) if prelude else "")
+        return render([cst.parse_statement(line + "\n") for line in text.splitlines() if line.strip()]) if text.strip() else ""
+
+
+class _Emitted(ir.Expr):
+    """An expression already turned into code (used to feed casts through the op table)."""
+
+    def __init__(self, type_, loc, code):
+        super().__init__(type_, loc)
+        self.code = code
+
+
+def _op(name: str, type_, loc, **args) -> ir.Op:
+    return ir.Op(type_, loc, name, args)
+
+
+def _names_in(module: ir.Module) -> set[str]:
+    names: set[str] = set()
+    for s in ir.walk_stmts(list(module.stmts())):
+        if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            names.add(s.name)
+        elif isinstance(s, ir.For):
+            names.add(s.var)
+        elif isinstance(s, ir.FuncDef):
+            names.add(s.name)
+            names |= {p.name for p in s.params}
+    return names
+
+
+def _root_names(code: str) -> set[str]:
+    import re
+    return set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\s*[.(]", code)) | set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\b", code))
+
+
+# Ops every Python target spells the same way.
+def _print(em: Emitter, node: ir.Op) -> cst.BaseExpression:
+    return cst.Call(cst.Name("print"), [cst.Arg(em.expr(v)) for v in node.args["values"]])
+
+
+def _py_bool(em: Emitter, node: ir.Op) -> cst.BaseExpression:
+    values = [em.expr(v) for v in node.args["values"]]
+    op = cst.And() if node.op == "py_and" else cst.Or()
+    out = values[0]
+    for v in values[1:]:
+        out = cst.BooleanOperation(out, op, v)
+    return out
+
+
+def _getitem(em: Emitter, node: ir.Op) -> cst.BaseExpression:
+    rule = em.backend.ops.get("getitem")
+    if rule is not None and isinstance(node.args["x"].type, TensorType):
+        return rule.emit(em, node)
+    return em.subscript(em.expr(node.args["x"]), node.args["index"])
+
+
+GENERIC = {
+    "print": _print,
+    "py_and": _py_bool,
+    "py_or": _py_bool,
+    "py_not": lambda em, n: cst.UnaryOperation(cst.Not(), em.expr(n.args["x"])),
+    "py_float": lambda em, n: cst.Call(cst.Name("float"), [cst.Arg(em.expr(n.args["x"]))]),
+    "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
+    "getitem": _getitem,
+}
+
+_PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": cst.Divide, "floordiv": cst.FloorDivide,
+           "mod": cst.Modulo, "pow": cst.Power}
+_PY_CMP = {"eq": cst.Equal, "ne": cst.NotEqual, "lt": cst.LessThan, "le": cst.LessThanEqual, "gt": cst.GreaterThan,
+           "ge": cst.GreaterThanEqual}
+_PYTHON_SCALAR_RULES = {
+    **{k: (lambda op: lambda em, n: cst.BinaryOperation(em.expr(n.args["x"]), op(), em.expr(n.args["y"])))(v) for k, v in _PY_BIN.items()},
+    **{k: (lambda op: lambda em, n: cst.Comparison(em.expr(n.args["x"]), [cst.ComparisonTarget(op(), em.expr(n.args["y"]))]))(v)
+       for k, v in _PY_CMP.items()},
+    "neg": lambda em, n: cst.UnaryOperation(cst.Minus(), em.expr(n.args["x"])),
+    "maximum": lambda em, n: cst.Call(cst.Name("max"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
+    "minimum": lambda em, n: cst.Call(cst.Name("min"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
+}
+
+__all__ = ["Emitter", "EmitError", "dotted", "parse_template_expression", "parse_template_statement", "NONE"]

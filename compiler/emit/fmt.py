@@ -1,0 +1,79 @@
+"""Turning libcst trees into source text: precedence parentheses, then black."""
+from __future__ import annotations
+
+import black
+import libcst as cst
+
+# Python operator precedence, low to high.
+_BIN = {cst.BitOr: 5, cst.BitXor: 6, cst.BitAnd: 7, cst.LeftShift: 8, cst.RightShift: 8, cst.Add: 9, cst.Subtract: 9,
+        cst.Multiply: 10, cst.Divide: 10, cst.FloorDivide: 10, cst.Modulo: 10, cst.MatrixMultiply: 10, cst.Power: 12}
+ATOM = 14
+
+
+def precedence(node: cst.BaseExpression) -> int:
+    if node.lpar:
+        return ATOM
+    if isinstance(node, cst.BooleanOperation):
+        return 1 if isinstance(node.operator, cst.Or) else 2
+    if isinstance(node, cst.UnaryOperation):
+        return 3 if isinstance(node.operator, cst.Not) else 11
+    if isinstance(node, cst.Comparison):
+        return 4
+    if isinstance(node, cst.BinaryOperation):
+        return _BIN[type(node.operator)]
+    if isinstance(node, (cst.Lambda, cst.IfExp)):
+        return 0
+    return ATOM
+
+
+def _paren(node: cst.BaseExpression) -> cst.BaseExpression:
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+class AddParens(cst.CSTTransformer):
+    """Adds the parentheses that operator precedence needs to trees built without them."""
+
+    def leave_BinaryOperation(self, original, updated):
+        p = _BIN[type(updated.operator)]
+        left, right = updated.left, updated.right
+        right_assoc = isinstance(updated.operator, cst.Power)
+        if precedence(left) < p or (right_assoc and precedence(left) == p):
+            left = _paren(left)
+        if precedence(right) < p or (not right_assoc and precedence(right) == p):
+            right = _paren(right)
+        return updated.with_changes(left=left, right=right)
+
+    def leave_UnaryOperation(self, original, updated):
+        if precedence(updated.expression) < precedence(updated):
+            return updated.with_changes(expression=_paren(updated.expression))
+        return updated
+
+    def leave_Comparison(self, original, updated):
+        left = _paren(updated.left) if precedence(updated.left) <= 4 else updated.left
+        comps = [c.with_changes(comparator=_paren(c.comparator)) if precedence(c.comparator) <= 4 else c
+                 for c in updated.comparisons]
+        return updated.with_changes(left=left, comparisons=comps)
+
+    def leave_Attribute(self, original, updated):
+        v = updated.value
+        if precedence(v) < ATOM or isinstance(v, (cst.Integer, cst.Float)):
+            return updated.with_changes(value=_paren(v))
+        return updated
+
+    def leave_Subscript(self, original, updated):
+        return updated.with_changes(value=_paren(updated.value)) if precedence(updated.value) < ATOM else updated
+
+    def leave_Call(self, original, updated):
+        return updated.with_changes(func=_paren(updated.func)) if precedence(updated.func) < ATOM else updated
+
+
+BLACK_MODE = black.Mode(line_length=100, target_versions={black.TargetVersion.PY311})
+
+
+def render(body: list[cst.BaseStatement]) -> str:
+    """Source text for statements: parenthesised, then black-formatted."""
+    module = cst.Module(body=body).visit(AddParens())
+    code = module.code
+    if not code.strip():
+        return ""
+    return black.format_str(code, mode=BLACK_MODE).rstrip("\n")

@@ -1,0 +1,216 @@
+"""Emission rules: the values in a backend's op table. Each turns one IR op into a libcst expression.
+
+    OPS = {
+        "exp": Fn("torch.exp"),
+        "sum": Method("sum", dim="axis", keepdim="keepdims"),
+        "add": Infix("+"),
+        "where": Tmpl("torch.where({cond}, {x}, {y})"),
+    }
+
+Keyword maps read `target_kw="op_param"`; a keyword is left out when the op's argument is absent
+or equals the op's default, so `x.sum()` stays `x.sum()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import libcst as cst
+from libcst.helpers import parse_template_expression
+
+from ..ops import REQUIRED, SPECS
+
+if TYPE_CHECKING:
+    from .. import ir
+    from .base import Emitter
+
+
+class Rule:
+    def emit(self, em: "Emitter", node: "ir.Op") -> cst.BaseExpression:
+        raise NotImplementedError
+
+
+def _present(node: "ir.Op", param: str) -> bool:
+    value = node.args.get(param)
+    if value is None:
+        return False
+    spec = SPECS.get(node.op)
+    default = next((p.default for p in spec.params if p.name == param), REQUIRED) if spec else REQUIRED
+    if default is REQUIRED:
+        return True
+    from ..lower import static_value
+    return static_value(value) != default or static_value(value) is None and not hasattr(value, "value")
+
+
+def _kwargs(em: "Emitter", node: "ir.Op", mapping: dict[str, str]) -> list[cst.Arg]:
+    out = []
+    for target_kw, param in mapping.items():
+        if _present(node, param):
+            out.append(cst.Arg(em.value(node.args[param], param), keyword=cst.Name(target_kw),
+                               equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+    return out
+
+
+def _positional(em: "Emitter", node: "ir.Op", params: tuple[str, ...]) -> list[cst.Arg]:
+    out = []
+    for p in params:
+        if p.startswith("*"):
+            values = node.args.get(p[1:])
+            from .. import ir
+            if isinstance(values, ir.Seq):
+                out.extend(cst.Arg(em.value(v, p[1:])) for v in values.items)
+            elif isinstance(values, list):
+                out.extend(cst.Arg(em.value(v, p[1:])) for v in values)
+            elif values is not None:
+                out.append(cst.Arg(em.value(values, p[1:]), star="*"))
+        elif _present(node, p) or node.args.get(p) is not None:
+            out.append(cst.Arg(em.value(node.args[p], p)))
+    return out
+
+
+def dotted(path: str) -> cst.BaseExpression:
+    parts = path.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for part in parts[1:]:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
+@dataclass(frozen=True)
+class Fn(Rule):
+    """A call `path(args..., kw=...)`; `args` names op params passed positionally ("*p" splats a list)."""
+
+    path: str
+    args: tuple[str, ...] = ("x",)
+    kw: dict[str, str] = field(default_factory=dict)
+
+    def __init__(self, path: str, *args: str, **kw: str):
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "args", args or ("x",))
+        object.__setattr__(self, "kw", kw)
+
+    def emit(self, em, node):
+        return cst.Call(dotted(self.path), _positional(em, node, self.args) + _kwargs(em, node, self.kw))
+
+
+@dataclass(frozen=True)
+class Method(Rule):
+    """A method call on the op's first tensor: `x.name(args..., kw=...)`."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    kw: dict[str, str] = field(default_factory=dict)
+
+    def __init__(self, name: str, *args: str, **kw: str):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "kw", kw)
+
+    def emit(self, em, node):
+        receiver = em.operand(node, "x")
+        return cst.Call(cst.Attribute(receiver, cst.Name(self.name)),
+                        _positional(em, node, self.args) + _kwargs(em, node, self.kw))
+
+
+@dataclass(frozen=True)
+class Attr(Rule):
+    """An attribute of the op's first tensor: `x.T`, `x.shape`."""
+
+    name: str
+
+    def emit(self, em, node):
+        return cst.Attribute(em.operand(node, "x"), cst.Name(self.name))
+
+
+BINARY = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide, "//": cst.FloorDivide, "%": cst.Modulo,
+          "**": cst.Power, "@": cst.MatrixMultiply, "&": cst.BitAnd, "|": cst.BitOr, "^": cst.BitXor}
+COMPARE = {"==": cst.Equal, "!=": cst.NotEqual, "<": cst.LessThan, "<=": cst.LessThanEqual, ">": cst.GreaterThan,
+           ">=": cst.GreaterThanEqual}
+
+
+@dataclass(frozen=True)
+class Infix(Rule):
+    """A binary operator `x OP y` (libcst adds the parentheses precedence needs)."""
+
+    op: str
+
+    def emit(self, em, node):
+        left, right = em.operand(node, "x"), em.operand(node, "y")
+        if self.op in COMPARE:
+            return cst.Comparison(left, [cst.ComparisonTarget(COMPARE[self.op](), right)])
+        return cst.BinaryOperation(left, BINARY[self.op](), right)
+
+
+@dataclass(frozen=True)
+class Prefix(Rule):
+    op: str
+
+    def emit(self, em, node):
+        ops = {"-": cst.Minus, "~": cst.BitInvert, "not": cst.Not}
+        return cst.UnaryOperation(ops[self.op](), em.operand(node, "x"))
+
+
+@dataclass(frozen=True)
+class Tmpl(Rule):
+    """A fixed expression with `{param}` holes, e.g. "torch.where({cond}, {x}, {y})"; every hole must be given."""
+
+    template: str
+
+    def emit(self, em, node):
+        import string
+        holes = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
+        values = {}
+        for h in holes:
+            if h.startswith("dtype_of_"):
+                values[h] = em.dtype_expr(node.args[h[len("dtype_of_"):]].type.dtype)
+            elif h == "dtype":
+                values[h] = em.dtype_expr(node.type.dtype)
+            else:
+                values[h] = em.value(node.args[h], h) if h in node.args else em.value(None, h)
+        return parse_template_expression(self.template, **values)
+
+
+@dataclass(frozen=True)
+class Custom(Rule):
+    """Anything else: a function (emitter, op) -> libcst expression, kept next to the table."""
+
+    fn: Callable[["Emitter", "ir.Op"], cst.BaseExpression]
+
+    def emit(self, em, node):
+        return self.fn(em, node)
+
+
+@dataclass(frozen=True)
+class Unsupported(Rule):
+    """Declares that a target cannot express an op; compiling it is an error naming op and target."""
+
+    why: str = ""
+
+    def emit(self, em, node):
+        em.unsupported(node, self.why)
+
+
+def with_dtype(rule: Rule, kw: str = "dtype") -> "DTyped":
+    return DTyped(rule, kw)
+
+
+@dataclass(frozen=True)
+class DTyped(Rule):
+    """Adds `dtype=` only where the target's natural result dtype differs from the IR's."""
+
+    rule: Rule
+    kw: str = "dtype"
+
+    def emit(self, em, node):
+        expr = self.rule.emit(em, node)
+        if em.natural_dtype(node) != node.type.dtype and isinstance(expr, cst.Call):
+            expr = expr.with_changes(args=[*expr.args, cst.Arg(em.dtype_expr(node.type.dtype), keyword=cst.Name(self.kw),
+                                                              equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+        return expr
+
+
+def call(path: str, *args: cst.BaseExpression, **kwargs: Any) -> cst.Call:
+    """Build `path(args, kw=...)` from ready libcst nodes (for Custom rules)."""
+    return cst.Call(dotted(path), [cst.Arg(a) for a in args] + [
+        cst.Arg(v, keyword=cst.Name(k), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+        for k, v in kwargs.items() if v is not None])

@@ -1,0 +1,41 @@
+"""The front end: chapter text -> typed IR module (parse, lower, and the analysis passes)."""
+from __future__ import annotations
+
+from .ast import to_ast
+from .chapter import split_chapter
+from .diagnostics import CompileError, DiagnosticBag
+from .ir import Cell, Module
+from .lower import Lowerer
+from .parser import parse_cell
+from .passes import run_passes
+
+
+def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
+    """Parse and type-check a chapter; raises CompileError with every diagnostic found."""
+    bag = DiagnosticBag()
+    raw_cells, chapter_diags, title = split_chapter(text, path, known_targets)
+    bag.items.extend(chapter_diags)
+    lowerer = Lowerer(bag)
+    cells: list[Cell] = []
+    for raw in raw_cells:
+        if raw.kind == "markdown":
+            cells.append(Cell("markdown", raw.text, only=raw.only, line=raw.line))
+            continue
+        tree, errors = parse_cell(raw.text, path, raw.line)
+        bag.items.extend(errors)
+        stmts = lowerer.block(to_ast(tree, path, raw.line)) if tree is not None else []
+        cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line))
+    module = Module(path, title or path, cells, dict(lowerer.functions))
+    if not bag:
+        run_passes(module, bag)
+    bag.raise_if_any()
+    return module
+
+
+def check_source(text: str, path: str, known_targets: set[str]) -> list:
+    """Diagnostics for a chapter (empty when it compiles)."""
+    try:
+        compile_chapter(text, path, known_targets)
+    except CompileError as exc:
+        return exc.diagnostics
+    return []

@@ -1,0 +1,221 @@
+"""The typed IR. Every expression carries its static type (dtype + symbolic shape for tensors).
+
+Statements keep the author's structure and variable names, so that each backend can emit code
+that reads like hand-written code; ops are named, framework-neutral operations whose
+semantics are defined once in `d2lc.ops`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .diagnostics import Loc
+from .types import Type
+
+
+@dataclass(eq=False)
+class Expr:
+    type: Type
+    loc: Loc
+
+
+@dataclass(eq=False)
+class Const(Expr):
+    value: Any  # int | float | bool | str | None | DType
+
+
+@dataclass(eq=False)
+class Var(Expr):
+    name: str
+
+
+@dataclass(eq=False)
+class Seq(Expr):
+    items: list[Expr]
+    kind: str = "tuple"  # "tuple" | "list"
+
+
+@dataclass(eq=False)
+class Op(Expr):
+    """A framework-neutral operation; `args` maps the op's parameter names to values (None = default)."""
+
+    op: str
+    args: dict[str, Any]
+
+    def arg(self, name: str) -> Any:
+        return self.args.get(name)
+
+    def tensor_args(self) -> Iterator[Expr]:
+        for value in self.args.values():
+            if isinstance(value, Expr):
+                yield value
+            elif isinstance(value, (list, tuple)):
+                yield from (v for v in value if isinstance(v, Expr))
+
+
+@dataclass(eq=False)
+class IndexSlice:
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+
+
+@dataclass(eq=False)
+class IndexEllipsis:
+    pass
+
+
+IndexItem = Any  # Expr | IndexSlice | IndexEllipsis
+
+
+@dataclass(eq=False)
+class CallFunc(Expr):
+    """A call of a function defined in the chapter."""
+
+    func: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Grad(Expr):
+    """d y / d wrt. `slice` (filled by the autodiff pass) recomputes y from wrt, in order."""
+
+    y: Expr
+    wrt: Var
+    slice: list["Stmt"] = field(default_factory=list)
+    # Set by the autodiff pass when the slice is a run of consecutive statements in one block that no
+    # earlier grad claimed: a backend may then record it where it stands (a tape, autograd.record())
+    # instead of recomputing it at the grad site.
+    inplace: bool = False
+
+
+# ---- statements -----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Stmt:
+    loc: Loc
+
+
+@dataclass(eq=False)
+class Assign(Stmt):
+    name: str
+    value: Expr
+
+
+@dataclass(eq=False)
+class IndexAssign(Stmt):
+    name: str
+    target_type: Type
+    index: list[IndexItem]
+    value: Expr
+    may_alias: bool = False  # set by the aliasing pass: another name may share this tensor's memory
+
+
+@dataclass(eq=False)
+class ExprStmt(Stmt):
+    value: Expr
+
+
+@dataclass(eq=False)
+class Param:
+    name: str
+    type: Type
+    default: Expr | None
+    loc: Loc
+
+
+@dataclass(eq=False)
+class FuncDef(Stmt):
+    name: str
+    params: list[Param]
+    result: Type
+    body: list[Stmt]
+    save: bool = False
+
+
+@dataclass(eq=False)
+class Return(Stmt):
+    value: Expr | None
+
+
+@dataclass(eq=False)
+class For(Stmt):
+    var: str
+    iter: Expr
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
+class If(Stmt):
+    cond: Expr
+    body: list[Stmt]
+    orelse: list[Stmt]
+
+
+@dataclass(eq=False)
+class Pass(Stmt):
+    pass
+
+
+# ---- a chapter ---------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    """One notebook cell: Markdown prose, or DSL code lowered to IR statements."""
+
+    kind: str  # "markdown" | "code"
+    source: str
+    stmts: list[Stmt] = field(default_factory=list)
+    only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
+    line: int = 1
+
+
+@dataclass
+class Module:
+    """A compiled chapter (or a standalone set of functions, for the equivalence harness)."""
+
+    path: str
+    title: str
+    cells: list[Cell]
+    functions: dict[str, FuncDef] = field(default_factory=dict)
+    features: set[str] = field(default_factory=set)  # e.g. "random", "x64", "grad" (set by passes)
+
+    def stmts(self) -> Iterator[Stmt]:
+        for cell in self.cells:
+            yield from cell.stmts
+
+
+def walk_exprs(node: Any) -> Iterator[Expr]:
+    """Every expression inside a statement or expression, depth first."""
+    if isinstance(node, Expr):
+        yield node
+        if isinstance(node, Op):
+            for v in node.args.values():
+                yield from walk_exprs(v)
+        elif isinstance(node, Seq):
+            for v in node.items:
+                yield from walk_exprs(v)
+        elif isinstance(node, CallFunc):
+            for v in node.args:
+                yield from walk_exprs(v)
+        elif isinstance(node, Grad):
+            yield from walk_exprs(node.y)
+            yield from walk_exprs(node.wrt)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from walk_exprs(v)
+    elif isinstance(node, IndexSlice):
+        for v in (node.start, node.stop, node.step):
+            yield from walk_exprs(v)
+    elif isinstance(node, Stmt):
+        for name in ("value", "index", "cond", "iter"):
+            if hasattr(node, name):
+                yield from walk_exprs(getattr(node, name))
+        for name in ("body", "orelse"):
+            for s in getattr(node, name, []) or []:
+                yield from walk_exprs(s)
+
+
+def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
+    for s in stmts:
+        yield s
+        for name in ("body", "orelse"):
+            yield from walk_stmts(getattr(s, name, []) or [])

@@ -1,0 +1,671 @@
+"""AST -> typed IR: name resolution, argument binding, and shape/dtype inference with diagnostics."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast as A
+from . import ir
+from .diagnostics import DiagnosticBag, Loc, did_you_mean
+from .ops import ATTRIBUTES, FUNCTIONS, METHODS, REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
+from .types import (
+    ANY, BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, DType, FuncType, ScalarType, SeqType, ShapeError,
+    TensorType, Type, broadcast, dims_equal, fmt_shape, norm_axis,
+)
+
+BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | set(DTYPE_NAMES)
+RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
+
+
+@dataclass
+class Symbol:
+    type: Type
+    const: Any = None  # a statically known Python value, if any
+    func: ir.FuncDef | None = None
+    is_param: bool = False
+
+
+@dataclass
+class Scope:
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    parent: "Scope | None" = None
+    func: ir.FuncDef | None = None
+
+    def lookup(self, name: str) -> Symbol | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.symbols:
+                return scope.symbols[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        scope: Scope | None = self
+        while scope is not None:
+            out |= set(scope.symbols)
+            scope = scope.parent
+        return out
+
+
+class Lowerer:
+    """Lowers the AST of one chapter (all cells share one top-level scope, as in a notebook)."""
+
+    def __init__(self, diags: DiagnosticBag):
+        self.diags = diags
+        self.globals = Scope()
+        self.scope = self.globals
+        self.functions: dict[str, ir.FuncDef] = {}
+        self._in_loop = 0
+
+    # ---- errors ------------------------------------------------------------------------------
+    def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:
+        self.diags.error(loc, message, expected, hint)
+        return ir.Const(ANY, loc, None)
+
+    # ---- statements --------------------------------------------------------------------------
+    def block(self, stmts: list[A.Node]) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for s in stmts:
+            lowered = self.stmt(s)
+            if lowered is not None:
+                out.append(lowered)
+        return out
+
+    def stmt(self, s: A.Node) -> ir.Stmt | None:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            self.error(s.loc, f"unsupported statement `{type(s).__name__}`")
+            return None
+        return method(s)
+
+    def stmt_Assign(self, s: A.Assign) -> ir.Stmt | None:
+        if isinstance(s.target, A.Name):
+            value = self.expr(s.value)
+            return self._bind(s.target, value, s.loc)
+        if isinstance(s.target, A.Subscript):
+            return self._index_assign(s.target, self.expr(s.value), s.loc)
+        if isinstance(s.target, A.TupleLit):
+            self.error(s.target.loc, "unpacking assignment is not supported", expected="a single name on the left",
+                       hint="assign each value on its own line")
+            return None
+        self.error(s.target.loc, "cannot assign to this expression", expected="a name or an indexed name (X[i] = ...)")
+        return None
+
+    def _bind(self, target: A.Name, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
+        name = target.id
+        if name in BUILTIN_NAMES and name not in ("print",):
+            self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", hint=f"pick another name, e.g. `{name}_`")
+            return None
+        if isinstance(value.type, (ScalarType,)) and value.type.kind == "none":
+            self.error(value.loc, "this expression has no value to assign", hint="`print(...)` returns nothing")
+        const = static_value(value) if not self._in_loop else None
+        existing = self.scope.symbols.get(name)
+        self.scope.symbols[name] = Symbol(value.type, const, is_param=False)
+        del existing
+        return ir.Assign(loc, name, value)
+
+    def stmt_AugAssign(self, s: A.AugAssign) -> ir.Stmt | None:
+        combined = A.BinOp(s.loc, s.op, s.target, s.value)
+        return self.stmt_Assign(A.Assign(s.loc, s.target, combined))
+
+    def _index_assign(self, target: A.Subscript, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
+        if not isinstance(target.value, A.Name):
+            self.error(target.loc, "only a named tensor can be assigned into", expected="X[...] = value")
+            return None
+        name = target.value.id
+        sym = self.scope.lookup(name)
+        if sym is None:
+            self.error(target.value.loc, f"assignment into undefined tensor `{name}`",
+                       expected="a tensor defined before its elements are assigned",
+                       hint=did_you_mean(name, self.scope.names()) or f"create it first, e.g. `{name} = zeros((3, 4))`")
+            return None
+        if not isinstance(sym.type, (TensorType, AnyType)):
+            self.error(target.value.loc, f"`{name}` is a {sym.type}, not a tensor; only tensors support element assignment")
+            return None
+        index, slot = self._index(target, ir.Var(sym.type, target.value.loc, name))
+        if isinstance(slot, TensorType) and isinstance(value.type, (TensorType, ScalarType)):
+            vshape = value.type.shape if isinstance(value.type, TensorType) else ()
+            try:
+                if broadcast(slot.shape, vshape) != slot.shape and None not in slot.shape:
+                    raise ShapeError(f"a value of shape {fmt_shape(vshape)} does not fit the slice of shape {fmt_shape(slot.shape)}")
+            except ShapeError as exc:
+                self.error(value.loc, str(exc).replace("do not broadcast", "do not fit together"),
+                           expected=f"a value broadcastable to {fmt_shape(slot.shape)}")
+        if index is None:
+            return None
+        return ir.IndexAssign(loc, name, sym.type, index, value)
+
+    def stmt_ExprStmt(self, s: A.ExprStmt) -> ir.Stmt:
+        return ir.ExprStmt(s.loc, self.expr(s.value))
+
+    def stmt_Pass(self, s: A.Pass) -> ir.Stmt:
+        return ir.Pass(s.loc)
+
+    def stmt_Return(self, s: A.Return) -> ir.Stmt | None:
+        if self.scope.func is None:
+            self.error(s.loc, "`return` outside a function", hint="`return` belongs inside a `def` block")
+            return None
+        return ir.Return(s.loc, self.expr(s.value) if s.value is not None else None)
+
+    def stmt_For(self, s: A.For) -> ir.Stmt | None:
+        if len(s.targets) != 1:
+            self.error(s.loc, "a `for` loop takes one loop variable", expected="for i in range(n):")
+            return None
+        it = s.iter
+        if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range"):
+            self.error(it.loc, "`for` loops run over `range(...)`", expected="for i in range(n):",
+                       hint="index the tensor inside the loop, e.g. X[i]")
+            return None
+        args = [self.expr(a) for a in it.args]
+        if not 1 <= len(args) <= 3 or it.kwargs:
+            self.error(it.loc, f"`range` takes 1 to 3 positional arguments, got {len(args)}", expected="range(stop) or range(start, stop[, step])")
+            return None
+        for a in args:
+            if not (isinstance(a.type, ScalarType) and a.type.kind == "int") and not isinstance(a.type, AnyType):
+                self.error(a.loc, f"`range` needs int arguments, got {a.type}", expected="an int", hint="use `.item()` or `int(...)` on a tensor")
+        names = ["start", "stop", "step"] if len(args) > 1 else ["stop"]
+        rng = ir.Op(SeqType((INT,)), it.loc, "range", dict(zip(names, args)))
+        self.scope.symbols[s.targets[0]] = Symbol(INT)
+        self._in_loop += 1
+        self._forget_consts(s.body)
+        body = self.block(s.body)
+        self._in_loop -= 1
+        return ir.For(s.loc, s.targets[0], rng, body)
+
+    def _forget_consts(self, body: list[A.Node]) -> None:
+        for node in body:
+            if isinstance(node, A.Assign) and isinstance(node.target, A.Name):
+                sym = self.scope.lookup(node.target.id)
+                if sym is not None:
+                    sym.const = None
+
+    def stmt_If(self, s: A.If) -> ir.Stmt:
+        cond = self.expr(s.test)
+        t = cond.type
+        if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
+            self.error(cond.loc, f"an `if` condition must be a single truth value, got a {t} tensor",
+                       expected="a bool or a rank-0 bool tensor", hint="reduce first, e.g. `(X > 0).all()` or use `where(...)`")
+        self._in_loop += 1
+        body = self.block(s.body)
+        orelse = self.block(s.orelse)
+        self._in_loop -= 1
+        return ir.If(s.loc, cond, body, orelse)
+
+    def stmt_FuncDef(self, s: A.FuncDef) -> ir.Stmt | None:
+        params: list[ir.Param] = []
+        fscope = Scope(parent=self.globals)
+        for p in s.params:
+            ptype = self._ann_type(p.ann) if p.ann else ANY
+            default = self.expr(p.default) if p.default is not None else None
+            params.append(ir.Param(p.name, ptype, default, p.loc))
+            fscope.symbols[p.name] = Symbol(ptype, is_param=True)
+        declared = self._ann_type(s.returns) if s.returns else None
+        fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save="save" in s.decorators)
+        self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
+        self.functions[s.name] = fdef
+        fscope.func = fdef
+        outer, self.scope = self.scope, fscope
+        try:
+            fdef.body = self.block(s.body)
+        finally:
+            self.scope = outer
+        returns = [r for r in ir.walk_stmts(fdef.body) if isinstance(r, ir.Return) and r.value is not None]
+        inferred = returns[-1].value.type if returns else NONE
+        if declared is not None and isinstance(declared, TensorType) and isinstance(inferred, TensorType):
+            if declared.dtype != inferred.dtype or declared.rank != inferred.rank or any(
+                    dims_equal(a, b) is False for a, b in zip(declared.shape, inferred.shape)):
+                self.error(returns[-1].value.loc, f"`{s.name}` returns {inferred}, but its signature says {declared}",
+                           expected=str(declared), hint="fix the return annotation or the computation")
+        fdef.result = declared or inferred
+        return fdef
+
+    def stmt_ModelDef(self, s: A.ModelDef) -> ir.Stmt | None:
+        self.error(s.loc, f"`model {s.name}` definitions are not supported by this compiler version",
+                   hint="write the forward pass as a `def` with typed parameters for now")
+        return None
+
+    def _ann_type(self, ann: A.TypeAnn) -> Type:
+        if ann.dims is None:
+            if ann.name in ("int", "float", "bool", "str"):
+                return ScalarType(ann.name)
+            if ann.name in DTYPE_NAMES:
+                return TensorType(DTYPE_NAMES[ann.name], ())
+            self.error(ann.loc, f"unknown type `{ann.name}`", expected="int, float, bool, or a tensor type like f32[n, k]",
+                       hint=did_you_mean(ann.name, list(DTYPE_NAMES) + ["int", "float", "bool"]))
+            return ANY
+        if ann.name not in DTYPE_NAMES:
+            self.error(ann.loc, f"unknown dtype `{ann.name}` in a tensor type", expected="f32, f64, i32, i64 or bool",
+                       hint=did_you_mean(ann.name, DTYPE_NAMES))
+            return ANY
+        return TensorType(DTYPE_NAMES[ann.name], tuple(ann.dims))
+
+    # ---- expressions -------------------------------------------------------------------------
+    def expr(self, e: A.Node) -> ir.Expr:
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            return self.error(e.loc, "this expression is not allowed here")
+        return method(e)
+
+    def expr_Literal(self, e: A.Literal) -> ir.Expr:
+        v = e.value
+        t = BOOL if isinstance(v, bool) else INT if isinstance(v, int) else FLOAT if isinstance(v, float) \
+            else STR if isinstance(v, str) else NONE
+        return ir.Const(t, e.loc, v)
+
+    def expr_Name(self, e: A.Name) -> ir.Expr:
+        sym = self.scope.lookup(e.id)
+        if sym is not None:
+            return ir.Var(sym.type, e.loc, e.id)
+        if e.id in DTYPE_NAMES:
+            return ir.Const(ScalarType("dtype"), e.loc, DTYPE_NAMES[e.id])
+        if e.id in FUNCTIONS or e.id in ("grad", "range", "float", "int"):
+            return self.error(e.loc, f"`{e.id}` is a function; call it", expected=f"{e.id}(...)")
+        return self.error(e.loc, f"undefined name `{e.id}`", expected="a variable assigned earlier in this chapter",
+                          hint=did_you_mean(e.id, self.scope.names() | BUILTIN_NAMES) or "assign it before using it")
+
+    def expr_TupleLit(self, e: A.TupleLit) -> ir.Expr:
+        items = [self.expr(i) for i in e.items]
+        return ir.Seq(SeqType(tuple(i.type for i in items)), e.loc, items, "tuple")
+
+    def expr_ListLit(self, e: A.ListLit) -> ir.Expr:
+        items = [self.expr(i) for i in e.items]
+        return ir.Seq(SeqType(tuple(i.type for i in items), "list"), e.loc, items, "list")
+
+    def expr_BinOp(self, e: A.BinOp) -> ir.Expr:
+        x, y = self.expr(e.left), self.expr(e.right)
+        op = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}.get(e.op, e.op)
+        if op.startswith("logical_") and isinstance(x.type, ScalarType) and isinstance(y.type, ScalarType):
+            return self.error(e.loc, f"`{ {'logical_and': '&', 'logical_or': '|', 'logical_xor': '^'}[op]}` is for bool tensors",
+                              hint="use `and` / `or` for Python truth values")
+        return self.apply(op, {"x": x, "y": y}, e.loc)
+
+    def expr_Compare(self, e: A.Compare) -> ir.Expr:
+        return self.apply(e.op, {"x": self.expr(e.left), "y": self.expr(e.right)}, e.loc)
+
+    def expr_BoolOp(self, e: A.BoolOp) -> ir.Expr:
+        values = [self.expr(v) for v in e.values]
+        for v in values:
+            if isinstance(v.type, TensorType):
+                sym = "&" if e.op == "and" else "|"
+                return self.error(v.loc, f"`{e.op}` needs Python truth values, got a tensor",
+                                  hint=f"use `{sym}` for elementwise logic on bool tensors")
+        return ir.Op(BOOL, e.loc, "py_" + e.op, {"values": values})
+
+    def expr_UnaryOp(self, e: A.UnaryOp) -> ir.Expr:
+        x = self.expr(e.operand)
+        if e.op == "pos":
+            return x
+        if e.op == "not":
+            if isinstance(x.type, TensorType):
+                return self.error(e.loc, "`not` needs a Python truth value, got a tensor", hint="use `~` for bool tensors")
+            return ir.Op(BOOL, e.loc, "py_not", {"x": x})
+        if e.op == "invert":
+            return self.apply("logical_not", {"x": x}, e.loc)
+        if isinstance(x, ir.Const) and isinstance(x.value, (int, float)) and not isinstance(x.value, bool):
+            return ir.Const(x.type, e.loc, -x.value)
+        return self.apply("neg", {"x": x}, e.loc)
+
+    def expr_Attribute(self, e: A.Attribute) -> ir.Expr:
+        base = self.expr(e.value)
+        if e.attr in ATTRIBUTES:
+            return self.apply(ATTRIBUTES[e.attr], {"x": base}, e.loc)
+        if e.attr in METHODS:
+            return self.error(e.loc, f"`.{e.attr}` is a method; call it", expected=f".{e.attr}(...)")
+        return self.error(e.loc, f"tensors have no attribute `.{e.attr}`",
+                          hint=did_you_mean(e.attr, list(ATTRIBUTES) + list(METHODS)) or "see docs/dsl.md for the attributes")
+
+    def expr_Subscript(self, e: A.Subscript) -> ir.Expr:
+        base = self.expr(e.value)
+        if isinstance(base.type, SeqType):
+            if len(e.index) != 1:
+                return self.error(e.loc, "a tuple takes a single index")
+            i = self.expr(e.index[0])
+            iv = static_value(i)
+            items = base.type.items
+            if isinstance(iv, int):
+                if not -len(items) <= iv < len(items):
+                    return self.error(i.loc, f"index {iv} is out of range for a tuple of {len(items)} items",
+                                      expected=f"an index in [{-len(items)}, {len(items) - 1}]")
+                t = items[iv]
+            else:
+                t = items[0] if items else ANY
+            return ir.Op(t, e.loc, "getitem", {"x": base, "index": [i]})
+        index, t = self._index(e, base)
+        if index is None:
+            return ir.Const(ANY, e.loc, None)
+        return ir.Op(t, e.loc, "getitem", {"x": base, "index": index})
+
+    def _index(self, e: A.Subscript, base: ir.Expr) -> tuple[list | None, Type]:
+        """Lower an index expression and infer the resulting shape."""
+        items: list = []
+        for node in e.index:
+            if isinstance(node, A.Slice):
+                parts = [self.expr(p) if p is not None else None for p in (node.start, node.stop, node.step)]
+                for p in parts:
+                    if p is not None and not (isinstance(p.type, ScalarType) and p.type.kind == "int") and not isinstance(p.type, AnyType):
+                        self.error(p.loc, f"slice bounds must be ints, got {p.type}", expected="an int")
+                step = static_value(parts[2]) if parts[2] is not None else None
+                if isinstance(step, int) and step <= 0:
+                    self.error(parts[2].loc, "slice steps must be positive", expected="a step of 1 or more",
+                               hint="reverse with flip-free indexing is not portable; compute indices instead")
+                items.append(ir.IndexSlice(*parts))
+            elif isinstance(node, A.EllipsisLit):
+                items.append(ir.IndexEllipsis())
+            elif isinstance(node, A.Literal) and node.value is None:
+                items.append(ir.Const(NONE, node.loc, None))
+            else:
+                idx = self.expr(node)
+                if isinstance(idx.type, TensorType):
+                    self.error(idx.loc, "indexing with a tensor is not supported", expected="ints, slices, `...` or None",
+                               hint="use `where(mask, X, 0)` for masks, or `.item()` for a scalar index")
+                    return None, ANY
+                if isinstance(idx.type, ScalarType) and idx.type.kind != "int":
+                    self.error(idx.loc, f"indices must be ints, got {idx.type}", expected="an int")
+                    return None, ANY
+                items.append(idx)
+        t = base.type
+        if not isinstance(t, TensorType):
+            if not isinstance(t, AnyType):
+                self.error(e.loc, f"a {t} cannot be indexed", expected="a tensor or a tuple")
+            return items, ANY
+        if sum(isinstance(i, ir.IndexEllipsis) for i in items) > 1:
+            self.error(e.loc, "an index can hold at most one `...`")
+            return None, ANY
+        consumed = sum(1 for i in items if not isinstance(i, ir.IndexEllipsis) and not (isinstance(i, ir.Const) and i.value is None))
+        if consumed > t.rank:
+            self.error(e.loc, f"too many indices: {consumed} for a tensor of rank {t.rank} {fmt_shape(t.shape)}",
+                       expected=f"at most {t.rank} indices")
+            return None, ANY
+        shape: list = []
+        dims = list(t.shape)
+        pos = 0
+        for it in items:
+            if isinstance(it, ir.IndexEllipsis):
+                take = t.rank - consumed
+                shape.extend(dims[pos:pos + take])
+                pos += take
+            elif isinstance(it, ir.Const) and it.value is None:
+                shape.append(1)
+            elif isinstance(it, ir.IndexSlice):
+                shape.append(_slice_len(dims[pos], *(static_value(p) if p is not None else None for p in (it.start, it.stop, it.step))))
+                pos += 1
+            else:
+                v = static_value(it)
+                d = dims[pos]
+                if isinstance(v, int) and isinstance(d, int) and not -d <= v < d:
+                    self.error(it.loc, f"index {v} is out of range for axis {pos} of size {d}",
+                               expected=f"an index in [{-d}, {d - 1}]")
+                    return None, ANY
+                pos += 1
+        shape.extend(dims[pos:])
+        return items, TensorType(t.dtype, tuple(shape))
+
+    def expr_Call(self, e: A.Call) -> ir.Expr:
+        f = e.func
+        # grad(f)(x): the gradient of a chapter function with respect to its first argument
+        if isinstance(f, A.Call) and isinstance(f.func, A.Name) and f.func.id == "grad":
+            return self._grad_of_function(f, e)
+        if isinstance(f, A.Attribute):
+            if f.attr in METHODS:
+                base = self.expr(f.value)
+                if isinstance(base.type, (TensorType, AnyType)) or base.type in (INT, FLOAT, BOOL):
+                    return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
+                return self.error(f.loc, f"a {base.type} has no method `.{f.attr}`")
+            self.expr(f.value)
+            return self.error(f.loc, f"tensors have no method `.{f.attr}`",
+                              hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
+        if not isinstance(f, A.Name):
+            return self.error(f.loc, "only named functions can be called", expected="name(...)")
+        name = f.id
+        sym = self.scope.lookup(name)
+        if sym is not None and sym.func is not None:
+            return self._call_user(sym.func, e)
+        if sym is not None:
+            return self.error(f.loc, f"`{name}` is a {sym.type}, not a function")
+        if name == "grad":
+            return self._grad(e)
+        if name in ("float", "int"):
+            if len(e.args) != 1:
+                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}")
+            x = self.expr(e.args[0])
+            if isinstance(x.type, TensorType):
+                x = self.call_op("item", [x], e, "item")
+            return ir.Op(INT if name == "int" else FLOAT, e.loc, "py_" + name, {"x": x})
+        if name == "range":
+            return self.error(f.loc, "`range` is only allowed as the iterable of a `for` loop", expected="for i in range(n):")
+        if name == "print":
+            values = [self.expr(a) for a in e.args]
+            if e.kwargs:
+                self.error(e.kwargs[0].loc, "`print` takes no keyword arguments")
+            return ir.Op(NONE, e.loc, "print", {"values": values})
+        if name in FUNCTIONS:
+            return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
+        if name in RESERVED:
+            return self.error(f.loc, f"`{name}` is a reserved word")
+        for a in e.args:
+            self.expr(a)
+        return self.error(f.loc, f"unknown function `{name}`", expected="a DSL built-in or a function defined with `def`",
+                          hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"}) or "see docs/dsl.md for the built-ins")
+
+    def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
+        args = [self.expr(a) for a in e.args]
+        if e.kwargs:
+            by_name = {p.name for p in fdef.params}
+            for kw in e.kwargs:
+                if kw.name not in by_name:
+                    self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`", hint=did_you_mean(kw.name, by_name))
+                    return ir.Const(ANY, e.loc, None)
+            order = {p.name: i for i, p in enumerate(fdef.params)}
+            slots: list[ir.Expr | None] = list(args) + [None] * (len(fdef.params) - len(args))
+            for kw in e.kwargs:
+                slots[order[kw.name]] = self.expr(kw.value)
+            args = [s if s is not None else p.default for s, p in zip(slots, fdef.params)]  # type: ignore[misc]
+        required = [p for p in fdef.params if p.default is None]
+        if not len(required) <= len(args) <= len(fdef.params) or any(a is None for a in args):
+            return self.error(e.func.loc, f"`{fdef.name}` takes {len(fdef.params)} argument{'s' * (len(fdef.params) != 1)} "
+                                          f"({', '.join(p.name for p in fdef.params)}), got {len(args)}",
+                              expected=f"{fdef.name}({', '.join(p.name for p in fdef.params)})")
+        bindings: dict[str, Any] = {}
+        for p, a in zip(fdef.params, args):
+            if isinstance(p.type, TensorType) and isinstance(a.type, TensorType):
+                if a.type.dtype != p.type.dtype:
+                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type}, got a {a.type.dtype.value} tensor",
+                               expected=f"a {p.type.dtype.value} tensor", hint=f"cast with `.astype({p.type.dtype.value})`")
+                elif a.type.rank != p.type.rank:
+                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type} (rank {p.type.rank}), got {a.type}",
+                               expected=f"a tensor of rank {p.type.rank}")
+                else:
+                    for sym, actual in zip(p.type.shape, a.type.shape):
+                        if isinstance(sym, str):
+                            prev = bindings.setdefault(sym, actual)
+                            if dims_equal(prev, actual) is False:
+                                self.error(a.loc, f"`{fdef.name}`: dimension `{sym}` is {prev} in one argument and {actual} in {p.name}",
+                                           expected=f"the same size for `{sym}` everywhere")
+                        elif dims_equal(sym, actual) is False:
+                            self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}")
+        result = fdef.result
+        if isinstance(result, TensorType):
+            result = TensorType(result.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in result.shape))
+        return ir.CallFunc(result, e.loc, fdef.name, args)
+
+    def _grad(self, e: A.Call) -> ir.Expr:
+        if len(e.args) == 1 and not e.kwargs and isinstance(e.args[0], A.Name) and e.args[0].id in self.functions:
+            return self.error(e.loc, "`grad(f)` makes a function; call it", expected=f"grad({e.args[0].id})(x)")
+        if len(e.args) != 2 or e.kwargs:
+            return self.error(e.func.loc, f"`grad` takes 2 arguments (y, x), got {len(e.args) + len(e.kwargs)}",
+                              expected="grad(y, x) with y a scalar computed from x")
+        y, x = self.expr(e.args[0]), self.expr(e.args[1])
+        return self._check_grad(y, x, e)
+
+    def _check_grad(self, y: ir.Expr, x: ir.Expr, e: A.Call) -> ir.Expr:
+        if not isinstance(x, ir.Var):
+            return self.error(x.loc, "`grad` differentiates with respect to a variable", expected="a variable name",
+                              hint="assign the tensor to a name first")
+        if isinstance(x.type, TensorType) and not x.type.dtype.is_float:
+            return self.error(x.loc, f"cannot differentiate with respect to `{x.name}`, a {x.type.dtype.value} tensor",
+                              expected="a float tensor", hint=f"create it as floats, e.g. `.astype(float32)`")
+        if isinstance(x.type, ScalarType):
+            return self.error(x.loc, f"`{x.name}` is a Python {x.type}, not a tensor", expected="a float tensor")
+        if isinstance(y.type, TensorType) and y.type.rank != 0:
+            return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
+                              expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")
+        if isinstance(y.type, TensorType) and not y.type.dtype.is_float:
+            return self.error(y.loc, f"`grad` of a {y.type.dtype.value} value", expected="a float scalar")
+        if isinstance(y.type, ScalarType):
+            return self.error(y.loc, "`grad` of a Python number", expected="a tensor computed from the variable")
+        return ir.Grad(x.type, e.loc, y, x)
+
+    def _grad_of_function(self, inner: A.Call, e: A.Call) -> ir.Expr:
+        if len(inner.args) != 1 or not isinstance(inner.args[0], A.Name) or inner.args[0].id not in self.functions:
+            return self.error(inner.loc, "`grad(f)` takes one function defined in this chapter",
+                              expected="grad(f)(x)", hint="or differentiate a value: grad(y, x)")
+        fname = inner.args[0].id
+        call = A.Call(e.loc, A.Name(inner.args[0].loc, fname), e.args, e.kwargs)
+        y = self.expr(call)
+        if not e.args:
+            return self.error(e.loc, f"`grad({fname})` needs arguments")
+        x = self.expr(e.args[0])
+        return self._check_grad(y, x, e)
+
+    # ---- ops ---------------------------------------------------------------------------------
+    def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
+        spec = SPECS[op]
+        kwargs = {kw.name: self.expr(kw.value) for kw in e.kwargs}
+        args: dict[str, Any] = {}
+        params = list(spec.params)
+        names = [p.name for p in params]
+        if spec.varargs and len(pos) > names.index(spec.varargs):
+            k = names.index(spec.varargs)
+            extra = pos[k:]
+            if len(extra) > 1 or not isinstance(extra[0].type, SeqType):
+                pos = pos[:k] + [ir.Seq(SeqType(tuple(x.type for x in extra)), extra[0].loc, extra, "tuple")]
+        if len(pos) > len(params):
+            sig = ", ".join(p.name for p in params)
+            return self.error(e.loc, f"`{shown}` takes at most {len(params) - shown.startswith('x.')} "
+                                     f"positional argument{'s' if len(params) - shown.startswith('x.') != 1 else ''}, "
+                                     f"got {len(pos) - shown.startswith('x.')}",
+                              expected=f"{spec.name}({sig})")
+        for p, v in zip(params, pos):
+            args[p.name] = v
+        for k, v in kwargs.items():
+            if k not in names:
+                return self.error(e.loc, f"`{shown}` has no parameter `{k}`", expected=f"one of: {', '.join(names)}",
+                                  hint=did_you_mean(k, names))
+            if k in args:
+                return self.error(e.loc, f"`{shown}` got two values for `{k}`")
+            args[k] = v
+        for p in params:
+            if p.name not in args:
+                if p.default is REQUIRED:
+                    return self.error(e.loc, f"`{shown}` is missing its argument `{p.name}`",
+                                      expected=f"{spec.name}({', '.join(q.name for q in params)})")
+                args[p.name] = None
+        return self.apply(op, args, e.loc)
+
+    def apply(self, op: str, args: dict[str, Any], loc: Loc) -> ir.Expr:
+        spec: OpSpec = SPECS[op]
+        types: dict[str, Type | None] = {}
+        static: dict[str, Any] = {}
+        for p in spec.params:
+            v = args.get(p.name)
+            if v is None:
+                types[p.name] = None
+                static[p.name] = None if p.default is REQUIRED else p.default
+                continue
+            if isinstance(v, list):  # an index
+                types[p.name] = None
+                continue
+            if isinstance(v.type, AnyType):
+                return ir.Op(ANY, loc, op, args)
+            bad = self._check_kind(p.kind, v, op)
+            if bad:
+                return self.error(v.loc, bad[0], expected=bad[1], hint=bad[2] if len(bad) > 2 else None)
+            types[p.name] = v.type
+            static[p.name] = static_value(v)
+            if p.kind == "data":
+                static[p.name] = _literal_skeleton(v)
+            if p.kind == "shape" and static[p.name] is not None and not isinstance(static[p.name], tuple):
+                static[p.name] = (static[p.name],)
+            if p.kind == "shape" and static[p.name] is None and isinstance(v.type, SeqType):
+                static[p.name] = tuple(static_value(i) for i in v.items) if isinstance(v, ir.Seq) else tuple(None for _ in v.type.items)
+        if op == "getitem":
+            return ir.Op(args["x"].type, loc, op, args)
+        try:
+            result = spec.infer(Ctx(op, types, static))
+        except ShapeError as exc:
+            return self.error(loc, str(exc), expected=exc.expected, hint=_shape_hint(op, types))
+        except OpTypeError as exc:
+            return self.error(loc, str(exc), expected=exc.expected, hint=exc.hint)
+        return ir.Op(result, loc, op, args)
+
+    def _check_kind(self, kind: str, v: ir.Expr, op: str) -> tuple | None:
+        t = v.type
+        numeric = isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")
+        if kind == "tensor" and not (isinstance(t, TensorType) or numeric):
+            return (f"`{op}` needs a tensor, got {t}", "a tensor or a number")
+        if kind == "scalar" and not numeric and not (isinstance(t, TensorType) and t.rank == 0):
+            return (f"`{op}` needs a number here, got {t}", "an int or float")
+        if kind == "axis":
+            sv = static_value(v)
+            if not (isinstance(sv, int) or (isinstance(sv, tuple) and all(isinstance(a, int) for a in sv))):
+                return (f"the axis of `{op}` must be a constant int", "an int literal such as 0 or -1")
+        if kind == "axes":
+            sv = static_value(v)
+            if not (isinstance(sv, tuple) and all(isinstance(a, int) for a in sv)):
+                return (f"the axes of `{op}` must be constant ints", "a tuple of ints such as (1, 0)")
+        if kind == "flag" and not isinstance(static_value(v), bool):
+            return (f"this flag of `{op}` must be True or False", "True or False")
+        if kind == "dtype" and not (isinstance(v, ir.Const) and isinstance(v.value, DType)):
+            return (f"`{op}` needs a dtype here", "float32, float64, int32, int64 or bool",
+                    did_you_mean(str(static_value(v)), DTYPE_NAMES) if isinstance(v, ir.Const) else None)
+        if kind == "tensors" and not (isinstance(t, SeqType) and all(isinstance(i, TensorType) for i in t.items)):
+            return (f"`{op}` needs a list of tensors", "e.g. [X, Y]")
+        if kind == "shape" and not (isinstance(t, SeqType) and all(isinstance(i, ScalarType) and i.kind == "int" for i in t.items)
+                                    or t == INT):
+            return (f"`{op}` needs a shape (ints), got {t}", "a tuple of ints such as (3, 4)")
+        if kind == "data" and not (isinstance(t, SeqType) or numeric):
+            return (f"`{op}` needs a list of numbers, got {t}", "e.g. [[1, 2], [3, 4]]")
+        return None
+
+
+def _shape_hint(op: str, types: dict[str, Type | None]) -> str | None:
+    if op == "matmul":
+        return "transpose one operand (`.T`) or check which axis holds the features"
+    if op in ("add", "sub", "mul", "truediv"):
+        return "reshape one operand so the trailing dimensions line up, or index to select matching parts"
+    if op == "reshape":
+        return "the number of elements must stay the same"
+    return None
+
+
+def _slice_len(d: Any, start: Any, stop: Any, step: Any) -> Any:
+    if not isinstance(d, int):
+        return None
+    if any(v is not None and not isinstance(v, int) for v in (start, stop, step)):
+        return None
+    return len(range(*slice(start, stop, step).indices(d)))
+
+
+def static_value(e: ir.Expr | None) -> Any:
+    """The compile-time value of an expression, or None when it depends on run-time data."""
+    if e is None:
+        return None
+    if isinstance(e, ir.Const):
+        return e.value
+    if isinstance(e, ir.Seq):
+        vals = [static_value(i) for i in e.items]
+        return tuple(vals) if e.kind == "tuple" else list(vals)
+    if isinstance(e, ir.Op) and e.op == "neg" and isinstance(e.type, ScalarType):
+        v = static_value(e.args["x"])
+        return -v if isinstance(v, (int, float)) else None
+    return None
+
+
+def _literal_skeleton(v: ir.Expr) -> Any:
+    """Nested lists standing for a tensor literal, with a sample Python value of each element's kind."""
+    if isinstance(v, ir.Seq):
+        return [_literal_skeleton(i) for i in v.items]
+    if isinstance(v.type, ScalarType):
+        return {"int": 0, "float": 0.0, "bool": False}.get(v.type.kind, 0.0)
+    return 0.0

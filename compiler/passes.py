@@ -1,0 +1,223 @@
+"""Analysis passes over the typed IR: autodiff slicing, aliasing, and feature detection."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from . import ir
+from .diagnostics import DiagnosticBag
+from .types import SeqType, TensorType
+
+VIEW_OPS = {"reshape", "getitem", "transpose", "squeeze", "unsqueeze", "detach"}
+
+
+def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:
+    top = list(module.stmts())
+    slice_grads(top, [], bag)
+    for f in module.functions.values():
+        slice_grads(f.body, [], bag, params={p.name for p in f.params})
+    blocks = list(_blocks(module))
+    claimed: set[int] = set()
+    for block in blocks:
+        for stmt in block:
+            for g in grads_in(stmt):
+                ids = [id(s) for s in g.slice]
+                if g.slice and not set(ids) & claimed and _consecutive(g.slice, blocks):
+                    g.inplace = True
+                    claimed |= set(ids)
+    mark_aliases(top, set())
+    for f in module.functions.values():
+        mark_aliases(f.body, {p.name for p in f.params})
+    module.features |= detect_features(module)
+
+
+def _blocks(module: ir.Module):
+    """Every statement list: cells, function bodies and nested bodies, in source order."""
+    def nested(stmts):
+        yield stmts
+        for s in stmts:
+            for name in ("body", "orelse"):
+                inner = getattr(s, name, None)
+                if inner:
+                    yield from nested(inner)
+    for cell in module.cells:
+        yield from nested(cell.stmts)
+
+
+def _consecutive(run: list[ir.Stmt], blocks) -> bool:
+    for block in blocks:
+        for i, s in enumerate(block):
+            if s is run[0]:
+                return all(i + k < len(block) and block[i + k] is r for k, r in enumerate(run))
+    return False
+
+
+# ---- names read and written ------------------------------------------------------------------
+def reads(node, through_detach: bool = True) -> set[str]:
+    """Names an expression or statement reads; with through_detach=False, reads under detach() don't count."""
+    out: set[str] = set()
+
+    def visit(n) -> None:
+        if isinstance(n, ir.Var):
+            out.add(n.name)
+        elif isinstance(n, ir.Op):
+            if n.op == "detach" and not through_detach:
+                return
+            for v in n.args.values():
+                visit(v)
+        elif isinstance(n, ir.Seq):
+            for v in n.items:
+                visit(v)
+        elif isinstance(n, ir.CallFunc):
+            for v in n.args:
+                visit(v)
+        elif isinstance(n, ir.Grad):
+            visit(n.y)
+            visit(n.wrt)
+        elif isinstance(n, ir.IndexSlice):
+            for v in (n.start, n.stop, n.step):
+                visit(v)
+        elif isinstance(n, (list, tuple)):
+            for v in n:
+                visit(v)
+        elif isinstance(n, ir.Assign):
+            visit(n.value)
+        elif isinstance(n, ir.IndexAssign):
+            out.add(n.name)
+            visit(n.index)
+            visit(n.value)
+        elif isinstance(n, (ir.ExprStmt, ir.Return)):
+            visit(n.value)
+        elif isinstance(n, ir.For):
+            visit(n.iter)
+            visit(n.body)
+        elif isinstance(n, ir.If):
+            visit(n.cond)
+            visit(n.body)
+            visit(n.orelse)
+
+    visit(node)
+    return out
+
+
+def writes(stmt: ir.Stmt) -> set[str]:
+    if isinstance(stmt, (ir.Assign, ir.IndexAssign)):
+        return {stmt.name}
+    if isinstance(stmt, ir.For):
+        return {stmt.var} | set().union(*(writes(s) for s in stmt.body)) if stmt.body else {stmt.var}
+    if isinstance(stmt, ir.If):
+        return set().union(set(), *(writes(s) for s in stmt.body + stmt.orelse))
+    return set()
+
+
+def grads_in(stmt: ir.Stmt) -> list[ir.Grad]:
+    own = [s for s in (stmt,) if not isinstance(s, (ir.For, ir.If, ir.FuncDef))]
+    return [e for s in own for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)]
+
+
+# ---- autodiff slicing --------------------------------------------------------------------------
+def slice_grads(block: list[ir.Stmt], outer_history: list[ir.Stmt], bag: DiagnosticBag, params: set[str] = frozenset()) -> None:
+    """Fill every Grad's `slice`: the statements that recompute y from x, in source order."""
+    for k, stmt in enumerate(block):
+        history = outer_history + block[:k]
+        for g in grads_in(stmt):
+            g.slice = _slice_for(g, history, bag, params)
+        for name in ("body", "orelse"):
+            inner = getattr(stmt, name, None)
+            if inner and not isinstance(stmt, ir.FuncDef):
+                slice_grads(inner, history, bag, params)
+
+
+def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: set[str]) -> list[ir.Stmt]:
+    x = g.wrt.name
+    start = 0
+    for i, s in enumerate(history):
+        if x in writes(s):
+            start = i + 1
+    candidates = history[start:]
+    tainted = {x}
+    is_tainted: list[bool] = []
+    for s in candidates:
+        hit = bool(reads(s, through_detach=False) & tainted)
+        is_tainted.append(hit)
+        if hit:
+            tainted |= writes(s)
+    needed = reads(g.y, through_detach=False) & tainted
+    if not needed:
+        bag.error(g.y.loc, f"this value does not depend on `{x}` (or only through `detach`), so its gradient is zero",
+                  expected=f"a value computed from `{x}`", hint=f"compute it from `{x}` after `{x}` is assigned")
+        return []
+    chosen: list[ir.Stmt] = []
+    for s, hit in zip(reversed(candidates), reversed(is_tainted)):
+        if hit and writes(s) & needed:
+            chosen.insert(0, s)
+            needed |= reads(s, through_detach=False) & tainted
+    # Recomputation replays `chosen` at the grad site: what they read must still hold the same value.
+    for s in chosen:
+        after = candidates[candidates.index(s) + 1:]
+        free = reads(s) - (writes(s) if isinstance(s, (ir.For, ir.If)) else set())
+        for later in after:
+            if later in chosen:
+                continue
+            clobbered = writes(later) & free
+            if clobbered:
+                name = sorted(clobbered)[0]
+                bag.error(g.loc, f"cannot differentiate here: `{name}` changed after it was used to compute the value",
+                          expected=f"`{name}` to keep its value until `grad`",
+                          hint=f"take the gradient before reassigning `{name}`, or use a new name")
+                return chosen
+    return chosen
+
+
+# ---- aliasing ------------------------------------------------------------------------------------
+def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
+    """Mark element assignments whose tensor may share memory with another name (in torch/MXNet/TF)."""
+    groups: dict[str, set[str]] = {n: {n, "<caller>"} for n in shared}
+
+    def source_of(e: ir.Expr) -> str | None:
+        while isinstance(e, ir.Op) and e.op in VIEW_OPS:
+            e = e.args["x"]
+        return e.name if isinstance(e, ir.Var) else None
+
+    def detach(name: str) -> None:
+        for members in groups.values():
+            members.discard(name)
+        groups[name] = {name}
+
+    def visit(stmts: Iterable[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                src = source_of(s.value) if isinstance(s.value.type, TensorType) else None
+                detach(s.name)
+                if src is not None and src != s.name:
+                    group = groups.setdefault(src, {src})
+                    group.add(s.name)
+                    groups[s.name] = group
+            elif isinstance(s, ir.IndexAssign):
+                s.may_alias = len(groups.get(s.name, {s.name})) > 1
+                if s.may_alias:
+                    detach(s.name)
+            elif isinstance(s, (ir.For, ir.If)):
+                visit(s.body)
+                visit(getattr(s, "orelse", []))
+                visit(s.body)  # a second pass sees aliases made by a previous iteration
+
+    visit(block)
+
+
+# ---- features --------------------------------------------------------------------------------------
+def detect_features(module: ir.Module) -> set[str]:
+    feats: set[str] = set()
+    for s in ir.walk_stmts(list(module.stmts())):
+        for e in ir.walk_exprs(s):
+            t = e.type
+            if isinstance(t, TensorType) and t.dtype.is_64bit:
+                feats.add("x64")
+            if isinstance(e, ir.Op) and e.op in ("normal", "uniform", "seed"):
+                feats.add("random")
+            if isinstance(e, ir.Grad):
+                feats.add("grad")
+        if isinstance(s, ir.FuncDef):
+            for p in s.params:
+                if isinstance(p.type, TensorType) and p.type.dtype.is_64bit:
+                    feats.add("x64")
+    return feats

@@ -1,0 +1,175 @@
+"""Static types of IR values: dtypes, symbolic shapes, and the promotion and broadcasting rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Union
+
+
+class DType(Enum):
+    bool = "bool"
+    int32 = "int32"
+    int64 = "int64"
+    float32 = "float32"
+    float64 = "float64"
+
+    @property
+    def is_float(self) -> bool:
+        return self in (DType.float32, DType.float64)
+
+    @property
+    def is_int(self) -> bool:
+        return self in (DType.int32, DType.int64)
+
+    @property
+    def is_64bit(self) -> bool:
+        return self in (DType.int64, DType.float64)
+
+
+# Spellings accepted in the DSL (`dtype=float32`, `X: f32[n]`).
+DTYPE_NAMES = {
+    "float32": DType.float32, "float64": DType.float64, "int32": DType.int32, "int64": DType.int64,
+    "bool": DType.bool, "f32": DType.float32, "f64": DType.float64, "i32": DType.int32, "i64": DType.int64,
+}
+DEFAULT_FLOAT = DType.float32
+DEFAULT_INT = DType.int64
+_RANK = [DType.bool, DType.int32, DType.int64, DType.float32, DType.float64]
+
+Dim = Union[int, str, None]  # a known size, a symbol shared across values, or unknown
+Shape = tuple[Dim, ...]
+
+
+@dataclass(frozen=True)
+class TensorType:
+    dtype: DType
+    shape: Shape
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.dtype.value}[{dims}]"
+
+
+@dataclass(frozen=True)
+class ScalarType:
+    """A Python scalar: 'int', 'float', 'bool', 'str' or 'none'."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class SeqType:
+    """A tuple or list of values (shapes, lists of tensors)."""
+
+    items: tuple["Type", ...]
+    kind: str = "tuple"
+
+    def __str__(self) -> str:
+        return f"{self.kind}({', '.join(map(str, self.items))})"
+
+
+@dataclass(frozen=True)
+class FuncType:
+    name: str
+
+    def __str__(self) -> str:
+        return f"function {self.name}"
+
+
+@dataclass(frozen=True)
+class AnyType:
+    """Stands for a value whose type is unknown after an error; suppresses follow-on errors."""
+
+    def __str__(self) -> str:
+        return "?"
+
+
+Type = Union[TensorType, ScalarType, SeqType, FuncType, AnyType]
+INT = ScalarType("int")
+FLOAT = ScalarType("float")
+BOOL = ScalarType("bool")
+STR = ScalarType("str")
+NONE = ScalarType("none")
+ANY = AnyType()
+
+
+def scalar_dtype(t: ScalarType) -> DType:
+    return {"int": DEFAULT_INT, "float": DEFAULT_FLOAT, "bool": DType.bool}[t.kind]
+
+
+def promote(a: Type, b: Type) -> DType:
+    """Result dtype of a binary op. Python scalars are weak: they never widen a tensor."""
+    if isinstance(a, TensorType) and isinstance(b, TensorType):
+        if a.dtype.is_int and b.dtype.is_float or a.dtype.is_float and b.dtype.is_int:
+            return a.dtype if a.dtype.is_float else b.dtype
+        return max(a.dtype, b.dtype, key=_RANK.index)
+    tensor, scalar = (a, b) if isinstance(a, TensorType) else (b, a)
+    assert isinstance(tensor, TensorType) and isinstance(scalar, ScalarType)
+    if scalar.kind == "float" and not tensor.dtype.is_float:
+        return DEFAULT_FLOAT
+    if scalar.kind == "int" and tensor.dtype == DType.bool:
+        return DEFAULT_INT
+    return tensor.dtype
+
+
+class ShapeError(Exception):
+    """Shapes that cannot work together; `expected` explains what would."""
+
+    def __init__(self, message: str, expected: str | None = None):
+        super().__init__(message)
+        self.expected = expected
+
+
+def dims_equal(a: Dim, b: Dim) -> bool | None:
+    """True/False when decidable at compile time, None when it depends on run-time sizes."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if isinstance(a, str) and isinstance(b, str):
+        return True if a == b else None
+    return None
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting of two symbolic shapes."""
+    out: list[Dim] = []
+    for i in range(max(len(a), len(b))):
+        da = a[len(a) - 1 - i] if i < len(a) else 1
+        db = b[len(b) - 1 - i] if i < len(b) else 1
+        if da == 1:
+            out.append(db)
+        elif db == 1:
+            out.append(da)
+        elif dims_equal(da, db) is False:
+            raise ShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast",
+                             expected="matching sizes, or size 1, in each trailing dimension")
+        else:
+            out.append(da if da is not None else db)
+    return tuple(reversed(out))
+
+
+def fmt_shape(s: Shape) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
+
+
+def numel(shape: Shape) -> Dim:
+    total = 1
+    for d in shape:
+        if not isinstance(d, int):
+            return None
+        total *= d
+    return total
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank}",
+                         expected=f"an axis in [{-rank}, {rank - 1}]")
+    return axis % rank if rank else 0

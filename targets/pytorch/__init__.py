@@ -1,0 +1,29 @@
+"""PyTorch: eager tensors, `requires_grad_` + `backward()`, channels-first, (out, in) weights."""
+from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.types import DType
+
+from .emitter import PyTorchEmitter
+from .ops import OPS, natural_dtype
+
+backend = Backend(
+    name="pytorch",
+    display_name="PyTorch",
+    aliases=("torch",),
+    ops=OPS,
+    dtypes={DType.float32: "torch.float32", DType.float64: "torch.float64", DType.int32: "torch.int32",
+            DType.int64: "torch.int64", DType.bool: "torch.bool"},
+    imports={"torch": "import torch"},
+    emitter=PyTorchEmitter,
+    environment=Environment("main", "envs/main.txt", ("torch",)),
+    harness=HarnessAdapter(
+        setup="import torch\n"
+              "torch.backends.cuda.matmul.allow_tf32 = False\n"
+              "torch.backends.cudnn.allow_tf32 = False\n"
+              "DEV = 'cuda' if DEVICE == 'gpu' else 'cpu'",
+        to_native="torch.from_numpy(a).to(DEV)",
+        to_numpy="t.detach().cpu().numpy()",
+    ),
+    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW"),
+    cast_operands=frozenset({"mean", "var", "norm"}),
+    natural_dtype=natural_dtype,
+)

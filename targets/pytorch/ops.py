@@ -1,0 +1,133 @@
+"""PyTorch op table: IR op -> emission rule."""
+from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.types import DType
+
+
+def _rank(node, name="x"):
+    return node.args[name].type.rank
+
+
+def _max_min(method: str, reduce: str):
+    def emit(em, node):
+        if node.args.get("axis") is None:
+            return Method(method).emit(em, node)
+        return Method(reduce, dim="axis", keepdim="keepdims").emit(em, node)
+    return Custom(emit)
+
+
+def _clamp(bound: str, fn: str):
+    def emit(em, node):
+        if node.args["y"].type.__class__.__name__ == "ScalarType":
+            return call("torch.clamp", em.expr(node.args["x"]), **{bound: em.expr(node.args["y"])})
+        return Fn(fn, "x", "y").emit(em, node)
+    return Custom(emit)
+
+
+def _normal(em, node):
+    mean, std = node.args.get("mean"), node.args.get("std")
+    if mean is None and std is None:
+        return Fn("torch.randn", "*shape").emit(em, node)
+    return call("torch.normal", em.value(mean if mean is not None else 0.0), em.value(std if std is not None else 1.0),
+                size=em.value(node.args["shape"]))
+
+
+def _uniform(em, node):
+    low, high = node.args.get("low"), node.args.get("high")
+    if low is None and high is None:
+        return Fn("torch.rand", "*shape").emit(em, node)
+    return Tmpl("torch.empty({shape}).uniform_({low}, {high})").emit(em, node) if low is not None and high is not None else \
+        Tmpl("torch.rand({shape}) * {high}").emit(em, node)
+
+
+def _transpose(em, node):
+    axes = node.args.get("axes")
+    if axes is None and _rank(node) <= 2:
+        return Attr("T").emit(em, node)
+    if axes is None:
+        return Method("permute", "*axes").emit(em, _with_axes(node))
+    return Method("permute", "*axes").emit(em, node)
+
+
+def _with_axes(node):
+    from d2lc import ir
+    from d2lc.types import INT, SeqType
+    rank = _rank(node)
+    axes = ir.Seq(SeqType((INT,) * rank), node.loc, [ir.Const(INT, node.loc, i) for i in reversed(range(rank))])
+    return ir.Op(node.type, node.loc, node.op, {**node.args, "axes": axes})
+
+
+def _var(em, node):
+    expr = Method("var", dim="axis", keepdim="keepdims").emit(em, node)
+    import libcst as cst
+    return expr.with_changes(args=[*expr.args, cst.Arg(cst.Integer("0"), keyword=cst.Name("correction"),
+                                                      equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+
+
+def _cumsum(em, node):
+    if node.args.get("axis") is None:
+        import libcst as cst
+        flat = cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("flatten")), [])
+        return cst.Call(cst.Attribute(flat, cst.Name("cumsum")), [cst.Arg(cst.Integer("0"))])
+    return Method("cumsum", "axis").emit(em, node)
+
+
+OPS = {
+    # creation
+    "tensor": DTyped(Fn("torch.tensor", "data")),
+    "arange": DTyped(Fn("torch.arange", "start", "stop", "step")),
+    "zeros": DTyped(Fn("torch.zeros", "shape")),
+    "ones": DTyped(Fn("torch.ones", "shape")),
+    "full": DTyped(Fn("torch.full", "shape", "value")),
+    "linspace": DTyped(Fn("torch.linspace", "start", "stop", "num")),
+    "eye": DTyped(Fn("torch.eye", "n")),
+    "zeros_like": Fn("torch.zeros_like", "x", dtype="dtype"),
+    "ones_like": Fn("torch.ones_like", "x", dtype="dtype"),
+    "full_like": Fn("torch.full_like", "x", "value", dtype="dtype"),
+    "normal": Custom(_normal),
+    "uniform": Custom(_uniform),
+    "seed": Fn("torch.manual_seed", "value"),
+    # elementwise
+    "exp": Fn("torch.exp"), "log": Fn("torch.log"), "sqrt": Fn("torch.sqrt"), "sin": Fn("torch.sin"),
+    "cos": Fn("torch.cos"), "tanh": Fn("torch.tanh"), "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),
+    "abs": Fn("torch.abs"), "square": Fn("torch.square"), "sign": Fn("torch.sign"), "floor": Fn("torch.floor"),
+    "neg": Prefix("-"), "logical_not": Prefix("~"),
+    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Infix("//"),
+    "mod": Infix("%"), "pow": Infix("**"),
+    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
+    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
+    "maximum": _clamp("min", "torch.maximum"), "minimum": _clamp("max", "torch.minimum"),
+    "where": Tmpl("torch.where({cond}, {x}, {y})"),
+    "clip": Fn("torch.clamp", "x", "min", "max"),
+    # reductions
+    "sum": Method("sum", dim="axis", keepdim="keepdims"),
+    "mean": Method("mean", dim="axis", keepdim="keepdims"),
+    "max": _max_min("max", "amax"),
+    "min": _max_min("min", "amin"),
+    "prod": Method("prod", dim="axis", keepdim="keepdims"),
+    "var": Custom(_var),
+    "argmax": Method("argmax", dim="axis", keepdim="keepdims"),
+    "argmin": Method("argmin", dim="axis", keepdim="keepdims"),
+    "cumsum": Custom(_cumsum),
+    "norm": Fn("torch.linalg.norm"),
+    # linear algebra
+    "matmul": Infix("@"),
+    "dot": Fn("torch.dot", "x", "y"),
+    # shape
+    "reshape": Method("reshape", "*shape"),
+    "transpose": Custom(_transpose),
+    "concat": Fn("torch.cat", "tensors", dim="axis"),
+    "stack": Fn("torch.stack", "tensors", dim="axis"),
+    "squeeze": Method("squeeze", "axis"),
+    "unsqueeze": Method("unsqueeze", "axis"),
+    # misc
+    "clone": Method("clone"),
+    "detach": Method("detach"),
+    "astype": Method("to", "dtype"),
+    "item": Method("item"),
+    "shape": Attr("shape"),
+    "numel": Method("numel"),
+    "len": Fn("len"),
+}
+
+natural_dtype = creation_defaults(int_dtype=DType.int64)
