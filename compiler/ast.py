@@ -400,7 +400,11 @@ class ToAst(Transformer):
 
     def str_lit(self, items):
         raw = str(items[0])
-        return Literal(self._loc(items[0]), bytes(raw[1:-1], "utf-8").decode("unicode_escape"))
+        try:
+            value = decode_string(raw)
+        except ValueError:  # the parser reports bad escapes before the AST is built
+            value = raw[1:-1]
+        return Literal(self._loc(items[0]), value)
 
     @v_args(meta=True)
     def true_lit(self, meta, items):
@@ -421,6 +425,27 @@ class ToAst(Transformer):
     @v_args(meta=True)
     def list_lit(self, meta, items):
         return ListLit(self._loc(meta), [i for i in items if i is not None])
+
+
+def decode_string(raw: str) -> str:
+    """The value of a string literal token (quotes included), with Python's escapes; ValueError if invalid."""
+    import ast as py_ast
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown escapes such as "\d" stay as written, as in Python
+        try:
+            value = py_ast.literal_eval(raw)
+        except (SyntaxError, ValueError) as exc:
+            reason = getattr(exc, "msg", None) or str(exc)
+            raise ValueError(re.sub(r"^.*: ", "", reason)) from None
+    if not isinstance(value, str):
+        raise ValueError("not a string literal")
+    for ch in value:
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"lone surrogate \\u{ord(ch):04x}")
+    return value
 
 
 def to_ast(tree: Tree, file: str, first_line: int) -> list[Node]:

@@ -66,7 +66,10 @@ class Backend:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def supports(self, op: str) -> bool:
+        from .emit.base import GENERIC
         from .emit.rules import Unsupported
+        if op in GENERIC:
+            return True
         rule = self.ops.get(op)
         return rule is not None and not isinstance(rule, Unsupported)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .diagnostics import Diagnostic, Loc
+from .diagnostics import Diagnostic, Loc, did_you_mean
 
 FENCE_RE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_+-]*)\s*$")
-ONLY_RE = re.compile(r"^:::\s*only\s+(.*?)\s*$")
+ONLY_RE = re.compile(r"^:::\s*only(?![A-Za-z0-9_])\s*(.*?)\s*$")
 END_ONLY_RE = re.compile(r"^:::\s*$")
 
 
@@ -47,16 +47,20 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
         if m_only:
             flush_prose()
             if only is not None:
-                diags.append(Diagnostic(Loc(file, i + 1, 1), "nested `::: only` block",
-                                        expected="`:::` closing the block opened on line %d" % only_line))
+                diags.append(Diagnostic(Loc(file, i + 1, 1, 1 + len(line.rstrip())), "nested `::: only` block",
+                                        expected="`:::` closing the block opened on line %d" % only_line,
+                                        hint="close the first block with a `:::` line before opening another"))
             names = tuple(m_only.group(1).replace(",", " ").split())
-            for n in names:
+            if not names:
+                diags.append(Diagnostic(Loc(file, i + 1, 1, 1 + len(line.rstrip())), "`::: only` names no target",
+                                        expected="one or more of: " + ", ".join(sorted(known_targets)),
+                                        hint="write the targets after `only`, e.g. `::: only pytorch jax`"))
+            for n, m_name in _names_with_columns(line, m_only.start(1)):
                 if n not in known_targets:
-                    col = line.index(n) + 1
-                    from .diagnostics import did_you_mean
+                    col = m_name + 1
                     diags.append(Diagnostic(Loc(file, i + 1, col, col + len(n)), f"unknown target `{n}` in `::: only`",
                                             expected="one of: " + ", ".join(sorted(known_targets)),
-                                            hint=did_you_mean(n, known_targets)))
+                                            hint=did_you_mean(n, known_targets) or "`d2lc targets` lists the installed targets"))
             only, only_line = names, i + 1
             i += 1
             prose_start = i + 1
@@ -73,13 +77,22 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
             fence = m.group(1)
             start = i + 1
             j = start
-            while j < len(lines) and not lines[j].startswith(fence):
+            closing = re.compile(r"^%s{%d,}\s*$" % (re.escape(fence[0]), len(fence)))
+            # A cell ends at its closing fence; an opening fence (```d2l, ```python) inside it means
+            # the closing fence was forgotten, so the cell stops there and that fence opens the next block.
+            while j < len(lines) and not closing.match(lines[j]) and not _opens_fence(lines[j]):
                 j += 1
-            if j == len(lines):
+            if j < len(lines) and closing.match(lines[j]):
+                cells.append(RawCell("code", "\n".join(lines[start:j]), start + 1, only))
+                i = j + 1
+            else:
+                later = f" (the next fenced block starts on line {j + 1})" if j < len(lines) else ""
                 diags.append(Diagnostic(Loc(file, i + 1, 1, 1 + len(line)), "unterminated code cell",
-                                        expected=f"a closing {fence} line", hint="close the ```d2l block"))
-            cells.append(RawCell("code", "\n".join(lines[start:j]), start + 1, only))
-            i = j + 1
+                                        expected=f"a closing {fence} line",
+                                        hint=f"add a {fence} line after the cell's code{later}"))
+                body = _code_part(lines[start:j], file, start + 1)
+                cells.append(RawCell("code", body, start + 1, only))
+                i = j
             prose_start = i + 1
             continue
         if m and m.group(2):  # another language's fence: keep it verbatim as prose
@@ -106,3 +119,32 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
         diags.append(Diagnostic(Loc(file, only_line, 1), "unclosed `::: only` block", expected="a line with `:::`",
                                 hint="close target-only prose with `:::`"))
     return cells, diags, title
+
+
+def _opens_fence(line: str) -> bool:
+    m = FENCE_RE.match(line)
+    return bool(m and m.group(2))
+
+
+def _code_part(lines: list[str], file: str, first_line: int) -> str:
+    """The code of an unterminated cell: all of it if it parses, else the lines before its first blank line
+    (prose usually follows), else nothing, so that the prose swallowed by the cell does not produce
+    a cascade of syntax errors after the `unterminated code cell` one."""
+    from .parser import parse_cell
+    text = "\n".join(lines)
+    if parse_cell(text, file, first_line)[0] is not None:
+        return text
+    head = []
+    for ln in lines:
+        if not ln.strip():
+            break
+        head.append(ln)
+    text = "\n".join(head)
+    if head and parse_cell(text, file, first_line)[0] is not None:
+        return text
+    return ""
+
+
+def _names_with_columns(line: str, start: int) -> list[tuple[str, int]]:
+    """The target names of a `::: only` line with their 0-based columns."""
+    return [(m.group(0), start + m.start()) for m in re.finditer(r"[^\s,]+", line[start:])]

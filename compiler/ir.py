@@ -107,6 +107,7 @@ class IndexAssign(Stmt):
     target_type: Type
     index: list[IndexItem]
     value: Expr
+    slot_type: Type | None = None  # the type of X[index]
     may_alias: bool = False  # set by the aliasing pass: another name may share this tensor's memory
 
 

@@ -134,7 +134,7 @@ class Lowerer:
                            expected=f"a value broadcastable to {fmt_shape(slot.shape)}")
         if index is None:
             return None
-        return ir.IndexAssign(loc, name, sym.type, index, value)
+        return ir.IndexAssign(loc, name, sym.type, index, value, slot_type=slot)
 
     def stmt_ExprStmt(self, s: A.ExprStmt) -> ir.Stmt:
         return ir.ExprStmt(s.loc, self.expr(s.value))

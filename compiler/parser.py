@@ -5,8 +5,8 @@ from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.indenter import Indenter
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import DedentError, Indenter
 
 from .diagnostics import Diagnostic, Loc
 
@@ -20,6 +20,35 @@ class DslIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 4
+
+    def handle_NL(self, token: Token):
+        # Lark's version, but a dedent to a column no enclosing block uses raises an error that
+        # knows where it happened (Lark's DedentError carries no position).
+        if self.paren_level > 0:
+            return
+        yield token
+        indent_str = token.rsplit("\n", 1)[1]
+        indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
+        if indent > self.indent_level[-1]:
+            self.indent_level.append(indent)
+            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
+            return
+        levels = list(self.indent_level)
+        while indent < self.indent_level[-1]:
+            self.indent_level.pop()
+            yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
+        if indent != self.indent_level[-1]:
+            raise IndentMismatch(token, indent, levels)
+
+
+class IndentMismatch(DedentError):
+    """A line dedented to a column that matches no enclosing block."""
+
+    def __init__(self, token: Token, indent: int, levels: list[int]):
+        super().__init__(f"unindent to column {indent} matches no enclosing block {levels}")
+        self.token = token
+        self.indent = indent
+        self.levels = levels
 
 
 @lru_cache(maxsize=1)
@@ -38,18 +67,32 @@ def lark_parser() -> Lark:
     )
 
 
-# Human names for the grammar's terminals, used in "expected ..." lines.
+# Human names for the grammar's terminals, used in "expected ..." lines; literal terminals
+# (keywords, `**`, `->`, `...`) are shown as written.
 TOKEN_NAMES = {
     "RPAR": "`)`", "LPAR": "`(`", "RSQB": "`]`", "LSQB": "`[`", "COLON": "`:`", "COMMA": "`,`",
     "EQUAL": "`=`", "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "_NEWLINE": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
     "DOT": "`.`", "MORETHAN": "`>`", "ADD_OP": "`+` or `-`", "MUL_OP": "an operator",
     "COMP_OP": "a comparison", "$END": "end of cell", "RETURN": "`return`", "IN": "`in`",
+    "UNARY_OP": "`-`", "AUGOP": "`+=`", "COMMENT": "a comment",
 }
 
 
+def _token_name(t: str) -> str:
+    if t in TOKEN_NAMES:
+        return TOKEN_NAMES[t]
+    try:
+        term = lark_parser().get_terminal(t)
+    except KeyError:
+        term = None
+    if term is not None and term.pattern.type == "str":
+        return f"`{term.pattern.value}`"
+    return f"`{t.lower()}`" if t.isalpha() else t
+
+
 def _describe_expected(expected: set[str]) -> str:
-    names = sorted({TOKEN_NAMES.get(t, f"`{t.lower()}`" if t.isalpha() else t) for t in expected})
+    names = sorted({_token_name(t) for t in expected})
     if len(names) > 6:
         names = names[:6] + ["…"]
     return ", ".join(names)
@@ -60,9 +103,50 @@ def parse_cell(text: str, file: str, first_line: int) -> tuple[Tree | None, list
     if not text.endswith("\n"):
         text += "\n"
     try:
-        return lark_parser().parse(text), []
+        tree = lark_parser().parse(text)
     except UnexpectedInput as exc:
         return None, [_parse_diagnostic(exc, text, file, first_line)]
+    except IndentMismatch as exc:
+        return None, [_indent_diagnostic(exc, text, file, first_line)]
+    except LarkError as exc:  # any other parser complaint is still a problem in the input
+        return None, [Diagnostic(Loc(file, first_line, 1), f"syntax error: {exc}", hint="check the syntax of this cell")]
+    bad = _bad_string(tree, file, first_line)
+    if bad is not None:
+        return None, [bad]
+    return tree, []
+
+
+def _bad_string(tree: Tree, file: str, first_line: int) -> Diagnostic | None:
+    """A diagnostic for the first string literal with an invalid escape sequence, if any."""
+    from .ast import decode_string
+    for tok in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "STRING"):
+        try:
+            decode_string(str(tok))
+        except ValueError as exc:
+            return Diagnostic(Loc(file, first_line + tok.line - 1, tok.column, tok.column + len(str(tok))),
+                              f"invalid escape sequence in string literal ({exc})",
+                              expected="escapes such as \\n, \\t, \\\\, \\\" or \\u00e9",
+                              hint="write a backslash as \\\\")
+    return None
+
+
+def _indent_diagnostic(exc: IndentMismatch, text: str, file: str, first_line: int) -> Diagnostic:
+    tok = exc.token
+    line = tok.end_line
+    levels = " or ".join(str(n) for n in exc.levels)
+    return Diagnostic(Loc(file, first_line + line - 1, 1, tok.end_column if tok.end_column > 1 else None),
+                      "this line's indentation matches no enclosing block",
+                      expected=f"an indentation of {levels} spaces, like a line above",
+                      hint="line it up with the statements of the block it belongs to")
+
+
+def _accepted(exc: UnexpectedToken) -> set[str]:
+    """The tokens the parser could take where it failed (more precise than the lexer's `expected`)."""
+    state = getattr(exc, "state", None)
+    try:
+        return set(state.parse_conf.parse_table.states[state.position])
+    except AttributeError:
+        return set(exc.expected or ())
 
 
 def _parse_diagnostic(exc: UnexpectedInput, text: str, file: str, first_line: int) -> Diagnostic:
@@ -85,11 +169,14 @@ def _parse_diagnostic(exc: UnexpectedInput, text: str, file: str, first_line: in
         tok: Token = exc.token
         expected = _describe_expected(exc.expected)
         if tok.type == "_INDENT":
-            return Diagnostic(loc, "unexpected indentation", expected="the same indentation as the line above",
-                              hint="indent only the body of `def`, `for`, `if` and `model`")
-        if tok.type == "_DEDENT" or (tok.type == "$END" and "_INDENT" in exc.expected):
-            return Diagnostic(loc, "expected an indented block", expected="an indented block after `:`",
-                              hint="indent the body by four spaces")
+            # The token borrows the position of the newline before it; it ends where the indentation does.
+            width_end = tok.end_column if tok.end_column > 1 else None
+            ind = Loc(file, first_line + tok.end_line - 1, 1, width_end)
+            return Diagnostic(ind, "unexpected indentation", expected="the same indentation as the line above",
+                              hint="indent only the body of `def`, `for` and `if`")
+        if "_INDENT" in _accepted(exc) or tok.type == "_DEDENT":
+            return Diagnostic(loc, "expected an indented block", expected="an indented block after the `:` above",
+                              hint="indent the body by four spaces, or write `pass` for an empty one")
         if tok.type in ("$END", "_NEWLINE") and src_line.count("(") > src_line.count(")"):
             return Diagnostic(loc, "unclosed `(`", expected="`)`", hint="close the parenthesis opened on this line")
         if tok.type in ("$END", "_NEWLINE") and src_line.count("[") > src_line.count("]"):

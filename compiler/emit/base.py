@@ -27,6 +27,9 @@ class EmitError(Exception):
         self.diagnostic = diagnostic
 
 
+# Ops whose Python-number arguments some framework converts by their own type (TF's `where`):
+# written as floats when the computation is in floats.
+FLOAT_LITERAL_OPS = {"where", "clip", "maximum", "minimum"}
 ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
 
 
@@ -70,7 +73,7 @@ class Emitter:
 
     # ---- values ------------------------------------------------------------------------------
     def dtype_expr(self, dtype: DType) -> cst.BaseExpression:
-        return cst.parse_expression(self.backend.dtypes[dtype])
+        return cst.parse_expression(self.backend.dtypes[self.effective(dtype)])
 
     def literal(self, v: Any) -> cst.BaseExpression:
         if isinstance(v, bool) or v is None:
@@ -97,17 +100,39 @@ class Emitter:
             return self.expr(v)
         return self.literal(v)
 
+    def arg(self, node: ir.Op, name: str) -> cst.BaseExpression:
+        """An op argument as code: tensors go through `operand`, static values become literals."""
+        v = node.args.get(name)
+        spec = SPECS.get(node.op)
+        kind = next((p.kind for p in spec.params if p.name == name), None) if spec else None
+        if isinstance(v, ir.Expr) and (kind == "tensor" or (node.op == "clip" and kind == "scalar")):
+            return self.operand(node, name)
+        return self.value(v, name)
+
     def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
-        """A tensor operand, cast first where the backend's promotion differs from the IR's."""
+        """A tensor operand, cast first where the backend's promotion differs from the IR's.
+
+        Integer literals in a float computation are written as floats (`where(c, x, 0)` -> `0.0`),
+        which every framework reads the same way.
+        """
         e = node.args[name]
+        want = self.compute_dtype(node)
+        if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool) \
+                and want is not None and want.is_float and node.op in FLOAT_LITERAL_OPS:
+            return self.literal(float(e.value))
         code = self.expr(e)
         if node.op in self.backend.cast_operands and isinstance(e.type, TensorType):
-            want = self.compute_dtype(node)
-            if want is not None and e.type.dtype != want:
+            if want is not None and self.effective(e.type.dtype) != self.effective(want):
                 return self.cast(code, e, want)
         return code
 
+    def effective(self, dtype: DType) -> DType:
+        """The dtype this target really computes in for an IR dtype (JAX without x64: int64 -> int32)."""
+        return dtype
+
     def compute_dtype(self, node: ir.Op) -> DType | None:
+        if not isinstance(node.type, TensorType) and node.op not in ("eq", "ne", "lt", "le", "gt", "ge"):
+            return None
         if node.op in ("eq", "ne", "lt", "le", "gt", "ge", "where"):
             x, y = node.args.get("x"), node.args.get("y")
             if x is not None and y is not None and (isinstance(x.type, TensorType) or isinstance(y.type, TensorType)):
@@ -121,7 +146,8 @@ class Emitter:
         return self.backend.ops["astype"].emit(self, fake)
 
     def natural_dtype(self, node: ir.Op) -> DType | None:
-        return self.backend.natural_dtype(node)
+        natural = self.backend.natural_dtype(node)
+        return self.effective(natural) if natural is not None else None
 
     # ---- expressions -------------------------------------------------------------------------
     def expr(self, e: ir.Expr) -> cst.BaseExpression:

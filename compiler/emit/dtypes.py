@@ -43,7 +43,7 @@ def creation_defaults(int_dtype: DType, float_dtype: DType = DType.float32,
             kind = "float"
         else:
             return None
-        if always is not None and kind != "bool":
+        if always is not None:
             return always
         return {"float": float_dtype, "int": int_dtype, "bool": DType.bool}[kind]
     return natural

@@ -45,8 +45,14 @@ def _present(node: "ir.Op", param: str) -> bool:
 def _kwargs(em: "Emitter", node: "ir.Op", mapping: dict[str, str]) -> list[cst.Arg]:
     out = []
     for target_kw, param in mapping.items():
-        if _present(node, param):
-            out.append(cst.Arg(em.value(node.args[param], param), keyword=cst.Name(target_kw),
+        forced = param.startswith("!")
+        param = param.lstrip("!")
+        if forced and node.args.get(param) is None:
+            default = next(p.default for p in SPECS[node.op].params if p.name == param)
+            out.append(cst.Arg(em.literal(default), keyword=cst.Name(target_kw),
+                               equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        elif forced or _present(node, param):
+            out.append(cst.Arg(em.arg(node, param), keyword=cst.Name(target_kw),
                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
     return out
 
@@ -63,8 +69,8 @@ def _positional(em: "Emitter", node: "ir.Op", params: tuple[str, ...]) -> list[c
                 out.extend(cst.Arg(em.value(v, p[1:])) for v in values)
             elif values is not None:
                 out.append(cst.Arg(em.value(values, p[1:]), star="*"))
-        elif _present(node, p) or node.args.get(p) is not None:
-            out.append(cst.Arg(em.value(node.args[p], p)))
+        elif node.args.get(p) is not None:
+            out.append(cst.Arg(em.arg(node, p)))
     return out
 
 
@@ -166,7 +172,7 @@ class Tmpl(Rule):
             elif h == "dtype":
                 values[h] = em.dtype_expr(node.type.dtype)
             else:
-                values[h] = em.value(node.args[h], h) if h in node.args else em.value(None, h)
+                values[h] = em.arg(node, h)
         return parse_template_expression(self.template, **values)
 
 
@@ -203,7 +209,7 @@ class DTyped(Rule):
 
     def emit(self, em, node):
         expr = self.rule.emit(em, node)
-        if em.natural_dtype(node) != node.type.dtype and isinstance(expr, cst.Call):
+        if em.natural_dtype(node) != em.effective(node.type.dtype) and isinstance(expr, cst.Call):
             expr = expr.with_changes(args=[*expr.args, cst.Arg(em.dtype_expr(node.type.dtype), keyword=cst.Name(self.kw),
                                                               equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
         return expr

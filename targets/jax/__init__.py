@@ -1,0 +1,30 @@
+"""JAX: `jax.numpy`, pure functions with `jax.grad`, `.at[].set` updates, explicit PRNG keys, channels-last."""
+from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.types import DType
+
+from .emitter import JaxEmitter
+from .ops import CAST_OPERANDS, OPS
+
+backend = Backend(
+    name="jax",
+    display_name="JAX",
+    ops=OPS,
+    dtypes={DType.float32: "jnp.float32", DType.float64: "jnp.float64", DType.int32: "jnp.int32",
+            DType.int64: "jnp.int64", DType.bool: "jnp.bool_"},
+    imports={"jax": "import jax", "jnp": "from jax import numpy as jnp"},
+    emitter=JaxEmitter,
+    environment=Environment("main", "envs/main.txt", ("jax", "flax", "optax")),
+    harness=HarnessAdapter(
+        setup="import jax\nfrom jax import numpy as jnp\n"
+              "jax.config.update('jax_default_matmul_precision', 'highest')\n"
+              "jax.config.update('jax_platforms', 'cuda' if DEVICE == 'gpu' else 'cpu')",
+        to_native="jnp.asarray(a)",
+        to_numpy="__import__('numpy').asarray(t)",
+    ),
+    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC"),
+    cast_operands=CAST_OPERANDS,
+    functional_updates=True,
+    # Without 64-bit mode (off by default, and only switched on for chapters that ask for 64-bit
+    # dtypes explicitly) JAX computes int64 as int32 and float64 as float32.
+    extra={"narrow_dtypes": {DType.int64: DType.int32, DType.float64: DType.float32}},
+)

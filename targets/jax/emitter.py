@@ -1,0 +1,94 @@
+"""What JAX spells differently: pure gradient functions, `.at[].set`, PRNG keys, 64-bit mode."""
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.base import Emitter
+from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.rules import Fn, call
+from d2lc.types import DType, TensorType
+
+_NATURAL_32 = creation_defaults(int_dtype=DType.int32, float_dtype=DType.float32)
+_NATURAL_64 = creation_defaults(int_dtype=DType.int64, float_dtype=DType.float64)
+
+
+class JaxEmitter(Emitter):
+    def __init__(self, backend, module):
+        super().__init__(backend, module)
+        self.x64 = _explicit_64bit(module)
+
+    # dtypes: without 64-bit mode JAX computes int64 as int32 and float64 as float32
+    def effective(self, dtype: DType) -> DType:
+        return dtype if self.x64 else self.backend.extra["narrow_dtypes"].get(dtype, dtype)
+
+    def natural_dtype(self, node):
+        natural = (_NATURAL_64 if self.x64 else _NATURAL_32)(node)
+        return natural
+
+    def prelude(self) -> list[str]:
+        out = []
+        if self.x64:
+            out.append('jax.config.update("jax_enable_x64", True)')
+        if "random" in self.module.features:
+            out.append("key = jax.random.PRNGKey(0)")
+        return out
+
+    # gradients: a pure function of x, differentiated by jax.grad
+    def grad(self, g: ir.Grad) -> cst.BaseExpression:
+        x = g.wrt.name
+        base = g.y.name if isinstance(g.y, ir.Var) else "value"
+        fname = self.fresh(f"compute_{base}")
+        body = self._run(g)
+        body.append(cst.SimpleStatementLine([cst.Return(self.expr(g.y))]))
+        if len(body) == 2 and isinstance(g.y, ir.Var) and _assigns(body[0], g.y.name):
+            body = [cst.SimpleStatementLine([cst.Return(body[0].body[0].value)])]
+        self.pre.append(cst.FunctionDef(cst.Name(fname), cst.Parameters([cst.Param(cst.Name(x))]), cst.IndentedBlock(body)))
+        return cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(x))])
+
+    # element writes are functional
+    def index_assign(self, s: ir.IndexAssign):
+        at = cst.Subscript(cst.Attribute(cst.Name(s.name), cst.Name("at")), self.index(s.index))
+        update = cst.Call(cst.Attribute(at, cst.Name("set")), [cst.Arg(self.assign_value(s))])
+        return [self.assign(s.name, update)]
+
+    # random draws split the notebook's key
+    def random_draw(self, node: ir.Op) -> cst.BaseExpression:
+        if True:
+            if self.in_function is not None:
+                self.error(node.loc, f"`{node.op}` inside a function needs an explicit PRNG key in JAX",
+                           hint="draw the random values outside the function and pass them in")
+            self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
+            shape = self.value(node.args["shape"])
+            if node.op == "normal":
+                draw = call("jax.random.normal", cst.Name("subkey"), shape)
+                std, mean = node.args.get("std"), node.args.get("mean")
+                if std is not None:
+                    draw = cst.BinaryOperation(draw, cst.Multiply(), self.expr(std))
+                if mean is not None:
+                    draw = cst.BinaryOperation(draw, cst.Add(), self.expr(mean))
+                return draw
+            low, high = node.args.get("low"), node.args.get("high")
+            return call("jax.random.uniform", cst.Name("subkey"), shape,
+                        minval=self.expr(low) if low is not None else None, maxval=self.expr(high) if high is not None else None)
+
+    def expr_statement(self, s: ir.ExprStmt):
+        v = s.value
+        if isinstance(v, ir.Op) and v.op == "seed":
+            return [self.assign("key", call("jax.random.PRNGKey", self.expr(v.args["value"])))]
+        return super().expr_statement(s)
+
+
+def _assigns(stmt: cst.BaseStatement, name: str) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign)
+            and isinstance(stmt.body[0].targets[0].target, cst.Name) and stmt.body[0].targets[0].target.value == name)
+
+
+def _explicit_64bit(module: ir.Module) -> bool:
+    """Whether the author asked for a 64-bit dtype by name (dtype=, astype, or a parameter type)."""
+    for s in ir.walk_stmts(list(module.stmts())):
+        for e in ir.walk_exprs(s):
+            if isinstance(e, ir.Const) and isinstance(e.value, DType) and e.value.is_64bit:
+                return True
+        if isinstance(s, ir.FuncDef):
+            if any(isinstance(p.type, TensorType) and p.type.dtype.is_64bit for p in s.params):
+                return True
+    return False

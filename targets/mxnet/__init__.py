@@ -1,0 +1,27 @@
+"""MXNet (1.9, numpy interface): `np`/`npx` with `npx.set_np()`, `attach_grad` + `autograd.record()`."""
+from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.types import DType
+
+from .emitter import MXNetEmitter
+from .ops import CAST_OPERANDS, OPS, natural_dtype
+
+backend = Backend(
+    name="mxnet",
+    display_name="MXNet",
+    aliases=("mx",),
+    ops=OPS,
+    dtypes={DType.float32: "np.float32", DType.float64: "np.float64", DType.int32: "np.int32",
+            DType.int64: "np.int64", DType.bool: "np.bool_"},
+    imports={"np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd"},
+    emitter=MXNetEmitter,
+    environment=Environment("mxnet", "envs/mxnet.txt", ("mxnet",)),
+    harness=HarnessAdapter(
+        setup="import mxnet as mx\nfrom mxnet import np, npx\nnpx.set_np()\n"
+              "CTX = mx.gpu() if DEVICE == 'gpu' else mx.cpu()",
+        to_native="np.array(a, dtype=a.dtype, ctx=CTX)",
+        to_numpy="t.asnumpy()",
+    ),
+    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW"),
+    cast_operands=CAST_OPERANDS,
+    natural_dtype=natural_dtype,
+)

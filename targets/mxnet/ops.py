@@ -1,0 +1,112 @@
+"""MXNet op table: IR op -> emission rule."""
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.ops import SPECS
+from d2lc.types import DType
+
+
+def _transpose(em, node):
+    if node.args.get("axes") is None:
+        return Attr("T").emit(em, node)
+    return Fn("np.transpose", "x", "axes").emit(em, node)
+
+
+def _arg_reduce(method: str):
+    def emit(em, node):
+        out = Method(method, axis="axis").emit(em, node)
+        k = node.args.get("keepdims")
+        if isinstance(k, ir.Const) and k.value is True:  # mxnet's argmax has no keepdims
+            if node.args.get("axis") is None:
+                return call("np.reshape", out, cst.Tuple([cst.Element(cst.Integer("1"))] * node.args["x"].type.rank))
+            return call("np.expand_dims", out, em.arg(node, "axis"))
+        return out
+    return Custom(emit)
+
+
+def _floordiv(em, node):
+    # mxnet.np has no `//` for arrays: floor the true quotient, then return to the int dtype
+    quotient = cst.BinaryOperation(em.operand(node, "x"), cst.Divide(), em.operand(node, "y"))
+    out = call("np.floor", quotient)
+    if not node.type.dtype.is_float:
+        out = cst.Call(cst.Attribute(out, cst.Name("astype")), [cst.Arg(em.dtype_expr(node.type.dtype))])
+    return out
+
+
+def _normal(em, node):
+    return call("np.random.normal", em.value(node.args.get("mean") or 0.0) if node.args.get("mean") is not None else cst.Integer("0"),
+                em.value(node.args["std"]) if node.args.get("std") is not None else cst.Integer("1"),
+                size=em.value(node.args["shape"]))
+
+
+def _uniform(em, node):
+    low, high = node.args.get("low"), node.args.get("high")
+    return call("np.random.uniform", em.value(low) if low is not None else cst.Integer("0"),
+                em.value(high) if high is not None else cst.Integer("1"), size=em.value(node.args["shape"]))
+
+
+OPS = {
+    # creation
+    "tensor": DTyped(Fn("np.array", "data")),
+    "arange": DTyped(Fn("np.arange", "start", "stop", "step")),
+    "zeros": DTyped(Fn("np.zeros", "shape")),
+    "ones": DTyped(Fn("np.ones", "shape")),
+    "full": DTyped(Fn("np.full", "shape", "value")),
+    "linspace": DTyped(Fn("np.linspace", "start", "stop", "num")),
+    "eye": DTyped(Fn("np.eye", "n")),
+    "zeros_like": Fn("np.zeros_like", "x", dtype="dtype"),
+    "ones_like": Fn("np.ones_like", "x", dtype="dtype"),
+    "full_like": Fn("np.full_like", "x", "value", dtype="dtype"),
+    "normal": Custom(_normal),
+    "uniform": Custom(_uniform),
+    "seed": Fn("npx.random.seed", "value"),
+    # elementwise
+    "exp": Fn("np.exp"), "log": Fn("np.log"), "sqrt": Fn("np.sqrt"), "sin": Fn("np.sin"), "cos": Fn("np.cos"),
+    "tanh": Fn("np.tanh"), "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"), "abs": Fn("np.abs"),
+    "square": Fn("np.square"), "sign": Fn("np.sign"), "floor": Fn("np.floor"),
+    "neg": Prefix("-"), "logical_not": Prefix("~"),
+    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Custom(_floordiv),
+    "mod": Infix("%"), "pow": Infix("**"),
+    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
+    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
+    "maximum": Fn("np.maximum", "x", "y"), "minimum": Fn("np.minimum", "x", "y"),
+    "where": Tmpl("np.where({cond}, {x}, {y})"),
+    "clip": Fn("np.clip", "x", "min", "max"),
+    # reductions
+    "sum": Method("sum", axis="axis", keepdims="keepdims"),
+    "mean": Method("mean", axis="axis", keepdims="keepdims"),
+    "max": Method("max", axis="axis", keepdims="keepdims"),
+    "min": Method("min", axis="axis", keepdims="keepdims"),
+    "prod": Method("prod", axis="axis", keepdims="keepdims"),
+    "var": Method("var", axis="axis", keepdims="keepdims"),
+    "argmax": _arg_reduce("argmax"),
+    "argmin": _arg_reduce("argmin"),
+    "cumsum": Fn("np.cumsum", "x", axis="axis"),
+    "norm": Fn("np.linalg.norm"),
+    # linear algebra
+    "matmul": Infix("@"),
+    "dot": Fn("np.dot", "x", "y"),
+    # shape
+    "reshape": Method("reshape", "*shape"),
+    "transpose": Custom(_transpose),
+    "concat": Fn("np.concatenate", "tensors", axis="axis"),
+    "stack": Fn("np.stack", "tensors", axis="axis"),
+    "squeeze": Fn("np.squeeze", "x", axis="axis"),
+    "unsqueeze": Fn("np.expand_dims", "x", "axis"),
+    # misc
+    "clone": Method("copy"),
+    "detach": Method("detach"),
+    "astype": Method("astype", "dtype"),
+    "item": Method("item"),
+    "shape": Attr("shape"),
+    "numel": Attr("size"),
+    "len": Fn("len"),
+}
+
+# mxnet.np keeps int dtypes through float ops (np.log of int64 is int64; int64 - 1.5 is int64): cast first.
+CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"sum", "mean", "var", "norm", "prod"})
+
+# mxnet.np makes float32 from every literal and range unless told otherwise.
+natural_dtype = creation_defaults(int_dtype=DType.float32, always=DType.float32)

@@ -1,0 +1,27 @@
+"""TensorFlow 2: eager tensors, `tf.GradientTape`, `tf.Variable` for element writes, channels-last."""
+from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.types import DType
+
+from .emitter import TensorFlowEmitter
+from .ops import CAST_OPERANDS, OPS, natural_dtype
+
+backend = Backend(
+    name="tensorflow",
+    display_name="TensorFlow",
+    aliases=("tf",),
+    ops=OPS,
+    dtypes={DType.float32: "tf.float32", DType.float64: "tf.float64", DType.int32: "tf.int32",
+            DType.int64: "tf.int64", DType.bool: "tf.bool"},
+    imports={"tf": "import tensorflow as tf"},
+    emitter=TensorFlowEmitter,
+    environment=Environment("main", "envs/main.txt", ("tensorflow",)),
+    harness=HarnessAdapter(
+        setup="import os\nos.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')\nimport tensorflow as tf\n"
+              "tf.config.experimental.enable_tensor_float_32_execution(False)",
+        to_native="tf.constant(a)",
+        to_numpy="t.numpy()",
+    ),
+    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC"),
+    cast_operands=CAST_OPERANDS,
+    natural_dtype=natural_dtype,
+)

@@ -1,0 +1,142 @@
+"""TensorFlow op table: IR op -> emission rule."""
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.ops import SPECS
+from d2lc.types import DType, ScalarType
+
+
+def _flat(em, x: cst.BaseExpression) -> cst.BaseExpression:
+    return call("tf.reshape", x, cst.List([cst.Element(cst.UnaryOperation(cst.Minus(), cst.Integer("1")))]))
+
+
+def _arg_reduce(fn: str):
+    def emit(em, node):
+        x = em.expr(node.args["x"])
+        if node.args.get("axis") is None:
+            out = call(fn, _flat(em, x))
+            return call("tf.reshape", out, cst.List([cst.Element(cst.Integer("1"))] * node.args["x"].type.rank)) \
+                if _keep(node) else out
+        out = call(fn, x, axis=em.arg(node, "axis"))
+        return call("tf.expand_dims", out, em.arg(node, "axis")) if _keep(node) else out
+    return Custom(emit)
+
+
+def _keep(node) -> bool:
+    k = node.args.get("keepdims")
+    return isinstance(k, ir.Const) and k.value is True
+
+
+def _cumsum(em, node):
+    if node.args.get("axis") is None:
+        return call("tf.cumsum", _flat(em, em.expr(node.args["x"])))
+    return Fn("tf.cumsum", "x", axis="axis").emit(em, node)
+
+
+def _matmul(em, node):
+    x, y = node.args["x"].type, node.args["y"].type
+    if x.rank >= 2 and y.rank >= 2:
+        return Infix("@").emit(em, node)
+    if x.rank == 1 and y.rank == 1:
+        return Tmpl("tf.tensordot({x}, {y}, axes=1)").emit(em, node)
+    if y.rank == 1:
+        return Tmpl("tf.linalg.matvec({x}, {y})").emit(em, node)
+    return Tmpl("tf.linalg.matvec({y}, {x}, transpose_a=True)").emit(em, node)
+
+
+def _full(em, node):
+    value = em.arg(node, "value")
+    if em.natural_dtype(node) != node.type.dtype:
+        value = call("tf.constant", value, dtype=em.dtype_expr(node.type.dtype))
+    return call("tf.fill", em.arg(node, "shape"), value)
+
+
+def _linspace(em, node):
+    def as_float(name):
+        v = node.args[name]
+        return em.literal(float(v.value)) if isinstance(v, ir.Const) and isinstance(v.value, int) else em.arg(node, name)
+    return call("tf.linspace", as_float("start"), as_float("stop"), em.arg(node, "num"))
+
+
+def _transpose(em, node):
+    if node.args.get("axes") is None:
+        return Fn("tf.transpose").emit(em, node)
+    return Fn("tf.transpose", "x", perm="axes").emit(em, node)
+
+
+def _uniform(em, node):
+    return Fn("tf.random.uniform", "shape", minval="low", maxval="high").emit(em, node)
+
+
+def _numel(em, node):
+    return call("int", call("tf.size", em.expr(node.args["x"])))
+
+
+def _item(em, node):
+    return cst.Call(cst.Attribute(cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("numpy")), []), cst.Name("item")), [])
+
+
+OPS = {
+    # creation
+    "tensor": DTyped(Fn("tf.constant", "data")),
+    "arange": DTyped(Fn("tf.range", "start", "stop", "step")),
+    "zeros": DTyped(Fn("tf.zeros", "shape")),
+    "ones": DTyped(Fn("tf.ones", "shape")),
+    "full": Custom(_full),
+    "linspace": Custom(_linspace),
+    "eye": DTyped(Fn("tf.eye", "n")),
+    "zeros_like": Fn("tf.zeros_like", "x", dtype="dtype"),
+    "ones_like": Fn("tf.ones_like", "x", dtype="dtype"),
+    "full_like": Tmpl("tf.fill(tf.shape({x}), {value})"),
+    "normal": Fn("tf.random.normal", "shape", mean="mean", stddev="std"),
+    "uniform": Custom(_uniform),
+    "seed": Fn("tf.random.set_seed", "value"),
+    # elementwise
+    "exp": Fn("tf.exp"), "log": Fn("tf.math.log"), "sqrt": Fn("tf.sqrt"), "sin": Fn("tf.sin"), "cos": Fn("tf.cos"),
+    "tanh": Fn("tf.tanh"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"), "abs": Fn("tf.abs"),
+    "square": Fn("tf.square"), "sign": Fn("tf.sign"), "floor": Fn("tf.floor"),
+    "neg": Prefix("-"), "logical_not": Fn("tf.logical_not"),
+    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Infix("//"),
+    "mod": Infix("%"), "pow": Infix("**"),
+    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
+    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
+    "maximum": Fn("tf.maximum", "x", "y"), "minimum": Fn("tf.minimum", "x", "y"),
+    "where": Tmpl("tf.where({cond}, {x}, {y})"),
+    "clip": Fn("tf.clip_by_value", "x", "min", "max"),
+    # reductions
+    "sum": Fn("tf.reduce_sum", "x", axis="axis", keepdims="keepdims"),
+    "mean": Fn("tf.reduce_mean", "x", axis="axis", keepdims="keepdims"),
+    "max": Fn("tf.reduce_max", "x", axis="axis", keepdims="keepdims"),
+    "min": Fn("tf.reduce_min", "x", axis="axis", keepdims="keepdims"),
+    "prod": Fn("tf.reduce_prod", "x", axis="axis", keepdims="keepdims"),
+    "var": Fn("tf.math.reduce_variance", "x", axis="axis", keepdims="keepdims"),
+    "argmax": _arg_reduce("tf.argmax"),
+    "argmin": _arg_reduce("tf.argmin"),
+    "cumsum": Custom(_cumsum),
+    "norm": Fn("tf.norm"),
+    # linear algebra
+    "matmul": Custom(_matmul),
+    "dot": Tmpl("tf.tensordot({x}, {y}, axes=1)"),
+    # shape
+    "reshape": Fn("tf.reshape", "x", "shape"),
+    "transpose": Custom(_transpose),
+    "concat": Fn("tf.concat", "tensors", axis="!axis"),
+    "stack": Fn("tf.stack", "tensors", axis="axis"),
+    "squeeze": Fn("tf.squeeze", "x", axis="axis"),
+    "unsqueeze": Fn("tf.expand_dims", "x", "axis"),
+    # misc
+    "clone": Fn("tf.identity"),
+    "detach": Fn("tf.stop_gradient"),
+    "astype": Fn("tf.cast", "x", "dtype"),
+    "item": Custom(_item),
+    "shape": Attr("shape"),
+    "numel": Custom(_numel),
+    "len": Fn("len"),
+}
+
+# TensorFlow never promotes mixed dtypes, and int inputs to float ops fail: cast them first.
+CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"sum", "mean", "var", "norm", "prod"})
+
+natural_dtype = creation_defaults(int_dtype=DType.int32)
