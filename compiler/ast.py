@@ -370,7 +370,7 @@ class ToAst(Transformer):
     @v_args(meta=True)
     def getitem(self, meta, items):
         value, index = items
-        return Subscript(value.loc, value, index)
+        return Subscript(self._loc(meta), value, index)
 
     def subscripts(self, items):
         return [i for i in items if i is not None]

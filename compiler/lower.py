@@ -48,6 +48,12 @@ class Scope:
         return out
 
 
+def _a(word: object) -> str:
+    """`word` with its indefinite article: "an int64 tensor", "a float32 tensor"."""
+    text = str(word)
+    return ("an " if text[:1].lower() in "aeiou" and text[:1] else "a ") + text
+
+
 class Lowerer:
     """Lowers the AST of one chapter (all cells share one top-level scope, as in a notebook)."""
 
@@ -89,16 +95,19 @@ class Lowerer:
             self.error(s.target.loc, "unpacking assignment is not supported", expected="a single name on the left",
                        hint="assign each value on its own line")
             return None
-        self.error(s.target.loc, "cannot assign to this expression", expected="a name or an indexed name (X[i] = ...)")
+        self.error(s.target.loc, "cannot assign to this expression", expected="a name or an indexed name (X[i] = ...)",
+                   hint="assign the value to a name, e.g. `y = ...`")
         return None
 
     def _bind(self, target: A.Name, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
         name = target.id
         if name in BUILTIN_NAMES and name not in ("print",):
-            self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", hint=f"pick another name, e.g. `{name}_`")
+            self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", expected="a name that is not a built-in",
+                       hint=f"pick another name, e.g. `{name}_`")
             return None
         if isinstance(value.type, (ScalarType,)) and value.type.kind == "none":
-            self.error(value.loc, "this expression has no value to assign", hint="`print(...)` returns nothing")
+            self.error(value.loc, "this expression has no value to assign", expected="an expression with a value",
+                       hint="`print(...)` returns nothing; call it on its own line")
         const = static_value(value) if not self._in_loop else None
         existing = self.scope.symbols.get(name)
         self.scope.symbols[name] = Symbol(value.type, const, is_param=False)
@@ -111,7 +120,8 @@ class Lowerer:
 
     def _index_assign(self, target: A.Subscript, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
         if not isinstance(target.value, A.Name):
-            self.error(target.loc, "only a named tensor can be assigned into", expected="X[...] = value")
+            self.error(target.loc, "only a named tensor can be assigned into", expected="X[...] = value",
+                       hint="assign the tensor to a name first, then assign into `name[...]`")
             return None
         name = target.value.id
         sym = self.scope.lookup(name)
@@ -121,7 +131,8 @@ class Lowerer:
                        hint=did_you_mean(name, self.scope.names()) or f"create it first, e.g. `{name} = zeros((3, 4))`")
             return None
         if not isinstance(sym.type, (TensorType, AnyType)):
-            self.error(target.value.loc, f"`{name}` is a {sym.type}, not a tensor; only tensors support element assignment")
+            self.error(target.value.loc, f"`{name}` is {_a(sym.type)}, not a tensor; only tensors support element assignment",
+                       expected="a tensor", hint=f"create `{name}` as a tensor, e.g. `{name} = zeros((3,))`")
             return None
         index, slot = self._index(target, ir.Var(sym.type, target.value.loc, name))
         if isinstance(slot, TensorType) and isinstance(value.type, (TensorType, ScalarType)):
@@ -131,7 +142,8 @@ class Lowerer:
                     raise ShapeError(f"a value of shape {fmt_shape(vshape)} does not fit the slice of shape {fmt_shape(slot.shape)}")
             except ShapeError as exc:
                 self.error(value.loc, str(exc).replace("do not broadcast", "do not fit together"),
-                           expected=f"a value broadcastable to {fmt_shape(slot.shape)}")
+                           expected=f"a value broadcastable to {fmt_shape(slot.shape)}",
+                           hint="index or reshape the value so its shape matches the slice")
         if index is None:
             return None
         return ir.IndexAssign(loc, name, sym.type, index, value, slot_type=slot)
@@ -144,13 +156,15 @@ class Lowerer:
 
     def stmt_Return(self, s: A.Return) -> ir.Stmt | None:
         if self.scope.func is None:
-            self.error(s.loc, "`return` outside a function", hint="`return` belongs inside a `def` block")
+            self.error(s.loc, "`return` outside a function", expected="`return` inside the body of a `def`",
+                       hint="indent it under a `def`, or assign the value to a name instead")
             return None
         return ir.Return(s.loc, self.expr(s.value) if s.value is not None else None)
 
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
         if len(s.targets) != 1:
-            self.error(s.loc, "a `for` loop takes one loop variable", expected="for i in range(n):")
+            self.error(s.loc, "a `for` loop takes one loop variable", expected="for i in range(n):",
+                       hint="loop over one index and compute the others inside the loop")
             return None
         it = s.iter
         if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range"):
@@ -159,7 +173,8 @@ class Lowerer:
             return None
         args = [self.expr(a) for a in it.args]
         if not 1 <= len(args) <= 3 or it.kwargs:
-            self.error(it.loc, f"`range` takes 1 to 3 positional arguments, got {len(args)}", expected="range(stop) or range(start, stop[, step])")
+            self.error(it.loc, f"`range` takes 1 to 3 positional arguments, got {len(args) + len(it.kwargs)}",
+                       expected="range(stop) or range(start, stop[, step])", hint="pass the bounds positionally")
             return None
         for a in args:
             if not (isinstance(a.type, ScalarType) and a.type.kind == "int") and not isinstance(a.type, AnyType):
@@ -184,7 +199,7 @@ class Lowerer:
         cond = self.expr(s.test)
         t = cond.type
         if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
-            self.error(cond.loc, f"an `if` condition must be a single truth value, got a {t} tensor",
+            self.error(cond.loc, f"an `if` condition must be a single truth value, got {_a(t)} tensor",
                        expected="a bool or a rank-0 bool tensor", hint="reduce first, e.g. `(X > 0).all()` or use `where(...)`")
         self._in_loop += 1
         body = self.block(s.body)
@@ -222,7 +237,7 @@ class Lowerer:
 
     def stmt_ModelDef(self, s: A.ModelDef) -> ir.Stmt | None:
         self.error(s.loc, f"`model {s.name}` definitions are not supported by this compiler version",
-                   hint="write the forward pass as a `def` with typed parameters for now")
+                   expected="a `def`", hint="write the forward pass as a `def` with typed parameters for now")
         return None
 
     def _ann_type(self, ann: A.TypeAnn) -> Type:
@@ -232,11 +247,12 @@ class Lowerer:
             if ann.name in DTYPE_NAMES:
                 return TensorType(DTYPE_NAMES[ann.name], ())
             self.error(ann.loc, f"unknown type `{ann.name}`", expected="int, float, bool, or a tensor type like f32[n, k]",
-                       hint=did_you_mean(ann.name, list(DTYPE_NAMES) + ["int", "float", "bool"]))
+                       hint=did_you_mean(ann.name, list(DTYPE_NAMES) + ["int", "float", "bool"])
+                       or "tensor types are written dtype[dims], e.g. f32[n, k]")
             return ANY
         if ann.name not in DTYPE_NAMES:
             self.error(ann.loc, f"unknown dtype `{ann.name}` in a tensor type", expected="f32, f64, i32, i64 or bool",
-                       hint=did_you_mean(ann.name, DTYPE_NAMES))
+                       hint=did_you_mean(ann.name, DTYPE_NAMES) or "write the dtype first, e.g. f32[n, k]")
             return ANY
         return TensorType(DTYPE_NAMES[ann.name], tuple(ann.dims))
 
@@ -260,9 +276,11 @@ class Lowerer:
         if e.id in DTYPE_NAMES:
             return ir.Const(ScalarType("dtype"), e.loc, DTYPE_NAMES[e.id])
         if e.id in FUNCTIONS or e.id in ("grad", "range", "float", "int"):
-            return self.error(e.loc, f"`{e.id}` is a function; call it", expected=f"{e.id}(...)")
+            return self.error(e.loc, f"`{e.id}` is a function; call it", expected=f"{e.id}(...)",
+                              hint="functions are not values in the DSL; add parentheses with its arguments")
         return self.error(e.loc, f"undefined name `{e.id}`", expected="a variable assigned earlier in this chapter",
-                          hint=did_you_mean(e.id, self.scope.names() | BUILTIN_NAMES) or "assign it before using it")
+                          hint=did_you_mean(e.id, self.scope.names() | BUILTIN_NAMES)
+                          or f"assign `{e.id}` in this cell or an earlier one before using it")
 
     def expr_TupleLit(self, e: A.TupleLit) -> ir.Expr:
         items = [self.expr(i) for i in e.items]
@@ -277,7 +295,7 @@ class Lowerer:
         op = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}.get(e.op, e.op)
         if op.startswith("logical_") and isinstance(x.type, ScalarType) and isinstance(y.type, ScalarType):
             return self.error(e.loc, f"`{ {'logical_and': '&', 'logical_or': '|', 'logical_xor': '^'}[op]}` is for bool tensors",
-                              hint="use `and` / `or` for Python truth values")
+                              expected="bool tensors on both sides", hint="use `and` / `or` for Python truth values")
         return self.apply(op, {"x": x, "y": y}, e.loc)
 
     def expr_Compare(self, e: A.Compare) -> ir.Expr:
@@ -289,7 +307,7 @@ class Lowerer:
             if isinstance(v.type, TensorType):
                 sym = "&" if e.op == "and" else "|"
                 return self.error(v.loc, f"`{e.op}` needs Python truth values, got a tensor",
-                                  hint=f"use `{sym}` for elementwise logic on bool tensors")
+                                  expected="a bool", hint=f"use `{sym}` for elementwise logic on bool tensors")
         return ir.Op(BOOL, e.loc, "py_" + e.op, {"values": values})
 
     def expr_UnaryOp(self, e: A.UnaryOp) -> ir.Expr:
@@ -298,7 +316,8 @@ class Lowerer:
             return x
         if e.op == "not":
             if isinstance(x.type, TensorType):
-                return self.error(e.loc, "`not` needs a Python truth value, got a tensor", hint="use `~` for bool tensors")
+                return self.error(e.loc, "`not` needs a Python truth value, got a tensor", expected="a bool",
+                                  hint="use `~` for bool tensors")
             return ir.Op(BOOL, e.loc, "py_not", {"x": x})
         if e.op == "invert":
             return self.apply("logical_not", {"x": x}, e.loc)
@@ -311,22 +330,26 @@ class Lowerer:
         if e.attr in ATTRIBUTES:
             return self.apply(ATTRIBUTES[e.attr], {"x": base}, e.loc)
         if e.attr in METHODS:
-            return self.error(e.loc, f"`.{e.attr}` is a method; call it", expected=f".{e.attr}(...)")
+            return self.error(e.loc, f"`.{e.attr}` is a method; call it", expected=f".{e.attr}(...)",
+                              hint=f"add parentheses: `.{e.attr}()`")
         return self.error(e.loc, f"tensors have no attribute `.{e.attr}`",
+                          expected="one of: " + ", ".join(f".{a}" for a in ATTRIBUTES) + ", or a method call",
                           hint=did_you_mean(e.attr, list(ATTRIBUTES) + list(METHODS)) or "see docs/dsl.md for the attributes")
 
     def expr_Subscript(self, e: A.Subscript) -> ir.Expr:
         base = self.expr(e.value)
         if isinstance(base.type, SeqType):
             if len(e.index) != 1:
-                return self.error(e.loc, "a tuple takes a single index")
+                return self.error(e.loc, "a tuple takes a single index", expected="one int index, e.g. t[0]",
+                                  hint="index the tuple once, then index the item")
             i = self.expr(e.index[0])
             iv = static_value(i)
             items = base.type.items
             if isinstance(iv, int):
                 if not -len(items) <= iv < len(items):
                     return self.error(i.loc, f"index {iv} is out of range for a tuple of {len(items)} items",
-                                      expected=f"an index in [{-len(items)}, {len(items) - 1}]")
+                                      expected=f"an index in [{-len(items)}, {len(items) - 1}]",
+                                      hint="indices start at 0; negative indices count from the end")
                 t = items[iv]
             else:
                 t = items[0] if items else ANY
@@ -344,7 +367,8 @@ class Lowerer:
                 parts = [self.expr(p) if p is not None else None for p in (node.start, node.stop, node.step)]
                 for p in parts:
                     if p is not None and not (isinstance(p.type, ScalarType) and p.type.kind == "int") and not isinstance(p.type, AnyType):
-                        self.error(p.loc, f"slice bounds must be ints, got {p.type}", expected="an int")
+                        self.error(p.loc, f"slice bounds must be ints, got {p.type}", expected="an int",
+                                   hint="convert with `int(...)`")
                 step = static_value(parts[2]) if parts[2] is not None else None
                 if isinstance(step, int) and step <= 0:
                     self.error(parts[2].loc, "slice steps must be positive", expected="a step of 1 or more",
@@ -361,21 +385,25 @@ class Lowerer:
                                hint="use `where(mask, X, 0)` for masks, or `.item()` for a scalar index")
                     return None, ANY
                 if isinstance(idx.type, ScalarType) and idx.type.kind != "int":
-                    self.error(idx.loc, f"indices must be ints, got {idx.type}", expected="an int")
+                    self.error(idx.loc, f"indices must be ints, got {idx.type}", expected="an int",
+                               hint="convert with `int(...)`")
                     return None, ANY
                 items.append(idx)
         t = base.type
         if not isinstance(t, TensorType):
             if not isinstance(t, AnyType):
-                self.error(e.loc, f"a {t} cannot be indexed", expected="a tensor or a tuple")
+                self.error(e.loc, f"{_a(t)} cannot be indexed", expected="a tensor or a tuple",
+                           hint="only tensors and tuples support `[...]`")
             return items, ANY
         if sum(isinstance(i, ir.IndexEllipsis) for i in items) > 1:
-            self.error(e.loc, "an index can hold at most one `...`")
+            self.error(e.loc, "an index can hold at most one `...`", expected="at most one `...`",
+                       hint="`...` already stands for all the axes it skips")
             return None, ANY
         consumed = sum(1 for i in items if not isinstance(i, ir.IndexEllipsis) and not (isinstance(i, ir.Const) and i.value is None))
         if consumed > t.rank:
             self.error(e.loc, f"too many indices: {consumed} for a tensor of rank {t.rank} {fmt_shape(t.shape)}",
-                       expected=f"at most {t.rank} indices")
+                       expected=f"at most {t.rank} ind{'ex' if t.rank == 1 else 'ices'}",
+                       hint="index each axis at most once; reshape first to index more axes")
             return None, ANY
         shape: list = []
         dims = list(t.shape)
@@ -395,7 +423,8 @@ class Lowerer:
                 d = dims[pos]
                 if isinstance(v, int) and isinstance(d, int) and not -d <= v < d:
                     self.error(it.loc, f"index {v} is out of range for axis {pos} of size {d}",
-                               expected=f"an index in [{-d}, {d - 1}]")
+                               expected=f"an index in [{-d}, {d - 1}]" if d else "no index: the axis is empty",
+                               hint="indices start at 0; negative indices count from the end")
                     return None, ANY
                 pos += 1
         shape.extend(dims[pos:])
@@ -403,6 +432,10 @@ class Lowerer:
 
     def expr_Call(self, e: A.Call) -> ir.Expr:
         f = e.func
+        for kw in e.kwargs:
+            if kw.name == "<invalid>":
+                return self.error(kw.loc, "a keyword argument needs a plain name before `=`", expected="name=value",
+                                  hint="to compare two values, write `==`")
         # grad(f)(x): the gradient of a chapter function with respect to its first argument
         if isinstance(f, A.Call) and isinstance(f.func, A.Name) and f.func.id == "grad":
             return self._grad_of_function(f, e)
@@ -411,79 +444,110 @@ class Lowerer:
                 base = self.expr(f.value)
                 if isinstance(base.type, (TensorType, AnyType)) or base.type in (INT, FLOAT, BOOL):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
-                return self.error(f.loc, f"a {base.type} has no method `.{f.attr}`")
+                return self.error(f.loc, f"{_a(base.type)} has no method `.{f.attr}`", expected="a tensor",
+                                  hint=f"call `.{f.attr}()` on a tensor")
             self.expr(f.value)
-            return self.error(f.loc, f"tensors have no method `.{f.attr}`",
+            return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
         if not isinstance(f, A.Name):
-            return self.error(f.loc, "only named functions can be called", expected="name(...)")
+            return self.error(f.loc, "only named functions can be called", expected="name(...)",
+                              hint="call a built-in or a function defined with `def`")
         name = f.id
         sym = self.scope.lookup(name)
         if sym is not None and sym.func is not None:
             return self._call_user(sym.func, e)
         if sym is not None:
-            return self.error(f.loc, f"`{name}` is a {sym.type}, not a function")
+            return self.error(f.loc, f"`{name}` is {_a(sym.type)}, not a function", expected="a function",
+                              hint=f"`{name}` was assigned a value; functions are defined with `def`")
         if name == "grad":
             return self._grad(e)
         if name in ("float", "int"):
             if len(e.args) != 1:
-                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}")
+                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}", expected=f"{name}(x)")
             x = self.expr(e.args[0])
             if isinstance(x.type, TensorType):
                 x = self.call_op("item", [x], e, "item")
             return ir.Op(INT if name == "int" else FLOAT, e.loc, "py_" + name, {"x": x})
         if name == "range":
-            return self.error(f.loc, "`range` is only allowed as the iterable of a `for` loop", expected="for i in range(n):")
+            return self.error(f.loc, "`range` is only allowed as the iterable of a `for` loop", expected="for i in range(n):",
+                              hint="use `arange(...)` for a tensor of evenly spaced values")
         if name == "print":
             values = [self.expr(a) for a in e.args]
             if e.kwargs:
-                self.error(e.kwargs[0].loc, "`print` takes no keyword arguments")
+                self.error(e.kwargs[0].loc, "`print` takes no keyword arguments", expected="print(value, ...)",
+                           hint="pass the values positionally")
             return ir.Op(NONE, e.loc, "print", {"values": values})
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
         if name in RESERVED:
-            return self.error(f.loc, f"`{name}` is a reserved word")
+            return self.error(f.loc, f"`{name}` is a reserved word", expected="a function name",
+                              hint=f"`{name}` is part of the DSL's syntax and cannot be called")
         for a in e.args:
             self.expr(a)
         return self.error(f.loc, f"unknown function `{name}`", expected="a DSL built-in or a function defined with `def`",
-                          hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"}) or "see docs/dsl.md for the built-ins")
+                          hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"})
+                          or f"define it with `def {name}(...):` before this call")
 
     def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
+        params = fdef.params
+        names = [p.name for p in params]
+        sig = f"{fdef.name}({', '.join(names)})"
         args = [self.expr(a) for a in e.args]
-        if e.kwargs:
-            by_name = {p.name for p in fdef.params}
-            for kw in e.kwargs:
-                if kw.name not in by_name:
-                    self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`", hint=did_you_mean(kw.name, by_name))
-                    return ir.Const(ANY, e.loc, None)
-            order = {p.name: i for i, p in enumerate(fdef.params)}
-            slots: list[ir.Expr | None] = list(args) + [None] * (len(fdef.params) - len(args))
-            for kw in e.kwargs:
-                slots[order[kw.name]] = self.expr(kw.value)
-            args = [s if s is not None else p.default for s, p in zip(slots, fdef.params)]  # type: ignore[misc]
-        required = [p for p in fdef.params if p.default is None]
-        if not len(required) <= len(args) <= len(fdef.params) or any(a is None for a in args):
-            return self.error(e.func.loc, f"`{fdef.name}` takes {len(fdef.params)} argument{'s' * (len(fdef.params) != 1)} "
-                                          f"({', '.join(p.name for p in fdef.params)}), got {len(args)}",
-                              expected=f"{fdef.name}({', '.join(p.name for p in fdef.params)})")
+        by_kw: dict[str, ir.Expr] = {}
+        for kw in e.kwargs:
+            value = self.expr(kw.value)
+            if kw.name not in names:
+                return self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`",
+                                  expected="one of: " + ", ".join(names) if names else "no keyword arguments",
+                                  hint=did_you_mean(kw.name, names) or f"see the `def {fdef.name}` line")
+            if kw.name in by_kw or names.index(kw.name) < len(args):
+                return self.error(kw.loc, f"`{fdef.name}` got two values for `{kw.name}`", expected=sig,
+                                  hint=f"pass `{kw.name}` either by position or by name, not both")
+            by_kw[kw.name] = value
+        given = len(args) + len(by_kw)
+        takes = f"`{fdef.name}` takes {len(params)} argument{'s' * (len(params) != 1)} ({', '.join(names)}), got {given}"
+        if len(args) > len(params):
+            extra = len(args) - len(params)
+            return self.error(e.func.loc, takes, expected=sig,
+                              hint=f"remove the {extra} extra argument{'s' * (extra != 1)}")
+        bound: list[ir.Expr] = []
+        missing: list[str] = []
+        for i, p in enumerate(params):
+            if i < len(args):
+                bound.append(args[i])
+            elif p.name in by_kw:
+                bound.append(by_kw[p.name])
+            elif p.default is not None:
+                bound.append(p.default)
+            else:
+                missing.append(p.name)
+        if missing:
+            return self.error(e.func.loc, takes, expected=sig,
+                              hint=f"missing a value for {', '.join(f'`{m}`' for m in missing)}")
+        args = bound
         bindings: dict[str, Any] = {}
         for p, a in zip(fdef.params, args):
             if isinstance(p.type, TensorType) and isinstance(a.type, TensorType):
                 if a.type.dtype != p.type.dtype:
-                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type}, got a {a.type.dtype.value} tensor",
-                               expected=f"a {p.type.dtype.value} tensor", hint=f"cast with `.astype({p.type.dtype.value})`")
+                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type}, got {_a(a.type.dtype.value)} tensor",
+                               expected=f"{_a(p.type.dtype.value)} tensor",
+                               hint=f"cast the argument with `.astype({p.type.dtype.value})`")
                 elif a.type.rank != p.type.rank:
                     self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type} (rank {p.type.rank}), got {a.type}",
-                               expected=f"a tensor of rank {p.type.rank}")
+                               expected=f"a tensor of rank {p.type.rank}",
+                               hint="reshape the argument, or change the parameter's annotation")
                 else:
                     for sym, actual in zip(p.type.shape, a.type.shape):
                         if isinstance(sym, str):
                             prev = bindings.setdefault(sym, actual)
                             if dims_equal(prev, actual) is False:
                                 self.error(a.loc, f"`{fdef.name}`: dimension `{sym}` is {prev} in one argument and {actual} in {p.name}",
-                                           expected=f"the same size for `{sym}` everywhere")
+                                           expected=f"the same size for `{sym}` everywhere",
+                                           hint=f"every axis annotated `{sym}` must have the same size in one call")
                         elif dims_equal(sym, actual) is False:
-                            self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}")
+                            self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}",
+                                       expected=f"shape {fmt_shape(p.type.shape)}",
+                                       hint="reshape the argument, or use a named dimension such as `n` in the annotation")
         result = fdef.result
         if isinstance(result, TensorType):
             result = TensorType(result.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in result.shape))
@@ -491,75 +555,107 @@ class Lowerer:
 
     def _grad(self, e: A.Call) -> ir.Expr:
         if len(e.args) == 1 and not e.kwargs and isinstance(e.args[0], A.Name) and e.args[0].id in self.functions:
-            return self.error(e.loc, "`grad(f)` makes a function; call it", expected=f"grad({e.args[0].id})(x)")
+            return self.error(e.loc, "`grad(f)` makes a function; call it", expected=f"grad({e.args[0].id})(x)",
+                              hint="call the gradient function on the point to differentiate at")
         if len(e.args) != 2 or e.kwargs:
+            for a in e.args:
+                self.expr(a)
             return self.error(e.func.loc, f"`grad` takes 2 arguments (y, x), got {len(e.args) + len(e.kwargs)}",
-                              expected="grad(y, x) with y a scalar computed from x")
+                              expected="grad(y, x) with y a scalar computed from x",
+                              hint="pass the value first, then the variable, both by position")
         y, x = self.expr(e.args[0]), self.expr(e.args[1])
         return self._check_grad(y, x, e)
 
     def _check_grad(self, y: ir.Expr, x: ir.Expr, e: A.Call) -> ir.Expr:
+        if any(isinstance(v, ir.Const) and isinstance(v.type, AnyType) for v in (x, y)):
+            return ir.Const(ANY, e.loc, None)  # an operand already failed and was reported
         if not isinstance(x, ir.Var):
             return self.error(x.loc, "`grad` differentiates with respect to a variable", expected="a variable name",
                               hint="assign the tensor to a name first")
         if isinstance(x.type, TensorType) and not x.type.dtype.is_float:
-            return self.error(x.loc, f"cannot differentiate with respect to `{x.name}`, a {x.type.dtype.value} tensor",
-                              expected="a float tensor", hint=f"create it as floats, e.g. `.astype(float32)`")
+            return self.error(x.loc, f"cannot differentiate with respect to `{x.name}`, {_a(x.type.dtype.value)} tensor",
+                              expected="a float tensor",
+                              hint=f"make it a float tensor, e.g. `{x.name} = {x.name}.astype(float32)`")
         if isinstance(x.type, ScalarType):
-            return self.error(x.loc, f"`{x.name}` is a Python {x.type}, not a tensor", expected="a float tensor")
+            return self.error(x.loc, f"`{x.name}` is a Python {x.type}, not a tensor", expected="a float tensor",
+                              hint=f"create it as a tensor, e.g. `{x.name} = tensor(1.0)`")
+        if not isinstance(x.type, (TensorType, AnyType)):
+            return self.error(x.loc, f"`{x.name}` is {_a(x.type)}, not a tensor", expected="a float tensor")
         if isinstance(y.type, TensorType) and y.type.rank != 0:
             return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
                               expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")
         if isinstance(y.type, TensorType) and not y.type.dtype.is_float:
-            return self.error(y.loc, f"`grad` of a {y.type.dtype.value} value", expected="a float scalar")
+            return self.error(y.loc, f"`grad` of {_a(y.type.dtype.value)} value", expected="a float scalar",
+                              hint="compute the value from float tensors")
         if isinstance(y.type, ScalarType):
-            return self.error(y.loc, "`grad` of a Python number", expected="a tensor computed from the variable")
+            return self.error(y.loc, "`grad` of a Python number", expected="a tensor computed from the variable",
+                              hint=f"compute the value with tensor ops on `{x.name}`")
+        if not isinstance(y.type, (TensorType, AnyType)):
+            return self.error(y.loc, f"`grad` of {_a(y.type)}", expected="a rank-0 float tensor",
+                              hint=f"compute one number from `{x.name}`, e.g. `(...).sum()`")
         return ir.Grad(x.type, e.loc, y, x)
 
     def _grad_of_function(self, inner: A.Call, e: A.Call) -> ir.Expr:
-        if len(inner.args) != 1 or not isinstance(inner.args[0], A.Name) or inner.args[0].id not in self.functions:
+        if len(inner.args) != 1 or inner.kwargs or not isinstance(inner.args[0], A.Name) \
+                or inner.args[0].id not in self.functions:
+            for a in e.args:
+                self.expr(a)
             return self.error(inner.loc, "`grad(f)` takes one function defined in this chapter",
                               expected="grad(f)(x)", hint="or differentiate a value: grad(y, x)")
         fname = inner.args[0].id
-        call = A.Call(e.loc, A.Name(inner.args[0].loc, fname), e.args, e.kwargs)
-        y = self.expr(call)
         if not e.args:
-            return self.error(e.loc, f"`grad({fname})` needs arguments")
+            return self.error(e.loc, f"`grad({fname})` needs arguments", expected=f"grad({fname})(x)",
+                              hint="the gradient is taken with respect to the first argument")
+        call = A.Call(e.loc, A.Name(inner.args[0].loc, fname), e.args, e.kwargs)
+        before = len(self.diags.items)
+        y = self.expr(call)
+        if len(self.diags.items) > before:
+            return ir.Const(ANY, e.loc, None)  # the call's own errors say enough; don't lower its arguments twice
         x = self.expr(e.args[0])
         return self._check_grad(y, x, e)
 
     # ---- ops ---------------------------------------------------------------------------------
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
         spec = SPECS[op]
-        kwargs = {kw.name: self.expr(kw.value) for kw in e.kwargs}
-        args: dict[str, Any] = {}
         params = list(spec.params)
         names = [p.name for p in params]
+        method = shown.startswith("x.")  # `X.sum(...)`: X is bound to the first parameter
+        own = names[1:] if method else names  # the parameters the caller writes
+        sig = f"{shown}({', '.join(own)})" if method else f"{spec.name}({', '.join(names)})"
+        kwargs: dict[str, ir.Expr] = {}
+        for kw in e.kwargs:
+            value = self.expr(kw.value)
+            if kw.name not in own:
+                return self.error(kw.loc, f"`{shown}` has no parameter `{kw.name}`",
+                                  expected=f"one of: {', '.join(own)}" if own else "no keyword arguments",
+                                  hint=did_you_mean(kw.name, own) or f"`{shown}` takes ({', '.join(own)})")
+            if kw.name in kwargs:
+                return self.error(kw.loc, f"`{shown}` got two values for `{kw.name}`", expected=sig,
+                                  hint="pass each argument once")
+            kwargs[kw.name] = value
+        args: dict[str, Any] = {}
         if spec.varargs and len(pos) > names.index(spec.varargs):
             k = names.index(spec.varargs)
             extra = pos[k:]
             if len(extra) > 1 or not isinstance(extra[0].type, SeqType):
                 pos = pos[:k] + [ir.Seq(SeqType(tuple(x.type for x in extra)), extra[0].loc, extra, "tuple")]
         if len(pos) > len(params):
-            sig = ", ".join(p.name for p in params)
-            return self.error(e.loc, f"`{shown}` takes at most {len(params) - shown.startswith('x.')} "
-                                     f"positional argument{'s' if len(params) - shown.startswith('x.') != 1 else ''}, "
-                                     f"got {len(pos) - shown.startswith('x.')}",
-                              expected=f"{spec.name}({sig})")
+            n = len(params) - method
+            return self.error(e.loc, f"`{shown}` takes at most {n} positional argument{'s' if n != 1 else ''}, "
+                                     f"got {len(pos) - method}",
+                              expected=sig, hint="remove the extra arguments, or pass the optional ones by name")
         for p, v in zip(params, pos):
             args[p.name] = v
         for k, v in kwargs.items():
-            if k not in names:
-                return self.error(e.loc, f"`{shown}` has no parameter `{k}`", expected=f"one of: {', '.join(names)}",
-                                  hint=did_you_mean(k, names))
             if k in args:
-                return self.error(e.loc, f"`{shown}` got two values for `{k}`")
+                return self.error(e.loc, f"`{shown}` got two values for `{k}`", expected=sig,
+                                  hint=f"pass `{k}` either by position or by name, not both")
             args[k] = v
         for p in params:
             if p.name not in args:
                 if p.default is REQUIRED:
-                    return self.error(e.loc, f"`{shown}` is missing its argument `{p.name}`",
-                                      expected=f"{spec.name}({', '.join(q.name for q in params)})")
+                    return self.error(e.loc, f"`{shown}` is missing its argument `{p.name}`", expected=sig,
+                                      hint=f"pass `{p.name}` by position or as `{p.name}=...`")
                 args[p.name] = None
         return self.apply(op, args, e.loc)
 
@@ -594,7 +690,8 @@ class Lowerer:
         try:
             result = spec.infer(Ctx(op, types, static))
         except ShapeError as exc:
-            return self.error(loc, str(exc), expected=exc.expected, hint=_shape_hint(op, types))
+            return self.error(loc, str(exc), expected=exc.expected,
+                              hint=getattr(exc, "hint", None) or _shape_hint(op, types, exc))
         except OpTypeError as exc:
             return self.error(loc, str(exc), expected=exc.expected, hint=exc.hint)
         return ir.Op(result, loc, op, args)
@@ -603,36 +700,47 @@ class Lowerer:
         t = v.type
         numeric = isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")
         if kind == "tensor" and not (isinstance(t, TensorType) or numeric):
-            return (f"`{op}` needs a tensor, got {t}", "a tensor or a number")
+            return (f"`{op}` needs a tensor, got {_a(t)}", "a tensor or a number",
+                    "create a tensor with `tensor([...])`, `zeros(...)` or `arange(...)`")
         if kind == "scalar" and not numeric and not (isinstance(t, TensorType) and t.rank == 0):
-            return (f"`{op}` needs a number here, got {t}", "an int or float")
+            return (f"`{op}` needs a number here, got {_a(t)}", "an int or float",
+                    "use `.item()` to take the number out of a one-element tensor" if isinstance(t, TensorType)
+                    else "pass a single number")
         if kind == "axis":
             sv = static_value(v)
             if not (isinstance(sv, int) or (isinstance(sv, tuple) and all(isinstance(a, int) for a in sv))):
-                return (f"the axis of `{op}` must be a constant int", "an int literal such as 0 or -1")
+                return (f"the axis of `{op}` must be a constant int", "an int literal such as 0 or -1",
+                        "axes are fixed when the chapter compiles; write the number itself rather than a variable")
         if kind == "axes":
             sv = static_value(v)
             if not (isinstance(sv, tuple) and all(isinstance(a, int) for a in sv)):
-                return (f"the axes of `{op}` must be constant ints", "a tuple of ints such as (1, 0)")
+                return (f"the axes of `{op}` must be constant ints", "a tuple of ints such as (1, 0)",
+                        "axes are fixed when the chapter compiles; write the numbers themselves")
         if kind == "flag" and not isinstance(static_value(v), bool):
-            return (f"this flag of `{op}` must be True or False", "True or False")
+            return (f"this flag of `{op}` must be True or False", "True or False", "write `True` or `False` directly")
         if kind == "dtype" and not (isinstance(v, ir.Const) and isinstance(v.value, DType)):
             return (f"`{op}` needs a dtype here", "float32, float64, int32, int64 or bool",
-                    did_you_mean(str(static_value(v)), DTYPE_NAMES) if isinstance(v, ir.Const) else None)
+                    (did_you_mean(str(static_value(v)), DTYPE_NAMES) if isinstance(v, ir.Const) else None)
+                    or "write the dtype name without quotes, e.g. `dtype=float32`")
         if kind == "tensors" and not (isinstance(t, SeqType) and all(isinstance(i, TensorType) for i in t.items)):
-            return (f"`{op}` needs a list of tensors", "e.g. [X, Y]")
+            return (f"`{op}` needs a list of tensors", "e.g. [X, Y]", "wrap the tensors in a list: `[X, Y]`")
         if kind == "shape" and not (isinstance(t, SeqType) and all(isinstance(i, ScalarType) and i.kind == "int" for i in t.items)
                                     or t == INT):
-            return (f"`{op}` needs a shape (ints), got {t}", "a tuple of ints such as (3, 4)")
+            return (f"`{op}` needs a shape (ints), got {_a(t)}", "a tuple of ints such as (3, 4)",
+                    "write the shape as a tuple of int literals, e.g. `(3, 4)`, or `X.shape`")
         if kind == "data" and not (isinstance(t, SeqType) or numeric):
-            return (f"`{op}` needs a list of numbers, got {t}", "e.g. [[1, 2], [3, 4]]")
+            return (f"`{op}` needs a list of numbers, got {_a(t)}", "e.g. [[1, 2], [3, 4]]",
+                    "write the values as a (nested) list literal")
         return None
 
 
-def _shape_hint(op: str, types: dict[str, Type | None]) -> str | None:
+def _shape_hint(op: str, types: dict[str, Type | None], exc: Exception | None = None) -> str | None:
+    if exc is not None and str(exc).startswith("axis ") and "out of range" in str(exc):
+        return "axes count from 0; negative axes count from the end (-1 is the last)"
     if op == "matmul":
         return "transpose one operand (`.T`) or check which axis holds the features"
-    if op in ("add", "sub", "mul", "truediv"):
+    if op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "maximum", "minimum",
+              "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "where"):
         return "reshape one operand so the trailing dimensions line up, or index to select matching parts"
     if op == "reshape":
         return "the number of elements must stay the same"

@@ -51,6 +51,13 @@ class Ctx:
         return t
 
 
+def shape_error(message: str, expected: str | None = None, hint: str | None = None) -> ShapeError:
+    """A ShapeError that also carries a hint for fixing it."""
+    exc = ShapeError(message, expected)
+    exc.hint = hint  # type: ignore[attr-defined]
+    return exc
+
+
 class OpTypeError(Exception):
     def __init__(self, message: str, expected: str | None = None, hint: str | None = None):
         super().__init__(message)
@@ -106,7 +113,8 @@ def logical(c: Ctx) -> Type:
 def where(c: Ctx) -> Type:
     cond = c.t("cond")
     if cond.dtype != DType.bool:
-        raise OpTypeError(f"the condition of `where` must be a bool tensor, got {cond}", expected="a bool tensor")
+        raise OpTypeError(f"the condition of `where` must be a bool tensor, got {cond}", expected="a bool tensor",
+                          hint="compare first, e.g. `where(X > 0, X, 0)`")
     dtype = promote(c.types["x"], c.types["y"]) if not all(isinstance(c.types[n], ScalarType) for n in "xy") \
         else scalar_dtype(c.types["x"])
     return TensorType(dtype, broadcast(cond.shape, broadcast(c.t("x").shape, c.t("y").shape)))
@@ -136,7 +144,8 @@ def reduce_index(c: Ctx) -> Type:
     x = c.t("x")
     axis = c.static.get("axis")
     if isinstance(axis, tuple):
-        raise OpTypeError(f"`{c.op}` takes a single axis", expected="an int axis or none")
+        raise OpTypeError(f"`{c.op}` takes a single axis", expected="an int axis or none",
+                          hint="reshape first to merge the axes, then take one axis")
     return TensorType(DType.int64, _reduced_shape(x.shape, axis, bool(c.static.get("keepdims"))))
 
 
@@ -167,9 +176,11 @@ def dot(c: Ctx) -> Type:
         raise OpTypeError(f"`dot` takes two vectors, got {a} and {b}", expected="two rank-1 tensors",
                           hint="use `@` (matmul) for matrices")
     if dims_equal(a.shape[0], b.shape[0]) is False:
-        raise ShapeError(f"`dot` of vectors of lengths {a.shape[0]} and {b.shape[0]}", expected="vectors of equal length")
+        raise shape_error(f"`dot` of vectors of lengths {a.shape[0]} and {b.shape[0]}", expected="vectors of equal length",
+                          hint="slice the longer vector, or check which vectors you meant")
     if a.dtype != b.dtype:
-        raise OpTypeError(f"`dot` of {a.dtype.value} and {b.dtype.value} vectors", expected="the same dtype")
+        raise OpTypeError(f"`dot` of {a.dtype.value} and {b.dtype.value} vectors", expected="the same dtype",
+                          hint=f"cast one side, e.g. `.astype({a.dtype.value})`")
     return TensorType(a.dtype, ())
 
 
@@ -224,7 +235,8 @@ def eye(c: Ctx) -> Type:
 def tensor_lit(c: Ctx) -> Type:
     data = c.static.get("data")
     if data is None:
-        raise OpTypeError("`tensor` needs a literal (nested lists of numbers)", expected="e.g. tensor([[1, 2], [3, 4]])")
+        raise OpTypeError("`tensor` needs a literal (nested lists of numbers)", expected="e.g. tensor([[1, 2], [3, 4]])",
+                          hint="write the values out; use `stack` to build a tensor from tensors")
     shape, kinds = _literal_shape(data)
     dtype = DEFAULT_FLOAT if "float" in kinds else (DType.bool if kinds == {"bool"} else DEFAULT_INT)
     return TensorType(_creation_dtype(c, dtype), shape)
@@ -237,7 +249,8 @@ def _literal_shape(data: Any) -> tuple[Shape, set[str]]:
         shapes = [_literal_shape(d) for d in data]
         first = shapes[0][0]
         if any(s[0] != first for s in shapes):
-            raise ShapeError("ragged nested list: rows have different lengths", expected="rows of equal length")
+            raise shape_error("ragged nested list: rows have different lengths", expected="rows of equal length",
+                              hint="every row of a tensor literal needs the same number of items")
         kinds = set().union(*(s[1] for s in shapes))
         return (len(data),) + first, kinds
     if isinstance(data, bool):
@@ -259,7 +272,8 @@ def reshape(c: Ctx) -> Type:
     dims: list = [d if isinstance(d, int) else None for d in shape]
     total = numel(x.shape)
     if dims.count(-1) > 1:
-        raise OpTypeError("`reshape` can infer at most one dimension", expected="at most one -1")
+        raise OpTypeError("`reshape` can infer at most one dimension", expected="at most one -1",
+                          hint="write all sizes but one explicitly")
     known = 1
     for d in dims:
         if isinstance(d, int) and d != -1:
@@ -283,14 +297,15 @@ def transpose(c: Ctx) -> Type:
         return TensorType(x.dtype, tuple(reversed(x.shape)))
     if sorted(norm_axis(a, x.rank) for a in axes) != list(range(x.rank)):
         raise OpTypeError(f"`transpose` axes {tuple(axes)} are not a permutation of {tuple(range(x.rank))}",
-                          expected="each axis exactly once")
+                          expected="each axis exactly once", hint=f"list all {x.rank} axes in their new order")
     return TensorType(x.dtype, tuple(x.shape[norm_axis(a, x.rank)] for a in axes))
 
 
 def _tensor_list(c: Ctx) -> list[TensorType]:
     t = c.types["tensors"]
     if not isinstance(t, SeqType) or not t.items:
-        raise OpTypeError(f"`{c.op}` takes a non-empty list of tensors", expected="e.g. [X, Y]")
+        raise OpTypeError(f"`{c.op}` takes a non-empty list of tensors", expected="e.g. [X, Y]",
+                          hint="pass at least one tensor in the list")
     return [i if isinstance(i, TensorType) else TensorType(DEFAULT_FLOAT, ()) for i in t.items]
 
 
@@ -300,13 +315,15 @@ def concat(c: Ctx) -> Type:
     out = list(ts[0].shape)
     for t in ts[1:]:
         if t.rank != ts[0].rank:
-            raise ShapeError(f"`concat` of tensors of rank {ts[0].rank} and {t.rank}", expected="tensors of equal rank")
+            raise shape_error(f"`concat` of tensors of rank {ts[0].rank} and {t.rank}", expected="tensors of equal rank",
+                              hint="reshape or unsqueeze one tensor so the ranks match")
         for i, (a, b) in enumerate(zip(out, t.shape)):
             if i == axis:
                 out[i] = a + b if isinstance(a, int) and isinstance(b, int) else None
             elif dims_equal(a, b) is False:
-                raise ShapeError(f"`concat` along axis {axis}: shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)} differ in axis {i}",
-                                 expected=f"equal sizes in every axis but {axis}")
+                raise shape_error(f"`concat` along axis {axis}: shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)} differ in axis {i}",
+                                  expected=f"equal sizes in every axis but {axis}",
+                                  hint=f"concatenate along axis {i} instead, or slice the tensors to match")
     return TensorType(_common_dtype(c, ts), tuple(out))
 
 
@@ -321,7 +338,8 @@ def stack(c: Ctx) -> Type:
     ts = _tensor_list(c)
     for t in ts[1:]:
         if t.rank != ts[0].rank or any(dims_equal(a, b) is False for a, b in zip(t.shape, ts[0].shape)):
-            raise ShapeError(f"`stack` of shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)}", expected="tensors of one shape")
+            raise shape_error(f"`stack` of shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)}", expected="tensors of one shape",
+                              hint="use `concat` to join tensors of different lengths along an existing axis")
     axis = norm_axis(c.static.get("axis") or 0, ts[0].rank + 1)
     shape = list(ts[0].shape)
     shape.insert(axis, len(ts))
@@ -335,7 +353,8 @@ def squeeze(c: Ctx) -> Type:
         return TensorType(x.dtype, tuple(d for d in x.shape if d != 1))
     a = norm_axis(axis, x.rank)
     if isinstance(x.shape[a], int) and x.shape[a] != 1:
-        raise ShapeError(f"cannot squeeze axis {axis} of size {x.shape[a]}", expected="an axis of size 1")
+        raise shape_error(f"cannot squeeze axis {axis} of size {x.shape[a]}", expected="an axis of size 1",
+                          hint="squeeze only removes axes of size 1; index or reduce the axis instead")
     return TensorType(x.dtype, x.shape[:a] + x.shape[a + 1:])
 
 
@@ -370,7 +389,8 @@ def clip(c: Ctx) -> Type:
 def to_scalar(c: Ctx) -> Type:
     x = c.t("x")
     if x.rank and numel(x.shape) not in (1, None):
-        raise OpTypeError(f"`item` of a tensor with shape {fmt_shape(x.shape)}", expected="a tensor with one element")
+        raise OpTypeError(f"`item` of a tensor with shape {fmt_shape(x.shape)}", expected="a tensor with one element",
+                          hint="index or reduce the tensor to one element first, e.g. `X[0, 0]` or `X.sum()`")
     return FLOAT if x.dtype.is_float else (BOOL if x.dtype == DType.bool else INT)
 
 

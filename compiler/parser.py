@@ -91,8 +91,22 @@ def _token_name(t: str) -> str:
     return f"`{t.lower()}`" if t.isalpha() else t
 
 
+# Tokens that can start an expression, and binary operators: listed one by one they drown the
+# interesting alternatives (`)`, `:`, end of line), so they are summarised.
+EXPR_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "UNARY_OP", "TRUE", "FALSE", "NONE", "NOT"}
+OPERATORS = {"ADD_OP", "MUL_OP", "COMP_OP", "_POW", "VBAR", "CIRCUMFLEX", "AMPERSAND", "AND", "OR"}
+
+
 def _describe_expected(expected: set[str]) -> str:
-    names = sorted({_token_name(t) for t in expected})
+    expected = set(expected)
+    summary = []
+    if "NAME" in expected:
+        expected -= EXPR_START
+        summary.append("an expression")
+    if "ADD_OP" in expected:
+        expected -= OPERATORS
+        summary.append("an operator")
+    names = summary + sorted({_token_name(t) for t in expected})
     if len(names) > 6:
         names = names[:6] + ["…"]
     return ", ".join(names)

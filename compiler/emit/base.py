@@ -121,7 +121,7 @@ class Emitter:
                 and want is not None and want.is_float and node.op in FLOAT_LITERAL_OPS:
             return self.literal(float(e.value))
         code = self.expr(e)
-        if node.op in self.backend.cast_operands and isinstance(e.type, TensorType):
+        if node.op in self.backend.cast_operands and isinstance(e.type, TensorType) and name != "cond":
             if want is not None and self.effective(e.type.dtype) != self.effective(want):
                 return self.cast(code, e, want)
         return code

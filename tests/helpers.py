@@ -1,0 +1,30 @@
+"""Small helpers shared by the tests."""
+from __future__ import annotations
+
+import textwrap
+
+from d2lc.backend import get_backend
+from d2lc.frontend import compile_chapter
+from d2lc.notebook import emit_cells
+
+TARGETS = ("pytorch", "tensorflow", "jax", "mxnet")
+
+
+def chapter(dsl: str) -> str:
+    return "# Test\n\n```d2l\n" + textwrap.dedent(dsl).strip("\n") + "\n```\n"
+
+
+def emit(dsl: str, target: str) -> str:
+    """The code a target emits for one DSL cell (without the import/setup cell)."""
+    module = compile_chapter(chapter(dsl), "test.md", set(TARGETS))
+    cells = [src for kind, src, seed in emit_cells(module, get_backend(target)) if kind == "code" and seed != "<setup>"]
+    return "\n\n".join(cells)
+
+
+def validate_all(dsl: str, **expected: str) -> None:
+    """Assert each named target emits exactly the expected code for `dsl` (sqlglot's validate_all, for d2lc)."""
+    assert expected, "name at least one target"
+    for target, want in expected.items():
+        got = emit(dsl, target)
+        want = textwrap.dedent(want).strip("\n")
+        assert got == want, f"\n--- {target}: expected ---\n{want}\n--- {target}: got ---\n{got}\n"

@@ -1,0 +1,328 @@
+"""Golden tests: one DSL snippet, the exact code each target must emit."""
+from helpers import validate_all
+
+
+def test_creation_and_dtypes():
+    validate_all(
+        """
+        x = arange(12)
+        f = arange(12, dtype=float32)
+        Y = tensor([[2.0, 1, 4, 3], [1, 2, 3, 4]])
+        I = tensor([1, 2, 3])
+        """,
+        pytorch="""
+        x = torch.arange(12)
+        f = torch.arange(12, dtype=torch.float32)
+        Y = torch.tensor([[2.0, 1, 4, 3], [1, 2, 3, 4]])
+        I = torch.tensor([1, 2, 3])
+        """,
+        tensorflow="""
+        x = tf.range(12, dtype=tf.int64)
+        f = tf.range(12, dtype=tf.float32)
+        Y = tf.constant([[2.0, 1, 4, 3], [1, 2, 3, 4]])
+        I = tf.constant([1, 2, 3], dtype=tf.int64)
+        """,
+        jax="""
+        x = jnp.arange(12)
+        f = jnp.arange(12, dtype=jnp.float32)
+        Y = jnp.array([[2.0, 1, 4, 3], [1, 2, 3, 4]])
+        I = jnp.array([1, 2, 3])
+        """,
+        mxnet="""
+        x = np.arange(12, dtype=np.int64)
+        f = np.arange(12)
+        Y = np.array([[2.0, 1, 4, 3], [1, 2, 3, 4]])
+        I = np.array([1, 2, 3], dtype=np.int64)
+        """,
+    )
+
+
+def test_reductions_spell_axis_per_framework():
+    validate_all(
+        """
+        X = ones((2, 3))
+        s = X.sum(axis=1, keepdims=True)
+        m = X.mean()
+        """,
+        pytorch="""
+        X = torch.ones((2, 3))
+        s = X.sum(dim=1, keepdim=True)
+        m = X.mean()
+        """,
+        tensorflow="""
+        X = tf.ones((2, 3))
+        s = tf.reduce_sum(X, axis=1, keepdims=True)
+        m = tf.reduce_mean(X)
+        """,
+        jax="""
+        X = jnp.ones((2, 3))
+        s = X.sum(axis=1, keepdims=True)
+        m = X.mean()
+        """,
+        mxnet="""
+        X = np.ones((2, 3))
+        s = X.sum(axis=1, keepdims=True)
+        m = X.mean()
+        """,
+    )
+
+
+def test_concat_and_reshape():
+    validate_all(
+        """
+        X = arange(12.0).reshape(3, 4)
+        Z = concat([X, X], axis=1)
+        """,
+        pytorch="""
+        X = torch.arange(12.0).reshape(3, 4)
+        Z = torch.cat([X, X], dim=1)
+        """,
+        tensorflow="""
+        X = tf.reshape(tf.range(12.0), (3, 4))
+        Z = tf.concat([X, X], axis=1)
+        """,
+        jax="""
+        X = jnp.arange(12.0).reshape(3, 4)
+        Z = jnp.concatenate([X, X], axis=1)
+        """,
+        mxnet="""
+        X = np.arange(12.0).reshape(3, 4)
+        Z = np.concatenate([X, X], axis=1)
+        """,
+    )
+
+
+def test_element_assignment():
+    validate_all(
+        """
+        X = zeros((3, 4))
+        X[1, 2] = 17
+        X[0:2, :] = 12
+        """,
+        pytorch="""
+        X = torch.zeros((3, 4))
+        X[1, 2] = 17.0
+        X[0:2, :] = 12.0
+        """,
+        tensorflow="""
+        X = tf.zeros((3, 4))
+        X = tf.Variable(X)
+        X[1, 2].assign(17.0)
+        X[0:2, :].assign(tf.fill(X[0:2, :].shape, 12.0))
+        """,
+        jax="""
+        X = jnp.zeros((3, 4))
+        X = X.at[1, 2].set(17.0)
+        X = X.at[0:2, :].set(12.0)
+        """,
+        mxnet="""
+        X = np.zeros((3, 4))
+        X[1, 2] = 17.0
+        X[0:2, :] = 12.0
+        """,
+    )
+
+
+def test_assignment_through_an_alias_copies_first():
+    validate_all(
+        """
+        X = zeros((3, 4))
+        Y = X
+        X[0, 0] = 1
+        """,
+        pytorch="""
+        X = torch.zeros((3, 4))
+        Y = X
+        X = X.clone()
+        X[0, 0] = 1.0
+        """,
+        jax="""
+        X = jnp.zeros((3, 4))
+        Y = X
+        X = X.at[0, 0].set(1.0)
+        """,
+    )
+
+
+def test_grad_is_recorded_where_the_value_is_computed():
+    validate_all(
+        """
+        x = arange(4.0)
+        y = 2 * dot(x, x)
+        print(grad(y, x))
+        """,
+        pytorch="""
+        x = torch.arange(4.0)
+        x.requires_grad_(True)
+        y = 2 * torch.dot(x, x)
+        y.backward()
+        print(x.grad)
+        """,
+        tensorflow="""
+        x = tf.range(4.0)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = 2 * tf.tensordot(x, x, axes=1)
+        print(tape.gradient(y, x))
+        """,
+        jax="""
+        x = jnp.arange(4.0)
+        y = 2 * jnp.dot(x, x)
+
+
+        def compute_y(x):
+            return 2 * jnp.dot(x, x)
+
+
+        print(jax.grad(compute_y)(x))
+        """,
+        mxnet="""
+        x = np.arange(4.0)
+        x.attach_grad()
+        with autograd.record():
+            y = 2 * np.dot(x, x)
+        y.backward()
+        print(x.grad)
+        """,
+    )
+
+
+def test_detach_cuts_the_gradient():
+    validate_all(
+        """
+        x = arange(4.0)
+        y = x * x
+        u = y.detach()
+        z = u * x
+        g = grad(z.sum(), x)
+        """,
+        pytorch="""
+        x = torch.arange(4.0)
+        y = x * x
+        u = y.detach()
+        x.requires_grad_(True)
+        z = u * x
+        z.sum().backward()
+        g = x.grad
+        """,
+        tensorflow="""
+        x = tf.range(4.0)
+        y = x * x
+        u = tf.stop_gradient(y)
+        z = u * x
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            z = u * x
+            y2 = tf.reduce_sum(z)
+        g = tape.gradient(y2, x)
+        """,
+    )
+
+
+def test_int_division_and_mixed_dtypes_are_cast_where_frameworks_disagree():
+    validate_all(
+        """
+        a = arange(4)
+        b = a / 2
+        c = a + 0.5
+        """,
+        pytorch="""
+        a = torch.arange(4)
+        b = a / 2
+        c = a + 0.5
+        """,
+        tensorflow="""
+        a = tf.range(4, dtype=tf.int64)
+        b = tf.cast(a, tf.float32) / 2
+        c = tf.cast(a, tf.float32) + 0.5
+        """,
+        mxnet="""
+        a = np.arange(4, dtype=np.int64)
+        b = a.astype(np.float32) / 2
+        c = a.astype(np.float32) + 0.5
+        """,
+    )
+
+
+def test_argmax_without_axis_is_a_flat_index():
+    validate_all(
+        """
+        X = ones((2, 3))
+        i = X.argmax()
+        j = argmax(X, axis=1)
+        """,
+        pytorch="""
+        X = torch.ones((2, 3))
+        i = X.argmax()
+        j = X.argmax(dim=1)
+        """,
+        tensorflow="""
+        X = tf.ones((2, 3))
+        i = tf.argmax(tf.reshape(X, [-1]))
+        j = tf.argmax(X, axis=1)
+        """,
+    )
+
+
+def test_functions_and_matmul():
+    validate_all(
+        """
+        def linear(X: f32[n, d], w: f32[d], b: f32[]) -> f32[n]:
+            return X @ w + b
+        """,
+        pytorch="""
+        def linear(X, w, b):
+            return X @ w + b
+        """,
+        tensorflow="""
+        def linear(X, w, b):
+            return tf.linalg.matvec(X, w) + b
+        """,
+        jax="""
+        def linear(X, w, b):
+            return X @ w + b
+        """,
+    )
+
+
+def test_random_draws_thread_the_jax_key():
+    validate_all(
+        """
+        seed(42)
+        W = normal((2, 3), std=0.01)
+        """,
+        pytorch="""
+        torch.manual_seed(42)
+        W = torch.normal(0.0, 0.01, size=(2, 3))
+        """,
+        jax="""
+        key = jax.random.PRNGKey(42)
+        key, subkey = jax.random.split(key)
+        W = jax.random.normal(subkey, (2, 3)) * 0.01
+        """,
+        mxnet="""
+        npx.random.seed(42)
+        W = np.random.normal(0, 0.01, size=(2, 3))
+        """,
+    )
+
+
+def test_control_flow_and_python_scalars():
+    validate_all(
+        """
+        total = 0
+        for i in range(3):
+            if i > 0 and i < 2:
+                total = total + i
+            else:
+                total = total - 1
+        """,
+        pytorch="""
+        total = 0
+        for i in range(3):
+            if i > 0 and i < 2:
+                total = total + i
+            else:
+                total = total - 1
+        """,
+    )
