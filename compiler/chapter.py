@@ -61,7 +61,9 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
                     diags.append(Diagnostic(Loc(file, i + 1, col, col + len(n)), f"unknown target `{n}` in `::: only`",
                                             expected="one of: " + ", ".join(sorted(known_targets)),
                                             hint=did_you_mean(n, known_targets) or "`d2lc targets` lists the installed targets"))
-            only, only_line = names, i + 1
+            if only is None:
+                only_line = i + 1  # a nested opener is reported above; the outer block stays open
+            only = names
             i += 1
             prose_start = i + 1
             continue
@@ -116,8 +118,9 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
         i += 1
     flush_prose()
     if only is not None:
-        diags.append(Diagnostic(Loc(file, only_line, 1), "unclosed `::: only` block", expected="a line with `:::`",
-                                hint="close target-only prose with `:::`"))
+        opener = lines[only_line - 1].rstrip()
+        diags.append(Diagnostic(Loc(file, only_line, 1, 1 + len(opener)), "unclosed `::: only` block",
+                                expected="a line with `:::`", hint="add a `:::` line where the target-only text ends"))
     return cells, diags, title
 
 

@@ -200,6 +200,14 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, Grad):
             yield from walk_exprs(node.y)
             yield from walk_exprs(node.wrt)
+        elif isinstance(node, (Layer, Construct)):
+            for v in node.args.values():
+                yield from walk_exprs(v)
+            yield from walk_exprs(getattr(node, "children", []))
+        elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
+            yield from walk_exprs(node.args)
+            if isinstance(node, NewModel):
+                yield from walk_exprs(list(node.kwargs.values()))
     elif isinstance(node, (list, tuple)):
         for v in node:
             yield from walk_exprs(v)
@@ -207,7 +215,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         for v in (node.start, node.stop, node.step):
             yield from walk_exprs(v)
     elif isinstance(node, Stmt):
-        for name in ("value", "index", "cond", "iter"):
+        for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
             if hasattr(node, name):
                 yield from walk_exprs(getattr(node, name))
         for name in ("body", "orelse"):
@@ -220,3 +228,98 @@ def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
         yield s
         for name in ("body", "orelse"):
             yield from walk_stmts(getattr(s, name, []) or [])
+
+
+# ---- models and training ---------------------------------------------------------------------
+@dataclass(eq=False)
+class Init:
+    """A parameter initialiser: normal(mean, std), uniform(low, high), zeros, ones, xavier, constant(value)."""
+
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+    loc: Loc | None = None
+
+
+@dataclass(eq=False)
+class Layer(Expr):
+    """A layer constructor, e.g. Linear(10), Conv2d(6, kernel=5, padding=2), Sequential(a, b)."""
+
+    kind: str
+    args: dict[str, Any]
+    children: list["Layer | Expr"] = field(default_factory=list)
+    init: Init | None = None
+
+
+@dataclass(eq=False)
+class ParamDecl(Expr):
+    """A parameter made from scratch: param(shape, init=...)."""
+
+    shape: Expr
+    init: Init
+
+
+@dataclass(eq=False)
+class ApplyLayer(Expr):
+    """Applying a model member (layer, nested model) to inputs inside forward."""
+
+    member: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Member:
+    name: str
+    value: Expr  # Layer | ParamDecl | an instance of another model (NewModel) | a plain value
+    loc: Loc
+
+
+@dataclass(eq=False)
+class ModelDef(Stmt):
+    name: str
+    hparams: list[Param]
+    members: list[Member]
+    forward: FuncDef
+
+    def uses(self, kind: str) -> bool:
+        """Whether any layer (at any depth) is of this kind, e.g. 'Dropout', 'BatchNorm2d'."""
+        def visit(v) -> bool:
+            if isinstance(v, Layer):
+                return v.kind == kind or any(visit(c) for c in v.children)
+            return False
+        return any(visit(m.value) for m in self.members)
+
+
+@dataclass(eq=False)
+class NewModel(Expr):
+    model: str
+    args: list[Expr]
+    kwargs: dict[str, Expr] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class CallModel(Expr):
+    """Calling a model instance on inputs (inference outside training)."""
+
+    instance: Expr
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Construct(Expr):
+    """A library value: data sets (synthetic_regression, fashion_mnist), optimizers (SGD, Adam), losses."""
+
+    kind: str
+    args: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Train(Stmt):
+    """train(net, data, loss=..., optimizer=..., epochs=..., clip=...)"""
+
+    net: Expr
+    data: Expr
+    loss: Construct
+    optimizer: Construct
+    epochs: Expr
+    clip: Expr | None = None
+    model: "ModelDef | None" = None

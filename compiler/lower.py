@@ -14,6 +14,11 @@ from .types import (
 )
 
 BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | set(DTYPE_NAMES)
+try:
+    from .layers import DATASETS as _D, LAYERS as _L, LOSSES as _LS, OPTIMIZERS as _O
+    BUILTIN_NAMES |= set(_D) | set(_L) | set(_LS) | set(_O) | {"param", "train"}
+except ImportError:  # pragma: no cover
+    pass
 RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 
@@ -62,6 +67,8 @@ class Lowerer:
         self.globals = Scope()
         self.scope = self.globals
         self.functions: dict[str, ir.FuncDef] = {}
+        self.models: dict[str, ir.ModelDef] = {}
+        self.current_model: ir.ModelDef | None = None
         self._in_loop = 0
 
     # ---- errors ------------------------------------------------------------------------------
@@ -148,7 +155,11 @@ class Lowerer:
             return None
         return ir.IndexAssign(loc, name, sym.type, index, value, slot_type=slot)
 
-    def stmt_ExprStmt(self, s: A.ExprStmt) -> ir.Stmt:
+    def stmt_ExprStmt(self, s: A.ExprStmt) -> ir.Stmt | None:
+        v = s.value
+        if isinstance(v, A.Call) and isinstance(v.func, A.Name) and v.func.id == "train" and self.scope.lookup("train") is None:
+            from .models import lower_train
+            return lower_train(self, v)
         return ir.ExprStmt(s.loc, self.expr(s.value))
 
     def stmt_Pass(self, s: A.Pass) -> ir.Stmt:
@@ -200,16 +211,16 @@ class Lowerer:
         t = cond.type
         if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
             self.error(cond.loc, f"an `if` condition must be a single truth value, got {_a(t)} tensor",
-                       expected="a bool or a rank-0 bool tensor", hint="reduce first, e.g. `(X > 0).all()` or use `where(...)`")
+                       expected="a bool or a rank-0 bool tensor", hint="reduce it to one value first, e.g. `X.sum().item() > 0`, or use `where(...)` elementwise")
         self._in_loop += 1
         body = self.block(s.body)
         orelse = self.block(s.orelse)
         self._in_loop -= 1
         return ir.If(s.loc, cond, body, orelse)
 
-    def stmt_FuncDef(self, s: A.FuncDef) -> ir.Stmt | None:
+    def stmt_FuncDef(self, s: A.FuncDef, scope_parent: "Scope | None" = None, register: bool = True) -> ir.Stmt | None:
         params: list[ir.Param] = []
-        fscope = Scope(parent=self.globals)
+        fscope = Scope(parent=scope_parent or self.globals)
         for p in s.params:
             ptype = self._ann_type(p.ann) if p.ann else ANY
             default = self.expr(p.default) if p.default is not None else None
@@ -217,8 +228,9 @@ class Lowerer:
             fscope.symbols[p.name] = Symbol(ptype, is_param=True)
         declared = self._ann_type(s.returns) if s.returns else None
         fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save="save" in s.decorators)
-        self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
-        self.functions[s.name] = fdef
+        if register:
+            self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
+            self.functions[s.name] = fdef
         fscope.func = fdef
         outer, self.scope = self.scope, fscope
         try:
@@ -236,9 +248,8 @@ class Lowerer:
         return fdef
 
     def stmt_ModelDef(self, s: A.ModelDef) -> ir.Stmt | None:
-        self.error(s.loc, f"`model {s.name}` definitions are not supported by this compiler version",
-                   expected="a `def`", hint="write the forward pass as a `def` with typed parameters for now")
-        return None
+        from .models import lower_model
+        return lower_model(self, s)
 
     def _ann_type(self, ann: A.TypeAnn) -> Type:
         if ann.dims is None:
@@ -456,6 +467,16 @@ class Lowerer:
         sym = self.scope.lookup(name)
         if sym is not None and sym.func is not None:
             return self._call_user(sym.func, e)
+        from .models import lower_apply, lower_call
+        from .types import LayerType, ModelType
+        if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
+            return lower_apply(self, e, sym.type, name)
+        if sym is None or isinstance(sym.type, ModelType):
+            lowered = lower_call(self, e, name)
+            if lowered is not None:
+                return lowered
+        if name == "train":
+            return self.error(f.loc, "`train(...)` is a statement; write it on its own line")
         if sym is not None:
             return self.error(f.loc, f"`{name}` is {_a(sym.type)}, not a function", expected="a function",
                               hint=f"`{name}` was assigned a value; functions are defined with `def`")

@@ -1,6 +1,8 @@
 """Plain Python modules (not notebooks) of a chapter's functions, for the equivalence harness."""
 from __future__ import annotations
 
+from typing import Collection
+
 from . import ir
 from .backend import Backend
 from .emit.fmt import render
@@ -16,10 +18,10 @@ def testable_functions(module: ir.Module) -> list[ir.FuncDef]:
     return out
 
 
-def function_module_source(module: ir.Module, backend: Backend) -> str:
-    """Imports, prelude, and every top-level `def` of the module, emitted for `backend`."""
+def function_module_source(module: ir.Module, backend: Backend, only: Collection[str] | None = None) -> str:
+    """Imports, prelude, and every top-level `def` of the module (or just those named in `only`), emitted for `backend`."""
     em = backend.emitter(backend, module)
-    defs = [s for s in module.stmts() if isinstance(s, ir.FuncDef)]
+    defs = [s for s in module.stmts() if isinstance(s, ir.FuncDef) and (only is None or s.name in only)]
     body = []
     for d in defs:
         body.extend(em.stmt(d))

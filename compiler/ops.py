@@ -403,6 +403,24 @@ def size_of(c: Ctx) -> Type:
     return INT
 
 
+def cross_entropy(c: Ctx) -> Type:
+    logits, labels = c.t("logits"), c.t("labels")
+    if logits.rank != 2 or not logits.dtype.is_float:
+        raise OpTypeError(f"`cross_entropy` needs float logits of shape [n, k], got {logits}", expected="f32[n, k] logits")
+    if labels.rank != 1 or not labels.dtype.is_int:
+        raise OpTypeError(f"`cross_entropy` needs integer labels of shape [n], got {labels}", expected="i64[n] class indices",
+                          hint="labels are class indices, not one-hot vectors")
+    if dims_equal(logits.shape[0], labels.shape[0]) is False:
+        raise ShapeError(f"{logits.shape[0]} rows of logits but {labels.shape[0]} labels", expected="one label per row")
+    return TensorType(logits.dtype, ())
+
+
+def squared_loss(c: Ctx) -> Type:
+    y_hat, y = c.t("y_hat"), c.t("y")
+    broadcast(y_hat.shape, y.shape)
+    return TensorType(_float_of(promote(y_hat, y)), ())
+
+
 def print_(c: Ctx) -> Type:
     return ScalarType("none")
 
@@ -516,6 +534,11 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     OpSpec("numel", (X,), size_of, "The number of elements.", False, "misc"),
     OpSpec("len", (X,), size_of, "The size of the first axis.", False, "misc"),
     OpSpec("print", (), print_, "Print values.", False, "io", varargs="values"),
+    # losses
+    OpSpec("cross_entropy", (P("logits", "tensor"), P("labels", "tensor")), cross_entropy,
+           "Mean softmax cross-entropy of logits [n, k] against integer labels [n].", category="loss"),
+    OpSpec("squared_loss", (P("y_hat", "tensor"), P("y", "tensor")), squared_loss,
+           "Mean squared error: mean((y_hat - y) ** 2).", category="loss"),
 ]}
 
 # DSL spelling -> op name, for free functions and for methods (`x.sum()` binds x to the first param).

@@ -173,3 +173,34 @@ def norm_axis(axis: int, rank: int) -> int:
         raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank}",
                          expected=f"an axis in [{-rank}, {rank - 1}]")
     return axis % rank if rank else 0
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A layer object (Linear(10), Sequential(...)); applying it maps input shapes to output shapes."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return f"layer {self.kind}"
+
+
+@dataclass(frozen=True)
+class ModelType:
+    """An instance (or, with is_class, the definition) of a `model` block."""
+
+    name: str
+    is_class: bool = False
+
+    def __str__(self) -> str:
+        return f"model {self.name}" + (" (class)" if self.is_class else "")
+
+
+@dataclass(frozen=True)
+class OpaqueType:
+    """Values that only flow into constructs: data ('data'), optimizers ('optimizer'), losses ('loss'), initialisers."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return self.kind

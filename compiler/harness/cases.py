@@ -1,0 +1,180 @@
+"""From chapter files to test cases: compile, add gradient wrappers, and emit a module per target."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import ir
+from ..backend import Backend
+from ..diagnostics import CompileError
+from ..frontend import compile_chapter
+from ..modgen import function_module_source, testable_functions
+from ..types import DType, ScalarType, TensorType, Type
+from .analysis import Domain, analyze
+from .strategies import ParamSpec, drawable, param_specs
+
+_SHORT = {DType.float32: "f32", DType.float64: "f64", DType.int32: "i32", DType.int64: "i64", DType.bool: "bool"}
+
+
+@dataclass
+class Row:
+    """One line of the matrix: a function's output, or its gradient with respect to one parameter."""
+
+    function: str
+    wrt: str | None  # None for the output itself
+    callee: str  # the name called in the generated module
+    expected: Type  # the IR's declared type of what `callee` returns
+
+    @property
+    def label(self) -> str:
+        return self.function if self.wrt is None else f"{self.function} d/d{self.wrt}"
+
+
+@dataclass
+class FunctionCase:
+    chapter: "Chapter"
+    fdef: ir.FuncDef
+    specs: list[ParamSpec]
+    rows: list[Row]
+    only: tuple[str, ...] | None = None  # targets the function's cell is for
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.fdef.name
+
+    @property
+    def params(self) -> list[str]:
+        return [p.name for p in self.fdef.params]
+
+
+@dataclass
+class Chapter:
+    path: str
+    key: str  # a short id naming the chapter's module in the workers
+    module: ir.Module | None = None
+    error: str | None = None  # the chapter does not compile
+    cases: list[FunctionCase] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # target -> generated module
+    emit_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> function -> why
+    effective: dict[str, Callable[[DType], DType]] = field(default_factory=dict)
+
+
+def grad_name(function: str, param: str) -> str:
+    return f"__grad_{function}__{param}"
+
+
+def type_text(t: Type) -> str:
+    """A type as DSL annotation text (`f32[n, k]`, `int`)."""
+    if isinstance(t, TensorType):
+        return f"{_SHORT[t.dtype]}[{', '.join(str(d) for d in t.shape)}]"
+    return t.kind if isinstance(t, ScalarType) else str(t)
+
+
+def grad_wrapper(f: ir.FuncDef, wrt: str) -> str:
+    """DSL source of `grad(f(...).sum(), wrt)` with f's own parameter annotations."""
+    params = ", ".join(f"{p.name}: {type_text(p.type)}" for p in f.params)
+    args = ", ".join(p.name for p in f.params)
+    return f"def {grad_name(f.name, wrt)}({params}):\n    return grad({f.name}({args}).sum(), {wrt})\n"
+
+
+def _with_cell(text: str, code: str) -> str:
+    return text.rstrip("\n") + "\n\n```d2l\n" + code + "```\n"
+
+
+def _first_message(exc: CompileError) -> str:
+    d = exc.diagnostics[0] if exc.diagnostics else None
+    return f"{d.loc}: {d.message}" if d is not None else str(exc)
+
+
+def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
+    """Compile a chapter with gradient wrappers for every differentiable (function, float input)."""
+    text = path.read_text(encoding="utf-8")
+    chapter = Chapter(str(path), hashlib.sha1(str(path).encode()).hexdigest()[:10])
+    try:
+        module = compile_chapter(text, str(path), known_targets)
+    except CompileError as exc:
+        chapter.error = _first_message(exc)
+        return chapter
+    facts = analyze(module)
+    functions = [f for f in testable_functions(module) if not f.name.startswith("__grad_")]
+    wanted = {(f.name, p): grad_wrapper(f, p) for f in functions for p in facts[f.name].grad_params}
+    failed: dict[tuple[str, str], str] = {}
+    final = module
+    if wanted:
+        try:
+            final = compile_chapter(_with_cell(text, "\n".join(wanted.values())), str(path), known_targets)
+        except CompileError:
+            for key, code in wanted.items():  # find which wrappers the compiler rejects
+                try:
+                    compile_chapter(_with_cell(text, code), str(path), known_targets)
+                except CompileError as exc:
+                    failed[key] = _first_message(exc)
+            kept = [c for k, c in wanted.items() if k not in failed]
+            try:
+                final = compile_chapter(_with_cell(text, "\n".join(kept)), str(path), known_targets) if kept else module
+            except CompileError as exc:
+                failed.update({k: _first_message(exc) for k in wanted})
+                final = module
+    chapter.module = final
+    only = {s.name: cell.only for cell in final.cells for s in cell.stmts if isinstance(s, ir.FuncDef)}
+    for f in functions:
+        fdef = final.functions[f.name]
+        specs = param_specs(fdef, facts[f.name].domains)
+        case = FunctionCase(chapter, fdef, specs, [Row(f.name, None, f.name, fdef.result)], only.get(f.name))
+        if not drawable(specs):
+            case.notes.append("parameters of types the harness cannot draw")
+        for p in facts[f.name].grad_params:
+            if (f.name, p) in failed:
+                case.notes.append(f"no gradient row for `{p}`: the gradient wrapper does not compile ({failed[(f.name, p)]})")
+                continue
+            wrapper = final.functions[grad_name(f.name, p)]
+            case.rows.append(Row(f.name, p, wrapper.name, wrapper.result))
+        chapter.cases.append(case)
+    return chapter
+
+
+def emit_for(chapter: Chapter, backend: Backend) -> None:
+    """The chapter's function module for one target; functions that fail to emit are recorded, the rest kept."""
+    assert chapter.module is not None
+    module = chapter.module
+    em = backend.emitter(backend, module)
+    effective = getattr(em, "effective", None)
+    chapter.effective[backend.name] = effective if callable(effective) else (lambda d: d)
+    errors: dict[str, str] = {}
+    try:
+        chapter.sources[backend.name] = function_module_source(module, backend)
+    except Exception:
+        parts = []
+        for s in module.stmts():
+            if not isinstance(s, ir.FuncDef):
+                continue
+            try:
+                parts.append(function_module_source(module, backend, only={s.name}))
+            except Exception as exc:  # EmitError, or a bug in a rule: either way this function has no code
+                errors[s.name] = _emit_message(exc)
+        chapter.sources[backend.name] = "\n\n".join(parts)
+    # A function that calls one without code cannot run either.
+    calls = {s.name: {e.func for e in ir.walk_exprs(s.body) if isinstance(e, ir.CallFunc)}
+             for s in module.stmts() if isinstance(s, ir.FuncDef)}
+    changed = True
+    while changed:
+        changed = False
+        for name, callees in calls.items():
+            bad = next((c for c in callees if c in errors), None)
+            if name not in errors and bad is not None:
+                errors[name] = f"calls `{bad}`, which does not compile for {backend.name}: {errors[bad]}"
+                changed = True
+    chapter.emit_errors[backend.name] = errors
+
+
+def _emit_message(exc: Exception) -> str:
+    d = getattr(exc, "diagnostic", None)
+    if d is not None:
+        return f"{d.loc}: {d.message}" + (f" ({d.hint})" if d.hint else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+__all__ = ["Chapter", "FunctionCase", "Row", "load_chapter", "emit_for", "grad_wrapper", "grad_name", "Domain"]

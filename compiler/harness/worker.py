@@ -1,0 +1,287 @@
+#!/usr/bin/env python
+"""The equivalence worker: a long-lived process that runs compiled functions for one environment.
+
+Standalone on purpose (stdlib + NumPy only, no d2lc): it runs under every environment's own
+python, including MXNet's, where d2lc is not installed. The client imports the framing helpers
+from this same file, so both sides share one definition of the wire format.
+
+Wire format, both directions: a message is a header frame followed by `header["nblobs"]` blob
+frames; a frame is an 8-byte big-endian length and that many bytes. The header is UTF-8 JSON;
+blobs are arrays saved with `np.save` (allow_pickle=False on both sides, never pickle).
+Values inside headers are tagged: {"array": i} (blob i), {"scalar": v, "kind": "int"|"float"|"bool"},
+{"none": true}, {"seq": [values], "kind": "tuple"|"list"}.
+
+Requests (`op`): hello, probe, setup, load, call, exit. Every reply has `ok`; failures carry
+`error` (one line) and `traceback`.
+"""
+import io
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+
+import numpy as np
+
+_LEN = struct.Struct(">Q")
+
+
+# ---- framing (shared with the client) -------------------------------------------------------------
+def array_to_bytes(a):
+    """An array as .npy bytes."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def array_from_bytes(data):
+    """An array from .npy bytes (never unpickles)."""
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def encode_message(header, blobs=()):
+    """Bytes of one message: the JSON header, then each blob, each length-prefixed."""
+    header = dict(header, nblobs=len(blobs))
+    parts = [json.dumps(header).encode("utf-8")] + [bytes(b) for b in blobs]
+    return b"".join(_LEN.pack(len(p)) + p for p in parts)
+
+
+def _read_exact(stream, n):
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            raise EOFError("stream closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream):
+    (n,) = _LEN.unpack(_read_exact(stream, _LEN.size))
+    return _read_exact(stream, n)
+
+
+def read_message(stream):
+    """(header, blobs) of the next message; EOFError when the stream is closed."""
+    header = json.loads(read_frame(stream).decode("utf-8"))
+    blobs = [read_frame(stream) for _ in range(header.get("nblobs", 0))]
+    return header, blobs
+
+
+# ---- values -------------------------------------------------------------------------------------------
+def pack_value(v, blobs):
+    """Tag a NumPy/Python value for a header, appending arrays to `blobs`."""
+    if v is None:
+        return {"none": True}
+    if isinstance(v, (bool, np.bool_)):
+        return {"scalar": bool(v), "kind": "bool"}
+    if isinstance(v, (int, np.integer)) and not isinstance(v, np.ndarray):
+        return {"scalar": int(v), "kind": "int"}
+    if isinstance(v, (float, np.floating)) and not isinstance(v, np.ndarray):
+        f = float(v)
+        return {"scalar": repr(f), "kind": "float"}  # repr keeps nan/inf and every bit
+    if isinstance(v, (tuple, list)):
+        return {"seq": [pack_value(i, blobs) for i in v], "kind": "tuple" if isinstance(v, tuple) else "list"}
+    arr = np.asarray(v)
+    blobs.append(array_to_bytes(arr))
+    return {"array": len(blobs) - 1}
+
+
+def unpack_value(tag, blobs):
+    """Inverse of `pack_value`: arrays come back as NumPy arrays, scalars as Python scalars."""
+    if "none" in tag:
+        return None
+    if "array" in tag:
+        return array_from_bytes(blobs[tag["array"]])
+    if "seq" in tag:
+        items = [unpack_value(i, blobs) for i in tag["seq"]]
+        return tuple(items) if tag.get("kind") == "tuple" else items
+    kind, v = tag["kind"], tag["scalar"]
+    return float(v) if kind == "float" else (bool(v) if kind == "bool" else int(v))
+
+
+# ---- worker state --------------------------------------------------------------------------------------
+# Which GPU a framework sees, by its first package name (for --device=auto).
+GPU_PROBES = {
+    "torch": "import torch\nresult = torch.cuda.is_available()",
+    "jax": "import jax\nresult = any(d.platform in ('gpu', 'cuda', 'rocm') for d in jax.devices())",
+    "tensorflow": "import tensorflow as tf\nresult = bool(tf.config.list_physical_devices('GPU'))",
+    "mxnet": "import mxnet as mx\nresult = mx.context.num_gpus() > 0",
+}
+
+
+def _sticky_get():
+    """Process-wide switches that generated code may flip at import time (JAX's 64-bit mode)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return {}
+    try:
+        return {"jax_enable_x64": bool(jax.config.jax_enable_x64)}
+    except Exception:
+        return {}
+
+
+def _sticky_set(flags):
+    jax = sys.modules.get("jax")
+    for name, value in flags.items():
+        if name.startswith("jax_") and jax is not None and getattr(jax.config, name, value) != value:
+            jax.config.update(name, value)
+
+
+_STICKY_DEFAULTS = {"jax_enable_x64": False}
+
+
+class Worker:
+    def __init__(self):
+        self.targets = {}  # name -> {"ns", "to_native", "to_numpy"}
+        self.modules = {}  # (target, key) -> namespace
+        self.flags = {}  # (target, key) -> sticky switches as the module left them
+
+    def handle(self, header, blobs):
+        op = header.get("op")
+        method = getattr(self, "op_" + str(op), None)
+        if method is None:
+            raise ValueError("unknown request %r" % (op,))
+        return method(header, blobs)
+
+    def op_hello(self, header, blobs):
+        return {"ok": True, "pid": os.getpid(), "python": sys.version.split()[0], "numpy": np.__version__,
+                "executable": sys.executable}, []
+
+    def op_probe(self, header, blobs):
+        """Import-check packages; report versions and, if asked, whether the framework sees a GPU."""
+        out = {}
+        for pkg in header.get("packages", []):
+            try:
+                mod = __import__(pkg)
+                out[pkg] = {"ok": True, "version": str(getattr(mod, "__version__", ""))}
+            except BaseException as exc:  # an import can fail in any way (ImportError, OSError, ...)
+                out[pkg] = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+        gpu = None
+        first = (header.get("packages") or [None])[0]
+        if header.get("gpu") and first in GPU_PROBES and out.get(first, {}).get("ok"):
+            ns = {}
+            try:
+                exec(GPU_PROBES[first], ns)
+                gpu = bool(ns.get("result"))
+            except BaseException:
+                gpu = False
+        return {"ok": all(v["ok"] for v in out.values()), "packages": out, "gpu": gpu}, []
+
+    def op_setup(self, header, blobs):
+        """Run a target's harness setup once, with DEVICE set, and compile its converters."""
+        name = header["target"]
+        ns = {"DEVICE": header.get("device", "cpu"), "__name__": "d2lc_harness_" + name}
+        exec(compile(header.get("setup") or "", "<setup %s>" % name, "exec"), ns)
+        to_native = eval(compile("lambda a: (%s)" % header["to_native"], "<to_native %s>" % name, "eval"), ns)
+        to_numpy = eval(compile("lambda t: (%s)" % header["to_numpy"], "<to_numpy %s>" % name, "eval"), ns)
+        self.targets[name] = {"ns": ns, "to_native": to_native, "to_numpy": to_numpy}
+        _precise_math()
+        return {"ok": True}, []
+
+    def op_load(self, header, blobs):
+        """Exec a generated module's source into a fresh namespace."""
+        target, key = header["target"], header["module"]
+        if target not in self.targets:
+            raise RuntimeError("target %r is not set up" % target)
+        _sticky_set(_STICKY_DEFAULTS)  # every module starts from the frameworks' defaults
+        ns = {"__name__": "d2lc_generated_%s_%s" % (target, key)}
+        t0 = time.perf_counter()
+        exec(compile(header["source"], "<%s %s>" % (target, key), "exec"), ns)
+        self.modules[(target, key)] = ns
+        self.flags[(target, key)] = _sticky_get()
+        return {"ok": True, "load_s": time.perf_counter() - t0}, []
+
+    def op_call(self, header, blobs):
+        """Call one function: NumPy inputs -> native tensors -> function -> NumPy outputs."""
+        target, key, fname = header["target"], header["module"], header["function"]
+        conv = self.targets[target]
+        ns = self.modules.get((target, key))
+        if ns is None:
+            raise RuntimeError("module %r is not loaded for %r" % (key, target))
+        fn = ns.get(fname)
+        if fn is None:
+            raise NameError("the generated module has no function %r" % fname)
+        _sticky_set(self.flags.get((target, key), {}))
+        t0 = time.perf_counter()
+        args = [self._to_native(conv, unpack_value(tag, blobs)) for tag in header.get("args", [])]
+        t1 = time.perf_counter()
+        result = fn(*args)
+        out_blobs = []
+        packed = pack_value(self._export(conv, result), out_blobs)
+        t2 = time.perf_counter()
+        return {"ok": True, "result": packed, "convert_s": t1 - t0, "compute_s": t2 - t1}, out_blobs
+
+    def op_exit(self, header, blobs):
+        return {"ok": True, "exit": True}, []
+
+    @staticmethod
+    def _to_native(conv, v):
+        if isinstance(v, np.ndarray):
+            return conv["to_native"](np.ascontiguousarray(v))
+        return v
+
+    def _export(self, conv, v):
+        """A function's result as NumPy arrays / Python scalars / tuples."""
+        if v is None or isinstance(v, (bool, int, float, np.ndarray, np.generic)):
+            return v
+        if isinstance(v, (tuple, list)):
+            return tuple(self._export(conv, i) for i in v)
+        try:
+            return np.asarray(conv["to_numpy"](v))
+        except Exception:
+            if hasattr(v, "__iter__") and hasattr(v, "__len__"):  # e.g. tf.TensorShape
+                return tuple(self._export(conv, i) for i in v)
+            raise
+
+
+def _precise_math():
+    """No reduced-precision matmuls anywhere (TF32 on Ampere+, JAX's default bf16 passes)."""
+    mods = sys.modules
+    try:
+        if "jax" in mods:
+            mods["jax"].config.update("jax_default_matmul_precision", "highest")
+        if "torch" in mods:
+            mods["torch"].backends.cuda.matmul.allow_tf32 = False
+            mods["torch"].backends.cudnn.allow_tf32 = False
+        if "tensorflow" in mods:
+            mods["tensorflow"].config.experimental.enable_tensor_float_32_execution(False)
+    except Exception:
+        pass
+
+
+def _one_line(exc):
+    text = "%s: %s" % (type(exc).__name__, exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def main():
+    # The protocol owns the original stdin/stdout; anything the generated code prints goes to stderr.
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdout = sys.stderr
+    worker = Worker()
+    while True:
+        try:
+            header, blobs = read_message(proto_in)
+        except EOFError:
+            return 0
+        try:
+            reply, out_blobs = worker.handle(header, blobs)
+        except BaseException as exc:  # report everything, including SystemExit from generated code
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            reply, out_blobs = {"ok": False, "error": _one_line(exc), "traceback": traceback.format_exc()}, []
+        reply["id"] = header.get("id")
+        proto_out.write(encode_message(reply, out_blobs))
+        if reply.get("exit"):
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Lowering of `model` blocks, layers, losses, optimizers, data sets and `train(...)` to IR."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import ast as A
+from . import ir
+from .diagnostics import did_you_mean
+from .layers import DATASETS, INITS, LAYERS, LOSSES, OPTIMIZERS
+from .ops import REQUIRED, P
+from .types import (
+    ANY, FLOAT, INT, NONE, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type,
+)
+
+if TYPE_CHECKING:
+    from .lower import Lowerer, Scope
+
+MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | {"param", "train"}
+
+
+def bind(lw: "Lowerer", params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Bind a call's arguments to named params; reports arity and keyword errors."""
+    names = [p.name for p in params]
+    if len(e.args) > len(params):
+        lw.error(e.loc, f"`{shown}` takes at most {len(params)} positional argument{'s' * (len(params) != 1)}, got {len(e.args)}",
+                 expected=f"{shown}({', '.join(names)})")
+        return None
+    out: dict[str, Any] = {p.name: lw.expr(a) for p, a in zip(params, e.args)}
+    for kw in e.kwargs:
+        if kw.name in skip_kw:
+            continue
+        if kw.name not in names:
+            lw.error(kw.loc, f"`{shown}` has no parameter `{kw.name}`", expected=f"one of: {', '.join(names) or '(none)'}",
+                     hint=did_you_mean(kw.name, names))
+            return None
+        out[kw.name] = lw.expr(kw.value)
+    for p in params:
+        if p.name not in out:
+            if p.default is REQUIRED:
+                lw.error(e.loc, f"`{shown}` is missing its argument `{p.name}`", expected=f"{shown}({', '.join(names)})")
+                return None
+            out[p.name] = None
+    return out
+
+
+def lower_init(lw: "Lowerer", node: A.Node | None) -> ir.Init | None:
+    if node is None:
+        return None
+    if isinstance(node, A.Name) and node.id in INITS and not INITS[node.id]:
+        return ir.Init(node.id, {}, node.loc)
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in INITS:
+        kind = node.func.id
+        params = tuple(P(n, "scalar") for n in INITS[kind])
+        args = bind(lw, params, node, kind)
+        return ir.Init(kind, args or {}, node.loc) if args is not None else None
+    lw.error(node.loc, "unknown initialiser", expected="normal(mean, std), uniform(low, high), zeros, ones, xavier or constant(v)",
+             hint=did_you_mean(getattr(node, "id", getattr(getattr(node, "func", None), "id", "")), INITS))
+    return None
+
+
+def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
+    kind = e.func.id  # type: ignore[attr-defined]
+    spec = LAYERS[kind]
+    if kind == "Sequential":
+        children = [lw.expr(a) for a in e.args]
+        for c in children:
+            if not isinstance(c.type, (LayerType, ModelType, AnyType)):
+                lw.error(c.loc, f"`Sequential` takes layers, got {c.type}", expected="layers such as Linear(10) or ReLU()")
+        return ir.Layer(LayerType(kind), e.loc, kind, {}, children)
+    init_kw = next((kw for kw in e.kwargs if kw.name == "init"), None)
+    args = bind(lw, spec.params, e, kind, skip_kw=("init",))
+    if args is None:
+        return ir.Const(ANY, e.loc, None)
+    if init_kw is not None and not spec.has_params:
+        lw.error(init_kw.loc, f"`{kind}` has no parameters to initialise")
+    return ir.Layer(LayerType(kind), e.loc, kind, args, [], lower_init(lw, init_kw.value) if init_kw else None)
+
+
+def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
+    """The output type of applying a layer (tree) to x."""
+    if not isinstance(layer, ir.Layer) or not isinstance(x.type, TensorType):
+        return ANY
+    t: Type = x.type
+    if layer.kind == "Sequential":
+        for child in layer.children:
+            t = apply_layer(lw, child, ir.Var(t, loc, "_"), loc) if isinstance(t, TensorType) else ANY
+        return t
+    from .lower import static_value
+    static = {k: static_value(v) for k, v in layer.args.items()}
+    try:
+        return LAYERS[layer.kind].shape(static, x.type)
+    except ShapeError as exc:
+        lw.error(loc, f"`{layer.kind}`: {exc}", expected=exc.expected)
+        return ANY
+
+
+def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
+    from .lower import Scope, Symbol
+    hparams: list[ir.Param] = []
+    mscope = Scope(parent=lw.globals)
+    for p in s.params:
+        ptype = lw._ann_type(p.ann) if p.ann else ANY
+        default = lw.expr(p.default) if p.default is not None else None
+        hparams.append(ir.Param(p.name, ptype, default, p.loc))
+        mscope.symbols[p.name] = Symbol(ptype, is_param=True)
+    members: list[ir.Member] = []
+    forward: ir.FuncDef | None = None
+    mdef = ir.ModelDef(s.loc, s.name, hparams, members, None)  # type: ignore[arg-type]
+    lw.models[s.name] = mdef
+    outer, lw.scope = lw.scope, mscope
+    lw.current_model = mdef
+    try:
+        for stmt in s.body:
+            if isinstance(stmt, A.Assign) and isinstance(stmt.target, A.Name):
+                value = lw.expr(stmt.value)
+                members.append(ir.Member(stmt.target.id, value, stmt.loc))
+                mscope.symbols[stmt.target.id] = Symbol(value.type)
+            elif isinstance(stmt, A.FuncDef) and stmt.name == "forward":
+                forward = lw.stmt_FuncDef(stmt, scope_parent=mscope, register=False)
+            elif isinstance(stmt, A.FuncDef):
+                lw.error(stmt.loc, f"a model has one method, `forward`; got `{stmt.name}`", hint="write helpers as top-level functions")
+            elif isinstance(stmt, A.Pass):
+                continue
+            else:
+                lw.error(stmt.loc, "a model body holds member assignments and `def forward`",
+                         expected="name = Layer(...), name = param(shape, init=...), or def forward(...)")
+    finally:
+        lw.scope = outer
+        lw.current_model = None
+    if forward is None:
+        lw.error(s.loc, f"model `{s.name}` has no `forward`", expected="def forward(X): ... inside the model")
+        return None
+    mdef.forward = forward
+    lw.globals.symbols[s.name] = Symbol(ModelType(s.name, is_class=True))
+    return mdef
+
+
+def lower_call(lw: "Lowerer", e: A.Call, name: str) -> ir.Expr | None:
+    """Calls of model-related built-ins, model classes and instances; None when `name` is none of them."""
+    if name in LAYERS:
+        return lower_layer(lw, e)
+    if name == "param":
+        if lw.current_model is None:
+            return lw.error(e.loc, "`param(...)` declares a model parameter; use it inside a `model` block",
+                            hint="for a plain tensor use normal(...) or zeros(...)")
+        init_kw = next((kw for kw in e.kwargs if kw.name == "init"), None)
+        args = bind(lw, (P("shape", "shape"),), e, "param", skip_kw=("init",))
+        if args is None:
+            return ir.Const(ANY, e.loc, None)
+        init = lower_init(lw, init_kw.value) if init_kw else ir.Init("normal", {"mean": None, "std": ir.Const(FLOAT, e.loc, 0.01)})
+        shape = args["shape"]
+        from .lower import static_value
+        sv = static_value(shape)
+        dims = tuple(d if isinstance(d, int) else None for d in (sv if isinstance(sv, tuple) else (sv,))) \
+            if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
+        return ir.ParamDecl(TensorType(__import__("d2lc.types", fromlist=["DEFAULT_FLOAT"]).DEFAULT_FLOAT, dims), e.loc, shape, init)
+    if name in OPTIMIZERS:
+        args = bind(lw, OPTIMIZERS[name], e, name)
+        return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)
+    if name in DATASETS:
+        args = bind(lw, DATASETS[name], e, name)
+        return ir.Construct(OpaqueType("data"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)
+    if name in lw.models:
+        mdef = lw.models[name]
+        args = [lw.expr(a) for a in e.args]
+        kwargs = {kw.name: lw.expr(kw.value) for kw in e.kwargs}
+        names = [p.name for p in mdef.hparams]
+        for k in kwargs:
+            if k not in names:
+                lw.error(e.loc, f"model `{name}` has no hyperparameter `{k}`", hint=did_you_mean(k, names))
+        required = [p for p in mdef.hparams if p.default is None]
+        if len(args) > len(names) or len(args) + len([k for k in kwargs if k in names]) < len(required):
+            return lw.error(e.loc, f"`{name}` takes {len(names)} hyperparameter{'s' * (len(names) != 1)} ({', '.join(names)}), got {len(args) + len(kwargs)}",
+                            expected=f"{name}({', '.join(names)})")
+        return ir.NewModel(ModelType(name), e.loc, name, args, kwargs)
+    return None
+
+
+def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str) -> ir.Expr:
+    """`net(X)`: a member layer inside forward, or a model instance anywhere."""
+    args = [lw.expr(a) for a in e.args]
+    if isinstance(sym_type, LayerType):
+        member = next((m for m in (lw.current_model.members if lw.current_model else []) if m.name == name), None)
+        if len(args) != 1:
+            return lw.error(e.loc, f"a layer takes one input, got {len(args)}")
+        t = apply_layer(lw, member.value if member else None, args[0], e.loc)
+        return ir.ApplyLayer(t, e.loc, name, args)
+    model = lw.models.get(sym_type.name)
+    result: Type = model.forward.result if model and model.forward else ANY
+    if lw.current_model is not None and any(m.name == name for m in lw.current_model.members):
+        return ir.ApplyLayer(result, e.loc, name, args)
+    return ir.CallModel(result, e.loc, ir.Var(sym_type, e.func.loc, name), args)
+
+
+def lower_train(lw: "Lowerer", e: A.Call) -> ir.Stmt | None:
+    params = (P("net", "model"), P("data", "data"), P("loss", "loss"), P("optimizer", "optimizer"), P("epochs", "scalar", 10),
+              P("clip", "scalar", None))
+    names = [p.name for p in params]
+    if len(e.args) > 2:
+        lw.error(e.loc, "`train` takes net and data positionally; name the rest", expected="train(net, data, loss=..., optimizer=..., epochs=...)")
+        return None
+    raw: dict[str, A.Node] = dict(zip(names, e.args))
+    for kw in e.kwargs:
+        if kw.name not in names:
+            lw.error(kw.loc, f"`train` has no parameter `{kw.name}`", expected=f"one of: {', '.join(names)}", hint=did_you_mean(kw.name, names))
+            return None
+        raw[kw.name] = kw.value
+    for p in params:
+        if p.name not in raw and p.default is REQUIRED:
+            lw.error(e.loc, f"`train` is missing `{p.name}`", expected="train(net, data, loss=..., optimizer=..., epochs=...)")
+            return None
+    net = lw.expr(raw["net"])
+    data = lw.expr(raw["data"])
+    loss_node = raw["loss"]
+    if not (isinstance(loss_node, A.Name) and loss_node.id in LOSSES):
+        lw.error(loss_node.loc, "unknown loss", expected=" or ".join(sorted(LOSSES)),
+                 hint=did_you_mean(getattr(loss_node, "id", ""), LOSSES))
+        return None
+    loss = ir.Construct(OpaqueType("loss"), loss_node.loc, loss_node.id, {})
+    opt = lw.expr(raw["optimizer"])
+    if not isinstance(net.type, ModelType) or net.type.is_class:
+        lw.error(net.loc, f"`train` needs a model instance, got {net.type}", expected="net = MyModel(...); train(net, ...)")
+        return None
+    if not (isinstance(data.type, OpaqueType) and data.type.kind == "data"):
+        lw.error(data.loc, f"`train` needs a data set, got {data.type}", expected="fashion_mnist(...) or synthetic_regression(...)")
+        return None
+    if not isinstance(opt, ir.Construct) or opt.type != OpaqueType("optimizer"):
+        lw.error(opt.loc, "`optimizer` must be an optimizer", expected="SGD(lr=...) or Adam(lr=...)")
+        return None
+    epochs = lw.expr(raw["epochs"]) if "epochs" in raw else ir.Const(INT, e.loc, 10)
+    clip = lw.expr(raw["clip"]) if "clip" in raw else None
+    return ir.Train(e.loc, net, data, loss, opt, epochs, clip, lw.models.get(net.type.name))
+
+
+__all__ = ["MODEL_BUILTINS", "lower_model", "lower_call", "lower_apply", "lower_train", "NONE", "ScalarType"]
