@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .diagnostics import Diagnostic, Loc, did_you_mean
 
-FENCE_RE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_+-]*)\s*$")
+FENCE_RE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_+-]*)((?:\s+[A-Za-z0-9_-]+)*)\s*$")
+CELL_TAGS = {"parameters"}  # ```d2l parameters: a notebook's parameters cell (papermill convention)
 ONLY_RE = re.compile(r"^:::\s*only(?![A-Za-z0-9_])\s*(.*?)\s*$")
 END_ONLY_RE = re.compile(r"^:::\s*$")
 
@@ -17,6 +18,7 @@ class RawCell:
     text: str
     line: int  # 1-based line of the cell's first line in the file
     only: tuple[str, ...] | None = None
+    tags: tuple[str, ...] = ()
 
 
 def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[RawCell], list[Diagnostic], str]:
@@ -84,8 +86,14 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
             # the closing fence was forgotten, so the cell stops there and that fence opens the next block.
             while j < len(lines) and not closing.match(lines[j]) and not _opens_fence(lines[j]):
                 j += 1
+            tags = tuple(m.group(3).split())
+            for tag in tags:
+                if tag not in CELL_TAGS:
+                    diags.append(Diagnostic(Loc(file, i + 1, line.index(tag) + 1, line.index(tag) + 1 + len(tag)),
+                                            f"unknown cell tag `{tag}`", expected="one of: " + ", ".join(sorted(CELL_TAGS)),
+                                            hint="write ```d2l parameters for the cell holding a notebook's parameters"))
             if j < len(lines) and closing.match(lines[j]):
-                cells.append(RawCell("code", "\n".join(lines[start:j]), start + 1, only))
+                cells.append(RawCell("code", "\n".join(lines[start:j]), start + 1, only, tags))
                 i = j + 1
             else:
                 later = f" (the next fenced block starts on line {j + 1})" if j < len(lines) else ""

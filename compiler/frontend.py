@@ -24,7 +24,7 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
         tree, errors = parse_cell(raw.text, path, raw.line)
         bag.items.extend(errors)
         stmts = lowerer.block(to_ast(tree, path, raw.line)) if tree is not None else []
-        cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line))
+        cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
     module = Module(path, title or path, cells, dict(lowerer.functions))
     if not bag:
         run_passes(module, bag)

@@ -167,6 +167,7 @@ class Cell:
     stmts: list[Stmt] = field(default_factory=list)
     only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
     line: int = 1
+    tags: tuple[str, ...] = ()
 
 
 @dataclass

@@ -18,6 +18,10 @@ def cell_id(path: str, index: int, kind: str, source: str) -> str:
 
 
 def emit_cells(module: Module, backend: Backend) -> list[tuple[str, str, str]]:
+    return [(k, src, seed) for k, src, seed, _ in emit_tagged_cells(module, backend)]
+
+
+def emit_tagged_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(kind, source, id-seed) triples for a chapter on one target; the setup cell comes before the first code cell."""
     em: Emitter = backend.emitter(backend, module)
     out: list[tuple[str, str, str]] = []
@@ -26,16 +30,16 @@ def emit_cells(module: Module, backend: Backend) -> list[tuple[str, str, str]]:
         if cell.only is not None and backend.name not in cell.only and not set(cell.only) & set(backend.aliases):
             continue
         if cell.kind == "markdown":
-            out.append(("markdown", cell.source, cell.source))
+            out.append(("markdown", cell.source, cell.source, ()))
         else:
             code = em.cell_code(cell.stmts)
             if code.strip():
                 if first_code is None:
                     first_code = len(out)
-                out.append(("code", code, cell.source))
-    setup = em.setup_code("\n".join(src for kind, src, _ in out if kind == "code"))
+                out.append(("code", code, cell.source, cell.tags))
+    setup = em.setup_code("\n".join(src for kind, src, _, _ in out if kind == "code"))
     if setup:
-        out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>"))
+        out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", ()))
     return out
 
 
@@ -43,9 +47,11 @@ def build_notebook(module: Module, backend: Backend) -> str:
     """The notebook for `module` on `backend`, as JSON text (validated)."""
     nb = new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, 5
-    for i, (kind, source, seed) in enumerate(emit_cells(module, backend)):
+    for i, (kind, source, seed, tags) in enumerate(emit_tagged_cells(module, backend)):
         cid = cell_id(module.path, i, kind, seed)
         cell = new_markdown_cell(source, id=cid) if kind == "markdown" else new_code_cell(source, id=cid)
+        if tags:
+            cell.metadata["tags"] = list(tags)
         nb.cells.append(cell)
     nb.metadata = {
         "kernelspec": dict(sorted(backend.kernelspec.items())),

@@ -156,7 +156,7 @@ class Emitter:
         if isinstance(e, ir.Const):
             return self.literal(e.value)
         if isinstance(e, ir.Var):
-            return cst.Name(e.name)
+            return self.var(e)
         if isinstance(e, ir.Seq):
             items = [cst.Element(self.expr(i)) for i in e.items]
             return cst.List(items) if e.kind == "list" else cst.Tuple(items)
@@ -164,6 +164,8 @@ class Emitter:
             return cst.Call(cst.Name(e.func), [cst.Arg(self.expr(a)) for a in e.args])
         if isinstance(e, ir.Grad):
             return self.grad(e)
+        if isinstance(e, ir.Var) is False and type(e).__name__ in MODEL_EXPRS:
+            return getattr(self, MODEL_EXPRS[type(e).__name__])(e)
         if isinstance(e, ir.Op):
             return self.op(e)
         raise TypeError(f"cannot emit {type(e).__name__}")
@@ -215,6 +217,69 @@ class Emitter:
                 and not isinstance(v.value, bool):
             return self.literal(float(v.value))
         return self.expr(v)
+
+    # ---- models: backends implement these (see targets/*/models.py) ---------------------------
+    def var(self, e: ir.Var) -> cst.BaseExpression:
+        """A name; inside a model's forward, members and hyperparameters become attributes."""
+        if self.model_scope is not None and e.name in self.model_scope:
+            return cst.Attribute(cst.Name("self"), cst.Name(e.name))
+        return cst.Name(e.name)
+
+    model_scope: set[str] | None = None
+
+    def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        self.unsupported_construct(m.loc, "model definitions")
+        return []
+
+    def method(self, m: ir.ModelDef, f: ir.FuncDef, name: str, extra: list[cst.Param],
+               scope: set[str] | None = None) -> cst.FunctionDef:
+        """A model's forward as a method: `self` first, members and hyperparameters read through `self`."""
+        saved = self.model_scope
+        self.model_scope = scope if scope is not None else {hp.name for hp in m.hparams} | {mm.name for mm in m.members}
+        try:
+            fn = self.funcdef(f)
+        finally:
+            self.model_scope = saved
+        params = [cst.Param(cst.Name("self")), *fn.params.params, *extra]
+        return fn.with_changes(name=cst.Name(name), params=cst.Parameters(params))
+
+    def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.unsupported_construct(t.loc, "train(...)")
+        return []
+
+    def layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        self.unsupported_construct(layer.loc, f"layer {layer.kind}")
+        raise AssertionError
+
+    def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
+        self.unsupported_construct(p.loc, "param(...)")
+        raise AssertionError
+
+    def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
+        return cst.Call(self.var(ir.Var(a.type, a.loc, a.member)), [cst.Arg(self.expr(x)) for x in a.args])
+
+    def new_model(self, n: ir.NewModel) -> cst.BaseExpression:
+        return cst.Call(cst.Name(n.model), [cst.Arg(self.expr(a)) for a in n.args] +
+                        [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in n.kwargs.items()])
+
+    def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        return cst.Call(self.expr(c.instance), [cst.Arg(self.expr(a)) for a in c.args])
+
+    def construct(self, c: ir.Construct) -> cst.BaseExpression:
+        self.unsupported_construct(c.loc, c.kind)
+        raise AssertionError
+
+    def unsupported_construct(self, loc: Loc, what: str) -> None:
+        raise EmitError(Diagnostic(loc, f"{what} is not supported by target `{self.backend.name}`",
+                                   hint="mark this cell `::: only` for other targets"))
+
+    def helper(self, name: str, code: str) -> None:
+        """Emit a helper definition (a snippet's source) once per notebook, before the current statement."""
+        emitted = self.state.setdefault("helpers", set())
+        if name in emitted:
+            return
+        emitted.add(name)
+        self.pre.extend(cst.parse_module(code).body)
 
     def prelude(self) -> list[str]:
         """Statements after the imports, e.g. `npx.set_np()`."""
@@ -287,6 +352,10 @@ class Emitter:
             return [self._if(s)]
         if isinstance(s, ir.FuncDef):
             return [self.funcdef(s)]
+        if isinstance(s, ir.ModelDef):
+            return self.model_def(s)
+        if isinstance(s, ir.Train):
+            return self.train(s)
         raise TypeError(f"cannot emit {type(s).__name__}")
 
     def _if(self, s: ir.If) -> cst.If:
@@ -331,6 +400,11 @@ class Emitter:
         prelude = self.prelude()
         text = "\n".join(lines) + ("\n\n" + "\n".join(prelude) if prelude else "")
         return render([cst.parse_statement(line + "\n") for line in text.splitlines() if line.strip()]) if text.strip() else ""
+
+
+_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+MODEL_EXPRS = {"Layer": "layer", "ParamDecl": "param_decl", "ApplyLayer": "apply_layer", "NewModel": "new_model",
+               "CallModel": "call_model", "Construct": "construct"}
 
 
 class _Emitted(ir.Expr):

@@ -4,8 +4,10 @@ import libcst as cst
 from d2lc import ir
 from d2lc.emit.base import Emitter
 
+from .models import PyTorchModels
 
-class PyTorchEmitter(Emitter):
+
+class PyTorchEmitter(PyTorchModels, Emitter):
     def records_inplace(self, g: ir.Grad) -> bool:
         return True
 

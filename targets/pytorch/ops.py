@@ -128,6 +128,9 @@ OPS = {
     "shape": Attr("shape"),
     "numel": Method("numel"),
     "len": Fn("len"),
+    # losses
+    "cross_entropy": Fn("nn.functional.cross_entropy", "logits", "labels"),
+    "squared_loss": Fn("nn.functional.mse_loss", "y_hat", "y"),
 }
 
 natural_dtype = creation_defaults(int_dtype=DType.int64)

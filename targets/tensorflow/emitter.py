@@ -7,8 +7,10 @@ from d2lc.emit.base import Emitter
 from d2lc.emit.rules import call
 from d2lc.types import TensorType
 
+from .models import TensorFlowModels
 
-class TensorFlowEmitter(Emitter):
+
+class TensorFlowEmitter(TensorFlowModels, Emitter):
     def records_inplace(self, g: ir.Grad) -> bool:
         return isinstance(g.y, ir.Var)  # an expression y must itself be computed while recording
 

@@ -134,6 +134,9 @@ OPS = {
     "shape": Attr("shape"),
     "numel": Custom(_numel),
     "len": Fn("len"),
+    # losses (Keras takes the labels first)
+    "cross_entropy": Tmpl("tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits({labels}, {logits}))"),
+    "squared_loss": Tmpl("tf.reduce_mean(tf.square({y_hat} - {y}))"),
 }
 
 # TensorFlow never promotes mixed dtypes, and int inputs to float ops fail: cast them first.

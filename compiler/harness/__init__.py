@@ -1,0 +1,14 @@
+"""The numerical equivalence harness: compiled functions must agree across frameworks.
+
+    worker.py     the standalone worker process (one per environment), its wire format
+    client.py     spawning, timeouts and restarts of a worker
+    session.py    one worker per environment, target probing and setup
+    analysis.py   value domains and differentiability of parameters, read off the IR
+    strategies.py hypothesis strategies from declared parameter types
+    cases.py      chapters -> test cases (gradient wrappers, per-target modules)
+    compare.py    type checks and the tolerance table
+    runner.py     the run: draw, call, judge, shrink
+    replay.py     failing inputs saved as .npz
+    report.py     progress bar and the matrix (text, Markdown, JSON)
+    cli.py        `d2lc test`
+"""

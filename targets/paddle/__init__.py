@@ -1,0 +1,33 @@
+"""PaddlePaddle 3.x: PyTorch-like eager tensors, `stop_gradient` + `backward()`, channels-first, (in, out) weights.
+
+Derived from the PyTorch backend: the op table starts from PyTorch's (see ops.py); names, dtypes,
+imports, gradients, layouts and the environment are Paddle's own.
+"""
+from d2lc.backend import Environment, HarnessAdapter, Layouts
+from d2lc.types import DType
+from d2lc_targets.pytorch import backend as torch_backend
+
+from .emitter import PaddleEmitter
+from .ops import CAST_OPERANDS, OPS, natural_dtype
+
+backend = torch_backend.derive(
+    name="paddle",
+    display_name="PaddlePaddle",
+    aliases=("paddlepaddle",),
+    ops=OPS,
+    dtypes={DType.float32: "paddle.float32", DType.float64: "paddle.float64", DType.int32: "paddle.int32",
+            DType.int64: "paddle.int64", DType.bool: "paddle.bool"},
+    imports={"paddle": "import paddle"},
+    emitter=PaddleEmitter,
+    environment=Environment("paddle", "envs/paddle.txt", ("paddle",)),
+    harness=HarnessAdapter(
+        setup="import paddle\npaddle.set_device('gpu' if DEVICE == 'gpu' else 'cpu')",
+        to_native="paddle.to_tensor(a)",
+        to_numpy="t.numpy()",
+    ),
+    # nn.Linear stores its weight as [in_features, out_features]; Conv2D's as [out, in, kh, kw].
+    layouts=Layouts(dense_weight="in_out", conv_kernel="OIHW", activations="NCHW"),
+    cast_operands=CAST_OPERANDS,
+    natural_dtype=natural_dtype,
+    extra={},
+)

@@ -1,0 +1,63 @@
+"""What Paddle does differently from the shared emitter: gradients, and casts against Python numbers."""
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.base import Emitter
+from d2lc.emit.rules import call
+from d2lc.ops import SPECS
+from d2lc.types import ScalarType, TensorType
+
+BINARY = {n for n, s in SPECS.items() if s.category == "elementwise" and [p.name for p in s.params] == ["x", "y"]}
+
+
+class PaddleEmitter(Emitter):
+    """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
+
+    `backward()` *adds* into `x.grad`, and the tensor `x.grad` returns is that live buffer: an earlier
+    result bound to a name would change under a later `backward()` (and `x.clear_grad()` zeroes it).
+    So only the first gradient with respect to a variable, outside loops and functions, reads
+    `x.grad`; every other one uses `paddle.grad(y, x)[0]`, which returns a fresh tensor.
+    """
+
+    loop_depth = 0
+
+    def records_inplace(self, g: ir.Grad) -> bool:
+        return True
+
+    def record(self, g, run):
+        return [_track(g.wrt.name), *run]
+
+    def grad(self, g: ir.Grad) -> cst.BaseExpression:
+        x = g.wrt.name
+        if id(g) not in self.recorded:
+            self.pre.append(_track(x))
+            self.pre.extend(self._run(g))
+        y = self.expr(g.y)
+        if x in self.grad_seen or self.in_function is not None or self.loop_depth:
+            return cst.Subscript(call("paddle.grad", y, cst.Name(x)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(y, cst.Name("backward")), []))]))
+        self.grad_seen.add(x)
+        return cst.Attribute(cst.Name(x), cst.Name("grad"))
+
+    def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
+        # Against a Python number Paddle promotes as the IR does (int64 tensor + 0.5 is float32):
+        # cast only when both operands are tensors, where Paddle refuses mixed dtypes.
+        e = node.args[name]
+        if node.op in BINARY and isinstance(e.type, TensorType):
+            other = node.args.get("y" if name == "x" else "x")
+            if other is not None and isinstance(other.type, ScalarType):
+                return self.expr(e)
+        return super().operand(node, name)
+
+    def _stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
+        if isinstance(s, ir.For):
+            self.loop_depth += 1
+            try:
+                return super()._stmt(s)
+            finally:
+                self.loop_depth -= 1
+        return super()._stmt(s)
+
+
+def _track(x: str) -> cst.BaseStatement:
+    return cst.parse_statement(f"{x}.stop_gradient = False\n")

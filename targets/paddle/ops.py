@@ -1,0 +1,175 @@
+"""PaddlePaddle op table: PyTorch's table where Paddle spells an op the same way, plus what differs.
+
+Paddle 3.x reads much like PyTorch (`paddle.exp`, `x.sum()`, `x.clone()`), so the table starts from
+the PyTorch backend's rules for the ops listed in SAME_AS_TORCH, with `torch.` read as `paddle.`
+and `dim=` as `axis=`. Every op listed there was checked against paddle 3.3.1. Anything else
+PyTorch gains later is *not* inherited silently: it is declared unsupported until someone checks it.
+"""
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.dtypes import creation_defaults, literal_kind
+from d2lc.emit.rules import Custom, DTyped, Fn, Method, Attr, Tmpl, Unsupported, call
+from d2lc.ops import SPECS
+from d2lc.types import DType, ScalarType, SeqType
+from d2lc_targets.pytorch import backend as torch_backend
+
+# ---- inherited from PyTorch --------------------------------------------------------------------
+SAME_AS_TORCH = {
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "square", "sign", "floor", "neg", "logical_not",
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt", "ge",
+    "logical_and", "logical_or", "logical_xor",
+    "sum", "mean", "prod", "argmax", "argmin", "norm", "matmul", "dot", "stack", "squeeze", "unsqueeze",
+    "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
+    "clone", "detach", "item", "shape", "len",
+}
+
+
+def from_torch(rule):
+    """A PyTorch rule respelled for Paddle: the `torch.` module becomes `paddle.`, `dim=` becomes `axis=`."""
+    def kw(mapping):
+        return {("axis" if k == "dim" else k): v for k, v in mapping.items()}
+    if isinstance(rule, DTyped):
+        return DTyped(from_torch(rule.rule), rule.kw)
+    if isinstance(rule, Fn):
+        path = "paddle." + rule.path[len("torch."):] if rule.path.startswith("torch.") else rule.path
+        return Fn(path, *rule.args, **kw(rule.kw))
+    if isinstance(rule, Method):
+        return Method(rule.name, *rule.args, **kw(rule.kw))
+    if isinstance(rule, Tmpl):
+        return Tmpl(rule.template.replace("torch.", "paddle."))
+    if isinstance(rule, Custom):
+        raise TypeError("a Custom rule cannot be respelled; write Paddle's own")
+    return rule  # Infix, Prefix, Attr: framework-neutral
+
+
+# ---- what Paddle spells differently ----------------------------------------------------------
+def _listed(node: ir.Op, param: str) -> ir.Op:
+    """The op with a literal shape/axes argument written as a list: Paddle's idiom is `[3, 4]`."""
+    v = node.args.get(param)
+    if isinstance(v, ir.Seq) and v.kind == "tuple":
+        v = ir.Seq(SeqType(v.type.items, "list"), v.loc, v.items, "list")
+        return ir.Op(node.type, node.loc, node.op, {**node.args, param: v})
+    return node
+
+
+def shape_list(rule, param: str = "shape"):
+    """`rule` with its shape argument as a list: `paddle.zeros([2, 3])`, `x.reshape([3, 4])`."""
+    return Custom(lambda em, node: rule.emit(em, _listed(node, param)))
+
+
+def _transpose(em, node):
+    rank = node.args["x"].type.rank
+    axes = node.args.get("axes")
+    if axes is None and rank <= 2:
+        return Attr("T").emit(em, node)
+    if axes is None:  # Paddle's transpose always takes the full permutation
+        perm = cst.List([cst.Element(cst.Integer(str(i))) for i in reversed(range(rank))])
+        return cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("transpose")), [cst.Arg(perm)])
+    return Method("transpose", "axes").emit(em, _listed(node, "axes"))
+
+
+def _var(em, node):
+    expr = Method("var", axis="axis", keepdim="keepdims").emit(em, node)  # Paddle's default is unbiased
+    return expr.with_changes(args=[*expr.args, cst.Arg(cst.Name("False"), keyword=cst.Name("unbiased"),
+                                                      equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+
+
+def _bound(fn: str, kw: str):
+    """maximum/minimum: `paddle.maximum` wants two tensors; against a Python number it is a one-sided clip."""
+    def emit(em, node):
+        if isinstance(node.args["y"].type, ScalarType):
+            return call("paddle.clip", em.operand(node, "x"), **{kw: em.operand(node, "y")})
+        return Fn(fn, "x", "y").emit(em, node)
+    return Custom(emit)
+
+
+def _relu(em, node):
+    if node.type.dtype.is_float:
+        return Fn("paddle.nn.functional.relu").emit(em, node)
+    return call("paddle.clip", em.operand(node, "x"), min=cst.Integer("0"))  # no integer relu kernel
+
+
+def _where(em, node):
+    """`paddle.where` turns Python numbers into float32 tensors: outside float32, make them tensors of the right dtype."""
+    want = em.compute_dtype(node)
+    args = [cst.Arg(em.expr(node.args["cond"]))]
+    for name in ("x", "y"):
+        v = node.args[name]
+        code = em.operand(node, name)
+        if isinstance(v.type, ScalarType) and want is not None and (want != DType.float32 or v.type.kind == "bool"):
+            code = call("paddle.to_tensor", code, dtype=em.dtype_expr(want))
+        args.append(cst.Arg(code))
+    return cst.Call(cst.parse_expression("paddle.where"), args)
+
+
+def _normal(em, node):
+    mean, std = node.args.get("mean"), node.args.get("std")
+    node = _listed(node, "shape")
+    if mean is None and std is None:
+        return Fn("paddle.randn", "shape").emit(em, node)
+    return call("paddle.normal", em.value(mean if mean is not None else 0.0), em.value(std if std is not None else 1.0),
+                shape=em.value(node.args["shape"]))
+
+
+def _uniform(em, node):
+    low, high = node.args.get("low"), node.args.get("high")
+    node = _listed(node, "shape")
+    if low is None and high is None:  # paddle.uniform defaults to [-1, 1): rand is [0, 1)
+        return Fn("paddle.rand", "shape").emit(em, node)
+    return call("paddle.uniform", em.value(node.args["shape"]), min=em.value(low if low is not None else 0.0),
+                max=em.value(high if high is not None else 1.0))
+
+
+OVERRIDES = {
+    # creation
+    "tensor": DTyped(Fn("paddle.to_tensor", "data")),
+    "zeros": shape_list(DTyped(Fn("paddle.zeros", "shape"))),
+    "ones": shape_list(DTyped(Fn("paddle.ones", "shape"))),
+    "full": shape_list(DTyped(Fn("paddle.full", "shape", "value"))),
+    "normal": Custom(_normal),
+    "uniform": Custom(_uniform),
+    "seed": Fn("paddle.seed", "value"),
+    # elementwise
+    "sigmoid": Fn("paddle.nn.functional.sigmoid"),
+    "relu": Custom(_relu),
+    "maximum": _bound("paddle.maximum", "min"),
+    "minimum": _bound("paddle.minimum", "max"),
+    "where": Custom(_where),
+    "clip": Fn("paddle.clip", "x", "min", "max"),
+    # reductions: Paddle's max/min return values only, and its cumsum flattens when no axis is given
+    "max": Method("max", axis="axis", keepdim="keepdims"),
+    "min": Method("min", axis="axis", keepdim="keepdims"),
+    "var": Custom(_var),
+    "cumsum": Method("cumsum", axis="axis"),
+    # shape
+    "reshape": shape_list(Method("reshape", "shape")),
+    "transpose": Custom(_transpose),
+    "concat": Fn("paddle.concat", "tensors", axis="axis"),
+    # misc
+    "astype": Method("astype", "dtype"),
+    "numel": Attr("size"),  # `x.numel()` is a tensor in Paddle; `x.size` is the int
+}
+
+TORCH_OPS = torch_backend.ops
+OPS = {
+    # An op PyTorch has but nobody has checked for Paddle yet is declared, not guessed.
+    **{op: Unsupported(f"not yet translated for Paddle (PyTorch has `{op}`; add it to targets/paddle/ops.py)")
+       for op in TORCH_OPS},
+    **{op: from_torch(TORCH_OPS[op]) for op in sorted(SAME_AS_TORCH)},
+    **OVERRIDES,
+}
+
+# Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int
+# tensors into ints: cast tensor operands to the IR's dtype first. Against a Python number Paddle
+# already promotes the way the IR does, so the emitter skips the cast there (see emitter.py).
+CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm"})
+
+_torch_like = creation_defaults(int_dtype=DType.int64)
+
+
+def natural_dtype(op: ir.Op) -> DType | None:
+    """The dtype Paddle gives without `dtype=`: as PyTorch, except `full` is float32 for any number."""
+    if op.op == "full":
+        return DType.bool if literal_kind(op.args.get("value")) == "bool" else DType.float32
+    return _torch_like(op)

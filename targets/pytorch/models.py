@@ -1,0 +1,122 @@
+"""PyTorch models: `nn.Module` classes with lazy layers, `torch.optim`, and a training helper."""
+from pathlib import Path
+
+import libcst as cst
+from libcst.helpers import parse_template_expression
+
+from d2lc import ir
+from d2lc.emit.rules import call
+
+SNIPPETS = Path(__file__).parent / "snippets"
+
+LAYERS = {  # DSL layer -> (constructor, positional args, keyword map)
+    "Linear": ("nn.LazyLinear", ("out_features",), {"bias": "bias"}),
+    "Conv2d": ("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
+    "MaxPool2d": ("nn.MaxPool2d", ("kernel",), {"stride": "stride", "padding": "padding"}),
+    "AvgPool2d": ("nn.AvgPool2d", ("kernel",), {"stride": "stride", "padding": "padding"}),
+    "BatchNorm1d": ("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
+    "BatchNorm2d": ("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
+    "Dropout": ("nn.Dropout", ("rate",), {}),
+    "Flatten": ("nn.Flatten", (), {}),
+    "ReLU": ("nn.ReLU", (), {}),
+    "Sigmoid": ("nn.Sigmoid", (), {}),
+    "Tanh": ("nn.Tanh", (), {}),
+}
+LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
+
+
+def layer_call(em, layer: ir.Layer, table: dict) -> cst.BaseExpression:
+    """A layer constructor from a table row; keywords equal to the DSL default are left out."""
+    from d2lc.layers import LAYERS as SPECS
+    path, positional, keywords = table[layer.kind]
+    defaults = {p.name: p.default for p in SPECS[layer.kind].params}
+    args = [cst.Arg(em.expr(layer.args[p])) for p in positional if layer.args.get(p) is not None]
+    for kw, param in keywords.items():
+        force = param.startswith("!")
+        param = param.lstrip("!")
+        v = layer.args.get(param)
+        if v is None or (not force and isinstance(v, ir.Const) and v.value == defaults.get(param)):
+            continue
+        args.append(cst.Arg(em.expr(v), keyword=cst.Name(kw), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+    return cst.Call(cst.parse_expression(path), args)
+
+
+class PyTorchModels:
+    """Mixed into PyTorchEmitter."""
+
+    def layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        if layer.kind == "Sequential":
+            return call("nn.Sequential", *[self.expr(c) for c in layer.children])
+        return layer_call(self, layer, LAYERS)
+
+    def init_tensor(self, init: ir.Init, shape: cst.BaseExpression) -> cst.BaseExpression:
+        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
+        if init.kind == "normal":
+            return call("torch.normal", a.get("mean") or cst.Integer("0"), a.get("std") or cst.Integer("1"), size=shape)
+        if init.kind == "uniform":
+            return cst.Call(cst.Attribute(call("torch.empty", shape), cst.Name("uniform_")), [cst.Arg(a["low"]), cst.Arg(a["high"])])
+        if init.kind == "xavier":
+            return call("nn.init.xavier_uniform_", call("torch.empty", shape))
+        if init.kind == "constant":
+            return call("torch.full", shape, a["value"])
+        return call(f"torch.{init.kind}", shape)
+
+    def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
+        return call("nn.Parameter", self.init_tensor(p.init, self.expr(p.shape)))
+
+    def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        used = _names_read(m.forward)
+        init_body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
+        for hp in m.hparams:
+            if hp.name in used:
+                init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
+        for member in m.members:
+            init_body.append(cst.SimpleStatementLine([cst.Assign(
+                [cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+        params = [cst.Param(cst.Name("self"))] + [
+            cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
+        init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))
+        forward = self.method(m, m.forward, "forward", [])
+        return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([init, forward]),
+                             bases=[cst.Arg(cst.parse_expression("nn.Module"))])]
+
+    def construct(self, c: ir.Construct) -> cst.BaseExpression:
+        if c.kind in ("synthetic_regression", "fashion_mnist"):
+            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
+            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ)
+                                               for k, v in c.args.items() if v is not None])
+        if c.kind in ("SGD", "Adam"):
+            kw = {"lr": c.args.get("lr"), "weight_decay": c.args.get("weight_decay")}
+            args = [cst.Arg(cst.Name("params"))] + [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ)
+                                                    for k, v in kw.items() if v is not None and not _is_zero(v)]
+            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("params"))]), cst.Call(cst.parse_expression(f"torch.optim.{c.kind}"), args))
+        return cst.parse_expression(LOSSES[c.kind])
+
+    def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.helper("train", (SNIPPETS / "train.py").read_text())
+        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
+                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
+        if t.clip is not None:
+            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
+        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
+
+
+_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+
+
+def _is_zero(v) -> bool:
+    return isinstance(v, ir.Const) and v.value == 0
+
+
+def _names_read(f: ir.FuncDef) -> set[str]:
+    from d2lc.passes import reads
+    out: set[str] = set()
+    for s in ir.walk_stmts(f.body):
+        out |= reads(s)
+        for e in ir.walk_exprs(s):
+            if isinstance(e, ir.ApplyLayer):
+                out.add(e.member)
+    return out
+
+
+__all__ = ["PyTorchModels", "parse_template_expression"]

@@ -1,0 +1,12 @@
+def fashion_mnist(batch_size=64, root="../data"):
+    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 1, 28, 28] in [0, 1], int64 labels."""
+    def read(kind):
+        folder = pathlib.Path(root) / "fashion-mnist"
+        with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
+            images = numpy.frombuffer(f.read(), numpy.uint8, offset=16)
+        with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
+            labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
+        X = torch.tensor(images.reshape(-1, 1, 28, 28), dtype=torch.float32) / 255
+        return torch.utils.data.TensorDataset(X, torch.tensor(labels, dtype=torch.int64))
+    return (torch.utils.data.DataLoader(read("train"), batch_size, shuffle=True),
+            torch.utils.data.DataLoader(read("t10k"), batch_size))

@@ -1,0 +1,141 @@
+"""TensorFlow models: `tf.keras.Model` subclasses, channels-last layers, `GradientTape` training."""
+from pathlib import Path
+
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.rules import call
+from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+
+SNIPPETS = Path(__file__).parent / "snippets"
+K = "tf.keras.layers."
+LAYERS = {
+    "Linear": (K + "Dense", ("out_features",), {"use_bias": "bias"}),
+    "Dropout": (K + "Dropout", ("rate",), {}),
+    "Flatten": (K + "Flatten", (), {}),
+    "ReLU": (K + "ReLU", (), {}),
+}
+ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
+LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+          "squared_loss": "tf.keras.losses.MeanSquaredError()"}
+
+
+def _static(v):
+    return v.value if isinstance(v, ir.Const) else None
+
+
+class TensorFlowModels:
+    """Mixed into TensorFlowEmitter."""
+
+    def layer_list(self, layer: ir.Layer | ir.Expr) -> list[cst.BaseExpression]:
+        """Keras layers for one DSL layer (padding that Keras cannot express adds a ZeroPadding2D)."""
+        if not isinstance(layer, ir.Layer):
+            return [self.expr(layer)]
+        if layer.kind == "Sequential":
+            return [call("tf.keras.Sequential", cst.List([cst.Element(x) for c in layer.children for x in self.layer_list(c)]))]
+        if layer.kind in ACTIVATIONS:
+            return [call(K + "Activation", cst.SimpleString(repr(ACTIVATIONS[layer.kind])))]
+        if layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+            return self._windowed(layer)
+        if layer.kind.startswith("BatchNorm"):
+            eps, m = layer.args.get("eps"), layer.args.get("momentum")
+            eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
+            mom = cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
+            return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
+        return [layer_call(self, layer, LAYERS)]
+
+    def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
+        k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
+        s = s or (k if layer.kind != "Conv2d" else 1)
+        p = p or 0
+        padding = "valid"
+        pre: list[cst.BaseExpression] = []
+        if p and isinstance(k, int) and s == 1 and 2 * p == k - 1 and layer.kind == "Conv2d":
+            padding = "same"
+        elif p:
+            pre.append(call(K + "ZeroPadding2D", self.expr(layer.args["padding"])))
+        kw = {}
+        if layer.kind == "Conv2d":
+            fn = call(K + "Conv2D", self.expr(layer.args["out_channels"]), kernel_size=self.expr(layer.args["kernel"]),
+                      strides=self.expr(layer.args["stride"]) if s != 1 else None,
+                      padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
+        else:
+            name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"
+            stride = layer.args.get("stride")
+            fn = call(K + name, pool_size=self.expr(layer.args["kernel"]), strides=self.expr(stride) if stride is not None else self.expr(layer.args["kernel"]))
+        del kw
+        return pre + [fn]
+
+    def layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        parts = self.layer_list(layer)
+        return parts[0] if len(parts) == 1 else call("tf.keras.Sequential", cst.List([cst.Element(x) for x in parts]))
+
+    def initializer(self, init: ir.Init) -> cst.BaseExpression:
+        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
+        I = "tf.keras.initializers."
+        if init.kind == "normal":
+            return call(I + "RandomNormal", mean=a.get("mean"), stddev=a.get("std"))
+        if init.kind == "uniform":
+            return call(I + "RandomUniform", minval=a["low"], maxval=a["high"])
+        if init.kind == "constant":
+            return call(I + "Constant", a["value"])
+        return call(I + {"zeros": "Zeros", "ones": "Ones", "xavier": "GlorotUniform"}[init.kind])
+
+    def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
+        return call("self.add_weight", shape=self.expr(p.shape), initializer=self.initializer(p.init))
+
+    def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
+        out = super().apply_layer(a)
+        member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
+        if member is not None and _train_dependent(member.value):
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=_EQ)])
+        return out
+
+    current_model = None
+
+    def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        used = _names_read(m.forward)
+        init_body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
+        for hp in m.hparams:
+            if hp.name in used:
+                init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
+        for member in m.members:
+            init_body.append(cst.SimpleStatementLine([cst.Assign(
+                [cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+        params = [cst.Param(cst.Name("self"))] + [
+            cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
+        init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))
+        self.current_model = m
+        try:
+            extra = [cst.Param(cst.Name("training"), default=cst.Name("False"))] if any(_train_dependent(mm.value) for mm in m.members) else []
+            body = self.method(m, m.forward, "call", extra)
+        finally:
+            self.current_model = None
+        return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([init, body]), bases=[cst.Arg(cst.parse_expression("tf.keras.Model"))])]
+
+    def construct(self, c: ir.Construct) -> cst.BaseExpression:
+        if c.kind in ("synthetic_regression", "fashion_mnist"):
+            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
+            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+        if c.kind == "SGD":
+            wd = c.args.get("weight_decay")
+            return call("tf.keras.optimizers.SGD", learning_rate=self.expr(c.args["lr"]),
+                        weight_decay=self.expr(wd) if wd is not None and not _is_zero(wd) else None)
+        if c.kind == "Adam":
+            lr = c.args.get("lr")
+            return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None, epsilon=cst.Float("1e-08"))
+        return cst.parse_expression(LOSSES[c.kind])
+
+    def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.helper("train", (SNIPPETS / "train.py").read_text())
+        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
+                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
+        if t.clip is not None:
+            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
+        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
+
+
+def _train_dependent(v) -> bool:
+    if isinstance(v, ir.Layer):
+        return v.kind in ("Dropout", "BatchNorm1d", "BatchNorm2d") or any(_train_dependent(c) for c in v.children)
+    return isinstance(v, ir.NewModel)

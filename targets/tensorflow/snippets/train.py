@@ -1,0 +1,34 @@
+def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
+    """Minibatch training with per-epoch validation; returns the history and plots it."""
+    train_ds, val_ds = data
+    history = {"train loss": [], "val loss": [], "val acc": []}
+    for epoch in range(num_epochs):
+        total, count = 0.0, 0
+        for X, y in train_ds:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, net(X, training=True))
+            grads = tape.gradient(loss, net.trainable_variables)
+            if clip is not None:
+                grads, _ = tf.clip_by_global_norm(grads, clip)
+            optimizer.apply_gradients(zip(grads, net.trainable_variables))
+            total += float(loss) * len(y)
+            count += len(y)
+        history["train loss"].append(total / count)
+        total, correct, count = 0.0, 0, 0
+        for X, y in val_ds:
+            y_hat = net(X, training=False)
+            total += float(loss_fn(y, y_hat)) * len(y)
+            if y.dtype.is_integer:
+                correct += int(tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == y, tf.int32)))
+            count += len(y)
+        history["val loss"].append(total / count)
+        if correct:
+            history["val acc"].append(correct / count)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
+    for name, values in history.items():
+        if values:
+            plt.plot(range(1, len(values) + 1), values, label=name)
+    plt.xlabel("epoch")
+    plt.legend()
+    plt.show()
+    return history
