@@ -769,7 +769,7 @@ def _shape_hint(op: str, types: dict[str, Type | None], exc: Exception | None = 
 
 
 def _slice_len(d: Any, start: Any, stop: Any, step: Any) -> Any:
-    if not isinstance(d, int):
+    if not isinstance(d, int) or d < 0 or step == 0:
         return None
     if any(v is not None and not isinstance(v, int) for v in (start, stop, step)):
         return None

@@ -192,7 +192,24 @@ def _shape_of(c: Ctx) -> Shape:
     shape = c.static.get("shape")
     if shape is None:
         return ()
-    return tuple(d if isinstance(d, int) else None for d in shape)
+    return _sizes_ok(c, tuple(d if isinstance(d, int) else None for d in shape))
+
+
+def _sizes_ok(c: Ctx, shape: Shape) -> Shape:
+    """`shape`, after checking that no size is negative."""
+    for d in shape:
+        if isinstance(d, int) and d < 0:
+            raise shape_error(f"`{c.op}` with a negative size {d} in shape {fmt_shape(shape)}", expected="sizes of 0 or more",
+                              hint="sizes count elements; use 0 for an empty axis")
+    return shape
+
+
+def _single_axis(c: Ctx, name: str = "axis") -> Any:
+    axis = c.static.get(name)
+    if isinstance(axis, tuple):
+        raise OpTypeError(f"`{c.op}` takes a single axis, got {axis}", expected="one int axis such as 0 or -1",
+                          hint="only reductions such as `sum` accept a tuple of axes")
+    return axis
 
 
 def filled(c: Ctx) -> Type:
@@ -216,20 +233,23 @@ def arange(c: Ctx) -> Type:
     start, stop, step = vals
     if stop is None and start is not None and c.types.get("stop") is None:
         start, stop = 0, start
+    if step == 0 and isinstance(step, (int, float)) and not isinstance(step, bool):
+        raise OpTypeError("`arange` with a step of 0", expected="a non-zero step", hint="the step is the distance between values")
     if all(isinstance(v, (int, float)) for v in (start, stop)) and (step is None or isinstance(step, (int, float))):
         import math
-        length = max(0, math.ceil((stop - start) / (step or 1)))
+        span = (stop - start) / (step or 1)
+        length = max(0, math.ceil(span)) if math.isfinite(span) else None
     return TensorType(_creation_dtype(c, DEFAULT_FLOAT if is_float else DEFAULT_INT), (length,))
 
 
 def linspace(c: Ctx) -> Type:
     num = c.static.get("num")
-    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), (num if isinstance(num, int) else None,))
+    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), _sizes_ok(c, (num if isinstance(num, int) else None,)))
 
 
 def eye(c: Ctx) -> Type:
     n = c.static.get("n")
-    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), (n if isinstance(n, int) else None,) * 2)
+    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), _sizes_ok(c, (n if isinstance(n, int) else None,) * 2))
 
 
 def tensor_lit(c: Ctx) -> Type:
@@ -274,6 +294,7 @@ def reshape(c: Ctx) -> Type:
     if dims.count(-1) > 1:
         raise OpTypeError("`reshape` can infer at most one dimension", expected="at most one -1",
                           hint="write all sizes but one explicitly")
+    _sizes_ok(c, tuple(None if d == -1 else d for d in dims))
     known = 1
     for d in dims:
         if isinstance(d, int) and d != -1:
@@ -311,7 +332,7 @@ def _tensor_list(c: Ctx) -> list[TensorType]:
 
 def concat(c: Ctx) -> Type:
     ts = _tensor_list(c)
-    axis = norm_axis(c.static.get("axis") or 0, ts[0].rank)
+    axis = norm_axis(_single_axis(c) or 0, ts[0].rank)
     out = list(ts[0].shape)
     for t in ts[1:]:
         if t.rank != ts[0].rank:
@@ -340,7 +361,7 @@ def stack(c: Ctx) -> Type:
         if t.rank != ts[0].rank or any(dims_equal(a, b) is False for a, b in zip(t.shape, ts[0].shape)):
             raise shape_error(f"`stack` of shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)}", expected="tensors of one shape",
                               hint="use `concat` to join tensors of different lengths along an existing axis")
-    axis = norm_axis(c.static.get("axis") or 0, ts[0].rank + 1)
+    axis = norm_axis(_single_axis(c) or 0, ts[0].rank + 1)
     shape = list(ts[0].shape)
     shape.insert(axis, len(ts))
     return TensorType(_common_dtype(c, ts), tuple(shape))
@@ -348,7 +369,7 @@ def stack(c: Ctx) -> Type:
 
 def squeeze(c: Ctx) -> Type:
     x = c.t("x")
-    axis = c.static.get("axis")
+    axis = _single_axis(c)
     if axis is None:
         return TensorType(x.dtype, tuple(d for d in x.shape if d != 1))
     a = norm_axis(axis, x.rank)
@@ -360,13 +381,13 @@ def squeeze(c: Ctx) -> Type:
 
 def unsqueeze(c: Ctx) -> Type:
     x = c.t("x")
-    a = norm_axis(c.static["axis"], x.rank + 1)
+    a = norm_axis(_single_axis(c), x.rank + 1)
     return TensorType(x.dtype, x.shape[:a] + (1,) + x.shape[a:])
 
 
 def cumsum(c: Ctx) -> Type:
     x = c.t("x")
-    axis = c.static.get("axis")
+    axis = _single_axis(c)
     if axis is None:
         return TensorType(x.dtype, (numel(x.shape),))
     norm_axis(axis, x.rank)

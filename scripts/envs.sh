@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the environments d2lc needs. Idempotent: an environment is rebuilt only when
-# its requirements or lock file changed. Usage: scripts/envs.sh [main] [mxnet]
+# its requirements or lock file changed. Usage: scripts/envs.sh [main] [mxnet] [paddle] [NAME...]
+# With no arguments: every environment with a requirements file, envs/NAME.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -45,11 +46,24 @@ need_system_libs() {  # MXNet's wheel links against libgomp and libquadmath
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(main mxnet)
+if [ ${#targets[@]} -eq 0 ]; then
+  for req in envs/*.txt; do targets+=("$(basename "$req" .txt)"); done
+fi
 for t in "${targets[@]}"; do
   case "$t" in
     main) make_env .venv envs/main.txt envs/main.lock editable ;;
     mxnet) need_system_libs; make_env .venv-mxnet envs/mxnet.txt envs/mxnet.lock ;;
-    *) echo "unknown environment: $t (main, mxnet)" >&2; exit 2 ;;
+    paddle) make_env .venv-paddle envs/paddle.txt envs/paddle.lock ;;
+    *)  # any other backend environment: envs/NAME.txt pinned by envs/NAME.lock, in .venv-NAME
+      if [ -f "envs/$t.txt" ]; then
+        lock="envs/$t.lock"
+        if [ ! -f "$lock" ]; then
+          echo "warning: env $t has no lock file; installing unpinned (write $lock with: .venv-$t/bin/pip freeze)" >&2
+          lock=/dev/null
+        fi
+        make_env ".venv-$t" "envs/$t.txt" "$lock"
+      else
+        echo "unknown environment: $t (known: $(ls envs/*.txt | xargs -n1 basename | sed 's/\.txt$//' | tr '\n' ' '))" >&2; exit 2
+      fi ;;
   esac
 done

@@ -49,7 +49,7 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..backend import get_backend
     from .replay import format_example, load_example
     from .report import Progress, summary_line, text_matrix, write_report
-    from .runner import ERROR, FAIL, Runner
+    from .runner import ERROR, FAIL, NoSuchFunction, Runner
 
     try:
         reference = get_backend(args.reference).name
@@ -80,7 +80,7 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     call_timeout=args.timeout, reports_dir=Path(args.reports_dir), progress=Progress())
     try:
         result = runner.run(paths, replay=replay)
-    except LookupError as exc:
+    except NoSuchFunction as exc:
         print(f"d2lc test: {exc}", file=sys.stderr)
         return 2
 

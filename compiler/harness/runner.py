@@ -94,6 +94,10 @@ class RunResult:
         return not c[FAIL] and not c[ERROR] and not self.chapter_errors
 
 
+class NoSuchFunction(LookupError):
+    """--function names no testable function in the given chapters."""
+
+
 class Mismatch(AssertionError):
     """Raised inside the hypothesis test so that hypothesis shrinks the input."""
 
@@ -174,7 +178,7 @@ class Runner:
             if replay is not None:
                 cases = [c for c in cases if c.name == replay[0]]
                 if not cases:
-                    raise LookupError(f"no testable function `{replay[0]}` in {', '.join(str(p) for p in paths)}")
+                    raise NoSuchFunction(f"no testable function `{replay[0]}` in {', '.join(str(p) for p in paths)}")
                 cases = cases[:1]
             for i, case in enumerate(cases):
                 self.progress(i, len(cases), f"{Path(case.chapter.path).name}:{case.name}")
@@ -309,7 +313,7 @@ class Runner:
         args = ex.ordered(case.params)
         by_worker: dict[str, list[tuple[str, Row]]] = {}
         for target, todo in active.items():
-            if target in state.disabled:
+            if target in state.disabled or not todo:
                 continue
             env = session.targets[target].backend.environment.name
             by_worker.setdefault(env, []).extend((target, r) for r in todo)

@@ -7,11 +7,13 @@ from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.rules import Fn, call
 from d2lc.types import DType, TensorType
 
+from .models import JaxModels
+
 _NATURAL_32 = creation_defaults(int_dtype=DType.int32, float_dtype=DType.float32)
 _NATURAL_64 = creation_defaults(int_dtype=DType.int64, float_dtype=DType.float64)
 
 
-class JaxEmitter(Emitter):
+class JaxEmitter(JaxModels, Emitter):
     def __init__(self, backend, module):
         super().__init__(backend, module)
         self.x64 = _explicit_64bit(module)

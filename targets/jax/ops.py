@@ -68,6 +68,9 @@ OPS = {
     "shape": Attr("shape"),
     "numel": Attr("size"),
     "len": Fn("len"),
+    # losses
+    "cross_entropy": Tmpl("optax.softmax_cross_entropy_with_integer_labels({logits}, {labels}).mean()"),
+    "squared_loss": Tmpl("optax.squared_error({y_hat}, {y}).mean()"),
 }
 
 # jnp promotes int64 + python float to float64 under x64, and int / int to float64: cast first.

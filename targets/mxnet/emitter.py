@@ -5,8 +5,10 @@ from libcst.helpers import parse_template_statement
 from d2lc import ir
 from d2lc.emit.base import Emitter
 
+from .models import MXNetModels
 
-class MXNetEmitter(Emitter):
+
+class MXNetEmitter(MXNetModels, Emitter):
     def prelude(self) -> list[str]:
         return ["npx.set_np()"]
 

@@ -103,6 +103,9 @@ OPS = {
     "shape": Attr("shape"),
     "numel": Attr("size"),
     "len": Fn("len"),
+    # losses (gluon's are per example: average them)
+    "cross_entropy": Tmpl("gluon.loss.SoftmaxCrossEntropyLoss()({logits}, {labels}).mean()"),
+    "squared_loss": Tmpl("np.square({y_hat} - {y}).mean()"),
 }
 
 # mxnet.np keeps int dtypes through float ops (np.log of int64 is int64; int64 - 1.5 is int64): cast first.

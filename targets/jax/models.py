@@ -1,0 +1,164 @@
+"""JAX models: flax.linen modules with `@nn.compact`, optax, explicit PRNG keys, a jitted train step."""
+from pathlib import Path
+
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.rules import call
+from d2lc.types import ScalarType
+from d2lc_targets.pytorch.models import _EQ, _is_zero
+
+SNIPPETS = Path(__file__).parent / "snippets"
+ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
+LOSSES = {"cross_entropy": "lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()",
+          "squared_loss": "lambda y_hat, y: optax.squared_error(y_hat, y).mean()"}
+
+
+def _lambda(body: str) -> cst.BaseExpression:
+    return cst.parse_expression(f"lambda x: {body}")
+
+
+class JaxModels:
+    """Mixed into JaxEmitter."""
+
+    def layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        k = layer.kind
+        a = layer.args
+        if k == "Sequential":
+            return call("nn.Sequential", cst.List([cst.Element(self.expr(c)) for c in layer.children]))
+        if k in ACTIVATIONS:
+            return cst.parse_expression(ACTIVATIONS[k])
+        if k == "Flatten":
+            return _lambda("x.reshape((x.shape[0], -1))")
+        if k == "Linear":
+            bias = a.get("bias")
+            return call("nn.Dense", self.expr(a["out_features"]),
+                        use_bias=self.expr(bias) if isinstance(bias, ir.Const) and bias.value is False else None)
+        if k == "Dropout":
+            return call("nn.Dropout", self.expr(a["rate"]), deterministic=cst.parse_expression("not training"))
+        if k.startswith("BatchNorm"):
+            m = a.get("momentum")
+            return call("nn.BatchNorm", use_running_average=cst.parse_expression("not training"),
+                        momentum=cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
+                        epsilon=self.expr(a["eps"]) if a.get("eps") is not None else None)
+        window = lambda name: cst.Tuple([cst.Element(self.expr(a[name]))] * 2)  # noqa: E731
+        padding = a.get("padding")
+        has_pad = padding is not None and not _is_zero(padding)
+        if k == "Conv2d":
+            stride = a.get("stride")
+            return call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
+                        strides=self.expr(stride) if stride is not None and not (isinstance(stride, ir.Const) and stride.value == 1) else None,
+                        padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"'))
+        if k in ("MaxPool2d", "AvgPool2d"):
+            fn = "nn.max_pool" if k == "MaxPool2d" else "nn.avg_pool"
+            stride = a.get("stride") if a.get("stride") is not None else a["kernel"]
+            pool = call(fn, cst.Name("x"), window("kernel"), strides=cst.Tuple([cst.Element(self.expr(stride))] * 2),
+                        padding=cst.parse_expression(f"(({self._code(padding)}, {self._code(padding)}),) * 2") if has_pad else None)
+            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("x"))]), pool)
+        self.unsupported_construct(layer.loc, f"layer {k}")
+        raise AssertionError
+
+    def _code(self, e) -> str:
+        return cst.Module([]).code_for_node(self.expr(e))
+
+    def initializer(self, init: ir.Init) -> cst.BaseExpression:
+        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
+        I = "nn.initializers."
+        if init.kind == "normal":
+            mean = init.args.get("mean")
+            if mean is not None and not _is_zero(mean):
+                self.unsupported_construct(init.loc, "normal(mean != 0) initialisers")
+            return call(I + "normal", a.get("std"))
+        if init.kind == "uniform":
+            return cst.parse_expression(f"lambda key, shape: jax.random.uniform(key, shape, minval={self._code(init.args['low'])}, "
+                                        f"maxval={self._code(init.args['high'])})")
+        if init.kind == "constant":
+            return call(I + "constant", a["value"])
+        if init.kind == "xavier":
+            return call(I + "xavier_uniform")
+        return cst.parse_expression(I + init.kind)
+
+    def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
+        raise AssertionError("params are emitted by model_def")
+
+    def var(self, e: ir.Var) -> cst.BaseExpression:
+        if self.model_scope is not None and e.name in self.model_scope:
+            return cst.Attribute(cst.Name("self"), cst.Name(e.name))
+        return cst.Name(e.name)
+
+    def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
+        out = cst.Call(cst.Name(a.member), [cst.Arg(self.expr(x)) for x in a.args])
+        member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
+        if member is not None and isinstance(member.value, ir.NewModel):
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=_EQ)])
+        return out
+
+    current_model = None
+
+    def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        fields: list[cst.BaseStatement] = []
+        for hp in m.hparams:
+            ann = hp.type.kind if isinstance(hp.type, ScalarType) else "float"
+            fields.append(cst.SimpleStatementLine([cst.AnnAssign(cst.Name(hp.name), cst.Annotation(cst.Name(ann)),
+                                                                 self.expr(hp.default) if hp.default is not None else None)]))
+        self.current_model = m
+        scope = {hp.name for hp in m.hparams}
+        saved, self.model_scope = self.model_scope, scope
+        try:
+            members: list[cst.BaseStatement] = []
+            for mm in m.members:
+                if isinstance(mm.value, ir.ParamDecl):
+                    value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init), self.expr(mm.value.shape))
+                else:
+                    value = self.expr(mm.value)
+                members.append(self.assign(mm.name, value))
+        finally:
+            self.model_scope = saved
+        try:
+            fn = self.method(m, m.forward, "__call__", [cst.Param(cst.Name("training"), default=cst.Name("False"))], scope=scope)
+        finally:
+            self.current_model = None
+        fn = fn.with_changes(body=cst.IndentedBlock([*members, *fn.body.body]),
+                             decorators=[cst.Decorator(cst.parse_expression("nn.compact"))])
+        return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([*fields, fn]), bases=[cst.Arg(cst.parse_expression("nn.Module"))])]
+
+    def construct(self, c: ir.Construct) -> cst.BaseExpression:
+        if c.kind in ("synthetic_regression", "fashion_mnist"):
+            self.helper("minibatches", (SNIPPETS / "minibatches.py").read_text())
+            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
+            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+        if c.kind == "SGD":
+            sgd = call("optax.sgd", self.expr(c.args["lr"]))
+            wd = c.args.get("weight_decay")
+            if wd is not None and not _is_zero(wd):
+                return call("optax.chain", call("optax.add_decayed_weights", self.expr(wd)), sgd)
+            return sgd
+        if c.kind == "Adam":
+            lr = c.args.get("lr")
+            return call("optax.adam", self.expr(lr) if lr is not None else cst.Float("0.001"))
+        return cst.parse_expression(LOSSES[c.kind])
+
+    def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.helper("train", (SNIPPETS / "train.py").read_text())
+        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
+                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
+        if t.clip is not None:
+            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
+        name = self.variables_name(t.net)
+        return [self.assign(name, cst.Call(cst.Name("train"), args))]
+
+    def variables_name(self, net: ir.Expr) -> str:
+        base = net.name if isinstance(net, ir.Var) else "model"
+        trained = self.state.setdefault("trained", set())
+        trained.add(base)
+        return f"{base}_variables"
+
+    def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        name = c.instance.name if isinstance(c.instance, ir.Var) else None
+        args = [cst.Arg(self.expr(a)) for a in c.args]
+        if name is not None and name in self.state.get("trained", set()):
+            return call(f"{name}.apply", cst.Name(f"{name}_variables"), *[a.value for a in args])
+        inst = self.expr(c.instance)
+        return cst.Subscript(cst.Call(cst.Attribute(inst, cst.Name("init_with_output")),
+                                      [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *args]),
+                             [cst.SubscriptElement(cst.Index(cst.Integer("0")))])

@@ -1,0 +1,52 @@
+def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
+    """Minibatch training with a jitted step and per-epoch validation; returns the trained variables."""
+    train_batches, val_batches = data
+    key, init_key = jax.random.split(jax.random.PRNGKey(seed))
+    variables = net.init(init_key, next(iter(train_batches()))[0], training=False)
+    params, batch_stats = variables["params"], variables.get("batch_stats", {})
+    if clip is not None:
+        optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
+    opt_state = optimizer.init(params)
+
+    @jax.jit
+    def train_step(params, batch_stats, opt_state, X, y, dropout_key):
+        def objective(params):
+            y_hat, updates = net.apply({"params": params, "batch_stats": batch_stats}, X, training=True,
+                                       rngs={"dropout": dropout_key}, mutable=["batch_stats"])
+            return loss_fn(y_hat, y), updates
+        (loss, updates), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        changes, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), updates.get("batch_stats", batch_stats), opt_state, loss
+
+    @jax.jit
+    def eval_step(params, batch_stats, X, y):
+        y_hat = net.apply({"params": params, "batch_stats": batch_stats}, X, training=False)
+        correct = (y_hat.argmax(axis=1) == y).sum() if jnp.issubdtype(y.dtype, jnp.integer) else 0
+        return loss_fn(y_hat, y), correct
+
+    history = {"train loss": [], "val loss": [], "val acc": []}
+    for epoch in range(num_epochs):
+        total, count = 0.0, 0
+        for X, y in train_batches():
+            key, dropout_key = jax.random.split(key)
+            params, batch_stats, opt_state, loss = train_step(params, batch_stats, opt_state, X, y, dropout_key)
+            total += float(loss) * len(y)
+            count += len(y)
+        history["train loss"].append(total / count)
+        total, correct, count = 0.0, 0, 0
+        for X, y in val_batches():
+            loss, right = eval_step(params, batch_stats, X, y)
+            total += float(loss) * len(y)
+            correct += int(right)
+            count += len(y)
+        history["val loss"].append(total / count)
+        if correct:
+            history["val acc"].append(correct / count)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
+    for name, values in history.items():
+        if values:
+            plt.plot(range(1, len(values) + 1), values, label=name)
+    plt.xlabel("epoch")
+    plt.legend()
+    plt.show()
+    return {"params": params, "batch_stats": batch_stats}

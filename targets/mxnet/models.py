@@ -1,0 +1,133 @@
+"""MXNet models: gluon `Block` classes, `initialize()`, `gluon.Trainer` and `autograd.record()`."""
+from pathlib import Path
+
+import libcst as cst
+
+from d2lc import ir
+from d2lc.emit.rules import call
+from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+
+SNIPPETS = Path(__file__).parent / "snippets"
+LAYERS = {
+    "Linear": ("nn.Dense", ("out_features",), {"use_bias": "bias"}),
+    "Conv2d": ("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
+    "MaxPool2d": ("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
+    "AvgPool2d": ("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
+    "Dropout": ("nn.Dropout", ("rate",), {}),
+    "Flatten": ("nn.Flatten", (), {}),
+}
+ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
+
+
+class MXNetModels:
+    """Mixed into MXNetEmitter."""
+
+    def layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        k = layer.kind
+        if k == "Sequential":  # gluon builds Sequential with .add(); a nested one needs a name
+            name = self.fresh("block")
+            self.pre.append(self.assign(name, call("nn.Sequential")))
+            self.pre.append(cst.SimpleStatementLine([cst.Expr(call(f"{name}.add", *[self.expr(c) for c in layer.children]))]))
+            return cst.Name(name)
+        if k in ACTIVATIONS:
+            return call("nn.Activation", cst.SimpleString(repr(ACTIVATIONS[k])))
+        if k.startswith("BatchNorm"):
+            m, eps = layer.args.get("momentum"), layer.args.get("eps")
+            return call("nn.BatchNorm", momentum=cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
+                        epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
+        out = layer_call(self, layer, LAYERS)
+        if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=_EQ)])
+        if k in ("MaxPool2d", "AvgPool2d") and layer.args.get("stride") is None:
+            pass  # gluon's default stride is the window, as in the DSL
+        return out
+
+    def initializer(self, init: ir.Init) -> cst.BaseExpression:
+        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
+        if init.kind == "normal":
+            mean = init.args.get("mean")
+            if mean is not None and not _is_zero(mean):
+                self.unsupported_construct(init.loc, "normal(mean != 0) initialisers")
+            return call("init.Normal", a.get("std"))
+        if init.kind == "uniform":
+            return call("init.Uniform", a["high"])
+        if init.kind == "constant":
+            return call("init.Constant", a["value"])
+        return call({"zeros": "init.Zero", "ones": "init.One", "xavier": "init.Xavier"}[init.kind])
+
+    def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
+        raise AssertionError("params are emitted by model_def")
+
+    def var(self, e: ir.Var) -> cst.BaseExpression:
+        out = super().var(e)
+        if self.model_scope is not None and e.name in self.state.get("model_params", set()):
+            return cst.Call(cst.Attribute(out, cst.Name("data")), [])
+        return out
+
+    def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        used = _names_read(m.forward)
+        body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
+        for hp in m.hparams:
+            if hp.name in used:
+                body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
+        params = set()
+        for mm in m.members:
+            target = cst.Attribute(cst.Name("self"), cst.Name(mm.name))
+            if isinstance(mm.value, ir.ParamDecl):
+                params.add(mm.name)
+                value = call("self.params.get", cst.SimpleString(repr(mm.name)), shape=self.expr(mm.value.shape),
+                             init=self.initializer(mm.value.init))
+                body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
+            elif isinstance(mm.value, ir.Layer) and mm.value.kind == "Sequential":
+                body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], call("nn.Sequential"))]))
+                saved, self.pre = self.pre, []
+                children = [self.expr(c) for c in mm.value.children]
+                body.extend(self.pre)
+                self.pre = saved
+                body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("add")), [cst.Arg(c) for c in children]))]))
+            else:
+                saved, self.pre = self.pre, []
+                value = self.expr(mm.value)
+                body.extend(self.pre)
+                self.pre = saved
+                body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
+        init_params = [cst.Param(cst.Name("self"))] + [
+            cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
+        init_fn = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(init_params), cst.IndentedBlock(body))
+        self.state["model_params"] = params
+        try:
+            forward = self.method(m, m.forward, "forward", [])
+        finally:
+            self.state["model_params"] = set()
+        return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([init_fn, forward]), bases=[cst.Arg(cst.parse_expression("nn.Block"))])]
+
+    def _stmt(self, s):
+        out = super()._stmt(s)
+        if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel):
+            out.append(cst.SimpleStatementLine([cst.Expr(call(f"{s.name}.initialize"))]))
+        return out
+
+    def construct(self, c: ir.Construct) -> cst.BaseExpression:
+        if c.kind in ("synthetic_regression", "fashion_mnist"):
+            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
+            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+        if c.kind in ("SGD", "Adam"):
+            return cst.SimpleString(repr(c.kind.lower()))
+        return cst.parse_expression(LOSSES[c.kind])
+
+    def hyperparams(self, c: ir.Construct) -> cst.BaseExpression:
+        lr = c.args.get("lr")
+        items = [cst.DictElement(cst.SimpleString("'learning_rate'"), self.expr(lr) if lr is not None else cst.Float("0.001"))]
+        wd = c.args.get("weight_decay")
+        if wd is not None and not _is_zero(wd):
+            items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
+        return cst.Dict(items)
+
+    def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.helper("train", (SNIPPETS / "train.py").read_text())
+        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
+                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.hyperparams(t.optimizer)), cst.Arg(self.expr(t.epochs))]
+        if t.clip is not None:
+            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
+        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
