@@ -32,33 +32,49 @@ def find_chapters(paths: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def build(paths: list[Path], backends: list[Backend], out_dir: Path, display_root: Path | None = None) -> BuildResult:
-    """Compile every chapter for every backend in memory; nothing is written here."""
+def build(paths: list[Path], backends: list[Backend], out_dir: Path, display_root: Path | None = None,
+          jobs: int | None = None) -> BuildResult:
+    """Compile every chapter for every backend in memory (chapters in parallel processes); nothing is written here."""
+    chapters = find_chapters(paths)
+    names = [b.name for b in backends]
+    tasks = [(str(chapter), str(rel), _display(chapter, display_root), names) for chapter, rel in chapters]
+    jobs = jobs if jobs is not None else min(len(tasks), os.cpu_count() or 1)
+    if jobs > 1 and len(tasks) > 2:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_compile_one, tasks))
+    else:
+        results = [_compile_one(t) for t in tasks]
     result = BuildResult()
-    names = {b.name for b in backends} | {a for b in backends for a in b.aliases}
-    from .backend import registry
-    names |= set(registry())
-    for chapter, rel in find_chapters(paths):
-        shown = _display(chapter, display_root)
-        try:
-            text = chapter.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            from .diagnostics import Loc
-            result.errors[shown] = [Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}")]
-            continue
-        try:
-            module = compile_chapter(text, shown, names)
-        except CompileError as exc:
-            result.errors[shown] = exc.diagnostics
-            continue
-        for backend in backends:
-            try:
-                nb = build_notebook(module, backend)
-            except EmitError as exc:
-                result.errors.setdefault(shown, []).append(exc.diagnostic)
-                continue
-            result.outputs[out_dir / backend.name / rel.with_suffix(".ipynb")] = nb
+    for (chapter, rel, shown, _), (outputs, errors) in zip(tasks, results):
+        if errors:
+            result.errors[shown] = errors
+        for target, text in outputs.items():
+            result.outputs[out_dir / target / Path(rel).with_suffix(".ipynb")] = text
     return result
+
+
+def _compile_one(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
+    """One chapter for the named backends: (target -> notebook text, diagnostics)."""
+    from .backend import get_backend, registry
+    chapter, _, shown, names = task
+    try:
+        text = Path(chapter).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        from .diagnostics import Loc
+        return {}, [Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}")]
+    known = set(registry()) | {a for b in registry().values() for a in b.aliases}
+    try:
+        module = compile_chapter(text, shown, known)
+    except CompileError as exc:
+        return {}, exc.diagnostics
+    outputs, errors = {}, []
+    for name in names:
+        try:
+            outputs[name] = build_notebook(module, get_backend(name))
+        except EmitError as exc:
+            errors.append(exc.diagnostic)
+    return (outputs if not errors else {}), errors
 
 
 def _display(path: Path, root: Path | None) -> str:

@@ -49,7 +49,9 @@ def build_notebook(module: Module, backend: Backend) -> str:
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, (kind, source, seed, tags) in enumerate(emit_tagged_cells(module, backend)):
         cid = cell_id(module.path, i, kind, seed)
-        cell = new_markdown_cell(source, id=cid) if kind == "markdown" else new_code_cell(source, id=cid)
+        cell = nbformat.NotebookNode({"cell_type": kind, "id": cid, "metadata": {}, "source": source})
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
         if tags:
             cell.metadata["tags"] = list(tags)
         nb.cells.append(cell)

@@ -14,7 +14,7 @@ from .. import ir
 from ..diagnostics import Diagnostic, Loc
 from ..ops import SPECS
 from ..types import NONE, DType, ScalarType, TensorType, promote
-from .fmt import render
+from .fmt import attr, binop, compare, render, sub, unary
 from .rules import dotted
 
 if TYPE_CHECKING:
@@ -79,11 +79,11 @@ class Emitter:
         if isinstance(v, bool) or v is None:
             return cst.Name(repr(v))
         if isinstance(v, int):
-            return cst.Integer(str(v)) if v >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-v)))
+            return cst.Integer(str(v)) if v >= 0 else unary(cst.Minus(), cst.Integer(str(-v)))
         if isinstance(v, float):
             text = repr(abs(v))
             node = cst.Float(text) if ("." in text or "e" in text) and text not in ("inf", "nan") else cst.parse_expression(f"float('{text}')")
-            return cst.UnaryOperation(cst.Minus(), node) if v < 0 or (v == 0 and str(v).startswith("-")) else node
+            return unary(cst.Minus(), node) if v < 0 or (v == 0 and str(v).startswith("-")) else node
         if isinstance(v, str):
             return cst.SimpleString(repr(v))
         if isinstance(v, DType):
@@ -196,7 +196,7 @@ class Emitter:
         return out
 
     def subscript(self, base: cst.BaseExpression, items: list) -> cst.Subscript:
-        return cst.Subscript(base, self.index(items))
+        return sub(base, self.index(items))
 
     # ---- hooks that differ per framework -----------------------------------------------------
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
@@ -222,7 +222,7 @@ class Emitter:
     def var(self, e: ir.Var) -> cst.BaseExpression:
         """A name; inside a model's forward, members and hyperparameters become attributes."""
         if self.model_scope is not None and e.name in self.model_scope:
-            return cst.Attribute(cst.Name("self"), cst.Name(e.name))
+            return attr(cst.Name("self"), cst.Name(e.name))
         return cst.Name(e.name)
 
     model_scope: set[str] | None = None
@@ -462,7 +462,7 @@ GENERIC = {
     "print": _print,
     "py_and": _py_bool,
     "py_or": _py_bool,
-    "py_not": lambda em, n: cst.UnaryOperation(cst.Not(), em.expr(n.args["x"])),
+    "py_not": lambda em, n: unary(cst.Not(), em.expr(n.args["x"])),
     "py_float": lambda em, n: cst.Call(cst.Name("float"), [cst.Arg(em.expr(n.args["x"]))]),
     "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
     "getitem": _getitem,
@@ -473,10 +473,10 @@ _PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": 
 _PY_CMP = {"eq": cst.Equal, "ne": cst.NotEqual, "lt": cst.LessThan, "le": cst.LessThanEqual, "gt": cst.GreaterThan,
            "ge": cst.GreaterThanEqual}
 _PYTHON_SCALAR_RULES = {
-    **{k: (lambda op: lambda em, n: cst.BinaryOperation(em.expr(n.args["x"]), op(), em.expr(n.args["y"])))(v) for k, v in _PY_BIN.items()},
-    **{k: (lambda op: lambda em, n: cst.Comparison(em.expr(n.args["x"]), [cst.ComparisonTarget(op(), em.expr(n.args["y"]))]))(v)
+    **{k: (lambda op: lambda em, n: binop(em.expr(n.args["x"]), op(), em.expr(n.args["y"])))(v) for k, v in _PY_BIN.items()},
+    **{k: (lambda op: lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(op(), em.expr(n.args["y"]))]))(v)
        for k, v in _PY_CMP.items()},
-    "neg": lambda em, n: cst.UnaryOperation(cst.Minus(), em.expr(n.args["x"])),
+    "neg": lambda em, n: unary(cst.Minus(), em.expr(n.args["x"])),
     "maximum": lambda em, n: cst.Call(cst.Name("max"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
     "minimum": lambda em, n: cst.Call(cst.Name("min"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
 }

@@ -72,8 +72,44 @@ BLACK_MODE = black.Mode(line_length=100, target_versions={black.TargetVersion.PY
 
 def render(body: list[cst.BaseStatement]) -> str:
     """Source text for statements: parenthesised, then black-formatted."""
-    module = cst.Module(body=body).visit(AddParens())
-    code = module.code
+    code = cst.Module(body=body).code  # parentheses were added as the tree was built (binop, attr, ...)
     if not code.strip():
         return ""
     return black.format_str(code, mode=BLACK_MODE).rstrip("\n")
+
+
+# ---- constructors that add precedence parentheses as the tree is built (cheaper than a pass) ----
+def binop(left: cst.BaseExpression, op: cst.BaseBinaryOp, right: cst.BaseExpression) -> cst.BinaryOperation:
+    p = _BIN[type(op)]
+    right_assoc = isinstance(op, cst.Power)
+    if precedence(left) < p or (right_assoc and precedence(left) == p):
+        left = _paren(left)
+    if precedence(right) < p or (not right_assoc and precedence(right) == p):
+        right = _paren(right)
+    return cst.BinaryOperation(left, op, right)
+
+
+def unary(op: cst.BaseUnaryOp, operand: cst.BaseExpression) -> cst.UnaryOperation:
+    own = 3 if isinstance(op, cst.Not) else 11
+    return cst.UnaryOperation(op, _paren(operand) if precedence(operand) < own else operand)
+
+
+def compare(left: cst.BaseExpression, targets: list[cst.ComparisonTarget]) -> cst.Comparison:
+    left = _paren(left) if precedence(left) <= 4 else left
+    targets = [t.with_changes(comparator=_paren(t.comparator)) if precedence(t.comparator) <= 4 else t for t in targets]
+    return cst.Comparison(left, targets)
+
+
+def attr(value: cst.BaseExpression, name: cst.Name) -> cst.Attribute:
+    if precedence(value) < ATOM or isinstance(value, (cst.Integer, cst.Float)):
+        value = _paren(value)
+    return cst.Attribute(value, name)
+
+
+def sub(value: cst.BaseExpression, slices) -> cst.Subscript:
+    return cst.Subscript(_paren(value) if precedence(value) < ATOM else value, slices)
+
+
+def parenthesize(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Run the precedence pass over a (small) tree, e.g. a filled-in template."""
+    return node.visit(AddParens())

@@ -19,6 +19,7 @@ import libcst as cst
 from libcst.helpers import parse_template_expression
 
 from ..ops import REQUIRED, SPECS
+from .fmt import attr, binop, compare, parenthesize, sub, unary
 
 if TYPE_CHECKING:
     from .. import ir
@@ -78,7 +79,7 @@ def dotted(path: str) -> cst.BaseExpression:
     parts = path.split(".")
     node: cst.BaseExpression = cst.Name(parts[0])
     for part in parts[1:]:
-        node = cst.Attribute(node, cst.Name(part))
+        node = attr(node, cst.Name(part))
     return node
 
 
@@ -114,7 +115,7 @@ class Method(Rule):
 
     def emit(self, em, node):
         receiver = em.operand(node, "x")
-        return cst.Call(cst.Attribute(receiver, cst.Name(self.name)),
+        return cst.Call(attr(receiver, cst.Name(self.name)),
                         _positional(em, node, self.args) + _kwargs(em, node, self.kw))
 
 
@@ -125,7 +126,7 @@ class Attr(Rule):
     name: str
 
     def emit(self, em, node):
-        return cst.Attribute(em.operand(node, "x"), cst.Name(self.name))
+        return attr(em.operand(node, "x"), cst.Name(self.name))
 
 
 BINARY = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide, "//": cst.FloorDivide, "%": cst.Modulo,
@@ -143,8 +144,8 @@ class Infix(Rule):
     def emit(self, em, node):
         left, right = em.operand(node, "x"), em.operand(node, "y")
         if self.op in COMPARE:
-            return cst.Comparison(left, [cst.ComparisonTarget(COMPARE[self.op](), right)])
-        return cst.BinaryOperation(left, BINARY[self.op](), right)
+            return compare(left, [cst.ComparisonTarget(COMPARE[self.op](), right)])
+        return binop(left, BINARY[self.op](), right)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Prefix(Rule):
 
     def emit(self, em, node):
         ops = {"-": cst.Minus, "~": cst.BitInvert, "not": cst.Not}
-        return cst.UnaryOperation(ops[self.op](), em.operand(node, "x"))
+        return unary(ops[self.op](), em.operand(node, "x"))
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class Tmpl(Rule):
                 values[h] = em.dtype_expr(node.type.dtype)
             else:
                 values[h] = em.arg(node, h)
-        return parse_template_expression(self.template, **values)
+        return parenthesize(parse_template_expression(self.template, **values))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ VALUE_BLOCKERS = {"shape", "len", "numel", "zeros_like", "ones_like", "argmax", 
                   "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not"}
 POSITIVE_SINKS = {"log": ("x",), "sqrt": ("x",), "truediv": ("y",), "floordiv": ("y",), "mod": ("y",)}
 DISTINCT_SINKS = {"argmax", "argmin", "max", "min"}
+# Ops whose argument holds indices into an axis of another argument: op -> (index arg, indexed arg, axis).
+INDEX_ARGS = {"cross_entropy": ("labels", "logits", -1)}
+# Op arguments no gradient flows to (besides a getitem's index and a where's condition).
+NONDIFF_ARGS = {"cross_entropy": {"labels"}, "where": {"cond"}}
 
 
 @dataclass
@@ -108,6 +112,12 @@ class Analyzer:
                     domains[p].distinct = True
             if e.op == "getitem" and isinstance(e.args["x"].type, TensorType):
                 self._index_bounds(e.args["x"].type, e.args["index"], env, domains)
+            if e.op in INDEX_ARGS:
+                idx, base, axis = INDEX_ARGS[e.op]
+                t = getattr(e.args.get(base), "type", None)
+                if isinstance(t, TensorType) and t.rank and t.shape[axis] is not None:
+                    for p in self._deps(e.args.get(idx), env, diff=False):
+                        domains[p].index_bounds.add(t.shape[axis])
         elif isinstance(e, ir.CallFunc) and e.func in self.facts:
             callee = self.module.functions[e.func]
             for p, a in zip(callee.params, e.args):
@@ -167,8 +177,9 @@ class Analyzer:
             if diff and not _differentiable(e):
                 return out
             for name, v in e.args.items():
-                # An index picks values but is not one; no gradient flows to a condition.
-                if name == "index" or diff and name == "cond":
+                # An index picks values but is not one; no gradient flows to a condition or labels.
+                if name == "index" or e.op in INDEX_ARGS and name == INDEX_ARGS[e.op][0] \
+                        or diff and name in NONDIFF_ARGS.get(e.op, ()):
                     continue
                 if isinstance(v, list):
                     for item in v:

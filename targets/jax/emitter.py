@@ -1,6 +1,8 @@
 """What JAX spells differently: pure gradient functions, `.at[].set`, PRNG keys, 64-bit mode."""
 import libcst as cst
 
+from d2lc.emit.fmt import attr, binop, sub
+
 from d2lc import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.dtypes import creation_defaults
@@ -48,8 +50,8 @@ class JaxEmitter(JaxModels, Emitter):
 
     # element writes are functional
     def index_assign(self, s: ir.IndexAssign):
-        at = cst.Subscript(cst.Attribute(cst.Name(s.name), cst.Name("at")), self.index(s.index))
-        update = cst.Call(cst.Attribute(at, cst.Name("set")), [cst.Arg(self.assign_value(s))])
+        at = sub(attr(cst.Name(s.name), cst.Name("at")), self.index(s.index))
+        update = cst.Call(attr(at, cst.Name("set")), [cst.Arg(self.assign_value(s))])
         return [self.assign(s.name, update)]
 
     # random draws split the notebook's key
@@ -64,9 +66,9 @@ class JaxEmitter(JaxModels, Emitter):
                 draw = call("jax.random.normal", cst.Name("subkey"), shape)
                 std, mean = node.args.get("std"), node.args.get("mean")
                 if std is not None:
-                    draw = cst.BinaryOperation(draw, cst.Multiply(), self.expr(std))
+                    draw = binop(draw, cst.Multiply(), self.expr(std))
                 if mean is not None:
-                    draw = cst.BinaryOperation(draw, cst.Add(), self.expr(mean))
+                    draw = binop(draw, cst.Add(), self.expr(mean))
                 return draw
             low, high = node.args.get("low"), node.args.get("high")
             return call("jax.random.uniform", cst.Name("subkey"), shape,

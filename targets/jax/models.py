@@ -3,6 +3,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from d2lc.emit.fmt import attr, binop, sub
+
 from d2lc import ir
 from d2lc.emit.rules import call
 from d2lc.types import ScalarType
@@ -39,7 +41,7 @@ class JaxModels:
         if k.startswith("BatchNorm"):
             m = a.get("momentum")
             return call("nn.BatchNorm", use_running_average=cst.parse_expression("not training"),
-                        momentum=cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
+                        momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(a["eps"]) if a.get("eps") is not None else None)
         window = lambda name: cst.Tuple([cst.Element(self.expr(a[name]))] * 2)  # noqa: E731
         padding = a.get("padding")
@@ -83,7 +85,7 @@ class JaxModels:
 
     def var(self, e: ir.Var) -> cst.BaseExpression:
         if self.model_scope is not None and e.name in self.model_scope:
-            return cst.Attribute(cst.Name("self"), cst.Name(e.name))
+            return attr(cst.Name("self"), cst.Name(e.name))
         return cst.Name(e.name)
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
@@ -159,6 +161,6 @@ class JaxModels:
         if name is not None and name in self.state.get("trained", set()):
             return call(f"{name}.apply", cst.Name(f"{name}_variables"), *[a.value for a in args])
         inst = self.expr(c.instance)
-        return cst.Subscript(cst.Call(cst.Attribute(inst, cst.Name("init_with_output")),
+        return sub(cst.Call(attr(inst, cst.Name("init_with_output")),
                                       [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *args]),
                              [cst.SubscriptElement(cst.Index(cst.Integer("0")))])

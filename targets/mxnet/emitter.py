@@ -1,5 +1,7 @@
 """What MXNet spells differently: `attach_grad` + `autograd.record()`, and `npx.set_np()`."""
 import libcst as cst
+
+from d2lc.emit.fmt import attr
 from libcst.helpers import parse_template_statement
 
 from d2lc import ir
@@ -32,5 +34,5 @@ class MXNetEmitter(MXNetModels, Emitter):
                 run.append(self.assign(name, y))
                 y = cst.Name(name)
             self.pre.extend(self._recording(g, run))
-        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(y, cst.Name("backward")), []))]))
-        return cst.Attribute(cst.Name(g.wrt.name), cst.Name("grad"))
+        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
+        return attr(cst.Name(g.wrt.name), cst.Name("grad"))

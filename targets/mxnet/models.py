@@ -3,6 +3,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from d2lc.emit.fmt import attr, binop
+
 from d2lc import ir
 from d2lc.emit.rules import call
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
@@ -34,7 +36,7 @@ class MXNetModels:
             return call("nn.Activation", cst.SimpleString(repr(ACTIVATIONS[k])))
         if k.startswith("BatchNorm"):
             m, eps = layer.args.get("momentum"), layer.args.get("eps")
-            return call("nn.BatchNorm", momentum=cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
+            return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
         out = layer_call(self, layer, LAYERS)
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
@@ -62,7 +64,7 @@ class MXNetModels:
     def var(self, e: ir.Var) -> cst.BaseExpression:
         out = super().var(e)
         if self.model_scope is not None and e.name in self.state.get("model_params", set()):
-            return cst.Call(cst.Attribute(out, cst.Name("data")), [])
+            return cst.Call(attr(out, cst.Name("data")), [])
         return out
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
@@ -73,7 +75,7 @@ class MXNetModels:
                 body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         params = set()
         for mm in m.members:
-            target = cst.Attribute(cst.Name("self"), cst.Name(mm.name))
+            target = attr(cst.Name("self"), cst.Name(mm.name))
             if isinstance(mm.value, ir.ParamDecl):
                 params.add(mm.name)
                 value = call("self.params.get", cst.SimpleString(repr(mm.name)), shape=self.expr(mm.value.shape),
@@ -85,7 +87,7 @@ class MXNetModels:
                 children = [self.expr(c) for c in mm.value.children]
                 body.extend(self.pre)
                 self.pre = saved
-                body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("add")), [cst.Arg(c) for c in children]))]))
+                body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("add")), [cst.Arg(c) for c in children]))]))
             else:
                 saved, self.pre = self.pre, []
                 value = self.expr(mm.value)

@@ -1,6 +1,8 @@
 """MXNet op table: IR op -> emission rule."""
 import libcst as cst
 
+from d2lc.emit.fmt import attr, binop
+
 from d2lc import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
@@ -28,10 +30,10 @@ def _arg_reduce(method: str):
 
 def _floordiv(em, node):
     # mxnet.np has no `//` for arrays: floor the true quotient, then return to the int dtype
-    quotient = cst.BinaryOperation(em.operand(node, "x"), cst.Divide(), em.operand(node, "y"))
+    quotient = binop(em.operand(node, "x"), cst.Divide(), em.operand(node, "y"))
     out = call("np.floor", quotient)
     if not node.type.dtype.is_float:
-        out = cst.Call(cst.Attribute(out, cst.Name("astype")), [cst.Arg(em.dtype_expr(node.type.dtype))])
+        out = cst.Call(attr(out, cst.Name("astype")), [cst.Arg(em.dtype_expr(node.type.dtype))])
     return out
 
 

@@ -1,6 +1,8 @@
 """What Paddle does differently from the shared emitter: gradients, and casts against Python numbers."""
 import libcst as cst
 
+from d2lc.emit.fmt import attr, sub
+
 from d2lc import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.rules import call
@@ -25,19 +27,19 @@ class PaddleEmitter(Emitter):
         return True
 
     def record(self, g, run):
-        return [_track(g.wrt.name), *run]
+        return [*self._track(g.wrt.name), *run]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         x = g.wrt.name
         if id(g) not in self.recorded:
-            self.pre.append(_track(x))
+            self.pre.extend(self._track(x))
             self.pre.extend(self._run(g))
         y = self.expr(g.y)
         if x in self.grad_seen or self.in_function is not None or self.loop_depth:
-            return cst.Subscript(call("paddle.grad", y, cst.Name(x)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
-        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(y, cst.Name("backward")), []))]))
+            return sub(call("paddle.grad", y, cst.Name(x)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         self.grad_seen.add(x)
-        return cst.Attribute(cst.Name(x), cst.Name("grad"))
+        return attr(cst.Name(x), cst.Name("grad"))
 
     def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
         # Against a Python number Paddle promotes as the IR does (int64 tensor + 0.5 is float32):
@@ -49,15 +51,25 @@ class PaddleEmitter(Emitter):
                 return self.expr(e)
         return super().operand(node, name)
 
+    def _track(self, x: str) -> list[cst.BaseStatement]:
+        """`x.stop_gradient = False`, unless x is known to be tracked already (a top-level name not rebound since)."""
+        tracked = self.state.setdefault("tracked", set())
+        if self.in_function is None and not self.loop_depth:
+            if x in tracked:
+                return []
+            tracked.add(x)
+        return [cst.parse_statement(f"{x}.stop_gradient = False\n")]
+
     def _stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
-        if isinstance(s, ir.For):
-            self.loop_depth += 1
+        tracked = self.state.setdefault("tracked", set())
+        if isinstance(s, (ir.For, ir.If)):
+            self.loop_depth += isinstance(s, ir.For)
             try:
                 return super()._stmt(s)
             finally:
-                self.loop_depth -= 1
-        return super()._stmt(s)
-
-
-def _track(x: str) -> cst.BaseStatement:
-    return cst.parse_statement(f"{x}.stop_gradient = False\n")
+                self.loop_depth -= isinstance(s, ir.For)
+                tracked.clear()  # after control flow, don't rely on what is tracked
+        out = super()._stmt(s)
+        if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            tracked.discard(s.name)  # a new tensor under this name starts untracked
+        return out

@@ -7,6 +7,8 @@ PyTorch gains later is *not* inherited silently: it is declared unsupported unti
 """
 import libcst as cst
 
+from d2lc.emit.fmt import attr
+
 from d2lc import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind
 from d2lc.emit.rules import Custom, DTyped, Fn, Method, Attr, Tmpl, Unsupported, call
@@ -65,7 +67,7 @@ def _transpose(em, node):
         return Attr("T").emit(em, node)
     if axes is None:  # Paddle's transpose always takes the full permutation
         perm = cst.List([cst.Element(cst.Integer(str(i))) for i in reversed(range(rank))])
-        return cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("transpose")), [cst.Arg(perm)])
+        return cst.Call(attr(em.expr(node.args["x"]), cst.Name("transpose")), [cst.Arg(perm)])
     return Method("transpose", "axes").emit(em, _listed(node, "axes"))
 
 
@@ -149,12 +151,15 @@ OVERRIDES = {
     # misc
     "astype": Method("astype", "dtype"),
     "numel": Attr("size"),  # `x.numel()` is a tensor in Paddle; `x.size` is the int
+    # losses
+    "cross_entropy": Fn("paddle.nn.functional.cross_entropy", "logits", "labels"),
+    "squared_loss": Fn("paddle.nn.functional.mse_loss", "y_hat", "y"),
 }
 
 TORCH_OPS = torch_backend.ops
 OPS = {
     # An op PyTorch has but nobody has checked for Paddle yet is declared, not guessed.
-    **{op: Unsupported(f"not yet translated for Paddle (PyTorch has `{op}`; add it to targets/paddle/ops.py)")
+    **{op: Unsupported(f"TODO: not yet translated for Paddle (PyTorch has `{op}`; add it to targets/paddle/ops.py)")
        for op in TORCH_OPS},
     **{op: from_torch(TORCH_OPS[op]) for op in sorted(SAME_AS_TORCH)},
     **OVERRIDES,
@@ -163,7 +168,7 @@ OPS = {
 # Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int
 # tensors into ints: cast tensor operands to the IR's dtype first. Against a Python number Paddle
 # already promotes the way the IR does, so the emitter skips the cast there (see emitter.py).
-CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm"})
+CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm", "squared_loss"})
 
 _torch_like = creation_defaults(int_dtype=DType.int64)
 

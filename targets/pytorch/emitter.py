@@ -1,6 +1,8 @@
 """What PyTorch spells differently from the table: gradients via `requires_grad_` and `backward()`."""
 import libcst as cst
 
+from d2lc.emit.fmt import attr
+
 from d2lc import ir
 from d2lc.emit.base import Emitter
 
@@ -21,6 +23,6 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         if id(g) not in self.recorded:
             self.pre.append(cst.parse_statement(f"{x}.requires_grad_(True)\n"))
             self.pre.extend(self._run(g))
-        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(self.expr(g.y), cst.Name("backward")), []))]))
+        self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(self.expr(g.y), cst.Name("backward")), []))]))
         self.grad_seen.add(x)
-        return cst.Attribute(cst.Name(x), cst.Name("grad"))
+        return attr(cst.Name(x), cst.Name("grad"))

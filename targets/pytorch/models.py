@@ -2,6 +2,8 @@
 from pathlib import Path
 
 import libcst as cst
+
+from d2lc.emit.fmt import attr
 from libcst.helpers import parse_template_expression
 
 from d2lc import ir
@@ -54,7 +56,7 @@ class PyTorchModels:
         if init.kind == "normal":
             return call("torch.normal", a.get("mean") or cst.Integer("0"), a.get("std") or cst.Integer("1"), size=shape)
         if init.kind == "uniform":
-            return cst.Call(cst.Attribute(call("torch.empty", shape), cst.Name("uniform_")), [cst.Arg(a["low"]), cst.Arg(a["high"])])
+            return cst.Call(attr(call("torch.empty", shape), cst.Name("uniform_")), [cst.Arg(a["low"]), cst.Arg(a["high"])])
         if init.kind == "xavier":
             return call("nn.init.xavier_uniform_", call("torch.empty", shape))
         if init.kind == "constant":
@@ -72,7 +74,7 @@ class PyTorchModels:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
             init_body.append(cst.SimpleStatementLine([cst.Assign(
-                [cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+                [cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))

@@ -1,5 +1,6 @@
 """PyTorch op table: IR op -> emission rule."""
 from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.fmt import attr
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
 from d2lc.types import DType
 
@@ -67,8 +68,8 @@ def _var(em, node):
 def _cumsum(em, node):
     if node.args.get("axis") is None:
         import libcst as cst
-        flat = cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("flatten")), [])
-        return cst.Call(cst.Attribute(flat, cst.Name("cumsum")), [cst.Arg(cst.Integer("0"))])
+        flat = cst.Call(attr(em.expr(node.args["x"]), cst.Name("flatten")), [])
+        return cst.Call(attr(flat, cst.Name("cumsum")), [cst.Arg(cst.Integer("0"))])
     return Method("cumsum", "axis").emit(em, node)
 
 

@@ -1,5 +1,7 @@
 """What TensorFlow spells differently: `GradientTape` blocks and `tf.Variable` element writes."""
 import libcst as cst
+
+from d2lc.emit.fmt import attr
 from libcst.helpers import parse_template_statement
 
 from d2lc import ir
@@ -53,9 +55,9 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             value = call("tf.cast", value, self.dtype_expr(slot.dtype))
         exact = isinstance(vt, TensorType) and isinstance(slot, TensorType) and vt.shape == slot.shape and None not in slot.shape
         if isinstance(slot, TensorType) and slot.rank and not exact:  # assign() needs the slice's exact shape
-            shape = cst.Attribute(target, cst.Name("shape"))
+            shape = attr(target, cst.Name("shape"))
             value = call("tf.broadcast_to", value, shape) if isinstance(vt, TensorType) else call("tf.fill", shape, value)
-        out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("assign")), [cst.Arg(value)]))]))
+        out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("assign")), [cst.Arg(value)]))]))
         return out
 
     def _stmt(self, s):

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from d2lc.emit.fmt import attr, binop
+
 from d2lc import ir
 from d2lc.emit.rules import call
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
@@ -40,7 +42,7 @@ class TensorFlowModels:
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
-            mom = cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
+            mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
         return [layer_call(self, layer, LAYERS)]
 
@@ -101,7 +103,7 @@ class TensorFlowModels:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
             init_body.append(cst.SimpleStatementLine([cst.Assign(
-                [cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+                [cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))

@@ -1,6 +1,8 @@
 """TensorFlow op table: IR op -> emission rule."""
 import libcst as cst
 
+from d2lc.emit.fmt import attr, unary
+
 from d2lc import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
@@ -9,7 +11,7 @@ from d2lc.types import DType, ScalarType
 
 
 def _flat(em, x: cst.BaseExpression) -> cst.BaseExpression:
-    return call("tf.reshape", x, cst.List([cst.Element(cst.UnaryOperation(cst.Minus(), cst.Integer("1")))]))
+    return call("tf.reshape", x, cst.List([cst.Element(unary(cst.Minus(), cst.Integer("1")))]))
 
 
 def _arg_reduce(fn: str):
@@ -75,7 +77,7 @@ def _numel(em, node):
 
 
 def _item(em, node):
-    return cst.Call(cst.Attribute(cst.Call(cst.Attribute(em.expr(node.args["x"]), cst.Name("numpy")), []), cst.Name("item")), [])
+    return cst.Call(attr(cst.Call(attr(em.expr(node.args["x"]), cst.Name("numpy")), []), cst.Name("item")), [])
 
 
 OPS = {
