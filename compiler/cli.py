@@ -114,6 +114,11 @@ def make_parser() -> argparse.ArgumentParser:
         add_new_target_parser(sub)
     except ImportError:
         pass
+    try:
+        from .conformance import add_conformance_parser
+        add_conformance_parser(sub)
+    except ImportError:
+        pass
     return parser
 
 

@@ -145,7 +145,7 @@ class Runner:
     def __init__(self, backends: list[Backend], reference: str = "pytorch", examples: int = 10, seed: int = 0,
                  device: str = "cpu", call_timeout: float = 60.0, reports_dir: Path = Path("reports"),
                  shrink_budget: int = 60, progress: Callable[[int, int, str], None] | None = None,
-                 cli_prefix: str = "d2lc test"):
+                 cli_prefix: str = "d2lc test", cache_dir: Path | None = None):
         names = [b.name for b in backends]
         if reference not in names:
             raise ValueError(f"the reference target `{reference}` is not among the targets ({', '.join(names)})")
@@ -159,6 +159,7 @@ class Runner:
         self.shrink_budget = shrink_budget
         self.progress = progress or (lambda i, n, label: None)
         self.cli_prefix = cli_prefix
+        self.cache_dir = cache_dir
         self.session: Session | None = None
         self.result: RunResult | None = None
         self.last_outputs: dict[tuple[str, str], Any] = {}  # (target, callee) -> output of the last input run
@@ -168,7 +169,7 @@ class Runner:
     def run(self, paths: list[Path], replay: tuple[str, Example] | None = None) -> RunResult:
         """Test every function of the chapters under `paths`; with `replay` (function, input), just that one input."""
         t0 = time.perf_counter()
-        self.session = session = Session(self.backends, self.device, self.call_timeout)
+        self.session = session = Session(self.backends, self.device, self.call_timeout, cache_dir=self.cache_dir)
         try:
             chapters, t_compile, t_start = self._prepare(paths)
             result = self.result

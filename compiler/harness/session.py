@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..backend import Backend
 from .client import CallFailed, TargetSetup, WorkerClient, WorkerError
@@ -18,15 +19,28 @@ class TargetInfo:
     versions: dict[str, str] = field(default_factory=dict)
 
 
+def worker_env(device: str, cache_dir: Path | None) -> dict[str, str]:
+    """Environment variables for the workers: quiet TF, CPU only when asked, JAX's on-disk compile cache."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    if device == "cpu":
+        env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
+    if cache_dir is not None:
+        # JAX compiles every eager op once per input shape; the cache keeps those across runs.
+        env.update({"JAX_COMPILATION_CACHE_DIR": str(Path(cache_dir).resolve() / "jax"),
+                    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"})
+    return env
+
+
 class Session:
     """Starts one worker per environment, probes each target's framework, and routes calls."""
 
     def __init__(self, backends: list[Backend], device: str = "cpu", call_timeout: float = 60.0,
-                 start_timeout: float = 300.0):
+                 start_timeout: float = 300.0, cache_dir: Path | None = None):
         self.device = device
         self.targets: dict[str, TargetInfo] = {b.name: TargetInfo(b) for b in backends}
         self.workers: dict[str, WorkerClient] = {}
-        env = {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"} if device == "cpu" else {}
+        env = worker_env(device, cache_dir)
         for b in backends:
             name = b.environment.name
             if name in self.workers:

@@ -1,0 +1,389 @@
+"""`d2lc conformance TARGET`: how complete and how correct one backend is, in one report.
+
+    coverage     every IR op of `d2lc.ops.SPECS` has a rule. An op without one, or declared
+                 `Unsupported("TODO: ...")` (what `d2lc new-target` writes), is missing and fails;
+                 `Unsupported("reason")` is a deliberate gap: listed, not failed.
+    goldens      exact expected code, from two places: the target's keyword in the `validate_all`
+                 calls of tests/test_golden.py, and `goldens.md` in the backend's own folder (so a
+                 backend adds goldens without editing Python). Every other golden snippet must compile.
+    reference    every ```d2l example of docs/dsl.md compiles for the target.
+    chapters     every chapter under sources/ compiles for the target.
+    equivalence  `d2lc test --targets=TARGET --reference=pytorch`, when the harness is installed.
+
+Exit status: 0 when nothing failed (skipped steps don't fail), 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import importlib.util
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from .backend import ENTRY_POINT_GROUP, Backend, get_backend, registry, target_names
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_HOOKS = ("model_def", "train", "layer", "param_decl", "construct")
+
+
+# ---- golden cases ----------------------------------------------------------------------------
+@dataclass
+class GoldenCase:
+    name: str
+    dsl: str
+    expected: str | None = None  # the exact code the target emits (without the import cell)
+    error: str | None = None  # or: a substring of the error compiling it must give
+    origin: str = ""  # file:line, for messages
+
+
+def chapter_text(dsl: str) -> str:
+    """A one-cell chapter around a DSL snippet."""
+    return "# Test\n\n```d2l\n" + textwrap.dedent(dsl).strip("\n") + "\n```\n"
+
+
+def known_targets() -> set[str]:
+    return set(registry()) | {a for b in registry().values() for a in b.aliases}
+
+
+def emit_snippet(dsl: str, backend: Backend) -> str:
+    """The code `backend` emits for one DSL cell, without the import/setup cell. Raises CompileError/EmitError."""
+    from .frontend import compile_chapter
+    from .notebook import emit_cells
+    module = compile_chapter(chapter_text(dsl), "snippet.md", known_targets())
+    cells = [src for kind, src, seed in emit_cells(module, backend) if kind == "code" and seed != "<setup>"]
+    return "\n\n".join(cells)
+
+
+def compile_error(dsl: str, backend: Backend) -> str | None:
+    """None when the snippet compiles for `backend`, else the first error message."""
+    from .diagnostics import CompileError
+    from .emit.base import EmitError
+    try:
+        emit_snippet(dsl, backend)
+    except CompileError as exc:
+        return exc.diagnostics[0].message if exc.diagnostics else str(exc)
+    except EmitError as exc:
+        return exc.diagnostic.message
+    return None
+
+
+def read_goldens(path: Path) -> list[GoldenCase]:
+    """Cases of a goldens.md file: each `## name` section holds a ```d2l block, then a ```python block
+    with the exact expected code, or an ```error block with a substring of the expected error."""
+    cases: list[GoldenCase] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    name, start, i = None, 0, 0
+    blocks: dict[str, str] = {}
+
+    def flush() -> None:
+        if name is not None and "d2l" in blocks:
+            cases.append(GoldenCase(name, blocks["d2l"], blocks.get("python"), blocks.get("error"), f"{path}:{start}"))
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            flush()
+            name, start, blocks = line[3:].strip(), i + 1, {}
+        elif line.startswith("```") and line[3:].strip() in ("d2l", "python", "error") and name is not None:
+            lang, body = line[3:].strip(), []
+            i += 1
+            while i < len(lines) and lines[i].rstrip() != "```":
+                body.append(lines[i])
+                i += 1
+            blocks.setdefault(lang, "\n".join(body).strip("\n"))
+        i += 1
+    flush()
+    return cases
+
+
+def goldens_from_tests(path: Path) -> list[tuple[GoldenCase, dict[str, str]]]:
+    """The `validate_all(dsl, target=expected, ...)` calls of a golden test file, read without running it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        for call in ast.walk(fn):
+            if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "validate_all" and call.args
+                    and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+                continue
+            expected = {kw.arg: textwrap.dedent(kw.value.value).strip("\n") for kw in call.keywords
+                        if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)}
+            case = GoldenCase(fn.name, textwrap.dedent(call.args[0].value).strip("\n"), origin=f"{path}:{call.lineno}")
+            found.append((case, expected))
+    return found
+
+
+def backend_dir(name: str) -> Path | None:
+    """The folder of the module that registered backend `name` (where its goldens.md lives)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name != name:
+            continue
+        try:
+            module = importlib.import_module(ep.module)
+        except Exception:
+            return None
+        file = getattr(module, "__file__", None)
+        return Path(file).parent if file else None
+    return None
+
+
+def d2l_blocks(path: Path) -> list[tuple[int, str]]:
+    """(line, code) of every ```d2l block of a Markdown file."""
+    out, lines, i = [], path.read_text(encoding="utf-8").splitlines(), 0
+    while i < len(lines):
+        if lines[i].strip() == "```d2l":
+            start, body = i + 1, []
+            i += 1
+            while i < len(lines) and lines[i].strip() != "```":
+                body.append(lines[i])
+                i += 1
+            out.append((start + 1, "\n".join(body)))
+        i += 1
+    return out
+
+
+# ---- the report ------------------------------------------------------------------------------
+@dataclass
+class Step:
+    name: str
+    status: str = "ok"  # ok | FAIL | skip
+    summary: str = ""
+    details: list[str] = field(default_factory=list)
+
+    def fail(self, detail: str) -> None:
+        self.status = "FAIL"
+        self.details.append(detail)
+
+
+def missing_ops(backend: Backend) -> tuple[list[str], dict[str, str]]:
+    """(ops with no rule or a TODO, {op: reason} for ops the backend declares it cannot express)."""
+    from .emit.base import GENERIC
+    from .emit.rules import Unsupported
+    from .ops import SPECS
+    missing, declared = [], {}
+    for op in SPECS:
+        if op in GENERIC:
+            continue
+        rule = backend.ops.get(op)
+        if rule is None or isinstance(rule, Unsupported) and (not rule.why or rule.why.startswith("TODO")):
+            missing.append(op)
+        elif isinstance(rule, Unsupported):
+            declared[op] = rule.why
+    return missing, declared
+
+
+def check_coverage(backend: Backend) -> Step:
+    from .ops import SPECS
+    step = Step("coverage")
+    covered = sum(1 for op in SPECS if backend.supports(op))
+    missing, declared = missing_ops(backend)
+    step.summary = f"{covered} of {len(SPECS)} IR ops"
+    if missing:
+        step.fail(f"missing ({len(missing)}): " + ", ".join(missing))
+        step.details.append(f"  fill these in {_where(backend)}ops.py (the rule vocabulary is in d2lc/emit/rules.py)")
+    for op, why in declared.items():
+        step.details.append(f"declared unsupported: {op} ({why})")
+    from .emit.base import Emitter
+    absent = [h for h in MODEL_HOOKS if getattr(backend.emitter, h, None) is getattr(Emitter, h, None)]
+    if absent:
+        step.details.append(f"models: not implemented ({backend.emitter.__name__} does not override "
+                            + ", ".join(absent) + "); chapters with `model` blocks need `::: only`")
+    return step
+
+
+def check_goldens(backend: Backend, test_file: Path | None, own: Path | None) -> Step:
+    from .diagnostics import CompileError
+    from .emit.base import EmitError
+    step = Step("goldens")
+    exact = matched = compiled = total = must_fail = 0
+    cases: list[GoldenCase] = []
+    if test_file is not None and test_file.exists():
+        for case, expected in goldens_from_tests(test_file):
+            case.expected = expected.get(backend.name)
+            cases.append(case)
+    if own is not None and own.exists():
+        cases.extend(read_goldens(own))
+    for case in cases:
+        total += 1
+        try:
+            got = emit_snippet(case.dsl, backend)
+            error = None
+        except CompileError as exc:
+            got, error = None, exc.diagnostics[0].message if exc.diagnostics else str(exc)
+        except EmitError as exc:
+            got, error = None, exc.diagnostic.message
+        if case.error is not None:
+            exact += 1
+            must_fail += 1
+            if error is not None and case.error in error:
+                matched += 1
+            else:
+                step.fail(f"{case.origin} ({case.name}): expected an error containing {case.error!r}, got "
+                          + (repr(error) if error else "no error"))
+            continue
+        if error is not None:
+            step.fail(f"{case.origin} ({case.name}): does not compile: {error}")
+            continue
+        compiled += 1
+        if case.expected is not None:
+            exact += 1
+            if got == case.expected:
+                matched += 1
+            else:
+                step.fail(f"{case.origin} ({case.name}): emitted code differs\n" + _diff(case.expected, got))
+    sources = [str(p) for p in (test_file, own) if p is not None and p.exists()]
+    if not total:
+        step.status, step.summary = "skip", "no golden snippets found"
+        return step
+    step.summary = (f"{compiled} of {total - must_fail} snippets compile; {matched} of {exact} expected outputs"
+                    f"{' and errors' if must_fail else ''} match ({', '.join(sources)})")
+    if not exact:
+        step.details.append(f"no expected outputs for `{backend.name}` yet: add sections to {_where(backend)}goldens.md")
+    return step
+
+
+def check_reference(backend: Backend, doc: Path | None) -> Step:
+    step = Step("reference")
+    if doc is None or not doc.exists():
+        step.status, step.summary = "skip", "docs/dsl.md not found"
+        return step
+    blocks = d2l_blocks(doc)
+    ok = 0
+    for line, code in blocks:
+        error = compile_error(code, backend)
+        if error is None:
+            ok += 1
+        else:
+            step.fail(f"{doc}:{line}: {error}")
+    step.summary = f"{ok} of {len(blocks)} examples of {doc} compile"
+    return step
+
+
+def check_chapters(backend: Backend, sources: Path | None) -> Step:
+    from .build import build, find_chapters
+    step = Step("chapters")
+    if sources is None or not sources.exists():
+        step.status, step.summary = "skip", "no sources/ folder"
+        return step
+    with tempfile.TemporaryDirectory() as tmp:
+        result = build([sources], [backend], Path(tmp))
+    chapters = find_chapters([sources])
+    step.summary = f"{len(chapters) - len(result.errors)} of {len(chapters)} chapters in {sources} compile"
+    for file, diags in result.errors.items():
+        for d in diags:
+            step.fail(f"{d.loc}: {d.message}")
+    return step
+
+
+def check_equivalence(backend: Backend, examples: int, sources: Path | None, reference: str = "pytorch") -> Step:
+    step = Step("equivalence")
+    if importlib.util.find_spec("d2lc.harness.cli") is None:
+        step.status, step.summary = "skip", "the equivalence harness (d2lc.harness) is not installed"
+        return step
+    from .envs import python_for
+    if python_for(backend) is None:
+        step.status = "skip"
+        step.summary = (f"environment `{backend.environment.name}` is not installed "
+                        f"(scripts/envs.sh {backend.environment.name})")
+        return step
+    from .cli import main
+    argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}"]
+    if sources is not None and sources.exists():
+        argv.append(str(sources))
+    print(f"$ d2lc {' '.join(argv)}", flush=True)
+    rc = main(argv)
+    step.summary = f"d2lc {' '.join(argv)}: exit {rc}"
+    if rc != 0:
+        step.fail("outputs or gradients differ from the reference, or a call failed (see the matrix above)")
+    return step
+
+
+def _where(backend: Backend) -> str:
+    d = backend_dir(backend.name)
+    if d is None:
+        return ""
+    try:
+        return str(d.resolve().relative_to(Path.cwd().resolve())) + "/"
+    except ValueError:
+        return str(d) + "/"
+
+
+def _diff(want: str, got: str) -> str:
+    import difflib
+    return "\n".join("    " + line for line in difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", "emitted",
+                                                                   lineterm=""))
+
+
+def _find(rel: str) -> Path | None:
+    """`rel` under the current folder, else under the repository d2lc was installed from."""
+    if Path(rel).exists():
+        return Path(rel)
+    return REPO_ROOT / rel if (REPO_ROOT / rel).exists() else None
+
+
+def run(name: str, *, sources: Path | None = None, equivalence: bool = True, examples: int = 10,
+        out=print) -> int:
+    """Run every check for one target and print the report; returns the exit status."""
+    backend = get_backend(name)
+    sources = sources if sources is not None else _find("sources")
+    own = backend_dir(backend.name)
+    out(f"d2lc conformance {backend.name} ({backend.display_name}; backend folder {own or '?'})")
+    steps = [check_coverage(backend),
+             check_goldens(backend, _find("tests/test_golden.py"), own / "goldens.md" if own else None),
+             check_reference(backend, _find("docs/dsl.md")),
+             check_chapters(backend, sources)]
+    for step in steps:
+        _print_step(step, out)
+    if equivalence:
+        step = check_equivalence(backend, examples, sources)
+        _print_step(step, out)
+        steps.append(step)
+    failed = [s.name for s in steps if s.status == "FAIL"]
+    out("")
+    out(f"d2lc conformance {backend.name}: " + (f"FAILED ({', '.join(failed)})" if failed else "ok"))
+    return 1 if failed else 0
+
+
+def _print_step(step: Step, out) -> None:
+    out(f"{step.name:12} {step.status:5} {step.summary}")
+    for d in step.details[:40]:
+        out("    " + d.replace("\n", "\n    "))
+    if len(step.details) > 40:
+        out(f"    ... and {len(step.details) - 40} more")
+
+
+# ---- command line ----------------------------------------------------------------------------
+def add_conformance_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "conformance", help="check one backend: op coverage, goldens, reference examples, chapters, equivalence",
+        description="Check one backend: op coverage, golden outputs, the examples of docs/dsl.md, every chapter, "
+                    "and (when the harness is installed) numerical equivalence with PyTorch. Exits 1 if any check fails.")
+    p.add_argument("target", metavar="TARGET", help="a target name (see `d2lc targets`)")
+    p.add_argument("--sources", metavar="PATH", help="the chapters to compile (default: sources/)")
+    p.add_argument("--examples", type=int, default=10, metavar="N", help="inputs per function for the equivalence check (default: 10)")
+    p.add_argument("--no-equivalence", action="store_true", help="skip the numerical equivalence check")
+    p.set_defaults(func=cmd_conformance)
+    return p
+
+
+def cmd_conformance(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        get_backend(args.target)
+    except KeyError:
+        from .diagnostics import did_you_mean
+        hint = did_you_mean(args.target, target_names())
+        parser.error(f"unknown target '{args.target}' (known: {', '.join(target_names())})" + (f"; {hint}" if hint else ""))
+    sources = Path(args.sources) if args.sources else None
+    if sources is not None and not sources.exists():
+        parser.error(f"no such file or folder: {sources}")
+    return run(args.target, sources=sources, equivalence=not args.no_equivalence, examples=args.examples)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(sys.argv[1]))
