@@ -237,7 +237,7 @@ def check_goldens(backend: Backend, test_file: Path | None, own: Path | None) ->
                 matched += 1
             else:
                 step.fail(f"{case.origin} ({case.name}): emitted code differs\n" + _diff(case.expected, got))
-    sources = [str(p) for p in (test_file, own) if p is not None and p.exists()]
+    sources = [_shown(p) for p in (test_file, own) if p is not None and p.exists()]
     if not total:
         step.status, step.summary = "skip", "no golden snippets found"
         return step
@@ -304,14 +304,16 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
     return step
 
 
+def _shown(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def _where(backend: Backend) -> str:
     d = backend_dir(backend.name)
-    if d is None:
-        return ""
-    try:
-        return str(d.resolve().relative_to(Path.cwd().resolve())) + "/"
-    except ValueError:
-        return str(d) + "/"
+    return _shown(d) + "/" if d is not None else ""
 
 
 def _diff(want: str, got: str) -> str:
@@ -333,7 +335,7 @@ def run(name: str, *, sources: Path | None = None, equivalence: bool = True, exa
     backend = get_backend(name)
     sources = sources if sources is not None else _find("sources")
     own = backend_dir(backend.name)
-    out(f"d2lc conformance {backend.name} ({backend.display_name}; backend folder {own or '?'})")
+    out(f"d2lc conformance {backend.name} ({backend.display_name}; backend folder {_shown(own) if own else '?'})")
     steps = [check_coverage(backend),
              check_goldens(backend, _find("tests/test_golden.py"), own / "goldens.md" if own else None),
              check_reference(backend, _find("docs/dsl.md")),

@@ -28,3 +28,66 @@ def function_module_source(module: ir.Module, backend: Backend, only: Collection
     code = render(body)
     setup = em.setup_code(code)
     return (setup + "\n\n\n" if setup else "") + code + "\n"
+
+
+def model_module_source(module: ir.Module, backend: Backend, model: str, hparams: dict[str, object], loss: str) -> str:
+    """A harness module for one model: every model class of the chapter, the backend's harness glue, and
+    `d2lc_case_forward / _grads / _sgd / _adam` entry points taking arrays in the backend's layout."""
+    from pathlib import Path
+    import importlib
+
+    from libcst.helpers import parse_template_module
+
+    em = backend.emitter(backend, module)
+    body = []
+    for s in module.stmts():
+        if isinstance(s, ir.ModelDef):
+            body.extend(em.stmt(s))
+    package = importlib.import_module(type(em).__module__.rsplit(".", 1)[0])
+    glue = (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
+    import libcst as cst
+
+    from .types import OpaqueType
+    args = ", ".join(f"{k}={v!r}" for k, v in hparams.items())
+    cases = parse_template_module(CASES.replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss)))
+    loc = next(iter(module.stmts())).loc
+    optimizers = []
+    for name, kind, lr in (("D2LC_SGD", "SGD", 0.1), ("D2LC_ADAM", "Adam", 0.01)):
+        opt = ir.Construct(OpaqueType("optimizer"), loc, kind, {"lr": ir.Const(OpaqueType("float"), loc, lr)})
+        value = em.construct(opt)  # exactly what a notebook's train(...) would get
+        if hasattr(em, "hyperparams"):
+            value = cst.Tuple([cst.Element(value), cst.Element(em.hyperparams(opt))])
+        optimizers.append(em.assign(name, value))
+    mdef = next(s for s in module.stmts() if isinstance(s, ir.ModelDef) and s.name == model)
+    order = [m.name for m in mdef.members if isinstance(m.value, ir.ParamDecl)]
+    optimizers.append(em.assign("D2LC_PARAM_ORDER", cst.List([cst.Element(cst.SimpleString(repr(n))) for n in order])))
+    code = render(body + list(cst.parse_module(glue).body) + optimizers + list(cases.body))
+    setup = em.setup_code(code)
+    return (setup + "\n\n\n" if setup else "") + code + "\n"
+
+
+CASES = """
+def d2lc_make(X, params):
+    handle = d2lc_build(MODEL(HPARAMS), X)
+    d2lc_set_params(handle, params)
+    return handle
+
+
+def d2lc_case_forward(X, *params):
+    return d2lc_forward(d2lc_make(X, params), X)
+
+
+def d2lc_case_grads(X, y, *params):
+    loss, grads = d2lc_grads(d2lc_make(X, params), X, y, LOSS)
+    return loss, tuple(grads)
+
+
+def d2lc_case_sgd(X, y, *params):
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, 3)
+    return tuple(losses), tuple(after)
+
+
+def d2lc_case_adam(X, y, *params):
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, 3)
+    return tuple(losses), tuple(after)
+"""

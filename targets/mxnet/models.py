@@ -124,6 +124,8 @@ class MXNetModels:
         wd = c.args.get("weight_decay")
         if wd is not None and not _is_zero(wd):
             items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
+        if c.kind == "Adam":  # gluon adds epsilon before the bias correction; this matches PyTorch's 1e-8 at the first step
+            items.append(cst.DictElement(cst.SimpleString("'epsilon'"), cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5")))
         return cst.Dict(items)
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:

@@ -125,7 +125,9 @@ class TensorFlowModels:
                         weight_decay=self.expr(wd) if wd is not None and not _is_zero(wd) else None)
         if c.kind == "Adam":
             lr = c.args.get("lr")
-            return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None, epsilon=cst.Float("1e-08"))
+            # Keras adds epsilon before the bias correction; this value matches PyTorch's 1e-8 from the first step.
+            return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None,
+                        epsilon=cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5"))
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:

@@ -1,0 +1,222 @@
+"""Model equivalence: identical parameters in one canonical layout, loaded into every framework.
+
+For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
+conv OIHW, NCHW activations) are converted to each backend's declared layout and loaded; then
+forward outputs (eval mode), loss gradients for every parameter (train mode), and three steps of
+SGD and of Adam (losses and resulting parameters) are compared against the reference target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir
+from ..backend import Backend
+from ..canonical import (
+    CanonicalParam, LayoutUnknown, activation_to_canonical, activation_to_native, canonical_params, to_canonical, to_native,
+)
+from ..diagnostics import CompileError
+from ..frontend import compile_chapter
+from ..modgen import model_module_source
+from ..types import ScalarType, TensorType
+
+CHECKS = ("forward", "grads", "sgd", "adam")
+TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-5), "sgd": (1e-3, 1e-5), "adam": (1e-3, 1e-4)}
+
+
+@dataclass
+class ModelCase:
+    chapter: str
+    model: ir.ModelDef
+    module: ir.Module
+    hparams: dict[str, object]
+    input_shape: tuple[int, ...]
+    loss: str
+    params: list[CanonicalParam]
+    checks: tuple[str, ...] = CHECKS
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+
+@dataclass
+class ModelResult:
+    case: str
+    check: str
+    target: str
+    status: str  # pass | FAIL | skip | error
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    detail: str = ""
+
+
+def _dropout_rates(layer) -> list:
+    if isinstance(layer, ir.Layer):
+        own = [layer.args.get("rate")] if layer.kind == "Dropout" else []
+        return own + [r for c in layer.children for r in _dropout_rates(c)]
+    return []
+
+
+def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
+    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot."""
+    from ..backend import registry
+    known = set(registry())
+    cases, notes = [], []
+    files = sorted(p for path in paths for p in (path.rglob("*.md") if path.is_dir() else [path]))
+    for f in files:
+        try:
+            module = compile_chapter(f.read_text(encoding="utf-8"), str(f), known)
+        except CompileError:
+            continue
+        for s in module.stmts():
+            if not isinstance(s, ir.ModelDef):
+                continue
+            case = _case(str(f), module, s)
+            if isinstance(case, str):
+                notes.append(f"{s.name} ({f.name}): {case}")
+            else:
+                cases.append(case)
+    return cases, notes
+
+
+def _case(chapter: str, module: ir.Module, m: ir.ModelDef) -> ModelCase | str:
+    fwd = m.forward
+    if not fwd.params or not isinstance(fwd.params[0].type, TensorType):
+        return "forward's input has no tensor type annotation"
+    hparams: dict[str, object] = {}
+    for p in m.hparams:
+        if "dropout" in p.name:
+            hparams[p.name] = 0.0  # compare with dropout off
+        elif p.default is None:
+            hparams[p.name] = 4 if not isinstance(p.type, ScalarType) or p.type.kind == "int" else 0.1
+    shape = []
+    for i, d in enumerate(fwd.params[0].type.shape):
+        shape.append(d if isinstance(d, int) else (3 if i == 0 else hparams.get(d, 4) if isinstance(hparams.get(d, 4), int) else 4))
+    literal_dropout = [r for mm in m.members for r in _dropout_rates(mm.value) if isinstance(r, ir.Const) and r.value]
+    try:
+        params = canonical_params(m, TensorType(fwd.params[0].type.dtype, tuple(shape)), hparams=hparams)
+    except (LayoutUnknown, Exception) as exc:  # noqa: BLE001 - any sizing failure makes the model untestable
+        return f"parameters cannot be sized at compile time ({exc})"
+    out = fwd.result
+    classify = isinstance(out, TensorType) and out.rank == 2 and out.shape[-1] != 1
+    checks = ("forward",) if literal_dropout else CHECKS
+    case = ModelCase(chapter, m, module, hparams, tuple(shape), "cross_entropy" if classify else "squared_loss", params, checks)
+    if literal_dropout:
+        case.notes.append("dropout with a fixed rate: forward (eval mode) only")
+    return case
+
+
+def draw(case: ModelCase, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=case.input_shape).astype(np.float32)
+    params = []
+    for p in case.params:
+        if p.role == "bn_var":
+            params.append(rng.uniform(0.5, 1.5, p.shape).astype(np.float32))
+        elif p.role == "bn_gamma":
+            params.append(rng.uniform(0.5, 1.5, p.shape).astype(np.float32))
+        else:
+            fan_in = int(np.prod(p.shape[1:])) if len(p.shape) > 1 else max(p.shape[0], 1)
+            params.append((rng.normal(size=p.shape) / np.sqrt(fan_in)).astype(np.float32))
+    return X, params
+
+
+def labels(case: ModelCase, logits: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    if case.loss == "cross_entropy":
+        return rng.integers(0, logits.shape[-1], size=logits.shape[0]).astype(np.int64)
+    return rng.normal(size=logits.shape).astype(np.float32)
+
+
+def _err(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return float("inf"), float("inf")
+    diff = np.abs(a - b)
+    return float(diff.max(initial=0.0)), float((diff / (np.abs(b) + 1e-12)).max(initial=0.0))
+
+
+def _close(a, b, rtol, atol) -> bool:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend], reference: str = "pytorch",
+                    seed: int = 0) -> list[ModelResult]:
+    """Run every case on every available target of `session` and compare with `reference`."""
+    results: list[ModelResult] = []
+    available = set(session.available())
+    for case in cases:
+        X, params = draw(case, seed)
+        outputs: dict[str, dict[str, object]] = {}
+        for name, backend in backends.items():
+            if name not in available:
+                continue
+            outputs[name] = _run_target(session, case, backend, X, params, seed)
+        ref = outputs.get(reference)
+        for name in backends:
+            for check in case.checks:
+                if name not in available:
+                    results.append(ModelResult(case.name, check, name, "skip", detail=session.targets[name].why or "not available"))
+                    continue
+                got = outputs[name].get(check)
+                if isinstance(got, str):
+                    results.append(ModelResult(case.name, check, name, "error", detail=got.splitlines()[-1] if got else ""))
+                    continue
+                if name == reference:
+                    results.append(ModelResult(case.name, check, name, "pass", detail="reference"))
+                    continue
+                want = ref.get(check) if ref else None
+                if want is None or isinstance(want, str):
+                    results.append(ModelResult(case.name, check, name, "skip", detail="no reference result"))
+                    continue
+                rtol, atol = TOL[check]
+                pairs = list(zip(_flat(got), _flat(want)))
+                ok = len(_flat(got)) == len(_flat(want)) and all(_close(a, b, rtol, atol) for a, b in pairs)
+                errs = [_err(a, b) for a, b in pairs] or [(0.0, 0.0)]
+                results.append(ModelResult(case.name, check, name, "pass" if ok else "FAIL",
+                                           max(e[0] for e in errs), max(e[1] for e in errs)))
+    return results
+
+
+def _flat(v) -> list[np.ndarray]:
+    if isinstance(v, (list, tuple)):
+        return [x for i in v for x in _flat(i)]
+    return [np.asarray(v)]
+
+
+def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
+    from .client import CallFailed, WorkerError
+    layouts = backend.layouts
+    key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+    worker = session.worker_for(backend.name)
+    out: dict[str, object] = {}
+    try:
+        source = model_module_source(case.module, backend, case.name, case.hparams, case.loss)
+    except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
+        return {c: f"cannot emit: {exc}" for c in case.checks}
+    worker.add_module(backend.name, key, source)
+    native = [to_native(p, a, layouts) for p, a in zip(case.params, params)]
+    Xn = activation_to_native(X, layouts)
+    y = None
+    for check in case.checks:
+        try:
+            if check == "forward":
+                value = worker.call(backend.name, key, "d2lc_case_forward", [Xn, *native]).value
+                out[check] = activation_to_canonical(np.asarray(value), layouts)
+                y = labels(case, np.asarray(value), seed) if y is None else y
+            else:
+                y = y if y is not None else labels(case, np.zeros((case.input_shape[0], 1)), seed)
+                fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam"}[check]
+                first, arrays = worker.call(backend.name, key, fn, [Xn, y, *native]).value
+                canon = [to_canonical(p, np.asarray(a), layouts) for p, a in zip(case.params, arrays)]
+                if check == "grads":
+                    canon = [g for p, g in zip(case.params, canon) if p.trainable]
+                out[check] = (first, canon)
+        except (CallFailed, WorkerError) as exc:
+            out[check] = str(exc)
+    return out

@@ -1,0 +1,43 @@
+# Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py.
+def d2lc_build(net, X):
+    net(X, training=False)
+    return net
+
+
+def d2lc_tensors(net):
+    return list(net.variables)
+
+
+def d2lc_set_params(net, arrays):
+    for v, a in zip(d2lc_tensors(net), arrays, strict=True):
+        v.assign(tf.reshape(tf.cast(a, v.dtype), v.shape))
+
+
+def d2lc_params(net):
+    return [v.numpy() for v in d2lc_tensors(net)]
+
+
+D2LC_LOSSES = {"cross_entropy": lambda y_hat, y: tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, y_hat)),
+               "squared_loss": lambda y_hat, y: tf.reduce_mean(tf.square(y_hat - y))}
+
+
+def d2lc_forward(net, X):
+    return net(X, training=False)
+
+
+def d2lc_grads(net, X, y, loss):
+    with tf.GradientTape() as tape:
+        value = D2LC_LOSSES[loss](net(X, training=True), y)
+    grads = tape.gradient(value, d2lc_tensors(net), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return value, grads
+
+
+def d2lc_steps(net, X, y, loss, opt, steps):
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = D2LC_LOSSES[loss](net(X, training=True), y)
+        grads = tape.gradient(value, net.trainable_variables)
+        opt.apply_gradients(zip(grads, net.trainable_variables))
+        losses.append(float(value))
+    return losses, d2lc_params(net)

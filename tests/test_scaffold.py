@@ -1,0 +1,111 @@
+"""`d2lc new-target`: the skeleton imports, declares every IR op as a TODO, and fails loudly until filled in."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from d2lc.backend import Backend, get_backend
+from d2lc.cli import main
+from d2lc.conformance import check_coverage, check_goldens, missing_ops
+from d2lc.emit.base import GENERIC, EmitError
+from d2lc.emit.rules import Unsupported
+from d2lc.frontend import compile_chapter
+from d2lc.notebook import build_notebook
+from d2lc.ops import SPECS
+from d2lc.scaffold import ScaffoldError, add_entry_point, scaffold
+
+CHAPTER = "# T\n\n```d2l\nx = arange(12)\nprint(x.sum())\n```\n"
+
+
+def load(package: Path, name: str):
+    """Import a scaffolded backend package from its folder, without installing it."""
+    spec = importlib.util.spec_from_file_location(name, package / "__init__.py", submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+    return module
+
+
+def test_skeleton_declares_every_op_as_a_todo(tmp_path):
+    result = scaffold("toyfw", tmp_path / "targets")
+    names = {p.relative_to(tmp_path).as_posix() for p in result.files}
+    assert names == {"targets/toyfw/__init__.py", "targets/toyfw/ops.py", "targets/toyfw/emitter.py",
+                     "targets/toyfw/goldens.md", "envs/toyfw.txt"}
+    assert result.entry_point == 'toyfw = "toyfw:backend"' and not result.registered
+    backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton").backend
+    assert isinstance(backend, Backend) and backend.name == "toyfw"
+    for op in SPECS:
+        if op in GENERIC:
+            assert backend.supports(op)
+            continue
+        rule = backend.ops[op]
+        assert isinstance(rule, Unsupported) and rule.why.startswith("TODO"), op
+        assert not backend.supports(op)
+    missing, declared = missing_ops(backend)
+    assert len(missing) == len(set(SPECS) - set(GENERIC)) and not declared
+
+
+def test_compiling_for_the_skeleton_names_the_missing_op(tmp_path):
+    scaffold("toyfw", tmp_path / "targets")
+    backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton2").backend
+    module = compile_chapter(CHAPTER, "t.md", {"toyfw"})
+    with pytest.raises(EmitError) as info:
+        build_notebook(module, backend)
+    assert info.value.diagnostic.message == "op `arange` is not supported by target `toyfw`"
+    assert info.value.diagnostic.hint.startswith("TODO: arange(")
+
+
+def test_conformance_fails_listing_what_to_fill_in(tmp_path):
+    scaffold("toyfw", tmp_path / "targets")
+    backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton3").backend
+    step = check_coverage(backend)
+    assert step.status == "FAIL" and step.summary == f"{len(set(GENERIC) & set(SPECS))} of {len(SPECS)} IR ops"
+    assert "arange" in step.details[0] and "cross_entropy" in step.details[0]
+    goldens = check_goldens(backend, None, tmp_path / "targets" / "toyfw" / "goldens.md")
+    assert goldens.status == "FAIL" and any("not supported by target `toyfw`" in d for d in goldens.details)
+
+
+def test_inheriting_starts_from_the_base_rules(tmp_path):
+    scaffold("toytorch", tmp_path / "targets", inherit="pytorch")
+    backend = load(tmp_path / "targets" / "toytorch", "toytorch_skeleton").backend
+    torch = get_backend("pytorch")
+    assert backend.ops == {op: torch.ops[op] for op in backend.ops}
+    assert all(backend.supports(op) for op in SPECS)
+    assert issubclass(backend.emitter, torch.emitter)
+    module = compile_chapter(CHAPTER, "t.md", {"toytorch"})
+    assert "torch.arange(12)" in build_notebook(module, backend)
+
+
+def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys):
+    assert main(["new-target", "toyfw", "--dir", str(tmp_path / "targets")]) == 0
+    out = capsys.readouterr().out
+    assert 'toyfw = "toyfw:backend"' in out and "d2lc conformance toyfw" in out
+    with pytest.raises(SystemExit) as info:
+        main(["new-target", "toyfw", "--dir", str(tmp_path / "targets")])
+    assert info.value.code == 2
+    assert "already exists" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["new-target", "pytorch", "--dir", str(tmp_path / "targets")])  # an installed name
+
+
+def test_bad_names_are_refused(tmp_path):
+    for bad in ("Paddle", "2fast", "with-dash", "class"):
+        with pytest.raises(ScaffoldError):
+            scaffold(bad, tmp_path)
+
+
+def test_entry_point_is_added_once(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n\n[project.entry-points."d2lc.targets"]\npytorch = "d2lc_targets.pytorch:backend"\n\n'
+                         '[tool.setuptools]\nzip-safe = false\n')
+    assert add_entry_point(pyproject, "toyfw", 'toyfw = "d2lc_targets.toyfw:backend"')
+    assert not add_entry_point(pyproject, "toyfw", 'toyfw = "d2lc_targets.toyfw:backend"')
+    text = pyproject.read_text()
+    assert 'pytorch = "d2lc_targets.pytorch:backend"\ntoyfw = "d2lc_targets.toyfw:backend"\n\n[tool.setuptools]' in text
