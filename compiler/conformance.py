@@ -72,7 +72,7 @@ def compile_error(dsl: str, backend: Backend) -> str | None:
     return None
 
 
-def read_goldens(path: Path) -> list[GoldenCase]:
+def read_goldens(path: Path, shown: str | None = None) -> list[GoldenCase]:
     """Cases of a goldens.md file: each `## name` section holds a ```d2l block, then a ```python block
     with the exact expected code, or an ```error block with a substring of the expected error."""
     cases: list[GoldenCase] = []
@@ -82,7 +82,7 @@ def read_goldens(path: Path) -> list[GoldenCase]:
 
     def flush() -> None:
         if name is not None and "d2l" in blocks:
-            cases.append(GoldenCase(name, blocks["d2l"], blocks.get("python"), blocks.get("error"), f"{path}:{start}"))
+            cases.append(GoldenCase(name, blocks["d2l"], blocks.get("python"), blocks.get("error"), f"{shown or path}:{start}"))
 
     while i < len(lines):
         line = lines[i]
@@ -101,7 +101,7 @@ def read_goldens(path: Path) -> list[GoldenCase]:
     return cases
 
 
-def goldens_from_tests(path: Path) -> list[tuple[GoldenCase, dict[str, str]]]:
+def goldens_from_tests(path: Path, shown: str | None = None) -> list[tuple[GoldenCase, dict[str, str]]]:
     """The `validate_all(dsl, target=expected, ...)` calls of a golden test file, read without running it."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
@@ -114,7 +114,7 @@ def goldens_from_tests(path: Path) -> list[tuple[GoldenCase, dict[str, str]]]:
                 continue
             expected = {kw.arg: textwrap.dedent(kw.value.value).strip("\n") for kw in call.keywords
                         if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)}
-            case = GoldenCase(fn.name, textwrap.dedent(call.args[0].value).strip("\n"), origin=f"{path}:{call.lineno}")
+            case = GoldenCase(fn.name, textwrap.dedent(call.args[0].value).strip("\n"), origin=f"{shown or path}:{call.lineno}")
             found.append((case, expected))
     return found
 
@@ -204,11 +204,11 @@ def check_goldens(backend: Backend, test_file: Path | None, own: Path | None) ->
     exact = matched = compiled = total = must_fail = 0
     cases: list[GoldenCase] = []
     if test_file is not None and test_file.exists():
-        for case, expected in goldens_from_tests(test_file):
+        for case, expected in goldens_from_tests(test_file, _shown(test_file)):
             case.expected = expected.get(backend.name)
             cases.append(case)
     if own is not None and own.exists():
-        cases.extend(read_goldens(own))
+        cases.extend(read_goldens(own, _shown(own)))
     for case in cases:
         total += 1
         try:
@@ -294,7 +294,7 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
         return step
     from .cli import main
     argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}"]
-    if sources is not None and sources.exists():
+    if sources is not None:  # else the harness's own default: sources/ and tests/corpus/
         argv.append(str(sources))
     print(f"$ d2lc {' '.join(argv)}", flush=True)
     rc = main(argv)
@@ -333,13 +333,13 @@ def run(name: str, *, sources: Path | None = None, equivalence: bool = True, exa
         out=print) -> int:
     """Run every check for one target and print the report; returns the exit status."""
     backend = get_backend(name)
-    sources = sources if sources is not None else _find("sources")
+    chapters = sources if sources is not None else _find("sources")
     own = backend_dir(backend.name)
     out(f"d2lc conformance {backend.name} ({backend.display_name}; backend folder {_shown(own) if own else '?'})")
     steps = [check_coverage(backend),
              check_goldens(backend, _find("tests/test_golden.py"), own / "goldens.md" if own else None),
              check_reference(backend, _find("docs/dsl.md")),
-             check_chapters(backend, sources)]
+             check_chapters(backend, chapters)]
     for step in steps:
         _print_step(step, out)
     if equivalence:

@@ -219,4 +219,6 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 out[check] = (first, canon)
         except (CallFailed, WorkerError) as exc:
             out[check] = str(exc)
+        except ValueError as exc:  # arrays that do not fit the declared layout
+            out[check] = f"the {backend.name} result does not fit its declared layout: {exc}"
     return out

@@ -105,6 +105,17 @@ def _where(em, node):
     return cst.Call(cst.parse_expression("paddle.where"), args)
 
 
+def _clip(em, node):
+    """`paddle.clip` raises when min > max; PyTorch and NumPy then give max. Chain the bounds unless both are known."""
+    from d2lc.lower import static_value
+    lo, hi = static_value(node.args["min"]), static_value(node.args["max"])
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo <= hi:
+        return Fn("paddle.clip", "x", "min", "max").emit(em, node)
+    lower = call("paddle.clip", em.operand(node, "x"), min=em.arg(node, "min"))
+    return cst.Call(cst.Attribute(lower, cst.Name("clip")), [cst.Arg(em.arg(node, "max"), keyword=cst.Name("max"),
+                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+
+
 def _normal(em, node):
     mean, std = node.args.get("mean"), node.args.get("std")
     node = _listed(node, "shape")
@@ -138,7 +149,7 @@ OVERRIDES = {
     "maximum": _bound("paddle.maximum", "min"),
     "minimum": _bound("paddle.minimum", "max"),
     "where": Custom(_where),
-    "clip": Fn("paddle.clip", "x", "min", "max"),
+    "clip": Custom(_clip),
     # reductions: Paddle's max/min return values only, and its cumsum flattens when no axis is given
     "max": Method("max", axis="axis", keepdim="keepdims"),
     "min": Method("min", axis="axis", keepdim="keepdims"),

@@ -1,0 +1,238 @@
+"""Training-step speed: the generated MLP and LeNet against a hand-written reference, per framework.
+
+benchmarks/models.md defines both models in the DSL. It is compiled in-process for each framework;
+the generated notebook code (setup, models, parameters with overrides, data, one model's training
+cell) runs as a script, and benchmarks/reference/<framework>.py trains the same model the way that
+framework's own tutorials do. Both run in one subprocess per framework (its own environment's
+python), on the same synthetic Fashion-MNIST IDX files, batch size, epoch count, optimizer (SGD,
+lr 0.1) and per-epoch validation pass, alternating which goes first from round to round.
+
+Time per step = wall time from the end of the warm-up epoch to the end of the last epoch (training
+plus validation, as both sides do them every epoch), divided by the optimizer steps in those
+epochs. The warm-up epoch absorbs JIT compilation (jax.jit, tf.function), lazy-layer shape
+inference and first-call costs on both sides. Epoch ends are read off the `epoch N: ...` lines both
+sides print: `print` is replaced by a recorder, so nothing is written while timing, and the plot
+the generated `train` draws after its last epoch is outside the timed span.
+
+Run: .venv/bin/python benchmarks/training.py [--frameworks pytorch,jax] [--models lenet]
+     [--epochs 3] [--batch-size 256] [--rounds 2]
+The ratio is generated / reference: above 1 means the generated code is slower.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = ROOT / "benchmarks" / "models.md"
+REFERENCES = ROOT / "benchmarks" / "reference"
+FRAMEWORKS = ("pytorch", "tensorflow", "jax", "mxnet")
+MODELS = {"mlp": "MLP", "lenet": "LeNet"}  # benchmark name -> model name in models.md
+LR = 0.1  # models.md's default, and what the references are given
+EPOCH_LINE = re.compile(r"epoch (\d+):")
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: runs inside one framework's environment (no d2lc there), from a JSON job file.
+
+class EpochClock:
+    """Stands in for `print`: stamps the time of each `epoch N: ...` line and keeps the text."""
+
+    def __init__(self, echo: bool = False):
+        self.stamps: list[float] = []
+        self.lines: list[str] = []
+        self.echo = echo
+
+    def __call__(self, *args, **kwargs):
+        text = " ".join(str(a) for a in args)
+        if EPOCH_LINE.match(text):
+            self.stamps.append(time.perf_counter())
+            self.lines.append(text)
+        if self.echo:
+            print(text, file=sys.stderr, flush=True)
+
+
+def run_one(job: dict, model: str, kind: str) -> dict:
+    import gc
+    import runpy
+
+    clock = EpochClock(job["verbose"])
+    total_epochs = job["epochs"] + 1
+    if kind == "generated":
+        runpy.run_path(job["generated"][model], init_globals={"print": clock}, run_name="__main__")
+    else:
+        ns = runpy.run_path(job["reference"], init_globals={"print": clock}, run_name=f"reference_{job['framework']}")
+        ns["main"](model, root="../data", batch_size=job["batch_size"], epochs=total_epochs, lr=LR)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    gc.collect()
+    if len(clock.stamps) != total_epochs:
+        raise RuntimeError(f"{kind} {model}: expected {total_epochs} epoch lines, got {len(clock.stamps)}: {clock.lines}")
+    timed = clock.stamps[-1] - clock.stamps[0]
+    return {"model": model, "kind": kind, "seconds": timed, "epoch_seconds": [b - a for a, b in zip(clock.stamps, clock.stamps[1:])],
+            "last_line": clock.lines[-1]}
+
+
+def worker(job_path: str) -> None:
+    job = json.loads(Path(job_path).read_text())
+    results = []
+    for r in range(job["rounds"]):
+        for model in job["models"]:
+            order = ("generated", "reference") if r % 2 == 0 else ("reference", "generated")
+            for kind in order:
+                res = run_one(job, model, kind)
+                res["round"] = r
+                results.append(res)
+                if job["verbose"]:
+                    print(f"[{job['framework']} {model} {kind} round {r}] {res['seconds']:.2f}s  {res['last_line']}",
+                          file=sys.stderr, flush=True)
+    Path(job["output"]).write_text(json.dumps(results))
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver: compiles the chapter, writes the data and scripts, runs one worker per framework.
+
+def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[str, str]:
+    """Per model: the generated notebook's code for TARGET, with only that model's training statements.
+
+    Every code cell runs in order; the parameters cell is followed by the overrides (as the book
+    tests do). In another model's training cell only the definitions (imports, functions, classes)
+    are kept, since the generated helpers (e.g. `train`) are emitted in the first cell that uses them.
+    """
+    from d2lc.backend import get_backend, target_names
+    from d2lc.frontend import compile_chapter
+    from d2lc.notebook import emit_tagged_cells
+
+    module = compile_chapter(CHAPTER.read_text(encoding="utf-8"), str(CHAPTER), set(target_names()))
+    cells = [(src, seed, tags) for kind, src, seed, tags in emit_tagged_cells(module, get_backend(target)) if kind == "code"]
+    scripts = {}
+    for model in models:
+        parts = []
+        for src, seed, tags in cells:
+            trains = re.findall(r"\b(%s)\(\)" % "|".join(MODELS.values()), seed) if "train(" in seed else []
+            if trains and MODELS[model] not in trains:
+                tree = ast.parse(src)
+                keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+                src = "\n\n".join(ast.get_source_segment(src, s) for s in tree.body if isinstance(s, keep))
+            parts.append(src)
+            if "parameters" in tags:
+                names = {line.split("=")[0].strip() for line in src.splitlines() if "=" in line}
+                missing = set(overrides) - names
+                if missing:
+                    raise SystemExit(f"{CHAPTER}: the parameters cell lacks {sorted(missing)}")
+                parts.append("\n".join(f"{k} = {v!r}" for k, v in overrides.items()))
+        scripts[model] = "\n\n".join(parts) + "\n"
+    return scripts
+
+
+def python_for_target(target: str) -> Path | None:
+    from d2lc.backend import get_backend
+    from d2lc.envs import framework_available, python_for
+
+    backend = get_backend(target)
+    python = python_for(backend)
+    if python is None or not framework_available(str(python), backend.environment.packages):
+        return None
+    return python
+
+
+def summarize(results: list[dict], model: str, kind: str, steps: int) -> float:
+    """ms per step: per round, timed wall time / steps; the median over rounds."""
+    per_round = [r["seconds"] / steps * 1000 for r in results if r["model"] == model and r["kind"] == kind]
+    return statistics.median(per_round)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated (default: all four)")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up epoch (default 3)")
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="generated/reference pairs per model, alternating which runs first; the median is reported")
+    ap.add_argument("--train-size", type=int, default=2048, help="synthetic training images (default 2048)")
+    ap.add_argument("--val-size", type=int, default=256, help="synthetic validation images (default 256)")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per framework")
+    ap.add_argument("--verbose", action="store_true", help="echo the epoch lines and per-run times to stderr")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.worker)
+
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    models = [m.lower() for m in args.models.split(",") if m]
+    for name, allowed in (("framework", FRAMEWORKS), ("model", MODELS)):
+        bad = [x for x in (frameworks if name == "framework" else models) if x not in allowed]
+        if bad:
+            ap.error(f"unknown {name}(s) {bad}; choose from {', '.join(allowed)}")
+    if args.epochs < 1 or args.batch_size < 1 or args.rounds < 1:
+        ap.error("--epochs, --batch-size and --rounds must be at least 1")
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakedata import write_fashion_mnist
+
+    steps = math.ceil(args.train_size / args.batch_size) * args.epochs  # no loader drops the last batch
+    env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    rows, skipped = [], []
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="d2lc-train-bench-") as tmp:
+        tmp = Path(tmp)
+        write_fashion_mnist(tmp / "data", args.train_size, args.val_size)
+        work = tmp / "work"  # the generated loaders read ../data/fashion-mnist
+        work.mkdir()
+        overrides = {"batch_size": args.batch_size, "epochs": args.epochs + 1}
+        for fw in frameworks:
+            python = python_for_target(fw)
+            if python is None:
+                skipped.append(fw)
+                print(f"{fw}: environment not installed, skipped", file=sys.stderr)
+                continue
+            job = {"framework": fw, "models": models, "epochs": args.epochs, "batch_size": args.batch_size,
+                   "rounds": args.rounds, "verbose": args.verbose, "reference": str(REFERENCES / f"{fw}.py"),
+                   "generated": {}, "output": str(tmp / f"{fw}.results.json")}
+            for model, src in generated_scripts(fw, models, overrides).items():
+                path = work / f"generated_{fw}_{model}.py"
+                path.write_text(src, encoding="utf-8")
+                job["generated"][model] = str(path)
+            job_path = tmp / f"{fw}.job.json"
+            job_path.write_text(json.dumps(job))
+            t0 = time.perf_counter()
+            proc = subprocess.run([str(python), str(Path(__file__).resolve()), "--worker", str(job_path)], cwd=work, env=env,
+                                  stdout=subprocess.PIPE, stderr=None if args.verbose else subprocess.PIPE, text=True,
+                                  timeout=args.timeout)
+            if proc.returncode != 0:
+                print(f"{fw}: worker failed (exit {proc.returncode}):\n{(proc.stderr or '')[-4000:]}", file=sys.stderr)
+                skipped.append(fw)
+                continue
+            results = json.loads(Path(job["output"]).read_text())
+            for model in models:
+                gen, ref = summarize(results, model, "generated", steps), summarize(results, model, "reference", steps)
+                rows.append((MODELS[model], fw, gen, ref, gen / ref))
+            print(f"{fw}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+
+    print(f"\nms per training step (train + per-epoch validation), batch {args.batch_size}, {args.train_size} train / "
+          f"{args.val_size} val images, {args.epochs} timed epochs after 1 warm-up ({steps} steps), "
+          f"median of {args.rounds} round(s); {os.cpu_count()} CPUs, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"{'model':8} {'framework':11} {'generated':>10} {'reference':>10} {'ratio':>7}")
+    for model in models:
+        for name, fw, gen, ref, ratio in rows:
+            if name == MODELS[model]:
+                print(f"{name:8} {fw:11} {gen:10.2f} {ref:10.2f} {ratio:6.2f}x")
+    if skipped:
+        print(f"skipped: {', '.join(skipped)}")
+    print(f"total {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
