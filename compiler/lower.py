@@ -19,6 +19,13 @@ try:
     BUILTIN_NAMES |= set(_D) | set(_L) | set(_LS) | set(_O) | {"param", "train"}
 except ImportError:  # pragma: no cover
     pass
+# Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
+RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES)
+try:
+    from .layers import DATASETS as _D2, LAYERS as _L2, LOSSES as _LS2, OPTIMIZERS as _O2
+    RESERVED_BUILTINS |= set(_D2) | set(_L2) | set(_LS2) | set(_O2)
+except ImportError:  # pragma: no cover
+    pass
 RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 
@@ -108,7 +115,7 @@ class Lowerer:
 
     def _bind(self, target: A.Name, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
         name = target.id
-        if name in BUILTIN_NAMES and name not in ("print",):
+        if name in RESERVED_BUILTINS:
             self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", expected="a name that is not a built-in",
                        hint=f"pick another name, e.g. `{name}_`")
             return None

@@ -526,13 +526,13 @@ ch.md:5:5: error: `x` is an int, not a function
   hint: `x` was assigned a value; functions are defined with `def`
 '''),
     ("reassigning_a_builtin", '''\
-zeros = 3
+range = 3
 ''', '''\
-ch.md:4:1: error: `zeros` is a built-in and cannot be reassigned
-    zeros = 3
+ch.md:4:1: error: `range` is a built-in and cannot be reassigned
+    range = 3
     ^^^^^
   expected: a name that is not a built-in
-  hint: pick another name, e.g. `zeros_`
+  hint: pick another name, e.g. `range_`
 '''),
     ("concat_shape_mismatch", '''\
 A = ones((2, 3))

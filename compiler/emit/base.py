@@ -107,7 +107,26 @@ class Emitter:
         kind = next((p.kind for p in spec.params if p.name == name), None) if spec else None
         if isinstance(v, ir.Expr) and (kind == "tensor" or (node.op == "clip" and kind == "scalar")):
             return self.operand(node, name)
+        if kind == "axis" and v is not None and self.channels_last():
+            rank = _rank_of(node)
+            if rank == 4:
+                return self.literal(_nhwc_axis(_static(v)))
+        if kind == "shape" and isinstance(v, ir.Seq) and len(v.items) == 4 and self.channels_last():
+            return self.value(self.layout_shape(v), name)
         return self.value(v, name)
+
+    # ---- channels-last models: inside a model, a rank-4 value is an NCHW activation in the DSL --------
+    in_model = False
+
+    def channels_last(self) -> bool:
+        return self.in_model and self.backend.layouts.activations == "NHWC"
+
+    def layout_shape(self, shape: ir.Expr) -> ir.Expr:
+        """A rank-4 shape written NCHW, in this backend's activation layout."""
+        if self.channels_last() and isinstance(shape, ir.Seq) and len(shape.items) == 4:
+            items = shape.items
+            return ir.Seq(shape.type, shape.loc, [items[0], items[2], items[3], items[1]], shape.kind)
+        return shape
 
     def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
         """A tensor operand, cast first where the backend's promotion differs from the IR's.
@@ -353,7 +372,11 @@ class Emitter:
         if isinstance(s, ir.FuncDef):
             return [self.funcdef(s)]
         if isinstance(s, ir.ModelDef):
-            return self.model_def(s)
+            saved, self.in_model = self.in_model, True
+            try:
+                return self.model_def(s)
+            finally:
+                self.in_model = saved
         if isinstance(s, ir.Train):
             return self.train(s)
         raise TypeError(f"cannot emit {type(s).__name__}")
@@ -400,6 +423,43 @@ class Emitter:
         prelude = self.prelude()
         text = "\n".join(lines) + ("\n\n" + "\n".join(prelude) if prelude else "")
         return render([cst.parse_statement(line + "\n") for line in text.splitlines() if line.strip()]) if text.strip() else ""
+
+
+NCHW_TO_NHWC = {0: 0, 1: 3, 2: 1, 3: 2}
+
+
+def _static(v):
+    from ..lower import static_value
+    return static_value(v)
+
+
+def _nhwc_axis(axis):
+    if isinstance(axis, tuple):
+        return tuple(_nhwc_axis(a) for a in axis)
+    return NCHW_TO_NHWC[axis % 4]
+
+
+def _rank_of(node: ir.Op) -> int | None:
+    x = node.args.get("x")
+    if isinstance(x, ir.Expr) and isinstance(x.type, TensorType):
+        return x.type.rank
+    if node.op == "stack" and isinstance(node.type, TensorType):
+        return node.type.rank
+    ts = node.args.get("tensors")
+    if isinstance(ts, ir.Seq) and ts.items and isinstance(ts.items[0].type, TensorType):
+        return ts.items[0].type.rank
+    return None
+
+
+def _nhwc_index(items: list, loc) -> list:
+    """Reorder an index on an NCHW tensor for NHWC storage (no `...` or None allowed in it)."""
+    if any(isinstance(i, ir.IndexEllipsis) or (isinstance(i, ir.Const) and i.value is None) for i in items):
+        return items
+    full = list(items) + [ir.IndexSlice(None, None, None) for _ in range(4 - len(items))]
+    out = [full[0], full[2], full[3], full[1]]
+    while out and isinstance(out[-1], ir.IndexSlice) and out[-1].start is None and out[-1].stop is None and out[-1].step is None:
+        out.pop()
+    return out
 
 
 _EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
@@ -452,6 +512,14 @@ def _py_bool(em: Emitter, node: ir.Op) -> cst.BaseExpression:
 
 
 def _getitem(em: Emitter, node: ir.Op) -> cst.BaseExpression:
+    x = node.args["x"]
+    if em.channels_last() and isinstance(x.type, TensorType) and x.type.rank == 4:
+        node = ir.Op(node.type, node.loc, "getitem", {**node.args, "index": _nhwc_index(node.args["index"], node.loc)})
+    if isinstance(x, ir.Op) and x.op == "shape" and em.channels_last() and isinstance(x.args["x"].type, TensorType) \
+            and x.args["x"].type.rank == 4:
+        i = _static(node.args["index"][0])
+        if isinstance(i, int):
+            return em.subscript(em.expr(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
     rule = em.backend.ops.get("getitem")
     if rule is not None and isinstance(node.args["x"].type, TensorType):
         return rule.emit(em, node)

@@ -110,7 +110,7 @@ class JaxModels:
             members: list[cst.BaseStatement] = []
             for mm in m.members:
                 if isinstance(mm.value, ir.ParamDecl):
-                    value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init), self.expr(mm.value.shape))
+                    value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init), self.expr(self.layout_shape(mm.value.shape)))
                 else:
                     value = self.expr(mm.value)
                 members.append(self.assign(mm.name, value))

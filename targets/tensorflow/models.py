@@ -84,7 +84,7 @@ class TensorFlowModels:
         return call(I + {"zeros": "Zeros", "ones": "Ones", "xavier": "GlorotUniform"}[init.kind])
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
-        return call("self.add_weight", shape=self.expr(p.shape), initializer=self.initializer(p.init))
+        return call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
