@@ -83,8 +83,22 @@ def run_one(job: dict, model: str, kind: str) -> dict:
             "last_line": clock.lines[-1]}
 
 
+def limit_threads(framework: str, n: int) -> None:
+    """Besides the environment variables the driver sets: the frameworks' own thread settings."""
+    if framework == "pytorch":
+        import torch
+        torch.set_num_threads(n)
+        torch.set_num_interop_threads(n)
+    elif framework == "tensorflow":
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+
+
 def worker(job_path: str) -> None:
     job = json.loads(Path(job_path).read_text())
+    if job["threads"]:
+        limit_threads(job["framework"], job["threads"])
     results = []
     for r in range(job["rounds"]):
         for model in job["models"]:
@@ -160,6 +174,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=1,
                     help="generated/reference pairs per model, alternating which runs first; the median is reported")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="intra-op threads for every framework (default 1: stable on a shared or busy machine, where "
+                         "spinning OpenMP/Eigen pools distort small steps); 0 keeps each framework's default")
     ap.add_argument("--train-size", type=int, default=2048, help="synthetic training images (default 2048)")
     ap.add_argument("--val-size", type=int, default=256, help="synthetic validation images (default 256)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per framework")
@@ -183,6 +200,12 @@ def main() -> None:
 
     steps = math.ceil(args.train_size / args.batch_size) * args.epochs  # no loader drops the last batch
     env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    if args.threads:
+        n = str(args.threads)
+        env.update(OMP_NUM_THREADS=n, MKL_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, TF_NUM_INTRAOP_THREADS=n,
+                   TF_NUM_INTEROP_THREADS=n, MXNET_CPU_WORKER_NTHREADS=n,
+                   XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'} "
+                             f"intra_op_parallelism_threads={n}".strip())
     rows, skipped = [], []
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -199,7 +222,7 @@ def main() -> None:
                 print(f"{fw}: environment not installed, skipped", file=sys.stderr)
                 continue
             job = {"framework": fw, "models": models, "epochs": args.epochs, "batch_size": args.batch_size,
-                   "rounds": args.rounds, "verbose": args.verbose, "reference": str(REFERENCES / f"{fw}.py"),
+                   "rounds": args.rounds, "threads": args.threads, "verbose": args.verbose, "reference": str(REFERENCES / f"{fw}.py"),
                    "generated": {}, "output": str(tmp / f"{fw}.results.json")}
             for model, src in generated_scripts(fw, models, overrides).items():
                 path = work / f"generated_{fw}_{model}.py"
@@ -223,7 +246,7 @@ def main() -> None:
 
     print(f"\nms per training step (train + per-epoch validation), batch {args.batch_size}, {args.train_size} train / "
           f"{args.val_size} val images, {args.epochs} timed epochs after 1 warm-up ({steps} steps), "
-          f"median of {args.rounds} round(s); {os.cpu_count()} CPUs, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+          f"median of {args.rounds} round(s); threads {args.threads or 'default'}, {os.cpu_count()} CPUs, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     print(f"{'model':8} {'framework':11} {'generated':>10} {'reference':>10} {'ratio':>7}")
     for model in models:
         for name, fw, gen, ref, ratio in rows:

@@ -77,6 +77,14 @@ def canonical_params(model: ir.ModelDef, input_type: TensorType, models: dict[st
             c = shape[1]
             for role, name in (("bn_gamma", "weight"), ("bn_beta", "bias"), ("bn_mean", "running_mean"), ("bn_var", "running_var")):
                 out.append(CanonicalParam(f"{prefix}.{name}", role, (c,)))
+        elif layer.kind == "LayerNorm":
+            out.append(CanonicalParam(f"{prefix}.weight", "ln_gamma", (shape[-1],)))
+            out.append(CanonicalParam(f"{prefix}.bias", "ln_beta", (shape[-1],)))
+        elif layer.kind == "Embedding":
+            out.append(CanonicalParam(f"{prefix}.weight", "embedding", (static["num_embeddings"], static["dim"])))
+        elif layer.kind in ("RNN", "GRU", "LSTM"):
+            raise LayoutUnknown(f"built-in {layer.kind} layers order their gates and biases differently in each framework; "
+                                "compare a from-scratch version instead")
         elif layer.kind == "Flatten" and len(shape) == 4:
             flat_from = (shape[1], shape[2], shape[3])
         return new_shape, flat_from

@@ -298,6 +298,7 @@ def check_chapters(backend: Backend, sources: Path | None) -> Step:
 
 
 def check_equivalence(backend: Backend, examples: int, sources: Path | None, reference: str = "pytorch") -> Step:
+    """Run `d2lc test` for the target against the reference; only rows the reference passes count against it."""
     step = Step("equivalence")
     if importlib.util.find_spec("d2lc.harness.cli") is None:
         step.status, step.summary = "skip", "the equivalence harness (d2lc.harness) is not installed"
@@ -308,15 +309,41 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
         step.summary = (f"environment `{backend.environment.name}` is not installed "
                         f"(scripts/envs.sh {backend.environment.name})")
         return step
+    import json
+
     from .cli import main
-    argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}"]
-    if sources is not None:  # else the harness's own default: sources/ and tests/corpus/
-        argv.append(str(sources))
-    print(f"$ d2lc {' '.join(argv)}", flush=True)
-    rc = main(argv)
-    step.summary = f"d2lc {' '.join(argv)}: exit {rc}"
-    if rc != 0:
-        step.fail("outputs or gradients differ from the reference, or a call failed (see the matrix above)")
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}",
+                f"--report={tmp}/equivalence"]
+        if sources is not None:  # else the harness's own default: sources/ and tests/corpus/
+            argv.append(str(sources))
+        shown = " ".join(a for a in argv if not a.startswith("--report"))
+        print(f"$ d2lc {shown}", flush=True)
+        rc = main(argv)
+        report = Path(tmp) / "equivalence.json"
+        data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
+    if data is None:
+        step.fail(f"d2lc {shown} exited {rc} without a report")
+        return step
+    bad = ("FAIL", "error")
+    rows = [r for r in data["rows"] if backend.name in r["cells"]]
+    status = [(r, r["cells"][backend.name]["status"], r["cells"].get(reference, {}).get("status")) for r in rows]
+    passed = sum(1 for _, mine, _ in status if mine == "pass")
+    own = [r for r, mine, ref in status if mine in bad and (ref not in bad or backend.name == reference)]
+    shared = [r for r, mine, ref in status if mine in bad and ref in bad and backend.name != reference]
+    skipped = sum(1 for _, mine, _ in status if mine == "skip")
+    step.summary = f"{passed} of {len(rows)} rows agree with {reference}" + (f", {skipped} skipped" if skipped else "")
+    for r in own:
+        cell = r["cells"][backend.name]
+        step.fail(f"{Path(r['chapter']).stem}:{r['label']}: {cell['status']}: {cell['message']}")
+    for path, message in data.get("chapter_errors", {}).items():
+        step.fail(f"{path}: does not compile: {message}")
+    if shared:
+        step.details.append(f"{len(shared)} rows fail on {reference} too (not counted against {backend.name}): "
+                            + ", ".join(f"{Path(r['chapter']).stem}:{r['label']}" for r in shared))
+    if rows and skipped == len(rows):
+        step.status = "skip"
+        step.summary = f"{backend.name} did not run: " + data.get("targets", {}).get(backend.name, "")
     return step
 
 

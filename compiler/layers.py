@@ -69,6 +69,29 @@ def _bn(rank: int):
     return shape
 
 
+def _layer_norm(a, x: TensorType) -> TensorType:
+    size = a.get("size")
+    if isinstance(size, int) and isinstance(x.shape[-1], int) and x.shape[-1] != size:
+        raise ShapeError(f"LayerNorm({size}) applied to inputs whose last axis has size {x.shape[-1]}", expected=f"a last axis of size {size}")
+    return x
+
+
+def _embedding(a, x: TensorType) -> TensorType:
+    if not x.dtype.is_int:
+        raise ShapeError(f"Embedding looks up integer token ids, got {x}", expected="an int tensor of token ids")
+    d = a.get("dim")
+    return TensorType(DType.float32, x.shape + (d if isinstance(d, int) else None,))
+
+
+def _rnn(a, x: TensorType) -> TensorType:
+    if x.rank != 3:
+        raise ShapeError(f"recurrent layers take [batch, time, features], got {fmt_shape(x.shape)}", expected="a rank-3 tensor")
+    n_in, h = a.get("num_inputs"), a.get("num_hiddens")
+    if isinstance(n_in, int) and isinstance(x.shape[2], int) and n_in != x.shape[2]:
+        raise ShapeError(f"the layer expects {n_in} input features, got {x.shape[2]}", expected=f"{n_in} features")
+    return TensorType(x.dtype, (x.shape[0], x.shape[1], h if isinstance(h, int) else None))
+
+
 LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
               "A fully connected layer on the last axis; its input size is inferred.", has_params=True),
@@ -88,6 +111,16 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Sigmoid", (), _same, "1 / (1 + exp(-x))."),
     LayerSpec("Tanh", (), _same, "Hyperbolic tangent."),
     LayerSpec("Sequential", (), _same, "Layers applied one after another."),
+    LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
+              "Normalises the last axis (of the given size) per example, with a learned scale and shift.", True),
+    LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
+              "Looks up a learned vector for each integer token id.", True),
+    LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", True),
+    LayerSpec("GRU", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A gated recurrent unit layer over [batch, time, features]; returns every step's hidden state.", True),
+    LayerSpec("LSTM", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", True),
 ]}
 
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
@@ -106,6 +139,7 @@ DATASETS: dict[str, tuple[P, ...]] = {
     "synthetic_regression": (P("w", "tensor"), P("b", "scalar"), P("num_train", "scalar", 1000), P("num_val", "scalar", 1000),
                              P("noise", "scalar", 0.01), P("batch_size", "scalar", 32)),
     "fashion_mnist": (P("batch_size", "scalar", 64), P("root", "scalar", "../data")),
+    "time_machine": (P("batch_size", "scalar", 32), P("num_steps", "scalar", 35), P("root", "scalar", "../data")),
 }
 
 REQ = REQUIRED

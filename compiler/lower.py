@@ -122,6 +122,9 @@ class Lowerer:
         if isinstance(value.type, (ScalarType,)) and value.type.kind == "none":
             self.error(value.loc, "this expression has no value to assign", expected="an expression with a value",
                        hint="`print(...)` returns nothing; call it on its own line")
+        if isinstance(value, ir.Seq) and value.kind == "list" and not value.items:
+            from .types import ListType
+            value = ir.Seq(ListType(None), value.loc, [], "list")
         const = static_value(value) if not self._in_loop else None
         existing = self.scope.symbols.get(name)
         self.scope.symbols[name] = Symbol(value.type, const, is_param=False)
@@ -457,6 +460,8 @@ class Lowerer:
         # grad(f)(x): the gradient of a chapter function with respect to its first argument
         if isinstance(f, A.Call) and isinstance(f.func, A.Name) and f.func.id == "grad":
             return self._grad_of_function(f, e)
+        if isinstance(f, A.Attribute) and f.attr == "append":
+            return self._append(f, e)
         if isinstance(f, A.Attribute):
             if f.attr in METHODS:
                 base = self.expr(f.value)
@@ -515,6 +520,26 @@ class Lowerer:
         return self.error(f.loc, f"unknown function `{name}`", expected="a DSL built-in or a function defined with `def`",
                           hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"})
                           or f"define it with `def {name}(...):` before this call")
+
+    def _append(self, f: A.Attribute, e: A.Call) -> ir.Expr:
+        from .types import ListType
+        base = self.expr(f.value)
+        if not isinstance(base.type, ListType):
+            return self.error(f.loc, f"`.append` is for lists, not a {base.type}", expected="a list made with `name = []`")
+        if len(e.args) != 1 or e.kwargs:
+            return self.error(e.loc, "`append` takes one value")
+        item = self.expr(e.args[0])
+        if not isinstance(item.type, (TensorType, AnyType)):
+            return self.error(item.loc, f"lists hold tensors, got {item.type}", expected="a tensor")
+        if base.type.elem is not None and isinstance(item.type, TensorType) and isinstance(base.type.elem, TensorType):
+            old = base.type.elem
+            if old.dtype != item.type.dtype or old.rank != item.type.rank:
+                return self.error(item.loc, f"this list holds {old} tensors; appending a {item.type}", expected=str(old))
+        if isinstance(base, ir.Var):
+            sym = self.scope.lookup(base.name)
+            if sym is not None:
+                sym.type = ListType(item.type)
+        return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
 
     def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
         params = fdef.params
@@ -750,6 +775,9 @@ class Lowerer:
             return (f"`{op}` needs a dtype here", "float32, float64, int32, int64 or bool",
                     (did_you_mean(str(static_value(v)), DTYPE_NAMES) if isinstance(v, ir.Const) else None)
                     or "write the dtype name without quotes, e.g. `dtype=float32`")
+        from .types import ListType
+        if kind == "tensors" and isinstance(t, ListType):
+            return None
         if kind == "tensors" and not (isinstance(t, SeqType) and all(isinstance(i, TensorType) for i in t.items)):
             return (f"`{op}` needs a list of tensors", "e.g. [X, Y]", "wrap the tensors in a list: `[X, Y]`")
         if kind == "shape" and not (isinstance(t, SeqType) and all(isinstance(i, ScalarType) and i.kind == "int" for i in t.items)

@@ -324,6 +324,11 @@ def transpose(c: Ctx) -> Type:
 
 def _tensor_list(c: Ctx) -> list[TensorType]:
     t = c.types["tensors"]
+    from .types import ListType
+    if isinstance(t, ListType):
+        if not isinstance(t.elem, TensorType):
+            raise OpTypeError(f"`{c.op}` of a list that holds no tensors yet", expected="a list filled with `append`")
+        return [TensorType(t.elem.dtype, t.elem.shape), t.elem]
     if not isinstance(t, SeqType) or not t.items:
         raise OpTypeError(f"`{c.op}` takes a non-empty list of tensors", expected="e.g. [X, Y]",
                           hint="pass at least one tensor in the list")
@@ -332,6 +337,10 @@ def _tensor_list(c: Ctx) -> list[TensorType]:
 
 def concat(c: Ctx) -> Type:
     ts = _tensor_list(c)
+    from .types import ListType
+    if isinstance(c.types["tensors"], ListType):
+        axis = norm_axis(c.static.get("axis") or 0, ts[0].rank)
+        return TensorType(ts[0].dtype, tuple(None if i == axis else d for i, d in enumerate(ts[0].shape)))
     axis = norm_axis(_single_axis(c) or 0, ts[0].rank)
     out = list(ts[0].shape)
     for t in ts[1:]:
@@ -357,6 +366,12 @@ def _common_dtype(c: Ctx, ts: list[TensorType]) -> DType:
 
 def stack(c: Ctx) -> Type:
     ts = _tensor_list(c)
+    from .types import ListType
+    if isinstance(c.types["tensors"], ListType):
+        axis = norm_axis(c.static.get("axis") or 0, ts[0].rank + 1)
+        shape = list(ts[0].shape)
+        shape.insert(axis, None)
+        return TensorType(ts[0].dtype, tuple(shape))
     for t in ts[1:]:
         if t.rank != ts[0].rank or any(dims_equal(a, b) is False for a, b in zip(t.shape, ts[0].shape)):
             raise shape_error(f"`stack` of shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)}", expected="tensors of one shape",
@@ -392,6 +407,12 @@ def cumsum(c: Ctx) -> Type:
         return TensorType(x.dtype, (numel(x.shape),))
     norm_axis(axis, x.rank)
     return x
+
+
+def softmax(c: Ctx) -> Type:
+    x = c.t("x")
+    norm_axis(c.static.get("axis", -1) if c.static.get("axis") is not None else -1, x.rank)
+    return TensorType(_float_of(x.dtype), x.shape)
 
 
 def norm(c: Ctx) -> Type:
@@ -535,6 +556,8 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     _r("argmin", reduce_index, "Index of the minimum (flat index when no axis); int64.", differentiable=False),
     OpSpec("cumsum", (X, AXIS), cumsum, "Running sum along an axis (flattened when none).", category="reduction"),
     OpSpec("norm", (X,), norm, "The L2 (Frobenius) norm of all elements.", category="reduction"),
+    OpSpec("softmax", (X, P("axis", "axis", -1)), softmax, "exp(x) / sum(exp(x)) along an axis (the last by default).",
+           category="reduction"),
     # linear algebra
     OpSpec("matmul", (X, Y), matmul, "Matrix product, `x @ y`.", category="linalg"),
     OpSpec("dot", (X, Y), dot, "Dot product of two vectors.", category="linalg"),
@@ -572,5 +595,6 @@ METHODS: dict[str, str] = {
     "argmin": "argmin", "cumsum": "cumsum", "reshape": "reshape", "transpose": "transpose", "squeeze": "squeeze",
     "unsqueeze": "unsqueeze", "clone": "clone", "detach": "detach", "astype": "astype", "item": "item",
     "numel": "numel", "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "norm": "norm", "clip": "clip",
+    "softmax": "softmax",
 }
 ATTRIBUTES: dict[str, str] = {"T": "transpose", "shape": "shape"}

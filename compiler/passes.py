@@ -102,6 +102,9 @@ def reads(node, through_detach: bool = True) -> set[str]:
 def writes(stmt: ir.Stmt) -> set[str]:
     if isinstance(stmt, (ir.Assign, ir.IndexAssign)):
         return {stmt.name}
+    if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Op) and stmt.value.op == "list_append" \
+            and isinstance(stmt.value.args["xs"], ir.Var):
+        return {stmt.value.args["xs"].name}
     if isinstance(stmt, ir.For):
         return {stmt.var} | set().union(*(writes(s) for s in stmt.body)) if stmt.body else {stmt.var}
     if isinstance(stmt, ir.If):
@@ -150,6 +153,8 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
     for s, hit in zip(reversed(candidates), reversed(is_tainted)):
         if hit and writes(s) & needed:
             chosen.insert(0, s)
+            if isinstance(s, ir.Assign):  # a plain assignment is the whole definition: earlier ones are dead
+                needed.discard(s.name)
             needed |= reads(s, through_detach=False) & tainted
     # Recomputation replays `chosen` at the grad site: what they read must still hold the same value.
     for s in chosen:

@@ -204,3 +204,13 @@ class OpaqueType:
 
     def __str__(self) -> str:
         return self.kind
+
+
+@dataclass(frozen=True)
+class ListType:
+    """A Python list built with `append` (its length is known only at run time)."""
+
+    elem: "Type | None" = None
+
+    def __str__(self) -> str:
+        return f"list of {self.elem}" if self.elem is not None else "empty list"

@@ -274,6 +274,10 @@ class Emitter:
         self.unsupported_construct(p.loc, "param(...)")
         raise AssertionError
 
+    def model_member(self, name: str) -> "ir.Member | None":
+        m = self.state.get("model")
+        return next((mm for mm in m.members if mm.name == name), None) if m is not None else None
+
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         return cst.Call(self.var(ir.Var(a.type, a.loc, a.member)), [cst.Arg(self.expr(x)) for x in a.args])
 
@@ -373,10 +377,12 @@ class Emitter:
             return [self.funcdef(s)]
         if isinstance(s, ir.ModelDef):
             saved, self.in_model = self.in_model, True
+            self.state["model"] = s
             try:
                 return self.model_def(s)
             finally:
                 self.in_model = saved
+                self.state["model"] = None
         if isinstance(s, ir.Train):
             return self.train(s)
         raise TypeError(f"cannot emit {type(s).__name__}")
@@ -534,6 +540,7 @@ GENERIC = {
     "py_float": lambda em, n: cst.Call(cst.Name("float"), [cst.Arg(em.expr(n.args["x"]))]),
     "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
     "getitem": _getitem,
+    "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
 }
 
 _PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": cst.Divide, "floordiv": cst.FloorDivide,

@@ -112,7 +112,11 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef) -> ModelCase | str:
 
 def draw(case: ModelCase, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=case.input_shape).astype(np.float32)
+    fwd_type = case.model.forward.params[0].type
+    if fwd_type.dtype.is_int:  # token ids
+        X = rng.integers(0, 5, size=case.input_shape).astype(np.int64)
+    else:
+        X = rng.normal(size=case.input_shape).astype(np.float32)
     params = []
     for p in case.params:
         if p.role == "bn_var":

@@ -36,6 +36,14 @@ class JaxModels:
             bias = a.get("bias")
             return call("nn.Dense", self.expr(a["out_features"]),
                         use_bias=self.expr(bias) if isinstance(bias, ir.Const) and bias.value is False else None)
+        if k == "LayerNorm":
+            eps = a.get("eps")
+            return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
+        if k == "Embedding":
+            return call("nn.Embed", self.expr(a["num_embeddings"]), self.expr(a["dim"]))
+        if k in ("RNN", "GRU", "LSTM"):
+            cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
+            return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
         if k == "Dropout":
             return call("nn.Dropout", self.expr(a["rate"]), deterministic=cst.parse_expression("not training"))
         if k.startswith("BatchNorm"):

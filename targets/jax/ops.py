@@ -51,6 +51,7 @@ OPS = {
     "cumsum": Fn("jnp.cumsum", "x", axis="axis"),
     "norm": Fn("jnp.linalg.norm"),
     # linear algebra
+    "softmax": Fn("jax.nn.softmax", "x", axis="axis"),
     "matmul": Infix("@"),
     "dot": Fn("jnp.dot", "x", "y"),
     # shape

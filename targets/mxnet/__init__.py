@@ -14,7 +14,7 @@ backend = Backend(
             DType.int64: "np.int64", DType.bool: "np.bool_"},
     imports={"gzip": "import gzip", "pathlib": "import pathlib", "numpy": "import numpy",
              "np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd",
-             "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn",
+             "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn", "rnn": "from mxnet.gluon import rnn",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=MXNetEmitter,
     environment=Environment("mxnet", "envs/mxnet.txt", ("mxnet",)),

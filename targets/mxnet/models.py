@@ -17,7 +17,9 @@ LAYERS = {
     "AvgPool2d": ("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
     "Dropout": ("nn.Dropout", ("rate",), {}),
     "Flatten": ("nn.Flatten", (), {}),
+    "Embedding": ("nn.Embedding", ("num_embeddings", "dim"), {}),
 }
+RECURRENT = {"RNN": "rnn.RNN", "GRU": "rnn.GRU", "LSTM": "rnn.LSTM"}
 ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 
@@ -34,6 +36,12 @@ class MXNetModels:
             return cst.Name(name)
         if k in ACTIVATIONS:
             return call("nn.Activation", cst.SimpleString(repr(ACTIVATIONS[k])))
+        if k in RECURRENT:  # batch-first ("NTC"), as sequences are in the DSL
+            return call(RECURRENT[k], self.expr(layer.args["num_hiddens"]), layout=cst.SimpleString("'NTC'"),
+                        input_size=self.expr(layer.args["num_inputs"]))
+        if k == "LayerNorm":
+            eps = layer.args.get("eps")
+            return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else None)
         if k.startswith("BatchNorm"):
             m, eps = layer.args.get("momentum"), layer.args.get("eps")
             return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),

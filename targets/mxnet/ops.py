@@ -7,7 +7,7 @@ from d2lc import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
 from d2lc.ops import SPECS
-from d2lc.types import DType
+from d2lc.types import DType, ScalarType, TensorType
 
 
 def _transpose(em, node):
@@ -35,6 +35,18 @@ def _floordiv(em, node):
     if not node.type.dtype.is_float:
         out = cst.Call(attr(out, cst.Name("astype")), [cst.Arg(em.dtype_expr(node.type.dtype))])
     return out
+
+
+def _where(em, node):
+    """np.where; a Python number becomes an array first (MXNet 1.9 gets the gradient wrong otherwise)."""
+    x, y = node.args["x"], node.args["y"]
+    def branch(name, other):
+        v = node.args[name]
+        if isinstance(v.type, ScalarType) and isinstance(other.type, TensorType) and other.type.shape == node.type.shape:
+            return call("np.full_like", em.operand(node, name.replace(name, other_name[name])), em.operand(node, name))
+        return em.operand(node, name)
+    other_name = {"x": "y", "y": "x"}
+    return call("np.where", em.arg(node, "cond"), branch("x", y), branch("y", x))
 
 
 def _normal(em, node):
@@ -74,7 +86,7 @@ OPS = {
     "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
     "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
     "maximum": Fn("np.maximum", "x", "y"), "minimum": Fn("np.minimum", "x", "y"),
-    "where": Tmpl("np.where({cond}, {x}, {y})"),
+    "where": Custom(_where),
     "clip": Fn("np.clip", "x", "min", "max"),
     # reductions
     "sum": Method("sum", axis="axis", keepdims="keepdims"),
@@ -88,6 +100,7 @@ OPS = {
     "cumsum": Fn("np.cumsum", "x", axis="axis"),
     "norm": Fn("np.linalg.norm"),
     # linear algebra
+    "softmax": Fn("npx.softmax", "x", axis="axis"),
     "matmul": Infix("@"),
     "dot": Fn("np.dot", "x", "y"),
     # shape

@@ -112,7 +112,7 @@ def _clip(em, node):
     if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo <= hi:
         return Fn("paddle.clip", "x", "min", "max").emit(em, node)
     lower = call("paddle.clip", em.operand(node, "x"), min=em.arg(node, "min"))
-    return cst.Call(cst.Attribute(lower, cst.Name("clip")), [cst.Arg(em.arg(node, "max"), keyword=cst.Name("max"),
+    return cst.Call(attr(lower, cst.Name("clip")), [cst.Arg(em.arg(node, "max"), keyword=cst.Name("max"),
                     equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
 
 

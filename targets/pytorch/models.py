@@ -3,7 +3,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from d2lc.emit.fmt import attr
+from d2lc.emit.fmt import attr, sub
 from libcst.helpers import parse_template_expression
 
 from d2lc import ir
@@ -23,7 +23,13 @@ LAYERS = {  # DSL layer -> (constructor, positional args, keyword map)
     "ReLU": ("nn.ReLU", (), {}),
     "Sigmoid": ("nn.Sigmoid", (), {}),
     "Tanh": ("nn.Tanh", (), {}),
+    "LayerNorm": ("nn.LayerNorm", ("size",), {"eps": "eps"}),
+    "Embedding": ("nn.Embedding", ("num_embeddings", "dim"), {}),
+    "RNN": ("nn.RNN", ("num_inputs", "num_hiddens"), {}),
+    "GRU": ("nn.GRU", ("num_inputs", "num_hiddens"), {}),
+    "LSTM": ("nn.LSTM", ("num_inputs", "num_hiddens"), {}),
 }
+RECURRENT = ("RNN", "GRU", "LSTM")
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 
 
@@ -49,7 +55,17 @@ class PyTorchModels:
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
-        return layer_call(self, layer, LAYERS)
+        out = layer_call(self, layer, LAYERS)
+        if layer.kind in RECURRENT:  # the DSL's sequences are batch-first
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("True"), keyword=cst.Name("batch_first"), equal=_EQ)])
+        return out
+
+    def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
+        out = super().apply_layer(a)
+        member = self.model_member(a.member)
+        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
+            return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final state)
+        return out
 
     def init_tensor(self, init: ir.Init, shape: cst.BaseExpression) -> cst.BaseExpression:
         a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}

@@ -112,6 +112,7 @@ OPS = {
     "cumsum": Custom(_cumsum),
     "norm": Fn("torch.linalg.norm"),
     # linear algebra
+    "softmax": Fn("torch.softmax", "x", dim="!axis"),
     "matmul": Infix("@"),
     "dot": Fn("torch.dot", "x", "y"),
     # shape

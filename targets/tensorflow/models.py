@@ -16,7 +16,9 @@ LAYERS = {
     "Dropout": (K + "Dropout", ("rate",), {}),
     "Flatten": (K + "Flatten", (), {}),
     "ReLU": (K + "ReLU", (), {}),
+    "Embedding": (K + "Embedding", ("num_embeddings", "dim"), {}),
 }
+RECURRENT = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
 ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
           "squared_loss": "tf.keras.losses.MeanSquaredError()"}
@@ -39,6 +41,11 @@ class TensorFlowModels:
             return [call(K + "Activation", cst.SimpleString(repr(ACTIVATIONS[layer.kind])))]
         if layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
             return self._windowed(layer)
+        if layer.kind in RECURRENT:
+            return [call(K + RECURRENT[layer.kind], self.expr(layer.args["num_hiddens"]), return_sequences=cst.Name("True"))]
+        if layer.kind == "LayerNorm":
+            eps = layer.args.get("eps")
+            return [call(K + "LayerNormalization", epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))]
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")

@@ -59,7 +59,8 @@ def _linspace(em, node):
     def as_float(name):
         v = node.args[name]
         return em.literal(float(v.value)) if isinstance(v, ir.Const) and isinstance(v.value, int) else em.arg(node, name)
-    return call("tf.linspace", as_float("start"), as_float("stop"), em.arg(node, "num"))
+    out = call("tf.linspace", as_float("start"), as_float("stop"), em.arg(node, "num"))
+    return call("tf.cast", out, em.dtype_expr(node.type.dtype)) if node.type.dtype != DType.float32 else out
 
 
 def _transpose(em, node):
@@ -91,7 +92,7 @@ OPS = {
     "eye": DTyped(Fn("tf.eye", "n")),
     "zeros_like": Fn("tf.zeros_like", "x", dtype="dtype"),
     "ones_like": Fn("tf.ones_like", "x", dtype="dtype"),
-    "full_like": Tmpl("tf.fill(tf.shape({x}), {value})"),
+    "full_like": Tmpl("tf.fill(tf.shape({x}), tf.constant({value}, dtype={dtype}))"),
     "normal": Fn("tf.random.normal", "shape", mean="mean", stddev="std"),
     "uniform": Custom(_uniform),
     "seed": Fn("tf.random.set_seed", "value"),
@@ -119,6 +120,7 @@ OPS = {
     "cumsum": Custom(_cumsum),
     "norm": Fn("tf.norm"),
     # linear algebra
+    "softmax": Fn("tf.nn.softmax", "x", axis="axis"),
     "matmul": Custom(_matmul),
     "dot": Tmpl("tf.tensordot({x}, {y}, axes=1)"),
     # shape

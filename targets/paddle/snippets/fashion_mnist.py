@@ -1,0 +1,12 @@
+def fashion_mnist(batch_size=64, root="../data"):
+    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 1, 28, 28] in [0, 1], int64 labels."""
+    def read(kind):
+        folder = pathlib.Path(root) / "fashion-mnist"
+        with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
+            images = numpy.frombuffer(f.read(), numpy.uint8, offset=16)
+        with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
+            labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
+        X = paddle.to_tensor(images.reshape(-1, 1, 28, 28), dtype=paddle.float32) / 255
+        return paddle.io.TensorDataset([X, paddle.to_tensor(labels, dtype=paddle.int64)])
+    return (paddle.io.DataLoader(read("train"), batch_size=batch_size, shuffle=True),
+            paddle.io.DataLoader(read("t10k"), batch_size=batch_size))

@@ -1,0 +1,54 @@
+# Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py. Paddle's layers
+# are not lazy, and BatchNorm keeps its running statistics as non-trainable parameters.
+def d2lc_build(net, X):
+    return net
+
+
+def d2lc_tensors(net):
+    out = []
+    for layer in net.sublayers(include_self=True):
+        out.extend(layer.parameters(include_sublayers=False))
+        out.extend(layer.buffers(include_sublayers=False))
+    return out
+
+
+def d2lc_set_params(net, arrays):
+    with paddle.no_grad():
+        for t, a in zip(d2lc_tensors(net), arrays, strict=True):
+            t.set_value(paddle.to_tensor(a, dtype=t.dtype).reshape(t.shape))
+
+
+def d2lc_params(net):
+    return [t.numpy() for t in d2lc_tensors(net)]
+
+
+D2LC_LOSSES = {"cross_entropy": nn.functional.cross_entropy, "squared_loss": nn.functional.mse_loss}
+
+
+def d2lc_forward(net, X):
+    net.eval()
+    with paddle.no_grad():
+        return net(X)
+
+
+def d2lc_grads(net, X, y, loss):
+    net.train()
+    value = D2LC_LOSSES[loss](net(X), y)
+    tensors = d2lc_tensors(net)
+    params = [t for t in tensors if not t.stop_gradient]
+    grads = paddle.grad(value, params, allow_unused=True)
+    grad_of = {id(p): g for p, g in zip(params, grads)}
+    return value.detach(), [grad_of[id(t)] if grad_of.get(id(t)) is not None else paddle.zeros_like(t) for t in tensors]
+
+
+def d2lc_steps(net, X, y, loss, make_optimizer, steps):
+    net.train()
+    opt = make_optimizer(net.parameters())
+    losses = []
+    for _ in range(steps):
+        value = D2LC_LOSSES[loss](net(X), y)
+        opt.clear_grad()
+        value.backward()
+        opt.step()
+        losses.append(value.item())
+    return losses, d2lc_params(net)

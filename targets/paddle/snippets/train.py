@@ -1,0 +1,38 @@
+def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
+    """Minibatch training with per-epoch validation; returns the history and plots it."""
+    train_iter, val_iter = data
+    optimizer = make_optimizer(net.parameters())
+    history = {"train loss": [], "val loss": [], "val acc": []}
+    for epoch in range(num_epochs):
+        net.train()
+        total, count = 0.0, 0
+        for X, y in train_iter:
+            loss = loss_fn(net(X), y)
+            optimizer.clear_grad()
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(net.parameters(), clip)
+            optimizer.step()
+            total += loss.item() * len(y)
+            count += len(y)
+        history["train loss"].append(total / count)
+        net.eval()
+        total, correct, count = 0.0, 0, 0
+        with paddle.no_grad():
+            for X, y in val_iter:
+                y_hat = net(X)
+                total += loss_fn(y_hat, y).item() * len(y)
+                if not y.is_floating_point():
+                    correct += (y_hat.argmax(axis=1) == y).sum().item()
+                count += len(y)
+        history["val loss"].append(total / count)
+        if correct:
+            history["val acc"].append(correct / count)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
+    for name, values in history.items():
+        if values:
+            plt.plot(range(1, len(values) + 1), values, label=name)
+    plt.xlabel("epoch")
+    plt.legend()
+    plt.show()
+    return history
