@@ -231,7 +231,16 @@ class Lowerer:
     def stmt_FuncDef(self, s: A.FuncDef, scope_parent: "Scope | None" = None, register: bool = True) -> ir.Stmt | None:
         params: list[ir.Param] = []
         fscope = Scope(parent=scope_parent or self.globals)
+        seen_default: A.Param | None = None
         for p in s.params:
+            if p.name in fscope.symbols:
+                self.error(p.loc, f"duplicate parameter `{p.name}` in `def {s.name}`", expected="distinct parameter names",
+                           hint="rename one of the parameters")
+            if p.default is not None:
+                seen_default = p
+            elif seen_default is not None:
+                self.error(p.loc, f"parameter `{p.name}` without a default follows `{seen_default.name}`, which has one",
+                           expected="parameters with defaults last", hint=f"move `{p.name}` before `{seen_default.name}`, or give it a default")
             ptype = self._ann_type(p.ann) if p.ann else ANY
             default = self.expr(p.default) if p.default is not None else None
             params.append(ir.Param(p.name, ptype, default, p.loc))
@@ -348,6 +357,9 @@ class Lowerer:
 
     def expr_Attribute(self, e: A.Attribute) -> ir.Expr:
         base = self.expr(e.value)
+        if e.attr in ATTRIBUTES and not isinstance(base.type, (TensorType, AnyType)):
+            return self.error(e.loc, f"{_a(base.type)} has no attribute `.{e.attr}`", expected="a tensor",
+                              hint=f"`.{e.attr}` is for tensors; make one with `tensor(...)` first")
         if e.attr in ATTRIBUTES:
             return self.apply(ATTRIBUTES[e.attr], {"x": base}, e.loc)
         if e.attr in METHODS:
@@ -465,10 +477,13 @@ class Lowerer:
         if isinstance(f, A.Attribute):
             if f.attr in METHODS:
                 base = self.expr(f.value)
-                if isinstance(base.type, (TensorType, AnyType)) or base.type in (INT, FLOAT, BOOL):
+                if isinstance(base.type, (TensorType, AnyType)):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
+                for a in e.args:
+                    self.expr(a)
                 return self.error(f.loc, f"{_a(base.type)} has no method `.{f.attr}`", expected="a tensor",
-                                  hint=f"call `.{f.attr}()` on a tensor")
+                                  hint=f"`.{f.attr}()` is a tensor method; make a tensor with `tensor(...)` first"
+                                  if isinstance(base.type, ScalarType) else f"call `.{f.attr}()` on a tensor")
             self.expr(f.value)
             return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")

@@ -34,3 +34,13 @@ def write_fashion_mnist(root: Path, n_train: int = 96, n_test: int = 48, seed: i
         write_idx_images(folder / f"{kind}-images-idx3-ubyte.gz", images)
         write_idx_labels(folder / f"{kind}-labels-idx1-ubyte.gz", labels)
     return folder
+
+
+def write_time_machine(root: Path, words: int = 3000, seed: int = 0) -> Path:
+    """ROOT/timemachine.txt: text of random words (the loaders keep letters and spaces only)."""
+    rng = np.random.default_rng(seed)
+    vocab = ["the", "time", "machine", "traveller", "said", "we", "it", "was", "of", "and", "a", "in", "future"]
+    text = " ".join(rng.choice(vocab, size=words)).capitalize() + ".\n"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "timemachine.txt").write_text(text, encoding="utf-8")
+    return root / "timemachine.txt"

@@ -56,8 +56,9 @@ def test_notebook_runs(path, tmp_path):
     python = python_for(backend)
     if python is None or not framework_available(str(python), backend.environment.packages):
         pytest.skip(f"{backend.display_name} is not installed (environment '{backend.environment.name}')")
-    from fakedata import write_fashion_mnist
+    from fakedata import write_fashion_mnist, write_time_machine
     write_fashion_mnist(tmp_path / "data")
+    write_time_machine(tmp_path / "data")
     work = tmp_path / "notebook"
     work.mkdir()
     script = work / (path.stem + ".py")

@@ -44,7 +44,8 @@ def _backends(spec: str, reference: str, parser: argparse.ArgumentParser) -> lis
             parser.error(f"unknown target '{n}' (known: {', '.join(target_names())}, all)")
         if b not in out:
             out.append(b)
-    return out
+    order = target_names()
+    return sorted(out, key=lambda b: order.index(b.name) if b.name in order else len(order))
 
 
 def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -78,7 +79,7 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not paths:
         paths = [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
     print(f"d2lc test: seed {seed}" + (f" (replaying {args.replay})" if replay else ""), file=sys.stderr)
-    runner = Runner(backends, reference=reference, examples=args.examples, seed=seed, device=args.device,
+    runner = Runner(backends, reference=reference, examples=1 if replay else args.examples, seed=seed, device=args.device,
                     call_timeout=args.timeout, reports_dir=Path(args.reports_dir), progress=Progress(),
                     cache_dir=None if args.cache_dir == "none" else Path(args.cache_dir))
     try:

@@ -105,12 +105,12 @@ def tensor_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[
     shape = shape_of(t, dims)
     n = int(np.prod(shape, dtype=np.int64))
     if t.dtype == DType.bool:
-        return hnp.arrays(np.bool_, shape, elements=st.booleans())
+        return hnp.arrays(np.bool_, shape, elements=st.booleans()).map(lambda a: np.asarray(a).reshape(shape))
     if t.dtype.is_int:
         lo, hi = _int_range(spec, dims)
         unique = spec.domain.distinct and n <= hi - lo + 1
         return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi), unique=unique).map(
-            lambda a: a.astype(t.dtype.value))
+            lambda a: np.asarray(a, dtype=t.dtype.value).reshape(shape))
     lo, hi = POSITIVE_RANGE if spec.domain.positive else FLOAT_RANGE
     scale = 1.0
     klo, khi = _grid_bounds(lo, hi)
@@ -119,7 +119,7 @@ def tensor_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[
         klo, khi = _grid_bounds(lo, hi, scale)
     dtype = np.dtype(t.dtype.value)
     return hnp.arrays(np.int64, shape, elements=st.integers(klo, khi), unique=spec.domain.distinct).map(
-        lambda k: grid_values(k, spec.salt, np.float64, scale).astype(dtype))
+        lambda k: np.asarray(grid_values(k, spec.salt, np.float64, scale), dtype=dtype).reshape(shape))
 
 
 def scalar_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[Any]:

@@ -253,8 +253,17 @@ def _precise_math():
 
 
 def _one_line(exc):
-    text = "%s: %s" % (type(exc).__name__, exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    """The most telling line of an exception (MXNet puts a C++ traceback before its message)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if first.startswith("Traceback") or first.startswith("File ") or first.startswith("["):
+        tail = [ln for ln in lines if not ln.startswith(("File ", "[bt]", "Traceback", "Stack trace"))
+                and not ln[:1].isdigit()]
+        first = tail[-1] if tail else lines[-1]
+    name = type(exc).__name__
+    return first if first.startswith(name + ":") else "%s: %s" % (name, first)
 
 
 def main():

@@ -133,7 +133,7 @@ class JaxModels:
         return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([*fields, fn]), bases=[cst.Arg(cst.parse_expression("nn.Module"))])]
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist"):
+        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
             self.helper("minibatches", (SNIPPETS / "minibatches.py").read_text())
             self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
             return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])

@@ -12,7 +12,7 @@ backend = Backend(
     ops=OPS,
     dtypes={DType.float32: "np.float32", DType.float64: "np.float64", DType.int32: "np.int32",
             DType.int64: "np.int64", DType.bool: "np.bool_"},
-    imports={"gzip": "import gzip", "pathlib": "import pathlib", "numpy": "import numpy",
+    imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy",
              "np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd",
              "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn", "rnn": "from mxnet.gluon import rnn",
              "plt": "from matplotlib import pyplot as plt"},

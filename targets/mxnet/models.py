@@ -119,7 +119,7 @@ class MXNetModels:
         return out
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist"):
+        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
             self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
             return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
         if c.kind in ("SGD", "Adam"):

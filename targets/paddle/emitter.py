@@ -9,10 +9,12 @@ from d2lc.emit.rules import call
 from d2lc.ops import SPECS
 from d2lc.types import ScalarType, TensorType
 
+from .models import PaddleModels
+
 BINARY = {n for n, s in SPECS.items() if s.category == "elementwise" and [p.name for p in s.params] == ["x", "y"]}
 
 
-class PaddleEmitter(Emitter):
+class PaddleEmitter(PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
     `backward()` *adds* into `x.grad`, and the tensor `x.grad` returns is that live buffer: an earlier

@@ -155,6 +155,7 @@ OVERRIDES = {
     "min": Method("min", axis="axis", keepdim="keepdims"),
     "var": Custom(_var),
     "cumsum": Method("cumsum", axis="axis"),
+    "softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis"),
     # shape
     "reshape": shape_list(Method("reshape", "shape")),
     "transpose": Custom(_transpose),
@@ -179,7 +180,7 @@ OPS = {
 # Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int
 # tensors into ints: cast tensor operands to the IR's dtype first. Against a Python number Paddle
 # already promotes the way the IR does, so the emitter skips the cast there (see emitter.py).
-CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm", "squared_loss"})
+CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm", "softmax", "squared_loss"})
 
 _torch_like = creation_defaults(int_dtype=DType.int64)
 

@@ -12,7 +12,7 @@ backend = Backend(
     ops=OPS,
     dtypes={DType.float32: "torch.float32", DType.float64: "torch.float64", DType.int32: "torch.int32",
             DType.int64: "torch.int64", DType.bool: "torch.bool"},
-    imports={"gzip": "import gzip", "pathlib": "import pathlib", "numpy": "import numpy", "torch": "import torch",
+    imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "torch": "import torch",
              "nn": "from torch import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PyTorchEmitter,
     environment=Environment("main", "envs/main.txt", ("torch",)),

@@ -12,7 +12,7 @@ backend = Backend(
     ops=OPS,
     dtypes={DType.float32: "tf.float32", DType.float64: "tf.float64", DType.int32: "tf.int32",
             DType.int64: "tf.int64", DType.bool: "tf.bool"},
-    imports={"gzip": "import gzip", "pathlib": "import pathlib", "numpy": "import numpy", "tf": "import tensorflow as tf",
+    imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "tf": "import tensorflow as tf",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=TensorFlowEmitter,
     environment=Environment("main", "envs/main.txt", ("tensorflow",)),

@@ -1,3 +1,10 @@
+def flatten_steps(y_hat, y):
+    """Sequence outputs [batch, time, classes] with labels [batch, time] become one example per step."""
+    if y_hat.ndim > 2 and jnp.issubdtype(y.dtype, jnp.integer):
+        return y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1)
+    return y_hat, y
+
+
 def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
     """Minibatch training with a jitted step and per-epoch validation; returns the trained variables."""
     train_batches, val_batches = data
@@ -13,14 +20,14 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
         def objective(params):
             y_hat, updates = net.apply({"params": params, "batch_stats": batch_stats}, X, training=True,
                                        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
-            return loss_fn(y_hat, y), updates
+            return loss_fn(*flatten_steps(y_hat, y)), updates
         (loss, updates), grads = jax.value_and_grad(objective, has_aux=True)(params)
         changes, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, changes), updates.get("batch_stats", batch_stats), opt_state, loss
 
     @jax.jit
     def eval_step(params, batch_stats, X, y):
-        y_hat = net.apply({"params": params, "batch_stats": batch_stats}, X, training=False)
+        y_hat, y = flatten_steps(net.apply({"params": params, "batch_stats": batch_stats}, X, training=False), y)
         correct = (y_hat.argmax(axis=1) == y).sum() if jnp.issubdtype(y.dtype, jnp.integer) else 0
         return loss_fn(y_hat, y), correct
 
@@ -30,15 +37,15 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
         for X, y in train_batches():
             key, dropout_key = jax.random.split(key)
             params, batch_stats, opt_state, loss = train_step(params, batch_stats, opt_state, X, y, dropout_key)
-            total += float(loss) * len(y)
-            count += len(y)
+            total += float(loss) * y.size
+            count += y.size
         history["train loss"].append(total / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_batches():
             loss, right = eval_step(params, batch_stats, X, y)
-            total += float(loss) * len(y)
+            total += float(loss) * y.size
             correct += int(right)
-            count += len(y)
+            count += y.size
         history["val loss"].append(total / count)
         if correct:
             history["val acc"].append(correct / count)

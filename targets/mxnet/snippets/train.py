@@ -1,3 +1,10 @@
+def flatten_steps(y_hat, y):
+    """Sequence outputs [batch, time, classes] with labels [batch, time] become one example per step."""
+    if y_hat.ndim > 2 and not numpy.issubdtype(y.dtype, numpy.floating):
+        return y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1)
+    return y_hat, y
+
+
 def train(net, data, loss_fn, optimizer, hyperparams, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_iter, val_iter = data
@@ -7,22 +14,25 @@ def train(net, data, loss_fn, optimizer, hyperparams, num_epochs, clip=None):
         total, count = 0.0, 0
         for X, y in train_iter:
             with autograd.record():
-                loss = loss_fn(net(X), y)
+                loss = loss_fn(*flatten_steps(net(X), y))
             loss.backward()
-            if clip is not None:
+            if clip is not None:  # rescale gradients whose global norm (of the mean loss) exceeds `clip`
                 grads = [p.grad() for p in net.collect_params().values() if p.grad_req != "null"]
-                gluon.utils.clip_global_norm(grads, clip * X.shape[0])
-            trainer.step(X.shape[0])
+                norm = float(np.sqrt(sum((g ** 2).sum() for g in grads))) / loss.shape[0]
+                if norm > clip:
+                    for g in grads:
+                        g[:] *= clip / norm
+            trainer.step(loss.shape[0])
             total += float(loss.sum())
-            count += X.shape[0]
+            count += loss.shape[0]
         history["train loss"].append(total / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_iter:
-            y_hat = net(X)
+            y_hat, y = flatten_steps(net(X), y)
             total += float(loss_fn(y_hat, y).sum())
             if not numpy.issubdtype(y.dtype, numpy.floating):
                 correct += int((y_hat.argmax(axis=1) == y.astype(y_hat.argmax(axis=1).dtype)).sum())
-            count += X.shape[0]
+            count += y.shape[0]
         history["val loss"].append(total / count)
         if correct:
             history["val acc"].append(correct / count)

@@ -1,6 +1,8 @@
-# Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py. Paddle's layers
-# are not lazy, and BatchNorm keeps its running statistics as non-trainable parameters.
+# Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py. BatchNorm keeps
+# its running statistics as non-trainable parameters.
 def d2lc_build(net, X):
+    with paddle.no_grad():
+        net(X)  # build the layers wrapped in Lazy
     return net
 
 

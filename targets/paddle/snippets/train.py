@@ -1,6 +1,8 @@
 def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_iter, val_iter = data
+    with paddle.no_grad():  # run one batch so that lazily built layers exist before the optimizer collects parameters
+        net(next(iter(train_iter))[0])
     optimizer = make_optimizer(net.parameters())
     history = {"train loss": [], "val loss": [], "val acc": []}
     for epoch in range(num_epochs):

@@ -1,3 +1,10 @@
+def flatten_steps(y_hat, y):
+    """Sequence outputs [batch, time, classes] with labels [batch, time] become one example per step."""
+    if len(y_hat.shape) > 2 and y.dtype.is_integer:
+        return tf.reshape(y_hat, (-1, y_hat.shape[-1])), tf.reshape(y, (-1,))
+    return y_hat, y
+
+
 def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_ds, val_ds = data
@@ -6,7 +13,8 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         total, count = 0.0, 0
         for X, y in train_ds:
             with tf.GradientTape() as tape:
-                loss = loss_fn(y, net(X, training=True))
+                y_hat, y = flatten_steps(net(X, training=True), y)
+                loss = loss_fn(y, y_hat)
             grads = tape.gradient(loss, net.trainable_variables)
             if clip is not None:
                 grads, _ = tf.clip_by_global_norm(grads, clip)
@@ -16,7 +24,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         history["train loss"].append(total / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_ds:
-            y_hat = net(X, training=False)
+            y_hat, y = flatten_steps(net(X, training=False), y)
             total += float(loss_fn(y, y_hat)) * len(y)
             if y.dtype.is_integer:
                 correct += int(tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == y, tf.int32)))

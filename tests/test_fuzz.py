@@ -1,0 +1,372 @@
+"""Fuzzing the front end: whatever the input, compiling either succeeds or raises CompileError.
+
+Random text, random token soup, and valid chapters mutated (characters and tokens deleted,
+duplicated, swapped or replaced, lines re-indented, fences and `::: only` lines inserted) must never
+raise anything else: no IndexError from the parser, no traceback for the author. Every diagnostic
+must render with a sane location.
+
+The runs are derandomized and bounded, so CI sees the same examples every time and stays fast.
+Crashes the fuzzer found are pinned by the regression tests at the end of the file.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from d2lc import ir
+from d2lc.backend import get_backend
+from d2lc.diagnostics import CompileError
+from d2lc.emit.base import EmitError
+from d2lc.frontend import compile_chapter
+from d2lc.notebook import build_notebook
+from d2lc.ops import ATTRIBUTES, FUNCTIONS, METHODS
+
+FILE = "fuzz.md"
+TARGETS = {"pytorch", "tensorflow", "jax", "mxnet"}
+
+# Fixed seed (derandomize), bounded examples, no example database: the same inputs on every run.
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ_SMALL = settings(FUZZ, max_examples=100)
+
+
+def compiles_or_reports(text: str) -> ir.Module | None:
+    """Compile `text`; a CompileError is fine if its diagnostics are sane. Anything else propagates."""
+    try:
+        return compile_chapter(text, FILE, TARGETS)
+    except CompileError as exc:
+        diags = exc.diagnostics
+        assert diags, "a CompileError must carry at least one diagnostic"
+        lines = text.splitlines()
+        assert [(d.loc.line, d.loc.col) for d in diags] == sorted((d.loc.line, d.loc.col) for d in diags)
+        for d in diags:
+            assert d.message and d.severity == "error"
+            assert d.loc.file == FILE
+            assert 1 <= d.loc.line <= max(1, len(lines) + 1), (d, len(lines))
+            assert d.loc.col >= 1
+            out = d.render(lines)
+            assert out.startswith(f"{FILE}:{d.loc.line}:{d.loc.col}: error: {d.message}")
+            assert "Traceback" not in out
+        return None
+
+
+def cell(src: str) -> str:
+    return "# Fuzz\n\n```d2l\n" + src + "\n```\n"
+
+
+# ---- valid chapters to mutate ---------------------------------------------------------------------
+CH_TENSORS = '''# Linear algebra
+
+Tensors hold numbers.
+
+```d2l
+X = arange(12, dtype=float32).reshape((3, 4))
+Y = tensor([[2.0, 1.0, 4.0, 3.0], [1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]])
+Z = X + Y * 2 - X / 4
+print(Z.shape, Z.sum(axis=0), Z.mean())
+```
+
+A matrix product:
+
+```d2l
+W = ones((4, 2))
+H = X @ W
+s = H.sum(axis=1, keepdims=True)
+print(H, s, H.T, X ** 2)
+```
+
+::: only pytorch
+This text is for PyTorch readers.
+:::
+
+```python
+not compiled, only shown
+```
+'''
+
+CH_AUTOGRAD = '''# Autograd
+
+```d2l
+x = arange(4.0)
+y = 2 * (x * x).sum()
+g = grad(y, x)
+print(g)
+```
+
+```d2l
+def f(a: f32[n]) -> f32[]:
+    b = a * 2
+    return (b ** 2).sum()
+
+v = ones((3,))
+dv = grad(f)(v)
+print(f(v), dv)
+```
+'''
+
+CH_CONTROL = '''# Control flow
+
+```d2l
+total = 0
+for i in range(5):
+    if i % 2 == 0:
+        total += i
+    elif i == 3:
+        total -= 1
+    else:
+        pass
+print("total:", total)  # a comment
+```
+
+```d2l
+M = zeros((3, 3))
+M[0, 1] = 5
+M[1:, :] = 1.0
+row = M[2]
+col = M[:, 0]
+c = concat([M, M], axis=0)
+st = stack([row, col])
+q = where(M > 0, M, 0.0)
+r = (M > 0) & (M < 3)
+m = maximum(M, 1.0).clip(0.0, 2.0)
+print(c.shape, st, q, r, m, exp(M).max(), M.argmax(axis=1), M[..., 0])
+```
+'''
+
+CH_MODELS = '''# Models
+
+```d2l
+model MLP(hidden: int = 32):
+    net = Sequential(Flatten(), Linear(hidden), ReLU(), Dropout(0.5), Linear(10))
+    def forward(X):
+        return net(X)
+
+model Lin():
+    w = param((4, 1), init=normal(0.0, 0.01))
+    b = param((1,), init=zeros)
+    def forward(X: f32[n, 4]) -> f32[n, 1]:
+        return X @ w + b
+
+net = MLP(hidden=64)
+data = fashion_mnist(batch_size=32)
+train(net, data, loss=cross_entropy, optimizer=SGD(lr=0.1), epochs=2)
+lin = Lin()
+reg = synthetic_regression(tensor([2.0, -3.4, 1.0, 0.5]), 4.2)
+train(lin, reg, loss=squared_loss, optimizer=Adam(lr=0.01), epochs=3)
+```
+'''
+
+CORPUS = [CH_TENSORS, CH_AUTOGRAD, CH_CONTROL, CH_MODELS]
+
+
+@pytest.mark.parametrize("text", CORPUS, ids=["tensors", "autograd", "control", "models"])
+def test_corpus_compiles(text: str) -> None:
+    """The mutation seeds are valid, so mutants start from a compiling chapter."""
+    assert isinstance(compile_chapter(text, FILE, TARGETS), ir.Module)
+
+
+# ---- mutations -------------------------------------------------------------------------------------
+DSL_CHARS = "abcxyzXYZ_019 \t\n()[]{}:,.=+-*/%@<>!&|^~#'\"\\`$;?"
+TOKEN_RE = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*|\*\*|//|[-+*/=<>!]=|.", re.S)
+POOL = (sorted(FUNCTIONS) + sorted(METHODS) + sorted(ATTRIBUTES) + [
+    "-1", "0", "1", "3", "-3", "100000000000000000000", "1e309", "0.5", "True", "False", "None", '"s"', "'\\N'",
+    "X", "x", "M", "i", "f", "grad", "range", "int", "float", "print", "float32", "int64", "bool", "f32", "i64[n]",
+    "(", ")", "[", "]", ",", ":", "...", "=", "==", "@", "*", "**", "-", "+", "/", "//", "%", "&", "|", "~",
+    "not", "and", "or", "(3, 4)", "(0,)", "()", "[1, 2]", "[[1.0], [2.0]]", "axis=", "keepdims=", "dtype=",
+    "def", "return", "for", "if", "else", "model", "pass", ".T", ".shape", "\n", "\n    ", "\t", "```", "```d2l\n",
+    "::: only pytorch\n", "::: only nope\n", ":::\n", "# ", "\\\n",
+])
+INDENTS = ["", " ", "  ", "    ", "        ", "\t", " \t"]
+
+
+def mutate(text: str, op: str, a: float, b: float, payload: str) -> str:
+    """One mutation at relative positions a, b (in [0, 1)) of the text or of its tokens/lines."""
+    if not text:
+        return payload
+    i = int(a * len(text))
+    j = int(b * len(text))
+    if op == "del_char":
+        return text[:i] + text[i + 1:]
+    if op == "dup_char":
+        return text[:i] + text[i] + text[i:]
+    if op == "swap_chars":
+        i, j = sorted((i, j))
+        return text if i == j else text[:i] + text[j] + text[i + 1:j] + text[i] + text[j + 1:]
+    if op == "ins_char":
+        return text[:i] + payload[:1] + text[i:]
+    if op in ("del_token", "dup_token", "swap_tokens", "replace_token", "ins_token"):
+        toks = TOKEN_RE.findall(text)
+        k = int(a * len(toks))
+        m = int(b * len(toks))
+        if op == "del_token":
+            del toks[k]
+        elif op == "dup_token":
+            toks.insert(k, toks[k])
+        elif op == "swap_tokens":
+            toks[k], toks[m] = toks[m], toks[k]
+        elif op == "replace_token":
+            toks[k] = payload
+        else:
+            toks.insert(k, payload)
+        return "".join(toks)
+    if op == "reindent":
+        lines = text.split("\n")
+        k = int(a * len(lines))
+        lines[k] = INDENTS[int(b * len(INDENTS))] + lines[k].lstrip(" \t")
+        return "\n".join(lines)
+    if op == "dup_line":
+        lines = text.split("\n")
+        k = int(a * len(lines))
+        lines.insert(k, lines[k])
+        return "\n".join(lines)
+    if op == "del_line":
+        lines = text.split("\n")
+        del lines[int(a * len(lines))]
+        return "\n".join(lines)
+    raise AssertionError(op)
+
+
+OPS = ["del_char", "dup_char", "swap_chars", "ins_char", "del_token", "dup_token", "swap_tokens",
+       "replace_token", "ins_token", "reindent", "dup_line", "del_line"]
+unit = st.floats(min_value=0, max_value=1, exclude_max=True, allow_nan=False)
+mutation = st.tuples(st.sampled_from(OPS), unit, unit, st.one_of(st.sampled_from(POOL), st.sampled_from(DSL_CHARS)))
+
+
+@st.composite
+def mutants(draw, corpus: list[str] = CORPUS) -> str:
+    text = draw(st.sampled_from(corpus))
+    for op, a, b, payload in draw(st.lists(mutation, min_size=1, max_size=5)):
+        text = mutate(text, op, a, b, payload)
+    return text
+
+
+def test_mutate_is_total() -> None:
+    """Every mutation works on every corner of every seed (so the fuzzer exercises the compiler, not itself)."""
+    for text in CORPUS + ["", "x", "\n"]:
+        for op in OPS:
+            for a in (0.0, 0.5, 0.999):
+                assert isinstance(mutate(text, op, a, 1 - a - 0.0001 if a < 1 else 0.0, "("), str)
+
+
+# ---- the properties ----------------------------------------------------------------------------------
+@FUZZ
+@given(st.text(alphabet=DSL_CHARS, max_size=120))
+def test_random_text_in_a_cell(src: str) -> None:
+    compiles_or_reports(cell(src))
+
+
+@FUZZ_SMALL
+@given(st.text(max_size=200))
+def test_random_unicode_chapter(text: str) -> None:
+    compiles_or_reports(text)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(POOL + [" "] * 8 + ["\n"] * 4), max_size=40))
+def test_random_token_soup(tokens: list[str]) -> None:
+    compiles_or_reports(cell(" ".join(tokens)))
+
+
+@FUZZ
+@given(mutants())
+def test_mutated_chapters(text: str) -> None:
+    compiles_or_reports(text)
+
+
+@FUZZ_SMALL
+@given(mutants(corpus=[CH_TENSORS, CH_AUTOGRAD, CH_CONTROL]))
+def test_mutants_that_compile_also_emit(text: str) -> None:
+    """What the front end accepts, the PyTorch emitter turns into a notebook (or rejects with EmitError)."""
+    module = compiles_or_reports(text)
+    if module is not None:
+        try:
+            build_notebook(module, get_backend("pytorch"))
+        except EmitError as exc:
+            assert exc.diagnostic.message
+
+
+# ---- regressions: inputs that crashed the compiler ------------------------------------------------------
+def diagnostics(src: str) -> list[str]:
+    with pytest.raises(CompileError) as info:
+        compile_chapter(cell(src), FILE, TARGETS)
+    return [d.message for d in info.value.diagnostics]
+
+
+def test_regression_dedent_to_an_unknown_column() -> None:
+    # lark's DedentError escaped the parser.
+    assert diagnostics("if True:\n        x = 1\n    y = 2") == ["this line's indentation matches no enclosing block"]
+
+
+@pytest.mark.parametrize("literal, reason", [
+    ('"a\\N"', "malformed \\N character escape"),
+    ('"\\x"', "truncated \\xXX escape"),
+    ('"\\x4"', "truncated \\xXX escape"),
+    ('"\\ud800"', "lone surrogate \\ud800"),
+])
+def test_regression_invalid_string_escapes(literal: str, reason: str) -> None:
+    # UnicodeDecodeError escaped the AST builder (as a lark VisitError).
+    assert diagnostics(f"s = {literal}") == [f"invalid escape sequence in string literal ({reason})"]
+
+
+def test_regression_string_escapes_and_non_ascii_text_are_decoded_like_python() -> None:
+    # Strings were decoded with unicode_escape over UTF-8 bytes, which garbled "é" into "Ã©".
+    module = compile_chapter(cell('s = "héllo\\tworld \\u00e9 \\d"'), FILE, TARGETS)
+    values = [e.value for st_ in module.stmts() for e in ir.walk_exprs(st_) if isinstance(e, ir.Const)]
+    assert "héllo\tworld é \\d" in values
+
+
+def test_regression_negative_size_then_slice() -> None:
+    # A negative size reached slice-length inference: ValueError from range().
+    assert diagnostics("M = zeros((3, -3))\nr = M[1:, :]") == ["`zeros` with a negative size -3 in shape [3, -3]"]
+
+
+@pytest.mark.parametrize("src", ["n = eye(-2)", "v = linspace(0.0, 1.0, -1)", "X = ones((4,)).reshape((-2, -2))"])
+def test_regression_other_negative_sizes(src: str) -> None:
+    assert len(diagnostics(src)) == 1
+
+
+@pytest.mark.parametrize("src", [
+    "M = ones((3, 3))\nc = concat([M, M], axis=(0, 1))",
+    "M = ones((3, 3))\nc = stack([M, M], axis=(0, 1))",
+    "M = ones((3, 1))\nc = M.squeeze(axis=(0, 1))",
+    "M = ones((3, 1))\nc = M.cumsum(axis=(0, 1))",
+    "M = ones((3, 1))\nc = unsqueeze(M, (0, 1))",
+])
+def test_regression_tuple_axis_for_a_single_axis_op(src: str) -> None:
+    # TypeError: '<=' not supported between 'int' and 'tuple' in norm_axis.
+    messages = diagnostics(src)
+    assert len(messages) == 1 and "takes a single axis" in messages[0]
+
+
+def test_regression_arange_to_infinity_and_zero_step() -> None:
+    # math.ceil(inf) raised OverflowError; a zero step silently counted as 1.
+    compile_chapter(cell("a = arange(1e309)\nb = arange(0.0, 1e309, 1.0)"), FILE, TARGETS)
+    assert diagnostics("a = arange(0, 5, 0)") == ["`arange` with a step of 0"]
+
+
+def test_regression_attribute_of_a_python_number() -> None:
+    # `.T` of a float reached the emitter, which crashed with AttributeError.
+    assert diagnostics("X = ones((3, 4))\nX[0] = -2.0.T") == ["a float has no attribute `.T`"]
+    assert diagnostics("y = 2.0\nz = y.sum()") == ["a float has no method `.sum`"]
+
+
+def test_regression_parameter_order_and_duplicates() -> None:
+    # Both reached libcst, which raised CSTValidationError while emitting the `def`.
+    assert diagnostics("def f(h: int, d=1, c: i64[3]):\n    return h") == [
+        "parameter `c` without a default follows `d`, which has one"]
+    assert diagnostics("def f(a, a):\n    return a") == ["duplicate parameter `a` in `def f`"]
+
+
+def test_regression_power_operator_parses() -> None:
+    # `**` lexed as two `*` tokens, so every power was a syntax error; `*=` must still work.
+    module = compile_chapter(cell("x = 2 ** 3\nX = ones((3,))\nY = X ** 2\nz = 2**-1\nx *= 2\nx /= 2"), FILE, TARGETS)
+    ops = [e.op for s in module.stmts() for e in ir.walk_exprs(s) if isinstance(e, ir.Op)]
+    assert ops.count("pow") == 2
+
+
+def test_regression_grad_of_function_does_not_report_argument_errors_twice() -> None:
+    src = "def f(a: f32[n]) -> f32[]:\n    return a.sum()\ng = grad(f)(undefined_v)"
+    assert diagnostics(src) == ["undefined name `undefined_v`"]
