@@ -213,8 +213,8 @@ def test_detach_cuts_the_gradient():
         with tf.GradientTape() as tape:
             tape.watch(x)
             z = u * x
-            y2 = tf.reduce_sum(z)
-        g = tape.gradient(y2, x)
+            value = tf.reduce_sum(z)
+        g = tape.gradient(value, x)
         """,
     )
 

@@ -41,6 +41,7 @@ class Emitter:
         self.module = module
         self.pre: list[cst.BaseStatement] = []
         self.taken: set[str] = _names_in(module)
+        self.user_names: set[str] = set(self.taken)
         self.in_function: ir.FuncDef | None = None
         self.grad_seen: set[str] = set()
         self.state: dict[str, Any] = {}
@@ -58,6 +59,14 @@ class Emitter:
             i += 1
             name = f"{base}{i}"
         self.taken.add(name)
+        return name
+
+    def scratch(self, base: str, busy: set[str] = frozenset()) -> str:
+        """A name for a short-lived helper value (a tape, a temporary): reused, but never a chapter's own name."""
+        name, i = base, 1
+        while name in self.user_names or name in busy:
+            i += 1
+            name = f"{base}{i}"
         return name
 
     # ---- errors ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class MXNetEmitter(MXNetModels, Emitter):
         if id(g) not in self.recorded:
             run = self._run(g)
             if not isinstance(g.y, ir.Var):
-                name = self.fresh("y")
+                name = self.scratch("value")
                 run.append(self.assign(name, y))
                 y = cst.Name(name)
             self.pre.extend(self._recording(g, run))

@@ -16,26 +16,30 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
     def records_inplace(self, g: ir.Grad) -> bool:
         return isinstance(g.y, ir.Var)  # an expression y must itself be computed while recording
 
-    def _tape_block(self, g: ir.Grad, run: list[cst.BaseStatement]) -> tuple[str, cst.With]:
-        tape = self.fresh("tape")
+    def _tape_block(self, g: ir.Grad, run: list[cst.BaseStatement], keep: bool = False) -> tuple[str, cst.With]:
+        pending = self.state.setdefault("pending_tapes", set())
+        tape = self.scratch("tape", pending)
+        if keep:  # recorded now, used by a later statement: no other tape may take its name meanwhile
+            pending.add(tape)
         watch = cst.parse_statement(f"{tape}.watch({g.wrt.name})\n")
         block = parse_template_statement(f"with tf.GradientTape() as {tape}:\n    pass\n")
         return tape, block.with_changes(body=cst.IndentedBlock([watch, *run]))
 
     def record(self, g, run):
-        tape, block = self._tape_block(g, run)
+        tape, block = self._tape_block(g, run, keep=True)
         self.state[id(g)] = tape
         return [block]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         if id(g) in self.recorded:
             tape = self.state[id(g)]
+            self.state.setdefault("pending_tapes", set()).discard(tape)
             y = self.expr(g.y)
         else:
             run = self._run(g)
             y = self.expr(g.y)
             if not isinstance(g.y, ir.Var):  # compute the value itself under the tape
-                name = self.fresh("y")
+                name = self.scratch("value")
                 run.append(self.assign(name, y))
                 y = cst.Name(name)
             tape, block = self._tape_block(g, run)
