@@ -40,8 +40,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
 
     em = backend.emitter(backend, module)
     body = []
-    for s in module.stmts():
-        if isinstance(s, ir.ModelDef):
+    for s in module.stmts():  # models and the chapter's functions they may call
+        if isinstance(s, (ir.ModelDef, ir.FuncDef)):
             body.extend(em.stmt(s))
     package = importlib.import_module(type(em).__module__.rsplit(".", 1)[0])
     glue = (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
