@@ -4,18 +4,25 @@ benchmarks/models.md defines both models in the DSL. It is compiled in-process f
 the generated notebook code (setup, models, parameters with overrides, data, one model's training
 cell) runs as a script, and benchmarks/reference/<framework>.py trains the same model the way that
 framework's own tutorials do. Both run in one subprocess per framework (its own environment's
-python), on the same synthetic Fashion-MNIST IDX files, batch size, epoch count, optimizer (SGD,
-lr 0.1) and per-epoch validation pass, alternating which goes first from round to round.
+python), on the same synthetic Fashion-MNIST IDX files (tests/fakedata.py), batch size, epoch
+count, optimizer (SGD, lr 0.1) and per-epoch validation pass, alternating which goes first from
+round to round.
 
 Time per step = wall time from the end of the warm-up epoch to the end of the last epoch (training
 plus validation, as both sides do them every epoch), divided by the optimizer steps in those
-epochs. The warm-up epoch absorbs JIT compilation (jax.jit, tf.function), lazy-layer shape
-inference and first-call costs on both sides. Epoch ends are read off the `epoch N: ...` lines both
-sides print: `print` is replaced by a recorder, so nothing is written while timing, and the plot
-the generated `train` draws after its last epoch is outside the timed span.
+epochs; the fastest round is reported. The warm-up epoch absorbs JIT compilation (jax.jit,
+tf.function), lazy-layer shape inference and first-call costs on both sides. Epoch ends are read
+off the `epoch N: ...` lines both sides print: `print` is replaced by a recorder, so nothing is
+written while timing, and the plot the generated `train` draws after its last epoch is outside
+the timed span. The same span's CPU time (all threads) gives a second ratio that other load on
+the machine disturbs less, but that does not see time spent waiting.
+
+Every framework runs with one intra-op thread by default (--threads): on a small or shared
+machine, spinning OpenMP/Eigen pools make small steps erratic (PyTorch's MLP step went from 13 ms
+to 100-400 ms with 2 threads on a busy 2-core box).
 
 Run: .venv/bin/python benchmarks/training.py [--frameworks pytorch,jax] [--models lenet]
-     [--epochs 3] [--batch-size 256] [--rounds 2]
+     [--epochs 3] [--batch-size 256] [--rounds 3] [--threads 1] [--verbose]
 The ratio is generated / reference: above 1 means the generated code is slower.
 """
 from __future__ import annotations
@@ -118,6 +125,18 @@ def worker(job_path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Driver: compiles the chapter, writes the data and scripts, runs one worker per framework.
 
+def definitions_only(src: str) -> str:
+    """The imports, functions and classes of a cell's code, decorators included, without its other statements."""
+    lines = src.splitlines()
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    out = []
+    for node in ast.parse(src).body:
+        if isinstance(node, keep):
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            out.append("\n".join(lines[first - 1:node.end_lineno]))
+    return "\n\n\n".join(out)
+
+
 def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[str, str]:
     """Per model: the generated notebook's code for TARGET, with only that model's training statements.
 
@@ -137,9 +156,7 @@ def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[s
         for src, seed, tags in cells:
             trains = re.findall(r"\b(%s)\(\)" % "|".join(MODELS.values()), seed) if "train(" in seed else []
             if trains and MODELS[model] not in trains:
-                tree = ast.parse(src)
-                keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
-                src = "\n\n".join(ast.get_source_segment(src, s) for s in tree.body if isinstance(s, keep))
+                src = definitions_only(src)
             parts.append(src)
             if "parameters" in tags:
                 names = {line.split("=")[0].strip() for line in src.splitlines() if "=" in line}
@@ -173,8 +190,8 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up epoch (default 3)")
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="generated/reference pairs per model, alternating which runs first; the fastest is reported (default 2)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="generated/reference pairs per model, alternating which runs first; the fastest is reported (default 3)")
     ap.add_argument("--threads", type=int, default=1,
                     help="intra-op threads for every framework (default 1: stable on a shared or busy machine, where "
                          "spinning OpenMP/Eigen pools distort small steps); 0 keeps each framework's default")
@@ -215,7 +232,7 @@ def main() -> None:
         write_fashion_mnist(tmp / "data", args.train_size, args.val_size)
         work = tmp / "work"  # the generated loaders read ../data/fashion-mnist
         work.mkdir()
-        overrides = {"batch_size": args.batch_size, "epochs": args.epochs + 1}
+        overrides = {"batch_size": args.batch_size, "epochs": args.epochs + 1, "lr": LR}
         for fw in frameworks:
             python = python_for_target(fw)
             if python is None:

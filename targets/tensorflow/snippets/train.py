@@ -9,16 +9,22 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_ds, val_ds = data
     history = {"train loss": [], "val loss": [], "val acc": []}
+
+    @tf.function  # one graph per input signature, as in TensorFlow's own training loops
+    def train_step(X, y):
+        with tf.GradientTape() as tape:
+            y_hat, labels = flatten_steps(net(X, training=True), y)
+            loss = loss_fn(labels, y_hat)
+        grads = tape.gradient(loss, net.trainable_variables)
+        if clip is not None:
+            grads, _ = tf.clip_by_global_norm(grads, clip)
+        optimizer.apply_gradients(zip(grads, net.trainable_variables))
+        return loss
+
     for epoch in range(num_epochs):
         total, count = 0.0, 0
         for X, y in train_ds:
-            with tf.GradientTape() as tape:
-                y_hat, y = flatten_steps(net(X, training=True), y)
-                loss = loss_fn(y, y_hat)
-            grads = tape.gradient(loss, net.trainable_variables)
-            if clip is not None:
-                grads, _ = tf.clip_by_global_norm(grads, clip)
-            optimizer.apply_gradients(zip(grads, net.trainable_variables))
+            loss = train_step(X, y)
             total += float(loss) * len(y)
             count += len(y)
         history["train loss"].append(total / count)
