@@ -17,3 +17,5 @@ envs:
 bench:
 	@scripts/envs.sh
 	.venv/bin/python benchmarks/compile.py
+	.venv/bin/python benchmarks/equivalence.py
+	.venv/bin/python benchmarks/training.py
