@@ -89,7 +89,8 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
             tags = tuple(m.group(3).split())
             for tag in tags:
                 if tag not in CELL_TAGS:
-                    diags.append(Diagnostic(Loc(file, i + 1, line.index(tag) + 1, line.index(tag) + 1 + len(tag)),
+                    at = line.index(tag, m.end(2)) + 1  # after the info string: a tag `d` is not the d of d2l
+                    diags.append(Diagnostic(Loc(file, i + 1, at, at + len(tag)),
                                             f"unknown cell tag `{tag}`", expected="one of: " + ", ".join(sorted(CELL_TAGS)),
                                             hint="write ```d2l parameters for the cell holding a notebook's parameters"))
             if j < len(lines) and closing.match(lines[j]):
@@ -101,7 +102,7 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
                                         expected=f"a closing {fence} line",
                                         hint=f"add a {fence} line after the cell's code{later}"))
                 body = _code_part(lines[start:j], file, start + 1)
-                cells.append(RawCell("code", body, start + 1, only))
+                cells.append(RawCell("code", body, start + 1, only, tags))
                 i = j
             prose_start = i + 1
             continue

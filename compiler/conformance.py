@@ -8,7 +8,10 @@
                  backend adds goldens without editing Python). Every other golden snippet must compile.
     reference    every ```d2l example of docs/dsl.md compiles for the target.
     chapters     every chapter under sources/ compiles for the target.
-    equivalence  `d2lc test --targets=TARGET --reference=pytorch`, when the harness is installed.
+    equivalence  `d2lc test --targets=TARGET --reference=pytorch`, when the harness is installed; only
+                 rows the reference passes count against the target.
+    models       every model of the chapters, loaded with the same parameters as in PyTorch
+                 (converted to the target's declared layouts): forward, gradients, SGD and Adam steps.
 
 Exit status: 0 when nothing failed (skipped steps don't fail), 1 otherwise.
 """
@@ -347,6 +350,52 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
     return step
 
 
+def check_models(backend: Backend, sources: Path | None, reference: str = "pytorch") -> Step:
+    """The chapters' models with identical parameters in every framework: forward, gradients, SGD and Adam steps."""
+    step = Step("models")
+    if importlib.util.find_spec("d2lc.harness.models") is None:
+        step.status, step.summary = "skip", "the model harness (d2lc.harness.models) is not installed"
+        return step
+    from .envs import python_for
+    if python_for(backend) is None:
+        step.status, step.summary = "skip", f"environment `{backend.environment.name}` is not installed"
+        return step
+    if sources is None or not sources.exists():
+        step.status, step.summary = "skip", "no chapters"
+        return step
+    from .harness.models import model_cases, run_model_cases
+    from .harness.session import Session
+    cases, notes = model_cases([sources])
+    if not cases:
+        step.status, step.summary = "skip", f"no models in {_shown(sources)}"
+        return step
+    backends = {b.name: b for b in (get_backend(reference), backend)}
+    with Session(list(backends.values()), call_timeout=300) as session:
+        session.start()
+        if backend.name not in session.available():
+            step.status, step.summary = "skip", f"{backend.name} is not available to the harness"
+            return step
+        try:
+            results = run_model_cases(session, cases, backends, reference=reference)
+        except Exception as exc:  # noqa: BLE001 - report it; the harness may have tripped over this target's output
+            step.fail(f"the model harness raised {type(exc).__name__}: {exc}")
+            return step
+    ref = {(r.case, r.check): r.status for r in results if r.target == reference}
+    mine = [r for r in results if r.target == backend.name]
+    passed = sum(1 for r in mine if r.status == "pass")
+    step.summary = f"{passed} of {len(mine)} checks of {len(cases)} models agree with {reference}"
+    for r in mine:
+        if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) == "pass":
+            step.fail(f"{r.case} {r.check}: {r.status} (max abs error {r.max_abs:.2e}) {r.detail}".rstrip())
+    shared = [r for r in mine if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) != "pass"]
+    if shared:
+        step.details.append(f"{len(shared)} checks fail on {reference} too (not counted against {backend.name})")
+    if not passed and step.status == "ok":
+        step.status = "skip"
+    step.details.extend(f"note: {n}" for n in notes)
+    return step
+
+
 def _shown(p: Path) -> str:
     try:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
@@ -389,6 +438,9 @@ def run(name: str, *, sources: Path | None = None, equivalence: bool = True, exa
         step = check_equivalence(backend, examples, sources)
         _print_step(step, out)
         steps.append(step)
+        step = check_models(backend, chapters)
+        _print_step(step, out)
+        steps.append(step)
     failed = [s.name for s in steps if s.status == "FAIL"]
     out("")
     out(f"d2lc conformance {backend.name}: " + (f"FAILED ({', '.join(failed)})" if failed else "ok"))
@@ -412,7 +464,7 @@ def add_conformance_parser(subparsers: argparse._SubParsersAction) -> argparse.A
     p.add_argument("target", metavar="TARGET", help="a target name (see `d2lc targets`)")
     p.add_argument("--sources", metavar="PATH", help="the chapters to compile (default: sources/)")
     p.add_argument("--examples", type=int, default=10, metavar="N", help="inputs per function for the equivalence check (default: 10)")
-    p.add_argument("--no-equivalence", action="store_true", help="skip the numerical equivalence check")
+    p.add_argument("--no-equivalence", action="store_true", help="skip the numerical checks (equivalence and models)")
     p.set_defaults(func=cmd_conformance)
     return p
 

@@ -95,7 +95,8 @@ class Lowerer:
     def stmt(self, s: A.Node) -> ir.Stmt | None:
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
-            self.error(s.loc, f"unsupported statement `{type(s).__name__}`")
+            self.error(s.loc, f"unsupported statement `{type(s).__name__}`", expected="a DSL statement",
+                       hint="docs/dsl.md lists the statements the DSL accepts")
             return None
         return method(s)
 
@@ -290,7 +291,8 @@ class Lowerer:
     def expr(self, e: A.Node) -> ir.Expr:
         method = getattr(self, "expr_" + type(e).__name__, None)
         if method is None:
-            return self.error(e.loc, "this expression is not allowed here")
+            return self.error(e.loc, "this expression is not allowed here", expected="a DSL expression",
+                              hint="docs/dsl.md lists the expressions the DSL accepts")
         return method(e)
 
     def expr_Literal(self, e: A.Literal) -> ir.Expr:
@@ -503,7 +505,8 @@ class Lowerer:
             if lowered is not None:
                 return lowered
         if name == "train":
-            return self.error(f.loc, "`train(...)` is a statement; write it on its own line")
+            return self.error(f.loc, "`train(...)` is a statement; write it on its own line", expected="train(...) as a statement",
+                              hint="`train` updates the model in place and returns nothing to assign")
         if sym is not None:
             return self.error(f.loc, f"`{name}` is {_a(sym.type)}, not a function", expected="a function",
                               hint=f"`{name}` was assigned a value; functions are defined with `def`")
@@ -511,7 +514,8 @@ class Lowerer:
             return self._grad(e)
         if name in ("float", "int"):
             if len(e.args) != 1:
-                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}", expected=f"{name}(x)")
+                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}", expected=f"{name}(x)",
+                                  hint="convert one value at a time")
             x = self.expr(e.args[0])
             if isinstance(x.type, TensorType):
                 x = self.call_op("item", [x], e, "item")
@@ -540,16 +544,19 @@ class Lowerer:
         from .types import ListType
         base = self.expr(f.value)
         if not isinstance(base.type, ListType):
-            return self.error(f.loc, f"`.append` is for lists, not a {base.type}", expected="a list made with `name = []`")
+            return self.error(f.loc, f"`.append` is for lists, not {_a(base.type)}", expected="a list made with `name = []`",
+                              hint="start an empty list with `name = []`, then append to it")
         if len(e.args) != 1 or e.kwargs:
-            return self.error(e.loc, "`append` takes one value")
+            return self.error(e.loc, "`append` takes one value", expected="name.append(value)", hint="append values one at a time")
         item = self.expr(e.args[0])
         if not isinstance(item.type, (TensorType, AnyType)):
-            return self.error(item.loc, f"lists hold tensors, got {item.type}", expected="a tensor")
+            return self.error(item.loc, f"lists hold tensors, got {_a(item.type)}", expected="a tensor",
+                              hint="wrap numbers with `tensor(...)` first")
         if base.type.elem is not None and isinstance(item.type, TensorType) and isinstance(base.type.elem, TensorType):
             old = base.type.elem
             if old.dtype != item.type.dtype or old.rank != item.type.rank:
-                return self.error(item.loc, f"this list holds {old} tensors; appending a {item.type}", expected=str(old))
+                return self.error(item.loc, f"this list holds {old} tensors; appending {_a(item.type)}", expected=str(old),
+                                  hint="a list holds tensors of one dtype and rank; cast or reshape first")
         if isinstance(base, ir.Var):
             sym = self.scope.lookup(base.name)
             if sym is not None:
@@ -648,7 +655,8 @@ class Lowerer:
             return self.error(x.loc, f"`{x.name}` is a Python {x.type}, not a tensor", expected="a float tensor",
                               hint=f"create it as a tensor, e.g. `{x.name} = tensor(1.0)`")
         if not isinstance(x.type, (TensorType, AnyType)):
-            return self.error(x.loc, f"`{x.name}` is {_a(x.type)}, not a tensor", expected="a float tensor")
+            return self.error(x.loc, f"`{x.name}` is {_a(x.type)}, not a tensor", expected="a float tensor",
+                              hint="differentiate with respect to a tensor variable")
         if isinstance(y.type, TensorType) and y.type.rank != 0:
             return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
                               expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")

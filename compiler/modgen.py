@@ -73,6 +73,10 @@ def d2lc_make(X, params):
     return handle
 
 
+def d2lc_case_describe(X):
+    return d2lc_describe(d2lc_build(MODEL(HPARAMS), X), X)
+
+
 def d2lc_case_forward(X, *params):
     return d2lc_forward(d2lc_make(X, params), X)
 

@@ -327,7 +327,8 @@ def _tensor_list(c: Ctx) -> list[TensorType]:
     from .types import ListType
     if isinstance(t, ListType):
         if not isinstance(t.elem, TensorType):
-            raise OpTypeError(f"`{c.op}` of a list that holds no tensors yet", expected="a list filled with `append`")
+            raise OpTypeError(f"`{c.op}` of a list that holds no tensors yet", expected="a list filled with `append`",
+                              hint="append at least one tensor before joining the list")
         return [TensorType(t.elem.dtype, t.elem.shape), t.elem]
     if not isinstance(t, SeqType) or not t.items:
         raise OpTypeError(f"`{c.op}` takes a non-empty list of tensors", expected="e.g. [X, Y]",
@@ -448,12 +449,14 @@ def size_of(c: Ctx) -> Type:
 def cross_entropy(c: Ctx) -> Type:
     logits, labels = c.t("logits"), c.t("labels")
     if logits.rank != 2 or not logits.dtype.is_float:
-        raise OpTypeError(f"`cross_entropy` needs float logits of shape [n, k], got {logits}", expected="f32[n, k] logits")
+        raise OpTypeError(f"`cross_entropy` needs float logits of shape [n, k], got {logits}", expected="f32[n, k] logits",
+                          hint="pass the model's raw scores, one row per example")
     if labels.rank != 1 or not labels.dtype.is_int:
         raise OpTypeError(f"`cross_entropy` needs integer labels of shape [n], got {labels}", expected="i64[n] class indices",
                           hint="labels are class indices, not one-hot vectors")
     if dims_equal(logits.shape[0], labels.shape[0]) is False:
-        raise ShapeError(f"{logits.shape[0]} rows of logits but {labels.shape[0]} labels", expected="one label per row")
+        raise shape_error(f"{logits.shape[0]} rows of logits but {labels.shape[0]} labels", expected="one label per row",
+                          hint="check that the logits and labels come from the same batch")
     return TensorType(logits.dtype, ())
 
 

@@ -123,7 +123,8 @@ def parse_cell(text: str, file: str, first_line: int) -> tuple[Tree | None, list
     except IndentMismatch as exc:
         return None, [_indent_diagnostic(exc, text, file, first_line)]
     except LarkError as exc:  # any other parser complaint is still a problem in the input
-        return None, [Diagnostic(Loc(file, first_line, 1), f"syntax error: {exc}", hint="check the syntax of this cell")]
+        return None, [Diagnostic(Loc(file, first_line, 1), f"syntax error: {exc}", expected="Python-style DSL code",
+                                 hint="check the syntax of this cell")]
     bad = _bad_string(tree, file, first_line)
     if bad is not None:
         return None, [bad]
@@ -225,8 +226,6 @@ def _parse_diagnostic(exc: UnexpectedInput, text: str, file: str, first_line: in
         if ch in "\"'":
             return Diagnostic(loc, "unterminated string literal", expected=f"a closing {ch} on the same line",
                               hint=f"add {ch} at the end of the string")
-        if ch == "\t" or ch == " ":  # only reachable for odd whitespace the grammar ignores elsewhere
-            return Diagnostic(loc, "unexpected whitespace", expected=expected, hint="remove it")
         return Diagnostic(loc, f"unexpected character {ch!r}", expected=expected,
                           hint="the DSL accepts Python-style expressions; remove or quote this character")
     if not isinstance(exc, UnexpectedToken):

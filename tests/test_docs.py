@@ -9,7 +9,7 @@ from d2lc import ir
 from d2lc.backend import get_backend, target_names
 from d2lc.conformance import chapter_text, compile_error, d2l_blocks, declared_gap, known_targets
 from d2lc.frontend import compile_chapter
-from d2lc.ops import REQUIRED, SPECS
+from d2lc.ops import ATTRIBUTES, METHODS, REQUIRED, SPECS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dsl.md"
 BLOCKS = d2l_blocks(DOC)
@@ -43,6 +43,13 @@ def test_every_op_is_documented_with_its_signature():
     assert not missing, f"ops not mentioned in docs/dsl.md: {missing}"
     stale = [op for op in SPECS if f"`{signature(op)}`" not in text]
     assert not stale, "docs/dsl.md lacks the current signature of: " + ", ".join(f"{op} ({signature(op)})" for op in stale)
+
+
+def test_every_method_and_attribute_is_documented():
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Methods and attributes"):text.index("## Conversions")]
+    missing = [m for m in METHODS if f"`{m}`" not in section] + [f".{a}" for a in ATTRIBUTES if f"`.{a}`" not in section]
+    assert not missing, f"methods/attributes not listed under 'Methods and attributes' in docs/dsl.md: {missing}"
 
 
 def test_every_op_is_used_in_an_example():

@@ -545,6 +545,55 @@ ch.md:6:5: error: `concat` along axis 0: shapes [2, 3] and [2, 4] differ in axis
   expected: equal sizes in every axis but 0
   hint: concatenate along axis 1 instead, or slice the tensors to match
 '''),
+    ("negative_size", '''\
+M = zeros((3, -3))
+''', '''\
+ch.md:4:5: error: `zeros` with a negative size -3 in shape [3, -3]
+    M = zeros((3, -3))
+        ^^^^^
+  expected: sizes of 0 or more
+  hint: sizes count elements; use 0 for an empty axis
+'''),
+    ("tuple_axis_for_a_single_axis_op", '''\
+M = ones((3, 3))
+c = concat([M, M], axis=(0, 1))
+''', '''\
+ch.md:5:5: error: `concat` takes a single axis, got (0, 1)
+    c = concat([M, M], axis=(0, 1))
+        ^^^^^^
+  expected: one int axis such as 0 or -1
+  hint: only reductions such as `sum` accept a tuple of axes
+'''),
+    ("parameter_without_default_after_one_with", '''\
+def f(h: int, d=1, c: i64[3]):
+    return h
+''', '''\
+ch.md:4:20: error: parameter `c` without a default follows `d`, which has one
+    def f(h: int, d=1, c: i64[3]):
+                       ^
+  expected: parameters with defaults last
+  hint: move `c` before `d`, or give it a default
+'''),
+    ("attribute_of_a_python_number", '''\
+y = 2.0
+z = y.T
+''', '''\
+ch.md:5:7: error: a float has no attribute `.T`
+    z = y.T
+          ^
+  expected: a tensor
+  hint: `.T` is for tensors; make one with `tensor(...)` first
+'''),
+    ("method_of_a_python_number", '''\
+y = 2.0
+z = y.sum()
+''', '''\
+ch.md:5:7: error: a float has no method `.sum`
+    z = y.sum()
+          ^^^
+  expected: a tensor
+  hint: `.sum()` is a tensor method; make a tensor with `tensor(...)` first
+'''),
 ]
 
 
@@ -640,6 +689,22 @@ ch.md:4:1: error: nested `::: only` block
     ^^^^^^^^^^^^^^^^
   expected: `:::` closing the block opened on line 3
   hint: close the first block with a `:::` line before opening another
+''', whole_chapter=True)
+
+
+def test_unknown_cell_tag_points_at_the_tag() -> None:
+    assert_error('''\
+# Test
+
+```d2l d
+x = 1
+```
+''', '''\
+ch.md:3:8: error: unknown cell tag `d`
+    ```d2l d
+           ^
+  expected: one of: parameters
+  hint: write ```d2l parameters for the cell holding a notebook's parameters
 ''', whole_chapter=True)
 
 

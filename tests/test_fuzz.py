@@ -118,7 +118,7 @@ for i in range(5):
         total -= 1
     else:
         pass
-print("total:", total)  # a comment
+print("total:\\t", total, 'it\\'s')  # a comment
 ```
 
 ```d2l
@@ -177,7 +177,7 @@ POOL = (sorted(FUNCTIONS) + sorted(METHODS) + sorted(ATTRIBUTES) + [
     "(", ")", "[", "]", ",", ":", "...", "=", "==", "@", "*", "**", "-", "+", "/", "//", "%", "&", "|", "~",
     "not", "and", "or", "(3, 4)", "(0,)", "()", "[1, 2]", "[[1.0], [2.0]]", "axis=", "keepdims=", "dtype=",
     "def", "return", "for", "if", "else", "model", "pass", ".T", ".shape", "\n", "\n    ", "\t", "```", "```d2l\n",
-    "::: only pytorch\n", "::: only nope\n", ":::\n", "# ", "\\\n",
+    "::: only pytorch\n", "::: only nope\n", ":::\n", "# ", "\\\n", "\\", '"\\x4"',
 ])
 INDENTS = ["", " ", "  ", "    ", "        ", "\t", " \t"]
 
@@ -276,9 +276,91 @@ def test_mutated_chapters(text: str) -> None:
     compiles_or_reports(text)
 
 
+# ---- generated programs: syntactically plausible DSL, to reach name resolution and type inference ----
+NAMES = ["X", "Y", "x", "i", "f", "g", "s", "undefined"]
+LITERALS = ["0", "1", "-1", "2", "3", "0.5", "-2.0", "1e309", "True", "None", '"a"', '"\\t\\u00e9"',
+            "(3, 4)", "(2,)", "(0,)", "(0, -1)", "[1, 2]", "[[1, 2], [3, 4]]", "[[1], [2, 3]]", "[]",
+            "float32", "int64", "bool", "[X, Y]"]
+CALLABLES = sorted(FUNCTIONS) + ["grad", "range", "int", "float", "print", "len", "f", "nope"]
+KEYWORDS = ["axis", "keepdims", "dtype", "shape", "value", "x", "y", "n", "num", "tensors", "a", "b", "bogus"]
+INDEXES = ["0", "-1", "1:", ":2", "::2", "...", "None", "i", "1:3:0", "5", "X", "0.5", "-4", "0, 0", "0, 0, 0",
+           "..., 0", "..., ...", ":, None, 1"]
+BINOPS = ["+", "-", "*", "/", "//", "%", "@", "**", "==", "<", ">=", "&", "|", "^", "and", "or"]
+
+
+def _call(f: str, args: list[str], kwargs: list[tuple[str, str]]) -> str:
+    return f"{f}({', '.join(args + [f'{k}={v}' for k, v in kwargs])})"
+
+
+TYPICAL = ["X", "Y", "x", "i", "0", "1", "2", "0.5", "-1", "X[0]", "X.T", "Y[1:]", "X.sum()", "f(Y)"]
+# Small expressions that usually type-check, so that generated programs often reach inference and emission.
+typical = st.one_of(
+    st.sampled_from(TYPICAL),
+    st.builds(lambda a, op, b: f"({a} {op} {b})", st.sampled_from(TYPICAL), st.sampled_from(BINOPS[:9]), st.sampled_from(TYPICAL)),
+    st.builds(lambda m: f"X.{m}()", st.sampled_from(sorted(METHODS))),
+    st.builds(lambda fn, a: f"{fn}({a})", st.sampled_from(sorted(FUNCTIONS)), st.sampled_from(TYPICAL)),
+)
+expressions = st.recursive(
+    st.one_of(typical, st.sampled_from(NAMES + LITERALS)),
+    lambda inner: st.one_of(
+        st.builds(_call, st.sampled_from(CALLABLES), st.lists(inner, max_size=3),
+                  st.lists(st.tuples(st.sampled_from(KEYWORDS), inner), max_size=2)),
+        st.builds(lambda x, m, args: f"({x}).{m}({', '.join(args)})", inner, st.sampled_from(sorted(METHODS) + ["nope"]),
+                  st.lists(inner, max_size=2)),
+        st.builds(lambda x, a: f"({x}).{a}", inner, st.sampled_from(sorted(ATTRIBUTES) + ["nope", "sum"])),
+        st.builds(lambda x, i: f"({x})[{i}]", inner, st.sampled_from(INDEXES)),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", inner, st.sampled_from(BINOPS), inner),
+        st.builds(lambda op, a: f"{op}{a}", st.sampled_from(["-", "~", "not "]), inner),
+        st.builds(lambda y, x: f"grad({y}, {x})", inner, st.sampled_from(NAMES)),
+        st.builds(lambda a, x: f"grad(f)({x}{a})", st.sampled_from(["", ", 1"]), inner),
+    ),
+    max_leaves=6,
+)
+PRELUDE = "X = ones((3, 4))\nY = arange(4.0)\nx = 2.0\ni = 1\ns = \"s\"\ndef f(a: f32[n]) -> f32[]:\n    return (a * a).sum()\n"
+TARGET_NAMES = ["X", "Y", "x", "s", "X[0]", "X[:, 1]", "Z[0]", "i", "zeros", "(a, b)", "f"]
+PARAMS = ["a", "b: f32[n]", "c: i64[3]", "d=1", "e: f32[]", "h: int", "k: f32[n, m]", "w: nope[3]"]
+RETURNS = ["", " -> f32[n]", " -> f32[]", " -> int", " -> i64[3]"]
+
+
+@st.composite
+def statements(draw, depth: int = 0) -> str:
+    kind = draw(st.sampled_from(["assign"] * 4 + ["print", "expr"] + (["for", "if", "def"] if depth < 2 else [])
+                                + (["return"] if depth else [])))
+    pad = "    " * depth
+    if kind == "assign":
+        op = draw(st.sampled_from(["=", "=", "+=", "*="]))
+        return f"{pad}{draw(st.sampled_from(TARGET_NAMES))} {op} {draw(expressions)}"
+    if kind == "print":
+        return f"{pad}print({draw(expressions)})"
+    if kind == "expr":
+        return f"{pad}{draw(expressions)}"
+    if kind == "return":
+        return f"{pad}return {draw(expressions)}"
+    body = "\n".join(draw(st.lists(statements(depth + 1), min_size=1, max_size=3)))
+    if kind == "for":
+        it = draw(st.sampled_from(["range(3)", "range(1, 4, 2)", "range(0)", "X", "range(X)", "range(1.5)"]))
+        return f"{pad}for {draw(st.sampled_from(['i', 'j', 'X']))} in {it}:\n{body}"
+    if kind == "if":
+        orelse = draw(st.lists(statements(depth + 1), max_size=2))
+        tail = f"\n{pad}else:\n" + "\n".join(orelse) if orelse else ""
+        return f"{pad}if {draw(expressions)}:\n{body}{tail}"
+    params = ", ".join(draw(st.lists(st.sampled_from(PARAMS), max_size=3)))
+    return f"{pad}def f({params}){draw(st.sampled_from(RETURNS))}:\n{body}\n{pad}    return {draw(expressions)}"
+
+
+programs = st.lists(statements(), min_size=1, max_size=4).map(
+    lambda stmts: cell(PRELUDE + "\n".join(stmts)))
+
+
+@settings(FUZZ, max_examples=200)
+@given(programs)
+def test_generated_programs(text: str) -> None:
+    compiles_or_reports(text)
+
+
 @FUZZ_SMALL
-@given(mutants(corpus=[CH_TENSORS, CH_AUTOGRAD, CH_CONTROL]))
-def test_mutants_that_compile_also_emit(text: str) -> None:
+@given(st.one_of(mutants(corpus=[CH_TENSORS, CH_AUTOGRAD, CH_CONTROL]), programs))
+def test_what_compiles_also_emits(text: str) -> None:
     """What the front end accepts, the PyTorch emitter turns into a notebook (or rejects with EmitError)."""
     module = compiles_or_reports(text)
     if module is not None:

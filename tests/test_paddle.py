@@ -4,6 +4,7 @@ The exact spellings are in targets/paddle/goldens.md; these tests run code (skip
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 
@@ -26,7 +27,8 @@ def run_paddle(dsl: str, check: str = "") -> str:
     module = compile_chapter(chapter_text(dsl), "test.md", known_targets())
     code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
     code += "\n\n" + textwrap.dedent(check)
-    proc = subprocess.run([str(python), "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([str(python), "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, f"{code}\n---\n{proc.stderr[-3000:]}"
     return proc.stdout
 
@@ -85,3 +87,26 @@ def test_random_draws_are_reproducible_and_in_range():
         b = uniform((1000,))
         """, "print(bool((a == b).all()), a.min().item() >= 0.0, a.max().item() < 1.0)")
     assert out.split() == ["True", "True", "True"]
+
+
+def test_models_train_with_static_and_lazily_built_layers():
+    out = run_paddle("""
+        model Sized(num_inputs: int, k: int = 1):
+            net = Sequential(Linear(8), BatchNorm1d(), ReLU(), Linear(k))
+            def forward(X: f32[n, num_inputs]):
+                return net(X)
+
+        model Unsized(k: int = 1):
+            net = Sequential(Linear(8), Tanh(), Linear(k))
+            def forward(X: f32[n, d]):
+                return net(X)
+
+        data = synthetic_regression(tensor([2.0, -3.4]), 4.2, num_train=64, num_val=32, batch_size=16)
+        a = Sized(2)
+        b = Unsized()
+        train(a, data, loss=squared_loss, optimizer=SGD(lr=0.01), epochs=1)
+        train(b, data, loss=squared_loss, optimizer=Adam(lr=0.01), epochs=1, clip=1.0)
+        """, """
+        print(len(a.parameters()), len(b.parameters()), a(paddle.ones([3, 2])).shape, b(paddle.ones([3, 2])).shape)
+        """)
+    assert out.strip().splitlines()[-1] == "8 4 paddle.Size([3, 1]) paddle.Size([3, 1])"

@@ -8,7 +8,10 @@
     cases.py      chapters -> test cases (gradient wrappers, per-target modules)
     compare.py    type checks and the tolerance table
     runner.py     the run: draw, call, judge, shrink
+    results.py    cells, rows and the matrix of a run
     replay.py     failing inputs saved as .npz
     report.py     progress bar and the matrix (text, Markdown, JSON)
     cli.py        `d2lc test`
+    envs.py       the python of each environment
+    models.py     model equivalence (canonical parameters in every framework)
 """

@@ -120,8 +120,10 @@ class Analyzer:
                         domains[p].index_bounds.add(t.shape[axis])
         elif isinstance(e, ir.CallFunc) and e.func in self.facts:
             callee = self.module.functions[e.func]
+            bindings: dict[str, Dim] = {}
             for p, a in zip(callee.params, e.args):
-                bindings = _bind_symbols(p.type, a.type)
+                bindings.update(_bind_symbols(p.type, a.type))
+            for p, a in zip(callee.params, e.args):
                 for q in self._deps(a, env, diff=False):
                     domains[q].merge(self.facts[e.func].domains[p.name], bindings)
 

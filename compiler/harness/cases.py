@@ -18,6 +18,9 @@ from .strategies import ParamSpec, drawable, param_specs
 _SHORT = {DType.float32: "f32", DType.float64: "f64", DType.int32: "i32", DType.int64: "i64", DType.bool: "bool"}
 
 
+COTANGENT = "__d2lc_cot"  # the extra parameter of gradient wrappers: weights of the output's sum
+
+
 @dataclass
 class Row:
     """One line of the matrix: a function's output, or its gradient with respect to one parameter."""
@@ -26,6 +29,7 @@ class Row:
     wrt: str | None  # None for the output itself
     callee: str  # the name called in the generated module
     expected: Type  # the IR's declared type of what `callee` returns
+    weighted: bool = False  # the callee takes the cotangent after the function's own parameters
 
     @property
     def label(self) -> str:
@@ -48,6 +52,10 @@ class FunctionCase:
     @property
     def params(self) -> list[str]:
         return [p.name for p in self.fdef.params]
+
+    def args_for(self, row: Row, args: dict) -> list:
+        """The positional arguments of a row's callee, from one drawn example."""
+        return [args[n] for n in self.params] + ([args[COTANGENT]] if row.weighted else [])
 
 
 @dataclass
@@ -73,11 +81,32 @@ def type_text(t: Type) -> str:
     return t.kind if isinstance(t, ScalarType) else str(t)
 
 
+def cotangent_type(f: ir.FuncDef) -> TensorType | None:
+    """The type of the weights for f's output, if the output's shape can be spelt in f's parameter symbols."""
+    t = f.result
+    if not isinstance(t, TensorType) or not t.dtype.is_float:
+        return None
+    symbols = {d for p in f.params if isinstance(p.type, TensorType) for d in p.type.shape if isinstance(d, str)}
+    if all(isinstance(d, int) or isinstance(d, str) and d in symbols for d in t.shape):
+        return t
+    return None
+
+
 def grad_wrapper(f: ir.FuncDef, wrt: str) -> str:
-    """DSL source of `grad(f(...).sum(), wrt)` with f's own parameter annotations."""
+    """DSL source of the gradient of a weighted sum of f's output, with f's own parameter annotations.
+
+    `grad((f(...) * w).sum(), X)` with random weights w (drawn like any parameter) is a full
+    vector-Jacobian product: unlike the plain sum, it does not vanish for normalising functions
+    (softmax, layer and batch norm), whose plain sum is constant. When the output's shape cannot
+    be written in the parameters' symbols, the plain sum is used.
+    """
     params = ", ".join(f"{p.name}: {type_text(p.type)}" for p in f.params)
     args = ", ".join(p.name for p in f.params)
-    return f"def {grad_name(f.name, wrt)}({params}):\n    return grad({f.name}({args}).sum(), {wrt})\n"
+    cot = cotangent_type(f)
+    if cot is None:
+        return f"def {grad_name(f.name, wrt)}({params}):\n    return grad({f.name}({args}).sum(), {wrt})\n"
+    return (f"def {grad_name(f.name, wrt)}({params}, {COTANGENT}: {type_text(cot)}):\n"
+            f"    return grad(({f.name}({args}) * {COTANGENT}).sum(), {wrt})\n")
 
 
 def _with_cell(text: str, code: str) -> str:
@@ -123,6 +152,9 @@ def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
     for f in functions:
         fdef = final.functions[f.name]
         specs = param_specs(fdef, facts[f.name].domains)
+        cot = cotangent_type(fdef)
+        if cot is not None and facts[f.name].grad_params:
+            specs.append(ParamSpec(COTANGENT, cot, salt=0.7071067811))
         case = FunctionCase(chapter, fdef, specs, [Row(f.name, None, f.name, fdef.result)], only.get(f.name))
         if not drawable(specs):
             case.notes.append("parameters of types the harness cannot draw")
@@ -131,7 +163,7 @@ def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
                 case.notes.append(f"no gradient row for `{p}`: the gradient wrapper does not compile ({failed[(f.name, p)]})")
                 continue
             wrapper = final.functions[grad_name(f.name, p)]
-            case.rows.append(Row(f.name, p, wrapper.name, wrapper.result))
+            case.rows.append(Row(f.name, p, wrapper.name, wrapper.result, weighted=len(wrapper.params) > len(fdef.params)))
         chapter.cases.append(case)
     return chapter
 

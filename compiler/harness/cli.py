@@ -25,6 +25,9 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="limit for one call; a worker past it is killed and restarted (default: 60)")
     p.add_argument("--reports-dir", default="reports", metavar="DIR", help="where failing inputs are saved (default: reports)")
+    p.add_argument("--shapes", choices=("pool", "free"), default="pool",
+                   help="symbol sizes: 'pool' = a few seeded size vectors shared by all functions (fast: JAX compiles "
+                        "each eager op once per shape); 'free' = every symbol drawn from 1..5 per example (default: pool)")
     p.add_argument("--cache-dir", default=".d2lc-cache", metavar="DIR",
                    help="on-disk compile caches of the frameworks (default: .d2lc-cache); 'none' to disable")
     p.add_argument("--replay", metavar="FILE.npz", help="rerun one saved failing input (needs --function)")
@@ -81,7 +84,7 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"d2lc test: seed {seed}" + (f" (replaying {args.replay})" if replay else ""), file=sys.stderr)
     runner = Runner(backends, reference=reference, examples=1 if replay else args.examples, seed=seed, device=args.device,
                     call_timeout=args.timeout, reports_dir=Path(args.reports_dir), progress=Progress(),
-                    cache_dir=None if args.cache_dir == "none" else Path(args.cache_dir))
+                    cache_dir=None if args.cache_dir == "none" else Path(args.cache_dir), shapes=args.shapes)
     try:
         result = runner.run(paths, replay=replay)
     except NoSuchFunction as exc:

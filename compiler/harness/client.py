@@ -6,10 +6,9 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +145,11 @@ class WorkerClient:
         self._setups[setup.name] = setup
         self._ready_targets.discard(setup.name)
 
-    def add_module(self, target: str, key: str, source: str) -> None:
-        """Register a module source for a target; it is exec'd in the worker before its first call."""
-        self._sources[(target, key)] = source
+    def add_module(self, target: str, key: str, source: str, filename: str | None = None) -> None:
+        """Register a module source for a target; it is exec'd in the worker before its first call.
+
+        `filename` names it in tracebacks (default: "<generated TARGET KEY>")."""
+        self._sources[(target, key)] = (source, filename or f"<generated {target} {key}>")
         self._ready_modules.discard((target, key))
 
     def ensure(self, target: str, key: str | None = None) -> None:
@@ -161,7 +162,8 @@ class WorkerClient:
                           "to_numpy": s.to_numpy, "device": s.device}, timeout=self.start_timeout)
             self._ready_targets.add(target)
         if key is not None and (target, key) not in self._ready_modules:
-            self.request({"op": "load", "target": target, "module": key, "source": self._sources[(target, key)]},
+            source, filename = self._sources[(target, key)]
+            self.request({"op": "load", "target": target, "module": key, "source": source, "filename": filename},
                          timeout=self.start_timeout)
             self._ready_modules.add((target, key))
 
@@ -273,8 +275,3 @@ class WorkerClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def main_python() -> str:
-    """The interpreter that runs d2lc (the main environment)."""
-    return sys.executable

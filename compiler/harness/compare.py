@@ -19,6 +19,7 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "float64": (1e-9, 1e-12),
 }
 PYTHON_FLOAT = "float32"  # a Python float from `.item()` may come from a float32 tensor
+NOISE_FACTOR = 4.0  # an error this many times the reference's own rounding sensitivity is still agreement
 
 
 @dataclass
@@ -104,8 +105,13 @@ def _tolerance(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return TOLERANCES["float64"]
 
 
-def compare_arrays(actual: np.ndarray, reference: np.ndarray) -> Verdict:
-    """Values of two same-shaped arrays: exact for ints and bools, tolerances for floats, NaN == NaN."""
+def compare_arrays(actual: np.ndarray, reference: np.ndarray, noise: np.ndarray | None = None) -> Verdict:
+    """Values of two same-shaped arrays: exact for ints and bools, tolerances for floats, NaN == NaN.
+
+    `noise` (per element) is how much the reference itself moves when its inputs are perturbed by
+    a few units in the last place; NOISE_FACTOR times that is added to the tolerance, so that an
+    ill-conditioned function (a gradient that is pure cancellation) is not reported as a mismatch.
+    """
     v = Verdict()
     if actual.shape != reference.shape:
         return v.fail(f"shape {tuple(actual.shape)}, but the reference has {tuple(reference.shape)}")
@@ -126,7 +132,10 @@ def compare_arrays(actual: np.ndarray, reference: np.ndarray) -> Verdict:
         diff = np.where(same, 0.0, np.abs(a - b))
         diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number is a full mismatch
         rel = np.where(np.abs(b) > atol, diff / np.where(np.abs(b) > atol, np.abs(b), 1.0), 0.0)
-        bad = diff > atol + rtol * np.abs(np.where(np.isfinite(b), b, 0.0))
+        allowed = atol + rtol * np.abs(np.where(np.isfinite(b), b, 0.0))
+        if noise is not None and noise.shape == diff.shape:
+            allowed = allowed + NOISE_FACTOR * np.nan_to_num(noise, nan=0.0, posinf=0.0)
+        bad = diff > allowed
     if diff.size:
         v.max_abs = float(diff.max())
         v.max_rel = float(rel.max())
@@ -137,28 +146,59 @@ def compare_arrays(actual: np.ndarray, reference: np.ndarray) -> Verdict:
     return v
 
 
-def compare_values(actual: Any, reference: Any, where: str = "") -> Verdict:
-    """Compare outputs of the same declared type (arrays, Python scalars, tuples of them)."""
+def compare_values(actual: Any, reference: Any, where: str = "", noise: Any = None) -> Verdict:
+    """Compare outputs of the same declared type (arrays, Python scalars, tuples of them); `noise` as
+    in `compare_arrays`, with the structure of `reference`."""
     at = f" (output {where})" if where else ""
     v = Verdict()
     if isinstance(reference, tuple) or isinstance(actual, tuple):
         if not (isinstance(reference, tuple) and isinstance(actual, tuple)) or len(actual) != len(reference):
             return v.fail(f"got {describe(actual)}, the reference gave {describe(reference)}{at}")
-        for i, (x, y) in enumerate(zip(actual, reference)):
-            v.absorb(compare_values(x, y, f"{where}[{i}]" if where else f"[{i}]"))
+        noises = noise if isinstance(noise, tuple) and len(noise) == len(reference) else (None,) * len(reference)
+        for i, (x, y, z) in enumerate(zip(actual, reference, noises)):
+            v.absorb(compare_values(x, y, f"{where}[{i}]" if where else f"[{i}]", z))
         return v
     if actual is None or reference is None:
         return v if actual is None and reference is None else v.fail(f"got {describe(actual)}, the reference gave {describe(reference)}{at}")
     if isinstance(reference, np.ndarray) != isinstance(actual, np.ndarray):
         return v.fail(f"got {describe(actual)}, the reference gave {describe(reference)}{at}")
     if isinstance(reference, np.ndarray):
-        out = compare_arrays(actual, reference)
+        out = compare_arrays(actual, reference, noise if isinstance(noise, np.ndarray) else None)
     else:
         a = np.asarray(actual, dtype=np.float64 if isinstance(actual, float) else np.int64)
         b = np.asarray(reference, dtype=np.float64 if isinstance(reference, float) else np.int64)
         if isinstance(actual, float) or isinstance(reference, float):
             a, b = a.astype(PYTHON_FLOAT), b.astype(PYTHON_FLOAT)
-        out = compare_arrays(a, b)
+        out = compare_arrays(a, b, np.asarray(noise, dtype=np.float64) if isinstance(noise, (float, np.ndarray)) else None)
     if not out.ok and at:
         out.message += at
     return out
+
+
+def difference(a: Any, b: Any) -> Any:
+    """|a - b| with the structure of `b` (float leaves only; None where the structures differ)."""
+    if isinstance(b, tuple):
+        if not isinstance(a, tuple) or len(a) != len(b):
+            return None
+        return tuple(difference(x, y) for x, y in zip(a, b))
+    if isinstance(b, np.ndarray) and isinstance(a, np.ndarray) and a.shape == b.shape and b.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            return np.abs(a.astype(np.float64) - b.astype(np.float64))
+    if isinstance(b, float) and isinstance(a, float):
+        return abs(a - b)
+    return None
+
+
+def widest(a: Any, b: Any) -> Any:
+    """Elementwise maximum of two `difference` results."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return tuple(widest(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape:
+        return np.fmax(a, b)
+    if isinstance(a, float) and isinstance(b, float):
+        return max(a, b)
+    return None

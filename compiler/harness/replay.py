@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..types import ScalarType, TensorType
+from .cases import COTANGENT
 from .strategies import Example
 
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ def save_example(path: Path, case: "FunctionCase", ex: Example, meta: dict[str, 
     """Write an example: one array per argument (scalars as 0-d arrays), plus JSON metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"arg_{name}": np.asarray(value) for name, value in ex.args.items()}
-    info = dict(meta, dims=ex.dims, params=[p.name for p in case.fdef.params],
-                scalars={p.name: p.type.kind for p in case.fdef.params if isinstance(p.type, ScalarType)})
+    info = dict(meta, dims=ex.dims, params=[s.name for s in case.specs],
+                scalars={s.name: s.type.kind for s in case.specs if isinstance(s.type, ScalarType)})
     arrays[META] = np.array(json.dumps(info))
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
@@ -44,14 +45,17 @@ def format_example(case: "FunctionCase", ex: Example) -> str:
     lines = []
     if ex.dims:
         lines.append("    sizes: " + ", ".join(f"{k}={v}" for k, v in ex.dims.items()))
-    for p in case.fdef.params:
+    for p in case.specs:
+        if p.name not in ex.args:
+            continue
         v = ex.args[p.name]
+        name = "output weights (gradient rows)" if p.name == COTANGENT else p.name
         if isinstance(v, np.ndarray):
             body = np.array2string(v, precision=8, separator=", ", threshold=200, max_line_width=100)
-            body = body.replace("\n", "\n" + " " * (8 + len(p.name)))
-            lines.append(f"    {p.name} ({v.dtype.name}{list(v.shape)}) = {body}")
+            body = body.replace("\n", "\n" + " " * (8 + len(name)))
+            lines.append(f"    {name} ({v.dtype.name}{list(v.shape)}) = {body}")
         else:
-            lines.append(f"    {p.name} = {v!r}")
+            lines.append(f"    {name} = {v!r}")
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .runner import ERROR, FAIL, PASS, SKIP, Cell, RunResult
+from .results import ERROR, FAIL, PASS, SKIP, Cell, RunResult
 
 
 class Progress:

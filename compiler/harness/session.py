@@ -72,7 +72,8 @@ class Session:
             try:
                 reply = worker.probe(list(b.environment.packages), gpu=self.device != "cpu")
             except (WorkerError, CallFailed) as exc:
-                info.why = f"the {env} worker failed: {exc}"
+                lines = str(exc).splitlines()
+                info.why = f"the {env} worker failed: {lines[0]}" + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
                 continue
             missing = [f"{p} ({r.get('error', '')})" for p, r in reply["packages"].items() if not r["ok"]]
             if missing:

@@ -4,8 +4,9 @@ Every shape symbol is drawn once per example (sizes 1..5) and shared by all para
 `X: f32[n, k]` and `w: f32[k]` always fit together. Float values sit on a "generic" grid: odd
 multiples of 1/128 plus a small per-parameter jitter. They are never 0, never an integer and never
 a simple fraction, so no example lands on a kink (relu/abs at 0, floor at integers, clip bounds)
-where frameworks may legitimately disagree about gradients, and values of different parameters
-never tie; hypothesis still shrinks them, through the grid index, towards small magnitudes.
+where frameworks may legitimately disagree about gradients; values never tie, neither within a
+tensor nor across parameters; hypothesis still shrinks them, through the grid index, towards
+small magnitudes.
 """
 from __future__ import annotations
 
@@ -114,11 +115,13 @@ def tensor_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[
     lo, hi = POSITIVE_RANGE if spec.domain.positive else FLOAT_RANGE
     scale = 1.0
     klo, khi = _grid_bounds(lo, hi)
-    while spec.domain.distinct and khi - klo + 1 < 4 * n:
+    while khi - klo + 1 < 4 * n:
         scale *= 2  # a finer grid, so that n distinct values are easy to find
         klo, khi = _grid_bounds(lo, hi, scale)
     dtype = np.dtype(t.dtype.value)
-    return hnp.arrays(np.int64, shape, elements=st.integers(klo, khi), unique=spec.domain.distinct).map(
+    # Float tensors always hold distinct values: shrinking would otherwise drive them to a constant,
+    # where X - mean(X) is pure rounding noise and every normalisation is ill-conditioned.
+    return hnp.arrays(np.int64, shape, elements=st.integers(klo, khi), unique=True).map(
         lambda k: np.asarray(grid_values(k, spec.salt, np.float64, scale), dtype=dtype).reshape(shape))
 
 
@@ -147,13 +150,38 @@ def drawable(specs: list[ParamSpec]) -> bool:
                for s in specs)
 
 
-def examples(specs: list[ParamSpec]) -> st.SearchStrategy[Example]:
-    """Whole calls: symbols first (each drawn once), then every argument from those sizes."""
+def shape_pool(seed: int, size: int = 4, length: int = 8) -> list[tuple[int, ...]]:
+    """Size vectors shared by every function of a run: all ones, then `size - 1` seeded draws from 1..5.
+
+    A function's symbols, in order of first appearance, take the first entries of one vector, so
+    all functions see the same few shapes. JAX compiles every eager op once per shape; sharing
+    shapes across functions is what keeps a run's compile time small.
+    """
+    rng = np.random.default_rng(seed)
+    pool = [(MIN_DIM,) * length]
+    while len(pool) < size:
+        v = tuple(int(x) for x in rng.integers(MIN_DIM, MAX_DIM + 1, size=length))
+        if v not in pool:
+            pool.append(v)
+    return pool
+
+
+def examples(specs: list[ParamSpec], pool: list[tuple[int, ...]] | None = None) -> st.SearchStrategy[Example]:
+    """Whole calls: symbols first (each drawn once), then every argument from those sizes.
+
+    Without a pool every symbol is drawn freely from 1..5; with one, the sizes are one of its vectors.
+    """
     syms = symbols(specs)
+    if pool is not None and any(len(v) < len(syms) for v in pool):
+        pool = None
 
     @st.composite
     def draw(draw_fn) -> Example:
-        dims = {s: draw_fn(st.integers(MIN_DIM, MAX_DIM)) for s in syms}
+        if pool is None:
+            dims = {s: draw_fn(st.integers(MIN_DIM, MAX_DIM)) for s in syms}
+        else:
+            vector = draw_fn(st.sampled_from(pool)) if syms else pool[0]
+            dims = dict(zip(syms, vector))
         args = {s.name: draw_fn(value_strategy(s, dims)) for s in specs}
         return Example(dims, args)
 

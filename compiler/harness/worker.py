@@ -16,6 +16,7 @@ Requests (`op`): hello, probe, setup, load, call, exit. Every reply has `ok`; fa
 """
 import io
 import json
+import linecache
 import os
 import struct
 import sys
@@ -72,16 +73,18 @@ def read_message(stream):
 
 # ---- values -------------------------------------------------------------------------------------------
 def pack_value(v, blobs):
-    """Tag a NumPy/Python value for a header, appending arrays to `blobs`."""
+    """Tag a NumPy/Python value for a header, appending arrays (NumPy scalars too) to `blobs`."""
     if v is None:
         return {"none": True}
-    if isinstance(v, (bool, np.bool_)):
-        return {"scalar": bool(v), "kind": "bool"}
-    if isinstance(v, (int, np.integer)) and not isinstance(v, np.ndarray):
-        return {"scalar": int(v), "kind": "int"}
-    if isinstance(v, (float, np.floating)) and not isinstance(v, np.ndarray):
-        f = float(v)
-        return {"scalar": repr(f), "kind": "float"}  # repr keeps nan/inf and every bit
+    if isinstance(v, np.generic):  # before the Python types: np.float64 is a float
+        blobs.append(array_to_bytes(np.asarray(v)))
+        return {"array": len(blobs) - 1}
+    if isinstance(v, bool):
+        return {"scalar": v, "kind": "bool"}
+    if isinstance(v, int):
+        return {"scalar": v, "kind": "int"}
+    if isinstance(v, float):
+        return {"scalar": repr(v), "kind": "float"}  # repr keeps nan/inf and every bit
     if isinstance(v, (tuple, list)):
         return {"seq": [pack_value(i, blobs) for i in v], "kind": "tuple" if isinstance(v, tuple) else "list"}
     arr = np.asarray(v)
@@ -168,7 +171,7 @@ class Worker:
                 gpu = bool(ns.get("result"))
             except BaseException:
                 gpu = False
-        return {"ok": all(v["ok"] for v in out.values()), "packages": out, "gpu": gpu}, []
+        return {"ok": True, "packages": out, "gpu": gpu}, []
 
     def op_setup(self, header, blobs):
         """Run a target's harness setup once, with DEVICE set, and compile its converters."""
@@ -188,8 +191,12 @@ class Worker:
             raise RuntimeError("target %r is not set up" % target)
         _sticky_set(_STICKY_DEFAULTS)  # every module starts from the frameworks' defaults
         ns = {"__name__": "d2lc_generated_%s_%s" % (target, key)}
+        filename = header.get("filename") or "<generated %s %s>" % (target, key)
+        source = header["source"]
+        # Tracebacks then show the generated lines that failed.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         t0 = time.perf_counter()
-        exec(compile(header["source"], "<%s %s>" % (target, key), "exec"), ns)
+        exec(compile(source, filename, "exec"), ns)
         self.modules[(target, key)] = ns
         self.flags[(target, key)] = _sticky_get()
         return {"ok": True, "load_s": time.perf_counter() - t0}, []
@@ -220,12 +227,15 @@ class Worker:
     @staticmethod
     def _to_native(conv, v):
         if isinstance(v, np.ndarray):
-            return conv["to_native"](np.ascontiguousarray(v))
+            # np.ascontiguousarray would turn a 0-d array into shape (1,)
+            return conv["to_native"](v if v.flags.c_contiguous else np.ascontiguousarray(v))
         return v
 
     def _export(self, conv, v):
-        """A function's result as NumPy arrays / Python scalars / tuples."""
-        if v is None or isinstance(v, (bool, int, float, np.ndarray, np.generic)):
+        """A function's result as NumPy arrays / Python scalars / tuples (a NumPy scalar becomes a 0-d array)."""
+        if isinstance(v, np.generic):
+            return np.asarray(v)
+        if v is None or isinstance(v, (bool, int, float, np.ndarray)):
             return v
         if isinstance(v, (tuple, list)):
             return tuple(self._export(conv, i) for i in v)

@@ -17,7 +17,7 @@ backend = torch_backend.derive(
     ops=OPS,
     dtypes={DType.float32: "paddle.float32", DType.float64: "paddle.float64", DType.int32: "paddle.int32",
             DType.int64: "paddle.int64", DType.bool: "paddle.bool"},
-    imports={"gzip": "import gzip", "pathlib": "import pathlib", "numpy": "import numpy", "paddle": "import paddle",
+    imports={"gzip": "import gzip", "pathlib": "import pathlib", "re": "import re", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,
     environment=Environment("paddle", "envs/paddle.txt", ("paddle",)),

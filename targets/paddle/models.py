@@ -14,7 +14,7 @@ from pathlib import Path
 import libcst as cst
 
 from d2lc import ir
-from d2lc.emit.fmt import attr
+from d2lc.emit.fmt import attr, sub
 from d2lc.emit.rules import call
 from d2lc.types import TensorType
 
@@ -23,6 +23,27 @@ LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss(
 _EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
 
 Dim = int | str | None  # a size, a hyperparameter's name (or a product of them), or unknown
+
+LAYERS = {  # DSL layer -> (constructor, axis of the input size it takes first (None: none), positional args, keyword map)
+    "Linear": ("nn.Linear", -1, ("out_features",), {}),
+    "Conv2d": ("nn.Conv2D", 1, ("out_channels", "kernel"), {"stride": "stride", "padding": "padding"}),
+    "MaxPool2d": ("nn.MaxPool2D", None, ("kernel",), {"stride": "stride", "padding": "padding"}),
+    "AvgPool2d": ("nn.AvgPool2D", None, ("kernel",), {"stride": "stride", "padding": "padding"}),
+    "BatchNorm1d": ("nn.BatchNorm1D", 1, (), {"epsilon": "eps"}),
+    "BatchNorm2d": ("nn.BatchNorm2D", 1, (), {"epsilon": "eps"}),
+    "Dropout": ("nn.Dropout", None, ("rate",), {}),
+    "Flatten": ("nn.Flatten", None, (), {}),
+    "ReLU": ("nn.ReLU", None, (), {}),
+    "Sigmoid": ("nn.Sigmoid", None, (), {}),
+    "Tanh": ("nn.Tanh", None, (), {}),
+    "LayerNorm": ("nn.LayerNorm", None, ("size",), {"epsilon": "eps"}),
+    "Embedding": ("nn.Embedding", None, ("num_embeddings", "dim"), {}),
+    "RNN": ("nn.SimpleRNN", None, ("num_inputs", "num_hiddens"), {}),  # batch-first by default (time_major=False)
+    "GRU": ("nn.GRU", None, ("num_inputs", "num_hiddens"), {}),
+    "LSTM": ("nn.LSTM", None, ("num_inputs", "num_hiddens"), {}),
+}
+RECURRENT = ("RNN", "GRU", "LSTM")
+DATASETS = ("synthetic_regression", "fashion_mnist", "time_machine")
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
@@ -67,48 +88,40 @@ class PaddleModels:
 
     # ---- layers and parameters ---------------------------------------------------------------
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
-        a = layer.args
-        k = layer.kind
-        if k == "Sequential":
+        if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
-        if k in ("ReLU", "Sigmoid", "Tanh", "Flatten"):
-            return call(f"nn.{k}")
-        if k == "Dropout":
-            return call("nn.Dropout", self.expr(a["rate"]))
-        if k in ("MaxPool2d", "AvgPool2d"):
-            args = [cst.Arg(self.expr(a["kernel"]))]
-            if a.get("stride") is not None:
-                args.append(_kw("stride", self.expr(a["stride"])))
-            if not _default(a.get("padding"), 0):
-                args.append(_kw("padding", self.expr(a["padding"])))
-                if k == "AvgPool2d":  # count the padding in the average, as PyTorch does
-                    args.append(_kw("exclusive", cst.Name("False")))
-            return cst.Call(cst.parse_expression(f"nn.{k[:-2]}2D"), args)
-        if k in ("BatchNorm1d", "BatchNorm2d"):
-            extra = []
-            if not _default(a.get("momentum"), 0.1):  # the DSL's momentum weighs the new batch; Paddle's the old stats
-                extra.append(_kw("momentum", cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(a["momentum"]))))
-            if not _default(a.get("eps"), 1e-5):
-                extra.append(_kw("epsilon", self.expr(a["eps"])))
-            return self._sized(layer, 1, lambda n: call(f"nn.BatchNorm{k[-2:].upper()}", n).with_changes(
-                args=[cst.Arg(n), *extra]))
-        if k not in ("Linear", "Conv2d"):
-            self.unsupported_construct(layer.loc, f"layer {k}")
-        extra = []
-        if k == "Conv2d":
-            extra.append(cst.Arg(self.expr(a["kernel"])))
-            if not _default(a.get("stride"), 1):
-                extra.append(_kw("stride", self.expr(a["stride"])))
-            if not _default(a.get("padding"), 0):
-                extra.append(_kw("padding", self.expr(a["padding"])))
+        if layer.kind not in LAYERS:
+            self.unsupported_construct(layer.loc, f"layer {layer.kind}")
+        path, in_axis, positional, keywords = LAYERS[layer.kind]
+        from d2lc.layers import LAYERS as SPECS
+        defaults = {p.name: p.default for p in SPECS[layer.kind].params}
+        a = layer.args
+        args = [cst.Arg(self.expr(a[p])) for p in positional if a.get(p) is not None]
+        for kw, param in keywords.items():
+            if not _default(a.get(param), defaults.get(param)):
+                args.append(_kw(kw, self.expr(a[param])))
+        if layer.kind.startswith("BatchNorm") and not _default(a.get("momentum"), 0.1):
+            # the DSL's momentum weighs the new batch (as PyTorch's), Paddle's the running statistics
+            m = a["momentum"]
+            value = self.literal(round(1 - m.value, 12)) if isinstance(m, ir.Const) else \
+                cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m))
+            args.append(_kw("momentum", value))
+        if layer.kind == "AvgPool2d" and not _default(a.get("padding"), 0):
+            args.append(_kw("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
         if layer.init is not None:
-            extra.append(_kw("weight_attr", call("paddle.ParamAttr", initializer=self.initializer(layer.init))))
-        if k == "Linear" and isinstance(a.get("bias"), ir.Const) and a["bias"].value is False:
-            extra.append(_kw("bias_attr", cst.Name("False")))
-        out = self.expr(a["out_features"] if k == "Linear" else a["out_channels"])
-        path = "nn.Linear" if k == "Linear" else "nn.Conv2D"
-        return self._sized(layer, -1 if k == "Linear" else 1,
-                           lambda n: cst.Call(cst.parse_expression(path), [cst.Arg(n), cst.Arg(out), *extra]))
+            args.append(_kw("weight_attr", call("paddle.ParamAttr", initializer=self.initializer(layer.init))))
+        if layer.kind == "Linear" and isinstance(a.get("bias"), ir.Const) and a["bias"].value is False:
+            args.append(_kw("bias_attr", cst.Name("False")))
+        if in_axis is None:
+            return cst.Call(cst.parse_expression(path), args)
+        return self._sized(layer, in_axis, lambda n: cst.Call(cst.parse_expression(path), [cst.Arg(n), *args]))
+
+    def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
+        out = super().apply_layer(a)
+        member = self.model_member(a.member)
+        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
+            return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final states)
+        return out
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
@@ -146,7 +159,7 @@ class PaddleModels:
 
     # ---- data, optimizers, losses, training --------------------------------------------------
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist"):
+        if c.kind in DATASETS:
             self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
             return cst.Call(cst.Name(c.kind), [_kw(k, self.expr(v)) for k, v in c.args.items() if v is not None])
         if c.kind in ("SGD", "Adam"):
@@ -157,6 +170,8 @@ class PaddleModels:
                 args.append(_kw("weight_decay", self.expr(wd)))
             return cst.Lambda(cst.Parameters([cst.Param(cst.Name("params"))]),
                               cst.Call(cst.parse_expression(f"paddle.optimizer.{c.kind}"), args))
+        if c.kind not in LOSSES:
+            self.unsupported_construct(c.loc, f"`{c.kind}`")
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:

@@ -7,11 +7,10 @@ PyTorch gains later is *not* inherited silently: it is declared unsupported unti
 """
 import libcst as cst
 
-from d2lc.emit.fmt import attr
-
 from d2lc import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind
-from d2lc.emit.rules import Custom, DTyped, Fn, Method, Attr, Tmpl, Unsupported, call
+from d2lc.emit.fmt import attr
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, Unsupported, call
 from d2lc.ops import SPECS
 from d2lc.types import DType, ScalarType, SeqType
 from d2lc_targets.pytorch import backend as torch_backend

@@ -55,6 +55,8 @@ class TensorFlowModels:
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
+        if layer.args.get("stride") is not None and s is None:
+            s = "dynamic"  # a hyperparameter: neither "same" nor an omitted stride is safe
         s = s or (k if layer.kind != "Conv2d" else 1)
         p = p or 0
         padding = "valid"
@@ -66,7 +68,7 @@ class TensorFlowModels:
         kw = {}
         if layer.kind == "Conv2d":
             fn = call(K + "Conv2D", self.expr(layer.args["out_channels"]), kernel_size=self.expr(layer.args["kernel"]),
-                      strides=self.expr(layer.args["stride"]) if s != 1 else None,
+                      strides=self.expr(layer.args["stride"]) if s != 1 and layer.args.get("stride") is not None else None,
                       padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
         else:
             name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"

@@ -1,37 +1,42 @@
 # Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py.
-# A flax model is stateless, so the handle is [module, variables].
+# A flax model is stateless, so the handle is [module, variables, submodule paths in call order].
 def d2lc_build(net, X):
-    return [net, net.init(jax.random.PRNGKey(0), X, training=False)]
+    variables = net.init(jax.random.PRNGKey(0), X, training=False)
+    return [net, variables, d2lc_call_order(net, variables, X)]
 
 
-def d2lc_paths(variables):
-    """(collection, path) of every array, parameters before their module's batch statistics."""
+def d2lc_call_order(net, variables, X):
+    """Paths of the submodules in the order forward calls them (flax sorts its parameter names)."""
+    order = []
+
+    def interceptor(next_fun, args, kwargs, context):
+        path = tuple(context.module.scope.path) if context.module.scope is not None else ()
+        if context.method_name == "__call__" and path not in order:
+            order.append(path)
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(interceptor):
+        net.apply(variables, X, training=False)
+    return order
+
+
+def d2lc_paths(handle):
+    """(collection, path) of every array: modules in call order, each one's parameters before its statistics."""
+    variables, order = handle[1], handle[2]
     out = []
-
-    def walk(tree, path):
-        leaves = sorted((k for k, v in tree.items() if not isinstance(v, dict)), key=d2lc_leaf_rank)
-        for k in leaves:
-            out.append(("params", path + (k,)))
-        stats = variables.get("batch_stats", {})
+    for path in order:
+        node, stats = variables["params"], variables.get("batch_stats", {})
         for p in path:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
             stats = stats.get(p, {}) if isinstance(stats, dict) else {}
-        if leaves and isinstance(stats, dict):
-            out.extend(("batch_stats", path + (k,)) for k in ("mean", "var") if k in stats)
-        for k in sorted((k for k, v in tree.items() if isinstance(v, dict)), key=d2lc_natural):
-            walk(tree[k], path + (k,))
-
-    walk(variables["params"], ())
+        leaves = sorted((k for k, v in node.items() if not isinstance(v, dict)), key=d2lc_leaf_rank)
+        out.extend(("params", path + (k,)) for k in leaves)
+        out.extend(("batch_stats", path + (k,)) for k in ("mean", "var") if isinstance(stats, dict) and k in stats)
     return out
 
 
-def d2lc_natural(name):
-    """Flax names submodules Dense_0, Dense_1, ..., layers_10: order them by creation, not as strings."""
-    head, _, index = name.rpartition("_")
-    return (head, int(index)) if index.isdigit() else (name, -1)
-
-
 def d2lc_leaf_rank(name):
-    order = ["kernel", "scale", "bias"]
+    order = ["kernel", "scale", "embedding", "bias"]
     if name in D2LC_PARAM_ORDER:
         return (0, D2LC_PARAM_ORDER.index(name), name)
     return (1, order.index(name) if name in order else len(order), name)
@@ -44,14 +49,13 @@ def d2lc_get(tree, path):
 
 
 def d2lc_params(handle):
-    net, variables = handle
-    return [numpy.asarray(d2lc_get(variables[c], p)) for c, p in d2lc_paths(variables)]
+    variables = handle[1]
+    return [numpy.asarray(d2lc_get(variables[c], p)) for c, p in d2lc_paths(handle)]
 
 
 def d2lc_set_params(handle, arrays):
-    net, variables = handle
-    variables = jax.tree_util.tree_map(lambda x: x, dict(variables))
-    for (c, path), a in zip(d2lc_paths(variables), arrays, strict=True):
+    variables = jax.tree_util.tree_map(lambda x: x, dict(handle[1]))
+    for (c, path), a in zip(d2lc_paths(handle), arrays, strict=True):
         node = variables[c]
         for p in path[:-1]:
             node = node[p]
@@ -64,7 +68,7 @@ D2LC_LOSSES = {"cross_entropy": lambda y_hat, y: optax.softmax_cross_entropy_wit
 
 
 def d2lc_forward(handle, X):
-    net, variables = handle
+    net, variables = handle[0], handle[1]
     return net.apply(variables, X, training=False)
 
 
@@ -77,15 +81,15 @@ def d2lc_objective(net, variables, X, y, loss):
 
 
 def d2lc_grads(handle, X, y, loss):
-    net, variables = handle
+    net, variables = handle[0], handle[1]
     value, grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss))(variables["params"])
     zeros = jax.tree_util.tree_map(jnp.zeros_like, variables)
     return value, [numpy.asarray(d2lc_get(grads, p)) if c == "params" else numpy.asarray(d2lc_get(zeros[c], p))
-                   for c, p in d2lc_paths(variables)]
+                   for c, p in d2lc_paths(handle)]
 
 
 def d2lc_steps(handle, X, y, loss, tx, steps):
-    net, variables = handle
+    net, variables = handle[0], handle[1]
     params = variables["params"]
     state = tx.init(params)
     losses = []

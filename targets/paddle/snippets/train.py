@@ -1,3 +1,10 @@
+def flatten_steps(y_hat, y):
+    """Sequence outputs [batch, time, classes] with labels [batch, time] become one example per step."""
+    if y_hat.ndim > 2 and not y.is_floating_point():
+        return y_hat.reshape([-1, y_hat.shape[-1]]), y.reshape([-1])
+    return y_hat, y
+
+
 def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_iter, val_iter = data
@@ -9,7 +16,7 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
         net.train()
         total, count = 0.0, 0
         for X, y in train_iter:
-            loss = loss_fn(net(X), y)
+            loss = loss_fn(*flatten_steps(net(X), y))
             optimizer.clear_grad()
             loss.backward()
             if clip is not None:
@@ -22,7 +29,7 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
         total, correct, count = 0.0, 0, 0
         with paddle.no_grad():
             for X, y in val_iter:
-                y_hat = net(X)
+                y_hat, y = flatten_steps(net(X), y)
                 total += loss_fn(y_hat, y).item() * len(y)
                 if not y.is_floating_point():
                     correct += (y_hat.argmax(axis=1) == y).sum().item()

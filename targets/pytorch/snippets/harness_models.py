@@ -53,3 +53,52 @@ def d2lc_steps(net, X, y, loss, make_optimizer, steps):
         opt.step()
         losses.append(value.item())
     return losses, d2lc_params(net)
+
+
+D2LC_ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
+              "ln_gamma", "ln_beta", "embedding", "param", "recurrent"]
+
+
+def d2lc_describe(net, X):
+    """(role, shape, flattened [C, H, W] or (0, 0, 0)) of every tensor, in d2lc_tensors order: the canonical layout."""
+    pending, chw, hooks = [None], {}, []
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Flatten):
+            pending[0] = tuple(inputs[0].shape[1:]) if inputs[0].dim() == 4 else None
+        elif isinstance(module, nn.Linear):
+            chw[module] = pending[0]
+            pending[0] = None
+        elif any(True for _ in module.parameters(recurse=False)):
+            pending[0] = None
+
+    for module in net.modules():
+        if not list(module.children()):
+            hooks.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        net(X)
+    for h in hooks:
+        h.remove()
+    out = []
+    for module in net.modules():
+        names = [n for n, _ in module.named_parameters(recurse=False)]
+        names += [n for n, _ in module.named_buffers(recurse=False) if n != "num_batches_tracked"]
+        for name in names:
+            t = getattr(module, name)
+            if isinstance(module, nn.Linear):
+                role = "dense_weight" if name == "weight" else "dense_bias"
+            elif isinstance(module, nn.Conv2d):
+                role = "conv_kernel" if name == "weight" else "conv_bias"
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                role = {"weight": "bn_gamma", "bias": "bn_beta", "running_mean": "bn_mean", "running_var": "bn_var"}[name]
+            elif isinstance(module, nn.LayerNorm):
+                role = "ln_gamma" if name == "weight" else "ln_beta"
+            elif isinstance(module, nn.Embedding):
+                role = "embedding"
+            elif isinstance(module, nn.RNNBase):
+                role = "recurrent"
+            else:
+                role = "param"
+            flat = chw.get(module) if role == "dense_weight" else None
+            out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0)))
+    return tuple(out)

@@ -28,8 +28,10 @@ def d2lc_forward(net, X):
 def d2lc_grads(net, X, y, loss):
     with tf.GradientTape() as tape:
         value = D2LC_LOSSES[loss](net(X, training=True), y)
-    grads = tape.gradient(value, d2lc_tensors(net), unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return value, grads
+    trainable = net.trainable_variables
+    grads = tape.gradient(value, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grad_of = {id(v): g for v, g in zip(trainable, grads)}
+    return value, [grad_of.get(id(v), tf.zeros_like(v)) for v in d2lc_tensors(net)]
 
 
 def d2lc_steps(net, X, y, loss, opt, steps):

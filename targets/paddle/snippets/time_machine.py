@@ -1,0 +1,13 @@
+def time_machine(batch_size=32, num_steps=35, root="../data"):
+    """The Time Machine as characters: (X, Y) token-id sequences, Y shifted by one; 28 tokens (<unk>, space, a-z)."""
+    text = re.sub("[^a-z]+", " ", (pathlib.Path(root) / "timemachine.txt").read_text().lower())
+    vocab = ["<unk>", " "] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    corpus = paddle.to_tensor([vocab.index(c) if c in vocab else 0 for c in text], dtype=paddle.int64)
+    m = (len(corpus) - 1) // num_steps
+    X = corpus[: m * num_steps].reshape([m, num_steps])
+    Y = corpus[1 : m * num_steps + 1].reshape([m, num_steps])
+    n = max(1, int(0.9 * m))
+    train = paddle.io.TensorDataset([X[:n], Y[:n]])
+    val = paddle.io.TensorDataset([X[n:], Y[n:]])
+    return (paddle.io.DataLoader(train, batch_size=batch_size, shuffle=True),
+            paddle.io.DataLoader(val, batch_size=batch_size))
