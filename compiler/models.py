@@ -73,6 +73,9 @@ def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
         return ir.Const(ANY, e.loc, None)
     if init_kw is not None and not spec.has_params:
         lw.error(init_kw.loc, f"`{kind}` has no parameters to initialise")
+    elif init_kw is not None:
+        lw.error(init_kw.loc, f"`init=` on the built-in `{kind}` is not supported yet: each framework uses its own default initialiser",
+                 expected=f"{kind}(...) without init=", hint="declare the weights with param(shape, init=...) in a model from scratch")
     return ir.Layer(LayerType(kind), e.loc, kind, args, [], lower_init(lw, init_kw.value) if init_kw else None)
 
 

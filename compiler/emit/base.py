@@ -295,7 +295,25 @@ class Emitter:
                         [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in n.kwargs.items()])
 
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
-        return cst.Call(self.expr(c.instance), [cst.Arg(self.expr(a)) for a in c.args])
+        return self.to_canonical_layout(c, cst.Call(self.expr(c.instance), [cst.Arg(self.model_input(a)) for a in c.args]))
+
+    def model_input(self, a: ir.Expr) -> cst.BaseExpression:
+        """A model's image input, written NCHW in the DSL, in this backend's activation layout."""
+        code = self.expr(a)
+        if self.backend.layouts.activations == "NHWC" and isinstance(a.type, TensorType) and a.type.rank == 4:
+            return self._permute(code, a, (0, 2, 3, 1))
+        return code
+
+    def to_canonical_layout(self, c: ir.Expr, code: cst.BaseExpression) -> cst.BaseExpression:
+        if self.backend.layouts.activations == "NHWC" and isinstance(c.type, TensorType) and c.type.rank == 4:
+            return self._permute(code, c, (0, 3, 1, 2))
+        return code
+
+    def _permute(self, code: cst.BaseExpression, e: ir.Expr, axes: tuple[int, ...]) -> cst.BaseExpression:
+        from ..types import INT, SeqType
+        perm = ir.Seq(SeqType((INT,) * 4), e.loc, [ir.Const(INT, e.loc, i) for i in axes])
+        node = ir.Op(e.type, e.loc, "transpose", {"x": _Emitted(e.type, e.loc, code), "axes": perm})
+        return self.backend.ops["transpose"].emit(self, node)
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         self.unsupported_construct(c.loc, c.kind)

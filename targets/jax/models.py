@@ -165,10 +165,11 @@ class JaxModels:
 
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
         name = c.instance.name if isinstance(c.instance, ir.Var) else None
-        args = [cst.Arg(self.expr(a)) for a in c.args]
+        args = [self.model_input(a) for a in c.args]
         if name is not None and name in self.state.get("trained", set()):
-            return call(f"{name}.apply", cst.Name(f"{name}_variables"), *[a.value for a in args])
+            return self.to_canonical_layout(c, call(f"{name}.apply", cst.Name(f"{name}_variables"), *args))
         inst = self.expr(c.instance)
-        return sub(cst.Call(attr(inst, cst.Name("init_with_output")),
-                                      [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *args]),
-                             [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+        out = sub(cst.Call(attr(inst, cst.Name("init_with_output")),
+                           [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *[cst.Arg(a) for a in args]]),
+                  [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+        return self.to_canonical_layout(c, out)

@@ -61,6 +61,8 @@ class TensorFlowModels:
         p = p or 0
         padding = "valid"
         pre: list[cst.BaseExpression] = []
+        if p and layer.kind == "MaxPool2d":
+            self.unsupported_construct(layer.loc, "MaxPool2d with padding (Keras pads with zeros, not -inf)")
         if p and isinstance(k, int) and s == 1 and 2 * p == k - 1 and layer.kind == "Conv2d":
             padding = "same"
         elif p:

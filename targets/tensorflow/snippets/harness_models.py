@@ -30,7 +30,7 @@ def d2lc_grads(net, X, y, loss):
         value = D2LC_LOSSES[loss](net(X, training=True), y)
     trainable = net.trainable_variables
     grads = tape.gradient(value, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    grad_of = {id(v): g for v, g in zip(trainable, grads)}
+    grad_of = {id(v): tf.convert_to_tensor(g) for v, g in zip(trainable, grads)}  # embeddings give IndexedSlices
     return value, [grad_of.get(id(v), tf.zeros_like(v)) for v in d2lc_tensors(net)]
 
 
