@@ -61,11 +61,12 @@ print(json.dumps({"startup_s": t1 - t0, "convert_s": t2 - t1, "compute_s": t3 - 
 '''
 
 
-def inputs_for(case, dims: dict[str, int], rng: np.random.Generator) -> list[np.ndarray]:
-    out = []
-    for p in case.fdef.params:
-        assert isinstance(p.type, TensorType), "benchmark functions take tensors only"
-        out.append(rng.uniform(0.1, 2.0, size=shape_of(p.type, dims)).astype(p.type.dtype.value))
+def inputs_for(case, dims: dict[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every drawn argument of a case (its parameters, and the output weights of gradient rows)."""
+    out = {}
+    for spec in case.specs:
+        assert isinstance(spec.type, TensorType), "benchmark functions take tensors only"
+        out[spec.name] = rng.uniform(0.1, 2.0, size=shape_of(spec.type, dims)).astype(spec.type.dtype.value)
     return out
 
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.examples):
         case = cases[i % len(cases)]
         row = case.rows[(i // len(cases)) % len(case.rows)]
-        calls.append((row.callee, inputs_for(case, shapes[i % len(shapes)], rng)))
+        calls.append((row.callee, case.args_for(row, inputs_for(case, shapes[i % len(shapes)], rng))))
 
     env = worker_env("cpu", None)
     rows = []
