@@ -58,6 +58,16 @@ def _with_axes(node):
     return ir.Op(node.type, node.loc, node.op, {**node.args, "axes": axes})
 
 
+def _keep_int32(em, node, method):
+    """torch sums small ints into int64; the DSL keeps int32 as int32."""
+    out = Method(method, dim="axis", keepdim="keepdims").emit(em, node)
+    if node.type.dtype == DType.int32:
+        import libcst as cst
+        out = out.with_changes(args=[*out.args, cst.Arg(em.dtype_expr(DType.int32), keyword=cst.Name("dtype"),
+                                                      equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+    return out
+
+
 def _var(em, node):
     expr = Method("var", dim="axis", keepdim="keepdims").emit(em, node)
     import libcst as cst
@@ -101,11 +111,11 @@ OPS = {
     "where": Tmpl("torch.where({cond}, {x}, {y})"),
     "clip": Fn("torch.clamp", "x", "min", "max"),
     # reductions
-    "sum": Method("sum", dim="axis", keepdim="keepdims"),
+    "sum": Custom(lambda em, node: _keep_int32(em, node, "sum")),
     "mean": Method("mean", dim="axis", keepdim="keepdims"),
     "max": _max_min("max", "amax"),
     "min": _max_min("min", "amin"),
-    "prod": Method("prod", dim="axis", keepdim="keepdims"),
+    "prod": Custom(lambda em, node: _keep_int32(em, node, "prod")),
     "var": Custom(_var),
     "argmax": Method("argmax", dim="axis", keepdim="keepdims"),
     "argmin": Method("argmin", dim="axis", keepdim="keepdims"),
