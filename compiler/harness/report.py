@@ -38,9 +38,9 @@ def _err(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
-def cell_text(c: Cell) -> str:
+def cell_text(c: Cell, reference: bool = False) -> str:
     s = c.status
-    if s in (PASS, FAIL) and c.compared:
+    if s in (PASS, FAIL) and c.compared and not (reference and s == PASS):
         return f"{s} {_err(c.max_abs)}/{_err(c.max_rel)}"
     return s
 
@@ -49,7 +49,7 @@ def _rows(result: RunResult) -> list[tuple[str, list[str]]]:
     out = []
     for r in result.rows:
         name = f"{Path(r.chapter).stem}:{r.label}"
-        out.append((name, [cell_text(r.cells[t]) for t in result.targets]))
+        out.append((name, [cell_text(r.cells[t], t == result.reference) for t in result.targets]))
     return out
 
 
