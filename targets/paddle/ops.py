@@ -20,7 +20,7 @@ SAME_AS_TORCH = {
     "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "square", "sign", "floor", "neg", "logical_not",
     "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt", "ge",
     "logical_and", "logical_or", "logical_xor",
-    "sum", "mean", "prod", "argmax", "argmin", "norm", "matmul", "dot", "stack", "squeeze", "unsqueeze",
+    "mean", "argmax", "argmin", "norm", "matmul", "dot", "stack", "squeeze", "unsqueeze",
     "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
     "clone", "detach", "item", "shape", "len",
 }
@@ -174,6 +174,9 @@ OPS = {
        for op in TORCH_OPS},
     **{op: from_torch(TORCH_OPS[op]) for op in sorted(SAME_AS_TORCH)},
     **OVERRIDES,
+    # PyTorch's own rules add dtype=torch.int32 for int32 sums; Paddle keeps the input dtype
+    "sum": Method("sum", axis="axis", keepdim="keepdims"),
+    "prod": Method("prod", axis="axis", keepdim="keepdims"),
 }
 
 # Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int
