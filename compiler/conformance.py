@@ -317,7 +317,7 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
     from .cli import main
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}",
-                f"--report={tmp}/equivalence"]
+                "--no-models", "--no-goldens", f"--report={tmp}/equivalence"]
         if sources is not None:  # else the harness's own default: sources/ and tests/corpus/
             argv.append(str(sources))
         shown = " ".join(a for a in argv if not a.startswith("--report"))
@@ -352,48 +352,60 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
 
 def check_models(backend: Backend, sources: Path | None, reference: str = "pytorch") -> Step:
     """The chapters' models with identical parameters in every framework: forward, gradients, SGD and Adam steps."""
-    step = Step("models")
-    if importlib.util.find_spec("d2lc.harness.models") is None:
-        step.status, step.summary = "skip", "the model harness (d2lc.harness.models) is not installed"
-        return step
-    from .envs import python_for
-    if python_for(backend) is None:
-        step.status, step.summary = "skip", f"environment `{backend.environment.name}` is not installed"
-        return step
     if sources is None or not sources.exists():
-        step.status, step.summary = "skip", "no chapters"
-        return step
+        return Step("models", "skip", "no chapters")
+    return model_steps([backend], [sources], reference)[backend.name]
+
+
+def model_steps(targets: list[Backend], paths: list[Path], reference: str = "pytorch") -> dict[str, Step]:
+    """`check_models` for several targets in one harness session: a step per target, keyed by name."""
+    steps = {b.name: Step("models") for b in targets}
+
+    def skip_all(why: str) -> dict[str, Step]:
+        for step in steps.values():
+            step.status, step.summary = "skip", why
+        return steps
+
+    if importlib.util.find_spec("d2lc.harness.models") is None:
+        return skip_all("the model harness (d2lc.harness.models) is not installed")
     from .harness.models import model_cases, run_model_cases
     from .harness.session import Session
-    cases, notes = model_cases([sources])
+    cases, notes = model_cases(paths)
     if not cases:
-        step.status, step.summary = "skip", f"no models in {_shown(sources)}"
-        return step
-    backends = {b.name: b for b in (get_backend(reference), backend)}
+        return skip_all("no models in " + ", ".join(_shown(p) for p in paths))
+    backends = {b.name: b for b in (get_backend(reference), *targets)}
     with Session(list(backends.values()), call_timeout=300) as session:
         session.start()
-        if backend.name not in session.available():
-            step.status, step.summary = "skip", f"{backend.name} is not available to the harness"
-            return step
+        if reference not in session.available():
+            return skip_all(f"the reference {reference} is not available to the harness")
         try:
             results = run_model_cases(session, cases, backends, reference=reference)
-        except Exception as exc:  # noqa: BLE001 - report it; the harness may have tripped over this target's output
-            step.fail(f"the model harness raised {type(exc).__name__}: {exc}")
-            return step
+        except Exception as exc:  # noqa: BLE001 - report it; the harness may have tripped over a target's output
+            for step in steps.values():
+                step.fail(f"the model harness raised {type(exc).__name__}: {exc}")
+            return steps
+        available = set(session.available())
     ref = {(r.case, r.check): r.status for r in results if r.target == reference}
-    mine = [r for r in results if r.target == backend.name]
-    passed = sum(1 for r in mine if r.status == "pass")
-    step.summary = f"{passed} of {len(mine)} checks of {len(cases)} models agree with {reference}"
-    for r in mine:
-        if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) == "pass":
-            step.fail(f"{r.case} {r.check}: {r.status} (max abs error {r.max_abs:.2e}) {r.detail}".rstrip())
-    shared = [r for r in mine if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) != "pass"]
-    if shared:
-        step.details.append(f"{len(shared)} checks fail on {reference} too (not counted against {backend.name})")
-    if not passed and step.status == "ok":
-        step.status = "skip"
-    step.details.extend(f"note: {n}" for n in notes)
-    return step
+    for name, step in steps.items():
+        if name not in available:
+            step.status, step.summary = "skip", f"{name} is not available to the harness"
+            continue
+        mine = [r for r in results if r.target == name]
+        passed = sum(1 for r in mine if r.status == "pass")
+        skipped = [r for r in mine if r.status == "skip"]
+        step.summary = (f"{passed} of {len(mine)} checks of {len(cases)} models agree with {reference}"
+                        + (f", {len(skipped)} skipped" if skipped else ""))
+        for r in mine:
+            if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) == "pass":
+                step.fail(f"{r.case} {r.check}: {r.status} (max abs error {r.max_abs:.2e}) {r.detail}".rstrip())
+        shared = [r for r in mine if r.status in ("FAIL", "error") and ref.get((r.case, r.check)) != "pass"]
+        if shared:
+            step.details.append(f"{len(shared)} checks fail on {reference} too (not counted against {name})")
+        step.details.extend(sorted({f"skipped: {r.case} {r.check}: {r.detail}" for r in skipped if r.detail}))
+        if not passed and step.status == "ok":
+            step.status = "skip"
+        step.details.extend(f"note: {n}" for n in notes)
+    return steps
 
 
 def _shown(p: Path) -> str:
@@ -433,13 +445,13 @@ def run(name: str, *, sources: Path | None = None, equivalence: bool = True, exa
              check_reference(backend, _find("docs/dsl.md")),
              check_chapters(backend, chapters)]
     for step in steps:
-        _print_step(step, out)
+        print_step(step, out)
     if equivalence:
         step = check_equivalence(backend, examples, sources)
-        _print_step(step, out)
+        print_step(step, out)
         steps.append(step)
         step = check_models(backend, chapters)
-        _print_step(step, out)
+        print_step(step, out)
         steps.append(step)
     failed = [s.name for s in steps if s.status == "FAIL"]
     out("")
@@ -447,7 +459,7 @@ def run(name: str, *, sources: Path | None = None, equivalence: bool = True, exa
     return 1 if failed else 0
 
 
-def _print_step(step: Step, out) -> None:
+def print_step(step: Step, out=print) -> None:
     out(f"{step.name:12} {step.status:5} {step.summary}")
     for d in step.details[:40]:
         out("    " + d.replace("\n", "\n    "))

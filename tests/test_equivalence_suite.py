@@ -30,7 +30,7 @@ def known() -> dict[tuple[str, str], str]:
 
 def test_book_and_corpus_agree_across_frameworks(tmp_path, capsys):
     report = tmp_path / "matrix"
-    main(["test", str(ROOT / "sources"), str(ROOT / "tests" / "corpus"), "--examples=5", "--seed=0",
+    main(["test", str(ROOT / "sources"), str(ROOT / "tests" / "corpus"), "--examples=5", "--seed=0", "--no-models",
           f"--cache-dir={ROOT / '.d2lc-cache'}", f"--reports-dir={tmp_path / 'reports'}", "--report", str(report)])
     capsys.readouterr()
     data = json.loads(report.with_suffix(".json").read_text())

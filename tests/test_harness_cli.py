@@ -50,3 +50,21 @@ def test_error_exits_nonzero(tmp_path, capsys):
 def test_replay_needs_function(tmp_path):
     with pytest.raises(SystemExit):
         main(["test", "--replay", str(tmp_path / "x.npz")])
+
+
+def test_a_named_target_gets_coverage_goldens_and_models(tmp_path, capsys, monkeypatch):
+    """`d2lc test --targets=NAME` also prints NAME's op coverage (missing ops listed) and fails on a gap."""
+    from d2lc.backend import get_backend, registry
+    torch = get_backend("pytorch")
+    planted = torch.derive(name="planted", aliases=(), ops={k: v for k, v in torch.ops.items() if k != "tanh"})
+    monkeypatch.setitem(registry(), "planted", planted)
+    ch = tmp_path / "good.md"
+    ch.write_text(GOOD)
+    args = ["test", str(ch), "--examples=2", "--seed=5", "--cache-dir=none", f"--reports-dir={tmp_path / 'reports'}"]
+    assert main([*args, "--targets=planted"]) == 1
+    out = capsys.readouterr().out
+    assert "planted:\n  coverage     FAIL" in out and "missing (1): tanh" in out
+    assert "goldens " in out and "models       skip  no models in" in out
+    assert main([*args, "--targets=pytorch"]) == 0
+    out = capsys.readouterr().out
+    assert "pytorch:\n  coverage     ok    " in out

@@ -30,6 +30,10 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         "each eager op once per shape); 'free' = every symbol drawn from 1..5 per example (default: pool)")
     p.add_argument("--cache-dir", default=".d2lc-cache", metavar="DIR",
                    help="on-disk compile caches of the frameworks (default: .d2lc-cache); 'none' to disable")
+    p.add_argument("--no-models", dest="models", action="store_false",
+                   help="skip the models of the chapters (by default each is compared: forward, gradients, SGD, Adam)")
+    p.add_argument("--no-goldens", dest="goldens", action="store_false",
+                   help="skip each target's golden snippets (tests/test_golden.py and the backend's goldens.md)")
     p.add_argument("--replay", metavar="FILE.npz", help="rerun one saved failing input (needs --function)")
     p.add_argument("--function", metavar="NAME", help="the function to replay")
     p.set_defaults(func=cmd_test)
@@ -120,7 +124,28 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.report:
         js, md = write_report(result, Path(args.report))
         print(f"d2lc test: report written to {js} and {md}")
-    return 0 if result.ok else 1
+    checks_ok = replay is not None or _target_checks(args, backends, reference, paths)
+    return 0 if result.ok and checks_ok else 1
+
+
+def _target_checks(args: argparse.Namespace, backends: list, reference: str, paths: list[Path]) -> bool:
+    """Per target: IR-op coverage (missing ops listed), golden snippets, and the chapters' models. True if none fails."""
+    from ..conformance import _find, backend_dir, check_coverage, check_goldens, model_steps, print_step
+    targets = [b for b in backends if b.name != reference] or backends
+    models = model_steps(targets, paths, reference) if args.models else {}
+    ok = True
+    for b in targets:
+        own = backend_dir(b.name)
+        steps = [check_coverage(b)]
+        if args.goldens:
+            steps.append(check_goldens(b, _find("tests/test_golden.py"), own / "goldens.md" if own else None))
+        if b.name in models:
+            steps.append(models[b.name])
+        print(f"\n{b.name}:")
+        for step in steps:
+            print_step(step, lambda line: print("  " + line))
+        ok = ok and all(step.status != "FAIL" for step in steps)
+    return ok
 
 
 def _case_for(runner, row_result):
