@@ -11,7 +11,7 @@ backend = Backend(
     ops=OPS,
     dtypes={DType.float32: "jnp.float32", DType.float64: "jnp.float64", DType.int32: "jnp.int32",
             DType.int64: "jnp.int64", DType.bool: "jnp.bool_"},
-    imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "jax": "import jax",
+    imports={"functools": "import functools", "gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "jax": "import jax",
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=JaxEmitter,

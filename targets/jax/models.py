@@ -27,7 +27,7 @@ class JaxModels:
         k = layer.kind
         a = layer.args
         if k == "Sequential":
-            return call("nn.Sequential", cst.List([cst.Element(self.expr(c)) for c in layer.children]))
+            return call("nn.Sequential", cst.List([cst.Element(self._in_sequence(c)) for c in layer.children]))
         if k in ACTIVATIONS:
             return cst.parse_expression(ACTIVATIONS[k])
         if k == "Flatten":
@@ -67,6 +67,11 @@ class JaxModels:
             return cst.Lambda(cst.Parameters([cst.Param(cst.Name("x"))]), pool)
         self.unsupported_construct(layer.loc, f"layer {k}")
         raise AssertionError
+
+    def _in_sequence(self, child: ir.Expr) -> cst.BaseExpression:
+        """flax's Sequential hands each layer only the activation: a model of ours gets its training flag bound."""
+        out = self.expr(child)
+        return call("functools.partial", out, training=cst.Name("training")) if isinstance(child, ir.NewModel) else out
 
     def _code(self, e) -> str:
         return cst.Module([]).code_for_node(self.expr(e))
