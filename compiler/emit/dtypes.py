@@ -47,3 +47,11 @@ def creation_defaults(int_dtype: DType, float_dtype: DType = DType.float32,
             return always
         return {"float": float_dtype, "int": int_dtype, "bool": DType.bool}[kind]
     return natural
+
+
+def widened_sum(op: ir.Op, wide: DType) -> DType | None:
+    """For a sum: the dtype a framework that widens int32 (and bool) sums to `wide` gives; None for other ops."""
+    x = op.args.get("x")
+    if op.op != "sum" or x is None or not hasattr(x.type, "dtype"):
+        return None
+    return wide if x.type.dtype in (DType.int32, DType.bool) else x.type.dtype

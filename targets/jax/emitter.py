@@ -5,7 +5,7 @@ from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc import ir
 from d2lc.emit.base import Emitter
-from d2lc.emit.dtypes import creation_defaults
+from d2lc.emit.dtypes import creation_defaults, widened_sum
 from d2lc.emit.rules import Fn, call
 from d2lc.types import DType, TensorType
 
@@ -25,8 +25,8 @@ class JaxEmitter(JaxModels, Emitter):
         return dtype if self.x64 else self.backend.extra["narrow_dtypes"].get(dtype, dtype)
 
     def natural_dtype(self, node):
-        natural = (_NATURAL_64 if self.x64 else _NATURAL_32)(node)
-        return natural
+        # as NumPy: int32 sums widen to int64 in 64-bit mode
+        return widened_sum(node, DType.int64 if self.x64 else DType.int32) or (_NATURAL_64 if self.x64 else _NATURAL_32)(node)
 
     def prelude(self) -> list[str]:
         out = []

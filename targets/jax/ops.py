@@ -2,7 +2,7 @@
 import libcst as cst
 
 from d2lc import ir
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call, with_dtype
 from d2lc.ops import SPECS
 
 
@@ -40,7 +40,7 @@ OPS = {
     "where": Tmpl("jnp.where({cond}, {x}, {y})"),
     "clip": Fn("jnp.clip", "x", "min", "max"),
     # reductions
-    "sum": Method("sum", axis="axis", keepdims="keepdims"),
+    "sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),
     "mean": Method("mean", axis="axis", keepdims="keepdims"),
     "max": Method("max", axis="axis", keepdims="keepdims"),
     "min": Method("min", axis="axis", keepdims="keepdims"),

@@ -16,6 +16,21 @@ def _transpose(em, node):
     return Fn("np.transpose", "x", "axes").emit(em, node)
 
 
+def _var(em, node):
+    """The mean squared deviation written out, as MXNet's own d2l code does: np.var has a zero gradient in MXNet 1.9."""
+    if any(isinstance(e, ir.Op) and SPECS[e.op].category == "random" for e in ir.walk_exprs(node.args["x"])):
+        return Method("var", axis="axis", keepdims="keepdims").emit(em, node)  # the input must be drawn once
+    x = em.operand(node, "x")
+    axis = node.args.get("axis")
+    mean = Method("mean", axis="axis").emit(em, node)
+    keep = cst.Arg(cst.Name("True"), keyword=cst.Name("keepdims"),
+                   equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+    centred = binop(x, cst.Subtract(), mean.with_changes(args=[*mean.args, keep]) if axis is not None else mean)
+    squared = binop(centred, cst.Power(), cst.Integer("2"))
+    outer = Method("mean", axis="axis", keepdims="keepdims").emit(em, node)
+    return outer.with_changes(func=attr(squared, cst.Name("mean")))
+
+
 def _arg_reduce(method: str):
     def emit(em, node):
         out = Method(method, axis="axis").emit(em, node)
@@ -94,7 +109,7 @@ OPS = {
     "max": Method("max", axis="axis", keepdims="keepdims"),
     "min": Method("min", axis="axis", keepdims="keepdims"),
     "prod": Method("prod", axis="axis", keepdims="keepdims"),
-    "var": Method("var", axis="axis", keepdims="keepdims"),
+    "var": Custom(_var),
     "argmax": _arg_reduce("argmax"),
     "argmin": _arg_reduce("argmin"),
     "cumsum": Fn("np.cumsum", "x", axis="axis"),

@@ -8,9 +8,9 @@ PyTorch gains later is *not* inherited silently: it is declared unsupported unti
 import libcst as cst
 
 from d2lc import ir
-from d2lc.emit.dtypes import creation_defaults, literal_kind
+from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, Unsupported, call
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, Unsupported, call, with_dtype
 from d2lc.ops import SPECS
 from d2lc.types import DType, ScalarType, SeqType
 from d2lc_targets.pytorch import backend as torch_backend
@@ -174,8 +174,8 @@ OPS = {
        for op in TORCH_OPS},
     **{op: from_torch(TORCH_OPS[op]) for op in sorted(SAME_AS_TORCH)},
     **OVERRIDES,
-    # PyTorch's own rules add dtype=torch.int32 for int32 sums; Paddle keeps the input dtype
-    "sum": Method("sum", axis="axis", keepdim="keepdims"),
+    # Paddle widens int32 sums to int64 (dtype= keeps int32, see natural_dtype) but keeps int32 products
+    "sum": with_dtype(Method("sum", axis="axis", keepdim="keepdims")),
     "prod": Method("prod", axis="axis", keepdim="keepdims"),
 }
 
@@ -191,4 +191,4 @@ def natural_dtype(op: ir.Op) -> DType | None:
     """The dtype Paddle gives without `dtype=`: as PyTorch, except `full` is float32 for any number."""
     if op.op == "full":
         return DType.bool if literal_kind(op.args.get("value")) == "bool" else DType.float32
-    return _torch_like(op)
+    return widened_sum(op, DType.int64) or _torch_like(op)
