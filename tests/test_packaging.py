@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_DATA = ("grammar/*.lark", "targets/*/snippets/*.py", "targets/*/goldens.md", "compiler/templates/**/*.j2")
+RUNTIME_DATA = ("grammar/*.lark", "targets/*/snippets/*.py", "targets/*/goldens.md", "compiler/templates/**/*.j2",
+                "compiler/emit/snippets/*.py")
 PACKAGED = ("pyproject.toml", "setup.py", "README.md", "compiler", "grammar", "targets")
 INSTALLED_AS = {"grammar": "d2lc/grammar", "targets": "d2lc_targets", "compiler": "d2lc"}
 

@@ -5,6 +5,7 @@ random draws and the notebook prelude.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -16,6 +17,8 @@ from ..ops import SPECS
 from ..types import NONE, DType, ScalarType, TensorType, promote
 from .fmt import attr, binop, compare, render, sub, unary
 from .rules import dotted
+
+SHARED_SNIPPETS = Path(__file__).parent / "snippets"  # helpers every target emits the same way (plot_history)
 
 if TYPE_CHECKING:
     from ..backend import Backend
@@ -329,6 +332,9 @@ class Emitter:
         if name in emitted:
             return
         emitted.add(name)
+        for shared in sorted(SHARED_SNIPPETS.glob("*.py")):  # framework-neutral helpers a snippet calls come first
+            if shared.stem != name and f"{shared.stem}(" in code:
+                self.helper(shared.stem, shared.read_text(encoding="utf-8"))
         self.pre.extend(cst.parse_module(code).body)
 
     def prelude(self) -> list[str]:

@@ -38,10 +38,5 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
         if correct:
             history["val acc"].append(correct / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
-    for name, values in history.items():
-        if values:
-            plt.plot(range(1, len(values) + 1), values, label=name)
-    plt.xlabel("epoch")
-    plt.legend()
-    plt.show()
+    plot_history(history)
     return history
