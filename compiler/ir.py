@@ -243,12 +243,32 @@ class Init:
 
 @dataclass(eq=False)
 class Layer(Expr):
-    """A layer constructor, e.g. Linear(10), Conv2d(6, kernel=5, padding=2), Sequential(a, b)."""
+    """A layer constructor, e.g. Linear(10), Conv2d(6, kernel=5, padding=2), Sequential(a, b).
+
+    `init` and `bias_init` are the initialisers the source states (None: not stated); see `inits()`."""
 
     kind: str
     args: dict[str, Any]
     children: list["Layer | Expr"] = field(default_factory=list)
     init: Init | None = None
+    bias_init: Init | None = None
+
+    @property
+    def has_bias(self) -> bool:
+        bias = self.args.get("bias")
+        return self.kind in ("Linear", "Conv2d") and not (isinstance(bias, Const) and bias.value is False)
+
+    def inits(self, zero_bias_default: bool = True) -> dict[str, Init]:
+        """{"weight": ..., "bias": ...}: the initialisers a backend must emit for this layer. A stated `init=`
+        without `bias_init=` means a zero bias, which a backend whose default bias is not zero must spell out."""
+        out: dict[str, Init] = {}
+        if self.init is not None:
+            out["weight"] = self.init
+        if self.bias_init is not None:
+            out["bias"] = self.bias_init
+        elif self.init is not None and self.has_bias and not zero_bias_default:
+            out["bias"] = Init("zeros", {}, self.init.loc)
+        return out
 
 
 @dataclass(eq=False)

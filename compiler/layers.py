@@ -16,6 +16,7 @@ class LayerSpec:
     doc: str
     has_params: bool = False
     train_dependent: bool = False  # behaves differently in training (Dropout, BatchNorm)
+    inits: tuple[str, ...] = ()  # the parameters a stated initialiser may set: "weight" (init=), "bias" (bias_init=)
 
 
 def _same(a, x):
@@ -94,9 +95,9 @@ def _rnn(a, x: TensorType) -> TensorType:
 
 LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
-              "A fully connected layer on the last axis; its input size is inferred.", has_params=True),
+              "A fully connected layer on the last axis; its input size is inferred.", has_params=True, inits=("weight", "bias")),
     LayerSpec("Conv2d", (P("out_channels", "scalar"), P("kernel", "scalar"), P("stride", "scalar", 1), P("padding", "scalar", 0)), _conv,
-              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", has_params=True),
+              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", has_params=True, inits=("weight", "bias")),
     LayerSpec("MaxPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
               "Max pooling (stride defaults to the window)."),
     LayerSpec("AvgPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
@@ -114,7 +115,7 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
               "Normalises the last axis (of the given size) per example, with a learned scale and shift.", True),
     LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
-              "Looks up a learned vector for each integer token id.", True),
+              "Looks up a learned vector for each integer token id.", True, inits=("weight",)),
     LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
               "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", True),
     LayerSpec("GRU", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
@@ -124,6 +125,7 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
 ]}
 
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
+INIT_KEYWORDS = {"init": "weight", "bias_init": "bias"}  # a built-in layer's keyword -> the parameter it initialises
 
 LOSSES = {
     "squared_loss": "Mean squared error over all elements: mean((y_hat - y) ** 2).",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from . import ast as A
 from . import ir
 from .diagnostics import did_you_mean
-from .layers import DATASETS, INITS, LAYERS, LOSSES, OPTIMIZERS
+from .layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from .ops import REQUIRED, P
 from .types import (
     ANY, FLOAT, INT, NONE, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type,
@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | {"param", "train"}
 
 
-def bind(lw: "Lowerer", params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """Bind a call's arguments to named params; reports arity and keyword errors."""
+def bind(lw: "Lowerer", params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
+         hint: str | None = None) -> dict[str, Any] | None:
+    """Bind a call's arguments to named params; reports arity and keyword errors (with `hint`, if given)."""
     names = [p.name for p in params]
     if len(e.args) > len(params):
         lw.error(e.loc, f"`{shown}` takes at most {len(params)} positional argument{'s' * (len(params) != 1)}, got {len(e.args)}",
-                 expected=f"{shown}({', '.join(names)})")
+                 expected=f"{shown}({', '.join(names)})", hint=hint)
         return None
     out: dict[str, Any] = {p.name: lw.expr(a) for p, a in zip(params, e.args)}
     for kw in e.kwargs:
@@ -31,31 +32,75 @@ def bind(lw: "Lowerer", params: tuple[P, ...], e: A.Call, shown: str, skip_kw: t
             continue
         if kw.name not in names:
             lw.error(kw.loc, f"`{shown}` has no parameter `{kw.name}`", expected=f"one of: {', '.join(names) or '(none)'}",
-                     hint=did_you_mean(kw.name, names))
+                     hint=did_you_mean(kw.name, names) or hint)
             return None
         out[kw.name] = lw.expr(kw.value)
     for p in params:
         if p.name not in out:
             if p.default is REQUIRED:
-                lw.error(e.loc, f"`{shown}` is missing its argument `{p.name}`", expected=f"{shown}({', '.join(names)})")
+                lw.error(e.loc, f"`{shown}` is missing its argument `{p.name}`", expected=f"{shown}({', '.join(names)})", hint=hint)
                 return None
             out[p.name] = None
     return out
 
 
-def lower_init(lw: "Lowerer", node: A.Node | None) -> ir.Init | None:
+INIT_EXPECTED = "normal(mean, std), uniform(low, high), zeros, ones, xavier or constant(v)"
+INIT_EXAMPLES = {"normal": "normal(0.0, 0.01)", "uniform": "uniform(-0.1, 0.1)", "constant": "constant(1.0)"}
+_INIT_LAYERS = [k for k, spec in LAYERS.items() if spec.inits]
+INIT_LAYERS = ", ".join(_INIT_LAYERS[:-1]) + " or " + _INIT_LAYERS[-1]  # "Linear, Conv2d or Embedding"
+
+
+def lower_init(lw: "Lowerer", node: A.Node | None, role: str = "weight") -> ir.Init | None:
+    """An initialiser expression (`normal(0.0, 0.01)`, `zeros`, ...) for a weight or a bias, checked."""
     if node is None:
         return None
-    if isinstance(node, A.Name) and node.id in INITS and not INITS[node.id]:
-        return ir.Init(node.id, {}, node.loc)
-    if isinstance(node, A.Call) and isinstance(node.func, A.Name) and node.func.id in INITS:
-        kind = node.func.id
-        params = tuple(P(n, "scalar") for n in INITS[kind])
-        args = bind(lw, params, node, kind)
-        return ir.Init(kind, args or {}, node.loc) if args is not None else None
-    lw.error(node.loc, "unknown initialiser", expected="normal(mean, std), uniform(low, high), zeros, ones, xavier or constant(v)",
-             hint=did_you_mean(getattr(node, "id", getattr(getattr(node, "func", None), "id", "")), INITS))
-    return None
+    kind = node.id if isinstance(node, A.Name) else node.func.id if isinstance(node, A.Call) and isinstance(node.func, A.Name) else None
+    if kind not in INITS:
+        lw.error(node.loc, "unknown initialiser", expected=INIT_EXPECTED,
+                 hint=did_you_mean(kind or "", INITS) or "write one of these, e.g. normal(0.0, 0.01) or zeros")
+        return None
+    shown = f"{kind}({', '.join(INITS[kind])})" if INITS[kind] else kind
+    if isinstance(node, A.Name) and INITS[kind]:
+        lw.error(node.loc, f"the initialiser `{kind}` needs its arguments", expected=shown, hint=f"call it, e.g. {INIT_EXAMPLES[kind]}")
+        return None
+    if kind == "xavier" and role == "bias":
+        lw.error(node.loc, "`xavier` cannot initialise a bias", expected="normal(mean, std), uniform(low, high), zeros, ones or constant(v)",
+                 hint="xavier scales by a weight's numbers of inputs and outputs; a bias has neither")
+        return None
+    args: dict[str, Any] = {}
+    if isinstance(node, A.Call):
+        bound = bind(lw, tuple(P(n, "scalar") for n in INITS[kind]), node, kind,
+                     hint=f"e.g. {INIT_EXAMPLES[kind]}" if kind in INIT_EXAMPLES else f"write `{kind}` without arguments")
+        if bound is None:
+            return None
+        args = bound
+    if not all(_numeric_arg(lw, kind, name, v) for name, v in args.items()):
+        return None
+    return ir.Init(kind, args, node.loc) if _sensible(lw, ir.Init(kind, args, node.loc)) else None
+
+
+def _numeric_arg(lw: "Lowerer", kind: str, name: str, v: ir.Expr) -> bool:
+    if isinstance(v.type, AnyType) or isinstance(v.type, ScalarType) and v.type.kind in ("int", "float"):
+        return True
+    lw.error(v.loc, f"`{kind}`'s argument `{name}` must be a number, got {v.type}", expected=f"{kind}({', '.join(INITS[kind])}) with numeric arguments",
+             hint="write a literal or a numeric hyperparameter")
+    return False
+
+
+def _sensible(lw: "Lowerer", init: ir.Init) -> bool:
+    """Static checks of an initialiser's arguments: a positive standard deviation, low < high."""
+    from .lower import static_value
+    std = static_value(init.args.get("std"))
+    if init.kind == "normal" and isinstance(std, (int, float)) and std <= 0:
+        lw.error(init.args["std"].loc, f"the standard deviation of `normal` must be positive, got {std}", expected="normal(mean, std) with std > 0",
+                 hint="for a fixed value use constant(v)")
+        return False
+    low, high = static_value(init.args.get("low")), static_value(init.args.get("high"))
+    if init.kind == "uniform" and isinstance(low, (int, float)) and isinstance(high, (int, float)) and low >= high:
+        lw.error(init.loc, f"`uniform` needs low < high, got uniform({low}, {high})", expected="uniform(low, high) with low < high",
+                 hint="the lower bound comes first")
+        return False
+    return True
 
 
 def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
@@ -67,16 +112,38 @@ def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
             if not isinstance(c.type, (LayerType, ModelType, AnyType)):
                 lw.error(c.loc, f"`Sequential` takes layers, got {c.type}", expected="layers such as Linear(10) or ReLU()")
         return ir.Layer(LayerType(kind), e.loc, kind, {}, children)
-    init_kw = next((kw for kw in e.kwargs if kw.name == "init"), None)
-    args = bind(lw, spec.params, e, kind, skip_kw=("init",))
+    stated = [kw for kw in e.kwargs if kw.name in INIT_KEYWORDS]
+    args = bind(lw, spec.params, e, kind, skip_kw=tuple(INIT_KEYWORDS))
     if args is None:
         return ir.Const(ANY, e.loc, None)
-    if init_kw is not None and not spec.has_params:
-        lw.error(init_kw.loc, f"`{kind}` has no parameters to initialise")
-    elif init_kw is not None:
-        lw.error(init_kw.loc, f"`init=` on the built-in `{kind}` is not supported yet: each framework uses its own default initialiser",
-                 expected=f"{kind}(...) without init=", hint="declare the weights with param(shape, init=...) in a model from scratch")
-    return ir.Layer(LayerType(kind), e.loc, kind, args, [], lower_init(lw, init_kw.value) if init_kw else None)
+    inits: dict[str, ir.Init] = {}
+    for kw in stated:
+        role = INIT_KEYWORDS[kw.name]
+        if _init_allowed(lw, kind, args, kw, role):
+            init = lower_init(lw, kw.value, role)
+            if init is not None:
+                inits[role] = init
+    return ir.Layer(LayerType(kind), e.loc, kind, args, [], inits.get("weight"), inits.get("bias"))
+
+
+def _init_allowed(lw: "Lowerer", kind: str, args: dict[str, Any], kw: A.Keyword, role: str) -> bool:
+    """Whether `kind` takes the initialiser keyword `kw`; reports why not."""
+    spec = LAYERS[kind]
+    if not spec.has_params:
+        lw.error(kw.loc, f"`{kind}` has no parameters to initialise", expected=f"{kind}(...) without {kw.name}=",
+                 hint=f"stated initialisers are for {INIT_LAYERS}")
+    elif not spec.inits:
+        lw.error(kw.loc, f"`{kw.name}=` on the built-in `{kind}` is not supported: it keeps each framework's default initialiser",
+                 expected=f"{kw.name}= on {INIT_LAYERS}", hint="declare the parameters with param(shape, init=...) in a model from scratch")
+    elif role not in spec.inits:
+        lw.error(kw.loc, f"`{kind}` has no bias to initialise", expected=f"{kind}(..., init=...) without {kw.name}=",
+                 hint=f"drop `{kw.name}=`; `init=` initialises the layer's only parameter")
+    elif role == "bias" and isinstance(args.get("bias"), ir.Const) and args["bias"].value is False:
+        lw.error(kw.loc, f"`{kind}(..., bias=False)` has no bias to initialise", expected=f"{kw.name}= only on a layer with a bias",
+                 hint=f"drop `{kw.name}=`, or drop `bias=False`")
+    else:
+        return True
+    return False
 
 
 def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:

@@ -594,6 +594,151 @@ ch.md:5:7: error: a float has no method `.sum`
   expected: a tensor
   hint: `.sum()` is a tensor method; make a tensor with `tensor(...)` first
 '''),
+    # initialisers of built-in layers and parameters
+    ("init_on_a_layer_without_stated_initialisers", '''\
+model M():
+    norm = BatchNorm1d(init=zeros)
+    def forward(X: f32[n, 4]):
+        return norm(X)
+''', '''\
+ch.md:5:24: error: `init=` on the built-in `BatchNorm1d` is not supported: it keeps each framework's default initialiser
+        norm = BatchNorm1d(init=zeros)
+                           ^^^^
+  expected: init= on Linear, Conv2d or Embedding
+  hint: declare the parameters with param(shape, init=...) in a model from scratch
+'''),
+    ("init_on_a_layer_without_parameters", '''\
+model M():
+    act = ReLU(init=zeros)
+    def forward(X: f32[n, 4]):
+        return act(X)
+''', '''\
+ch.md:5:16: error: `ReLU` has no parameters to initialise
+        act = ReLU(init=zeros)
+                   ^^^^
+  expected: ReLU(...) without init=
+  hint: stated initialisers are for Linear, Conv2d or Embedding
+'''),
+    ("bias_init_on_an_embedding", '''\
+model M():
+    embed = Embedding(28, 16, init=normal(0.0, 1.0), bias_init=zeros)
+    def forward(X: i64[b, t]):
+        return embed(X)
+''', '''\
+ch.md:5:54: error: `Embedding` has no bias to initialise
+        embed = Embedding(28, 16, init=normal(0.0, 1.0), bias_init=zeros)
+                                                         ^^^^^^^^^
+  expected: Embedding(..., init=...) without bias_init=
+  hint: drop `bias_init=`; `init=` initialises the layer's only parameter
+'''),
+    ("bias_init_without_a_bias", '''\
+model M():
+    out = Linear(10, bias=False, bias_init=ones)
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:34: error: `Linear(..., bias=False)` has no bias to initialise
+        out = Linear(10, bias=False, bias_init=ones)
+                                     ^^^^^^^^^
+  expected: bias_init= only on a layer with a bias
+  hint: drop `bias_init=`, or drop `bias=False`
+'''),
+    ("xavier_bias", '''\
+model M():
+    out = Linear(10, init=xavier, bias_init=xavier)
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:45: error: `xavier` cannot initialise a bias
+        out = Linear(10, init=xavier, bias_init=xavier)
+                                                ^^^^^^
+  expected: normal(mean, std), uniform(low, high), zeros, ones or constant(v)
+  hint: xavier scales by a weight's numbers of inputs and outputs; a bias has neither
+'''),
+    ("unknown_initialiser_did_you_mean", '''\
+model M():
+    out = Linear(10, init=nromal(0.0, 0.01))
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:27: error: unknown initialiser
+        out = Linear(10, init=nromal(0.0, 0.01))
+                              ^^^^^^
+  expected: normal(mean, std), uniform(low, high), zeros, ones, xavier or constant(v)
+  hint: did you mean `normal`?
+'''),
+    ("unknown_initialiser_no_close_match", '''\
+model M():
+    out = Linear(10, init=0.01)
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:27: error: unknown initialiser
+        out = Linear(10, init=0.01)
+                              ^^^^
+  expected: normal(mean, std), uniform(low, high), zeros, ones, xavier or constant(v)
+  hint: write one of these, e.g. normal(0.0, 0.01) or zeros
+'''),
+    ("initialiser_without_its_arguments", '''\
+model M():
+    out = Conv2d(6, kernel=5, init=uniform)
+    def forward(X: f32[n, 1, 28, 28]):
+        return out(X)
+''', '''\
+ch.md:5:36: error: the initialiser `uniform` needs its arguments
+        out = Conv2d(6, kernel=5, init=uniform)
+                                       ^^^^^^^
+  expected: uniform(low, high)
+  hint: call it, e.g. uniform(-0.1, 0.1)
+'''),
+    ("initialiser_missing_an_argument", '''\
+model M():
+    out = Linear(10, init=normal(0.01))
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:27: error: `normal` is missing its argument `std`
+        out = Linear(10, init=normal(0.01))
+                              ^^^^^^
+  expected: normal(mean, std)
+  hint: e.g. normal(0.0, 0.01)
+'''),
+    ("initialiser_with_a_non_numeric_argument", '''\
+model M():
+    out = Linear(10, bias_init=constant("one"))
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:41: error: `constant`'s argument `value` must be a number, got str
+        out = Linear(10, bias_init=constant("one"))
+                                            ^^^^^
+  expected: constant(value) with numeric arguments
+  hint: write a literal or a numeric hyperparameter
+'''),
+    ("normal_with_a_non_positive_std", '''\
+model M():
+    out = Linear(10, init=normal(0.0, -0.01))
+    def forward(X: f32[n, 4]):
+        return out(X)
+''', '''\
+ch.md:5:39: error: the standard deviation of `normal` must be positive, got -0.01
+        out = Linear(10, init=normal(0.0, -0.01))
+                                          ^
+  expected: normal(mean, std) with std > 0
+  hint: for a fixed value use constant(v)
+'''),
+    ("uniform_with_bounds_reversed", '''\
+model M():
+    w = param((4, 10), init=uniform(0.1, -0.1))
+    def forward(X: f32[n, 4]):
+        return X @ w
+''', '''\
+ch.md:5:29: error: `uniform` needs low < high, got uniform(0.1, -0.1)
+        w = param((4, 10), init=uniform(0.1, -0.1))
+                                ^^^^^^^
+  expected: uniform(low, high) with low < high
+  hint: the lower bound comes first
+'''),
 ]
 
 
@@ -837,3 +982,33 @@ ch.md:5:7: error: op `cumsum` is not supported by target `toy`
 (`d2lc test --targets=toy` lists coverage)'''
     # The same chapter is fine for the real backend.
     build_notebook(module, pytorch)
+
+
+def test_a_stated_initialiser_on_pytorch_needs_the_input_size() -> None:
+    """PyTorch's lazy layers would undo a stated initialiser on their first call, so such a layer is built eagerly."""
+    text = chapter("model LinearRegression():\n    net = Linear(1, init=normal(0.0, 0.01))\n    def forward(X: f32[n, d]):\n"
+                   "        return net(X)\n")
+    module = compile_chapter(text, FILE, TARGETS)
+    with pytest.raises(EmitError) as info:
+        build_notebook(module, get_backend("pytorch"))
+    assert info.value.diagnostic.render(text.splitlines()) == '''\
+ch.md:5:11: error: `Linear` with a stated initialiser needs its input size on target `pytorch`
+        net = Linear(1, init=normal(0.0, 0.01))
+              ^^^^^^
+  expected: the input of forward annotated with its size (X: f32[n, 784]) or a hyperparameter (X: f32[n, num_inputs])
+  hint: PyTorch's lazy layers make their parameters on the first call, after an initialiser would have run'''
+    for target in ("tensorflow", "jax", "mxnet"):  # their layers take initialisers up front, lazy or not
+        build_notebook(module, get_backend(target))
+
+
+def test_an_initialiser_gluon_cannot_spell_is_a_declared_gap() -> None:
+    text = chapter("model M():\n    net = Linear(1, init=normal(0.5, 0.01))\n    def forward(X: f32[n, 2]):\n"
+                   "        return net(X)\n")
+    module = compile_chapter(text, FILE, TARGETS)
+    with pytest.raises(EmitError) as info:
+        build_notebook(module, get_backend("mxnet"))
+    assert info.value.diagnostic.render(text.splitlines()) == '''\
+ch.md:5:26: error: normal(mean, std) with a mean other than 0 is not supported by target `mxnet`
+        net = Linear(1, init=normal(0.5, 0.01))
+                             ^^^^^^
+  hint: mark this cell `::: only` for other targets'''

@@ -326,3 +326,183 @@ def test_control_flow_and_python_scalars():
                 total = total - 1
         """,
     )
+
+
+def test_layer_initialisers():
+    """`init=` sets a layer's weight with each framework's own initialiser; the zero bias it implies is spelt out only
+    where the framework's default bias is not zero (PyTorch, whose layer is then built with its input size)."""
+    validate_all(
+        """
+        model MLP(num_inputs: int = 784):
+            net = Sequential(Linear(256, init=normal(0.0, 0.01)), ReLU(),
+                             Linear(10, init=uniform(-0.1, 0.1), bias_init=constant(0.5)))
+            def forward(X: f32[n, num_inputs]):
+                return net(X)
+        """,
+        pytorch="""
+        class MLP(nn.Module):
+            def __init__(self, num_inputs=784):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(num_inputs, 256), nn.ReLU(), nn.Linear(256, 10))
+                nn.init.normal_(self.net[0].weight, mean=0.0, std=0.01)
+                nn.init.zeros_(self.net[0].bias)
+                nn.init.uniform_(self.net[2].weight, a=-0.1, b=0.1)
+                nn.init.constant_(self.net[2].bias, 0.5)
+
+            def forward(self, X):
+                return self.net(X)
+        """,
+        tensorflow="""
+        class MLP(tf.keras.Model):
+            def __init__(self, num_inputs=784):
+                super().__init__()
+                self.net = tf.keras.Sequential(
+                    [
+                        tf.keras.layers.Dense(
+                            256,
+                            kernel_initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01),
+                        ),
+                        tf.keras.layers.ReLU(),
+                        tf.keras.layers.Dense(
+                            10,
+                            kernel_initializer=tf.keras.initializers.RandomUniform(minval=-0.1, maxval=0.1),
+                            bias_initializer=tf.keras.initializers.Constant(0.5),
+                        ),
+                    ]
+                )
+
+            def call(self, X):
+                return self.net(X)
+        """,
+        jax="""
+        class MLP(nn.Module):
+            num_inputs: int = 784
+
+            @nn.compact
+            def __call__(self, X, training=False):
+                net = nn.Sequential(
+                    [
+                        nn.Dense(256, kernel_init=nn.initializers.normal(0.01)),
+                        nn.relu,
+                        nn.Dense(
+                            10,
+                            kernel_init=lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+                                key, shape, dtype, minval=-0.1, maxval=0.1
+                            ),
+                            bias_init=nn.initializers.constant(0.5),
+                        ),
+                    ]
+                )
+                return net(X)
+        """,
+        mxnet="""
+        class MLP(nn.Block):
+            def __init__(self, num_inputs=784):
+                super().__init__()
+                self.net = nn.Sequential()
+                self.net.add(
+                    nn.Dense(256, flatten=False, weight_initializer=init.Normal(0.01)),
+                    nn.Activation("relu"),
+                    nn.Dense(
+                        10,
+                        flatten=False,
+                        weight_initializer=init.Uniform(0.1),
+                        bias_initializer=init.Constant(0.5),
+                    ),
+                )
+
+            def forward(self, X):
+                return self.net(X)
+        """,
+    )
+
+
+def test_conv_embedding_and_param_initialisers():
+    """A stated bias initialiser is always spelt out; flax has no factory for uniform(low, high), so it gets a function."""
+    validate_all(
+        """
+        model Stem(vocab_size: int = 28):
+            conv = Conv2d(6, kernel=5, padding=2, init=xavier, bias_init=zeros)
+            embed = Embedding(vocab_size, 16, init=normal(0.0, 1.0))
+            scale = param((1,), init=uniform(-0.5, 0.5))
+            def forward(X: f32[n, 1, 28, 28]):
+                return conv(X) * scale
+        """,
+        pytorch="""
+        class Stem(nn.Module):
+            def __init__(self, vocab_size=28):
+                super().__init__()
+                self.conv = nn.Conv2d(1, 6, kernel_size=5, padding=2)
+                nn.init.xavier_uniform_(self.conv.weight)
+                nn.init.zeros_(self.conv.bias)
+                self.embed = nn.Embedding(vocab_size, 16)
+                nn.init.normal_(self.embed.weight, mean=0.0, std=1.0)
+                self.scale = nn.Parameter(torch.empty((1,)).uniform_(-0.5, 0.5))
+
+            def forward(self, X):
+                return self.conv(X) * self.scale
+        """,
+        tensorflow="""
+        class Stem(tf.keras.Model):
+            def __init__(self, vocab_size=28):
+                super().__init__()
+                self.conv = tf.keras.layers.Conv2D(
+                    6,
+                    kernel_size=5,
+                    padding="same",
+                    kernel_initializer=tf.keras.initializers.GlorotUniform(),
+                    bias_initializer=tf.keras.initializers.Zeros(),
+                )
+                self.embed = tf.keras.layers.Embedding(
+                    vocab_size,
+                    16,
+                    embeddings_initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0),
+                )
+                self.scale = self.add_weight(
+                    shape=(1,), initializer=tf.keras.initializers.RandomUniform(minval=-0.5, maxval=0.5)
+                )
+
+            def call(self, X):
+                return self.conv(X) * self.scale
+        """,
+        jax="""
+        class Stem(nn.Module):
+            vocab_size: int = 28
+
+            @nn.compact
+            def __call__(self, X, training=False):
+                conv = nn.Conv(
+                    6,
+                    (5, 5),
+                    padding=2,
+                    kernel_init=nn.initializers.xavier_uniform(),
+                    bias_init=nn.initializers.zeros,
+                )
+                embed = nn.Embed(self.vocab_size, 16, embedding_init=nn.initializers.normal(1.0))
+                scale = self.param(
+                    "scale",
+                    lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+                        key, shape, dtype, minval=-0.5, maxval=0.5
+                    ),
+                    (1,),
+                )
+                return conv(X) * scale
+        """,
+        mxnet="""
+        class Stem(nn.Block):
+            def __init__(self, vocab_size=28):
+                super().__init__()
+                self.conv = nn.Conv2D(
+                    6,
+                    kernel_size=5,
+                    padding=2,
+                    weight_initializer=init.Xavier(),
+                    bias_initializer=init.Zero(),
+                )
+                self.embed = nn.Embedding(vocab_size, 16, weight_initializer=init.Normal(1.0))
+                self.scale = self.params.get("scale", shape=(1,), init=init.Uniform(0.5))
+
+            def forward(self, X):
+                return self.conv(X) * self.scale.data()
+        """,
+    )

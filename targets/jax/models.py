@@ -6,9 +6,14 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc import ir
+from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
+from d2lc.lower import static_value
 from d2lc.types import ScalarType
 from d2lc_targets.pytorch.models import _EQ, _is_zero
+from libcst.helpers import parse_template_expression
+
+from .inits import INITIALIZERS, LAYER_INITS, SHIFTED
 
 SNIPPETS = Path(__file__).parent / "snippets"
 ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
@@ -34,13 +39,14 @@ class JaxModels:
             return _lambda("x.reshape((x.shape[0], -1))")
         if k == "Linear":
             bias = a.get("bias")
-            return call("nn.Dense", self.expr(a["out_features"]),
-                        use_bias=self.expr(bias) if isinstance(bias, ir.Const) and bias.value is False else None)
+            return with_args(call("nn.Dense", self.expr(a["out_features"]),
+                                  use_bias=self.expr(bias) if isinstance(bias, ir.Const) and bias.value is False else None),
+                             LAYER_INITS.args(self, layer))
         if k == "LayerNorm":
             eps = a.get("eps")
             return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
         if k == "Embedding":
-            return call("nn.Embed", self.expr(a["num_embeddings"]), self.expr(a["dim"]))
+            return with_args(call("nn.Embed", self.expr(a["num_embeddings"]), self.expr(a["dim"])), LAYER_INITS.args(self, layer))
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
             return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
@@ -56,9 +62,10 @@ class JaxModels:
         has_pad = padding is not None and not _is_zero(padding)
         if k == "Conv2d":
             stride = a.get("stride")
-            return call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
-                        strides=self.expr(stride) if stride is not None and not (isinstance(stride, ir.Const) and stride.value == 1) else None,
-                        padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"'))
+            return with_args(call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
+                                  strides=self.expr(stride) if stride is not None and not (isinstance(stride, ir.Const) and stride.value == 1) else None,
+                                  padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"')),
+                             LAYER_INITS.args(self, layer))
         if k in ("MaxPool2d", "AvgPool2d"):
             fn = "nn.max_pool" if k == "MaxPool2d" else "nn.avg_pool"
             stride = a.get("stride") if a.get("stride") is not None else a["kernel"]
@@ -77,21 +84,12 @@ class JaxModels:
         return cst.Module([]).code_for_node(self.expr(e))
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
-        I = "nn.initializers."
-        if init.kind == "normal":
-            mean = init.args.get("mean")
-            if mean is not None and not _is_zero(mean):
-                self.unsupported_construct(init.loc, "normal(mean != 0) initialisers")
-            return call(I + "normal", a.get("std"))
-        if init.kind == "uniform":
-            return cst.parse_expression(f"lambda key, shape: jax.random.uniform(key, shape, minval={self._code(init.args['low'])}, "
-                                        f"maxval={self._code(init.args['high'])})")
-        if init.kind == "constant":
-            return call(I + "constant", a["value"])
-        if init.kind == "xavier":
-            return call(I + "xavier_uniform")
-        return cst.parse_expression(I + init.kind)
+        mean = init.args.get("mean")
+        if init.kind == "uniform" or init.kind == "normal" and mean is not None and static_value(mean) != 0:
+            body = parse_template_expression(SHIFTED[init.kind], **{k: self.expr(v) for k, v in init.args.items()})
+            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("key")), cst.Param(cst.Name("shape")),
+                                              cst.Param(cst.Name("dtype"), default=cst.parse_expression("jnp.float32"))]), body)
+        return init_call(self, INITIALIZERS[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         raise AssertionError("params are emitted by model_def")

@@ -6,8 +6,12 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc import ir
+from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
+from d2lc.lower import static_value
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+
+from .inits import INITIALIZERS, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYERS = {
@@ -49,22 +53,18 @@ class MXNetModels:
         out = layer_call(self, layer, LAYERS)
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=_EQ)])
+        out = with_args(out, LAYER_INITS.args(self, layer))
         if k in ("MaxPool2d", "AvgPool2d") and layer.args.get("stride") is None:
             pass  # gluon's default stride is the window, as in the DSL
         return out
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
-        if init.kind == "normal":
-            mean = init.args.get("mean")
-            if mean is not None and not _is_zero(mean):
-                self.unsupported_construct(init.loc, "normal(mean != 0) initialisers")
-            return call("init.Normal", a.get("std"))
-        if init.kind == "uniform":
-            return call("init.Uniform", a["high"])
-        if init.kind == "constant":
-            return call("init.Constant", a["value"])
-        return call({"zeros": "init.Zero", "ones": "init.One", "xavier": "init.Xavier"}[init.kind])
+        mean, low, high = (static_value(init.args.get(n)) for n in ("mean", "low", "high"))
+        if init.kind == "normal" and init.args.get("mean") is not None and mean != 0:
+            self.unsupported_construct(init.loc, "normal(mean, std) with a mean other than 0")
+        if init.kind == "uniform" and (low is None or high is None or low != -high):
+            self.unsupported_construct(init.loc, "uniform(low, high) with low other than -high")
+        return init_call(self, INITIALIZERS[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         raise AssertionError("params are emitted by model_def")

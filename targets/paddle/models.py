@@ -1,9 +1,9 @@
 """Paddle models: `nn.Layer` classes, `paddle.optimizer`, and a training helper.
 
 Paddle has no lazy layers: `nn.Linear(in_features, out_features)` needs its input size when it is
-built. The emitter works it out from the type of the input `forward` applies the layer to: a
-number when the annotation gives one (`X: f32[b, 1, 28, 28]`), a hyperparameter when the
-annotation names one (`X: f32[n, num_inputs]` in `model M(num_inputs: int)`). Otherwise the
+built. The emitter works it out from the type of the input `forward` applies the layer to
+(`d2lc.layer_inputs`): a number when the annotation gives one (`X: f32[b, 1, 28, 28]`), a
+hyperparameter when the annotation names one (`X: f32[n, num_inputs]` in `model M(num_inputs: int)`). Otherwise the
 layer is wrapped in `Lazy` (snippets/lazy.py), which builds it on the first batch, and `train`
 runs one batch before it collects the parameters.
 """
@@ -15,14 +15,15 @@ import libcst as cst
 
 from d2lc import ir
 from d2lc.emit.fmt import attr, sub
+from d2lc.emit.inits import init_call
 from d2lc.emit.rules import call
-from d2lc.types import TensorType
+from d2lc.layer_inputs import input_size_code, layer_inputs
+
+from .inits import INITIALIZERS, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 _EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-
-Dim = int | str | None  # a size, a hyperparameter's name (or a product of them), or unknown
 
 LAYERS = {  # DSL layer -> (constructor, axis of the input size it takes first (None: none), positional args, keyword map)
     "Linear": ("nn.Linear", -1, ("out_features",), {}),
@@ -54,26 +55,9 @@ class PaddleModels:
     """Mixed into PaddleEmitter."""
 
     # ---- input sizes -------------------------------------------------------------------------
-    def _layer_inputs(self, m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
-        """id(layer) -> the shape of its input, for every layer `forward` applies (first use wins)."""
-        members = {mm.name: mm.value for mm in m.members}
-        hparams = {hp.name for hp in m.hparams}
-        found: dict[int, tuple[Dim, ...]] = {}
-        for s in ir.walk_stmts(m.forward.body):
-            for e in ir.walk_exprs(s):
-                if isinstance(e, ir.ApplyLayer) and isinstance(members.get(e.member), ir.Layer) and e.args \
-                        and isinstance(e.args[0].type, TensorType):
-                    dims = tuple(d if isinstance(d, int) or d in hparams else None for d in e.args[0].type.shape)
-                    _propagate(members[e.member], dims, hparams, found)
-        return found
-
     def _in_size(self, layer: ir.Layer, axis: int) -> cst.BaseExpression | None:
         """The input size of `layer` along `axis` as code (a number or hyperparameters), or None if unknown."""
-        dims = self.state.get("layer_inputs", {}).get(id(layer))
-        d = dims[axis] if dims is not None and -len(dims) <= axis < len(dims) else None
-        if d is None:
-            return None
-        return cst.Integer(str(d)) if isinstance(d, int) else cst.parse_expression(d)
+        return input_size_code(self.state.get("layer_inputs", {}), layer, axis)
 
     def _sized(self, layer: ir.Layer, axis: int, build) -> cst.BaseExpression:
         """`build(size)` with the input size known statically, else wrapped in `Lazy(lambda size: ..., axis)`."""
@@ -108,8 +92,7 @@ class PaddleModels:
             args.append(_kw("momentum", value))
         if layer.kind == "AvgPool2d" and not _default(a.get("padding"), 0):
             args.append(_kw("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
-        if layer.init is not None:
-            args.append(_kw("weight_attr", call("paddle.ParamAttr", initializer=self.initializer(layer.init))))
+        args.extend(LAYER_INITS.args(self, layer))
         if layer.kind == "Linear" and isinstance(a.get("bias"), ir.Const) and a["bias"].value is False:
             args.append(_kw("bias_attr", cst.Name("False")))
         if in_axis is None:
@@ -124,15 +107,7 @@ class PaddleModels:
         return out
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
-        if init.kind == "normal":
-            return call("nn.initializer.Normal", a.get("mean") or cst.Float("0.0"), a.get("std") or cst.Float("1.0"))
-        if init.kind == "uniform":
-            return call("nn.initializer.Uniform", a["low"], a["high"])
-        if init.kind == "xavier":
-            return call("nn.initializer.XavierUniform")
-        value = {"zeros": cst.Float("0.0"), "ones": cst.Float("1.0")}.get(init.kind) or a["value"]
-        return call("nn.initializer.Constant", value)
+        return init_call(self, INITIALIZERS[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         shape = p.shape
@@ -141,7 +116,7 @@ class PaddleModels:
         return call("self.create_parameter", shape=self.expr(shape), default_initializer=self.initializer(p.init))
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
-        self.state["layer_inputs"] = self._layer_inputs(m)
+        self.state["layer_inputs"] = layer_inputs(m)
         self.state["hparams"] = {hp.name for hp in m.hparams}
         used = _names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
@@ -197,52 +172,3 @@ def _names_read(f: ir.FuncDef) -> set[str]:
 def _default(v, default) -> bool:
     """Whether a layer argument is absent or the DSL default."""
     return v is None or isinstance(v, ir.Const) and v.value == default
-
-
-def _sym(v, hparams: set[str]) -> Dim:
-    if isinstance(v, ir.Const) and isinstance(v.value, int) and not isinstance(v.value, bool):
-        return v.value
-    if isinstance(v, ir.Var) and v.name in hparams:
-        return v.name
-    return None
-
-
-def _product(dims: tuple[Dim, ...]) -> Dim:
-    if any(d is None for d in dims):
-        return None
-    ints = [d for d in dims if isinstance(d, int)]
-    names = [d for d in dims if isinstance(d, str)]
-    total = 1
-    for d in ints:
-        total *= d
-    return total if not names else " * ".join(names + ([str(total)] if total != 1 else []))
-
-
-def _window(n: Dim, k, s, p) -> Dim:
-    if not all(isinstance(v, int) for v in (n, k, s, p)):
-        return None
-    return (n + 2 * p - k) // s + 1
-
-
-def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int, tuple[Dim, ...]]) -> tuple[Dim, ...]:
-    """Record the input shape of `layer` (and of its children) and return its output shape."""
-    from d2lc.lower import static_value
-    if not isinstance(layer, ir.Layer):
-        return tuple(None for _ in dims)
-    found.setdefault(id(layer), dims)
-    k, a = layer.kind, layer.args
-    if k == "Sequential":
-        for child in layer.children:
-            dims = _propagate(child, dims, hparams, found)
-        return dims
-    if k == "Linear" and dims:
-        return dims[:-1] + (_sym(a.get("out_features"), hparams),)
-    if k == "Flatten" and dims:
-        return (dims[0], _product(dims[1:]))
-    if k in ("Conv2d", "MaxPool2d", "AvgPool2d") and len(dims) == 4:
-        kernel = static_value(a.get("kernel"))
-        stride = static_value(a.get("stride")) if a.get("stride") is not None else (1 if k == "Conv2d" else kernel)
-        padding = static_value(a.get("padding")) if a.get("padding") is not None else 0
-        channels = _sym(a.get("out_channels"), hparams) if k == "Conv2d" else dims[1]
-        return (dims[0], channels, _window(dims[2], kernel, stride, padding), _window(dims[3], kernel, stride, padding))
-    return dims  # activations, Dropout, BatchNorm keep the shape

@@ -1,4 +1,5 @@
-"""PyTorch models: `nn.Module` classes with lazy layers, `torch.optim`, and a training helper."""
+"""PyTorch models: `nn.Module` classes with lazy layers (eager ones where `nn.init` sets a stated initialiser),
+`torch.optim`, and a training helper."""
 from pathlib import Path
 
 import libcst as cst
@@ -7,7 +8,13 @@ from d2lc.emit.fmt import attr, sub
 from libcst.helpers import parse_template_expression
 
 from d2lc import ir
+from d2lc.diagnostics import Diagnostic
+from d2lc.emit.base import EmitError
+from d2lc.emit.inits import init_call
 from d2lc.emit.rules import call
+from d2lc.layer_inputs import input_size_code, layer_inputs
+
+from .inits import EAGER, INPLACE, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 
@@ -55,6 +62,10 @@ class PyTorchModels:
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
+        if layer.inits() and not self.state.get("model_members"):
+            self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
+        if layer.kind in EAGER and layer.inits():
+            return self.eager_layer(layer)
         out = layer_call(self, layer, LAYERS)
         if layer.kind in RECURRENT:  # the DSL's sequences are batch-first
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("True"), keyword=cst.Name("batch_first"), equal=_EQ)])
@@ -65,6 +76,31 @@ class PyTorchModels:
         member = self.model_member(a.member)
         if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
             return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final state)
+        return out
+
+    def eager_layer(self, layer: ir.Layer) -> cst.BaseExpression:
+        """`nn.Linear(in, out)` / `nn.Conv2d(in, out, ...)`: parameters that exist now, for `nn.init` to fill."""
+        path, axis = EAGER[layer.kind]
+        size = input_size_code(self.state.get("layer_inputs", {}), layer, axis)
+        if size is None:
+            raise EmitError(Diagnostic(
+                layer.loc, f"`{layer.kind}` with a stated initialiser needs its input size on target `{self.backend.name}`",
+                expected="the input of forward annotated with its size (X: f32[n, 784]) or a hyperparameter (X: f32[n, num_inputs])",
+                hint="PyTorch's lazy layers make their parameters on the first call, after an initialiser would have run"))
+        _, positional, keywords = LAYERS[layer.kind]
+        out = layer_call(self, layer, {layer.kind: (path, positional, keywords)})
+        return out.with_changes(args=[cst.Arg(size), *out.args])
+
+    def init_statements(self, target: cst.BaseExpression, value: ir.Expr) -> list[cst.BaseStatement]:
+        """`nn.init.normal_(self.net[1].weight, ...)` for each layer with stated initialisers in a member's value."""
+        out: list[cst.BaseStatement] = []
+        if isinstance(value, ir.Layer) and value.kind == "Sequential":
+            for i, child in enumerate(value.children):
+                out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))]), child))
+        elif isinstance(value, ir.Layer):
+            for role, init in value.inits(LAYER_INITS.zero_bias_default).items():
+                tensor = attr(target, cst.Name(LAYER_INITS.keywords[value.kind][role]))
+                out.append(cst.SimpleStatementLine([cst.Expr(init_call(self, INPLACE[init.kind], init, tensor))]))
         return out
 
     def init_tensor(self, init: ir.Init, shape: cst.BaseExpression) -> cst.BaseExpression:
@@ -88,9 +124,14 @@ class PyTorchModels:
         for hp in m.hparams:
             if hp.name in used:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
-        for member in m.members:
-            init_body.append(cst.SimpleStatementLine([cst.Assign(
-                [cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+        self.state["layer_inputs"], self.state["model_members"] = layer_inputs(m), True
+        try:
+            for member in m.members:
+                target = attr(cst.Name("self"), cst.Name(member.name))
+                init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], self.expr(member.value))]))
+                init_body.extend(self.init_statements(target, member.value))
+        finally:
+            self.state["model_members"] = False
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))

@@ -6,8 +6,11 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc import ir
+from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+
+from .inits import INITIALIZERS, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 K = "tf.keras.layers."
@@ -51,7 +54,7 @@ class TensorFlowModels:
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
             mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
-        return [layer_call(self, layer, LAYERS)]
+        return [with_args(layer_call(self, layer, LAYERS), LAYER_INITS.args(self, layer))]
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
@@ -72,6 +75,7 @@ class TensorFlowModels:
             fn = call(K + "Conv2D", self.expr(layer.args["out_channels"]), kernel_size=self.expr(layer.args["kernel"]),
                       strides=self.expr(layer.args["stride"]) if s != 1 and layer.args.get("stride") is not None else None,
                       padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
+            fn = with_args(fn, LAYER_INITS.args(self, layer))
         else:
             name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"
             stride = layer.args.get("stride")
@@ -84,15 +88,7 @@ class TensorFlowModels:
         return parts[0] if len(parts) == 1 else call("tf.keras.Sequential", cst.List([cst.Element(x) for x in parts]))
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}
-        I = "tf.keras.initializers."
-        if init.kind == "normal":
-            return call(I + "RandomNormal", mean=a.get("mean"), stddev=a.get("std"))
-        if init.kind == "uniform":
-            return call(I + "RandomUniform", minval=a["low"], maxval=a["high"])
-        if init.kind == "constant":
-            return call(I + "Constant", a["value"])
-        return call(I + {"zeros": "Zeros", "ones": "Ones", "xavier": "GlorotUniform"}[init.kind])
+        return init_call(self, INITIALIZERS[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         return call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))

@@ -1,0 +1,80 @@
+"""Initialiser tables of backends: a DSL initialiser as a call of the framework's own API.
+
+A backend lists, once, how its framework spells each DSL initialiser, and uses that one table for
+`param(shape, init=...)` and for the `init=` / `bias_init=` of built-in layers:
+
+    INITIALIZERS = {
+        "normal": ("tf.keras.initializers.RandomNormal", ("mean=mean", "stddev=std")),
+        "zeros": ("tf.keras.initializers.Zeros", ()),
+    }
+
+A row is (callable, arguments). An argument is a DSL argument name (`mean`, `std`, `low`, `high`,
+`value`) passed by position, `keyword=name` passed by keyword, or a Python literal (`0.0`). A keyword
+whose DSL argument is absent is left out; an absent positional one is the DSL's default. A row whose
+arguments are None is the bare callable (`nn.initializers.zeros`).
+
+`LayerInits` says which keyword of a layer constructor takes which parameter's initialiser.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import libcst as cst
+
+from .rules import dotted
+
+if TYPE_CHECKING:
+    from .. import ir
+    from .base import Emitter
+
+Row = tuple[str, "tuple[str, ...] | None"]
+DEFAULTS = {"mean": 0.0, "std": 1.0, "low": 0.0, "high": 1.0, "value": 0.0}  # the DSL's, for absent arguments
+_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+
+
+def init_call(em: "Emitter", row: Row, init: "ir.Init", *lead: cst.BaseExpression) -> cst.BaseExpression:
+    """The framework call a table row makes of `init`; `lead` are extra first arguments (a tensor to fill)."""
+    path, arguments = row
+    if arguments is None:
+        return dotted(path)
+    args = [cst.Arg(x) for x in lead]
+    for item in arguments:
+        keyword, _, name = item.rpartition("=")
+        if name in DEFAULTS:
+            value = init.args.get(name)
+            if value is None and keyword:
+                continue
+            code = em.expr(value) if value is not None else em.literal(DEFAULTS[name])
+        else:
+            code = em.literal(ast.literal_eval(name))
+        args.append(cst.Arg(code, keyword=cst.Name(keyword), equal=_EQ) if keyword else cst.Arg(code))
+    return cst.Call(dotted(path), args)
+
+
+@dataclass(frozen=True)
+class LayerInits:
+    """Where a framework's layer constructors take initialisers.
+
+    keywords: DSL layer -> {"weight" | "bias": the constructor's keyword}.
+    zero_bias_default: whether the framework's layers start their biases at zero, as `init=` without
+        `bias_init=` asks (then that zero bias is not spelt out).
+    wrap: turns an initialiser into the keyword's value (Paddle's `paddle.ParamAttr(initializer=...)`)."""
+
+    keywords: dict[str, dict[str, str]]
+    zero_bias_default: bool = True
+    wrap: Callable[[cst.BaseExpression], cst.BaseExpression] | None = field(default=None)
+
+    def args(self, em: "Emitter", layer: "ir.Layer") -> list[cst.Arg]:
+        """Keyword arguments setting the stated initialisers of `layer` (via `em.initializer`)."""
+        out = []
+        for role, init in layer.inits(self.zero_bias_default).items():
+            value = em.initializer(init)
+            out.append(cst.Arg(self.wrap(value) if self.wrap else value, keyword=cst.Name(self.keywords[layer.kind][role]), equal=_EQ))
+        return out
+
+
+def with_args(node: cst.Call, extra: list[cst.Arg]) -> cst.Call:
+    """`node` with `extra` arguments appended."""
+    return node.with_changes(args=[*node.args, *extra]) if extra else node

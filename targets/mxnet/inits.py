@@ -1,0 +1,20 @@
+"""Gluon initialisers, for `param(init=...)` and for the `init=` / `bias_init=` of built-in layers.
+
+`init.Normal(sigma)` has mean zero and `init.Uniform(scale)` draws from [-scale, scale): a normal
+with another mean, or a uniform range that is not symmetric around zero, has no gluon spelling.
+"""
+from d2lc.emit.inits import LayerInits
+
+INITIALIZERS = {  # DSL initialiser -> (gluon initializer, its arguments); see d2lc.emit.inits
+    "normal": ("init.Normal", ("std",)),
+    "uniform": ("init.Uniform", ("high",)),
+    "constant": ("init.Constant", ("value",)),
+    "zeros": ("init.Zero", ()),
+    "ones": ("init.One", ()),
+    "xavier": ("init.Xavier", ()),  # uniform, factor "avg", magnitude 3: Glorot's uniform
+}
+LAYER_INITS = LayerInits({  # gluon layers start their biases at zero
+    "Linear": {"weight": "weight_initializer", "bias": "bias_initializer"},
+    "Conv2d": {"weight": "weight_initializer", "bias": "bias_initializer"},
+    "Embedding": {"weight": "weight_initializer"},
+})

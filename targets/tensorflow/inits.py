@@ -1,0 +1,17 @@
+"""Keras initialisers, for `param(init=...)` and for the `init=` / `bias_init=` of built-in layers."""
+from d2lc.emit.inits import LayerInits
+
+I = "tf.keras.initializers."
+INITIALIZERS = {  # DSL initialiser -> (Keras initializer, its arguments); see d2lc.emit.inits
+    "normal": (I + "RandomNormal", ("mean=mean", "stddev=std")),
+    "uniform": (I + "RandomUniform", ("minval=low", "maxval=high")),
+    "constant": (I + "Constant", ("value",)),
+    "zeros": (I + "Zeros", ()),
+    "ones": (I + "Ones", ()),
+    "xavier": (I + "GlorotUniform", ()),
+}
+LAYER_INITS = LayerInits({  # Keras layers start their biases at zero
+    "Linear": {"weight": "kernel_initializer", "bias": "bias_initializer"},
+    "Conv2d": {"weight": "kernel_initializer", "bias": "bias_initializer"},
+    "Embedding": {"weight": "embeddings_initializer"},
+})
