@@ -1,9 +1,11 @@
 """Model equivalence: identical parameters in one canonical layout, loaded into every framework.
 
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
-conv OIHW, NCHW activations) are converted to each backend's declared layout and loaded; then
-forward outputs (eval mode), loss gradients for every parameter (train mode), and three steps of
-SGD and of Adam (losses and resulting parameters) are compared against the reference target.
+conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
+layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
+and three steps of SGD and of Adam (losses and resulting parameters) are compared against the
+reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
+one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import numpy as np
 
 from .. import ir
 from ..backend import Backend
-from ..canonical import CanonicalParam, activation_to_canonical, activation_to_native, to_canonical, to_native
+from ..canonical import (CanonicalParam, activation_to_canonical, activation_to_native, grads_to_canonical, not_invertible,
+                         params_to_canonical, params_to_native)
 from ..diagnostics import CompileError
 from ..frontend import compile_chapter
 from ..modgen import model_module_source
@@ -106,7 +109,9 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef) -> ModelCase | str:
 
 
 ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
-         "ln_gamma", "ln_beta", "embedding", "param", "recurrent"]  # as in targets/pytorch/snippets/harness_models.py
+         "ln_gamma", "ln_beta", "embedding", "param", "rnn_weight_ih", "rnn_weight_hh", "rnn_bias_ih", "rnn_bias_hh"]
+CELLS = (None, "RNN", "GRU", "LSTM")  # both as in targets/pytorch/snippets/harness_models.py
+OPTIMIZER_CHECKS = ("sgd", "adam")
 
 
 def draw_input(case: ModelCase, seed: int) -> np.ndarray:
@@ -132,13 +137,10 @@ def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | 
     except (CallFailed, WorkerError) as exc:
         return f"cannot describe the model: {exc}"
     params = []
-    for i, (role, shape, chw) in enumerate(rows):
-        role = ROLES[int(role)]
-        if role == "recurrent":
-            return ("built-in recurrent layers order gates and biases differently in each framework; "
-                    "compare a from-scratch version instead")
+    for i, (role, shape, chw, cell) in enumerate(rows):
         chw = tuple(int(c) for c in chw)
-        params.append(CanonicalParam(f"#{i}", role, tuple(int(d) for d in shape), chw if any(chw) else None))
+        params.append(CanonicalParam(f"#{i}", ROLES[int(role)], tuple(int(d) for d in shape), chw if any(chw) else None,
+                                     CELLS[int(cell)]))
     return params
 
 
@@ -203,6 +205,9 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     results.append(ModelResult(case.name, check, name, "skip", detail=session.targets[name].why or "not available"))
                     continue
                 got = outputs[name].get(check)
+                if isinstance(got, Skipped):
+                    results.append(ModelResult(case.name, check, name, "skip", detail=str(got)))
+                    continue
                 if isinstance(got, str):
                     results.append(ModelResult(case.name, check, name, "error", detail=got.splitlines()[-1] if got else ""))
                     continue
@@ -248,6 +253,10 @@ def _flat(v) -> list[np.ndarray]:
     return [np.asarray(v)]
 
 
+class Skipped(str):
+    """A check that does not apply to a target: the reason."""
+
+
 def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
     from .client import CallFailed, WorkerError
     layouts = backend.layouts
@@ -259,10 +268,14 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
     except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
         return {c: f"cannot emit: {exc}" for c in case.checks}
     worker.add_module(backend.name, key, source)
-    native = [to_native(p, a, layouts) for p, a in zip(case.params, params)]
+    native = params_to_native(case.params, params, layouts)
+    why_not = not_invertible(case.params, layouts)  # parameters after optimizer steps cannot be read back
     Xn = activation_to_native(X, layouts)
     y = None
     for check in case.checks:
+        if why_not and check in OPTIMIZER_CHECKS:
+            out[check] = Skipped(why_not)
+            continue
         try:
             if check == "forward":
                 value = worker.call(backend.name, key, "d2lc_case_forward", [Xn, *native]).value
@@ -273,7 +286,8 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 y = y if y is not None else labels(case, np.zeros((case.input_shape[0], 1)), seed)
                 fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam"}[check]
                 first, arrays = worker.call(backend.name, key, fn, [Xn, y, *native]).value
-                canon = [to_canonical(p, np.asarray(a), layouts) for p, a in zip(case.params, arrays)]
+                to_canonical = grads_to_canonical if check == "grads" else params_to_canonical
+                canon = to_canonical(case.params, [np.asarray(a) for a in arrays], layouts)
                 # Running statistics are compared in eval-mode forward passes; after training steps they differ
                 # by design (PyTorch tracks the unbiased batch variance, the others the biased one).
                 canon = [g for p, g in zip(case.params, canon) if p.trainable]

@@ -23,7 +23,7 @@ backend = Backend(
         to_native="jnp.asarray(a)",
         to_numpy="__import__('numpy').asarray(t)",
     ),
-    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC"),
+    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC", recurrent="flax"),
     cast_operands=CAST_OPERANDS,
     functional_updates=True,
     # Without 64-bit mode (off by default, and only switched on for chapters that ask for 64-bit

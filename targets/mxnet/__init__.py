@@ -24,7 +24,7 @@ backend = Backend(
         to_native="np.array(a, dtype=a.dtype, ctx=CTX)",
         to_numpy="t.asnumpy()",
     ),
-    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW"),
+    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
 )

@@ -27,7 +27,7 @@ backend = torch_backend.derive(
         to_numpy="t.numpy()",
     ),
     # nn.Linear stores its weight as [in_features, out_features]; Conv2D's as [out, in, kh, kw].
-    layouts=Layouts(dense_weight="in_out", conv_kernel="OIHW", activations="NCHW"),
+    layouts=Layouts(dense_weight="in_out", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
     extra={},

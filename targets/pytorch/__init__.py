@@ -24,7 +24,7 @@ backend = Backend(
         to_native="torch.from_numpy(a).to(DEV)",
         to_numpy="t.detach().cpu().numpy()",
     ),
-    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW"),
+    layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=frozenset({"mean", "var", "norm"}),
     natural_dtype=natural_dtype,
 )

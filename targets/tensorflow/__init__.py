@@ -22,7 +22,7 @@ backend = Backend(
         to_native="tf.constant(a)",
         to_numpy="t.numpy()",
     ),
-    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC"),
+    layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC", recurrent="keras"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
 )

@@ -7,10 +7,14 @@ def d2lc_build(net, X):
 
 
 def d2lc_tensors(net):
-    out = []
+    """Every parameter and statistic once: a recurrent layer lists its cell's parameters as its own too, and keeps an
+    uninitialised dropout state."""
+    out, seen = [], set()
     for layer in net.sublayers(include_self=True):
-        out.extend(layer.parameters(include_sublayers=False))
-        out.extend(layer.buffers(include_sublayers=False))
+        for t in [*layer.parameters(include_sublayers=False), *layer.buffers(include_sublayers=False)]:
+            if id(t) not in seen and t._is_initialized():
+                seen.add(id(t))
+                out.append(t)
     return out
 
 

@@ -56,11 +56,15 @@ def d2lc_steps(net, X, y, loss, make_optimizer, steps):
 
 
 D2LC_ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
-              "ln_gamma", "ln_beta", "embedding", "param", "recurrent"]
+              "ln_gamma", "ln_beta", "embedding", "param", "rnn_weight_ih", "rnn_weight_hh", "rnn_bias_ih", "rnn_bias_hh"]
+D2LC_CELLS = [nn.RNN, nn.GRU, nn.LSTM]  # a row's cell: 1 + the index here for a recurrent layer's tensors, else 0
+D2LC_RECURRENT = {"weight_ih_l0": "rnn_weight_ih", "weight_hh_l0": "rnn_weight_hh", "bias_ih_l0": "rnn_bias_ih",
+                  "bias_hh_l0": "rnn_bias_hh"}  # one layer, one direction: the only recurrent layers the DSL has
 
 
 def d2lc_describe(net, X):
-    """(role, shape, flattened [C, H, W] or (0, 0, 0)) of every tensor, in d2lc_tensors order: the canonical layout."""
+    """(role, shape, flattened [C, H, W] or (0, 0, 0), recurrent cell) of every tensor, in d2lc_tensors order: the
+    canonical layout."""
     pending, chw, hooks = [None], {}, []
 
     def hook(module, inputs, output):
@@ -96,9 +100,10 @@ def d2lc_describe(net, X):
             elif isinstance(module, nn.Embedding):
                 role = "embedding"
             elif isinstance(module, nn.RNNBase):
-                role = "recurrent"
+                role = D2LC_RECURRENT[name]  # a KeyError (stacked or bidirectional layers) fails the description
             else:
                 role = "param"
             flat = chw.get(module) if role == "dense_weight" else None
-            out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0)))
+            cell = D2LC_CELLS.index(type(module)) + 1 if type(module) in D2LC_CELLS else 0
+            out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0), cell))
     return tuple(out)

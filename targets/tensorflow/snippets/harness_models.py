@@ -5,7 +5,8 @@ def d2lc_build(net, X):
 
 
 def d2lc_tensors(net):
-    return list(net.variables)
+    """Parameters and statistics; Keras 3 also tracks the state of its random seed generators (recurrent, dropout)."""
+    return [v for v in net.variables if not v.path.endswith("seed_generator_state")]
 
 
 def d2lc_set_params(net, arrays):
