@@ -187,3 +187,20 @@ def test_a_wrong_recurrent_gate_order_is_caught(session, tmp_path, monkeypatch):
                [("TinyLSTM", c, t) for c in ("forward", "grads") for t in ("tensorflow", "jax")]:
         assert honest[key] == "pass", key
     assert honest[("TinyLSTM", "sgd", "jax")] == "skip"
+
+
+def test_a_vacuous_gradient_comparison_is_an_error(session, tmp_path):
+    """Cross-entropy over a single score is constant, so every gradient is zero and any target would 'agree':
+    the harness must report that instead of passing it. The chapter's own train(...) picks the loss."""
+    chapter = tmp_path / "reg.md"
+    chapter.write_text("# Reg\n\n```d2l\nmodel Reg(num_inputs: int = 3, num_outputs: int = 1):\n"
+                       "    net = Linear(num_outputs)\n    def forward(X: f32[n, num_inputs]):\n        return net(X)\n```\n",
+                       encoding="utf-8")
+    torch = get_backend("pytorch")
+    cases, _ = model_cases([chapter])
+    assert [(c.input_shape, c.loss) for c in cases] == [((6, 3), "squared_loss")]
+    honest = run_model_cases(session, cases, {"pytorch": torch})
+    assert {r.check: r.status for r in honest} == {"forward": "pass", "grads": "pass", "sgd": "pass", "adam": "pass"}
+    cases[0].loss = "cross_entropy"
+    planted = {r.check: r for r in run_model_cases(session, cases, {"pytorch": torch})}
+    assert planted["grads"].status == "error" and "zero for every parameter" in planted["grads"].detail

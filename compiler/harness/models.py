@@ -20,6 +20,7 @@ from ..canonical import (CanonicalParam, activation_to_canonical, activation_to_
                          params_to_canonical, params_to_native)
 from ..diagnostics import CompileError
 from ..frontend import compile_chapter
+from ..lower import static_value
 from ..modgen import model_module_source
 from ..types import ScalarType, TensorType
 
@@ -76,7 +77,7 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
         for s in module.stmts():
             if not isinstance(s, ir.ModelDef):
                 continue
-            case = _case(str(f), module, s)
+            case = _case(str(f), module, s, trained_with(module).get(s.name))
             if isinstance(case, str):
                 notes.append(f"{s.name} ({f.name}): {case}")
             else:
@@ -84,7 +85,22 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
     return cases, notes
 
 
-def _case(chapter: str, module: ir.Module, m: ir.ModelDef) -> ModelCase | str:
+def trained_with(module: ir.Module) -> dict[str, str]:
+    """{model name: the loss a `train(...)` of the chapter uses for it}."""
+    made: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for s in module.stmts():
+        if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel):
+            made[s.name] = s.value.model
+        elif isinstance(s, ir.Train):
+            net = s.net
+            name = net.model if isinstance(net, ir.NewModel) else made.get(net.name) if isinstance(net, ir.Var) else None
+            if name is not None:
+                out.setdefault(name, s.loss.kind)
+    return out
+
+
+def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = None) -> ModelCase | str:
     fwd = m.forward
     if not fwd.params or not isinstance(fwd.params[0].type, TensorType):
         return "forward's input has no tensor type annotation"
@@ -94,15 +110,24 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef) -> ModelCase | str:
             hparams[p.name] = 0.0  # compare with dropout off
         elif p.default is None:
             hparams[p.name] = 4 if not isinstance(p.type, ScalarType) or p.type.kind == "int" else 0.1
+    sizes = {p.name: static_value(p.default) for p in m.hparams if p.default is not None}
+    sizes.update(hparams)  # an input axis named after a hyperparameter has that hyperparameter's size
     shape = []
     for i, d in enumerate(fwd.params[0].type.shape):
-        shape.append(d if isinstance(d, int) else (6 if i == 0 else hparams.get(d, 4) if isinstance(hparams.get(d, 4), int) else 4))
+        size = sizes.get(d)
+        shape.append(d if isinstance(d, int) else size if isinstance(size, int) and not isinstance(size, bool) else 6 if i == 0 else 4)
     literal_dropout = [r for mm in m.members for r in _dropout_rates(mm.value) if isinstance(r, ir.Const) and r.value]
     params: list[CanonicalParam] = []  # filled from the reference framework's model (see describe)
-    out = fwd.result
-    classify = isinstance(out, TensorType) and out.rank == 2 and out.shape[-1] != 1
+    if loss is None:  # not trained in its chapter: a classifier if it surely gives several scores per example
+        out = fwd.result
+        width = out.shape[-1] if isinstance(out, TensorType) and out.rank == 2 else 1
+        width = sizes.get(width) if isinstance(width, str) else width
+        # (squared loss is never vacuous; cross-entropy over one score is constant)
+        loss = "cross_entropy" if isinstance(width, int) and width > 1 else "squared_loss"
+    if loss == "cross_entropy" and not (isinstance(fwd.result, TensorType) and fwd.result.rank == 2):
+        loss = "squared_loss"  # per-step scores [batch, time, classes]: compared under squared loss
     checks = ("forward",) if literal_dropout else CHECKS
-    case = ModelCase(chapter, m, module, hparams, tuple(shape), "cross_entropy" if classify else "squared_loss", params, checks)
+    case = ModelCase(chapter, m, module, hparams, tuple(shape), loss, params, checks)
     if literal_dropout:
         case.notes.append("dropout with a fixed rate: forward (eval mode) only")
     return case
@@ -210,6 +235,11 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     continue
                 if isinstance(got, str):
                     results.append(ModelResult(case.name, check, name, "error", detail=got.splitlines()[-1] if got else ""))
+                    continue
+                if check == "grads" and not any(np.any(np.asarray(g) != 0) for g in got[1]):
+                    # an all-zero gradient would make every later comparison vacuous
+                    results.append(ModelResult(case.name, check, name, "error",
+                                               detail=f"the {case.loss} gradient is zero for every parameter: nothing to compare"))
                     continue
                 if name == reference:
                     results.append(ModelResult(case.name, check, name, "pass", detail="reference"))

@@ -41,8 +41,9 @@ class MXNetModels:
         if k in ACTIVATIONS:
             return call("nn.Activation", cst.SimpleString(repr(ACTIVATIONS[k])))
         if k in RECURRENT:  # batch-first ("NTC"), as sequences are in the DSL
-            return call(RECURRENT[k], self.expr(layer.args["num_hiddens"]), layout=cst.SimpleString("'NTC'"),
-                        input_size=self.expr(layer.args["num_inputs"]))
+            activation = cst.SimpleString("'tanh'") if k == "RNN" else None  # gluon's RNN defaults to relu
+            return call(RECURRENT[k], self.expr(layer.args["num_hiddens"]), activation=activation,
+                        layout=cst.SimpleString("'NTC'"), input_size=self.expr(layer.args["num_inputs"]))
         if k == "LayerNorm":
             eps = layer.args.get("eps")
             return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else None)

@@ -40,7 +40,7 @@ def d2lc_steps(net, X, y, loss, opt, steps):
     for _ in range(steps):
         with tf.GradientTape() as tape:
             value = D2LC_LOSSES[loss](net(X, training=True), y)
-        grads = tape.gradient(value, net.trainable_variables)
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(value, net.trainable_variables)]  # as the train helper
         opt.apply_gradients(zip(grads, net.trainable_variables))
         losses.append(float(value))
     return losses, d2lc_params(net)

@@ -15,7 +15,8 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         with tf.GradientTape() as tape:
             y_hat, labels = flatten_steps(net(X, training=True), y)
             loss = loss_fn(labels, y_hat)
-        grads = tape.gradient(loss, net.trainable_variables)
+        # dense gradients: Keras Adam squares an embedding's sparse gradient row by row, miscounting repeated tokens
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, net.trainable_variables)]
         if clip is not None:
             grads, _ = tf.clip_by_global_norm(grads, clip)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
