@@ -209,12 +209,22 @@ def test_detach_cuts_the_gradient():
         x = tf.range(4.0)
         y = x * x
         u = tf.stop_gradient(y)
-        z = u * x
         with tf.GradientTape() as tape:
             tape.watch(x)
             z = u * x
             value = tf.reduce_sum(z)
         g = tape.gradient(value, x)
+        """,
+        mxnet="""
+        x = np.arange(4.0)
+        y = x * x
+        u = y.detach()
+        x.attach_grad()
+        with autograd.record():
+            z = u * x
+            value = z.sum()
+        value.backward()
+        g = x.grad
         """,
     )
 
@@ -504,5 +514,87 @@ def test_conv_embedding_and_param_initialisers():
 
             def forward(self, X):
                 return self.conv(X) * self.scale.data()
+        """,
+    )
+
+
+def test_a_leaf_is_marked_once_and_its_stale_gradient_cleared():
+    validate_all(
+        """
+        x = arange(4.0)
+        y = dot(x, x)
+        g = grad(y, x)
+        s = x.sum()
+        h = grad(s, x)
+        x = x * 2
+        t = (x * x).sum()
+        k = grad(t, x)
+        """,
+        pytorch="""
+        x = torch.arange(4.0)
+        x.requires_grad_(True)
+        y = torch.dot(x, x)
+        y.backward()
+        g = x.grad
+        s = x.sum()
+        x.grad = None
+        s.backward()
+        h = x.grad
+        x = x * 2
+        x = x.detach().requires_grad_(True)
+        t = (x * x).sum()
+        t.backward()
+        k = x.grad
+        """,
+    )
+
+
+def test_gradients_in_loops_and_functions_start_from_fresh_buffers():
+    # backward() adds to .grad: a loop's next pass, or a second call with the same tensor, must not add to the last
+    validate_all(
+        """
+        def g(x: f32[n]) -> f32[n]:
+            return grad((x * x).sum(), x)
+
+        w = arange(4.0)
+        for i in range(3):
+            l = (w * w).sum()
+            print(grad(l, w), g(w))
+        """,
+        pytorch="""
+        def g(x):
+            x = x.detach().requires_grad_(True)
+            (x * x).sum().backward()
+            return x.grad
+
+
+        w = torch.arange(4.0)
+        for i in range(3):
+            w.requires_grad_(True)
+            l = (w * w).sum()
+            w.grad = None
+            l.backward()
+            print(w.grad, g(w))
+        """,
+    )
+
+
+def test_a_gradient_right_after_its_computation_records_it_once():
+    validate_all(
+        """
+        x = arange(4.0)
+        a = x * x
+        print(grad(a.sum(), x), grad((x * 3).sum(), x))
+        """,
+        tensorflow="""
+        x = tf.range(4.0)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            a = x * x
+            value = tf.reduce_sum(a)
+        with tf.GradientTape() as tape2:
+            tape2.watch(x)
+            value2 = tf.reduce_sum(x * 3)
+        print(tape.gradient(value, x), tape2.gradient(value2, x))
         """,
     )

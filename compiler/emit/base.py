@@ -50,6 +50,7 @@ class Emitter:
         self.state: dict[str, Any] = {}
         self.recorded_runs: dict[int, ir.Grad] = {}
         self.recorded: set[int] = set()
+        self.follows_run: set[int] = set()  # grads in the statement right after their slice (see `sequence`)
         for s in ir.walk_stmts(list(module.stmts())):
             for e in ir.walk_exprs(s) if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []:
                 if isinstance(e, ir.Grad) and e.inplace:
@@ -361,10 +362,15 @@ class Emitter:
 
     def sequence(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
         """Statements in order; a run that a later grad records in place goes through `record`."""
+        from ..passes import grads_in
         out: list[cst.BaseStatement] = []
         i = 0
         while i < len(stmts):
             g = self.recorded_runs.get(id(stmts[i]))
+            end = i + len(g.slice) if g is not None else i
+            if g is not None and end < len(stmts) and any(e is g for e in grads_in(stmts[end])) \
+                    and not any(isinstance(e, ir.Grad) for e in ir.walk_exprs(g.y)):
+                self.follows_run.add(id(g))  # the grad is in the very next statement: y may be computed with the run
             if g is not None and self.records_inplace(g):
                 out.extend(self.record(g, [s for s in self._run(g)]))
                 self.recorded.add(id(g))

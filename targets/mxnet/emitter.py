@@ -15,7 +15,17 @@ class MXNetEmitter(MXNetModels, Emitter):
         return ["npx.set_np()"]
 
     def records_inplace(self, g: ir.Grad) -> bool:
-        return isinstance(g.y, ir.Var)  # an expression y must itself be computed while recording
+        # an expression y must itself be computed while recording: with the run, when the grad comes right after it
+        return isinstance(g.y, ir.Var) or id(g) in self.follows_run
+
+    def _value(self, g: ir.Grad, run: list[cst.BaseStatement]) -> cst.BaseExpression:
+        """y as code; an expression is recorded too, as `value = ...` at the end of `run`."""
+        y = self.expr(g.y)
+        if isinstance(g.y, ir.Var):
+            return y
+        name = self.scratch("value")
+        run.append(self.assign(name, y))
+        return cst.Name(name)
 
     def _recording(self, g: ir.Grad, run: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
         attach = cst.parse_statement(f"{g.wrt.name}.attach_grad()\n")
@@ -23,16 +33,15 @@ class MXNetEmitter(MXNetModels, Emitter):
         return [attach, block.with_changes(body=cst.IndentedBlock(run))]
 
     def record(self, g, run):
+        self.state[id(g)] = self._value(g, run)
         return self._recording(g, run)
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
-        y = self.expr(g.y)
-        if id(g) not in self.recorded:
+        if id(g) in self.recorded:
+            y = self.state[id(g)]
+        else:
             run = self._run(g)
-            if not isinstance(g.y, ir.Var):
-                name = self.scratch("value")
-                run.append(self.assign(name, y))
-                y = cst.Name(name)
+            y = self._value(g, run)
             self.pre.extend(self._recording(g, run))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         return attr(cst.Name(g.wrt.name), cst.Name("grad"))

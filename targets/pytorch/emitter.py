@@ -10,36 +10,89 @@ from .models import PyTorchModels
 
 
 class PyTorchEmitter(PyTorchModels, Emitter):
+    """Gradients as in d2l's PyTorch edition: `x.requires_grad_(True)`, `y.backward()`, `x.grad`.
+
+    Three sets of names (in `state`) keep this correct without redundant statements:
+    `tracked`, leaves already marked (a top-level name not rebound since), which need no new mark;
+    `nonleaf`, values that may be computed from gradient work (`w = w - lr * g`), which become
+    leaves again through `x.detach().requires_grad_(True)`; and `stale`, tensors whose `.grad` an
+    earlier `backward()` filled, which are given `x.grad = None` first, since `backward()` adds to
+    `.grad` in place (and `g = x.grad` earlier would change with it).
+    """
+
+    loop_depth = 0
+
     def records_inplace(self, g: ir.Grad) -> bool:
         return True
 
-    def _leaf(self, x: str) -> cst.BaseStatement:
-        """Make x a leaf that requires grad: in place the first time, from a detached copy once it may be computed
-        from earlier gradient work (`w = w - lr * g` is not a leaf)."""
-        if x in self.grad_seen or x in self.state.get("nonleaf", set()):
-            return cst.parse_statement(f"{x} = {x}.detach().requires_grad_(True)\n")
-        return cst.parse_statement(f"{x}.requires_grad_(True)\n")
+    def _leaf(self, x: str) -> list[cst.BaseStatement]:
+        """Make x a leaf that requires grad: nothing if it is one already, in place if it is a fresh
+        tensor, and from a detached copy if it may be computed from earlier gradient work."""
+        tracked, nonleaf, stale = (self.state.setdefault(k, set()) for k in ("tracked", "nonleaf", "stale"))
+        if x in nonleaf:
+            nonleaf.discard(x)
+            stale.discard(x)  # a new tensor, without a .grad
+            stmt = f"{x} = {x}.detach().requires_grad_(True)\n"
+        elif x in tracked and self.in_function is None and not self.loop_depth:
+            return []
+        else:
+            stmt = f"{x}.requires_grad_(True)\n"
+        if self.in_function is None and not self.loop_depth:
+            tracked.add(x)
+        return [cst.parse_statement(stmt)]
 
     def record(self, g, run):
-        return [self._leaf(g.wrt.name), *run]
+        return [*self._leaf(g.wrt.name), *run]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         from d2lc.passes import reads
         x = g.wrt.name
-        involved = (reads(g.slice) | reads(g.y) | {x}) & self.grad_seen
-        for name in sorted(involved):  # .grad accumulates in place: give this backward() fresh buffers
+        if id(g) not in self.recorded:
+            leaf = self._leaf(x)
+        stale = self.state.setdefault("stale", set())
+        for name in sorted((reads(g.slice) | reads(g.y) | {x}) & stale):  # fresh .grad buffers for this backward()
             self.pre.append(cst.parse_statement(f"{name}.grad = None\n"))
         if id(g) not in self.recorded:
-            self.pre.append(self._leaf(x))
+            self.pre.extend(leaf)
             self.pre.extend(self._run(g))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(self.expr(g.y), cst.Name("backward")), []))]))
         self.grad_seen.add(x)
+        stale |= (reads(g.slice) | reads(g.y) | {x}) & self.grad_seen
         return attr(cst.Name(x), cst.Name("grad"))
 
+    def funcdef(self, f: ir.FuncDef) -> cst.FunctionDef:
+        # a parameter may be the caller's tensor, with a .grad of its own or not a leaf: differentiate a detached copy
+        saved = {k: self.state.get(k, set()) for k in ("tracked", "nonleaf", "stale")}
+        self.state.update(tracked=set(), nonleaf={p.name for p in f.params}, stale=set())
+        try:
+            return super().funcdef(f)
+        finally:
+            self.state.update(saved)
+
     def _stmt(self, s):
+        tracked, nonleaf, stale = (self.state.setdefault(k, set()) for k in ("tracked", "nonleaf", "stale"))
+        if isinstance(s, (ir.For, ir.If)):
+            from d2lc.passes import reads, writes
+            body = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
+            targets = {e.wrt.name for b in body for e in ir.walk_exprs(b) if isinstance(e, ir.Grad)}
+            before = set(stale)
+            if isinstance(s, ir.For):  # what a previous pass through the body left behind
+                changed = set().union(*(writes(b) for b in s.body))
+                stale |= targets - changed
+                nonleaf |= {b.name for b in body if isinstance(b, ir.Assign) and b.name in targets
+                            and reads(b.value, through_detach=False) & (targets | self.grad_seen)}
+            self.loop_depth += isinstance(s, ir.For)
+            try:
+                return super()._stmt(s)
+            finally:
+                self.loop_depth -= isinstance(s, ir.For)
+                tracked.clear()  # after control flow, don't rely on what is marked
+                stale |= before | targets
+        if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            tracked.discard(s.name)  # a new tensor under this name starts unmarked, without a .grad
+            stale.discard(s.name)
         if isinstance(s, ir.Assign) and self.grad_seen:
             from d2lc.passes import reads
-            nonleaf = self.state.setdefault("nonleaf", set())
             if reads(s.value) & self.grad_seen:
                 nonleaf.add(s.name)
             else:

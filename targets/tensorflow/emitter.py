@@ -14,36 +14,50 @@ from .models import TensorFlowModels
 
 class TensorFlowEmitter(TensorFlowModels, Emitter):
     def records_inplace(self, g: ir.Grad) -> bool:
-        return isinstance(g.y, ir.Var)  # an expression y must itself be computed while recording
+        # an expression y must itself be computed under the tape: with the run, when the grad comes right after it
+        return isinstance(g.y, ir.Var) or id(g) in self.follows_run
 
-    def _tape_block(self, g: ir.Grad, run: list[cst.BaseStatement], keep: bool = False) -> tuple[str, cst.With]:
+    def _scratch(self, base: str) -> str:
+        """A name for a tape or a `value` that no tape still waiting for its `gradient` call uses."""
         pending = self.state.setdefault("pending_tapes", set())
-        tape = self.scratch("tape", pending)
-        if keep:  # recorded now, used by a later statement: no other tape may take its name meanwhile
-            pending.add(tape)
+        name = self.scratch(base, pending)
+        pending.add(name)  # until the statement that calls `gradient` ends (see `_stmt`)
+        return name
+
+    def _tape_block(self, g: ir.Grad, run: list[cst.BaseStatement]) -> tuple[str, cst.With]:
+        tape = self._scratch("tape")
         watch = cst.parse_statement(f"{tape}.watch({g.wrt.name})\n")
         block = parse_template_statement(f"with tf.GradientTape() as {tape}:\n    pass\n")
         return tape, block.with_changes(body=cst.IndentedBlock([watch, *run]))
 
+    def _value(self, g: ir.Grad, run: list[cst.BaseStatement]) -> cst.BaseExpression:
+        """y as code; an expression is computed under the tape too, as `value = ...` at the end of `run`."""
+        y = self.expr(g.y)
+        if isinstance(g.y, ir.Var):
+            return y
+        name = self._scratch("value")
+        run.append(self.assign(name, y))
+        return cst.Name(name)
+
     def record(self, g, run):
-        tape, block = self._tape_block(g, run, keep=True)
-        self.state[id(g)] = tape
+        y = self._value(g, run)
+        tape, block = self._tape_block(g, run)
+        self.state[id(g)] = tape, y
         return [block]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         if id(g) in self.recorded:
-            tape = self.state[id(g)]
-            self.state.setdefault("pending_tapes", set()).discard(tape)
-            y = self.expr(g.y)
+            tape, y = self.state[id(g)]
         else:
-            run = self._run(g)
-            y = self.expr(g.y)
-            if not isinstance(g.y, ir.Var):  # compute the value itself under the tape
-                name = self.scratch("value")
-                run.append(self.assign(name, y))
-                y = cst.Name(name)
+            self.replaying += 1
+            try:
+                run = self._run(g)
+            finally:
+                self.replaying -= 1
+            y = self._value(g, run)
             tape, block = self._tape_block(g, run)
             self.pre.append(block)
+        self.state.setdefault("release", set()).update({tape, y.value})
         return call(f"{tape}.gradient", y, cst.Name(g.wrt.name))
 
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
@@ -64,7 +78,13 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
         out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("assign")), [cst.Arg(value)]))]))
         return out
 
+    replaying = 0
+
     def _stmt(self, s):
+        if not self.replaying:  # the names of tapes whose `gradient` ran in an earlier statement are free again
+            release = self.state.setdefault("release", set())
+            self.state.setdefault("pending_tapes", set()).difference_update(release)
+            release.clear()
         if isinstance(s, ir.Assign):
             self.state.setdefault("variables", set()).discard(s.name)
         if isinstance(s, (ir.For, ir.If)):
