@@ -105,8 +105,7 @@ def test_element_assignment():
         X[0:2, :] = 12.0
         """,
         tensorflow="""
-        X = tf.zeros((3, 4))
-        X = tf.Variable(X)
+        X = tf.Variable(tf.zeros((3, 4)))
         X[1, 2].assign(17.0)
         X[0:2, :].assign(tf.fill(X[0:2, :].shape, 12.0))
         """,
@@ -596,5 +595,27 @@ def test_a_gradient_right_after_its_computation_records_it_once():
             tape2.watch(x)
             value2 = tf.reduce_sum(x * 3)
         print(tape.gradient(value, x), tape2.gradient(value2, x))
+        """,
+    )
+
+
+def test_a_tensor_whose_elements_a_loop_writes_becomes_a_variable_once():
+    validate_all(
+        """
+        def fill(X: f32[n], Y: f32[n]) -> f32[n]:
+            Z = zeros((X.shape[0],))
+            for i in range(X.shape[0]):
+                Z[i] = X[i] * 2
+                Y[i] = 1
+            return Z + Y
+        """,
+        tensorflow="""
+        def fill(X, Y):
+            Z = tf.Variable(tf.zeros((X.shape[0],)))
+            Y = tf.Variable(Y)
+            for i in range(X.shape[0]):
+                Z[i].assign(X[i] * 2)
+                Y[i].assign(1.0)
+            return Z + Y
         """,
     )

@@ -85,12 +85,62 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             release = self.state.setdefault("release", set())
             self.state.setdefault("pending_tapes", set()).difference_update(release)
             release.clear()
+        variables = self.state.setdefault("variables", set())
         if isinstance(s, ir.Assign):
-            self.state.setdefault("variables", set()).discard(s.name)
+            variables.discard(s.name)
         if isinstance(s, (ir.For, ir.If)):
-            self.state["variables"] = set()  # after control flow, don't rely on what is a Variable
+            inner = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
+            assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | ({s.var} if isinstance(s, ir.For) else set())
+            kept = variables - assigned  # still Variables at every pass through the body, and after it
+            hoisted: list[str] = []
+            if isinstance(s, ir.For):  # a tensor the loop only writes elements of becomes a Variable once, before it
+                written = [b for b in inner if isinstance(b, ir.IndexAssign)]
+                skip = assigned | kept | {b.name for b in written if b.may_alias}
+                hoisted = list(dict.fromkeys(b.name for b in written if b.name not in skip))
+            self.state["variables"] = kept | set(hoisted) if isinstance(s, ir.For) else set()
             out = super()._stmt(s)
-            self.state["variables"] = set()
-            return out
+            self.state["variables"] = kept | set(hoisted)
+            return [self.assign(n, call("tf.Variable", cst.Name(n))) for n in hoisted] + out
         return super()._stmt(s)
+
+    def sequence(self, stmts):
+        """`N = expr` right before `N = tf.Variable(N)` becomes `N = tf.Variable(expr)` (a copy of `tf.identity(x)` is a copy of x)."""
+        out: list[cst.BaseStatement] = []
+        for stmt in super().sequence(stmts):
+            name = _wraps_itself(stmt)
+            j = len(out) - 1
+            while name and j >= 0 and _wraps_itself(out[j]) not in (None, name):  # past other names' wraps
+                j -= 1
+            value = _assigned(out[j], name) if name and j >= 0 else None
+            if value is None:
+                out.append(stmt)
+                continue
+            if _is_call(value, "tf.identity") and len(value.args) == 1:
+                value = value.args[0].value
+            out[j] = self.assign(name, call("tf.Variable", value))
+        return out
+
+
+def _assigned(stmt: cst.BaseStatement, name: str) -> cst.BaseExpression | None:
+    """The value of `name = value`, if stmt is that statement."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+        a = stmt.body[0]
+        if len(a.targets) == 1 and isinstance(a.targets[0].target, cst.Name) and a.targets[0].target.value == name:
+            return a.value
+    return None
+
+
+def _is_call(e: cst.BaseExpression, dotted: str) -> bool:
+    return isinstance(e, cst.Call) and cst.Module([]).code_for_node(e.func) == dotted
+
+
+def _wraps_itself(stmt: cst.BaseStatement) -> str | None:
+    """N for the statement `N = tf.Variable(N)`."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+        a = stmt.body[0]
+        t = a.targets[0].target if len(a.targets) == 1 else None
+        if isinstance(t, cst.Name) and _is_call(a.value, "tf.Variable") and len(a.value.args) == 1 \
+                and isinstance(a.value.args[0].value, cst.Name) and a.value.args[0].value.value == t.value:
+            return t.value
+    return None
 
