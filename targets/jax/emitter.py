@@ -65,9 +65,9 @@ class JaxEmitter(JaxModels, Emitter):
             if node.op == "normal":
                 draw = call("jax.random.normal", cst.Name("subkey"), shape)
                 std, mean = node.args.get("std"), node.args.get("mean")
-                if std is not None:
+                if std is not None and not _is_const(std, 1):
                     draw = binop(draw, cst.Multiply(), self.expr(std))
-                if mean is not None:
+                if mean is not None and not _is_const(mean, 0):
                     draw = binop(draw, cst.Add(), self.expr(mean))
                 return draw
             low, high = node.args.get("low"), node.args.get("high")
@@ -79,6 +79,10 @@ class JaxEmitter(JaxModels, Emitter):
         if isinstance(v, ir.Op) and v.op == "seed":
             return [self.assign("key", call("jax.random.PRNGKey", self.expr(v.args["value"])))]
         return super().expr_statement(s)
+
+
+def _is_const(e: ir.Expr, value: float) -> bool:
+    return isinstance(e, ir.Const) and not isinstance(e.value, bool) and isinstance(e.value, (int, float)) and e.value == value
 
 
 def _assigns(stmt: cst.BaseStatement, name: str) -> bool:
