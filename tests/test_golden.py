@@ -619,3 +619,36 @@ def test_a_tensor_whose_elements_a_loop_writes_becomes_a_variable_once():
             return Z + Y
         """,
     )
+
+
+def test_jax_differentiates_a_named_function_directly_and_keeps_the_value():
+    validate_all(
+        """
+        def cube_sum(x: f32[n], s: f32[]) -> f32[]:
+            return (s * x ** 3).sum()
+
+        x = arange(3.0)
+        print(grad(cube_sum)(x, 2.0))
+        for step in range(2):
+            err = (x * x).sum()
+            g = grad(err, x)
+            x = x - 0.1 * g
+            print(err)
+        """,
+        jax="""
+        def cube_sum(x, s):
+            return (s * x**3).sum()
+
+
+        x = jnp.arange(3.0)
+        print(jax.grad(cube_sum)(x, 2.0))
+        for step in range(2):
+
+            def compute_err(x):
+                return (x * x).sum()
+
+            err, g = jax.value_and_grad(compute_err)(x)
+            x = x - 0.1 * g
+            print(err)
+        """,
+    )

@@ -39,14 +39,43 @@ class JaxEmitter(JaxModels, Emitter):
     # gradients: a pure function of x, differentiated by jax.grad
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         x = g.wrt.name
+        direct = _differentiates_call(g)
+        if direct is not None:  # grad(f)(x): the chapter's function itself, `jax.grad(f)(x)`
+            argnums = cst.Integer(str(direct)) if direct else None
+            return cst.Call(call("jax.grad", cst.Name(g.y.func), argnums=argnums), [cst.Arg(self.expr(a)) for a in g.y.args])
+        return cst.Call(call("jax.grad", cst.Name(self._objective(g, self._run(g)))), [cst.Arg(cst.Name(x))])
+
+    def _objective(self, g: ir.Grad, body: list[cst.BaseStatement]) -> str:
+        """Define the function of x that recomputes y from the statements `body`; return its name."""
         base = g.y.name if isinstance(g.y, ir.Var) else "value"
         fname = self.fresh(f"compute_{base}")
-        body = self._run(g)
-        body.append(cst.SimpleStatementLine([cst.Return(self.expr(g.y))]))
+        body = [*body, cst.SimpleStatementLine([cst.Return(self.expr(g.y))])]
         if len(body) == 2 and isinstance(g.y, ir.Var) and _assigns(body[0], g.y.name):
             body = [cst.SimpleStatementLine([cst.Return(body[0].body[0].value)])]
-        self.pre.append(cst.FunctionDef(cst.Name(fname), cst.Parameters([cst.Param(cst.Name(x))]), cst.IndentedBlock(body)))
-        return cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(x))])
+        self.pre.append(cst.FunctionDef(cst.Name(fname), cst.Parameters([cst.Param(cst.Name(g.wrt.name))]), cst.IndentedBlock(body)))
+        return fname
+
+    # `y = ...` right before `g = grad(y, x)`: both at once, `y, g = jax.value_and_grad(compute_y)(x)`
+    def records_inplace(self, g: ir.Grad) -> bool:
+        target = self.state.setdefault("grad_targets", _grad_targets(self.module)).get(id(g))
+        return id(g) in self.follows_run and target is not None and isinstance(g.y, ir.Var) and len(g.slice) == 1 \
+            and isinstance(g.slice[0], ir.Assign) and g.slice[0].name == g.y.name and target not in (g.y.name, g.wrt.name)
+
+    def record(self, g, run):
+        if len(run) != 1 or not _assigns(run[0], g.y.name):  # the run needed more statements (a key split): as usual
+            return run
+        self.state.setdefault("value_and_grad", {})[id(g)] = run
+        return []
+
+    def _stmt(self, s):
+        runs = self.state.get("value_and_grad", {})
+        if isinstance(s, ir.Assign) and isinstance(s.value, ir.Grad) and id(s.value) in runs:
+            g = s.value
+            f = self._objective(g, runs.pop(id(g)))
+            pair = cst.Tuple([cst.Element(cst.Name(g.y.name)), cst.Element(cst.Name(s.name))], lpar=[], rpar=[])
+            value = cst.Call(call("jax.value_and_grad", cst.Name(f)), [cst.Arg(cst.Name(g.wrt.name))])
+            return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(pair)], value)])]
+        return super()._stmt(s)
 
     # element writes are functional
     def index_assign(self, s: ir.IndexAssign):
@@ -79,6 +108,24 @@ class JaxEmitter(JaxModels, Emitter):
         if isinstance(v, ir.Op) and v.op == "seed":
             return [self.assign("key", call("jax.random.PRNGKey", self.expr(v.args["value"])))]
         return super().expr_statement(s)
+
+
+def _differentiates_call(g: ir.Grad) -> int | None:
+    """For grad(f(..., x, ...), x) with nothing to replay, x's position among f's arguments (else None)."""
+    y, x = g.y, g.wrt.name
+    if g.slice or not isinstance(y, ir.CallFunc):
+        return None
+    from d2lc.passes import reads
+    at = [i for i, a in enumerate(y.args) if isinstance(a, ir.Var) and a.name == x]
+    if len(at) != 1 or any(x in reads(a) for i, a in enumerate(y.args) if i != at[0]):
+        return None
+    return at[0]
+
+
+def _grad_targets(module: ir.Module) -> dict[int, str]:
+    """id(grad) -> name, for every statement `name = grad(...)`."""
+    return {id(s.value): s.name for s in ir.walk_stmts(list(module.stmts()))
+            if isinstance(s, ir.Assign) and isinstance(s.value, ir.Grad)}
 
 
 def _is_const(e: ir.Expr, value: float) -> bool:
