@@ -16,7 +16,8 @@ def train(net, data, loss_fn, optimizer, hyperparams, num_epochs, clip=None):
             with autograd.record():
                 loss = loss_fn(*flatten_steps(net(X), y))
             loss.backward()
-            if clip is not None:  # rescale gradients whose global norm (of the mean loss) exceeds `clip`
+            # rescale the gradients if their global norm (that of the mean loss) exceeds `clip`
+            if clip is not None:
                 grads = [p.grad() for p in net.collect_params().values() if p.grad_req != "null"]
                 norm = float(np.sqrt(sum((g ** 2).sum() for g in grads))) / loss.shape[0]
                 if norm > clip:
@@ -31,7 +32,8 @@ def train(net, data, loss_fn, optimizer, hyperparams, num_epochs, clip=None):
             y_hat, y = flatten_steps(net(X), y)
             total += float(loss_fn(y_hat, y).sum())
             if not numpy.issubdtype(y.dtype, numpy.floating):
-                correct += int((y_hat.argmax(axis=1) == y.astype(y_hat.argmax(axis=1).dtype)).sum())
+                predictions = y_hat.argmax(axis=1)
+                correct += int((predictions == y.astype(predictions.dtype)).sum())
             count += y.shape[0]
         history["val loss"].append(total / count)
         if correct:
