@@ -18,12 +18,24 @@ def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
     members = {mm.name: mm.value for mm in m.members}
     hparams = {hp.name for hp in m.hparams}
     found: dict[int, tuple[Dim, ...]] = {}
+
+    def dims_of(e: ir.Expr) -> tuple[Dim, ...] | None:
+        """The shape of a value from its type, with what the layers computing it tell (`head(gru(embedding(X)))`)."""
+        typed = tuple(d if isinstance(d, int) or d in hparams else None for d in e.type.shape) \
+            if isinstance(e.type, TensorType) else None
+        if isinstance(e, ir.ApplyLayer) and isinstance(members.get(e.member), ir.Layer) and e.args:
+            inner = dims_of(e.args[0])
+            if inner is not None:
+                out = _propagate(members[e.member], inner, hparams, found)
+                if typed is None or len(typed) != len(out):
+                    return out
+                return tuple(t if t is not None else o for t, o in zip(typed, out))
+        return typed
+
     for s in ir.walk_stmts(m.forward.body):
         for e in ir.walk_exprs(s):
-            if isinstance(e, ir.ApplyLayer) and isinstance(members.get(e.member), ir.Layer) and e.args \
-                    and isinstance(e.args[0].type, TensorType):
-                dims = tuple(d if isinstance(d, int) or d in hparams else None for d in e.args[0].type.shape)
-                _propagate(members[e.member], dims, hparams, found)
+            if isinstance(e, ir.ApplyLayer):
+                dims_of(e)
     return found
 
 
@@ -79,7 +91,11 @@ def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int,
         padding = static_value(a.get("padding")) if a.get("padding") is not None else 0
         channels = _sym(a.get("out_channels"), hparams) if k == "Conv2d" else dims[1]
         return (dims[0], channels, _window(dims[2], kernel, stride, padding), _window(dims[3], kernel, stride, padding))
-    return dims  # activations, Dropout, BatchNorm keep the shape
+    if k == "Embedding":
+        return dims + (_sym(a.get("dim"), hparams),)
+    if k in ("RNN", "GRU", "LSTM") and len(dims) == 3:
+        return dims[:2] + (_sym(a.get("num_hiddens"), hparams),)
+    return dims  # activations, Dropout, BatchNorm, LayerNorm keep the shape
 
 
 def input_size_code(inputs: dict[int, tuple[Dim, ...]], layer: ir.Layer, axis: int):

@@ -3,7 +3,8 @@
 Paddle has no lazy layers: `nn.Linear(in_features, out_features)` needs its input size when it is
 built. The emitter works it out from the type of the input `forward` applies the layer to
 (`d2lc.layer_inputs`): a number when the annotation gives one (`X: f32[b, 1, 28, 28]`), a
-hyperparameter when the annotation names one (`X: f32[n, num_inputs]` in `model M(num_inputs: int)`). Otherwise the
+hyperparameter when the annotation names one (`X: f32[n, num_inputs]` in `model M(num_inputs: int)`), or
+what the layers applied before it make (`head(gru(embedding(X)))`: the GRU's `num_hiddens`). Otherwise the
 layer is wrapped in `Lazy` (snippets/lazy.py), which builds it on the first batch, and `train`
 runs one batch before it collects the parameters.
 """
