@@ -652,3 +652,37 @@ def test_jax_differentiates_a_named_function_directly_and_keeps_the_value():
             print(err)
         """,
     )
+
+
+def test_jax_initialises_an_untrained_model_once_and_applies_it():
+    validate_all(
+        """
+        model Affine(n: int = 3):
+            net = Linear(n)
+            def forward(X: f32[b, 4]):
+                return net(X)
+
+        X = ones((2, 4))
+        m = Affine()
+        print(m(X) - m(X))
+        for i in range(2):
+            print(m(X).shape)
+        """,
+        jax="""
+        class Affine(nn.Module):
+            n: int = 3
+
+            @nn.compact
+            def __call__(self, X, training=False):
+                net = nn.Dense(self.n)
+                return net(X)
+
+
+        X = jnp.ones((2, 4))
+        m = Affine()
+        m_variables = m.init(jax.random.PRNGKey(0), X)
+        print(m.apply(m_variables, X) - m.apply(m_variables, X))
+        for i in range(2):
+            print(m.apply(m_variables, X).shape)
+        """,
+    )

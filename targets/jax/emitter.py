@@ -67,7 +67,17 @@ class JaxEmitter(JaxModels, Emitter):
         self.state.setdefault("value_and_grad", {})[id(g)] = run
         return []
 
+    block_depth = 0  # inside a loop or a branch: a model's first call there cannot initialise it for later ones
+
     def _stmt(self, s):
+        if isinstance(s, ir.Assign):
+            self.state.setdefault("trained", set()).discard(s.name)  # a new model under this name has no variables yet
+        if isinstance(s, (ir.For, ir.If)):
+            self.block_depth += 1
+            try:
+                return super()._stmt(s)
+            finally:
+                self.block_depth -= 1
         runs = self.state.get("value_and_grad", {})
         if isinstance(s, ir.Assign) and isinstance(s.value, ir.Grad) and id(s.value) in runs:
             g = s.value

@@ -169,7 +169,17 @@ class JaxModels:
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
         name = c.instance.name if isinstance(c.instance, ir.Var) else None
         args = [self.model_input(a) for a in c.args]
-        if name is not None and name in self.state.get("trained", set()):
+        trained = self.state.setdefault("trained", set())
+        if name is not None and name not in trained and self.in_function is None and not self.block_depth \
+                and all(isinstance(a, ir.Var) for a in c.args):  # first use: initialise once, `apply` from then on
+            if "random" in self.module.features:
+                self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
+                init_key = cst.Name("subkey")
+            else:
+                init_key = call("jax.random.PRNGKey", cst.Integer("0"))
+            self.pre.append(self.assign(f"{name}_variables", call(f"{name}.init", init_key, *args)))
+            trained.add(name)
+        if name is not None and name in trained:
             return self.to_canonical_layout(c, call(f"{name}.apply", cst.Name(f"{name}_variables"), *args))
         inst = self.expr(c.instance)
         out = sub(cst.Call(attr(inst, cst.Name("init_with_output")),
