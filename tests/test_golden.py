@@ -166,7 +166,6 @@ def test_grad_is_recorded_where_the_value_is_computed():
         """,
         jax="""
         x = jnp.arange(4.0)
-        y = 2 * jnp.dot(x, x)
 
 
         def compute_y(x):

@@ -43,7 +43,12 @@ class JaxEmitter(JaxModels, Emitter):
         if direct is not None:  # grad(f)(x): the chapter's function itself, `jax.grad(f)(x)`
             argnums = cst.Integer(str(direct)) if direct else None
             return cst.Call(call("jax.grad", cst.Name(g.y.func), argnums=argnums), [cst.Arg(self.expr(a)) for a in g.y.args])
-        return cst.Call(call("jax.grad", cst.Name(self._objective(g, self._run(g)))), [cst.Arg(cst.Name(x))])
+        self.replaying += 1
+        try:
+            run = self._run(g)
+        finally:
+            self.replaying -= 1
+        return cst.Call(call("jax.grad", cst.Name(self._objective(g, run))), [cst.Arg(cst.Name(x))])
 
     def _objective(self, g: ir.Grad, body: list[cst.BaseStatement]) -> str:
         """Define the function of x that recomputes y from the statements `body`; return its name."""
@@ -58,7 +63,7 @@ class JaxEmitter(JaxModels, Emitter):
     # `y = ...` right before `g = grad(y, x)`: both at once, `y, g = jax.value_and_grad(compute_y)(x)`
     def records_inplace(self, g: ir.Grad) -> bool:
         target = self.state.setdefault("grad_targets", _grad_targets(self.module)).get(id(g))
-        return id(g) in self.follows_run and target is not None and isinstance(g.y, ir.Var) and len(g.slice) == 1 \
+        return id(g) in self.follows_run and target is not None and id(g.slice[0]) not in self._replayed_only() and isinstance(g.y, ir.Var) and len(g.slice) == 1 \
             and isinstance(g.slice[0], ir.Assign) and g.slice[0].name == g.y.name and target not in (g.y.name, g.wrt.name)
 
     def record(self, g, run):
@@ -69,7 +74,18 @@ class JaxEmitter(JaxModels, Emitter):
 
     block_depth = 0  # inside a loop or a branch: a model's first call there cannot initialise it for later ones
 
+    def _replayed_only(self) -> set[int]:
+        """Assignments that only feed gradients: each grad recomputes them in its own function, so the
+        statement itself would compute a value nothing reads (`l = loss(...)` before `grad(l, w)`)."""
+        if "replayed_only" not in self.state:
+            self.state["replayed_only"] = _replayed_only(self.module)
+        return self.state["replayed_only"]
+
+    replaying = 0
+
     def _stmt(self, s):
+        if id(s) in self._replayed_only() and not self.replaying:
+            return []
         if isinstance(s, ir.Assign):
             self.state.setdefault("trained", set()).discard(s.name)  # a new model under this name has no variables yet
         if isinstance(s, (ir.For, ir.If)):
@@ -130,6 +146,22 @@ def _differentiates_call(g: ir.Grad) -> int | None:
     if len(at) != 1 or any(x in reads(a) for i, a in enumerate(y.args) if i != at[0]):
         return None
     return at[0]
+
+
+def _replayed_only(module: ir.Module) -> set[int]:
+    """id(stmt) of every `name = value` in some grad's slice whose name nothing reads but grads (whose functions
+    recompute it) and whose value draws no random numbers."""
+    stmts = list(ir.walk_stmts(list(module.stmts())))
+    for m in [s for s in stmts if isinstance(s, ir.ModelDef)]:
+        stmts += list(ir.walk_stmts(m.forward.body))
+    grads = [e for s in stmts for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)]
+    recomputed = {id(v) for g in grads for v in ir.walk_exprs(g.y) if isinstance(v, ir.Var)}
+    used = {s.name for s in stmts if isinstance(s, ir.IndexAssign)}
+    for s in stmts:
+        exprs = ir.walk_exprs(s) if not isinstance(s, ir.ModelDef) else ir.walk_exprs([m.value for m in s.members])
+        used |= {e.name for e in exprs if isinstance(e, ir.Var) and id(e) not in recomputed}
+    return {id(s) for g in grads for s in g.slice if isinstance(s, ir.Assign) and s.name not in used
+            and not any(isinstance(e, ir.Op) and e.op in ("normal", "uniform") for e in ir.walk_exprs(s.value))}
 
 
 def _grad_targets(module: ir.Module) -> dict[int, str]:
