@@ -198,8 +198,9 @@ def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
                     group.add(s.name)
                     groups[s.name] = group
             elif isinstance(s, ir.IndexAssign):
-                s.may_alias = len(groups.get(s.name, {s.name})) > 1
-                if s.may_alias:
+                aliased = len(groups.get(s.name, {s.name})) > 1
+                s.may_alias = s.may_alias or aliased  # in a loop: aliased on the first pass or on a later one
+                if aliased:
                     detach(s.name)
             elif isinstance(s, (ir.For, ir.If)):
                 visit(s.body)

@@ -685,3 +685,22 @@ def test_jax_initialises_an_untrained_model_once_and_applies_it():
             print(m.apply(m_variables, X).shape)
         """,
     )
+
+
+def test_writing_a_parameter_in_a_loop_copies_it():
+    # the caller's tensor keeps its values: the first pass writes to a copy (a later pass may write in place)
+    validate_all(
+        """
+        def zero_front(X: f32[n]) -> f32[n]:
+            for i in range(2):
+                X[i] = 0.0
+            return X
+        """,
+        pytorch="""
+        def zero_front(X):
+            for i in range(2):
+                X = X.clone()
+                X[i] = 0.0
+            return X
+        """,
+    )
