@@ -688,19 +688,45 @@ def test_jax_initialises_an_untrained_model_once_and_applies_it():
 
 
 def test_writing_a_parameter_in_a_loop_copies_it():
-    # the caller's tensor keeps its values: the first pass writes to a copy (a later pass may write in place)
+    # the caller's tensor keeps its values: one copy before the loop; a loop that makes an alias copies per pass
     validate_all(
         """
         def zero_front(X: f32[n]) -> f32[n]:
             for i in range(2):
                 X[i] = 0.0
             return X
+
+        Y = zeros((3,))
+        for i in range(2):
+            Y[i] = 1.0
+            Z = Y
         """,
         pytorch="""
         def zero_front(X):
+            X = X.clone()
             for i in range(2):
-                X = X.clone()
                 X[i] = 0.0
             return X
+
+
+        Y = torch.zeros((3,))
+        for i in range(2):
+            Y = Y.clone()
+            Y[i] = 1.0
+            Z = Y
+        """,
+        tensorflow="""
+        def zero_front(X):
+            X = tf.Variable(X)
+            for i in range(2):
+                X[i].assign(0.0)
+            return X
+
+
+        Y = tf.zeros((3,))
+        for i in range(2):
+            Y = tf.Variable(Y)
+            Y[i].assign(1.0)
+            Z = Y
         """,
     )

@@ -51,6 +51,7 @@ class Emitter:
         self.recorded_runs: dict[int, ir.Grad] = {}
         self.recorded: set[int] = set()
         self.follows_run: set[int] = set()  # grads in the statement right after their slice (see `sequence`)
+        self.copied_writes: set[int] = set()  # element writes whose tensor a loop copied first (see `loop_copies`)
         for s in ir.walk_stmts(list(module.stmts())):
             for e in ir.walk_exprs(s) if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []:
                 if isinstance(e, ir.Grad) and e.inplace:
@@ -238,10 +239,35 @@ class Emitter:
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
         target = self.subscript(cst.Name(s.name), s.index)
         stmts = []
-        if s.may_alias:
-            stmts.append(self.assign(s.name, self.backend.ops["clone"].emit(self, _op("clone", s.target_type, s.loc, x=ir.Var(s.target_type, s.loc, s.name)))))
+        if s.may_alias and id(s) not in self.copied_writes:
+            stmts.append(self.copy_of(s.name, s.target_type, s.loc))
         stmts.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], self.assign_value(s))]))
         return stmts
+
+    def copy_of(self, name: str, type_, loc) -> cst.BaseStatement:
+        """`name = name.clone()`: a tensor of its own before its elements are written."""
+        return self.assign(name, self.backend.ops["clone"].emit(self, _op("clone", type_, loc, x=ir.Var(type_, loc, name))))
+
+    def loop_copies(self, s: "ir.For") -> dict[str, list["ir.IndexAssign"]]:
+        """The tensors a loop writes elements of that may share memory with another name only from before the
+        loop (a function's parameter): one copy before the loop does, not one per pass. name -> its writes."""
+        if self.backend.functional_updates:
+            return {}
+        from ..passes import VIEW_OPS
+        inner = list(ir.walk_stmts(s.body))
+        assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | {s.var}
+
+        def source(e):
+            while isinstance(e, ir.Op) and e.op in VIEW_OPS:
+                e = e.args["x"]
+            return e.name if isinstance(e, ir.Var) else None
+
+        shared_inside = {source(b.value) for b in inner if isinstance(b, ir.Assign)}  # `Z = Y` in the loop: copy per pass
+        out: dict[str, list[ir.IndexAssign]] = {}
+        for b in inner:
+            if isinstance(b, ir.IndexAssign) and b.name not in assigned and b.name not in shared_inside:
+                out.setdefault(b.name, []).append(b)
+        return {n: ws for n, ws in out.items() if any(w.may_alias and id(w) not in self.copied_writes for w in ws)}
 
     def assign_value(self, s: ir.IndexAssign) -> cst.BaseExpression:
         v = s.value
@@ -409,7 +435,10 @@ class Emitter:
         if isinstance(s, ir.Return):
             return [cst.SimpleStatementLine([cst.Return(self.expr(s.value) if s.value is not None else None)])]
         if isinstance(s, ir.For):
-            return [cst.For(cst.Name(s.var), self.range_expr(s.iter), self.indented(self.block(s.body)))]
+            copies = self.loop_copies(s)
+            self.copied_writes |= {id(w) for ws in copies.values() for w in ws}
+            before = [self.copy_of(n, ws[0].target_type, ws[0].loc) for n, ws in copies.items()]
+            return [*before, cst.For(cst.Name(s.var), self.range_expr(s.iter), self.indented(self.block(s.body)))]
         if isinstance(s, ir.If):
             return [self._if(s)]
         if isinstance(s, ir.FuncDef):

@@ -63,7 +63,7 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
         variables = self.state.setdefault("variables", set())
         out: list[cst.BaseStatement] = []
-        if s.name not in variables or s.may_alias:
+        if s.name not in variables or (s.may_alias and id(s) not in self.copied_writes):
             out.append(self.assign(s.name, call("tf.Variable", cst.Name(s.name))))
             variables.add(s.name)
         target = self.subscript(cst.Name(s.name), s.index)
@@ -93,15 +93,19 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | ({s.var} if isinstance(s, ir.For) else set())
             kept = variables - assigned  # still Variables at every pass through the body, and after it
             hoisted: list[str] = []
+            copied = set(self.loop_copies(s)) if isinstance(s, ir.For) else set()  # made Variables by the base's `copy_of`
             if isinstance(s, ir.For):  # a tensor the loop only writes elements of becomes a Variable once, before it
                 written = [b for b in inner if isinstance(b, ir.IndexAssign)]
-                skip = assigned | kept | {b.name for b in written if b.may_alias}
+                skip = assigned | kept | copied | {b.name for b in written if b.may_alias}
                 hoisted = list(dict.fromkeys(b.name for b in written if b.name not in skip))
-            self.state["variables"] = kept | set(hoisted) if isinstance(s, ir.For) else set()
+            self.state["variables"] = kept | set(hoisted) | copied if isinstance(s, ir.For) else set()
             out = super()._stmt(s)
-            self.state["variables"] = kept | set(hoisted)
+            self.state["variables"] = kept | set(hoisted) | copied
             return [self.assign(n, call("tf.Variable", cst.Name(n))) for n in hoisted] + out
         return super()._stmt(s)
+
+    def copy_of(self, name, type_, loc):
+        return self.assign(name, call("tf.Variable", cst.Name(name)))  # a Variable holds a copy of its value
 
     def sequence(self, stmts):
         """`N = expr` right before `N = tf.Variable(N)` becomes `N = tf.Variable(expr)` (a copy of `tf.identity(x)` is a copy of x)."""
