@@ -1001,14 +1001,9 @@ ch.md:5:11: error: `Linear` with a stated initialiser needs its input size on ta
         build_notebook(module, get_backend(target))
 
 
-def test_an_initialiser_gluon_cannot_spell_is_a_declared_gap() -> None:
-    text = chapter("model M():\n    net = Linear(1, init=normal(0.5, 0.01))\n    def forward(X: f32[n, 2]):\n"
-                   "        return net(X)\n")
-    module = compile_chapter(text, FILE, TARGETS)
-    with pytest.raises(EmitError) as info:
-        build_notebook(module, get_backend("mxnet"))
-    assert info.value.diagnostic.render(text.splitlines()) == '''\
-ch.md:5:26: error: normal(mean, std) with a mean other than 0 is not supported by target `mxnet`
-        net = Linear(1, init=normal(0.5, 0.01))
-                             ^^^^^^
-  hint: mark this cell `::: only` for other targets'''
+def test_an_initialiser_gluon_has_no_builtin_for_becomes_an_initializer_class() -> None:
+    text = chapter("model M():\n    net = Linear(1, init=normal(0.5, 0.01), bias_init=uniform(0.1, 0.3))\n"
+                   "    def forward(X: f32[n, 2]):\n        return net(X)\n")
+    code = build_notebook(compile_chapter(text, FILE, TARGETS), get_backend("mxnet"))
+    assert "class ShiftedNormal(init.Initializer):" in code and "class UniformRange(init.Initializer):" in code
+    assert "weight_initializer=ShiftedNormal(0.5, 0.01)" in code and "bias_initializer=UniformRange(0.1, 0.3)" in code

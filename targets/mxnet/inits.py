@@ -1,7 +1,9 @@
 """Gluon initialisers, for `param(init=...)` and for the `init=` / `bias_init=` of built-in layers.
 
 `init.Normal(sigma)` has mean zero and `init.Uniform(scale)` draws from [-scale, scale): a normal
-with another mean, or a uniform range that is not symmetric around zero, has no gluon spelling.
+with another mean, or a uniform range that is not symmetric around zero, becomes a small
+`init.Initializer` subclass defined in the notebook (snippets/ShiftedNormal.py, UniformRange.py),
+the way gluon's documentation writes custom initialisers.
 """
 from d2lc.emit.inits import LayerInits
 
@@ -13,6 +15,11 @@ INITIALIZERS = {  # DSL initialiser -> (gluon initializer, its arguments); see d
     "ones": ("init.One", ()),
     "xavier": ("init.Xavier", ()),  # uniform, factor "avg", magnitude 3: Glorot's uniform
 }
+UNCENTRED = {  # the rows for what gluon's initialisers cannot spell
+    "normal": ("ShiftedNormal", ("mean", "std")),
+    "uniform": ("UniformRange", ("low", "high")),
+}
+SNIPPET_CLASSES = frozenset(path for path, _ in UNCENTRED.values())
 LAYER_INITS = LayerInits({  # gluon layers start their biases at zero
     "Linear": {"weight": "weight_initializer", "bias": "bias_initializer"},
     "Conv2d": {"weight": "weight_initializer", "bias": "bias_initializer"},

@@ -11,7 +11,7 @@ from d2lc.emit.rules import call
 from d2lc.lower import static_value
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
 
-from .inits import INITIALIZERS, LAYER_INITS
+from .inits import INITIALIZERS, LAYER_INITS, SNIPPET_CLASSES, UNCENTRED
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYERS = {
@@ -61,11 +61,14 @@ class MXNetModels:
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean, low, high = (static_value(init.args.get(n)) for n in ("mean", "low", "high"))
+        row = INITIALIZERS[init.kind]
         if init.kind == "normal" and init.args.get("mean") is not None and mean != 0:
-            self.unsupported_construct(init.loc, "normal(mean, std) with a mean other than 0")
+            row = UNCENTRED["normal"]  # gluon's own initialisers are centred at zero: a small Initializer class
         if init.kind == "uniform" and (low is None or high is None or low != -high):
-            self.unsupported_construct(init.loc, "uniform(low, high) with low other than -high")
-        return init_call(self, INITIALIZERS[init.kind], init)
+            row = UNCENTRED["uniform"]
+        if row[0] in SNIPPET_CLASSES:
+            self.helper(row[0], (SNIPPETS / f"{row[0]}.py").read_text(encoding="utf-8"))
+        return init_call(self, row, init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         raise AssertionError("params are emitted by model_def")
