@@ -730,3 +730,41 @@ def test_writing_a_parameter_in_a_loop_copies_it():
             Z = Y
         """,
     )
+
+
+def test_two_gradients_of_one_variable_in_one_statement():
+    """The first gradient is kept before the second backward pass refills x.grad (PyTorch, MXNet)."""
+    validate_all(
+        """
+        x = arange(4.0)
+        a = (x * x).sum()
+        b = (x * 3.0).sum()
+        print(grad(a, x), grad(b, x))
+        """,
+        pytorch="""
+        x = torch.arange(4.0)
+        x.requires_grad_(True)
+        a = (x * x).sum()
+        b = (x * 3.0).sum()
+        a.backward()
+        x_grad = x.grad
+        x.grad = None
+        b.backward()
+        print(x_grad, x.grad)
+        """,
+        mxnet="""
+        x = np.arange(4.0)
+        a = (x * x).sum()
+        b = (x * 3.0).sum()
+        x.attach_grad()
+        with autograd.record():
+            a = (x * x).sum()
+        a.backward()
+        x_grad = x.grad
+        x.attach_grad()
+        with autograd.record():
+            b = (x * 3.0).sum()
+        b.backward()
+        print(x_grad, x.grad)
+        """,
+    )

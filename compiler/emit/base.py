@@ -52,10 +52,14 @@ class Emitter:
         self.recorded: set[int] = set()
         self.follows_run: set[int] = set()  # grads in the statement right after their slice (see `sequence`)
         self.copied_writes: set[int] = set()  # element writes whose tensor a loop copied first (see `loop_copies`)
+        self.shares_wrt: set[int] = set()  # grads whose statement takes another gradient w.r.t. the same variable
         for s in ir.walk_stmts(list(module.stmts())):
-            for e in ir.walk_exprs(s) if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []:
-                if isinstance(e, ir.Grad) and e.inplace:
+            grads = [e for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)] if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []
+            for e in grads:
+                if e.inplace:
                     self.recorded_runs[id(e.slice[0])] = e
+                if sum(h.wrt.name == e.wrt.name for h in grads) > 1:
+                    self.shares_wrt.add(id(e))
 
     # ---- names -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -377,11 +381,33 @@ class Emitter:
 
     def stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
         saved, self.pre = self.pre, []
+        saved_stmt, self.current_stmt = self.current_stmt, s
         try:
             body = self._stmt(s)
             return self.pre + body
         finally:
-            self.pre = saved
+            self.pre, self.current_stmt = saved, saved_stmt
+
+    current_stmt: ir.Stmt | None = None
+
+    def kept_grad(self, g: ir.Grad, buffer: cst.BaseExpression) -> cst.BaseExpression:
+        """`buffer` (x.grad), or a name holding it when a later gradient of the same statement refills x.grad."""
+        if not self.grad_again_later(g):
+            return buffer
+        name = self.fresh(f"{g.wrt.name}_grad")
+        self.pre.append(self.assign(name, buffer))
+        return cst.Name(name)
+
+    def grad_again_later(self, g: ir.Grad) -> bool:
+        """Whether the statement being emitted takes another gradient with respect to g's variable after g
+        (then a target that reads gradients from `x.grad` must keep g's before the next backward pass)."""
+        from ..passes import grads_in
+        s = self.current_stmt
+        if s is None or isinstance(s, (ir.For, ir.If, ir.FuncDef)):
+            return False
+        grads = grads_in(s)
+        i = next((k for k, h in enumerate(grads) if h is g), None)
+        return i is not None and any(h.wrt.name == g.wrt.name for h in grads[i + 1:])
 
     def block(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
         return self.sequence(stmts) or [cst.SimpleStatementLine([cst.Pass()])]

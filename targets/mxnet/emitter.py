@@ -15,8 +15,9 @@ class MXNetEmitter(MXNetModels, Emitter):
         return ["npx.set_np()"]
 
     def records_inplace(self, g: ir.Grad) -> bool:
-        # an expression y must itself be computed while recording: with the run, when the grad comes right after it
-        return isinstance(g.y, ir.Var) or id(g) in self.follows_run
+        # an expression y must itself be computed while recording: with the run, when the grad comes right after it;
+        # not when the statement takes another gradient w.r.t. the same x (its attach_grad() would cut this one's)
+        return (isinstance(g.y, ir.Var) or id(g) in self.follows_run) and id(g) not in self.shares_wrt
 
     def _value(self, g: ir.Grad, run: list[cst.BaseStatement]) -> cst.BaseExpression:
         """y as code; an expression is recorded too, as `value = ...` at the end of `run`."""
@@ -44,4 +45,4 @@ class MXNetEmitter(MXNetModels, Emitter):
             y = self._value(g, run)
             self.pre.extend(self._recording(g, run))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
-        return attr(cst.Name(g.wrt.name), cst.Name("grad"))
+        return self.kept_grad(g, attr(cst.Name(g.wrt.name), cst.Name("grad")))

@@ -58,7 +58,7 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(self.expr(g.y), cst.Name("backward")), []))]))
         self.grad_seen.add(x)
         stale |= (reads(g.slice) | reads(g.y) | {x}) & self.grad_seen
-        return attr(cst.Name(x), cst.Name("grad"))
+        return self.kept_grad(g, attr(cst.Name(x), cst.Name("grad")))
 
     def funcdef(self, f: ir.FuncDef) -> cst.FunctionDef:
         # a parameter may be the caller's tensor, with a .grad of its own or not a leaf: differentiate a detached copy
