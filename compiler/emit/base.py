@@ -438,6 +438,15 @@ class Emitter:
             out.extend(self.stmt(s))
         return out
 
+    def recorded_value(self, g: ir.Grad, run: list[cst.BaseStatement], scratch=None) -> cst.BaseExpression:
+        """y as code; an expression y is computed inside the recording too, as `value = ...` at the end of `run`."""
+        y = self.expr(g.y)
+        if isinstance(g.y, ir.Var):
+            return y
+        name = (scratch or self.scratch)("value")
+        run.append(self.assign(name, y))
+        return cst.Name(name)
+
     def records_inplace(self, g: ir.Grad) -> bool:
         """Whether this backend records the grad's slice where it stands (see `record`)."""
         return False

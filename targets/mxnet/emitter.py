@@ -19,22 +19,13 @@ class MXNetEmitter(MXNetModels, Emitter):
         # not when the statement takes another gradient w.r.t. the same x (its attach_grad() would cut this one's)
         return (isinstance(g.y, ir.Var) or id(g) in self.follows_run) and id(g) not in self.shares_wrt
 
-    def _value(self, g: ir.Grad, run: list[cst.BaseStatement]) -> cst.BaseExpression:
-        """y as code; an expression is recorded too, as `value = ...` at the end of `run`."""
-        y = self.expr(g.y)
-        if isinstance(g.y, ir.Var):
-            return y
-        name = self.scratch("value")
-        run.append(self.assign(name, y))
-        return cst.Name(name)
-
     def _recording(self, g: ir.Grad, run: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
         attach = cst.parse_statement(f"{g.wrt.name}.attach_grad()\n")
         block = parse_template_statement("with autograd.record():\n    pass\n")
         return [attach, block.with_changes(body=cst.IndentedBlock(run))]
 
     def record(self, g, run):
-        self.state[id(g)] = self._value(g, run)
+        self.state[id(g)] = self.recorded_value(g, run)
         return self._recording(g, run)
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
@@ -42,7 +33,7 @@ class MXNetEmitter(MXNetModels, Emitter):
             y = self.state[id(g)]
         else:
             run = self._run(g)
-            y = self._value(g, run)
+            y = self.recorded_value(g, run)
             self.pre.extend(self._recording(g, run))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         return self.kept_grad(g, attr(cst.Name(g.wrt.name), cst.Name("grad")))

@@ -30,17 +30,8 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
         block = parse_template_statement(f"with tf.GradientTape() as {tape}:\n    pass\n")
         return tape, block.with_changes(body=cst.IndentedBlock([watch, *run]))
 
-    def _value(self, g: ir.Grad, run: list[cst.BaseStatement]) -> cst.BaseExpression:
-        """y as code; an expression is computed under the tape too, as `value = ...` at the end of `run`."""
-        y = self.expr(g.y)
-        if isinstance(g.y, ir.Var):
-            return y
-        name = self._scratch("value")
-        run.append(self.assign(name, y))
-        return cst.Name(name)
-
     def record(self, g, run):
-        y = self._value(g, run)
+        y = self.recorded_value(g, run, self._scratch)
         tape, block = self._tape_block(g, run)
         self.state[id(g)] = tape, y
         return [block]
@@ -54,7 +45,7 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
                 run = self._run(g)
             finally:
                 self.replaying -= 1
-            y = self._value(g, run)
+            y = self.recorded_value(g, run, self._scratch)
             tape, block = self._tape_block(g, run)
             self.pre.append(block)
         self.state.setdefault("release", set()).update({tape, y.value})
