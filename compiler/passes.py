@@ -117,6 +117,32 @@ def grads_in(stmt: ir.Stmt) -> list[ir.Grad]:
     return [e for s in own for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)]
 
 
+def shared_backward(module: ir.Module) -> dict[int, ir.Grad]:
+    """Grads that can read the backward pass of the grad just before them: {id(later grad): earlier grad}.
+
+    `gw = grad(l, w)` followed directly by `gb = grad(l, b)`, with the same slice recomputing `l` and
+    nothing in between rebinding `l`, `w`, `b` or what the slice reads: one recorded run and one backward
+    pass give both (PyTorch's and MXNet's `.grad` are filled for every leaf that asked for one).
+    """
+    out: dict[int, ir.Grad] = {}
+    for block in _blocks(module):
+        for first, second in zip(block, block[1:]):
+            g1s, g2s = grads_in(first), grads_in(second)
+            if len(g1s) != 1 or len(g2s) != 1:
+                continue
+            g1, g2 = g1s[0], g2s[0]
+            root = out.get(id(g1), g1)
+            if not (root.inplace and isinstance(root.y, ir.Var) and isinstance(g2.y, ir.Var) and root.y.name == g2.y.name):
+                continue
+            if [id(x) for x in g2.slice] != [id(x) for x in root.slice] or g2.wrt.name == g1.wrt.name:
+                continue
+            joined = {g.wrt.name for g in (root, g2)} | {g.wrt.name for k, g in out.items() if out.get(k) is root}
+            if writes(first) & ({root.y.name} | joined | reads(root.slice)):
+                continue
+            out[id(g2)] = root
+    return out
+
+
 # ---- autodiff slicing --------------------------------------------------------------------------
 def slice_grads(block: list[ir.Stmt], outer_history: list[ir.Stmt], bag: DiagnosticBag, params: set[str] = frozenset()) -> None:
     """Fill every Grad's `slice`: the statements that recompute y from x, in source order."""

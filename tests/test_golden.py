@@ -768,3 +768,40 @@ def test_two_gradients_of_one_variable_in_one_statement():
         print(x_grad, x.grad)
         """,
     )
+
+
+def test_gradients_of_one_loss_share_one_backward_pass():
+    """`gw = grad(l, w)` then `gb = grad(l, b)`: both leaves are marked, one backward pass fills both."""
+    validate_all(
+        """
+        w = ones((2,))
+        b = zeros((1,))
+        l = (w * 2.0 + b).sum()
+        gw = grad(l, w).clone()
+        gb = grad(l, b).clone()
+        print(gw, gb)
+        """,
+        pytorch="""
+        w = torch.ones((2,))
+        b = torch.zeros((1,))
+        w.requires_grad_(True)
+        b.requires_grad_(True)
+        l = (w * 2.0 + b).sum()
+        l.backward()
+        gw = w.grad.clone()
+        gb = b.grad.clone()
+        print(gw, gb)
+        """,
+        mxnet="""
+        w = np.ones((2,))
+        b = np.zeros((1,))
+        w.attach_grad()
+        b.attach_grad()
+        with autograd.record():
+            l = (w * 2.0 + b).sum()
+        l.backward()
+        gw = w.grad.copy()
+        gb = b.grad.copy()
+        print(gw, gb)
+        """,
+    )

@@ -52,6 +52,8 @@ class Emitter:
         self.recorded: set[int] = set()
         self.follows_run: set[int] = set()  # grads in the statement right after their slice (see `sequence`)
         self.copied_writes: set[int] = set()  # element writes whose tensor a loop copied first (see `loop_copies`)
+        from ..passes import shared_backward
+        self.shared_backward = shared_backward(module)  # grads that may read the previous grad's backward pass
         self.shares_wrt: set[int] = set()  # grads whose statement takes another gradient w.r.t. the same variable
         for s in ir.walk_stmts(list(module.stmts())):
             grads = [e for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)] if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []
@@ -389,6 +391,22 @@ class Emitter:
             self.pre, self.current_stmt = saved, saved_stmt
 
     current_stmt: ir.Stmt | None = None
+
+    def joined_wrts(self, g: ir.Grad) -> list[str]:
+        """The variables of later grads that read g's backward pass (see passes.shared_backward), in order."""
+        return [h.wrt.name for h in self._later_grads if self.shared_backward.get(id(h)) is g]
+
+    @property
+    def _later_grads(self) -> list[ir.Grad]:
+        if "all_grads" not in self.state:
+            from ..passes import grads_in
+            self.state["all_grads"] = [e for st in ir.walk_stmts(list(self.module.stmts())) for e in grads_in(st)]
+        return self.state["all_grads"]
+
+    def reads_earlier_backward(self, g: ir.Grad) -> bool:
+        """Whether g's gradient is already in `.grad` from the backward pass of the grad just before it."""
+        root = self.shared_backward.get(id(g))
+        return root is not None and id(root) in self.recorded
 
     def kept_grad(self, g: ir.Grad, buffer: cst.BaseExpression) -> cst.BaseExpression:
         """`buffer` (x.grad), or a name holding it when a later gradient of the same statement refills x.grad."""

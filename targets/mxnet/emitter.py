@@ -20,15 +20,18 @@ class MXNetEmitter(MXNetModels, Emitter):
         return (isinstance(g.y, ir.Var) or id(g) in self.follows_run) and id(g) not in self.shares_wrt
 
     def _recording(self, g: ir.Grad, run: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
-        attach = cst.parse_statement(f"{g.wrt.name}.attach_grad()\n")
+        # later grads that read this backward pass attach their variables here too
+        attach = [cst.parse_statement(f"{x}.attach_grad()\n") for x in [g.wrt.name, *self.joined_wrts(g)]]
         block = parse_template_statement("with autograd.record():\n    pass\n")
-        return [attach, block.with_changes(body=cst.IndentedBlock(run))]
+        return [*attach, block.with_changes(body=cst.IndentedBlock(run))]
 
     def record(self, g, run):
         self.state[id(g)] = self.recorded_value(g, run)
         return self._recording(g, run)
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
+        if self.reads_earlier_backward(g):  # filled by the backward pass just before
+            return self.kept_grad(g, attr(cst.Name(g.wrt.name), cst.Name("grad")))
         if id(g) in self.recorded:
             y = self.state[id(g)]
         else:

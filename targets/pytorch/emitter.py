@@ -42,15 +42,20 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         return [cst.parse_statement(stmt)]
 
     def record(self, g, run):
-        return [*self._leaf(g.wrt.name), *run]
+        # the leaves of later grads that read this backward pass are marked before the run too
+        return [*(st for x in [g.wrt.name, *self.joined_wrts(g)] for st in self._leaf(x)), *run]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         from d2lc.passes import reads
         x = g.wrt.name
+        if self.reads_earlier_backward(g):  # filled by the backward pass just before
+            self.grad_seen.add(x)
+            self.state.setdefault("stale", set()).add(x)
+            return self.kept_grad(g, attr(cst.Name(x), cst.Name("grad")))
         if id(g) not in self.recorded:
             leaf = self._leaf(x)
         stale = self.state.setdefault("stale", set())
-        for name in sorted((reads(g.slice) | reads(g.y) | {x}) & stale):  # fresh .grad buffers for this backward()
+        for name in sorted((reads(g.slice) | reads(g.y) | {x, *self.joined_wrts(g)}) & stale):  # fresh .grad buffers
             self.pre.append(cst.parse_statement(f"{name}.grad = None\n"))
         if id(g) not in self.recorded:
             self.pre.extend(leaf)
