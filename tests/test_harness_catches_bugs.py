@@ -117,3 +117,15 @@ def test_an_op_a_target_cannot_emit_is_an_error_for_that_function_only(chapter, 
     assert statuses["negate"] == ERROR and statuses["negate d/dX"] == ERROR
     assert "does not compile" in next(r for r in result.rows if r.label == "negate").cells["pytorch-partial"].message
     assert all(s == PASS for label, s in statuses.items() if not label.startswith("negate"))
+
+
+def test_the_draws_do_not_depend_on_the_chapters_folder():
+    """The same seed draws the same inputs for a chapter in a clone, a CI checkout or a temporary folder."""
+    from types import SimpleNamespace
+
+    from d2lc.harness.runner import _case_seed
+    here = SimpleNamespace(name="row_sums", chapter=SimpleNamespace(path="/work/main/tests/corpus/planted.md"))
+    there = SimpleNamespace(name="row_sums", chapter=SimpleNamespace(path="/tmp/pytest-110/corpus0/planted.md"))
+    other = SimpleNamespace(name="diff", chapter=SimpleNamespace(path="/tmp/pytest-110/corpus0/planted.md"))
+    assert _case_seed(3, here) == _case_seed(3, there) != _case_seed(3, other)
+    assert _case_seed(3, here) != _case_seed(4, here)

@@ -423,7 +423,9 @@ def _perturb(v: Any, rng: np.random.Generator) -> Any:
 
 
 def _case_seed(run_seed: int, case: FunctionCase) -> int:
-    digest = hashlib.sha256(f"{run_seed}:{case.chapter.path}:{case.name}".encode()).digest()
+    """The function's own seed: the run's seed, the chapter's file name and the function's name (not the folder,
+    so the same seed draws the same inputs wherever the chapter lies: a clone, a temporary folder)."""
+    digest = hashlib.sha256(f"{run_seed}:{Path(case.chapter.path).name}:{case.name}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 
