@@ -58,12 +58,14 @@ def cmd_compile(args, parser) -> int:
 
 
 def cmd_check(args, parser) -> int:
+    """`compile` minus writing: the same build for the same targets, so it reports exactly compile's errors."""
     from .build import build
+    backends = _targets(args.target, parser)
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
             parser.error(f"no such file or folder: {p}")
-    result = build(paths, [], Path("."))
+    result = build(paths, backends, Path("."))
     if result.errors:
         n = _print_diagnostics(result.errors)
         print(f"d2lc: {n} error{'s' * (n != 1)}", file=sys.stderr)
@@ -97,7 +99,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("check", help="parse and type-check chapters only", description="Parse and type-check; write nothing.")
+    p = sub.add_parser("check", help="report every error compile would, writing nothing",
+                       description="Parse, type-check and emit for the targets in memory; report exactly the errors "
+                       "`compile` would, and write nothing.")
+    p.add_argument("--target", default="all", help="a target name, a comma-separated list, or 'all' (default: every installed target)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=cmd_check)
 

@@ -319,10 +319,11 @@ class NewModel(Expr):
 
 @dataclass(eq=False)
 class CallModel(Expr):
-    """Calling a model instance on inputs (inference outside training)."""
+    """Calling a model instance, or a built-in layer held by a name, on inputs (outside models and training)."""
 
     instance: Expr
     args: list[Expr]
+    layer: "Layer | None" = None  # the built-in layer the instance holds, when it is one
 
 
 @dataclass(eq=False)

@@ -124,6 +124,16 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
               "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", True),
 ]}
 
+def has_params(layer: Any) -> bool:
+    """Whether a layer tree (an ir.Layer, Sequential included) holds learned parameters; other values may."""
+    kind = getattr(layer, "kind", None)
+    if kind not in LAYERS:
+        return True  # a model instance or an unknown value: assume it has parameters
+    if kind == "Sequential":
+        return any(has_params(c) for c in layer.children)
+    return LAYERS[kind].has_params
+
+
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
 INIT_KEYWORDS = {"init": "weight", "bias_init": "bias"}  # a built-in layer's keyword -> the parameter it initialises
 
@@ -145,4 +155,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["LAYERS", "INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

@@ -35,6 +35,7 @@ class Symbol:
     const: Any = None  # a statically known Python value, if any
     func: ir.FuncDef | None = None
     is_param: bool = False
+    layer: ir.Layer | None = None  # the built-in layer a name holds (`pool = MaxPool2d(3)`), for calls outside models
 
 
 @dataclass
@@ -128,7 +129,8 @@ class Lowerer:
             value = ir.Seq(ListType(None), value.loc, [], "list")
         const = static_value(value) if not self._in_loop else None
         existing = self.scope.symbols.get(name)
-        self.scope.symbols[name] = Symbol(value.type, const, is_param=False)
+        layer = value if isinstance(value, ir.Layer) else None
+        self.scope.symbols[name] = Symbol(value.type, const, is_param=False, layer=layer)
         del existing
         return ir.Assign(loc, name, value)
 
@@ -499,7 +501,7 @@ class Lowerer:
         from .models import lower_apply, lower_call
         from .types import LayerType, ModelType
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
-            return lower_apply(self, e, sym.type, name)
+            return lower_apply(self, e, sym.type, name, sym.layer)
         if sym is None or isinstance(sym.type, ModelType):
             lowered = lower_call(self, e, name)
             if lowered is not None:

@@ -246,13 +246,16 @@ def lower_call(lw: "Lowerer", e: A.Call, name: str) -> ir.Expr | None:
     return None
 
 
-def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str) -> ir.Expr:
-    """`net(X)`: a member layer inside forward, or a model instance anywhere."""
+def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str, layer: ir.Layer | None = None) -> ir.Expr:
+    """`net(X)`: a member layer inside forward, a built-in layer held by a name outside models, or a model instance."""
     args = [lw.expr(a) for a in e.args]
     if isinstance(sym_type, LayerType):
         member = next((m for m in (lw.current_model.members if lw.current_model else []) if m.name == name), None)
         if len(args) != 1:
             return lw.error(e.loc, f"a layer takes one input, got {len(args)}")
+        if member is None and lw.current_model is None:  # a layer called like a model: same layouts, initialisation
+            t = apply_layer(lw, layer, args[0], e.loc)
+            return ir.CallModel(t, e.loc, ir.Var(sym_type, e.func.loc, name), args, layer)
         t = apply_layer(lw, member.value if member else None, args[0], e.loc)
         return ir.ApplyLayer(t, e.loc, name, args)
     model = lw.models.get(sym_type.name)

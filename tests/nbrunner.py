@@ -40,6 +40,7 @@ class NotebookRunner:
     def __init__(self, python: str, env: dict[str, str]):
         self.python, self.env = python, env
         self.proc: subprocess.Popen | None = None
+        self.last_stdout = ""  # what the last script printed (its last 2000 characters)
 
     def _start(self) -> None:
         self.proc = subprocess.Popen([self.python, "-u", "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -60,6 +61,7 @@ class NotebookRunner:
                     self.close()
                     return False, "the runner process died (crash in native code?)"
                 reply = json.loads(line)
+                self.last_stdout = reply.get("stdout", "")
                 return reply["ok"], reply.get("error", "")
             if time.monotonic() >= deadline:
                 self.close()

@@ -5,6 +5,8 @@ random draws and the notebook prelude.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -291,6 +293,17 @@ class Emitter:
 
     model_scope: set[str] | None = None
 
+    @contextlib.contextmanager
+    def earlier_members(self, m: ir.ModelDef, member: ir.Member) -> Iterator[None]:
+        """While a member's value is emitted in the constructor, the members before it (a layer reused inside a
+        member Sequential) are read through `self`; hyperparameters stay the constructor's arguments."""
+        saved = self.model_scope
+        self.model_scope = {mm.name for mm in m.members[:m.members.index(member)]}
+        try:
+            yield
+        finally:
+            self.model_scope = saved
+
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.unsupported_construct(m.loc, "model definitions")
         return []
@@ -331,6 +344,8 @@ class Emitter:
                         [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in n.kwargs.items()])
 
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        if c.layer is not None and c.layer.kind == "Flatten":  # flattening NCHW is the DSL's order: no layout change
+            return cst.Call(self.expr(c.instance), [cst.Arg(self.expr(a)) for a in c.args])
         return self.to_canonical_layout(c, cst.Call(self.expr(c.instance), [cst.Arg(self.model_input(a)) for a in c.args]))
 
     def model_input(self, a: ir.Expr) -> cst.BaseExpression:

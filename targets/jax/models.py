@@ -8,6 +8,7 @@ from d2lc.emit.fmt import attr, binop, sub
 from d2lc import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
+from d2lc.layers import has_params
 from d2lc.lower import static_value
 from d2lc.types import ScalarType
 from d2lc_targets.pytorch.models import _EQ, _is_zero
@@ -167,6 +168,8 @@ class JaxModels:
         return f"{base}_variables"
 
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        if c.layer is not None and not has_params(c.layer):  # a pooling lambda or an activation: a plain function
+            return super().call_model(c)
         name = c.instance.name if isinstance(c.instance, ir.Var) else None
         args = [self.model_input(a) for a in c.args]
         trained = self.state.setdefault("trained", set())

@@ -8,6 +8,7 @@ from d2lc.emit.fmt import attr, binop
 from d2lc import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
+from d2lc.layers import has_params
 from d2lc.lower import static_value
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
 
@@ -96,13 +97,15 @@ class MXNetModels:
             elif isinstance(mm.value, ir.Layer) and mm.value.kind == "Sequential":
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], call("nn.Sequential"))]))
                 saved, self.pre = self.pre, []
-                children = [self.expr(c) for c in mm.value.children]
+                with self.earlier_members(m, mm):
+                    children = [self.expr(c) for c in mm.value.children]
                 body.extend(self.pre)
                 self.pre = saved
                 body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("add")), [cst.Arg(c) for c in children]))]))
             else:
                 saved, self.pre = self.pre, []
-                value = self.expr(mm.value)
+                with self.earlier_members(m, mm):
+                    value = self.expr(mm.value)
                 body.extend(self.pre)
                 self.pre = saved
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
@@ -118,7 +121,7 @@ class MXNetModels:
 
     def _stmt(self, s):
         out = super()._stmt(s)
-        if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel):
+        if isinstance(s, ir.Assign) and (isinstance(s.value, ir.NewModel) or isinstance(s.value, ir.Layer) and has_params(s.value)):
             out.append(cst.SimpleStatementLine([cst.Expr(call(f"{s.name}.initialize"))]))
         return out
 

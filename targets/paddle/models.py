@@ -125,8 +125,9 @@ class PaddleModels:
             if hp.name in used:
                 body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
-            body.append(cst.SimpleStatementLine([cst.Assign(
-                [cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+            with self.earlier_members(m, member):
+                value = self.expr(member.value)
+            body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], value)]))
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(body))

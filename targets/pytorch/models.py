@@ -128,7 +128,9 @@ class PyTorchModels:
         try:
             for member in m.members:
                 target = attr(cst.Name("self"), cst.Name(member.name))
-                init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], self.expr(member.value))]))
+                with self.earlier_members(m, member):
+                    value = self.expr(member.value)
+                init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
                 init_body.extend(self.init_statements(target, member.value))
         finally:
             self.state["model_members"] = False

@@ -61,11 +61,14 @@ class TensorFlowModels:
         if layer.args.get("stride") is not None and s is None:
             s = "dynamic"  # a hyperparameter: neither "same" nor an omitted stride is safe
         s = s or (k if layer.kind != "Conv2d" else 1)
+        if layer.args.get("padding") is not None and p is None:
+            p = "dynamic"  # a hyperparameter or an expression such as kernel // 2: pad with its value
         p = p or 0
         padding = "valid"
         pre: list[cst.BaseExpression] = []
         if p and layer.kind == "MaxPool2d":
-            self.unsupported_construct(layer.loc, "MaxPool2d with padding (Keras pads with zeros, not -inf)")
+            what = "padding that is not a literal 0" if p == "dynamic" else "padding"
+            self.unsupported_construct(layer.loc, f"MaxPool2d with {what} (Keras pads with zeros, not -inf)")
         if p and isinstance(k, int) and s == 1 and 2 * p == k - 1 and layer.kind == "Conv2d":
             padding = "same"
         elif p:
@@ -109,8 +112,9 @@ class TensorFlowModels:
             if hp.name in used:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
-            init_body.append(cst.SimpleStatementLine([cst.Assign(
-                [cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], self.expr(member.value))]))
+            with self.earlier_members(m, member):
+                value = self.expr(member.value)
+            init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], value)]))
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))
