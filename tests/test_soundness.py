@@ -50,6 +50,8 @@ def run_everywhere(dsl: str, tmp_path: Path) -> dict[str, str]:
             failures.append(f"{backend.name}:\n{error}")
         printed[backend.name] = runner.last_stdout
     assert not failures, "\n".join(failures)
+    if not printed:
+        pytest.skip("no target's framework is installed")
     return printed
 
 
