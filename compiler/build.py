@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from .diagnostics import CompileError, Diagnostic
 from .emit.base import EmitError
 from .frontend import compile_chapter
 from .notebook import build_notebook
+from .outputs import write_all
 
 
 @dataclass
@@ -24,12 +24,27 @@ def find_chapters(paths: list[Path]) -> list[tuple[Path, Path]]:
     found: list[tuple[Path, Path]] = []
     for p in paths:
         if p.is_dir():
-            for f in sorted(p.rglob("*.md")):
+            for f in chapter_files_under(p):
                 found.append((f, f.relative_to(p)))
         else:
             root = next((a for a in p.resolve().parents if a.name == "sources"), p.resolve().parent)
             found.append((p, p.resolve().relative_to(root)))
     return found
+
+
+def chapter_files_under(folder: Path) -> list[Path]:
+    """Every .md file under `folder`, sorted; linked folders are followed (each real folder once, so no loop)."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(here)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        found.extend(Path(here) / f for f in files if f.endswith(".md") and os.path.isfile(os.path.join(here, f)))
+    return sorted(found)
 
 
 def build(paths: list[Path], backends: list[Backend], out_dir: Path, display_root: Path | None = None,
@@ -85,24 +100,5 @@ def _display(path: Path, root: Path | None) -> str:
 
 
 def write_outputs(outputs: dict[Path, str], out_dir: Path) -> list[Path]:
-    """Write each output atomically (temp file + rename), refusing paths outside `out_dir`."""
-    base = out_dir.resolve()
-    written = []
-    for path, text in sorted(outputs.items()):
-        target = path.resolve()
-        if not target.is_relative_to(base):
-            raise ValueError(f"refusing to write outside the output folder: {path}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and target.read_text(encoding="utf-8") == text:
-            continue
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".d2lc-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        written.append(target)
-    return written
+    """Write every output under `out_dir` all or nothing (see `outputs.write_all`); returns the files that changed."""
+    return write_all(outputs, out_dir)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .backend import get_backend, registry, target_names
@@ -24,34 +26,63 @@ def _print_diagnostics(errors: dict[str, list]) -> int:
     return count
 
 
-def _targets(spec: str, parser: argparse.ArgumentParser) -> list:
-    names = target_names() if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+def parse_targets(spec: str, parser: argparse.ArgumentParser) -> list:
+    """The backends a --target value names; an empty or unknown name is a usage error."""
+    names = target_names() if spec.strip() == "all" else [s.strip() for s in spec.split(",")]
+    if not any(names):
+        parser.error(f"--target={spec!r} names no target (known: {', '.join(target_names())}, all)")
     out = []
     for n in names:
+        if not n:
+            parser.error(f"--target={spec!r} has an empty name in its list")
         try:
-            out.append(get_backend(n))
+            b = get_backend(n)
         except KeyError:
             from .diagnostics import did_you_mean
             hint = did_you_mean(n, target_names())
             parser.error(f"unknown target '{n}' (known: {', '.join(target_names())}, all)" + (f"; {hint}" if hint else ""))
+        if b not in out:
+            out.append(b)
     return out
+
+
+def add_target_option(p: argparse.ArgumentParser, help: str) -> None:
+    """`--target` (documented) and `--targets` (its alias): the same option in every subcommand."""
+    p.add_argument("--target", "--targets", dest="target", default="all", metavar="TARGETS", help=help)
+
+
+def chapter_paths(specs: list[str], parser: argparse.ArgumentParser) -> list[Path]:
+    """The PATH arguments: each must exist, and a file must be a Markdown chapter (.md)."""
+    paths = [Path(p) for p in specs]
+    for p in paths:
+        if not p.exists():
+            parser.error(f"no such file or folder: {p}")
+        if not p.is_dir() and p.suffix.lower() != ".md":
+            parser.error(f"{p}: not a chapter (chapters are Markdown files ending in .md)")
+    return paths
 
 
 def cmd_compile(args, parser) -> int:
     from .build import build, write_outputs
-    backends = _targets(args.target, parser)
-    paths = [Path(p) for p in args.paths]
-    for p in paths:
-        if not p.exists():
-            parser.error(f"no such file or folder: {p}")
+    from .outputs import OutputError, check_output_root
+    backends = parse_targets(args.target, parser)
+    paths = chapter_paths(args.paths, parser)
     out = Path(args.output)
+    try:
+        check_output_root(out)
+    except OutputError as exc:
+        parser.error(f"cannot write to {exc.path}: {exc.reason}")
     result = build(paths, backends, out)
     if result.errors:
         n = _print_diagnostics(result.errors)
         print(f"d2lc: {n} error{'s' * (n != 1)} in {len(result.errors)} file{'s' * (len(result.errors) != 1)}; nothing was written",
               file=sys.stderr)
         return EXIT_ERRORS
-    written = write_outputs(result.outputs, out)
+    try:
+        written = write_outputs(result.outputs, out)
+    except OutputError as exc:
+        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+        return EXIT_USAGE
     if not args.quiet:
         print(f"d2lc: {len(result.outputs)} notebook{'s' * (len(result.outputs) != 1)} up to date in {out} ({len(written)} rewritten)")
     return EXIT_OK
@@ -60,11 +91,8 @@ def cmd_compile(args, parser) -> int:
 def cmd_check(args, parser) -> int:
     """`compile` minus writing: the same build for the same targets, so it reports exactly compile's errors."""
     from .build import build
-    backends = _targets(args.target, parser)
-    paths = [Path(p) for p in args.paths]
-    for p in paths:
-        if not p.exists():
-            parser.error(f"no such file or folder: {p}")
+    backends = parse_targets(args.target, parser)
+    paths = chapter_paths(args.paths, parser)
     result = build(paths, backends, Path("."))
     if result.errors:
         n = _print_diagnostics(result.errors)
@@ -85,15 +113,24 @@ def cmd_targets(args, parser) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("d2lc")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="d2lc", description="Compile framework-neutral deep-learning chapters "
                                      "into PyTorch, TensorFlow, JAX and MXNet notebooks.")
+    parser.add_argument("--version", action="version", version=f"d2lc {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("compile", help="compile chapters to notebooks", description="Compile chapters (Markdown with ```d2l cells) "
                        "into one notebook per target. Writes nothing if any chapter has errors.")
-    p.add_argument("--target", default="all", help="a target name, a comma-separated list, or 'all' (default)")
+    add_target_option(p, "a target name, a comma-separated list, or 'all' (default)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="chapter files or folders")
     p.add_argument("-o", "--output", default="generated", help="output folder (default: generated)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -102,7 +139,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="report every error compile would, writing nothing",
                        description="Parse, type-check and emit for the targets in memory; report exactly the errors "
                        "`compile` would, and write nothing.")
-    p.add_argument("--target", default="all", help="a target name, a comma-separated list, or 'all' (default: every installed target)")
+    add_target_option(p, "a target name, a comma-separated list, or 'all' (default: every installed target)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=cmd_check)
 
@@ -127,18 +164,41 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every run cleans up (workers killed) the same way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupted(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _catch_termination() -> dict[int, object]:
+    """Turn SIGTERM and SIGHUP into `Interrupted` (main thread only); returns the handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    previous = _catch_termination()
     try:
         return args.func(args, parser)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("d2lc: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     except Exception as exc:  # a bug in d2lc, not in the input: say so plainly
         print(f"d2lc: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in d2lc, not in your chapter; please report it with the input that caused it.", file=sys.stderr)
         return 3
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

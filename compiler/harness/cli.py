@@ -6,7 +6,21 @@ import os
 import sys
 from pathlib import Path
 
+from ..cli import add_target_option, chapter_paths, parse_targets
+
 DEFAULT_PATHS = ("sources", "tests/corpus")
+TEST_EXTRA = ("hypothesis",)  # what `pip install 'd2lc[test]'` adds that d2lc test imports
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text}")
+    return value
 
 
 def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -15,14 +29,14 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         description="Draw inputs for every typed function (hypothesis), run it in every target's framework, and "
                     "compare outputs and gradients with the reference target. Exits 1 on any mismatch or error.")
     p.add_argument("paths", nargs="*", metavar="PATH", help=f"chapter files or folders (default: {' '.join(DEFAULT_PATHS)})")
-    p.add_argument("--targets", default="all", help="comma-separated target names, or 'all' (default)")
+    add_target_option(p, "comma-separated target names, or 'all' (default); the reference is always added")
     p.add_argument("--reference", default="pytorch", help="the target whose outputs count as right (default: pytorch)")
     p.add_argument("--examples", type=int, default=25, metavar="N", help="inputs drawn per function (default: 25)")
     p.add_argument("--device", choices=("cpu", "gpu", "auto"), default="cpu",
                    help="where the frameworks compute; auto = a GPU where the framework sees one (default: cpu)")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="seed for the drawn inputs (default: random, printed)")
     p.add_argument("--report", metavar="FILE", help="also write the matrix to FILE.json and FILE.md")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
                    help="limit for one call; a worker past it is killed and restarted (default: 60)")
     p.add_argument("--reports-dir", default="reports", metavar="DIR", help="where failing inputs are saved (default: reports)")
     p.add_argument("--shapes", choices=("pool", "free"), default="pool",
@@ -34,6 +48,10 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                    help="skip the models of the chapters (by default each is compared: forward, gradients, SGD, Adam)")
     p.add_argument("--no-goldens", dest="goldens", action="store_false",
                    help="skip each target's golden snippets (tests/test_golden.py and the backend's goldens.md)")
+    p.add_argument("--known", metavar="FILE", default=None,
+                   help="known divergences, `row | target | reason` per line, reported as `known` (default: "
+                        "tests/known_mismatches.txt, and tests/known_model_divergences.txt for models, in the nearest "
+                        "folder above the chapters or the working folder); 'none' to report them as failures")
     p.add_argument("--replay", metavar="FILE.npz", help="rerun one saved failing input (needs --function)")
     p.add_argument("--function", metavar="NAME", help="the function to replay")
     p.set_defaults(func=cmd_test)
@@ -42,47 +60,65 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
 def _backends(spec: str, reference: str, parser: argparse.ArgumentParser) -> list:
     from ..backend import get_backend, target_names
-    names = target_names() if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
-    out = []
-    for n in names + [reference]:
-        try:
-            b = get_backend(n)
-        except KeyError:
-            parser.error(f"unknown target '{n}' (known: {', '.join(target_names())}, all)")
-        if b not in out:
-            out.append(b)
+    out = parse_targets(spec, parser)
+    ref = get_backend(reference)
+    if ref not in out:
+        out.append(ref)
     order = target_names()
     return sorted(out, key=lambda b: order.index(b.name) if b.name in order else len(order))
 
 
+def _writable_folder(option: str, folder: Path, parser: argparse.ArgumentParser) -> None:
+    """A folder d2lc test writes to must exist, or lie under the working folder (then it is created)."""
+    if folder.exists():
+        if not folder.is_dir():
+            parser.error(f"{option}: {folder} is not a folder")
+        return
+    if not folder.resolve().is_relative_to(Path.cwd().resolve()):
+        parser.error(f"{option}: the folder {folder} does not exist (d2lc test creates folders only under the "
+                     "working folder; create it first)")
+
+
 def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        from .runner import ERROR, FAIL, KNOWN, NoSuchFunction, Runner
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in TEST_EXTRA:
+            raise
+        print(f"d2lc test: needs the test extra ({exc.name} is not installed): pip install 'd2lc[test]' "
+              "(in a checkout: pip install -e '.[test]')", file=sys.stderr)
+        return 2
     from ..backend import get_backend
     from .replay import format_example, load_example
     from .report import Progress, summary_line, text_matrix, write_report
-    from .runner import ERROR, FAIL, NoSuchFunction, Runner
 
     try:
         reference = get_backend(args.reference).name
     except KeyError:
         parser.error(f"unknown reference target '{args.reference}'")
-    backends = _backends(args.targets, reference, parser)
+    backends = _backends(args.target, reference, parser)
     if args.examples < 1:
         parser.error("--examples must be at least 1")
     if bool(args.replay) != bool(args.function):
         parser.error("--replay FILE.npz and --function NAME go together")
+    if args.report:
+        _writable_folder("--report", Path(args.report).parent, parser)
+    _writable_folder("--reports-dir", Path(args.reports_dir), parser)
     replay = None
-    paths = [Path(p) for p in args.paths]
+    paths = chapter_paths(args.paths, parser)
     if args.replay:
-        example, meta = load_example(Path(args.replay))
+        if not Path(args.replay).is_file():
+            parser.error(f"--replay: no such file: {args.replay}")
+        try:
+            example, meta = load_example(Path(args.replay))
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input, not a bug
+            parser.error(f"--replay: {args.replay} is not an input saved by d2lc test ({type(exc).__name__}: {exc})")
         replay = (args.function, example)
         if not paths:
-            paths = [Path(meta["chapter"])]
+            paths = chapter_paths([meta["chapter"]], parser)
         seed = int(meta.get("seed", 0))
     else:
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1
-    for p in paths:
-        if not p.exists():
-            parser.error(f"no such file or folder: {p}")
     if not paths:
         paths = [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
     print(f"d2lc test: seed {seed}" + (f" (replaying {args.replay})" if replay else ""), file=sys.stderr)
@@ -94,6 +130,9 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except NoSuchFunction as exc:
         print(f"d2lc test: {exc}", file=sys.stderr)
         return 2
+
+    known_rows, known_models = _known_lists(args.known, paths, parser)
+    now_passing = result.mark_known(known_rows)
 
     for t in result.targets:
         print(f"  {t:11} {result.target_notes.get(t, '')}")
@@ -115,6 +154,12 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 print(f"  saved: {cell.npz}")
             if cell.replay:
                 print(f"  replay: {cell.replay}")
+    for r in result.rows:
+        for target, cell in r.cells.items():
+            if cell.status == KNOWN:
+                print(f"known: {Path(r.chapter).stem}:{r.label} on {target}: {cell.known}")
+    for row, target in now_passing:
+        print(f"listed as known but passes now (remove its line): {row} | {target}")
     if replay:
         _print_outputs(runner, result)
     print()
@@ -124,15 +169,37 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.report:
         js, md = write_report(result, Path(args.report))
         print(f"d2lc test: report written to {js} and {md}")
-    checks_ok = replay is not None or _target_checks(args, backends, reference, paths)
-    return 0 if result.ok and checks_ok else 1
+    checks_ok, models_compared = (True, False) if replay is not None else \
+        _target_checks(args, backends, reference, paths, known_models)
+    if not result.rows and not models_compared:
+        print("d2lc test: nothing was compared (no typed function or model in " + ", ".join(map(str, paths)) + ")")
+        return 1
+    matrix_ok = result.ok or (not result.rows and models_compared)
+    return 0 if matrix_ok and checks_ok else 1
 
 
-def _target_checks(args: argparse.Namespace, backends: list, reference: str, paths: list[Path]) -> bool:
-    """Per target: IR-op coverage (missing ops listed), golden snippets, and the chapters' models. True if none fails."""
+def _known_lists(option: str | None, paths: list[Path],
+                 parser: argparse.ArgumentParser) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """The known divergences of the function matrix and of the models (see `known.py`)."""
+    from .known import MISMATCHES, MODEL_DIVERGENCES, KnownFileError, find_known_file, read_known
+    if option == "none":
+        return {}, {}
+    rows_file = Path(option) if option else find_known_file(MISMATCHES, paths)
+    models_file = find_known_file(MODEL_DIVERGENCES, [rows_file.parent.parent] if option else paths) if rows_file else None
+    try:
+        return (read_known(rows_file) if rows_file else {}), (read_known(models_file) if models_file else {})
+    except (OSError, KnownFileError) as exc:
+        parser.error(f"--known: {exc}")
+
+
+def _target_checks(args: argparse.Namespace, backends: list, reference: str, paths: list[Path],
+                   known_models: dict[tuple[str, str], str]) -> tuple[bool, bool]:
+    """Per target: IR-op coverage (missing ops listed), golden snippets, and the chapters' models.
+
+    Returns (no check failed, some model was compared)."""
     from ..conformance import _find, backend_dir, check_coverage, check_goldens, model_steps, print_step
     targets = [b for b in backends if b.name != reference] or backends
-    models = model_steps(targets, paths, reference) if args.models else {}
+    models = model_steps(targets, paths, reference, known=known_models) if args.models else {}
     ok = True
     for b in targets:
         own = backend_dir(b.name)
@@ -145,7 +212,7 @@ def _target_checks(args: argparse.Namespace, backends: list, reference: str, pat
         for step in steps:
             print_step(step, lambda line: print("  " + line))
         ok = ok and all(step.status != "FAIL" for step in steps)
-    return ok
+    return ok, any(step.status == "ok" for step in models.values())
 
 
 def _case_for(runner, row_result):

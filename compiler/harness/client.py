@@ -7,12 +7,13 @@ import select
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .worker import _LEN, encode_message, pack_value, unpack_value
+from .worker import _LEN, PARENT_ENV, encode_message, pack_value, unpack_value
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -74,6 +75,8 @@ class WorkerClient:
         self._log = tempfile.TemporaryFile(mode="a+b")  # O_APPEND: reading never moves where the worker writes
         self._next_id = 0
         self._started = False
+        self._busy = threading.Lock()  # held while a request is in flight
+        self._abandoned = False  # set by `abandon`: the run is over, never start again
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -81,6 +84,7 @@ class WorkerClient:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.update(self.extra_env)
+        env[PARENT_ENV] = str(os.getpid())  # the worker ends itself when this process is gone
         self._log.seek(0)
         self._log.truncate()
         self.proc = subprocess.Popen([self.python, "-u", str(WORKER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -111,17 +115,22 @@ class WorkerClient:
         except subprocess.TimeoutExpired:
             pass
 
+    def abandon(self) -> None:
+        """Kill the worker for good (an interrupted run): threads still using it get WorkerError, no restart."""
+        self._abandoned = True
+        self.kill()
+
     def close(self) -> None:
-        """Ask the worker to exit; kill it if it does not."""
-        if self.alive():
+        """Ask the worker to exit; kill it if it does not, or if a request is still in flight (an interrupted run)."""
+        if self.alive() and self._busy.acquire(blocking=False):
             try:
                 self._roundtrip({"op": "exit"}, [], timeout=5)
-            except (WorkerError, CallFailed):
+                if self.proc is not None:
+                    self.proc.wait(timeout=5)
+            except (WorkerError, CallFailed, subprocess.TimeoutExpired):
                 pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            finally:
+                self._busy.release()
         self.kill()
 
     def stderr_tail(self, lines: int = 15) -> str:
@@ -181,9 +190,12 @@ class WorkerClient:
         if not self.alive():
             self._restart()
         self.stats.requests += 1
-        return self._roundtrip(header, blobs or [], timeout if timeout is not None else self.call_timeout)
+        with self._busy:
+            return self._roundtrip(header, blobs or [], timeout if timeout is not None else self.call_timeout)
 
     def _restart(self) -> None:
+        if self._abandoned:
+            raise WorkerError(f"{self.name}: the run was interrupted")
         if self._started:
             self.stats.restarts += 1
         self.kill()
@@ -221,12 +233,10 @@ class WorkerClient:
             left = deadline - time.perf_counter()
             if left <= 0:
                 self._timed_out()
-            _, ready, _ = select.select([], [fd], [], left)
-            if not ready:
-                continue
             try:
-                n = os.write(fd, view[:1 << 16])
-            except (BrokenPipeError, OSError):
+                _, ready, _ = select.select([], [fd], [], left)
+                n = os.write(fd, view[:1 << 16]) if ready else 0
+            except (OSError, ValueError):  # a broken pipe, or another thread killed the worker
                 self._died("while receiving a request")
             view = view[n:]
 
@@ -247,10 +257,13 @@ class WorkerClient:
             left = deadline - time.perf_counter()
             if left <= 0:
                 self._timed_out()
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            try:
+                ready, _, _ = select.select([fd], [], [], left)
+                chunk = os.read(fd, min(n, 1 << 20)) if ready else None
+            except (OSError, ValueError):  # another thread killed the worker and closed its pipe
+                self._died("while waiting for a reply")
+            if chunk is None:
                 continue
-            chunk = os.read(fd, min(n, 1 << 20))
             if not chunk:
                 self._died("while waiting for a reply")
             chunks.append(chunk)

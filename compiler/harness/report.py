@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .results import ERROR, FAIL, PASS, SKIP, Cell, RunResult
+from .results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RunResult
 
 
 class Progress:
@@ -69,7 +69,7 @@ def text_matrix(result: RunResult) -> str:
 def summary_line(result: RunResult) -> str:
     c = result.counts()
     t = result.timings.get("total_s", 0.0)
-    parts = [f"{c[PASS]} pass", f"{c[FAIL]} FAIL", f"{c[ERROR]} error", f"{c[SKIP]} skip"]
+    parts = [f"{c[PASS]} pass", f"{c[FAIL]} FAIL", f"{c[ERROR]} error", f"{c[KNOWN]} known", f"{c[SKIP]} skip"]
     if result.chapter_errors:
         parts.append(f"{len(result.chapter_errors)} chapter(s) do not compile")
     return (f"d2lc test: {len(result.rows)} rows x {len(result.targets)} targets: " + ", ".join(parts)
@@ -95,6 +95,10 @@ def markdown(result: RunResult) -> str:
             lines.append(f"- `{Path(r.chapter).stem}:{r.label}` on **{t}** ({c.status}): {c.message}")
             if c.replay:
                 lines.append(f"  - replay: `{c.replay}`")
+    known = [(r, t, c) for r in result.rows for t, c in r.cells.items() if c.status == KNOWN]
+    if known:
+        lines += ["", "## Known divergences (listed, not counted as failures)", ""]
+        lines += [f"- `{Path(r.chapter).stem}:{r.label}` on **{t}**: {c.known} (this run: {c.message})" for r, t, c in known]
     notes = [(r, n) for r in result.rows for n in r.notes]
     if notes:
         lines += ["", "## Notes", ""] + [f"- `{Path(r.chapter).stem}:{r.label}`: {n}" for r, n in notes]
@@ -111,7 +115,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "rows": [{
             "chapter": r.chapter, "function": r.row.function, "wrt": r.row.wrt, "label": r.label, "notes": r.notes,
             "cells": {t: {"status": c.status, "examples": c.compared, "max_abs": c.max_abs, "max_rel": c.max_rel,
-                          "message": c.message, "skipped": c.skipped, "npz": c.npz, "replay": c.replay}
+                          "message": c.message, "skipped": c.skipped, "known": c.known, "npz": c.npz, "replay": c.replay}
                       for t, c in r.cells.items()},
         } for r in result.rows],
     }

@@ -7,7 +7,7 @@ from typing import Any
 from .cases import Row
 from .strategies import Example
 
-PASS, FAIL, SKIP, ERROR = "pass", "FAIL", "skip", "error"
+PASS, FAIL, SKIP, ERROR, KNOWN = "pass", "FAIL", "skip", "error", "known"
 
 
 @dataclass
@@ -25,9 +25,12 @@ class Cell:
     example: Example | None = None  # the (shrunk) input of the failure
     npz: str | None = None
     replay: str | None = None
+    known: str = ""  # why this FAIL or error is listed as a known divergence
 
     @property
     def status(self) -> str:
+        if (self.failed or self.errored) and self.known:
+            return KNOWN
         if self.failed:
             return FAIL
         if self.errored:
@@ -71,7 +74,7 @@ class RunResult:
     target_timing: dict[str, TargetTiming] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        out = {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0}
+        out = {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0, KNOWN: 0}
         for r in self.rows:
             for c in r.cells.values():
                 out[c.status] += 1
@@ -79,6 +82,20 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        """No mismatch, no error, and something was actually checked."""
+        """No mismatch or error that is not known, and something was actually checked."""
         c = self.counts()
-        return not c[FAIL] and not c[ERROR] and not self.chapter_errors and (c[PASS] > 0 or not self.rows)
+        return not c[FAIL] and not c[ERROR] and not self.chapter_errors and c[PASS] > 0
+
+    def mark_known(self, known: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
+        """Mark the listed (row, target) FAILs and errors as known; returns the listed cells that now pass."""
+        passing = []
+        for r in self.rows:
+            for target, cell in r.cells.items():
+                reason = known.get((r.label, target))
+                if reason is None:
+                    continue
+                if cell.failed or cell.errored:
+                    cell.known = reason
+                elif cell.status == PASS:
+                    passing.append((r.label, target))
+        return passing

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, assume, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, assume, configuration, given, seed, settings
 from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
 from ..backend import Backend
@@ -16,9 +18,23 @@ from .cases import Chapter, FunctionCase, emit_for, load_chapter
 from .client import CallFailed, WorkerError
 from .compare import Verdict, check_type, compare_values, difference, widest
 from .replay import save_example
-from .results import ERROR, FAIL, PASS, SKIP, Cell, RowResult, RunResult, TargetTiming
+from .results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RowResult, RunResult, TargetTiming
 from .session import Session
 from .strategies import Example, examples, shape_pool
+
+
+@contextmanager
+def hypothesis_home(cache_dir: Path | None) -> Iterator[None]:
+    """Hypothesis keeps its files (e.g. its Unicode tables) under CACHE_DIR/hypothesis, or a temporary folder
+    without a cache, never in `.hypothesis/` of the working folder; the previous setting comes back after."""
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="d2lc-hypothesis-") as scratch:
+        configuration.set_hypothesis_home_dir(Path(cache_dir).resolve() / "hypothesis" if cache_dir is not None else scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
 
 class NoSuchFunction(LookupError):
     """--function names no testable function in the given chapters."""
@@ -90,6 +106,10 @@ class Runner:
     # ---- the whole run --------------------------------------------------------------------------------
     def run(self, paths: list[Path], replay: tuple[str, Example] | None = None) -> RunResult:
         """Test every function of the chapters under `paths`; with `replay` (function, input), just that one input."""
+        with hypothesis_home(self.cache_dir):
+            return self._run_all(paths, replay)
+
+    def _run_all(self, paths: list[Path], replay: tuple[str, Example] | None) -> RunResult:
         t0 = time.perf_counter()
         self.session = session = Session(self.backends, self.device, self.call_timeout, cache_dir=self.cache_dir)
         try:
@@ -112,6 +132,10 @@ class Runner:
                               "emit_s": t_emit - t_start, "examples_s": t_end - t_emit, "functions": len(cases),
                               "worker_restarts": sum(w.stats.restarts for w in session.workers.values())}
             return result
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                session.kill()  # interrupted: workers may be mid-call
+            raise
         finally:
             session.close()
 
@@ -393,7 +417,7 @@ class Runner:
                                                         "row": rr.row.label, "target": target, "reference": self.reference,
                                                         "seed": self.seed, "message": cell.message})
                 cell.npz = str(path)
-                cell.replay = (f"{self.cli_prefix} {case.chapter.path} --targets={target} --reference={self.reference} "
+                cell.replay = (f"{self.cli_prefix} {case.chapter.path} --target={target} --reference={self.reference} "
                                f"--device={self.device} --replay {path} --function {case.name}")
 
 
@@ -429,4 +453,4 @@ def _case_seed(run_seed: int, case: FunctionCase) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-__all__ = ["Runner", "RunResult", "RowResult", "Cell", "Chapter", "PASS", "FAIL", "SKIP", "ERROR", "NoSuchFunction"]
+__all__ = ["Runner", "RunResult", "RowResult", "Cell", "Chapter", "PASS", "FAIL", "SKIP", "ERROR", "KNOWN", "NoSuchFunction"]

@@ -102,8 +102,16 @@ class Session:
             w.close()
         self.pool.shutdown(wait=False)
 
+    def kill(self) -> None:
+        """End every worker now (an interrupted run): threads waiting on them see them die and return."""
+        for w in self.workers.values():
+            w.abandon()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
     def __enter__(self) -> "Session":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.kill()  # KeyboardInterrupt, SystemExit: no polite goodbyes to a worker that may be mid-call
         self.close()

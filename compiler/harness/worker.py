@@ -18,8 +18,10 @@ import io
 import json
 import linecache
 import os
+import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 
@@ -276,7 +278,36 @@ def _one_line(exc):
     return first if first.startswith(name + ":") else "%s: %s" % (name, first)
 
 
+PARENT_ENV = "D2LC_WORKER_PARENT"  # the client's pid, set by the client
+
+
+def die_with_parent(interval=0.2):
+    """End this worker (and its process group) as soon as the client that started it is gone.
+
+    The client may be killed in any way (SIGKILL included) while a call hangs, so the main loop
+    never sees its stdin close; a daemon thread watches the parent pid instead. (Linux's
+    PR_SET_PDEATHSIG would fire when the client *thread* that spawned the worker ends, and the
+    client spawns workers from short-lived threads.)"""
+    expected = os.environ.get(PARENT_ENV)
+    parent = int(expected) if expected and expected.isdigit() else os.getppid()
+
+    def end():
+        if os.getpgrp() == os.getpid():  # a group of our own (the client starts a new session): take it along
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(70)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        end()
+
+    if os.getppid() != parent:
+        end()
+    threading.Thread(target=watch, name="d2lc-watch-parent", daemon=True).start()
+
+
 def main():
+    die_with_parent()
     # The protocol owns the original stdin/stdout; anything the generated code prints goes to stderr.
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
