@@ -69,14 +69,17 @@ def _backends(spec: str, reference: str, parser: argparse.ArgumentParser) -> lis
 
 
 def _writable_folder(option: str, folder: Path, parser: argparse.ArgumentParser) -> None:
-    """A folder d2lc test writes to must exist, or lie under the working folder (then it is created)."""
+    """A folder d2lc test writes to must exist, have an existing parent (then it is created, one level, like
+    mkdir), or lie under the working folder; never a chain of new folders elsewhere (say from the root)."""
     if folder.exists():
         if not folder.is_dir():
             parser.error(f"{option}: {folder} is not a folder")
         return
+    if folder.resolve().parent.is_dir():
+        return
     if not folder.resolve().is_relative_to(Path.cwd().resolve()):
-        parser.error(f"{option}: the folder {folder} does not exist (d2lc test creates folders only under the "
-                     "working folder; create it first)")
+        parser.error(f"{option}: neither the folder {folder} nor its parent exists (d2lc test creates a chain of "
+                     "folders only under the working folder; create it first)")
 
 
 def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
