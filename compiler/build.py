@@ -1,11 +1,14 @@
 """The compile driver: chapters -> notebooks on disk, all or nothing, via temp files and renames."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .backend import Backend
+from .book import find_chapters as book_chapters
 from .diagnostics import CompileError, Diagnostic
 from .emit.base import EmitError
 from .frontend import compile_chapter
@@ -20,16 +23,8 @@ class BuildResult:
 
 
 def find_chapters(paths: list[Path]) -> list[tuple[Path, Path]]:
-    """(chapter file, path relative to the book root) for every .md under the given paths, sorted."""
-    found: list[tuple[Path, Path]] = []
-    for p in paths:
-        if p.is_dir():
-            for f in chapter_files_under(p):
-                found.append((f, f.relative_to(p)))
-        else:
-            root = next((a for a in p.resolve().parents if a.name == "sources"), p.resolve().parent)
-            found.append((p, p.resolve().relative_to(root)))
-    return found
+    """(chapter file, path relative to its book's sources folder) for every .md under the given paths, sorted."""
+    return [(c.file, c.rel) for c in book_chapters(paths)]
 
 
 def chapter_files_under(folder: Path) -> list[Path]:
@@ -48,31 +43,50 @@ def chapter_files_under(folder: Path) -> list[Path]:
 
 
 def build(paths: list[Path], backends: list[Backend], out_dir: Path, display_root: Path | None = None,
-          jobs: int | None = None) -> BuildResult:
-    """Compile every chapter for every backend in memory (chapters in parallel processes); nothing is written here."""
-    chapters = find_chapters(paths)
+          jobs: int | None = None, progress: Callable[[str], None] | None = None) -> BuildResult:
+    """Compile every chapter for every backend in memory (chapters in parallel processes); nothing is written here.
+
+    Ids, metadata and output paths come from each chapter's path relative to its book root, never from
+    the working directory; diagnostics name files as seen from `display_root` (default: the cwd)."""
+    chapters = book_chapters(paths)
     names = [b.name for b in backends]
-    tasks = [(str(chapter), str(rel), _display(chapter, display_root), names) for chapter, rel in chapters]
+    tasks = [(str(c.file), c.source, _display(c.file, display_root), names) for c in chapters]
+    result = BuildResult()
+    for chapter, task, (outputs, errors) in zip(chapters, tasks, compile_tasks(tasks, jobs, progress)):
+        if errors:
+            result.errors[task[2]] = errors
+        for target, text in outputs.items():
+            result.outputs[out_dir / target / chapter.rel.with_suffix(".ipynb")] = text
+    return result
+
+
+def compile_tasks(tasks: list[tuple[str, str, str, list[str]]], jobs: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> list[tuple[dict[str, str], list[Diagnostic]]]:
+    """Compile each (file, book-relative source, shown name, targets) task; the one place a compile cache hooks in.
+
+    `progress` is called with the shown name of each chapter as it finishes."""
     jobs = jobs if jobs is not None else min(len(tasks), os.cpu_count() or 1)
     if jobs > 1 and len(tasks) > 2:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_compile_one, tasks))
-    else:
-        results = [_compile_one(t) for t in tasks]
-    result = BuildResult()
-    for (chapter, rel, shown, _), (outputs, errors) in zip(tasks, results):
-        if errors:
-            result.errors[shown] = errors
-        for target, text in outputs.items():
-            result.outputs[out_dir / target / Path(rel).with_suffix(".ipynb")] = text
-    return result
+            results = []
+            for task, res in zip(tasks, pool.map(_compile_one, tasks)):
+                results.append(res)
+                if progress:
+                    progress(task[2])
+            return results
+    results = []
+    for task in tasks:
+        results.append(_compile_one(task))
+        if progress:
+            progress(task[2])
+    return results
 
 
 def _compile_one(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
     """One chapter for the named backends: (target -> notebook text, diagnostics)."""
     from .backend import get_backend, registry
-    chapter, _, shown, names = task
+    chapter, source, shown, names = task
     try:
         text = Path(chapter).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -80,16 +94,23 @@ def _compile_one(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str],
         return {}, [Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}")]
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
     try:
-        module = compile_chapter(text, shown, known)
+        module = compile_chapter(text, source, known)
     except CompileError as exc:
-        return {}, exc.diagnostics
+        return {}, [_shown_as(d, source, shown) for d in exc.diagnostics]
     outputs, errors = {}, []
     for name in names:
         try:
             outputs[name] = build_notebook(module, get_backend(name))
         except EmitError as exc:
-            errors.append(exc.diagnostic)
+            errors.append(_shown_as(exc.diagnostic, source, shown))
     return (outputs if not errors else {}), errors
+
+
+def _shown_as(diag: Diagnostic, source: str, shown: str) -> Diagnostic:
+    """The diagnostic naming the file as the user spelt it (compiles name it by its book-relative path)."""
+    if diag.loc.file != source:
+        return diag
+    return dataclasses.replace(diag, loc=dataclasses.replace(diag.loc, file=shown))
 
 
 def _display(path: Path, root: Path | None) -> str:
