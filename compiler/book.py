@@ -43,7 +43,8 @@ class Book:
     sources: str = "sources"
     output: str = "generated"
     targets: tuple[str, ...] = ()  # empty: every installed target, in registry order
-    versions: dict[str, str] = field(default_factory=dict)  # framework -> version, for install hints
+    versions: dict[str, str] = field(default_factory=dict)  # target -> its pip requirements, for install lines
+    toc: dict[str, list[str]] = field(default_factory=dict)  # chapter folder -> section order (chapters in this order)
     site: SiteOptions = field(default_factory=SiteOptions)
     execute: ExecuteOptions = field(default_factory=ExecuteOptions)
 
@@ -81,7 +82,7 @@ def load(root: Path) -> Book:
     book = data.get("book", {})
     site = data.get("site", {})
     execute = data.get("execute", {})
-    known = {"book", "targets", "versions", "site", "execute"}
+    known = {"book", "targets", "versions", "toc", "site", "execute"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise BookConfigError(f"{file}: unknown section(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -94,6 +95,7 @@ def load(root: Path) -> Book:
         output=book.get("output", Book.output),
         targets=tuple(data.get("targets", {}).get("order", ())),
         versions=dict(data.get("versions", {})),
+        toc={k: list(v) for k, v in data.get("toc", {}).items()},
         site=SiteOptions(output=site.get("output", SiteOptions.output), repository=site.get("repository", ""),
                          branch=site.get("branch", "main"),
                          mathjax=tuple([mathjax] if isinstance(mathjax, str) else mathjax),

@@ -1,4 +1,4 @@
-"""The `d2lc` command line: compile, check, targets, test, new-target."""
+"""The `d2lc` command line: compile, check, targets, build, serve, test, new-target."""
 from __future__ import annotations
 
 import argparse
@@ -146,6 +146,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list installed backends", description="List the installed backends and their op coverage.")
     p.set_defaults(func=cmd_targets)
 
+    from .bookbuild import add_book_parsers
+    add_book_parsers(sub)
     try:
         from .harness.cli import add_test_parser
         add_test_parser(sub)
