@@ -111,7 +111,7 @@ def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, wo
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    km = KernelManager(kernel_name=kernel_name(env_name),
+    km = KernelManager(kernel_name=kernel_name(env_name), transport="ipc", ip=str(work.parent / "kernel"),
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dirs)]))
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, record_timing=False,
                             resources={"metadata": {"path": str(work)}})

@@ -80,9 +80,13 @@ def _match_cells(nb: dict, source_path: str, raw) -> tuple[dict[int, dict], dict
     setup = None
     code_raw = [(i, c) for i, c in enumerate(raw) if c.kind == "code"]
     position = 0
+    previous = None
     for cell in nb.get("cells", []):
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            if previous is not None:  # shown under the parameters cell: the values the outputs were made with
+                previous["d2lc_injected"] = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             continue
+        previous = cell
         if cell["cell_type"] == "code":
             cid = cell.get("id", "")
             if cid == cell_id(source_path, position, "code", "<setup>"):
@@ -122,6 +126,10 @@ def _tab_set(page: Page, targets: list[TargetInfo], cells: dict[str, dict | None
         else:
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             parts.append(_fence("python", source))
+            if cell.get("d2lc_injected"):
+                injected = cell["d2lc_injected"].replace("# Parameters\n", "")
+                parts.append(_container("The outputs on this page were computed with smaller sizes:\n\n"
+                                        + _fence("python", injected), "parameters"))
             parts.extend(_outputs(page, t, key, cell))
         parts.append(":::::\n")
     parts.append("::::::")

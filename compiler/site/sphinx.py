@@ -32,7 +32,9 @@ html_css_files = ["d2lc.css"]
 html_js_files = ["d2lc.js"]
 html_copy_source = False
 html_show_sourcelink = False
-mathjax_path = {mathjax!r}
+mathjax_path = {mathjax!r}  # MathJax 2 (what Debian ships); myst-parser's MathJax 3 settings are turned off
+myst_update_mathjax = False
+mathjax2_config = {{"tex2jax": {{"inlineMath": [["\\\\(", "\\\\)"]], "displayMath": [["\\\\[", "\\\\]"]]}}}}
 exclude_patterns = ["_outputs/**/*.md"]
 suppress_warnings = ["myst.header"]
 '''
@@ -69,8 +71,8 @@ def ordered(book: Book, chapters: list[Chapter]) -> list[tuple[str, list[Chapter
 def build_site(book: Book, chapters: list[Chapter], targets: list[tuple[str, str]], executed: Path,
                known_targets: set[str], shown, quiet: bool = True) -> SiteResult:
     """Build the HTML site for `chapters` on `targets` ((name, display name) in tab order)."""
-    src_dir = book.root / "build" / "site-src"
     out_dir = book.path(book.site.output)
+    src_dir = out_dir.parent / f".{out_dir.name}-src"  # the MyST pages and conf.py Sphinx reads
     generated = book.path(book.output)
     groups = ordered(book, chapters)
     texts = {c.source: c.file.read_text(encoding="utf-8") for c in chapters}
@@ -121,7 +123,7 @@ def build_site(book: Book, chapters: list[Chapter], targets: list[tuple[str, str
     pages["conf.py"] = CONF.format(title=book.title, author=", ".join(book.authors), static=str(STATIC),
                                    mathjax=mathjax)
     written = _sync_tree(src_dir, pages)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-d", str(book.root / "build" / ".doctrees"),
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-d", str(out_dir.parent / f".{out_dir.name}-doctrees"),
            str(src_dir), str(out_dir)] + (["-q"] if quiet else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
