@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DATA = ("grammar/*.lark", "targets/*/snippets/*.py", "targets/*/goldens.md", "compiler/templates/**/*.j2",
-                "compiler/emit/snippets/*.py")
+                "compiler/emit/snippets/*.py", "compiler/site/static/*")
 PACKAGED = ("pyproject.toml", "setup.py", "README.md", "compiler", "grammar", "targets")
 INSTALLED_AS = {"grammar": "d2lc/grammar", "targets": "d2lc_targets", "compiler": "d2lc"}
 

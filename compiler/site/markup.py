@@ -74,7 +74,9 @@ def check_references(text: str, shown: str, source: Path, labels: Labels, citati
             col = m.start(2) + 1
             loc = Loc(shown, n, col, col + len(name))
             if role == "cite":
-                for key in (k.strip() for k in name.split(",")):
+                for k in re.finditer(r"[^,\s]+", name):
+                    key = k.group(0)
+                    loc = Loc(shown, n, col + k.start(), col + k.end())
                     if key not in citations:
                         diags.append(Diagnostic(loc, f"unknown citation key `{key}`",
                                                 expected="a key of the bibliography named in book.toml ([site] bibliography)",

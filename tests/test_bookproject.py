@@ -1,0 +1,130 @@
+"""The book project: outputs placed and named by the path relative to the book root (never the cwd),
+`d2lc build --keep-going`, the site's markup checks, and execution (parameters, cache key, failures)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from d2lc.cli import main
+from d2lc.site.markup import Labels, check_references, collect_labels, to_myst
+
+GOOD = "# Good\n\nSome prose.\n\n```d2l\nx = arange(4.0)\nprint(x * 2)\n```\n"
+BROKEN = "# Broken\n\n```d2l\nx = arange(4.0)\ny = x @ undefined_name\n```\n"
+
+
+def _book(root: Path, chapters: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "book.toml").write_text('[book]\ntitle = "T"\nsources = "src"\noutput = "out"\n[targets]\norder = ["pytorch"]\n')
+    for rel, text in chapters.items():
+        (root / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "src" / rel).write_text(text)
+    return root
+
+
+def _notebooks(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.ipynb"))}
+
+
+def test_outputs_depend_only_on_the_path_within_the_book(tmp_path, monkeypatch, capsys):
+    book = _book(tmp_path / "book", {"ch/a.md": GOOD, "ch/b.md": GOOD.replace("Good", "Other")})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runs = [(book, ["src"]), (book / "src", ["ch"]), (elsewhere, [str(book / "src" / "ch") + "/"]),
+            (elsewhere, ["../book/./src/ch/a.md", "../book/src/ch/b.md"])]
+    results = []
+    for i, (cwd, paths) in enumerate(runs):
+        monkeypatch.chdir(cwd)
+        out = tmp_path / f"out{i}"
+        assert main(["compile", "--target=pytorch", "-q", *paths, "-o", str(out)]) == 0
+        results.append(_notebooks(out))
+    assert list(results[0]) == ["pytorch/ch/a.ipynb", "pytorch/ch/b.ipynb"]  # the chapter folder is kept
+    assert all(r == results[0] for r in results)
+    meta = json.loads(results[0]["pytorch/ch/a.ipynb"])["metadata"]["d2lc"]
+    assert meta["source"] == "src/ch/a.md"
+
+
+def test_keep_going_builds_the_good_chapters_and_names_the_broken(tmp_path, capsys):
+    book = _book(tmp_path, {"ch/good.md": GOOD, "ch/broken.md": BROKEN})
+    assert main(["build", "--book", str(book), "--no-site", "-q"]) == 1
+    assert not (book / "out").exists()  # without --keep-going nothing is written
+    err = capsys.readouterr().err
+    assert "broken.md:5:9: error" in err and "--keep-going" in err
+    assert main(["build", "--book", str(book), "--no-site", "--keep-going", "-q"]) == 1
+    assert _notebooks(book / "out").keys() == {"pytorch/ch/good.ipynb"}
+    assert "broken.md" in capsys.readouterr().err
+
+
+def test_unresolved_references_citations_and_images_are_errors_at_their_place(tmp_path):
+    text = ("# Intro\n:label:`sec_intro`\n\nSee :numref:`sec_intro` and :ref:`sec_intr`.\n\n"
+            "![A plot](img/missing.png)\n:label:`fig_plot`\n\nAs :cite:`Known2020,Unknown1999` show.\n")
+    src = tmp_path / "intro.md"
+    src.write_text(text)
+    labels = Labels()
+    assert collect_labels(text, "intro.md", "ch/intro", labels) == []
+    diags = check_references(text, "intro.md", src, labels, {"Known2020"})
+    got = sorted((d.loc.line, d.loc.col, d.message) for d in diags)
+    assert got == [(4, 35, "unresolved reference `sec_intr`"), (6, 11, "missing image `img/missing.png`"),
+                   (9, 21, "unknown citation key `Unknown1999`")]
+    assert "did you mean `sec_intro`?" in [d.hint for d in diags if "sec_intr" in d.message][0]
+    myst = to_myst(text, labels)
+    assert "(sec_intro)=\n# Intro" in myst and "{ref}`sec_intro`" in myst
+    assert ":::{figure} img/missing.png\n:name: fig_plot" in myst and ":label:" not in myst
+
+
+def test_a_label_defined_twice_is_an_error(tmp_path):
+    labels = Labels()
+    collect_labels("# A\n:label:`x`\n", "a.md", "a", labels)
+    (d,) = collect_labels("# B\n\n## C\n:label:`x`\n", "b.md", "b", labels)
+    assert (d.loc.file, d.loc.line, d.loc.col) == ("b.md", 4, 9) and "a.md:2:9" in d.hint
+
+
+def test_parameters_are_injected_after_the_parameters_cell_only_for_its_names():
+    from d2lc.execute import inject_parameters
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import x"), nbformat.v4.new_code_cell("num_epochs = 10\nlr = 0.1"),
+                nbformat.v4.new_code_cell("train(num_epochs)")]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    out = inject_parameters(nb, {"num_epochs": 2, "batch_size": 8})
+    assert [c.source for c in out.cells][2] == "# Parameters\nnum_epochs = 2"
+    assert out.cells[2].metadata["tags"] == ["injected-parameters"] and len(nb.cells) == 3  # input untouched
+
+
+def test_the_cache_key_covers_the_notebook_the_environment_lock_and_the_data(tmp_path):
+    from d2lc.execute import cache_key
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    lock = tmp_path / "env.lock"
+    lock.write_text("torch==1\n")
+    key = cache_key(nb, lock, "data1")
+    assert cache_key(nb, lock, "data1") == key
+    assert cache_key(nb, lock, "data2") != key
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(2)")])
+    assert cache_key(other, lock, "data1") != key
+    lock.write_text("torch==2\n")
+    assert cache_key(nb, lock, "data1") != key
+
+
+def test_an_execution_failure_names_the_notebook_the_cell_and_the_error(tmp_path):
+    pytest.importorskip("ipykernel")
+    from d2lc.execute import Job, execute_all
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"),
+                                         nbformat.v4.new_code_cell("print(x)"), nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("print('never')")])
+    nb.cells[3].id = "the-bad-cell"
+    path = tmp_path / "ch" / "n.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    job = Job(path, "gen/ch/n.ipynb", tmp_path / "exec" / "n.ipynb", Path(sys.executable), "main", None)
+    ran, cached, failures = execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)
+    assert ran == 0 and cached == 0
+    assert [f.render() for f in failures] == ["gen/ch/n.ipynb: cell 3 (the-bad-cell): ZeroDivisionError: division by zero"]
+    assert not (tmp_path / "exec" / "n.ipynb").exists() and not list((tmp_path / "cache").iterdir())
+    nb.cells[3].source = "print(x + 1)"
+    nbformat.write(nb, path)
+    assert execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)[:2] == (1, 0)
+    outputs = [c.get("outputs") for c in nbformat.read(job.target_out, as_version=4).cells if c.cell_type == "code"]
+    assert outputs[1][0]["text"] == "1\n" and outputs[2][0]["text"] == "2\n"
+    assert execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)[:2] == (0, 1)
