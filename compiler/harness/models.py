@@ -3,7 +3,7 @@
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
-and three steps of SGD and of Adam (losses and resulting parameters) are compared against the
+and ten steps of SGD and of Adam (modgen.OPTIMIZER_STEPS; losses and resulting parameters) are compared against the
 reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
