@@ -276,8 +276,8 @@ class Layer(Expr):
             out["weight"] = weight
         if self.bias_init is not None:
             out["bias"] = self.bias_init
-        elif self.has_bias and not zero_bias_default:
-            out["bias"] = Init("zeros", {}, self.loc)
+        elif self.has_bias and not zero_bias_default and (self.init is not None or "bias" in defaults):
+            out["bias"] = Init("zeros", {}, self.loc)  # stated init= implies a zero bias; so does the default
         return out
 
 
