@@ -26,7 +26,7 @@ done
 PY="${PYTHON:-python3}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 REPORTS="${GPU_CHECK_REPORTS:-$ROOT/reports/gpu-check-$DEVICE-$STAMP}"
-mkdir -p "$REPORTS"
+mkdir -p "$REPORTS/failing"
 
 # TF32 off everywhere: cuBLAS/cuDNN (NVIDIA_TF32_OVERRIDE), JAX's matmuls (full float32 precision);
 # the PyTorch worker also turns off torch.backends.*.allow_tf32 itself (targets/pytorch/__init__.py).
