@@ -49,8 +49,9 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             tape, block = self._tape_block(g, run)
             self.pre.append(block)
         self.state.setdefault("release", set()).update({tape, y.value})
-        # the language's answer where y does not depend on x: zeros of x's shape (TensorFlow's default is None)
-        zero = cst.parse_expression("tf.UnconnectedGradients.ZERO")
+        # In a function, where shapes vary, y may not depend on x (an empty loop or slice): the language's gradient
+        # is then zeros of x's shape, where TensorFlow's default is None. Top-level code keeps the book's call.
+        zero = cst.parse_expression("tf.UnconnectedGradients.ZERO") if self.in_function is not None else None
         return call(f"{tape}.gradient", y, cst.Name(g.wrt.name), unconnected_gradients=zero)
 
     def writes_functionally(self, s: ir.IndexAssign) -> bool:
