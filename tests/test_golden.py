@@ -809,3 +809,76 @@ def test_gradients_of_one_loss_share_one_backward_pass():
         print(gw, gb)
         """,
     )
+
+
+def test_only_differentiated_element_writes_are_functional():
+    # TensorFlow's Variable.assign cuts the tape and MXNet refuses writes while recording: a write that a grad
+    # differentiates through becomes a new tensor; the same write elsewhere keeps the usual idiom
+    validate_all(
+        """
+        def first_zeroed(X: f32[n, k]) -> f32[n, k]:
+            Y = X.clone()
+            Y[0] = 0.0
+            return Y
+
+        def kept(X: f32[n, k]) -> f32[n, k]:
+            Y = X.clone()
+            Y[0] = 0.0
+            return Y
+
+        X = ones((3, 2))
+        print(grad(first_zeroed(X).sum(), X), kept(X))
+        """,
+        tensorflow="""
+        def first_zeroed(X):
+            Y = tf.identity(X)
+            positions = tf.reshape(tf.range(tf.size(Y)), Y.shape)[0]
+            Y = tf.reshape(
+                tf.tensor_scatter_nd_update(
+                    tf.reshape(Y, [-1]),
+                    tf.reshape(positions, [-1, 1]),
+                    tf.reshape(tf.broadcast_to(0.0, positions.shape), [-1]),
+                ),
+                Y.shape,
+            )
+            return Y
+
+
+        def kept(X):
+            Y = tf.Variable(X)
+            Y[0].assign(tf.fill(Y[0].shape, 0.0))
+            return Y
+
+
+        X = tf.ones((3, 2))
+        with tf.GradientTape() as tape:
+            tape.watch(X)
+            value = tf.reduce_sum(first_zeroed(X))
+        print(tape.gradient(value, X), kept(X))
+        """,
+        mxnet="""
+        def first_zeroed(X):
+            Y = X.copy()
+            positions = np.arange(Y.size, dtype=np.int64).reshape(Y.shape)[0]
+            source = np.arange(Y.size, dtype=np.int64)
+            source[positions.reshape(-1)] = Y.size + np.arange(positions.size, dtype=np.int64)
+            Y = np.concatenate([Y.reshape(-1), np.full(positions.shape, 0.0).reshape(-1)])[source].reshape(
+                Y.shape
+            )
+            return Y
+
+
+        def kept(X):
+            Y = X.copy()
+            Y[0] = 0.0
+            return Y
+
+
+        X = np.ones((3, 2))
+        X.attach_grad()
+        with autograd.record():
+            value = first_zeroed(X).sum()
+        value.backward()
+        print(X.grad, kept(X))
+        """,
+    )
