@@ -1,7 +1,7 @@
 """What MXNet spells differently: `attach_grad` + `autograd.record()`, and `npx.set_np()`."""
 import libcst as cst
 
-from d2lc.emit.fmt import attr, sub
+from d2lc.emit.fmt import attr
 from d2lc.emit.rules import call
 from libcst.helpers import parse_template_statement
 
