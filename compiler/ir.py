@@ -254,21 +254,36 @@ class Layer(Expr):
     bias_init: Init | None = None
 
     @property
+    def stated(self) -> bool:
+        """Whether the source states an initialiser for this layer (else the language's defaults apply)."""
+        return self.init is not None or self.bias_init is not None
+
+    @property
     def has_bias(self) -> bool:
         bias = self.args.get("bias")
         return self.kind in ("Linear", "Conv2d") and not (isinstance(bias, Const) and bias.value is False)
 
     def inits(self, zero_bias_default: bool = True) -> dict[str, Init]:
-        """{"weight": ..., "bias": ...}: the initialisers a backend must emit for this layer. A stated `init=`
-        without `bias_init=` means a zero bias, which a backend whose default bias is not zero must spell out."""
+        """{"weight": ..., "bias": ...}: the initialisers a backend must emit for this layer: the stated ones, else
+        the language's defaults (layers.DEFAULT_INITS). A zero bias, stated or by default, is left out where the
+        framework's layers start their biases at zero (`zero_bias_default`)."""
+        from .layers import DEFAULT_INITS
+        defaults = DEFAULT_INITS.get(self.kind, {})
         out: dict[str, Init] = {}
-        if self.init is not None:
-            out["weight"] = self.init
+        weight = self.init or (Init(defaults["weight"][0], _consts(defaults["weight"][1], self.loc), self.loc)
+                               if "weight" in defaults else None)
+        if weight is not None:
+            out["weight"] = weight
         if self.bias_init is not None:
             out["bias"] = self.bias_init
-        elif self.init is not None and self.has_bias and not zero_bias_default:
-            out["bias"] = Init("zeros", {}, self.init.loc)
+        elif self.has_bias and not zero_bias_default and (self.init is not None or "bias" in defaults):
+            out["bias"] = Init("zeros", {}, self.loc)  # stated init= implies a zero bias; so does the default
         return out
+
+
+def _consts(args: dict[str, float], loc: Loc | None) -> dict[str, "Const"]:
+    from .types import FLOAT
+    return {k: Const(FLOAT, loc, v) for k, v in args.items()}
 
 
 @dataclass(eq=False)

@@ -136,6 +136,14 @@ def has_params(layer: Any) -> bool:
 
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
 INIT_KEYWORDS = {"init": "weight", "bias_init": "bias"}  # a built-in layer's keyword -> the parameter it initialises
+# The language's initialisers where a layer states none (docs/dsl.md, "Default initialisation"): Glorot's uniform
+# weights and zero biases for Linear and Conv2d, N(0, 1) embeddings. Every target spells them out, so a chapter
+# without `init=` trains from the same distribution everywhere.
+DEFAULT_INITS: dict[str, dict[str, tuple[str, dict[str, float]]]] = {
+    "Linear": {"weight": ("xavier", {}), "bias": ("zeros", {})},
+    "Conv2d": {"weight": ("xavier", {}), "bias": ("zeros", {})},
+    "Embedding": {"weight": ("normal", {"mean": 0.0, "std": 1.0})},
+}
 
 LOSSES = {
     "squared_loss": "Mean squared error over all elements: mean((y_hat - y) ** 2).",
@@ -155,4 +163,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["has_params", "LAYERS", "INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "INITS", "DEFAULT_INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

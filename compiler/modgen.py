@@ -49,7 +49,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
 
     from .types import OpaqueType
     args = ", ".join(f"{k}={v!r}" for k, v in hparams.items())
-    cases = parse_template_module(CASES.replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss)))
+    cases = parse_template_module(CASES.replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss))
+                                   .replace("TRAIN_STEPS", str(TRAIN_EPOCHS * TRAIN_BATCHES)).replace("STEPS", str(OPTIMIZER_STEPS)))
     loc = next(iter(module.stmts())).loc
     optimizers = []
     for name, kind, lr in (("D2LC_SGD", "SGD", 0.1), ("D2LC_ADAM", "Adam", 0.01)):
@@ -66,6 +67,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
     return (setup + "\n\n\n" if setup else "") + code + "\n"
 
 
+TRAIN_EPOCHS, TRAIN_BATCHES = 2, 2  # the harness' training run: epochs, minibatches per epoch (harness/models.py)
+OPTIMIZER_STEPS = 10  # optimizer steps the model harness compares (Adam's epsilon placement shows only after the first)
 CASES = """
 def d2lc_make(X, params):
     handle = d2lc_build(MODEL(HPARAMS), X)
@@ -87,11 +90,17 @@ def d2lc_case_grads(X, y, *params):
 
 
 def d2lc_case_sgd(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, 3)
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, STEPS)
+    return tuple(losses), tuple(after)
+
+
+def d2lc_case_train(X, y, *params):
+    batch = len(y) // TRAIN_STEPS
+    losses, after = d2lc_steps(d2lc_make(X[:batch], params), X, y, LOSS, D2LC_SGD, TRAIN_STEPS, batch)
     return tuple(losses), tuple(after)
 
 
 def d2lc_case_adam(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, 3)
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, STEPS)
     return tuple(losses), tuple(after)
 """

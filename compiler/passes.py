@@ -253,3 +253,32 @@ def detect_features(module: ir.Module) -> set[str]:
                 if isinstance(p.type, TensorType) and p.type.dtype.is_64bit:
                     feats.add("x64")
     return feats
+
+
+def differentiated_writes(module: ir.Module) -> set[int]:
+    """The element writes a gradient differentiates through: those in a grad's recorded slice, and every
+    one in a function that a grad's value or slice calls (directly or through other functions).
+
+    A target whose element writes cut or forbid the tape (TensorFlow's `tf.Variable`, MXNet while
+    recording) writes these functionally; it keeps its usual idiom for all the others."""
+    stmts = list(module.stmts())
+    funcs = {s.name: s for s in ir.walk_stmts(stmts) if isinstance(s, ir.FuncDef)}
+    grads = [e for s in ir.walk_stmts(stmts) if not isinstance(s, ir.FuncDef)
+             for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)]
+    recorded = [s for g in grads for s in ir.walk_stmts(g.slice)]
+    out = {id(s) for s in recorded if isinstance(s, ir.IndexAssign)}
+
+    def calls(nodes) -> set[str]:
+        return {e.func for n in nodes for e in ir.walk_exprs(n) if isinstance(e, ir.CallFunc)}
+
+    todo = calls([g.y for g in grads] + recorded)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in funcs:
+            continue
+        seen.add(name)
+        body = list(ir.walk_stmts(funcs[name].body))
+        out |= {id(s) for s in body if isinstance(s, ir.IndexAssign)}
+        todo |= calls(body)
+    return out

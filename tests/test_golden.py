@@ -562,8 +562,12 @@ def test_gradients_in_loops_and_functions_start_from_fresh_buffers():
         pytorch="""
         def g(x):
             x = x.detach().requires_grad_(True)
-            (x * x).sum().backward()
-            return x.grad
+            value = (x * x).sum()
+            return (
+                torch.autograd.grad(value, x, allow_unused=True, materialize_grads=True)[0]
+                if value.requires_grad
+                else torch.zeros_like(x)
+            )
 
 
         w = torch.arange(4.0)
@@ -673,7 +677,7 @@ def test_jax_initialises_an_untrained_model_once_and_applies_it():
 
             @nn.compact
             def __call__(self, X, training=False):
-                net = nn.Dense(self.n)
+                net = nn.Dense(self.n, kernel_init=nn.initializers.xavier_uniform())
                 return net(X)
 
 
@@ -803,5 +807,78 @@ def test_gradients_of_one_loss_share_one_backward_pass():
         gw = w.grad.copy()
         gb = b.grad.copy()
         print(gw, gb)
+        """,
+    )
+
+
+def test_only_differentiated_element_writes_are_functional():
+    # TensorFlow's Variable.assign cuts the tape and MXNet refuses writes while recording: a write that a grad
+    # differentiates through becomes a new tensor; the same write elsewhere keeps the usual idiom
+    validate_all(
+        """
+        def first_zeroed(X: f32[n, k]) -> f32[n, k]:
+            Y = X.clone()
+            Y[0] = 0.0
+            return Y
+
+        def kept(X: f32[n, k]) -> f32[n, k]:
+            Y = X.clone()
+            Y[0] = 0.0
+            return Y
+
+        X = ones((3, 2))
+        print(grad(first_zeroed(X).sum(), X), kept(X))
+        """,
+        tensorflow="""
+        def first_zeroed(X):
+            Y = tf.identity(X)
+            positions = tf.reshape(tf.range(tf.size(Y)), Y.shape)[0]
+            Y = tf.reshape(
+                tf.tensor_scatter_nd_update(
+                    tf.reshape(Y, [-1]),
+                    tf.reshape(positions, [-1, 1]),
+                    tf.reshape(tf.broadcast_to(0.0, positions.shape), [-1]),
+                ),
+                Y.shape,
+            )
+            return Y
+
+
+        def kept(X):
+            Y = tf.Variable(X)
+            Y[0].assign(tf.fill(Y[0].shape, 0.0))
+            return Y
+
+
+        X = tf.ones((3, 2))
+        with tf.GradientTape() as tape:
+            tape.watch(X)
+            value = tf.reduce_sum(first_zeroed(X))
+        print(tape.gradient(value, X), kept(X))
+        """,
+        mxnet="""
+        def first_zeroed(X):
+            Y = X.copy()
+            positions = np.arange(Y.size, dtype=np.int64).reshape(Y.shape)[0]
+            source = np.arange(Y.size, dtype=np.int64)
+            source[positions.reshape(-1)] = Y.size + np.arange(positions.size, dtype=np.int64)
+            Y = np.concatenate([Y.reshape(-1), np.full(positions.shape, 0.0).reshape(-1)])[source].reshape(
+                Y.shape
+            )
+            return Y
+
+
+        def kept(X):
+            Y = X.copy()
+            Y[0] = 0.0
+            return Y
+
+
+        X = np.ones((3, 2))
+        X.attach_grad()
+        with autograd.record():
+            value = first_zeroed(X).sum()
+        value.backward()
+        print(X.grad, kept(X))
         """,
     )

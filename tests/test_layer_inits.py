@@ -47,6 +47,25 @@ model Tokens():
         return head(embed(X))
 ```
 """
+DEFAULTS = """# No initialiser stated: the language's defaults (docs/dsl.md), spelt out on every target
+
+```d2l
+model DefaultDense():
+    net = Sequential(Linear(256), ReLU(), Linear(96))
+    def forward(X: f32[n, 128]):
+        return net(X)
+
+model DefaultConv():
+    net = Sequential(Conv2d(64, kernel=3), ReLU())
+    def forward(X: f32[n, 8, 12, 12]):
+        return net(X)
+
+model DefaultTokens():
+    embed = Embedding(200, 64)
+    def forward(X: i64[b, t]):
+        return embed(X)
+```
+"""
 SHIFTED = """# Initialisers gluon has no built-in for (a normal with a mean other than 0, an asymmetric uniform range)
 
 ```d2l
@@ -91,6 +110,10 @@ EXPECTED = {
     "Tokens": [((200, 64), Normal(0.0, 0.3)), ((32, 64), Const(0.0)), ((32,), Const(-0.25))],
     "Shifted": [((256, 128), Normal(0.5, 0.02)), ((256,), Const(0.0)),
                 ((64, 256), Uniform(0.2, 0.6)), ((64,), Const(0.0))],
+    # the language's defaults: Glorot's uniform weights, zero biases, N(0, 1) embeddings
+    "DefaultDense": [((256, 128), Xavier(128, 256)), ((256,), Const(0.0)), ((96, 256), Xavier(256, 96)), ((96,), Const(0.0))],
+    "DefaultConv": [((64, 8, 3, 3), Xavier(8 * 9, 64 * 9)), ((64,), Const(0.0))],
+    "DefaultTokens": [((200, 64), Normal(0.0, 1.0))],
 }
 UNSPELLABLE: dict[str, set[str]] = {}  # targets that must refuse a model as a declared gap (none today)
 Z = 6.0  # standard errors allowed
@@ -152,7 +175,7 @@ def session():
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inits")
-    for name, text in (("portable.md", CHAPTER), ("shifted.md", SHIFTED)):  # a harness module holds a whole chapter
+    for name, text in (("portable.md", CHAPTER), ("shifted.md", SHIFTED), ("defaults.md", DEFAULTS)):  # a harness module holds a whole chapter
         (folder / name).write_text(text, encoding="utf-8")
     found, notes = model_cases([folder])
     assert not notes, notes
@@ -208,6 +231,16 @@ def test_a_wrong_initialiser_is_caught(session, cases, monkeypatch):
     assert any(p.startswith("#0 Normal: std") for p in problems), problems
     assert any("within one std" in p for p in problems), problems
     assert not any(p.startswith(("#1", "#2", "#3", "#4", "#5")) for p in problems), problems
+
+
+def test_a_framework_default_is_caught(session, cases, monkeypatch):
+    """Plant a bug: the language states no defaults, so PyTorch keeps its own (Kaiming's uniform with a = sqrt(5),
+    a bound of 1/sqrt(fan_in), and non-zero biases): the default-initialiser checks must fail for it."""
+    from d2lc import layers
+    monkeypatch.setattr(layers, "DEFAULT_INITS", {})
+    problems = problems_of(session, cases["DefaultDense"], get_backend("pytorch"))
+    assert any(p.startswith("#0 Xavier") for p in problems), problems
+    assert any(p.startswith("#1 Const") for p in problems), problems
 
 
 def test_the_checks_reject_wrong_draws():

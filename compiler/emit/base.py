@@ -244,6 +244,17 @@ class Emitter:
         self.unsupported(g, "this target declares no gradient emission")
         raise AssertionError
 
+    def writes_functionally(self, s: ir.IndexAssign) -> bool:
+        """Whether this element write makes a new tensor (JAX always; others where a gradient reads it)."""
+        return self.backend.functional_updates
+
+    def differentiated(self, s: ir.IndexAssign) -> bool:
+        """Whether a gradient differentiates through this element write (see passes.differentiated_writes)."""
+        if "differentiated" not in self.state:
+            from ..passes import differentiated_writes
+            self.state["differentiated"] = differentiated_writes(self.module)
+        return id(s) in self.state["differentiated"]
+
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
         target = self.subscript(cst.Name(s.name), s.index)
         stmts = []
@@ -273,7 +284,8 @@ class Emitter:
         shared_inside = {source(b.value) for b in inner if isinstance(b, ir.Assign)}  # `Z = Y` in the loop: copy per pass
         out: dict[str, list[ir.IndexAssign]] = {}
         for b in inner:
-            if isinstance(b, ir.IndexAssign) and b.name not in assigned and b.name not in shared_inside:
+            if isinstance(b, ir.IndexAssign) and b.name not in assigned and b.name not in shared_inside \
+                    and not self.writes_functionally(b):
                 out.setdefault(b.name, []).append(b)
         return {n: ws for n, ws in out.items() if any(w.may_alias and id(w) not in self.copied_writes for w in ws)}
 

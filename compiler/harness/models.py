@@ -3,7 +3,7 @@
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
-and three steps of SGD and of Adam (losses and resulting parameters) are compared against the
+and ten steps of SGD and of Adam (modgen.OPTIMIZER_STEPS; losses and resulting parameters) are compared against the
 reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
@@ -24,8 +24,9 @@ from ..lower import static_value
 from ..modgen import model_module_source
 from ..types import ScalarType, TensorType
 
-CHECKS = ("forward", "grads", "sgd", "adam")
-TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), "sgd": (1e-3, 5e-4), "adam": (1e-3, 5e-4)}
+CHECKS = ("forward", "grads", "sgd", "adam", "train")
+# "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
+TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), "sgd": (1e-3, 5e-4), "adam": (1e-3, 5e-4), "train": (1e-3, 5e-4)}
 
 
 @dataclass
@@ -136,7 +137,7 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
 ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
          "ln_gamma", "ln_beta", "embedding", "param", "rnn_weight_ih", "rnn_weight_hh", "rnn_bias_ih", "rnn_bias_hh"]
 CELLS = (None, "RNN", "GRU", "LSTM")  # both as in targets/pytorch/snippets/harness_models.py
-OPTIMIZER_CHECKS = ("sgd", "adam")
+OPTIMIZER_CHECKS = ("sgd", "adam", "train")
 
 
 def draw_input(case: ModelCase, seed: int) -> np.ndarray:
@@ -188,6 +189,23 @@ def labels(case: ModelCase, logits: np.ndarray, seed: int) -> np.ndarray:
     if case.loss == "cross_entropy":
         return rng.integers(0, logits.shape[-1], size=logits.shape[0]).astype(np.int64)
     return rng.normal(size=logits.shape).astype(np.float32)
+
+
+def training_run(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The minibatches of a short training run, in order: each epoch a seeded NumPy permutation of the examples
+    (one data order for every framework, batch axis first in every layout), cut by the glue into equal batches."""
+    from ..modgen import TRAIN_BATCHES, TRAIN_EPOCHS
+    rng = np.random.default_rng(seed + 3)
+    used = len(y) // TRAIN_BATCHES * TRAIN_BATCHES  # whole batches in every epoch
+    order = np.concatenate([rng.permutation(len(y))[:used] for _ in range(TRAIN_EPOCHS)])
+    return np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order])
+
+
+def epoch_losses(step_losses) -> list[float]:
+    """Per-epoch mean training loss of a `train` check's step losses."""
+    from ..modgen import TRAIN_BATCHES
+    steps = np.asarray(step_losses, np.float64)
+    return [float(e.mean()) for e in steps.reshape(-1, TRAIN_BATCHES)]
 
 
 def _err(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -255,6 +273,9 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     # a full step in a direction set by that rounding: compare only elements with a real gradient.
                     got, want, skipped = _mask_noise(case, got, want, ref["grads"][1])
                     detail = f"{skipped} zero-gradient elements not compared" if skipped else ""
+                if check == "train":
+                    diffs = [abs(a - b) for a, b in zip(epoch_losses(got[0]), epoch_losses(want[0]))]
+                    detail = "per-epoch loss differences " + ", ".join(f"{d:.1e}" for d in diffs)
                 pairs = list(zip(_flat(got), _flat(want)))
                 ok = len(_flat(got)) == len(_flat(want)) and all(_close(a, b, rtol, atol) for a, b in pairs)
                 errs = [_err(a, b) for a, b in pairs] or [(0.0, 0.0)]
@@ -314,8 +335,10 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 y = activation_to_native(labels(case, out[check], seed), layouts) if y is None else y
             else:
                 y = y if y is not None else labels(case, np.zeros((case.input_shape[0], 1)), seed)
-                fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam"}[check]
-                first, arrays = worker.call(backend.name, key, fn, [Xn, y, *native]).value
+                fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam",
+                      "train": "d2lc_case_train"}[check]
+                data = (Xn, y) if check != "train" else training_run(Xn, np.asarray(y), seed)
+                first, arrays = worker.call(backend.name, key, fn, [*data, *native]).value
                 to_canonical = grads_to_canonical if check == "grads" else params_to_canonical
                 canon = to_canonical(case.params, [np.asarray(a) for a in arrays], layouts)
                 # Running statistics are compared in eval-mode forward passes; after training steps they differ

@@ -2,10 +2,12 @@
 import libcst as cst
 
 from d2lc.emit.fmt import attr
+from d2lc.emit.rules import call
 from libcst.helpers import parse_template_statement
 
 from d2lc import ir
 from d2lc.emit.base import Emitter
+from d2lc.types import TensorType
 
 from .models import MXNetModels
 
@@ -40,3 +42,54 @@ class MXNetEmitter(MXNetModels, Emitter):
             self.pre.extend(self._recording(g, run))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         return self.kept_grad(g, attr(cst.Name(g.wrt.name), cst.Name("grad")))
+
+    def op(self, node: ir.Op) -> cst.BaseExpression:
+        index = node.args.get("index") if node.op == "getitem" else None
+        if index and len(index) == 1 and isinstance(index[0], ir.IndexSlice) and index[0].step is None and self.in_function \
+                and isinstance(node.args["x"].type, TensorType) \
+                and not _surely_ordered(index[0]):
+            # `x[i:j]` alone takes MXNet's contiguous fast path, which raises for i > j; with `...` it is an empty
+            # slice. In functions only, where bounds vary with the call (top-level code raises visibly if ever)
+            return self.subscript(self.expr(node.args["x"]), [*index, ir.IndexEllipsis()])
+        return super().op(node)
+
+    def writes_functionally(self, s: ir.IndexAssign) -> bool:
+        return self.differentiated(s)  # MXNet allows no element assignment while autograd records
+
+    def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
+        """Under a gradient, `Y[index] = v` makes a new array: the flat positions of `Y[index]`, a gather
+        index that takes those from v and the rest from Y (built outside the graph), and one gather."""
+        if not self.writes_functionally(s):
+            return super().index_assign(s)
+        y = s.name
+        positions, source = self.scratch("positions"), self.scratch("source")
+        grid = cst.parse_expression(f"np.arange({y}.size, dtype=np.int64).reshape({y}.shape)")
+        value = self.assign_value(s)
+        if isinstance(s.value.type, TensorType):
+            value = call("np.broadcast_to", value, cst.parse_expression(f"{positions}.shape"))
+        else:
+            value = call("np.full", cst.parse_expression(f"{positions}.shape"), value)
+        return [
+            self.assign(positions, self.subscript(grid, s.index)),
+            self.assign(source, cst.parse_expression(f"np.arange({y}.size, dtype=np.int64)")),
+            cst.parse_statement(f"{source}[{positions}.reshape(-1)] = {y}.size + np.arange({positions}.size, dtype=np.int64)\n"),
+            self.assign(y, cst.parse_expression(
+                f"np.concatenate([{y}.reshape(-1), VALUE.reshape(-1)])[{source}].reshape({y}.shape)").visit(_Put(value))),
+        ]
+
+
+def _surely_ordered(s: ir.IndexSlice) -> bool:
+    """Whether start <= stop is certain: a start of 0 (or none), or constant bounds in order."""
+    lo = s.start.value if isinstance(s.start, ir.Const) else (0 if s.start is None else None)
+    hi = s.stop.value if isinstance(s.stop, ir.Const) else (None if s.stop is None else -1)
+    return lo == 0 or (isinstance(lo, int) and lo > 0 and (hi is None or (isinstance(hi, int) and hi >= lo)))
+
+
+class _Put(cst.CSTTransformer):
+    """Put a ready expression where a template says VALUE."""
+
+    def __init__(self, value: cst.BaseExpression):
+        self.value = value
+
+    def leave_Name(self, original, updated):
+        return self.value if updated.value == "VALUE" else updated

@@ -139,7 +139,8 @@ class MXNetModels:
         wd = c.args.get("weight_decay")
         if wd is not None and not _is_zero(wd):
             items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
-        if c.kind == "Adam":  # gluon adds epsilon before the bias correction; this matches PyTorch's 1e-8 at the first step
+        if c.kind == "Adam":  # gluon adds epsilon before v's bias correction and has no option to move it: PyTorch's
+            # 1e-8 at step 1, a smaller one later, which matters only for gradients near 1e-8 (see the Keras emitter)
             items.append(cst.DictElement(cst.SimpleString("'epsilon'"), cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5")))
         return cst.Dict(items)
 

@@ -36,7 +36,15 @@ class PaddleEmitter(PaddleModels, Emitter):
             self.pre.extend(self._track(x))
             self.pre.extend(self._run(g))
         y = self.expr(g.y)
-        if x in self.grad_seen or self.in_function is not None or self.loop_depth:
+        if self.in_function is not None:  # where shapes vary, y may not depend on x: the gradient is then zeros
+            busy = self.state.setdefault("grad_names", {}).setdefault(id(self.current_stmt), set())
+            name = self.scratch(f"{x}_grad", busy)  # distinct from the other gradients of this statement
+            busy.add(name)
+            first = sub(call("paddle.grad", y, cst.Name(x), allow_unused=cst.Name("True")),
+                        [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+            self.pre.append(self.assign(name, first))
+            return cst.parse_expression(f"{name} if {name} is not None else paddle.zeros_like({x})")
+        if x in self.grad_seen or self.loop_depth:
             return sub(call("paddle.grad", y, cst.Name(x)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         self.grad_seen.add(x)

@@ -60,10 +60,22 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         if id(g) not in self.recorded:
             self.pre.extend(leaf)
             self.pre.extend(self._run(g))
+        if self.in_function is not None and not self.joined_wrts(g):
+            return self._grad_or_zeros(g)
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(self.expr(g.y), cst.Name("backward")), []))]))
         self.grad_seen.add(x)
         stale |= (reads(g.slice) | reads(g.y) | {x}) & self.grad_seen
         return self.kept_grad(g, attr(cst.Name(x), cst.Name("grad")))
+
+    def _grad_or_zeros(self, g: ir.Grad) -> cst.BaseExpression:
+        """In a function, where shapes vary, y may not depend on x (an empty loop or slice): the language's
+        gradient is then zeros of x's shape, where `backward()` would raise or leave `x.grad` None."""
+        y = g.y.name if isinstance(g.y, ir.Var) else self.scratch("value")
+        if not isinstance(g.y, ir.Var):
+            self.pre.append(self.assign(y, self.expr(g.y)))
+        x = g.wrt.name
+        return cst.parse_expression(f"torch.autograd.grad({y}, {x}, allow_unused=True, materialize_grads=True)[0] "
+                                    f"if {y}.requires_grad else torch.zeros_like({x})")
 
     def funcdef(self, f: ir.FuncDef) -> cst.FunctionDef:
         # a parameter may be the caller's tensor, with a .grad of its own or not a leaf: differentiate a detached copy

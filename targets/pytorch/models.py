@@ -62,9 +62,9 @@ class PyTorchModels:
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
-        if layer.inits() and not self.state.get("model_members"):
+        if layer.stated and not self.state.get("model_members"):
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
-        if layer.kind in EAGER and layer.inits():
+        if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
         out = layer_call(self, layer, LAYERS)
         if layer.kind in RECURRENT:  # the DSL's sequences are batch-first
@@ -77,6 +77,19 @@ class PyTorchModels:
         if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
             return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final state)
         return out
+
+    def spelt_inits(self, layer: ir.Layer) -> dict[str, ir.Init]:
+        """The initialisers `nn.init` sets on this layer: the stated ones, and the language's defaults where the
+        layer can be built with its parameters (in a model, its input size known). A lazy layer keeps PyTorch's
+        own initialisation, which it applies when it first sees an input (a gap docs/dsl.md states)."""
+        inits = layer.inits(LAYER_INITS.zero_bias_default)
+        if layer.stated or not inits:
+            return inits
+        if not self.state.get("model_members"):
+            return {}
+        if layer.kind in EAGER and input_size_code(self.state.get("layer_inputs", {}), layer, EAGER[layer.kind][1]) is None:
+            return {}
+        return inits
 
     def eager_layer(self, layer: ir.Layer) -> cst.BaseExpression:
         """`nn.Linear(in, out)` / `nn.Conv2d(in, out, ...)`: parameters that exist now, for `nn.init` to fill."""
@@ -98,7 +111,7 @@ class PyTorchModels:
             for i, child in enumerate(value.children):
                 out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))]), child))
         elif isinstance(value, ir.Layer):
-            for role, init in value.inits(LAYER_INITS.zero_bias_default).items():
+            for role, init in self.spelt_inits(value).items():
                 tensor = attr(target, cst.Name(LAYER_INITS.keywords[value.kind][role]))
                 out.append(cst.SimpleStatementLine([cst.Expr(init_call(self, INPLACE[init.kind], init, tensor))]))
         return out

@@ -7,7 +7,7 @@ from libcst.helpers import parse_template_statement
 from d2lc import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.rules import call
-from d2lc.types import TensorType
+from d2lc.types import DType, TensorType
 
 from .models import TensorFlowModels
 
@@ -49,9 +49,34 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             tape, block = self._tape_block(g, run)
             self.pre.append(block)
         self.state.setdefault("release", set()).update({tape, y.value})
-        return call(f"{tape}.gradient", y, cst.Name(g.wrt.name))
+        # In a function, where shapes vary, y may not depend on x (an empty loop or slice): the language's gradient
+        # is then zeros of x's shape, where TensorFlow's default is None. Top-level code keeps the book's call.
+        zero = cst.parse_expression("tf.UnconnectedGradients.ZERO") if self.in_function is not None else None
+        return call(f"{tape}.gradient", y, cst.Name(g.wrt.name), unconnected_gradients=zero)
+
+    def writes_functionally(self, s: ir.IndexAssign) -> bool:
+        return self.differentiated(s)  # a Variable's assign() would cut the tape
+
+    def functional_write(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
+        """`Y[index] = v` as a new tensor: the flat positions of `Y[index]` in Y, then a scatter into flat Y."""
+        self.state.setdefault("variables", set()).discard(s.name)
+        positions = self.scratch("positions")
+        grid = cst.parse_expression(f"tf.reshape(tf.range(tf.size({s.name})), {s.name}.shape)")
+        value = self.assign_value(s)
+        vt, slot = s.value.type, s.slot_type
+        want = slot.dtype if isinstance(slot, TensorType) else None
+        if want is not None and (vt.dtype != want if isinstance(vt, TensorType) else want != DType.float32):
+            value = call("tf.cast", value, self.dtype_expr(want))
+        updates = call("tf.broadcast_to", value, cst.parse_expression(f"{positions}.shape"))
+        scatter = cst.parse_expression(
+            f"tf.tensor_scatter_nd_update(tf.reshape({s.name}, [-1]), tf.reshape({positions}, [-1, 1]), UPDATES)")
+        scatter = scatter.with_changes(args=[*scatter.args[:2], cst.Arg(call("tf.reshape", updates, cst.parse_expression("[-1]")))])
+        return [self.assign(positions, self.subscript(grid, s.index)),
+                self.assign(s.name, call("tf.reshape", scatter, attr(cst.Name(s.name), cst.Name("shape"))))]
 
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
+        if self.writes_functionally(s):
+            return self.functional_write(s)
         variables = self.state.setdefault("variables", set())
         out: list[cst.BaseStatement] = []
         if s.name not in variables or (s.may_alias and id(s) not in self.copied_writes):
@@ -86,7 +111,7 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
             hoisted: list[str] = []
             copied = set(self.loop_copies(s)) if isinstance(s, ir.For) else set()  # made Variables by the base's `copy_of`
             if isinstance(s, ir.For):  # a tensor the loop only writes elements of becomes a Variable once, before it
-                written = [b for b in inner if isinstance(b, ir.IndexAssign)]
+                written = [b for b in inner if isinstance(b, ir.IndexAssign) and not self.writes_functionally(b)]
                 skip = assigned | kept | copied | {b.name for b in written if b.may_alias}
                 hoisted = list(dict.fromkeys(b.name for b in written if b.name not in skip))
             self.state["variables"] = kept | set(hoisted) | copied if isinstance(s, ir.For) else set()

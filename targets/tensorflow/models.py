@@ -136,7 +136,9 @@ class TensorFlowModels:
                         weight_decay=self.expr(wd) if wd is not None and not _is_zero(wd) else None)
         if c.kind == "Adam":
             lr = c.args.get("lr")
-            # Keras adds epsilon before the bias correction; this value matches PyTorch's 1e-8 from the first step.
+            # Keras adds epsilon to sqrt(v) before v's bias correction, PyTorch after it, and no Keras option moves
+            # it: this value is PyTorch's 1e-8 at step 1; at step t Keras' is sqrt((1 - 0.999) / (1 - 0.999 ** t))
+            # of it, which changes an update only where sqrt(v_hat) is within a few orders of 1e-8 (docs/dsl.md).
             return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None,
                         epsilon=cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5"))
         return cst.parse_expression(LOSSES[c.kind])

@@ -88,13 +88,14 @@ def d2lc_grads(handle, X, y, loss):
                    for c, p in d2lc_paths(handle)]
 
 
-def d2lc_steps(handle, X, y, loss, tx, steps):
+def d2lc_steps(handle, X, y, loss, tx, steps, batch=None):
     net, variables = handle[0], handle[1]
     params = variables["params"]
     state = tx.init(params)
     losses = []
-    for _ in range(steps):
-        value, grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss))(params)
+    for i in range(steps):
+        Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
+        value, grads = jax.value_and_grad(d2lc_objective(net, variables, Xb, yb, loss))(params)
         updates, state = tx.update(grads, state, params)
         params = optax.apply_updates(params, updates)
         losses.append(float(value))

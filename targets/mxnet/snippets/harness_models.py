@@ -33,12 +33,13 @@ def d2lc_grads(net, X, y, loss):
     return value, [p.grad() if p.grad_req != "null" else np.zeros(p.shape) for p in d2lc_tensors(net)]
 
 
-def d2lc_steps(net, X, y, loss, optimizer, steps):
+def d2lc_steps(net, X, y, loss, optimizer, steps, batch=None):
     trainer = gluon.Trainer(net.collect_params(), *optimizer)
     losses = []
-    for _ in range(steps):
+    for i in range(steps):
+        Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         with autograd.record():
-            value = D2LC_LOSSES[loss](net(X), y)
+            value = D2LC_LOSSES[loss](net(Xb), yb)
         value.backward()
         trainer.step(1)
         losses.append(float(value))

@@ -47,12 +47,13 @@ def d2lc_grads(net, X, y, loss):
     return value.detach(), [grad_of[id(t)] if grad_of.get(id(t)) is not None else paddle.zeros_like(t) for t in tensors]
 
 
-def d2lc_steps(net, X, y, loss, make_optimizer, steps):
+def d2lc_steps(net, X, y, loss, make_optimizer, steps, batch=None):
     net.train()
     opt = make_optimizer(net.parameters())
     losses = []
-    for _ in range(steps):
-        value = D2LC_LOSSES[loss](net(X), y)
+    for i in range(steps):
+        Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
+        value = D2LC_LOSSES[loss](net(Xb), yb)
         opt.clear_grad()
         value.backward()
         opt.step()

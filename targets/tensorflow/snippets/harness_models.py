@@ -35,11 +35,12 @@ def d2lc_grads(net, X, y, loss):
     return value, [grad_of.get(id(v), tf.zeros_like(v)) for v in d2lc_tensors(net)]
 
 
-def d2lc_steps(net, X, y, loss, opt, steps):
+def d2lc_steps(net, X, y, loss, opt, steps, batch=None):
     losses = []
-    for _ in range(steps):
+    for i in range(steps):
+        Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         with tf.GradientTape() as tape:
-            value = D2LC_LOSSES[loss](net(X, training=True), y)
+            value = D2LC_LOSSES[loss](net(Xb, training=True), yb)
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(value, net.trainable_variables)]  # as the train helper
         opt.apply_gradients(zip(grads, net.trainable_variables))
         losses.append(float(value))
