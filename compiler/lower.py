@@ -78,6 +78,9 @@ class Lowerer:
         self.models: dict[str, ir.ModelDef] = {}
         self.current_model: ir.ModelDef | None = None
         self._in_loop = 0
+        self.model_asts: dict[str, A.ModelDef] = {}  # for shape checking through model boundaries (models.probe_forward)
+        self.probe_depth = 0
+        self.layer_inputs: dict[int, tuple] = {}  # id(layer) -> (input size, loc, layer) of its first use
 
     # ---- errors ------------------------------------------------------------------------------
     def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:

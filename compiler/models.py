@@ -146,8 +146,35 @@ def _init_allowed(lw: "Lowerer", kind: str, args: dict[str, Any], kw: A.Keyword,
     return False
 
 
+# The input axis whose size a layer's parameters fix (Conv2d's input channels, Linear's input features).
+_INPUT_AXIS = {"Linear": -1, "Conv2d": 1, "BatchNorm1d": 1, "BatchNorm2d": 1}
+
+
+def _member_layer(lw: "Lowerer", layer: ir.Expr | None) -> ir.Expr | None:
+    """A member named inside a member Sequential (`shared` in Sequential(..., shared, ...)) stands for its layer."""
+    if isinstance(layer, ir.Var) and lw.current_model is not None:
+        member = next((m for m in lw.current_model.members if m.name == layer.name), None)
+        if member is not None and isinstance(member.value, ir.Layer):
+            return member.value
+    return layer
+
+
+def _check_input_size(lw: "Lowerer", layer: ir.Layer, x: TensorType, loc) -> None:
+    """One layer object applied twice must see the same input size: its parameters were made for the first."""
+    axis = _INPUT_AXIS.get(layer.kind)
+    if axis is None or x.rank == 0 or not -x.rank <= axis < x.rank or not isinstance(x.shape[axis], int):
+        return
+    seen = lw.layer_inputs.setdefault(id(layer), (x.shape[axis], loc, layer))
+    if seen[0] != x.shape[axis]:
+        what = "input channels" if layer.kind == "Conv2d" else "channels" if layer.kind.startswith("BatchNorm") else "input features"
+        lw.error(loc, f"this `{layer.kind}` was first applied to {seen[0]} {what} (line {seen[1].line}), here to {x.shape[axis]}",
+                 expected=f"{seen[0]} {what}, as at its first use",
+                 hint="a layer's parameters are made for the input size of its first use; declare a second layer for the other input")
+
+
 def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
     """The output type of applying a layer (tree) to x."""
+    layer = _member_layer(lw, layer)
     if not isinstance(layer, ir.Layer) or not isinstance(x.type, TensorType):
         return ANY
     t: Type = x.type
@@ -157,6 +184,7 @@ def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
         return t
     from .lower import static_value
     static = {k: static_value(v) for k, v in layer.args.items()}
+    _check_input_size(lw, layer, x.type, loc)
     try:
         return LAYERS[layer.kind].shape(static, x.type)
     except ShapeError as exc:
@@ -177,6 +205,7 @@ def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
     forward: ir.FuncDef | None = None
     mdef = ir.ModelDef(s.loc, s.name, hparams, members, None)  # type: ignore[arg-type]
     lw.models[s.name] = mdef
+    lw.model_asts[s.name] = s
     outer, lw.scope = lw.scope, mscope
     lw.current_model = mdef
     try:
@@ -260,9 +289,55 @@ def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str, layer: ir.L
         return ir.ApplyLayer(t, e.loc, name, args)
     model = lw.models.get(sym_type.name)
     result: Type = model.forward.result if model and model.forward else ANY
+    probed = probe_forward(lw, sym_type.name, args, e.loc) if model is not None else None
+    if probed is not None:
+        result = probed
     if lw.current_model is not None and any(m.name == name for m in lw.current_model.members):
         return ir.ApplyLayer(result, e.loc, name, args)
     return ir.CallModel(result, e.loc, ir.Var(sym_type, e.func.loc, name), args)
+
+
+def probe_forward(lw: "Lowerer", name: str, args: list[ir.Expr], loc) -> Type | None:
+    """Shape checking across model boundaries: lower model `name` again with its forward's symbolic input
+    dimensions bound to the sizes of this call, and report the shape errors that only these sizes cause (at their
+    own location, naming this call). The output type for these inputs, or None when nothing is bound."""
+    import dataclasses
+    from .diagnostics import DiagnosticBag
+    s = lw.model_asts.get(name)
+    fwd = next((st for st in s.body if isinstance(st, A.FuncDef) and st.name == "forward"), None) if s else None
+    if fwd is None or lw.probe_depth >= 8 or len(args) != len(fwd.params):
+        return None
+    bound: dict[str, int] = {}
+    for p, a in zip(fwd.params, args):
+        if p.ann is not None and p.ann.dims and isinstance(a.type, TensorType) and a.type.rank == len(p.ann.dims):
+            bound.update({d: v for d, v in zip(p.ann.dims, a.type.shape) if isinstance(d, str) and isinstance(v, int)})
+    if not bound:
+        return None
+    params = [dataclasses.replace(p, ann=dataclasses.replace(p.ann, dims=[bound.get(d, d) if isinstance(d, str) else d for d in p.ann.dims]))
+              if p.ann is not None and p.ann.dims else p for p in fwd.params]
+    probe = dataclasses.replace(s, body=[dataclasses.replace(st, params=params, returns=None) if st is fwd else st for st in s.body])
+    saved = (lw.diags, lw.scope, lw.current_model, dict(lw.models), dict(lw.globals.symbols), dict(lw.model_asts), lw.layer_inputs)
+    lw.diags, lw.layer_inputs = DiagnosticBag(), {}
+    lw.probe_depth += 1
+    try:
+        mdef = lower_model(lw, probe)
+        found = lw.diags.items
+    finally:
+        lw.probe_depth -= 1
+        lw.diags, lw.scope, lw.current_model = saved[0], saved[1], saved[2]
+        lw.models.clear(), lw.models.update(saved[3])
+        lw.globals.symbols.clear(), lw.globals.symbols.update(saved[4])
+        lw.model_asts.clear(), lw.model_asts.update(saved[5])
+        lw.layer_inputs = saved[6]
+    known = {(d.loc, d.message) for d in lw.diags.items}
+    for d in found:
+        if (d.loc, d.message) not in known:
+            shown = ", ".join(f"{k}={v}" for k, v in bound.items())
+            lw.error(d.loc, d.message, d.expected, f"with the sizes of the call at line {loc.line} ({shown})" + (f"; {d.hint}" if d.hint else ""))
+            known.add((d.loc, d.message))
+    if found or mdef is None:
+        return ANY
+    return mdef.forward.result
 
 
 def lower_train(lw: "Lowerer", e: A.Call) -> ir.Stmt | None:

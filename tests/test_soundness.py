@@ -126,3 +126,57 @@ def test_conv_padding_from_a_hyperparameter_or_an_expression(tmp_path):
     """, tmp_path, """
         2 4 8 8
     """)
+
+
+def compile_errors(dsl: str) -> list[str]:
+    """`file:line:col: message` of every diagnostic compiling `dsl` for every target reports."""
+    from d2lc.diagnostics import CompileError
+    from d2lc.frontend import compile_chapter
+    try:
+        compile_chapter(chapter(dsl), "case.md", set(target_names()))
+    except CompileError as exc:
+        return [f"{d.loc.file}:{d.loc.line}:{d.loc.col}: {d.message}" for d in exc.diagnostics]
+    return []
+
+
+def test_one_layer_reused_on_a_different_input_size_is_a_compile_error():
+    assert compile_errors("""
+        model Reuse():
+            conv = Conv2d(4, kernel=3, padding=1)
+            def forward(X: f32[n, 1, 8, 8]):
+                return conv(conv(X))
+    """) == ["case.md:7:16: this `Conv2d` was first applied to 1 input channels (line 7), here to 4"]
+    assert compile_errors("""
+        model Fine():
+            conv = Conv2d(4, kernel=3, padding=1)
+            def forward(X: f32[n, 4, 8, 8]):
+                return conv(conv(X))
+    """) == []
+
+
+def test_shapes_are_checked_through_model_boundaries():
+    errors = compile_errors("""
+        model Down():
+            conv = Conv2d(4, kernel=3)
+            pool = MaxPool2d(2)
+            def forward(X: f32[n, c, h, w]):
+                return pool(conv(X))
+
+        model Net():
+            a = Down()
+            b = Down()
+            c = Down()
+            def forward(X: f32[n, 1, 12, 12]):
+                return c(b(a(X)))
+    """)
+    assert errors == ["case.md:8:21: `Conv2d`: a window of 3 with padding 0 does not fit a size of 1"]
+    assert compile_errors("""
+        model Down():
+            conv = Conv2d(4, kernel=3)
+            def forward(X: f32[n, c, h, w]):
+                return conv(X)
+
+        net = Down()
+        Y = net(ones((2, 1, 5, 5)))
+        Z = Y.reshape(2, 4, 10)
+    """) == ["case.md:11:7: cannot reshape [2, 4, 3, 3] (72 elements) into [2, 4, 10] (80 elements)"], "a model call has its forward's type for the call's sizes, [2, 4, 3, 3]"
