@@ -1,46 +1,4 @@
-"""Small data files in real formats, for exercising the generated loaders without a network."""
-from __future__ import annotations
+"""Small data files in real formats (they live in the harness now: `d2lc test` runs the notebooks on them)."""
+from d2lc.harness.fakedata import write_fashion_mnist, write_idx_images, write_idx_labels, write_time_machine
 
-import gzip
-import struct
-from pathlib import Path
-
-import numpy as np
-
-
-def write_idx_images(path: Path, images: np.ndarray) -> None:
-    n, rows, cols = images.shape
-    with gzip.open(path, "wb") as f:
-        f.write(struct.pack(">IIII", 2051, n, rows, cols))
-        f.write(images.astype(np.uint8).tobytes())
-
-
-def write_idx_labels(path: Path, labels: np.ndarray) -> None:
-    with gzip.open(path, "wb") as f:
-        f.write(struct.pack(">II", 2049, len(labels)))
-        f.write(labels.astype(np.uint8).tobytes())
-
-
-def write_fashion_mnist(root: Path, n_train: int = 96, n_test: int = 48, seed: int = 0) -> Path:
-    """ROOT/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz with learnable synthetic classes."""
-    rng = np.random.default_rng(seed)
-    folder = root / "fashion-mnist"
-    folder.mkdir(parents=True, exist_ok=True)
-    for kind, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 60, (n, 28, 28))
-        for i, label in enumerate(labels):  # a bright band whose row encodes the class
-            images[i, 2 * label + 4: 2 * label + 6, 4:24] = 230
-        write_idx_images(folder / f"{kind}-images-idx3-ubyte.gz", images)
-        write_idx_labels(folder / f"{kind}-labels-idx1-ubyte.gz", labels)
-    return folder
-
-
-def write_time_machine(root: Path, words: int = 3000, seed: int = 0) -> Path:
-    """ROOT/timemachine.txt: text of random words (the loaders keep letters and spaces only)."""
-    rng = np.random.default_rng(seed)
-    vocab = ["the", "time", "machine", "traveller", "said", "we", "it", "was", "of", "and", "a", "in", "future"]
-    text = " ".join(rng.choice(vocab, size=words)).capitalize() + ".\n"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "timemachine.txt").write_text(text, encoding="utf-8")
-    return root / "timemachine.txt"
+__all__ = ["write_fashion_mnist", "write_idx_images", "write_idx_labels", "write_time_machine"]
