@@ -1,8 +1,9 @@
 """Which top-level values of a chapter are the same on every target, and which depend on chance.
 
 A value is *nondeterministic* when it depends (through data, or through the control flow that
-computes it) on a random draw, a data set loader, a layer or model with default-initialised
-parameters, a `param(...)` declaration, or a training run. Frameworks draw different random
+computes it) on a random draw, a data set loader, a layer or model with parameters initialised by
+the framework's default scheme or a random initialiser (stated `zeros`, `ones` and `constant`
+draw nothing), or a training run. Frameworks draw different random
 numbers from the same seed, so such values can only be compared by dtype and shape.
 
 The analysis is a forward pass over the chapter's top-level statements, cell by cell; loops are
@@ -17,6 +18,8 @@ from .. import ir
 from ..types import OpaqueType
 
 RANDOM_OPS = frozenset({"normal", "uniform"})
+FIXED_INITS = frozenset({"zeros", "ones", "constant"})  # initialisers that draw nothing
+RANDOM_LAYERS = frozenset({"RNN", "GRU", "LSTM"})  # their parameters always start from the framework's scheme
 
 
 @dataclass
@@ -54,6 +57,8 @@ class _Taint:
         self.funcs: dict[str, ir.FuncDef] = dict(module.functions)
         self.random_funcs: set[str] = set()
         self.call_args: dict[str, list[bool]] = {}  # function -> OR of its call sites' argument taints
+        self.models = {s.name: s for s in ir.walk_stmts(list(module.stmts())) if isinstance(s, ir.ModelDef)}
+        self.random_members: set[str] = set()
 
     # ---- expressions -------------------------------------------------------------------------------
     def expr(self, e: object) -> bool:
@@ -61,12 +66,20 @@ class _Taint:
         for x in ir.walk_exprs(e):
             if isinstance(x, ir.Op) and (x.op in RANDOM_OPS):
                 return True
-            if isinstance(x, (ir.NewModel, ir.Layer, ir.ParamDecl)):
+            if isinstance(x, ir.Layer) and self.random_layer(x):
+                return True
+            if isinstance(x, ir.ParamDecl) and x.init.kind not in FIXED_INITS:
+                return True
+            if isinstance(x, ir.NewModel) and self.random_model(x.model):
                 return True
             if isinstance(x, ir.Construct) and not (isinstance(x.type, OpaqueType) and x.type.kind in ("optimizer", "loss")):
                 return True  # a data set loader
             if isinstance(x, ir.Var) and x.name in self.tainted:
                 return True
+            if isinstance(x, ir.CallModel) and self.expr(x.instance):  # walk_exprs skips the instance
+                return True
+            if isinstance(x, ir.ApplyLayer) and (x.member in self.tainted or x.member in self.random_members):
+                return True  # a layer called at top level (or a member inside a model)
             if isinstance(x, ir.CallFunc):
                 args = [self.expr(a) for a in x.args]
                 seen = self.call_args.setdefault(x.func, [False] * len(args))
@@ -74,6 +87,37 @@ class _Taint:
                 if x.func in self.random_funcs or any(args):
                     return True
         return False
+
+    # ---- layers and models -------------------------------------------------------------------------
+    def random_layer(self, layer: ir.Layer) -> bool:
+        """Whether a layer's parameters start random: a stated constant initialiser makes them fixed."""
+        if layer.kind in RANDOM_LAYERS:
+            return True
+        if layer.kind in ("Linear", "Conv2d", "Embedding"):
+            inits = layer.inits(zero_bias_default=False)  # a stated init= without bias_init= means a zero bias
+            if "weight" not in inits or inits["weight"].kind not in FIXED_INITS:
+                return True
+            if layer.has_bias and layer.kind != "Embedding" and ("bias" not in inits or inits["bias"].kind not in FIXED_INITS):
+                return True
+        for child in layer.children:
+            if isinstance(child, ir.Layer) and self.random_layer(child):
+                return True
+            if isinstance(child, ir.Var) and child.name in self.random_members:
+                return True
+        return False
+
+    def random_model(self, name: str) -> bool:
+        m = self.models.get(name)
+        if m is None:
+            return True
+        saved, self.random_members = self.random_members, set()
+        try:
+            for member in m.members:
+                if self.expr(member.value):
+                    self.random_members.add(member.name)
+            return bool(self.random_members)
+        finally:
+            self.random_members = saved
 
     # ---- functions ---------------------------------------------------------------------------------
     def summarise_functions(self) -> None:

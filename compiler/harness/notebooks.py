@@ -85,7 +85,7 @@ class Divergence:
 
     @property
     def key(self) -> str:
-        return f"{Path(self.chapter).name}:{self.line} {self.variable}"
+        return f"{Path(self.chapter).as_posix()}:{self.line} {self.variable}"
 
     def __str__(self) -> str:
         return f"{self.chapter}:{self.line}: cell {self.cell}, `{self.variable}` on {self.target}: {self.message}"
