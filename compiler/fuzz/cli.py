@@ -22,7 +22,8 @@ def add_fuzz_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--save", default="tests/corpus/fuzz", metavar="DIR",
                    help="where shrunk failing programs are written (default: tests/corpus/fuzz); 'none' to not save")
     p.add_argument("--known", metavar="FILE", default=None,
-                   help="failure signatures already known (one a line, `kind | target | message`; # comments)")
+                   help="failure signatures already known (one a line, `kind | target | message | ops | reason`; # comments)")
+    p.add_argument("--log", action="store_true", help="progress as one line per batch (for a log file)")
     p.add_argument("--cache-dir", default=".d2lc-cache", metavar="DIR", help="frameworks' compile caches; 'none' to disable")
     p.set_defaults(func=cmd_fuzz)
     return p
@@ -34,7 +35,7 @@ def load_signatures(path: Path | None) -> set[str]:
     out = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
-            out.add(" | ".join(part.strip() for part in line.split("|")[:3]))
+            out.add(" | ".join(part.strip() for part in line.split("|")[:4]))
     return out
 
 
@@ -53,7 +54,9 @@ def cmd_fuzz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"d2lc fuzz: {n} skipped ({why})", file=sys.stderr)
 
     def progress(stats) -> None:
-        print(f"\r  {stats.programs} programs, {stats.rejected} rejected, {stats.diverged} diverged", end="", file=sys.stderr)
+        end = "\n" if args.log else ""
+        print(f"\r  {stats.programs} programs, {stats.rejected} rejected, {stats.diverged} diverged, "
+              f"{len(stats.seen)} signatures", end=end, file=sys.stderr, flush=True)
 
     try:
         stats = fuzzer.run(args.programs, args.seed, args.batch, args.shrink_budget, progress)
@@ -64,6 +67,7 @@ def cmd_fuzz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"d2lc fuzz: seed {args.seed}: {stats.programs} programs on {len(backends) - len(skipped)} targets in "
           f"{stats.seconds:.0f} s ({per * 1000:.0f} ms a program, {stats.shrink_runs} shrinking runs); "
           f"{stats.rejected} rejected by the compiler, {stats.diverged} diverged")
+    print("  time in each target's worker: " + ", ".join(f"{t} {s:.0f} s" for t, s in stats.target_seconds.items()))
     for sig, n in sorted(stats.seen.items(), key=lambda kv: -kv[1]):
         print(f"  {n:5} x {sig}")
     for f in stats.failures:

@@ -4,8 +4,9 @@ Programs are batched: one hypothesis example is a list of programs, compiled sep
 program the compiler rejects is a failure: the generator only writes well-typed code), then run
 together as one notebook per target in the long-lived workers, with `keep_going` so that one
 program's crash does not hide the others. Every value is compared by the notebook comparison
-(`d2lc.harness.notebooks`). A failing batch is shrunk by hypothesis (within a budget of notebook
-runs) down to the failing program, which is saved as a chapter in the corpus folder.
+(`d2lc.harness.notebooks`). A failing program is shrunk by hypothesis: its seeded generation run
+is replayed (the examples before it pass again without running), and from the failing example on
+hypothesis' shrinker runs, within a budget of notebook runs; the result is saved as a chapter.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from hypothesis import strategies as st
 
 from ..backend import Backend, registry
 from ..diagnostics import CompileError
-from ..frontend import compile_chapter
 from ..harness.notebooks import NotebookReport, compare_program, fake_data_root, prepare, run_programs
 from ..harness.session import Session
 from .programs import Program, programs
@@ -37,13 +37,14 @@ class Failure:
     target: str
     message: str
     chapter: str  # the program as a chapter
+    ops: str = ""  # the ops and layers of the failing line (see `fingerprint`)
 
     @property
     def signature(self) -> str:
-        """What makes two failures the same bug: kind, target and the message without names and numbers."""
+        """What makes two failures the same bug: kind, target, the message without names and numbers, the ops."""
         text = re.sub(r"\bp\d*_\w+|\bP\d*m\d+\b", "NAME", self.message)
         text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "N", text)
-        return f"{self.kind} | {self.target} | {text[:120]}"
+        return f"{self.kind} | {self.target} | {text[:100]} | {self.ops}"
 
 
 @dataclass
@@ -57,11 +58,24 @@ class FuzzStats:
     failures: list[Failure] = field(default_factory=list)  # the first (shrunk) failure of every new signature
     seen: dict[str, int] = field(default_factory=dict)  # signature -> how many programs hit it
     kinds: dict[str, int] = field(default_factory=dict)  # statement kind -> programs using it
+    target_seconds: dict[str, float] = field(default_factory=dict)  # time in each target's worker
 
 
 def renamed(program: Program, k: int) -> list[str]:
     """The program's cells with its names made unique in a batch (p_ -> p7_, Pm3 -> P7m3)."""
     return [re.sub(r"\bPm(\d+)\b", rf"P{k}m\1", re.sub(r"\bp_", f"p{k}_", c)) for c in program.cells]
+
+
+def fingerprint(chapter: str, line: int) -> str:
+    """The ops called on a chapter line (and the layer kinds of the models, if it calls one), sorted."""
+    lines = chapter.splitlines()
+    code = lines[line - 1] if 0 < line <= len(lines) else ""
+    called = set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code)) | set(re.findall(r"\.([A-Za-z_]\w*)\b", code))
+    mine = {n for n in called if re.match(r"p\d*_|P\d*m\d+$", n)}
+    ops = called - mine
+    if any(re.match(r"p\d*_net", n) for n in mine):
+        ops |= set(re.findall(r"\b([A-Z][A-Za-z0-9]+)\(", chapter)) - {n for n in re.findall(r"\b(P\d*m\d+)\b", chapter)}
+    return ",".join(sorted(ops))
 
 
 class FoundBug(Exception):
@@ -102,10 +116,14 @@ class Fuzzer:
             cells = renamed(program, k)
             text = "# Fuzz\n\n" + "".join(f"```d2l\n{c}\n```\n\n" for c in cells)
             try:
-                compile_chapter(text, "fuzz.md", KNOWN_TARGETS)
+                alone = prepare(Path("fuzz.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
             except CompileError as exc:
                 d = exc.diagnostics[0]
                 failures.append(Failure("rejected", "compiler", f"{d.message}", program.chapter()))
+                continue
+            if alone.emit_errors:  # `check` accepted what a target's emitter refuses
+                failures.extend(Failure("rejected", t, f"`<compile>`: {why}", program.chapter())
+                                for t, why in sorted(alone.emit_errors.items()))
                 continue
             accepted.append((k, cells))
         if accepted:
@@ -122,14 +140,17 @@ class Fuzzer:
                 number += 1
                 owner[number] = k
                 parts.append(f"```d2l\n{c}\n```\n\n")
+        text = "".join(parts)
         try:
-            program = prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text="".join(parts))
+            program = prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
         except CompileError as exc:  # each compiled alone; together they must too
             d = exc.diagnostics[0]
             return [Failure("rejected", "compiler", f"batch: {d.message}", batch[0].chapter())]
         outcomes = run_programs(self.session, [program], self.root / "nb", self.timeout, keep_going=True)
         report = NotebookReport()
         mine = {t: o for (_, t), o in outcomes.items()}
+        for t, o in mine.items():
+            self.stats.target_seconds[t] = self.stats.target_seconds.get(t, 0.0) + o.seconds
         compare_program(program, mine, self.reference if self.reference in mine else sorted(mine)[0], report)
         failures: list[Failure] = []
         seen: set[tuple[int, str]] = set()
@@ -139,79 +160,109 @@ class Fuzzer:
                 continue
             seen.add((k, d.target))
             kind = "rejected" if d.variable == "<compile>" else "diverged"  # check accepted what an emitter refused
-            failures.append(Failure(kind, d.target, f"`{d.variable}`: {d.message}", batch[k].chapter()))
+            failures.append(Failure(kind, d.target, f"`{d.variable}`: {d.message}", batch[k].chapter(),
+                                    fingerprint(text, d.line) if d.variable != "<run>" else ""))
         return failures
 
     # ---- a campaign ----------------------------------------------------------------------------------------
-    def run(self, count: int, seed: int, batch: int = 25, shrink_budget: int = 40,
-            progress=lambda stats: None) -> FuzzStats:
-        """Try `count` programs (in batches); shrink and record each failure of a new signature."""
+    def run(self, count: int, seed: int, batch: int = 25, shrink_budget: int = 30,
+            progress=lambda stats: None, chunk: int = 200) -> FuzzStats:
+        """Try `count` programs, `batch` to a notebook run; shrink and record the first failure of each new signature.
+
+        Programs come from hypothesis, `chunk` per seeded generation run; a failure is shrunk by replaying
+        that run (the same seed and the same passing examples before it) with hypothesis' shrinker on."""
         t0 = time.perf_counter()
-        chunk = 0
+        c = 0
         while self.stats.programs < count:
-            left = count - self.stats.programs
-            try:
-                self._campaign(seed + 7919 * chunk, min(batch, left), -(-left // batch), shrink_budget, progress)
-            except FoundBug as bug:
-                for f in bug.failures:
-                    if f.signature not in self.known:
-                        self.known.add(f.signature)
-                        self.stats.failures.append(f)
-            chunk += 1
+            chunk_seed = seed * 1_000_003 + c
+            progs = generate(chunk_seed, min(chunk, count - self.stats.programs))
+            c += 1
+            for start in range(0, len(progs), batch):
+                group = progs[start:start + batch]
+                failures = self.check(group)
+                self._count(group, failures)
+                progress(self.stats)
+                for f in failures:
+                    if f.signature in self.known:
+                        continue
+                    self.known.add(f.signature)
+                    index = start + next(k for k, p in enumerate(group) if p.chapter() == f.chapter)
+                    small = self.shrink(chunk_seed, len(progs), index, f.signature, shrink_budget)
+                    self.stats.failures.append(small or f)
         self.stats.seconds = time.perf_counter() - t0
         return self.stats
 
-    def _campaign(self, seed: int, batch: int, batches: int, shrink_budget: int, progress) -> None:
-        state: dict = {"index": None, "runs": 0, "deadline": 0.0}
+    def _count(self, group: list[Program], failures: list[Failure]) -> None:
+        self.stats.programs += len(group)
+        self.stats.batches += 1
+        for p in group:
+            for kind in set(p.kinds):
+                self.stats.kinds[kind] = self.stats.kinds.get(kind, 0) + 1
+        self.stats.rejected += len({f.chapter for f in failures if f.kind == "rejected"})
+        self.stats.diverged += len({f.chapter for f in failures if f.kind == "diverged"})
+        for f in failures:
+            self.stats.seen[f.signature] = self.stats.seen.get(f.signature, 0) + 1
 
-        @hypothesis_seed(seed)
-        @settings(max_examples=batches, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
+    def shrink(self, chunk_seed: int, count: int, index: int, signature: str, budget: int) -> Failure | None:
+        """The smallest program hypothesis finds that fails with `signature`, starting from example `index`."""
+        state = {"calls": 0, "failing": False, "runs": 0, "deadline": time.perf_counter() + 15.0 * budget}
+        best: list[Failure] = []
+
+        def fails(p: Program) -> Failure | None:
+            return next((f for f in self.check([p]) if f.signature == signature), None)
+
+        @hypothesis_seed(chunk_seed)
+        @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False)
-        @given(st.lists(programs(), min_size=batch, max_size=batch))
-        def trial(progs: list[Program]) -> None:
-            if state["index"] is not None:
-                # Shrinking: only the program that failed matters; a batch whose program at that index is
-                # unchanged is answered from the cache, so shrinking the others costs nothing.
-                one = [progs[state["index"]]]
-                if not self._cached(one):
-                    if state["runs"] >= shrink_budget or time.perf_counter() > state["deadline"]:
-                        return  # out of budget: hypothesis keeps the smallest failure found so far
-                    state["runs"] += 1
-                    self.stats.shrink_runs += 1
-                _report([f for f in self.check(one) if f.signature not in self.known])
-                return
-            failures = self.check(progs)
-            self.stats.programs += len(progs)
-            self.stats.batches += 1
-            for p in progs:
-                for kind in set(p.kinds):
-                    self.stats.kinds[kind] = self.stats.kinds.get(kind, 0) + 1
-            self.stats.rejected += len({f.chapter for f in failures if f.kind == "rejected"})
-            self.stats.diverged += len({f.chapter for f in failures if f.kind == "diverged"})
-            for f in failures:
-                self.stats.seen[f.signature] = self.stats.seen.get(f.signature, 0) + 1
-            progress(self.stats)
-            new = [f for f in failures if f.signature not in self.known]
-            if new:
-                state["index"] = next(k for k, p in enumerate(progs) if p.chapter() == new[0].chapter)
-                state["deadline"] = time.perf_counter() + 20.0 * shrink_budget
-                one = [progs[state["index"]]]
-                _report([f for f in self.check(one) if f.signature not in self.known])  # alone, it must fail too
+        @given(programs())
+        def replay(p: Program) -> None:
+            state["calls"] += 1
+            if not state["failing"] and state["calls"] != index + 1:
+                return  # the examples of the first pass, which passed (or are not this failure)
+            if state["failing"] and not self._cached([p]):
+                if state["runs"] >= budget or time.perf_counter() > state["deadline"]:
+                    return  # out of budget: hypothesis keeps the smallest failure found so far
+                state["runs"] += 1
+                self.stats.shrink_runs += 1
+            found = fails(p)
+            if found is not None:
+                state["failing"] = True
+                best.append(found)
+                _report([found])
 
-        trial()
+        try:
+            replay()
+        except FoundBug as bug:
+            return bug.failures[0]
+        return best[-1] if best else None
 
     def _cached(self, batch: list[Program]) -> bool:
         return _key(batch) in self._cache
 
 
-def _key(batch: list[Program]) -> str:
-    return hashlib.sha1("\0".join("\n".join(p.cells) for p in batch).encode()).hexdigest()
+def generate(seed: int, count: int) -> list[Program]:
+    """`count` programs from hypothesis, seeded: the same list for the same (seed, count)."""
+    out: list[Program] = []
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(programs())
+    def collect(p: Program) -> None:
+        out.append(p)
+
+    collect()
+    return out
 
 
 def _report(failures: list[Failure]) -> None:
     """Raise for new failures, always from here: hypothesis tells bugs apart by where they are raised."""
     if failures:
         raise FoundBug(failures)
+
+
+def _key(batch: list[Program]) -> str:
+    return hashlib.sha1("\0".join("\n".join(p.cells) for p in batch).encode()).hexdigest()
 
 
 def save_case(failure: Failure, folder: Path) -> Path:
