@@ -36,7 +36,7 @@ def _available(names) -> list:
 def test_generated_programs_are_well_typed():
     """The generator writes only what the compiler accepts (no target needed)."""
     rejected = []
-    for p in generate(CI_SEED + 1, 150):
+    for p in generate(CI_SEED + 1, 100):
         try:
             compile_chapter(p.chapter(), "fuzz.md", KNOWN_TARGETS)
         except CompileError as exc:

@@ -462,11 +462,36 @@ def top_level_layer(draw, env: Env) -> None:
     env.lines.append(f"{out} = {name}({x})")
 
 
+@st.composite
+def sequence_model(draw, env: Env) -> None:
+    """Embedding, a recurrent layer (its parameters start random: compared by dtype and shape), LayerNorm, Linear."""
+    mname = env.fresh("M").replace("_", "").capitalize()
+    vocab, dim, hidden = draw(st.integers(3, 6)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    b, t = draw(st.integers(1, 2)), draw(st.integers(1, 4))
+    rnn = draw(st.sampled_from(["RNN", "GRU", "LSTM", None]))
+    members = [f"    embed = Embedding({vocab}, {dim}, init={draw(st.sampled_from(INITS))})"]
+    body = "embed(X)"
+    if rnn:
+        members.append(f"    rnn = {rnn}({dim}, {hidden})")
+        body = f"rnn({body})"
+    if draw(st.booleans()):
+        members.append(f"    norm = LayerNorm({hidden if rnn else dim})")
+        body = f"norm({body})"
+    members.append(f"    head = Linear({draw(st.integers(1, 3))}, init={draw(st.sampled_from(INITS))})")
+    env.extra_cells.append("\n".join([f"model {mname}():", *members, "    def forward(X: i64[b, t]):",
+                                       f"        return head({body})"]))
+    tokens = draw(st.lists(st.integers(0, vocab - 1), min_size=b * t, max_size=b * t))
+    x = env.fresh("tok")
+    env.lines.append(f"{x} = tensor({_literal(tokens, (b, t))})")
+    inst, out = env.fresh("net"), env.fresh()
+    env.lines += [f"{inst} = {mname}()", f"{out} = {inst}({x})"]
+
+
 STATEMENTS = {
     "expression": lambda env: expression(env, 3).map(lambda r: _bind(env, *r)),
     "reduction": reduction, "arg_reduction": arg_reduction, "shape_op": shape_op, "index_read": index_read,
     "element_write": element_write, "loop": loop, "branch": branch, "function": function, "gradient": gradient,
-    "model": model, "top_level_layer": top_level_layer,
+    "model": model, "sequence_model": sequence_model, "top_level_layer": top_level_layer,
 }
 
 
