@@ -154,6 +154,11 @@ def make_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     try:
+        from .fuzz.cli import add_fuzz_parser
+        add_fuzz_parser(sub)
+    except ImportError:
+        pass
+    try:
         from .scaffold import add_new_target_parser
         add_new_target_parser(sub)
     except ImportError:

@@ -10,7 +10,7 @@ from .diagnostics import DiagnosticBag, Loc, did_you_mean
 from .ops import ATTRIBUTES, FUNCTIONS, METHODS, REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
 from .types import (
     ANY, BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, DType, FuncType, ScalarType, SeqType, ShapeError,
-    TensorType, Type, broadcast, dims_equal, fmt_shape, norm_axis,
+    TensorType, Type, broadcast, dims_equal, fmt_shape, norm_axis, scalar_dtype,
 )
 
 BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | set(DTYPE_NAMES)
@@ -775,7 +775,7 @@ class Lowerer:
                               hint=getattr(exc, "hint", None) or _shape_hint(op, types, exc))
         except OpTypeError as exc:
             return self.error(loc, str(exc), expected=exc.expected, hint=exc.hint)
-        return ir.Op(result, loc, op, args)
+        return ir.Op(result, loc, op, _tensor_operand(spec, args, result, loc))
 
     def _check_kind(self, kind: str, v: ir.Expr, op: str) -> tuple | None:
         t = v.type
@@ -861,3 +861,16 @@ def _literal_skeleton(v: ir.Expr) -> Any:
     if isinstance(v.type, ScalarType):
         return {"int": 0, "float": 0.0, "bool": False}.get(v.type.kind, 0.0)
     return 0.0
+
+
+def _tensor_operand(spec, args: dict[str, Any], result: Type, loc) -> dict[str, Any]:
+    """A tensor op on Python numbers only (`exp(2.0)`) gets its first operand as a 0-d tensor: its result is
+    typed as a tensor, and PyTorch and Paddle ops take no Python numbers (`torch.exp(2.0)` raises)."""
+    names = [p.name for p in spec.params if p.kind == "tensor" and isinstance(args.get(p.name), ir.Expr)]
+    if not isinstance(result, TensorType) or not names:
+        return args
+    if any(not isinstance(args[n].type, ScalarType) for n in names):
+        return args
+    x = args[names[0]]
+    wrapped = ir.Op(TensorType(scalar_dtype(x.type), ()), x.loc, "tensor", {"data": x, "dtype": None})
+    return {**args, names[0]: wrapped}

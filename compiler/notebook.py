@@ -22,24 +22,29 @@ def emit_cells(module: Module, backend: Backend) -> list[tuple[str, str, str]]:
 
 
 def emit_tagged_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(kind, source, id-seed) triples for a chapter on one target; the setup cell comes before the first code cell."""
+    """(kind, source, id-seed, tags) of a chapter's cells on one target; the setup cell comes before the first code cell."""
+    return [cell[:4] for cell in emit_indexed_cells(module, backend)]
+
+
+def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...], int | None]]:
+    """As `emit_tagged_cells`, each cell with the index of the IR cell it comes from (None for the setup cell)."""
     em: Emitter = backend.emitter(backend, module)
-    out: list[tuple[str, str, str]] = []
+    out: list[tuple[str, str, str, tuple[str, ...], int | None]] = []
     first_code = None
-    for cell in module.cells:
+    for index, cell in enumerate(module.cells):
         if cell.only is not None and backend.name not in cell.only and not set(cell.only) & set(backend.aliases):
             continue
         if cell.kind == "markdown":
-            out.append(("markdown", cell.source, cell.source, ()))
+            out.append(("markdown", cell.source, cell.source, (), index))
         else:
             code = em.cell_code(cell.stmts)
             if code.strip():
                 if first_code is None:
                     first_code = len(out)
-                out.append(("code", code, cell.source, cell.tags))
-    setup = em.setup_code("\n".join(src for kind, src, _, _ in out if kind == "code"))
+                out.append(("code", code, cell.source, cell.tags, index))
+    setup = em.setup_code("\n".join(src for kind, src, *_ in out if kind == "code"))
     if setup:
-        out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", ()))
+        out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", (), None))
     return out
 
 

@@ -54,6 +54,8 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         "folder above the chapters or the working folder); 'none' to report them as failures")
     p.add_argument("--replay", metavar="FILE.npz", help="rerun one saved failing input (needs --function)")
     p.add_argument("--function", metavar="NAME", help="the function to replay")
+    from .nbcli import add_notebook_options
+    add_notebook_options(p)
     p.set_defaults(func=cmd_test)
     return p
 
@@ -174,11 +176,16 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"d2lc test: report written to {js} and {md}")
     checks_ok, models_compared = (True, False) if replay is not None else \
         _target_checks(args, backends, reference, paths, known_models)
-    if not result.rows and not models_compared:
-        print("d2lc test: nothing was compared (no typed function or model in " + ", ".join(map(str, paths)) + ")")
+    notebooks_ok, notebooks_compared = True, False
+    if replay is None and args.notebooks:
+        from .nbcli import run_notebook_step
+        notebooks_ok, notebooks_compared = run_notebook_step(args, backends, reference, paths)
+    compared = models_compared or notebooks_compared
+    if not result.rows and not compared:
+        print("d2lc test: nothing was compared (no typed function, model or notebook value in " + ", ".join(map(str, paths)) + ")")
         return 1
-    matrix_ok = result.ok or (not result.rows and models_compared)
-    return 0 if matrix_ok and checks_ok else 1
+    matrix_ok = result.ok or (not result.rows and compared)
+    return 0 if matrix_ok and checks_ok and notebooks_ok else 1
 
 
 def _known_lists(option: str | None, paths: list[Path],

@@ -1,0 +1,1 @@
+"""The random-program fuzzer: well-typed chapters, compiled for every target, run and compared."""
