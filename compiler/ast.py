@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Tree, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from .diagnostics import Loc
 
@@ -179,8 +180,11 @@ CMP_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 UNARY_OPS = {"-": "neg", "+": "pos", "~": "invert"}
 
 
-class ToAst(Transformer):
-    """Turns a Lark tree into AST nodes; positions come from Lark's propagated metadata."""
+class ToAst(Transformer_NonRecursive):
+    """Turns a Lark tree into AST nodes; positions come from Lark's propagated metadata.
+
+    Non-recursive, so a deeply nested expression reaches the depth check (`d2lc.depth`) instead of
+    overflowing the stack here."""
 
     def __init__(self, file: str, first_line: int):
         super().__init__()

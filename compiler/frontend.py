@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .ast import to_ast
 from .chapter import split_chapter
+from .depth import check_depth
 from .diagnostics import CompileError, DiagnosticBag
 from .ir import Cell, Module
 from .lower import Lowerer
@@ -23,7 +24,12 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
             continue
         tree, errors = parse_cell(raw.text, path, raw.line)
         bag.items.extend(errors)
-        stmts = lowerer.block(to_ast(tree, path, raw.line)) if tree is not None else []
+        nodes = to_ast(tree, path, raw.line) if tree is not None else []
+        too_deep = check_depth(nodes)
+        if too_deep is not None:
+            bag.items.append(too_deep)
+            nodes = []
+        stmts = lowerer.block(nodes)
         cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
     module = Module(path, title or path, cells, dict(lowerer.functions))
     if not bag:

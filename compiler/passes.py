@@ -214,24 +214,38 @@ def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
             members.discard(name)
         groups[name] = {name}
 
+    def view_source(s: ir.Assign) -> str | None:
+        src = source_of(s.value) if isinstance(s.value.type, TensorType) else None
+        return src if src != s.name else None
+
+    def join(src: str, name: str) -> None:
+        group = groups.setdefault(src, {src})
+        group.add(name)
+        groups[name] = group
+
     def visit(stmts: Iterable[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                src = source_of(s.value) if isinstance(s.value.type, TensorType) else None
+                src = view_source(s)
                 detach(s.name)
-                if src is not None and src != s.name:
-                    group = groups.setdefault(src, {src})
-                    group.add(s.name)
-                    groups[s.name] = group
+                if src is not None:
+                    join(src, s.name)
             elif isinstance(s, ir.IndexAssign):
                 aliased = len(groups.get(s.name, {s.name})) > 1
                 s.may_alias = s.may_alias or aliased  # in a loop: aliased on the first pass or on a later one
                 if aliased:
                     detach(s.name)
-            elif isinstance(s, (ir.For, ir.If)):
+            elif isinstance(s, ir.For):
+                # An alias made anywhere in the body may be live at its start from a previous iteration:
+                # joining them all first (an over-approximation) and visiting the body once keeps
+                # this linear in the nesting depth (visiting it twice was exponential).
+                for inner in ir.walk_stmts(s.body):
+                    if isinstance(inner, ir.Assign) and view_source(inner) is not None:
+                        join(view_source(inner), inner.name)
                 visit(s.body)
-                visit(getattr(s, "orelse", []))
-                visit(s.body)  # a second pass sees aliases made by a previous iteration
+            elif isinstance(s, ir.If):
+                visit(s.body)
+                visit(s.orelse)
 
     visit(block)
 
