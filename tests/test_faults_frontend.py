@@ -101,3 +101,93 @@ def test_forty_nested_blocks_and_a_long_elif_chain_compile() -> None:
     ifs = "".join("    " * d + (f"if x > {d}:\n" if d % 2 else f"for i{d} in range(2):\n") for d in range(40))
     elifs = "if x == 0:\n    x = 1\n" + "".join(f"elif x == {d}:\n    x = {d}\n" for d in range(1, 80))
     assert_parses_everywhere(chapter("x = 0\n" + ifs + "    " * 40 + "x = x + 1\n" + elifs))
+
+
+# ---- 2. names the generated Python needs ------------------------------------------------------------
+def test_python_keywords_and_framework_names_are_renamed_everywhere() -> None:
+    # Before: `lambda` crashed black (InvalidInput); `np`, `torch` and `plot_history` shadowed an import or
+    # a helper; `key` broke JAX's PRNG threading; members `parameters`/`self` and a hyper-parameter
+    # `training` crashed PyTorch.
+    text = chapter('''\
+lambda_ = 2
+lambda = 0.1
+np = 3
+key = 3
+X = normal((2,))
+def plot_history(torch: f32[n]) -> f32[n]:
+    return torch * lambda
+print(plot_history(X), np, key, lambda_)
+model M(training: int = 2):
+    parameters = param((2,), init=zeros)
+    self = Linear(2)
+    def forward(X):
+        return self(X + parameters) * training
+net = M(training=3)
+print(net(ones((1, 2))))''')
+    codes = assert_parses_everywhere(text)
+    assert "lambda__ = 0.1" in codes["pytorch"] and "lambda_ = 2" in codes["pytorch"]
+    assert "def plot_history_(torch_):\n    return torch_ * lambda__" in codes["pytorch"]
+    assert "print(plot_history_(X), np_, key_, lambda_)" in codes["jax"]
+    assert "self.parameters_ = nn.Parameter(torch.zeros((2,)))" in codes["pytorch"]
+    assert "return self.self_(X + self.parameters_) * self.training_" in codes["pytorch"]
+    assert "net = M(training_=3)" in codes["tensorflow"]
+    assert "key, subkey = jax.random.split(key)" in codes["jax"]
+    for target, code in codes.items():
+        tree = ast.parse(code)
+        bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assert not bound & {"lambda", "np", "torch", "plot_history", "tf", "jnp", "npx", "paddle"}, target
+
+
+@pytest.mark.parametrize("word", sorted(__import__("keyword").kwlist))
+def test_every_python_keyword_as_a_name(word: str) -> None:
+    """A DSL reserved word is an error; any other Python keyword is renamed and the code parses."""
+    text = chapter(f"{word} = 1\nprint({word})")
+    if word in {"and", "or", "not", "def", "for", "in", "if", "elif", "else", "return", "pass", "True", "False", "None"}:
+        with pytest.raises(CompileError):
+            compile_chapter(text, FILE, TARGETS)
+    else:
+        assert f"{word}_ = 1" in assert_parses_everywhere(text)["pytorch"]
+
+
+@pytest.mark.parametrize("src, col, width", [
+    ("and = 1", 1, 3), ("for else in range(3):\n    pass", 5, 4), ("def f(or):\n    return 1", 7, 2),
+])
+def test_dsl_reserved_words_cannot_be_names(src: str, col: int, width: int) -> None:
+    word = src[col - 1:col - 1 + width]
+    first = src.splitlines()[0]
+    assert_error(chapter(src), f'''\
+ch.md:4:{col}: error: `{word}` is a reserved word of the DSL and cannot be a name
+    {first}
+    {" " * (col - 1)}{"^" * width}
+  expected: a name that is not a keyword
+  hint: pick another name, e.g. `{word}_`
+''')
+
+
+@pytest.mark.parametrize("name, what", [("Sequential", "layer"), ("Linear", "layer"), ("SGD", "optimizer")])
+def test_a_model_named_like_a_built_in_is_an_error(name: str, what: str) -> None:
+    # Before: `model Sequential()` compiled and `Sequential()` silently built the built-in layer.
+    src = f"model {name}():\n    w = param((2,), init=zeros)\n    def forward(X):\n        return X + w"
+    assert_error(chapter(src), f'''\
+ch.md:4:7: error: a model cannot be named `{name}`, the DSL's built-in {what}
+    model {name}():
+          {"^" * len(name)}
+  expected: a name that is not a built-in
+  hint: call it `My{name}` or another name of its own
+''')
+
+
+@pytest.mark.parametrize("module, classes", [
+    ("torch.nn", ["Module"]), ("flax.linen", ["Module"]), ("tensorflow.keras", ["layers.Layer", "Model"]),
+    ("mxnet.gluon", ["Block", "HybridBlock"]), ("paddle.nn", ["Layer"]),
+])
+def test_framework_member_names_cover_the_installed_frameworks(module: str, classes: list[str]) -> None:
+    """d2lc.names lists the layer base classes' attributes; a framework upgrade adding one fails here."""
+    import operator
+
+    from d2lc.names import FRAMEWORK_MEMBER_NAMES
+    mod = pytest.importorskip(module)
+    for dotted in classes:
+        cls = operator.attrgetter(dotted)(mod) if "." in dotted else getattr(mod, dotted)
+        public = {n for n in dir(cls) if not n.startswith("_")}
+        assert public <= FRAMEWORK_MEMBER_NAMES, sorted(public - FRAMEWORK_MEMBER_NAMES)
