@@ -264,13 +264,33 @@ class Lowerer:
             self.scope = outer
         returns = [r for r in ir.walk_stmts(fdef.body) if isinstance(r, ir.Return) and r.value is not None]
         inferred = returns[-1].value.type if returns else NONE
-        if declared is not None and isinstance(declared, TensorType) and isinstance(inferred, TensorType):
-            if declared.dtype != inferred.dtype or declared.rank != inferred.rank or any(
-                    dims_equal(a, b) is False for a, b in zip(declared.shape, inferred.shape)):
-                self.error(returns[-1].value.loc, f"`{s.name}` returns {inferred}, but its signature says {declared}",
-                           expected=str(declared), hint="fix the return annotation or the computation")
+        if declared is not None and not isinstance(declared, AnyType):
+            self._check_result(s, declared, returns)
         fdef.result = declared or inferred
         return fdef
+
+    def _check_result(self, s: A.FuncDef, declared: Type, returns: list[ir.Return]) -> None:
+        """Every `return` of a function with a result annotation returns a value of that type."""
+        if not returns:
+            self.error(Loc(s.loc.file, s.loc.line, s.loc.col, s.loc.col + len(s.name)),
+                       f"`{s.name}` declares the result {declared} but returns nothing",
+                       expected=f"`return` with a value of type {declared}",
+                       hint="add a `return` statement, or remove the `->` annotation")
+            return
+        for r in returns:
+            got = r.value.type
+            if isinstance(got, AnyType):
+                continue
+            if isinstance(declared, TensorType) and isinstance(got, TensorType):
+                ok = declared.dtype == got.dtype and declared.rank == got.rank and not any(
+                    dims_equal(a, b) is False for a, b in zip(declared.shape, got.shape))
+            elif isinstance(declared, ScalarType) and isinstance(got, ScalarType):
+                ok = declared.kind == got.kind or (declared.kind == "float" and got.kind == "int")
+            else:
+                ok = False
+            if not ok:
+                self.error(r.value.loc, f"`{s.name}` returns {got}, but its signature says {declared}",
+                           expected=str(declared), hint="fix the return annotation or the computation")
 
     def stmt_ModelDef(self, s: A.ModelDef) -> ir.Stmt | None:
         from .models import lower_model
