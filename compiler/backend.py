@@ -63,6 +63,7 @@ class Backend:
     # Capability flags.
     cast_operands: frozenset[str] = frozenset()  # ops whose tensor operands are cast to the op's dtype first
     functional_updates: bool = False  # X[i] = v becomes a new array (JAX) instead of an in-place write
+    members_are_locals: bool = False  # model members become local names of the forward (flax), not attributes
     natural_dtype: Callable[["ir.Op"], DType | None] = lambda op: None
     extra: dict[str, Any] = field(default_factory=dict)
 

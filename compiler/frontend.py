@@ -7,6 +7,7 @@ from .depth import check_depth
 from .diagnostics import CompileError, DiagnosticBag
 from .ir import Cell, Module
 from .lower import Lowerer
+from .names import rename_reserved
 from .parser import parse_cell
 from .passes import run_passes
 
@@ -35,6 +36,7 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
     if not bag:
         run_passes(module, bag)
     bag.raise_if_any()
+    rename_reserved(module)
     return module
 
 

@@ -118,8 +118,18 @@ class Lowerer:
                    hint="assign the value to a name, e.g. `y = ...`")
         return None
 
+    def reserved_word(self, name: str, loc: Loc) -> bool:
+        """Report a DSL keyword (`and`, `else`, ...) used as a name; True if it was one."""
+        if name not in RESERVED:
+            return False
+        self.error(loc, f"`{name}` is a reserved word of the DSL and cannot be a name", expected="a name that is not a keyword",
+                   hint=f"pick another name, e.g. `{name}_`")
+        return True
+
     def _bind(self, target: A.Name, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
         name = target.id
+        if self.reserved_word(name, target.loc):
+            return None
         if name in RESERVED_BUILTINS:
             self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", expected="a name that is not a built-in",
                        hint=f"pick another name, e.g. `{name}_`")
@@ -208,6 +218,8 @@ class Lowerer:
                 self.error(a.loc, f"`range` needs int arguments, got {a.type}", expected="an int", hint="use `.item()` or `int(...)` on a tensor")
         names = ["start", "stop", "step"] if len(args) > 1 else ["stop"]
         rng = ir.Op(SeqType((INT,)), it.loc, "range", dict(zip(names, args)))
+        if self.reserved_word(s.targets[0], Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(s.targets[0]))):
+            return None
         self.scope.symbols[s.targets[0]] = Symbol(INT)
         self._in_loop += 1
         self._forget_consts(s.body)
@@ -238,7 +250,9 @@ class Lowerer:
         params: list[ir.Param] = []
         fscope = Scope(parent=scope_parent or self.globals)
         seen_default: A.Param | None = None
+        self.reserved_word(s.name, Loc(s.loc.file, s.loc.line, s.loc.col, s.loc.col + len(s.name)))  # a def's loc is its name's
         for p in s.params:
+            self.reserved_word(p.name, p.loc)
             if p.name in fscope.symbols:
                 self.error(p.loc, f"duplicate parameter `{p.name}` in `def {s.name}`", expected="distinct parameter names",
                            hint="rename one of the parameters")

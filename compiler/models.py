@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast as A
 from . import ir
-from .diagnostics import did_you_mean
+from .diagnostics import Loc, did_you_mean
 from .layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from .ops import REQUIRED, P
 from .types import (
@@ -196,7 +196,17 @@ def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
     from .lower import Scope, Symbol
     hparams: list[ir.Param] = []
     mscope = Scope(parent=lw.globals)
+    name_loc = Loc(s.loc.file, s.loc.line, s.loc.col, s.loc.col + len(s.name))  # a model's loc is its name's
+    if lw.reserved_word(s.name, name_loc):
+        return None
+    if s.name in MODEL_BUILTINS | set(LOSSES) | set(INITS):
+        what = "layer" if s.name in LAYERS else "optimizer" if s.name in OPTIMIZERS else "data set" if s.name in DATASETS \
+            else "loss" if s.name in LOSSES else "initialiser" if s.name in INITS else "name"
+        lw.error(name_loc, f"a model cannot be named `{s.name}`, the DSL's built-in {what}",
+                 expected="a name that is not a built-in", hint=f"call it `My{s.name}` or another name of its own")
+        return None
     for p in s.params:
+        lw.reserved_word(p.name, p.loc)
         ptype = lw._ann_type(p.ann) if p.ann else ANY
         default = lw.expr(p.default) if p.default is not None else None
         hparams.append(ir.Param(p.name, ptype, default, p.loc))
@@ -211,6 +221,7 @@ def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
     try:
         for stmt in s.body:
             if isinstance(stmt, A.Assign) and isinstance(stmt.target, A.Name):
+                lw.reserved_word(stmt.target.id, stmt.target.loc)
                 value = lw.expr(stmt.value)
                 members.append(ir.Member(stmt.target.id, value, stmt.loc))
                 mscope.symbols[stmt.target.id] = Symbol(value.type)

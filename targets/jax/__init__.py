@@ -25,7 +25,7 @@ backend = Backend(
     ),
     layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC", recurrent="flax"),
     cast_operands=CAST_OPERANDS,
-    functional_updates=True,
+    functional_updates=True, members_are_locals=True,
     # Without 64-bit mode (off by default, and only switched on for chapters that ask for 64-bit
     # dtypes explicitly) JAX computes int64 as int32 and float64 as float32.
     extra={"narrow_dtypes": {DType.int64: DType.int32, DType.float64: DType.float32}},
