@@ -191,3 +191,33 @@ def test_framework_member_names_cover_the_installed_frameworks(module: str, clas
         cls = operator.attrgetter(dotted)(mod) if "." in dotted else getattr(mod, dotted)
         public = {n for n in dir(cls) if not n.startswith("_")}
         assert public <= FRAMEWORK_MEMBER_NAMES, sorted(public - FRAMEWORK_MEMBER_NAMES)
+
+
+# ---- 3. declared result types ------------------------------------------------------------------------
+def test_a_declared_result_with_no_return_is_an_error() -> None:
+    # Before: compiled, and `f` returned None in every notebook.
+    assert_error(chapter("def f(a: f32[n]) -> f32[n]:\n    pass"), '''\
+ch.md:4:5: error: `f` declares the result float32[n] but returns nothing
+    def f(a: f32[n]) -> f32[n]:
+        ^
+  expected: `return` with a value of type float32[n]
+  hint: add a `return` statement, or remove the `->` annotation
+''')
+
+
+def test_every_return_must_match_the_declared_result() -> None:
+    # Before: only the last `return` was checked, and only tensor against tensor.
+    assert_error(chapter("def f(a: f32[n]) -> f32[]:\n    if a.sum() > 0:\n        return 1.0\n    return a.sum()\n"
+                         "def g(a: f32[n]) -> int:\n    return a"), '''\
+ch.md:6:16: error: `f` returns float, but its signature says float32[]
+            return 1.0
+                   ^^^
+  expected: float32[]
+  hint: fix the return annotation or the computation
+
+ch.md:9:12: error: `g` returns float32[n], but its signature says int
+        return a
+               ^
+  expected: int
+  hint: fix the return annotation or the computation
+''')
