@@ -22,7 +22,6 @@ def known() -> dict[tuple[str, str], str]:
 
 def test_book_and_corpus_agree_across_frameworks(tmp_path, capsys):
     report = tmp_path / "matrix"
-    (tmp_path / "reports").mkdir()
     code = main(["test", str(ROOT / "sources"), str(ROOT / "tests" / "corpus"), "--examples=5", "--seed=0", "--no-models",
                  f"--cache-dir={ROOT / '.d2lc-cache'}", f"--reports-dir={tmp_path / 'reports'}", "--report", str(report)])
     out = capsys.readouterr().out

@@ -22,12 +22,6 @@ def fixed_reshape(X: f32[n, 7]):
 '''
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
-    """Run in tmp_path: d2lc test creates report folders only under the working folder."""
-    monkeypatch.chdir(tmp_path)
-
-
 def _args(tmp_path, path, *extra):
     return ["test", str(path), "--targets=pytorch", "--examples=3", "--seed=5", "--cache-dir=none",
             f"--reports-dir={tmp_path / 'reports'}", *extra]
