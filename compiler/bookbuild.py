@@ -52,6 +52,7 @@ def _targets(book: Book) -> list:
 def cmd_build(args, parser) -> int:
     from .build import _display, build, write_outputs
     from .cli import _print_diagnostics
+    from .outputs import OutputError
     try:
         book = _book(args)
     except BookConfigError as exc:
@@ -73,7 +74,11 @@ def cmd_build(args, parser) -> int:
             print(f"d2lc: {n} error{'s' * (n != 1)} in {len(broken)} file{'s' * (len(broken) != 1)}; nothing was written "
                   "(--keep-going builds the other chapters)", file=sys.stderr)
             return EXIT_ERRORS
-    written = write_outputs(result.outputs, out)
+    try:
+        written = write_outputs(result.outputs, out)
+    except OutputError as exc:
+        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+        return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
     _say(f"d2lc: compiled {len(good)} of {len(chapters)} chapters for {len(backends)} targets in "
          f"{time.perf_counter() - t0:.1f} s ({len(written)} notebooks rewritten)", quiet)

@@ -8,7 +8,7 @@
                  backend adds goldens without editing Python). Every other golden snippet must compile.
     reference    every ```d2l example of docs/dsl.md compiles for the target.
     chapters     every chapter under sources/ compiles for the target.
-    equivalence  `d2lc test --targets=TARGET --reference=pytorch`, when the harness is installed; only
+    equivalence  `d2lc test --target=TARGET --reference=pytorch`, when the harness is installed; only
                  rows the reference passes count against the target.
     models       every model of the chapters, loaded with the same parameters as in PyTorch
                  (converted to the target's declared layouts): forward, gradients, SGD and Adam steps.
@@ -316,8 +316,8 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
 
     from .cli import main
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["test", f"--targets={backend.name}", f"--reference={reference}", f"--examples={examples}",
-                "--no-models", "--no-goldens", f"--report={tmp}/equivalence"]
+        argv = ["test", f"--target={backend.name}", f"--reference={reference}", f"--examples={examples}",
+                "--no-models", "--no-goldens", "--known=none", f"--report={tmp}/equivalence"]
         if sources is not None:  # else the harness's own default: sources/ and tests/corpus/
             argv.append(str(sources))
         shown = " ".join(a for a in argv if not a.startswith("--report"))

@@ -13,12 +13,13 @@ import pytest
 from d2lc import canonical
 from d2lc.backend import Layouts, get_backend, target_names
 from d2lc.canonical import CanonicalParam, grads_to_canonical, not_invertible, params_to_canonical, params_to_native
+from d2lc.harness.known import MODEL_DIVERGENCES, read_known
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet") if n in target_names()]
-KNOWN = ROOT / "tests" / "known_model_divergences.txt"
+KNOWN = ROOT / MODEL_DIVERGENCES
 
 LENET = """
 # LeNet
@@ -58,14 +59,8 @@ model TinyLSTM(num_hiddens: int = 6):
 
 
 def known_divergences() -> dict[tuple[str, str, str], str]:
-    out = {}
-    for line in KNOWN.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            row, target, reason = (part.strip() for part in line.split("|", 2))
-            case, check = row.split()
-            out[(case, check, target)] = reason
-    return out
+    """(case, check, target) -> reason, from the file `d2lc test` reads too."""
+    return {(*row.split(), target): reason for (row, target), reason in read_known(KNOWN).items()}
 
 
 def _group(cell: str, n_in: int = 3, h: int = 2) -> list[CanonicalParam]:

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import add_target_option
+
 
 def add_fuzz_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -15,7 +17,7 @@ def add_fuzz_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--programs", type=int, default=200, metavar="N", help="programs to try (default: 200)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the generator (default: 0)")
     p.add_argument("--batch", type=int, default=25, metavar="B", help="programs per notebook run (default: 25)")
-    p.add_argument("--targets", default="all", help="comma-separated target names, or 'all' (default)")
+    add_target_option(p, "comma-separated target names, or 'all' (default)")
     p.add_argument("--reference", default="pytorch", help="the target whose values count as right (default: pytorch)")
     p.add_argument("--shrink-budget", type=int, default=40, metavar="RUNS",
                    help="notebook runs spent shrinking each failure (default: 40)")
@@ -46,7 +48,7 @@ def cmd_fuzz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.programs < 1 or args.batch < 1:
         parser.error("--programs and --batch must be at least 1")
     reference = get_backend(args.reference).name
-    backends = _backends(args.targets, reference, parser)
+    backends = _backends(args.target, reference, parser)
     known = load_signatures(Path(args.known) if args.known else None)
     fuzzer = Fuzzer(backends, reference, cache_dir=None if args.cache_dir == "none" else Path(args.cache_dir), known=known)
     skipped = {n: i.why for n, i in fuzzer.session.targets.items() if not i.available}
