@@ -169,3 +169,14 @@ def test_the_book_agrees_notebook_by_notebook(monkeypatch):
     stale = {k for k in stale if k[1] not in unavailable}
     assert not stale, f"listed divergences that no longer happen (remove them): {sorted(stale)}"
 
+
+
+def test_jax_draws_float32_in_64_bit_mode():
+    """Found by the notebook comparison (attention-scoring-functions.md printed float64 on JAX): a chapter with
+    int64 tensors turns on JAX's 64-bit mode, where jax.random.normal draws float64 unless told float32."""
+    from d2lc.notebook import emit_cells
+    text = "# T\n\n```d2l\nlengths = tensor([2, 6]).astype(int64)\nx = normal((2, 3))\nu = uniform((2,))\n```\n"
+    code = "\n".join(src for kind, src, _ in emit_cells(compile_chapter(text, "t.md", TARGETS), get_backend("jax")))
+    assert 'jax.config.update("jax_enable_x64", True)' in code
+    assert "jax.random.normal(subkey, (2, 3), dtype=jnp.float32)" in code
+    assert "jax.random.uniform(subkey, (2,), dtype=jnp.float32)" in code
