@@ -169,3 +169,31 @@ def test_the_book_agrees_notebook_by_notebook(monkeypatch):
     stale = {k for k in stale if k[1] not in unavailable}
     assert not stale, f"listed divergences that no longer happen (remove them): {sorted(stale)}"
 
+
+
+def test_jax_draws_float32_in_64_bit_mode():
+    """Found by the notebook comparison (attention-scoring-functions.md printed float64 on JAX): a chapter with
+    int64 tensors turns on JAX's 64-bit mode, where jax.random.normal draws float64 unless told float32."""
+    from d2lc.notebook import emit_cells
+    text = "# T\n\n```d2l\nlengths = tensor([2, 6]).astype(int64)\nx = normal((2, 3))\nu = uniform((2,))\n```\n"
+    code = "\n".join(src for kind, src, _ in emit_cells(compile_chapter(text, "t.md", TARGETS), get_backend("jax")))
+    assert 'jax.config.update("jax_enable_x64", True)' in code
+    assert "jax.random.normal(subkey, (2, 3), dtype=jnp.float32)" in code
+    assert "jax.random.uniform(subkey, (2,), dtype=jnp.float32)" in code
+
+
+def test_jax_params_are_float32_in_64_bit_mode():
+    """Found by the notebook comparison (softmax-regression-scratch.md's logits were float64 on JAX): `param(...)`
+    initialisers follow JAX's 64-bit mode unless given the dtype."""
+    from d2lc.notebook import emit_cells
+    text = ("# T\n\n```d2l\nz = zeros((2,)).astype(float64)\nmodel M():\n    W = param((3, 2), init=normal(0.0, 0.01))\n"
+            "    def forward(X: f32[n, 3]):\n        return X @ W\n```\n")
+    code = "\n".join(src for kind, src, _ in emit_cells(compile_chapter(text, "t.md", TARGETS), get_backend("jax")))
+    assert 'self.param("W", nn.initializers.normal(0.01), (3, 2), jnp.float32)' in code
+
+
+def test_a_list_appended_in_a_loop_is_as_random_as_its_items():
+    text = ("# T\n\n```d2l\nw = normal((2,))\nout = []\nfor i in range(2):\n    out.append((w * i).sum())\n"
+            "fixed = []\nfixed.append(ones((2,)))\n```\n")
+    marks = [(b.name, b.deterministic) for bs in analyse(compile_chapter(text, "t.md", TARGETS)).bindings.values() for b in bs]
+    assert ("out", True) in marks and marks[-3:] == [("out", False), ("fixed", True), ("fixed", True)], marks

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from ..backend import Backend, registry
 from ..diagnostics import CompileError

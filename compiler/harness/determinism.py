@@ -155,8 +155,8 @@ class _Taint:
         elif isinstance(s, ir.ExprStmt):
             for x in ir.walk_exprs(s.value):
                 if isinstance(x, ir.Op) and x.op == "list_append" and isinstance(x.args.get("xs"), ir.Var):
-                    if control or self.expr(x.args.get("x")):
-                        self.tainted.add(x.args["xs"].name)
+                    self._bind(x.args["xs"].name, control or self.expr(x.args.get("x")), s.loc.line, out, cell,
+                               replace=False)  # xs.append(v) changes xs
             self.expr(s.value)  # records call-site taints
         elif isinstance(s, ir.For):
             t = control or self.expr(s.iter)
@@ -201,6 +201,9 @@ def _bound_in(stmts: list[ir.Stmt]) -> list[tuple[str, int]]:
             out.extend(_bound_in(s.body))
         elif isinstance(s, ir.If):
             out.extend(_bound_in(s.body + s.orelse))
+        elif isinstance(s, ir.ExprStmt):
+            out.extend((x.args["xs"].name, s.loc.line) for x in ir.walk_exprs(s.value)
+                       if isinstance(x, ir.Op) and x.op == "list_append" and isinstance(x.args.get("xs"), ir.Var))
     return out
 
 

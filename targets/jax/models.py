@@ -10,7 +10,7 @@ from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.layers import has_params
 from d2lc.lower import static_value
-from d2lc.types import ScalarType
+from d2lc.types import DType, ScalarType
 from d2lc_targets.pytorch.models import _EQ, _is_zero
 from libcst.helpers import parse_template_expression
 
@@ -122,7 +122,10 @@ class JaxModels:
             members: list[cst.BaseStatement] = []
             for mm in m.members:
                 if isinstance(mm.value, ir.ParamDecl):
-                    value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init), self.expr(self.layout_shape(mm.value.shape)))
+                    # float32 like the IR's type: in 64-bit mode the initialisers would make float64
+                    dtype = [self.dtype_expr(DType.float32)] if getattr(self, "x64", False) else []
+                    value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init),
+                                 self.expr(self.layout_shape(mm.value.shape)), *dtype)
                 else:
                     value = self.expr(mm.value)
                 members.append(self.assign(mm.name, value))
