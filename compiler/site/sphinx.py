@@ -3,6 +3,7 @@ notebooks and MathJax copied beside the HTML. Sphinx rereads only pages whose te
 pages are written only when their text differs."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -123,13 +124,24 @@ def build_site(book: Book, chapters: list[Chapter], targets: list[tuple[str, str
     pages["conf.py"] = CONF.format(title=book.title, author=", ".join(book.authors), static=str(STATIC),
                                    mathjax=mathjax)
     written = _sync_tree(src_dir, pages)
+    stamp = out_dir / ".d2lc-pages"
+    digest = hashlib.sha256(b"".join(_bytes(k) + b"\0" + _bytes(v) for k, v in sorted(pages.items()))).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest and written == 0:  # Sphinx already built exactly these pages
+        _copy_notebooks(groups, targets, executed, generated, out_dir / "_notebooks")
+        return SiteResult(sum(1 for p in pages if p.endswith(".md")), 0, out_dir)
+    stamp.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-d", str(out_dir.parent / f".{out_dir.name}-doctrees"),
            str(src_dir), str(out_dir)] + (["-q"] if quiet else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SiteError([], "sphinx failed:\n" + (proc.stderr or proc.stdout).strip())
     _copy_notebooks(groups, targets, executed, generated, out_dir / "_notebooks")
+    stamp.write_text(digest)
     return SiteResult(sum(1 for p in pages if p.endswith(".md")), written, out_dir)
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
 
 
 def _docname(c: Chapter) -> str:
