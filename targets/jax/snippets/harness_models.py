@@ -74,15 +74,15 @@ def d2lc_forward(handle, X):
 
 def d2lc_objective(net, variables, X, y, loss):
     def objective(params):
-        y_hat, _ = net.apply({**variables, "params": params}, X, training=True, rngs={"dropout": jax.random.PRNGKey(1)},
-                             mutable=["batch_stats"])
-        return D2LC_LOSSES[loss](y_hat, y)
+        y_hat, updated = net.apply({**variables, "params": params}, X, training=True, rngs={"dropout": jax.random.PRNGKey(1)},
+                                   mutable=["batch_stats"])
+        return D2LC_LOSSES[loss](y_hat, y), updated  # the running statistics a training step leaves
     return objective
 
 
 def d2lc_grads(handle, X, y, loss):
     net, variables = handle[0], handle[1]
-    value, grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss))(variables["params"])
+    (value, _), grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(variables["params"])
     zeros = jax.tree_util.tree_map(jnp.zeros_like, variables)
     return value, [numpy.asarray(d2lc_get(grads, p)) if c == "params" else numpy.asarray(d2lc_get(zeros[c], p))
                    for c, p in d2lc_paths(handle)]
@@ -95,7 +95,8 @@ def d2lc_steps(handle, X, y, loss, tx, steps, batch=None):
     losses = []
     for i in range(steps):
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
-        value, grads = jax.value_and_grad(d2lc_objective(net, variables, Xb, yb, loss))(params)
+        (value, updated), grads = jax.value_and_grad(d2lc_objective(net, variables, Xb, yb, loss), has_aux=True)(params)
+        variables = {**variables, **updated}
         updates, state = tx.update(grads, state, params)
         params = optax.apply_updates(params, updates)
         losses.append(float(value))

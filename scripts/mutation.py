@@ -1,0 +1,285 @@
+"""Mutation score of the test suite: plant one realistic emitter bug at a time and see whether the suite notices.
+
+Each mutant is a text edit of one file under compiler/ or targets/, applied to a temporary copy of the tree
+(never to the checkout). The copy is imported instead of the checkout (PYTHONPATH puts its packages first)
+and the mutant's probes run there: the narrowest tests that could kill it (`d2lc test` over the corpus files
+that exercise the op, the model cases, the whole-notebook regression tests), then, for survivors, the
+exact-code goldens. A mutant is killed when a probe fails, survives when all pass.
+
+    .venv/bin/python scripts/mutation.py                 # every mutant, 2 at a time
+    .venv/bin/python scripts/mutation.py --list
+    .venv/bin/python scripts/mutation.py --only jax-softmax-axis,tf-bn-momentum --jobs 1
+    .venv/bin/python scripts/mutation.py --baseline      # the probes on the unmutated copy (must all pass)
+
+Not part of the CI suite (minutes, not seconds); benchmarks/ and docs/equivalence.md cite its results.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COPIED = ("compiler", "grammar", "targets", "tests", "docs", "sources", "pyproject.toml")
+VENVS = (".venv", ".venv-mxnet", ".venv-paddle")
+C = "tests/corpus/"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    probe: tuple[str, ...]  # corpus files for `d2lc test`, or "soundness" (tests/test_soundness.py)
+    target: str  # the target compared with PyTorch ("pytorch": compared with JAX)
+    models: bool = False  # also run the model cases of the probe files
+
+
+def m(name, file, old, new, probe, target, models=False) -> Mutant:
+    return Mutant(name, file, old, new, tuple(probe.split()), target, models)
+
+
+T, TF, J, MX, PD = "targets/pytorch/", "targets/tensorflow/", "targets/jax/", "targets/mxnet/", "targets/paddle/"
+RED, COMP, LOGIC, IDX, LIN, ELEM, MODELS = (C + f for f in ("reductions.md", "composites.md", "logic.md", "indexing.md",
+                                                             "linalg_shape.md", "elementwise.md", "models.md"))
+MUTANTS = [
+    # PyTorch (the reference: a wrong reference disagrees with the target it is compared with)
+    m("torch-mean-as-sum", T + "ops.py", '"mean": Method("mean", dim="axis"', '"mean": Method("sum", dim="axis"', RED, "jax"),
+    m("torch-var-unbiased", T + "ops.py", 'cst.Arg(cst.Integer("0"), keyword=cst.Name("correction")',
+      'cst.Arg(cst.Integer("1"), keyword=cst.Name("correction")', RED, "jax"),
+    m("torch-where-swapped", T + "ops.py", 'Tmpl("torch.where({cond}, {x}, {y})")', 'Tmpl("torch.where({cond}, {y}, {x})")', LOGIC, "jax"),
+    m("torch-argmax-keepdims-dropped", T + "ops.py", '"argmax": Method("argmax", dim="axis", keepdim="keepdims")',
+      '"argmax": Method("argmax", dim="axis")', RED, "jax"),
+    m("torch-stack-default-axis", T + "ops.py", '"stack": Fn("torch.stack", "tensors", dim="axis")', '"stack": Fn("torch.stack", "tensors")',
+      LIN, "jax"),
+    m("torch-amax-keepdims-dropped", T + "ops.py", 'return Method(reduce, dim="axis", keepdim="keepdims").emit(em, node)',
+      'return Method(reduce, dim="axis").emit(em, node)', RED, "jax"),
+    m("torch-softmax-axis", T + "ops.py", '"softmax": Fn("torch.softmax", "x", dim="!axis")', '"softmax": Fn("torch.softmax", "x", dim="-1")',
+      COMP, "jax"),
+    m("torch-concat-default-axis", T + "ops.py", '"concat": Fn("torch.cat", "tensors", dim="axis")', '"concat": Fn("torch.cat", "tensors")', LIN, "jax"),
+    # TensorFlow
+    m("tf-sum-as-mean", TF + "ops.py", '"sum": Fn("tf.reduce_sum"', '"sum": Fn("tf.reduce_mean"', RED, "tensorflow"),
+    m("tf-sum-keepdims-dropped", TF + "ops.py", '"sum": Fn("tf.reduce_sum", "x", axis="axis", keepdims="keepdims")',
+      '"sum": Fn("tf.reduce_sum", "x", axis="axis")', RED, "tensorflow"),
+    m("tf-softmax-axis", TF + "ops.py", '"softmax": Fn("tf.nn.softmax", "x", axis="axis")', '"softmax": Fn("tf.nn.softmax", "x")',
+      COMP, "tensorflow"),
+    m("tf-where-swapped", TF + "ops.py", 'Tmpl("tf.where({cond}, {x}, {y})")', 'Tmpl("tf.where({cond}, {y}, {x})")', LOGIC, "tensorflow"),
+    m("tf-argmax-keepdims-axis", TF + "ops.py", 'return call("tf.expand_dims", out, em.arg(node, "axis")) if _keep(node) else out',
+      'return call("tf.expand_dims", out, cst.Integer("0")) if _keep(node) else out', RED, "tensorflow"),
+    m("tf-var-as-std", TF + "ops.py", '"var": Fn("tf.math.reduce_variance"', '"var": Fn("tf.math.reduce_std"', RED, "tensorflow"),
+    m("tf-vecmat-transpose", TF + "ops.py", 'Tmpl("tf.linalg.matvec({y}, {x}, transpose_a=True)")',
+      'Tmpl("tf.linalg.matvec({y}, {x}, transpose_a=False)")', LIN, "tensorflow"),
+    m("tf-int64-spelling", TF + "__init__.py", 'DType.int64: "tf.int64"', 'DType.int64: "tf.int32"', ELEM + " " + RED, "tensorflow"),
+    m("tf-bn-momentum", TF + "models.py", 'if m is not None else cst.Float("0.9")', 'if m is not None else cst.Float("0.1")',
+      MODELS, "tensorflow", True),
+    m("tf-conv-padding-dropped", TF + "models.py", 'pre.append(call(K + "ZeroPadding2D", self.expr(layer.args["padding"])))',
+      'pre.extend([])', MODELS, "tensorflow", True),
+    m("tf-same-padding-any-stride", TF + "models.py", 'and s == 1 and 2 * p == k - 1', 'and 2 * p == k - 1', MODELS, "tensorflow", True),
+    m("tf-pool-default-stride", TF + "models.py", 'strides=self.expr(stride) if stride is not None else self.expr(layer.args["kernel"])',
+      'strides=self.expr(stride) if stride is not None else None', MODELS, "tensorflow", True),
+    # JAX
+    m("jax-softmax-axis", J + "ops.py", '"softmax": Fn("jax.nn.softmax", "x", axis="axis")', '"softmax": Fn("jax.nn.softmax", "x")',
+      COMP, "jax"),
+    m("jax-sum-as-mean", J + "ops.py", '"sum": with_dtype(Method("sum"', '"sum": with_dtype(Method("mean"', RED, "jax"),
+    m("jax-mean-keepdims-dropped", J + "ops.py", '"mean": Method("mean", axis="axis", keepdims="keepdims")',
+      '"mean": Method("mean", axis="axis")', RED, "jax"),
+    m("jax-var-as-std", J + "ops.py", '"var": Method("var"', '"var": Method("std"', RED, "jax"),
+    m("jax-where-swapped", J + "ops.py", 'Tmpl("jnp.where({cond}, {x}, {y})")', 'Tmpl("jnp.where({cond}, {y}, {x})")', LOGIC, "jax"),
+    m("jax-argmax-keepdims-dropped", J + "ops.py", '"argmax": Method("argmax", axis="axis", keepdims="keepdims")',
+      '"argmax": Method("argmax", axis="axis")', RED, "jax"),
+    m("jax-cumsum-flat", J + "ops.py", '"cumsum": Fn("jnp.cumsum", "x", axis="axis")', '"cumsum": Fn("jnp.cumsum", "x")', RED, "jax"),
+    m("jax-concat-default-axis", J + "ops.py", '"concat": Fn("jnp.concatenate", "tensors", axis="axis")',
+      '"concat": Fn("jnp.concatenate", "tensors")', LIN, "jax"),
+    m("jax-slice-write-off-by-one", J + "emitter.py", 'at = sub(attr(cst.Name(s.name), cst.Name("at")), self.index(s.index))',
+      'at = sub(attr(cst.Name(s.name), cst.Name("at")), [e.with_changes(slice=e.slice.with_changes(upper=binop(e.slice.upper, '
+      'cst.Add(), cst.Integer("1")))) if isinstance(e.slice, cst.Slice) and e.slice.upper is not None else e for e in self.index(s.index)])',
+      IDX, "jax"),
+    m("jax-bn-momentum", J + "models.py", 'if m is not None else cst.Float("0.9")', 'if m is not None else cst.Float("0.1")',
+      MODELS, "jax", True),
+    m("jax-conv-padding-dropped", J + "models.py", 'padding=self.expr(padding) if has_pad else cst.SimpleString(\'"VALID"\')',
+      'padding=cst.SimpleString(\'"VALID"\')', MODELS, "jax", True),
+    m("jax-pool-padding-dropped", J + "models.py", 'if has_pad else None)\n', 'if False else None)\n', MODELS, "jax", True),
+    m("jax-xavier-normal", J + "inits.py", '"xavier": (I + "xavier_uniform", ())', '"xavier": (I + "xavier_normal", ())',
+      "inits", "jax"),
+    # channels-last layout conversions (TensorFlow and JAX)
+    m("nhwc-index-hw-swapped", "compiler/emit/base.py", "out = [full[0], full[2], full[3], full[1]]",
+      "out = [full[0], full[3], full[2], full[1]]", MODELS, "jax", True),
+    m("nhwc-axis-map-wrong", "compiler/emit/base.py", "NCHW_TO_NHWC = {0: 0, 1: 3, 2: 1, 3: 2}", "NCHW_TO_NHWC = {0: 0, 1: 3, 2: 2, 3: 1}",
+      MODELS, "tensorflow", True),
+    m("nhwc-output-transpose-wrong", "compiler/emit/base.py", "return self._permute(code, c, (0, 3, 1, 2))",
+      "return self._permute(code, c, (0, 3, 2, 1))", "soundness", "jax"),
+    # MXNet
+    m("mxnet-argmax-keepdims-axis", MX + "ops.py", 'return call("np.expand_dims", out, em.arg(node, "axis"))',
+      'return call("np.expand_dims", out, cst.Integer("0"))', RED, "mxnet"),
+    m("mxnet-var-sum-for-mean", MX + "ops.py", 'outer = Method("mean", axis="axis", keepdims="keepdims").emit(em, node)',
+      'outer = Method("sum", axis="axis", keepdims="keepdims").emit(em, node)', RED, "mxnet"),
+    m("mxnet-softmax-axis", MX + "ops.py", '"softmax": Fn("npx.softmax", "x", axis="axis")', '"softmax": Fn("npx.softmax", "x")',
+      COMP, "mxnet"),
+    m("mxnet-where-swapped", MX + "ops.py", 'call("np.where", em.arg(node, "cond"), branch("x", y), branch("y", x))',
+      'call("np.where", em.arg(node, "cond"), branch("y", x), branch("x", y))', LOGIC + " " + COMP, "mxnet"),
+    m("mxnet-floordiv-ceil", MX + "ops.py", 'out = call("np.floor", quotient)', 'out = call("np.ceil", quotient)', ELEM, "mxnet"),
+    m("mxnet-mean-keepdims-dropped", MX + "ops.py", '"mean": Method("mean", axis="axis", keepdims="keepdims")',
+      '"mean": Method("mean", axis="axis")', RED, "mxnet"),
+    m("mxnet-bn-momentum", MX + "models.py", 'if m is not None else cst.Float("0.9")', 'if m is not None else cst.Float("0.1")',
+      MODELS, "mxnet", True),
+    m("mxnet-dense-flattens", MX + "models.py", 'cst.Arg(cst.Name("False"), keyword=cst.Name("flatten")',
+      'cst.Arg(cst.Name("True"), keyword=cst.Name("flatten")', MODELS, "mxnet", True),
+    # Paddle
+    m("paddle-var-unbiased", PD + "ops.py", 'cst.Arg(cst.Name("False"), keyword=cst.Name("unbiased")',
+      'cst.Arg(cst.Name("True"), keyword=cst.Name("unbiased")', RED, "paddle"),
+    m("paddle-sum-keepdims-dropped", PD + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdim="keepdims"))',
+      '"sum": with_dtype(Method("sum", axis="axis"))', RED, "paddle"),
+    m("paddle-softmax-axis", PD + "ops.py", '"softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis")',
+      '"softmax": Fn("paddle.nn.functional.softmax", "x")', COMP, "paddle"),
+    m("paddle-max-keepdims-dropped", PD + "ops.py", '"max": Method("max", axis="axis", keepdim="keepdims")',
+      '"max": Method("max", axis="axis")', RED, "paddle"),
+    m("paddle-cumsum-flat", PD + "ops.py", '"cumsum": Method("cumsum", axis="axis")', '"cumsum": Method("cumsum")', RED, "paddle"),
+    m("paddle-int64-spelling", PD + "__init__.py", 'DType.int64: "paddle.int64"', 'DType.int64: "paddle.int32"', ELEM + " " + RED, "paddle"),
+]
+
+
+SOURCE = [ROOT]  # where copies come from: the checkout, or a snapshot of it taken when the run starts
+
+
+def make_copy(tmp: Path) -> Path:
+    """A copy of the tree that Python imports as d2lc / d2lc_targets (PYTHONPATH=<copy>/.pp)."""
+    tree = tmp / "tree"
+    tree.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".d2lc-cache", "reports", ".pp", ".venv*")
+    for name in COPIED:
+        src = SOURCE[0] / name
+        (shutil.copytree(src, tree / name, ignore=ignore) if src.is_dir() else shutil.copy2(src, tree / name))
+    for v in VENVS:
+        if (ROOT / v).exists():
+            (tree / v).symlink_to((ROOT / v).resolve())
+    if not (tree / "compiler" / "grammar").exists():  # copied from a snapshot, the link came along as a folder
+        (tree / "compiler" / "grammar").symlink_to(tree / "grammar")
+    pp = tree / ".pp"
+    pp.mkdir()
+    (pp / "d2lc").symlink_to(tree / "compiler")
+    (pp / "d2lc_targets").symlink_to(tree / "targets")
+    return tree
+
+
+def plant(tree: Path, mutant: Mutant) -> None:
+    path = tree / mutant.file
+    text = path.read_text(encoding="utf-8")
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SystemExit(f"mutant {mutant.name}: the text to replace occurs {count} times in {mutant.file}")
+    path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+
+
+def probe_commands(mutant: Mutant, tree: Path) -> list[list[str]]:
+    py = str(tree / ".venv" / "bin" / "python")
+    cache = str(ROOT / ".d2lc-cache")
+    if mutant.probe == ("soundness",):
+        return [[py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/test_soundness.py"]]
+    if mutant.probe == ("inits",):
+        return [[py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/test_layer_inits.py", "-k", mutant.target]]
+    targets = "pytorch," + mutant.target if mutant.target != "pytorch" else "pytorch,jax"
+    cmd = [py, "-m", "d2lc.cli", "test", *mutant.probe, f"--targets={targets}", "--examples=4", "--seed=0", "--no-goldens",
+           "--timeout=120", f"--reports-dir={tree / 'reports'}", f"--cache-dir={cache}"]
+    if not mutant.models:
+        cmd.append("--no-models")
+    return [cmd]
+
+
+GOLDENS = ["tests/test_golden.py", "tests/test_target_goldens.py"]
+
+
+def run_commands(cmds: list[list[str]], tree: Path, timeout: float) -> tuple[bool, str]:
+    """(all passed, the tail of the first failure)."""
+    env = {**os.environ, "PYTHONPATH": str(tree / ".pp"), "TF_CPP_MIN_LOG_LEVEL": "2", "D2LC_TEST_TRACEBACKS": ""}
+    for cmd in cmds:
+        try:
+            r = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False, f"timed out after {timeout:.0f} s: {' '.join(cmd[2:5])}"
+        if r.returncode != 0:
+            lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+            why = next((ln for ln in lines if ln.startswith(("FAIL", "ERROR", "E  ", "chapter does not compile"))), lines[-1] if lines else "")
+            return False, why.strip()[:160]
+    return True, ""
+
+
+def evaluate(mutant: Mutant | None, timeout: float, goldens: bool) -> dict:
+    with tempfile.TemporaryDirectory(prefix="d2lc-mutant-") as tmp:
+        tree = make_copy(Path(tmp))
+        if mutant is not None:
+            plant(tree, mutant)
+        start = time.monotonic()
+        passed, why = run_commands(probe_commands(mutant, tree) if mutant else [], tree, timeout)
+        status = "survived" if passed else "killed"
+        if passed and goldens and mutant is not None:
+            py = str(tree / ".venv" / "bin" / "python")
+            ok, why_golden = run_commands([[py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *GOLDENS]], tree, timeout)
+            if not ok:
+                status, why = "golden-only", why_golden
+        return {"name": mutant.name if mutant else "baseline", "status": status, "why": why, "seconds": time.monotonic() - start}
+
+
+def baseline(timeout: float) -> int:
+    """Every distinct probe on an unmutated copy: all must pass, or the score means nothing."""
+    seen: dict[tuple, Mutant] = {}
+    for mu in MUTANTS:
+        seen.setdefault((mu.probe, mu.target, mu.models), mu)
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="d2lc-mutant-") as tmp:
+        tree = make_copy(Path(tmp))
+        for key, mu in seen.items():
+            ok, why = run_commands(probe_commands(mu, tree), tree, timeout)
+            print(f"{'ok  ' if ok else 'FAIL'} {' '.join(mu.probe)} on {mu.target}{' (models)' if mu.models else ''} {why}", flush=True)
+            failed += not ok
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated mutant names")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants checked at once (default 2)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per probe command (default 600)")
+    parser.add_argument("--no-goldens", dest="goldens", action="store_false", help="do not try the goldens on survivors")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--baseline", action="store_true", help="run every probe on the unmutated tree and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for mu in MUTANTS:
+            print(f"{mu.name:34} {mu.file:30} probe: {' '.join(mu.probe)} ({mu.target})")
+        return 0
+    if args.baseline:
+        return baseline(args.timeout)
+    chosen = [mu for mu in MUTANTS if not args.only or mu.name in args.only.split(",")]
+    for mu in chosen:  # every edit must apply before minutes are spent
+        text = (ROOT / mu.file).read_text(encoding="utf-8")
+        if text.count(mu.old) != 1:
+            raise SystemExit(f"mutant {mu.name}: the text to replace occurs {text.count(mu.old)} times in {mu.file}")
+    start = time.monotonic()
+    results = []
+    snapshot = tempfile.TemporaryDirectory(prefix="d2lc-mutation-snapshot-")
+    SOURCE[0] = make_copy(Path(snapshot.name))  # edits to the checkout during the run do not leak into mutants
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for r in pool.map(lambda mu: evaluate(mu, args.timeout, args.goldens), chosen):
+            print(f"{r['status']:11} {r['name']:34} {r['seconds']:6.0f}s  {r['why']}", flush=True)
+            results.append(r)
+    killed = sum(r["status"] == "killed" for r in results)
+    golden = sum(r["status"] == "golden-only" for r in results)
+    print(f"\nmutation score: {killed}/{len(results)} killed by behaviour ({100 * killed / max(len(results), 1):.0f}%)"
+          f"{f', {golden} more only by exact-code goldens' if golden else ''}; {time.monotonic() - start:.0f} s")
+    for r in results:
+        if r["status"] != "killed":
+            print(f"  {r['status']}: {r['name']}")
+    snapshot.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
