@@ -5,21 +5,23 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .backend import Backend
 from .book import find_chapters as book_chapters
-from .diagnostics import CompileError, Diagnostic
-from .emit.base import EmitError
-from .frontend import compile_chapter
-from .notebook import build_notebook
+from .cache import NotebookCache
+from .diagnostics import Diagnostic
 from .outputs import write_all
+
+if TYPE_CHECKING:
+    from .incremental import ChapterResult
 
 
 @dataclass
 class BuildResult:
     outputs: dict[Path, str] = field(default_factory=dict)  # path -> notebook text, not yet written
     errors: dict[str, list[Diagnostic]] = field(default_factory=dict)  # file -> its diagnostics
+    from_cache: int = 0  # how many of `outputs` the compile cache supplied (not compiled again)
 
 
 def find_chapters(paths: list[Path]) -> list[tuple[Path, Path]]:
@@ -42,56 +44,47 @@ def chapter_files_under(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def build(paths: list[Path], backends: list[Backend], out_dir: Path, display_root: Path | None = None,
-          jobs: int | None = None, progress: Callable[[str], None] | None = None) -> BuildResult:
-    """Compile every chapter for every backend in memory (chapters in parallel processes); nothing is written here.
+def build(paths: list[Path], backends: list[Backend | str], out_dir: Path, display_root: Path | None = None,
+          jobs: int | None = None, progress: Callable[[str], None] | None = None,
+          cache: NotebookCache | None = None) -> BuildResult:
+    """Compile every chapter for every backend (given as backends or names) in memory, through `cache` when
+    given, the rest in parallel processes; nothing is written here.
 
     Ids, metadata and output paths come from each chapter's path relative to its book root, never from
     the working directory; diagnostics name files as seen from `display_root` (default: the cwd)."""
     chapters = book_chapters(paths)
-    names = [b.name for b in backends]
+    names = [b if isinstance(b, str) else b.name for b in backends]
     tasks = [(str(c.file), c.source, _display(c.file, display_root), names) for c in chapters]
     result = BuildResult()
-    for chapter, task, (outputs, errors) in zip(chapters, tasks, compile_tasks(tasks, jobs, progress)):
-        if errors:
-            result.errors[task[2]] = errors
-        for target, text in outputs.items():
+    for chapter, task, done in zip(chapters, tasks, compile_tasks(tasks, jobs, progress, cache)):
+        if done.errors:
+            result.errors[task[2]] = done.errors
+        result.from_cache += done.from_cache
+        for target, text in done.outputs.items():
             result.outputs[out_dir / target / chapter.rel.with_suffix(".ipynb")] = text
     return result
 
 
 def compile_tasks(tasks: list[tuple[str, str, str, list[str]]], jobs: int | None = None,
-                  progress: Callable[[str], None] | None = None) -> list[tuple[dict[str, str], list[Diagnostic]]]:
-    """Compile each (file, book-relative source, shown name, targets) task; the one place a compile cache hooks in.
+                  progress: Callable[[str], None] | None = None,
+                  cache: NotebookCache | None = None) -> list["ChapterResult"]:
+    """Compile each (file, book-relative source, shown name, targets) task; notebooks in `cache` are taken
+    from it, the rest compiled in up to `jobs` processes (compiler/incremental.py).
 
     `progress` is called with the shown name of each chapter as it finishes."""
-    jobs = jobs if jobs is not None else min(len(tasks), os.cpu_count() or 1)
-    if jobs > 1 and len(tasks) > 2:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = []
-            for task, res in zip(tasks, pool.map(_compile_one, tasks)):
-                results.append(res)
-                if progress:
-                    progress(task[2])
-            return results
-    results = []
-    for task in tasks:
-        results.append(_compile_one(task))
-        if progress:
-            progress(task[2])
-    return results
+    from .incremental import compile_chapters
+    return compile_chapters(tasks, jobs, progress, cache)
 
 
-def _compile_one(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
-    """One chapter for the named backends: (target -> notebook text, diagnostics)."""
+def compile_source(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
+    """One chapter's text (with its book-relative source, shown name and targets): (target -> notebook text,
+    diagnostics)."""
     from .backend import get_backend, registry
-    chapter, source, shown, names = task
-    try:
-        text = Path(chapter).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        from .diagnostics import Loc
-        return {}, [Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}")]
+    from .diagnostics import CompileError
+    from .emit.base import EmitError
+    from .frontend import compile_chapter
+    from .notebook import build_notebook
+    text, source, shown, names = task
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
     try:
         module = compile_chapter(text, source, known)

@@ -62,17 +62,36 @@ def chapter_paths(specs: list[str], parser: argparse.ArgumentParser) -> list[Pat
     return paths
 
 
+def _target_names(spec: str, parser: argparse.ArgumentParser) -> list:
+    """The targets named by `spec`, without loading any backend when every name is an installed entry
+    point (so a rebuild served from the compile cache never imports the compiler); else parse_targets."""
+    from .backend import entry_point_names
+    installed = entry_point_names()
+    names = installed if spec.strip() == "all" else [s.strip() for s in spec.split(",")]
+    if names and all(n in installed for n in names):
+        return list(dict.fromkeys(names))
+    return [b.name for b in parse_targets(spec, parser)]
+
+
 def cmd_compile(args, parser) -> int:
     from .build import build, write_outputs
+    from .cache import NotebookCache, default_folder
+    from .incremental import UnknownTargets
     from .outputs import OutputError, check_output_root
-    backends = parse_targets(args.target, parser)
+    targets = _target_names(args.target, parser)
     paths = chapter_paths(args.paths, parser)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     out = Path(args.output)
     try:
         check_output_root(out)
     except OutputError as exc:
         parser.error(f"cannot write to {exc.path}: {exc.reason}")
-    result = build(paths, backends, out)
+    cache = None if args.no_cache else NotebookCache(default_folder(out))
+    try:
+        result = build(paths, targets, out, jobs=args.jobs, cache=cache)
+    except UnknownTargets:  # names taken from entry points that are not the backends' own
+        result = build(paths, [b.name for b in parse_targets(args.target, parser)], out, jobs=args.jobs, cache=cache)
     if result.errors:
         n = _print_diagnostics(result.errors)
         print(f"d2lc: {n} error{'s' * (n != 1)} in {len(result.errors)} file{'s' * (len(result.errors) != 1)}; nothing was written",
@@ -84,7 +103,9 @@ def cmd_compile(args, parser) -> int:
         print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
-        print(f"d2lc: {len(result.outputs)} notebook{'s' * (len(result.outputs) != 1)} up to date in {out} ({len(written)} rewritten)")
+        n = len(result.outputs)
+        skipped = f"; {result.from_cache} unchanged, not compiled again (compile cache)" if result.from_cache else ""
+        print(f"d2lc: {n} notebook{'s' * (n != 1)} up to date in {out} ({len(written)} rewritten{skipped})")
     return EXIT_OK
 
 
@@ -134,6 +155,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="chapter files or folders")
     p.add_argument("-o", "--output", default="generated", help="output folder (default: generated)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="compile in N processes (default: one per CPU core)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile everything again, neither reading nor writing the compile cache (.d2lc-cache/ "
+                        "beside the output folder, or $D2LC_CACHE_DIR)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("check", help="report every error compile would, writing nothing",

@@ -58,12 +58,17 @@ def grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def lark_parser() -> Lark:
+    """The LALR parser; its tables come from the compile cache's folder when one is active (Lark
+    keys the file by grammar, options and Lark version, and rebuilds it when any of them changed)."""
+    from .cache import active
+    store = active()
     return Lark(
         grammar_text(),
         parser="lalr",
         postlex=DslIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=str(store.parser_tables()) if store is not None else False,
     )
 
 

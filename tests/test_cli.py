@@ -156,7 +156,7 @@ def test_recompiling_an_unchanged_chapter_rewrites_nothing(work: Path, capsys: p
     os.utime(nb, ns=(1_000_000_000, 1_000_000_000))
     capsys.readouterr()
     assert run(["compile", "--target=pytorch", "chap.md", "-o", "out"]) == 0
-    assert capsys.readouterr().out == "d2lc: 1 notebook up to date in out (0 rewritten)\n"
+    assert capsys.readouterr().out == "d2lc: 1 notebook up to date in out (0 rewritten; 1 unchanged, not compiled again (compile cache))\n"
     assert nb.stat().st_mtime_ns == 1_000_000_000
 
 

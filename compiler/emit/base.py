@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,16 @@ from .. import ir
 from ..diagnostics import Diagnostic, Loc
 from ..ops import SPECS
 from ..types import NONE, DType, ScalarType, TensorType, promote
-from .fmt import attr, binop, compare, render, sub, unary
+from .fmt import attr, binop, compare, parse_snippet, render, sub, unary
 from .rules import dotted
 
 SHARED_SNIPPETS = Path(__file__).parent / "snippets"  # helpers every target emits the same way (plot_history)
+
+
+@lru_cache(maxsize=1)
+def shared_snippets() -> tuple[tuple[str, str], ...]:
+    """(name, source) of every shared helper snippet, read once per process."""
+    return tuple((p.stem, p.read_text(encoding="utf-8")) for p in sorted(SHARED_SNIPPETS.glob("*.py")))
 
 if TYPE_CHECKING:
     from ..backend import Backend
@@ -392,10 +399,10 @@ class Emitter:
         if name in emitted:
             return
         emitted.add(name)
-        for shared in sorted(SHARED_SNIPPETS.glob("*.py")):  # framework-neutral helpers a snippet calls come first
-            if shared.stem != name and f"{shared.stem}(" in code:
-                self.helper(shared.stem, shared.read_text(encoding="utf-8"))
-        self.pre.extend(cst.parse_module(code).body)
+        for stem, shared in shared_snippets():  # framework-neutral helpers a snippet calls come first
+            if stem != name and f"{stem}(" in code:
+                self.helper(stem, shared)
+        self.pre.extend(parse_snippet(code))
 
     def prelude(self) -> list[str]:
         """Statements after the imports, e.g. `npx.set_np()`."""
