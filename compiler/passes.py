@@ -126,8 +126,8 @@ def shared_backward(module: ir.Module) -> dict[int, ir.Grad]:
     """
     out: dict[int, ir.Grad] = {}
     for block in _blocks(module):
-        for first, second in zip(block, block[1:]):
-            g1s, g2s = grads_in(first), grads_in(second)
+        grads = [grads_in(s) for s in block]
+        for (first, g1s), (_, g2s) in zip(zip(block, grads), zip(block[1:], grads[1:])):
             if len(g1s) != 1 or len(g2s) != 1:
                 continue
             g1, g2 = g1s[0], g2s[0]

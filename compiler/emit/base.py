@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,25 +53,18 @@ class Emitter:
         self.backend = backend
         self.module = module
         self.pre: list[cst.BaseStatement] = []
-        self.taken: set[str] = _names_in(module)
-        self.user_names: set[str] = set(self.taken)
+        facts = _module_facts(module)
+        self.taken: set[str] = set(facts.names)
+        self.user_names: set[str] = set(facts.names)
         self.in_function: ir.FuncDef | None = None
         self.grad_seen: set[str] = set()
         self.state: dict[str, Any] = {}
-        self.recorded_runs: dict[int, ir.Grad] = {}
+        self.recorded_runs: dict[int, ir.Grad] = dict(facts.recorded_runs)
         self.recorded: set[int] = set()
         self.follows_run: set[int] = set()  # grads in the statement right after their slice (see `sequence`)
         self.copied_writes: set[int] = set()  # element writes whose tensor a loop copied first (see `loop_copies`)
-        from ..passes import shared_backward
-        self.shared_backward = shared_backward(module)  # grads that may read the previous grad's backward pass
-        self.shares_wrt: set[int] = set()  # grads whose statement takes another gradient w.r.t. the same variable
-        for s in ir.walk_stmts(list(module.stmts())):
-            grads = [e for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)] if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []
-            for e in grads:
-                if e.inplace:
-                    self.recorded_runs[id(e.slice[0])] = e
-                if sum(h.wrt.name == e.wrt.name for h in grads) > 1:
-                    self.shares_wrt.add(id(e))
+        self.shared_backward = dict(facts.shared_backward)  # grads that may read the previous grad's backward pass
+        self.shares_wrt: set[int] = set(facts.shares_wrt)  # grads whose statement takes another gradient w.r.t. the same variable
 
     # ---- names -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -638,6 +632,38 @@ class _Emitted(ir.Expr):
 
 def _op(name: str, type_, loc, **args) -> ir.Op:
     return ir.Op(type_, loc, name, args)
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What every target's emitter needs to know about a module before emitting it (target-independent)."""
+
+    module: ir.Module
+    names: frozenset[str]
+    recorded_runs: dict[int, ir.Grad]
+    shared_backward: dict[int, ir.Grad]
+    shares_wrt: frozenset[int]
+
+
+_last_facts: list[ModuleFacts] = []  # the last module's facts: a chapter is emitted for each target in turn
+
+
+def _module_facts(module: ir.Module) -> ModuleFacts:
+    if _last_facts and _last_facts[0].module is module:
+        return _last_facts[0]
+    from ..passes import shared_backward
+    recorded_runs: dict[int, ir.Grad] = {}
+    shares_wrt: set[int] = set()
+    for s in ir.walk_stmts(list(module.stmts())):
+        grads = [e for e in ir.walk_exprs(s) if isinstance(e, ir.Grad)] if not isinstance(s, (ir.For, ir.If, ir.FuncDef)) else []
+        for e in grads:
+            if e.inplace:
+                recorded_runs[id(e.slice[0])] = e
+            if sum(h.wrt.name == e.wrt.name for h in grads) > 1:
+                shares_wrt.add(id(e))
+    facts = ModuleFacts(module, frozenset(_names_in(module)), recorded_runs, shared_backward(module), frozenset(shares_wrt))
+    _last_facts[:] = [facts]
+    return facts
 
 
 def _names_in(module: ir.Module) -> set[str]:

