@@ -19,7 +19,7 @@ from .. import ir
 from ..diagnostics import Diagnostic, Loc
 from ..ops import SPECS
 from ..types import NONE, DType, ScalarType, TensorType, promote
-from .fmt import attr, binop, compare, parse_snippet, render, sub, unary
+from .fmt import attr, binop, compare, format_code, parse_snippet, render, sub, unary
 from .rules import dotted
 
 SHARED_SNIPPETS = Path(__file__).parent / "snippets"  # helpers every target emits the same way (plot_history)
@@ -577,7 +577,8 @@ class Emitter:
         lines = self.imports_for(code + "\n" + "\n".join(self.prelude()))
         prelude = self.prelude()
         text = "\n".join(lines) + ("\n\n" + "\n".join(prelude) if prelude else "")
-        return render([cst.parse_statement(line + "\n") for line in text.splitlines() if line.strip()]) if text.strip() else ""
+        # libcst gives back a parsed statement's text exactly, so the lines go to the formatter as they are
+        return format_code("".join(line + "\n" for line in text.splitlines() if line.strip())) if text.strip() else ""
 
 
 NCHW_TO_NHWC = {0: 0, 1: 3, 2: 1, 3: 2}
