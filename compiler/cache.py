@@ -74,17 +74,23 @@ def compiler_version() -> str:
     return h.hexdigest()
 
 
-def notebook_key(text: str, shown_path: str, target: str) -> str:
-    """The key of one chapter's notebook for one target."""
+def content_key(kind: str, *parts: str) -> str:
+    """A key for anything the compiler derives from `parts` alone (kind: what it is, e.g. "notebook")."""
     h = hashlib.sha256()
-    for part in (compiler_version(), target, shown_path, text):
+    for part in (compiler_version(), kind, *parts):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()
 
 
+def notebook_key(text: str, shown_path: str, target: str) -> str:
+    """The key of one chapter's notebook for one target."""
+    return content_key("notebook", target, shown_path, text)
+
+
 class NotebookCache:
-    """Compiled notebooks on disk, one file per key; reads and writes are best-effort and atomic."""
+    """Compiled notebooks (or any text under a `content_key`) on disk, one file per key; reads and
+    writes are best-effort and atomic."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
