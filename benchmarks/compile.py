@@ -6,7 +6,9 @@ One run reports:
   whole book         `d2lc compile --target=all` in a fresh process: cold (empty compile cache),
                      warm (nothing changed), one chapter touched, and --no-cache (CPU and wall s);
   jupytext           Markdown -> notebook for the same files, and the ratio d2lc / jupytext.
-Run: .venv/bin/python benchmarks/compile.py [--repeat N] [--jobs N] [PATH ...]
+  --against-black    also formats every cell text the book produces with black 26 and counts the
+                     texts where Ruff's formatter (what d2lc uses) differs, with the CPU of each.
+Run: .venv/bin/python benchmarks/compile.py [--repeat N] [--jobs N] [--against-black] [PATH ...]
 """
 from __future__ import annotations
 
@@ -115,6 +117,38 @@ def whole_book(paths: list[str], jobs: int | None) -> list[tuple[str, float, flo
     return rows
 
 
+def against_black(files: list[Path]) -> None:
+    """Every distinct text the compiler formats for these files, formatted by both formatters."""
+    import black
+    from d2lc.emit import fmt
+    seen: list[str] = []
+    real = fmt.format_string
+
+    def spy(code: str, *, line_width: int) -> str:
+        seen.append(code)
+        return real(code, line_width=line_width)
+
+    fmt.format_string, names = spy, set(target_names())
+    fmt.clear_memos()
+    try:
+        for f in files:
+            module = compile_chapter(f.read_text(encoding="utf-8"), str(f), names)
+            for n in sorted(names):
+                build_notebook(module, get_backend(n))
+    finally:
+        fmt.format_string = real
+    texts = sorted(set(seen))
+    mode = black.Mode(line_length=fmt.LINE_LENGTH, target_versions={black.TargetVersion.PY311})
+    c0 = time.process_time()
+    by_black = [black.format_str(t, mode=mode) for t in texts]
+    c1 = time.process_time()
+    by_ruff = [real(t, line_width=fmt.LINE_LENGTH) for t in texts]
+    c2 = time.process_time()
+    differ = sum(a != b for a, b in zip(by_black, by_ruff))
+    print(f"\nformatter check: {len(texts)} distinct cell texts; Ruff's formatter differs from black {black.__version__} "
+          f"on {differ}; CPU black {c1 - c0:.2f} s, ruff {c2 - c1:.2f} s")
+
+
 def supports(flag: str) -> bool:
     out = subprocess.run([sys.executable, "-m", "d2lc.cli", "compile", "--help"], capture_output=True, text=True).stdout
     return flag in out
@@ -124,6 +158,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=None, help="--jobs for the whole-book builds (default: d2lc's)")
+    ap.add_argument("--against-black", action="store_true", help="compare the formatter with black on every cell")
     ap.add_argument("paths", nargs="*", default=[str(ROOT / "sources")])
     args = ap.parse_args()
     files = sorted(p for path in args.paths for p in (Path(path).rglob("*.md") if Path(path).is_dir() else [Path(path)]))
@@ -151,6 +186,8 @@ def main() -> None:
     print(f"\nwhole book, `d2lc compile --target=all` in a fresh process ({notebooks} notebooks):")
     for label, wall, cpu, said in rows:
         print(f"  {label:24} {wall:7.2f} s wall {cpu:7.2f} s CPU   | {said}")
+    if args.against_black:
+        against_black(files)
 
 
 if __name__ == "__main__":
