@@ -6,7 +6,10 @@ really forks workers), with the cache folder given by $D2LC_CACHE_DIR.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,17 @@ def test_a_failed_chapter_is_not_cached(work: Path) -> None:
     assert compile_book("out") == 1
     assert not (work / "out").exists()
     assert len(entries(work / "cache")) == 6  # the two good chapters only
+
+
+def test_a_rebuild_from_the_cache_loads_neither_compiler_nor_backends(work: Path) -> None:
+    """What keeps a warm rebuild of the whole book under a second: it only hashes and compares."""
+    assert compile_book("out") == 0
+    heavy = ("libcst", "lark", "nbformat", "d2lc.frontend", "d2lc.emit.base", "d2lc_targets.pytorch")
+    code = ("import sys; from d2lc import cli; "
+            f"rc = cli.main(['compile', '--target={TARGETS}', 'book', '-o', 'out']); "
+            f"print(rc, [m for m in {heavy!r} if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "9 unchanged" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"

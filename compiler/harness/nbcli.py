@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from .known import KnownFileError, find_known_file, read_known
-from .notebooks import NotebookReport, compare_notebooks, fake_data_root, prepare_all
-from .session import Session
 
 
 NOTEBOOK_DIVERGENCES = Path("tests") / "known_notebook_divergences.txt"
@@ -29,6 +27,8 @@ def add_notebook_options(p: argparse.ArgumentParser) -> None:
 def run_notebook_step(args: argparse.Namespace, backends: list, reference: str, paths: list[Path]) -> tuple[bool, bool]:
     """Compare the notebooks of the chapters under `paths`; print divergences. Returns (none is new, some value
     was compared)."""
+    from .notebooks import NotebookReport, compare_notebooks, fake_data_root, prepare_all  # the compiler: only when run
+    from .session import Session
     report = NotebookReport()
     programs = prepare_all(paths, backends, report)
     root = fake_data_root()
