@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-EXECUTOR_VERSION = "1"  # bump when the way notebooks are run changes their outputs
+EXECUTOR_VERSION = "2"  # bump when the way notebooks are run changes their outputs
 
 
 @dataclass
@@ -53,7 +53,9 @@ def write_kernelspec(folder: Path, env_name: str, python: Path) -> Path:
     """FOLDER/d2lc-ENV/kernel.json running ENV's python; returns FOLDER (a kernel_dirs entry)."""
     spec_dir = folder / kernel_name(env_name)
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    # --matplotlib=inline registers the PNG display of figures (matplotlib_inline alone shows old
+    # matplotlib's figures, MXNet's 3.7, as text only)
+    spec = {"argv": [str(python), "-m", "ipykernel_launcher", "--matplotlib=inline", "-f", "{connection_file}"],
             "display_name": f"d2lc {env_name}", "language": "python",
             "env": {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
     text = json.dumps(spec, indent=1, sort_keys=True) + "\n"

@@ -131,7 +131,7 @@ def test_math_is_rendered_and_plots_are_images(browser, base_url):
     browser.get(base_url + PAGE)
     assert _wait(browser, "return document.querySelectorAll('.MathJax_CHTML').length") > 3
     assert not browser.execute_script("return document.body.innerText.includes('\\\\mathbf')")
-    for target in ("pytorch", "tensorflow", "jax", "paddle"):
+    for target in ("pytorch", "tensorflow", "jax", "mxnet", "paddle"):
         _choose(browser, target)
         shown = browser.execute_script(
             "return Array.from(document.querySelectorAll('.d2lc-output-image img'))"
