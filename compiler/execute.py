@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,8 @@ def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, wo
                             resources={"metadata": {"path": str(work)}})
     failure = None
     try:
-        client.execute(cwd=str(work))
+        # the kernel process's own stdout/stderr (framework start-up logs) are dropped; cell output comes over IOPub
+        client.execute(cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         index = _failed_cell(nb)
         cell = nb.cells[index] if index is not None else None
