@@ -64,8 +64,10 @@ def cmd_build(args, parser) -> int:
     out = book.path(book.output)
     status = EXIT_OK
     t0 = time.perf_counter()
+    from .cache import NotebookCache, default_folder
+    cache = None if args.no_cache else NotebookCache(default_folder(out))
     with _progress("compile", len(chapters), quiet) as step:
-        result = build([book.sources_dir], backends, out, jobs=args.jobs, progress=step)
+        result = build([book.sources_dir], backends, out, jobs=args.jobs, progress=step, cache=cache)
     broken = set(result.errors)
     if broken:
         n = _print_diagnostics(result.errors)
@@ -80,8 +82,9 @@ def cmd_build(args, parser) -> int:
         print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
         return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
-    _say(f"d2lc: compiled {len(good)} of {len(chapters)} chapters for {len(backends)} targets in "
-         f"{time.perf_counter() - t0:.1f} s ({len(written)} notebooks rewritten)", quiet)
+    _say(f"d2lc: {len(good)} of {len(chapters)} chapters built for {len(backends)} targets in "
+         f"{time.perf_counter() - t0:.1f} s ({result.from_cache} notebooks unchanged, from the compile cache; "
+         f"{len(written)} rewritten)", quiet)
     if broken:
         _say("d2lc: broken chapters (kept their previous notebooks):\n" + "\n".join(f"  {b}" for b in sorted(broken)))
 
@@ -199,6 +202,7 @@ def add_book_parsers(sub) -> None:
         p.add_argument("--small", action="store_true", help="apply book.toml's [execute] parameters (small runs)")
         p.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel compiles and kernels")
         p.add_argument("-q", "--quiet", action="store_true")
+        p.add_argument("--no-cache", action="store_true", help="compile everything again (no compile cache)")
         if name == "build":
             p.add_argument("--keep-going", action="store_true", help="build every chapter that compiles; report the others")
             p.add_argument("--no-site", action="store_true", help="notebooks (and executed copies) only")
