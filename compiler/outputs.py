@@ -138,7 +138,7 @@ def _relative(path: Path, root: Path) -> Path:
 
 def _stage(target: Path, data: bytes) -> Path:
     """Write `data` to a new temp file next to `target` (mode 0666 minus the umask, or the old file's mode)."""
-    tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -191,7 +191,8 @@ def _discard(staged: list[tuple[Path, Path]], created: list[Path]) -> None:
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete the temp files an interrupted build left in `folder` (regular files named .d2lc-*.tmp only)."""
+    """Delete the temp files an interrupted build left in `folder`: regular files named .d2lc-*.tmp whose
+    build is gone (the name carries its pid; a build still running, say into the same folder, keeps its own)."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -199,13 +200,27 @@ def remove_stale_temps(folder: Path) -> list[Path]:
         return removed
     for entry in entries:
         name = entry.name
-        if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and entry.is_file(follow_symlinks=False):
+        if (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and entry.is_file(follow_symlinks=False)
+                and not _running(name[len(TEMP_PREFIX):].split("-")[0])):
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
             except FileNotFoundError:
                 pass
     return removed
+
+
+def _running(pid: str) -> bool:
+    """Whether `pid` (from a temp file's name) is a live process other than this one."""
+    if not pid.isdigit() or int(pid) <= 0 or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _where(exc: OSError, root: Path) -> Path:

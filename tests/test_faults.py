@@ -148,15 +148,42 @@ def test_a_full_disk_leaves_every_notebook_as_it_was(book: Path) -> None:
     assert tree(book / "out") == before
 
 
+def test_a_failed_rename_puts_back_the_notebooks_already_renamed(book: Path, capsys, monkeypatch) -> None:
+    """The last step can fail too (here the third rename): the two renamed before get their old bytes back."""
+    edit_every_chapter(book)
+    before = tree(book / "out")
+    real_replace, calls = os.replace, []
+
+    def flaky(src, dst, *args, **kwargs):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), os.fsdecode(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    assert run(["compile", "--target=pytorch,jax", "book", "-o", "out", "-q"]) == 2
+    assert "Input/output error" in capsys.readouterr().err and len(calls) == 3
+    assert tree(book / "out") == before
+
+
 def test_leftover_temp_files_are_removed_by_the_next_build(book: Path) -> None:
     stale = [book / "out" / "pytorch" / ".d2lc-k1ll3d.tmp", book / "out" / "jax" / "sub" / ".d2lc-0.tmp"]
     for p in stale:
         p.write_bytes(b"")  # what a SIGKILL between create and rename leaves
-    kept = book / "out" / "pytorch" / ".d2lc-notes.txt"
-    kept.write_text("mine")
+    stale.append(book / "out" / "jax" / f".d2lc-{_dead_pid()}-5eed.tmp")
+    stale[-1].write_bytes(b"")
+    kept = [book / "out" / "pytorch" / ".d2lc-notes.txt", book / "out" / "pytorch" / ".d2lc-1-busy.tmp"]
+    for p in kept:  # not a temp file; one of a build still running (pid 1 always is)
+        p.write_text("mine")
     assert run(["compile", "--target=pytorch,jax", "book", "-o", "out", "-q"]) == 0
     assert not any(p.exists() for p in stale)
-    assert kept.read_text() == "mine"
+    assert all(p.read_text() == "mine" for p in kept)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
 
 
 def test_a_linked_output_folder_or_notebook_is_refused(book: Path, capsys) -> None:
