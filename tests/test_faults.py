@@ -449,3 +449,14 @@ def test_no_worker_outlives_a_signal_to_d2lc_test(tmp_path: Path, sig: signal.Si
     if sig != signal.SIGKILL:
         tail = log.read_text().strip().splitlines()[-1]
         assert tail == "d2lc: interrupted", log.read_text()
+
+
+def test_d2lc_build_into_an_unusable_output_folder_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "book.toml").write_text('[book]\ntitle = "T"\nsources = "src"\noutput = "out"\n'
+                                        '[targets]\norder = ["pytorch"]\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.md").write_text(CHAPTER.format(n=1), encoding="utf-8")
+    (tmp_path / "out").write_text("a file where the notebooks go")
+    assert run(["build", "--book", str(tmp_path), "--no-site", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "out" in err and "not a folder" in err and "internal error" not in err
