@@ -155,6 +155,8 @@ def test_a_failed_rename_puts_back_the_notebooks_already_renamed(book: Path, cap
     real_replace, calls = os.replace, []
 
     def flaky(src, dst, *args, **kwargs):
+        if not Path(os.fsdecode(dst)).absolute().is_relative_to(book / "out"):  # e.g. the compile cache's own files
+            return real_replace(src, dst, *args, **kwargs)
         calls.append(dst)
         if len(calls) == 3:
             raise OSError(errno.EIO, os.strerror(errno.EIO), os.fsdecode(dst))
