@@ -109,42 +109,52 @@ class Fuzzer:
         key = _key(batch)
         if key in self._cache:
             return self._cache[key]
-        failures: list[Failure] = []
-        accepted: list[tuple[int, list[str]]] = []
-        for k, program in enumerate(batch):
-            cells = renamed(program, k)
-            text = "# Fuzz\n\n" + "".join(f"```d2l\n{c}\n```\n\n" for c in cells)
-            try:
-                alone = prepare(Path("fuzz.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
-            except CompileError as exc:
-                d = exc.diagnostics[0]
-                failures.append(Failure("rejected", "compiler", f"{d.message}", program.chapter()))
-                continue
-            if alone.emit_errors:  # `check` accepted what a target's emitter refuses
-                failures.extend(Failure("rejected", t, f"`<compile>`: {why}", program.chapter())
-                                for t, why in sorted(alone.emit_errors.items()))
-                continue
-            accepted.append((k, cells))
+        cells = [renamed(p, k) for k, p in enumerate(batch)]
+        together = self._prepare(cells)
+        if isinstance(together, Failure) or together.emit_errors:
+            failures, accepted = self._one_by_one(batch, cells)  # find the programs that do not compile
+        else:
+            failures, accepted = [], list(enumerate(cells))
+            together = together if len(accepted) == len(batch) else None
         if accepted:
-            failures.extend(self._run(batch, accepted))
+            failures.extend(self._run(batch, accepted, together if not failures else None))
         self._cache[key] = failures
         return failures
 
-    def _run(self, batch: list[Program], accepted: list[tuple[int, list[str]]]) -> list[Failure]:
+    def _prepare(self, cells_of: list[list[str]]):
+        """The notebook plan of programs as one chapter, or the compile error as a Failure."""
+        text = "# Fuzz batch\n\n" + "".join(f"```d2l\n{c}\n```\n\n" for cells in cells_of for c in cells)
+        try:
+            return prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
+        except CompileError as exc:
+            return Failure("rejected", "compiler", exc.diagnostics[0].message, text)
+
+    def _one_by_one(self, batch: list[Program], cells: list[list[str]]) -> tuple[list[Failure], list[tuple[int, list[str]]]]:
+        failures: list[Failure] = []
+        accepted: list[tuple[int, list[str]]] = []
+        for k, program in enumerate(batch):
+            alone = self._prepare([cells[k]])
+            if isinstance(alone, Failure):
+                failures.append(Failure("rejected", "compiler", alone.message, program.chapter()))
+            elif alone.emit_errors:  # `check` accepted what a target's emitter refuses
+                failures.extend(Failure("rejected", t, f"`<compile>`: {why}", program.chapter())
+                                for t, why in sorted(alone.emit_errors.items()))
+            else:
+                accepted.append((k, cells[k]))
+        return failures, accepted
+
+    def _run(self, batch: list[Program], accepted: list[tuple[int, list[str]]], program=None) -> list[Failure]:
         owner: dict[int, int] = {}  # code cell number (1-based) -> program index in the batch
-        parts = ["# Fuzz batch\n\n"]
         number = 0
         for k, cells in accepted:
-            for c in cells:
+            for _ in cells:
                 number += 1
                 owner[number] = k
-                parts.append(f"```d2l\n{c}\n```\n\n")
-        text = "".join(parts)
-        try:
-            program = prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
-        except CompileError as exc:  # each compiled alone; together they must too
-            d = exc.diagnostics[0]
-            return [Failure("rejected", "compiler", f"batch: {d.message}", batch[0].chapter())]
+        if program is None:
+            program = self._prepare([cells for _, cells in accepted])
+            if isinstance(program, Failure):  # each compiled alone; together they must too
+                return [Failure("rejected", "compiler", f"batch: {program.message}", batch[accepted[0][0]].chapter())]
+        text = program.text
         outcomes = run_programs(self.session, [program], self.root / "nb", self.timeout, keep_going=True)
         report = NotebookReport()
         mine = {t: o for (_, t), o in outcomes.items()}
@@ -165,7 +175,7 @@ class Fuzzer:
 
     # ---- a campaign ----------------------------------------------------------------------------------------
     def run(self, count: int, seed: int, batch: int = 25, shrink_budget: int = 30,
-            progress=lambda stats: None, chunk: int = 200) -> FuzzStats:
+            progress=lambda stats: None, chunk: int = 200, found=lambda failure: None) -> FuzzStats:
         """Try `count` programs, `batch` to a notebook run; shrink and record the first failure of each new signature.
 
         Programs come from hypothesis, `chunk` per seeded generation run; a failure is shrunk by replaying
@@ -186,8 +196,9 @@ class Fuzzer:
                         continue
                     self.known.add(f.signature)
                     index = start + next(k for k, p in enumerate(group) if p.chapter() == f.chapter)
-                    small = self.shrink(chunk_seed, len(progs), index, f.signature, shrink_budget)
-                    self.stats.failures.append(small or f)
+                    small = self.shrink(chunk_seed, len(progs), index, f.signature, shrink_budget) or f
+                    self.stats.failures.append(small)
+                    found(small)
         self.stats.seconds = time.perf_counter() - t0
         return self.stats
 
