@@ -111,7 +111,7 @@ def expression(draw, env: Env, depth: int = 2, smooth: bool = False, shape: Shap
     """A float expression and its shape (broadcasting where shapes allow)."""
     if depth <= 0:
         return draw(operand(env, shape))
-    choice = draw(st.integers(0, 9))
+    choice = draw(st.integers(0, 10))
     if choice < 3:
         x, s = draw(expression(env, depth - 1, smooth, shape))
         pattern = draw(st.sampled_from(SMOOTH_UNARY if smooth else SMOOTH_UNARY + ROUGH_UNARY))
@@ -132,13 +132,13 @@ def expression(draw, env: Env, depth: int = 2, smooth: bool = False, shape: Shap
         if pattern.startswith("where"):
             return pattern.format(x, y, x, y), out
         return pattern.format(x, y), out
-    if choice < 8 and shape is None:
+    if choice < 9 and shape is None:
         x, s = draw(expression(env, depth - 1, smooth))
         if len(s) >= 1:
             axis = draw(st.integers(-len(s), len(s) - 1))
             return f"softmax({x}, axis={axis})", s
         return x, s
-    if choice < 9 and shape is None:
+    if choice < 10 and shape is None:
         x, s = draw(expression(env, depth - 1, smooth))
         if len(s) == 2:
             w, _ = draw(operand(env, (s[1], draw(st.integers(1, 3)))))

@@ -72,8 +72,11 @@ def fingerprint(chapter: str, line: int) -> str:
     called = set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code)) | set(re.findall(r"\.([A-Za-z_]\w*)\b", code))
     mine = {n for n in called if re.match(r"p\d*_|P\d*m\d+$", n)}
     ops = called - mine
-    if any(re.match(r"p\d*_net", n) for n in mine):
-        ops |= set(re.findall(r"\b([A-Z][A-Za-z0-9]+)\(", chapter)) - {n for n in re.findall(r"\b(P\d*m\d+)\b", chapter)}
+    for instance in (n for n in mine if re.match(r"p\d*_net", n)):  # a model call: the layers of that model
+        made = re.search(rf"\b{instance} = (P\d*m\d+)\(", chapter)
+        body = re.search(rf"model {made.group(1)}\(.*?```", chapter, re.S) if made else None
+        if body:
+            ops |= set(re.findall(r"\b([A-Z][A-Za-z0-9]+)\(", body.group(0))) - {made.group(1)}
     return ",".join(sorted(ops))
 
 
@@ -87,7 +90,7 @@ class Fuzzer:
     """Runs batches of programs on a set of targets; one session (workers) for the whole run."""
 
     def __init__(self, backends: list[Backend], reference: str = "pytorch", cache_dir: Path | None = None,
-                 timeout: float = 600.0, known: set[str] | None = None):
+                 timeout: float = 600.0, known: set[str] | None = None, kinds: tuple[str, ...] | None = None):
         self.backends = backends
         self.reference = reference
         self.session = Session(backends, cache_dir=cache_dir)
@@ -96,6 +99,7 @@ class Fuzzer:
         self.timeout = timeout
         self.known = set(known or ())  # signatures not to shrink again (listed, or already found this run)
         self.stats = FuzzStats()
+        self.kinds = kinds  # the statement kinds programs are made of (default: all)
         self._cache: dict[str, list[Failure]] = {}
 
     def close(self) -> None:
@@ -184,7 +188,7 @@ class Fuzzer:
         c = 0
         while self.stats.programs < count:
             chunk_seed = seed * 1_000_003 + c
-            progs = generate(chunk_seed, min(chunk, count - self.stats.programs))
+            progs = generate(chunk_seed, min(chunk, count - self.stats.programs), self.kinds)
             c += 1
             for start in range(0, len(progs), batch):
                 group = progs[start:start + batch]
@@ -224,7 +228,7 @@ class Fuzzer:
         @hypothesis_seed(chunk_seed)
         @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False)
-        @given(programs())
+        @given(_strategy(self.kinds))
         def replay(p: Program) -> None:
             state["calls"] += 1
             if not state["failing"] and state["calls"] != index + 1:
@@ -250,14 +254,18 @@ class Fuzzer:
         return _key(batch) in self._cache
 
 
-def generate(seed: int, count: int) -> list[Program]:
-    """`count` programs from hypothesis, seeded: the same list for the same (seed, count)."""
+def _strategy(kinds: tuple[str, ...] | None):
+    return programs(kinds=kinds) if kinds else programs()
+
+
+def generate(seed: int, count: int, kinds: tuple[str, ...] | None = None) -> list[Program]:
+    """`count` programs from hypothesis, seeded: the same list for the same (seed, count, kinds)."""
     out: list[Program] = []
 
     @hypothesis_seed(seed)
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(programs())
+    @given(_strategy(kinds))
     def collect(p: Program) -> None:
         out.append(p)
 
