@@ -443,13 +443,15 @@ def model(draw, env: Env) -> None:
 
 @st.composite
 def top_level_layer(draw, env: Env) -> None:
-    """A built-in layer made and called at top level (on images: the layout conversion is the compiler's)."""
+    """A built-in layer made and called at top level (on images: the layout conversion is the compiler's).
+
+    No stated initialisers: PyTorch builds such a layer lazily, so the language allows them only in models."""
     kind = draw(st.sampled_from(["MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Conv2d"]))
     name = env.fresh("layer")
     out = env.fresh()
     if kind == "Linear":
         x = draw(tensor_input(env, (draw(st.integers(1, 3)), draw(st.integers(1, 4)))))
-        env.lines.append(f"{name} = Linear({draw(st.integers(1, 3))}, init={draw(st.sampled_from(INITS))})")
+        env.lines.append(f"{name} = Linear({draw(st.integers(1, 3))})")
     else:
         size = draw(st.integers(2, 5))
         c = draw(st.integers(1, 2))
@@ -458,7 +460,7 @@ def top_level_layer(draw, env: Env) -> None:
         k = draw(st.integers(1, 2))
         args = f"{k}" if kind != "ReLU" else ""
         if kind == "Conv2d":
-            args = f"{draw(st.integers(1, 2))}, kernel={k}, init={draw(st.sampled_from(INITS))}"
+            args = f"{draw(st.integers(1, 2))}, kernel={k}"
         env.lines.append(f"{name} = {kind}({args})")
     env.lines.append(f"{out} = {name}({x})")
 
