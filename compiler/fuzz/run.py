@@ -43,7 +43,7 @@ class Failure:
         """What makes two failures the same bug: kind, target, the message without names and numbers, the ops."""
         text = re.sub(r"\bp\d*_\w+|\bP\d*m\d+\b", "NAME", self.message)
         text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "N", text)
-        return f"{self.kind} | {self.target} | {text[:100]} | {self.ops}"
+        return f"{self.kind} | {self.target} | {text[:100].strip()} | {self.ops}"
 
 
 @dataclass
