@@ -97,7 +97,8 @@ class Fuzzer:
         self.session.start()
         self.root = fake_data_root()
         self.timeout = timeout
-        self.known = set(known or ())  # signatures not to shrink again (listed, or already found this run)
+        self.known = set(known or ())  # signatures not to shrink again (listed, or already found this run); `*` matches any text
+        self._patterns = [re.compile(".*".join(re.escape(part) for part in k.split("*")) + "$") for k in self.known if "*" in k]
         self.stats = FuzzStats()
         self.kinds = kinds  # the statement kinds programs are made of (default: all)
         self._cache: dict[str, list[Failure]] = {}
@@ -196,7 +197,7 @@ class Fuzzer:
                 self._count(group, failures)
                 progress(self.stats)
                 for f in failures:
-                    if f.signature in self.known:
+                    if self.is_known(f.signature):
                         continue
                     self.known.add(f.signature)
                     index = start + next(k for k, p in enumerate(group) if p.chapter() == f.chapter)
@@ -205,6 +206,9 @@ class Fuzzer:
                     found(small)
         self.stats.seconds = time.perf_counter() - t0
         return self.stats
+
+    def is_known(self, signature: str) -> bool:
+        return signature in self.known or any(p.match(signature) for p in self._patterns)
 
     def _count(self, group: list[Program], failures: list[Failure]) -> None:
         self.stats.programs += len(group)
