@@ -23,6 +23,7 @@ def known() -> dict[tuple[str, str], str]:
 def test_book_and_corpus_agree_across_frameworks(tmp_path, capsys):
     report = tmp_path / "matrix"
     code = main(["test", str(ROOT / "sources"), str(ROOT / "tests" / "corpus"), "--examples=5", "--seed=0", "--no-models",
+                 "--no-notebooks",  # the notebooks are compared in tests/test_notebook_equivalence.py
                  f"--cache-dir={ROOT / '.d2lc-cache'}", f"--reports-dir={tmp_path / 'reports'}", "--report", str(report)])
     out = capsys.readouterr().out
     data = json.loads(report.with_suffix(".json").read_text())

@@ -60,8 +60,13 @@ def cmd_fuzz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"\r  {stats.programs} programs, {stats.rejected} rejected, {stats.diverged} diverged, "
               f"{len(stats.seen)} signatures", end=end, file=sys.stderr, flush=True)
 
+    def found(f) -> None:
+        print(f"\nNEW: {f.signature}\n{f.chapter}", flush=True)
+        if args.save != "none":
+            print(f"  saved: {save_case(f, Path(args.save))}", flush=True)
+
     try:
-        stats = fuzzer.run(args.programs, args.seed, args.batch, args.shrink_budget, progress)
+        stats = fuzzer.run(args.programs, args.seed, args.batch, args.shrink_budget, progress, found=found)
     finally:
         fuzzer.close()
     print(file=sys.stderr)
@@ -72,8 +77,5 @@ def cmd_fuzz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print("  time in each target's worker: " + ", ".join(f"{t} {s:.0f} s" for t, s in stats.target_seconds.items()))
     for sig, n in sorted(stats.seen.items(), key=lambda kv: -kv[1]):
         print(f"  {n:5} x {sig}")
-    for f in stats.failures:
-        print(f"\nNEW: {f.signature}\n{f.chapter}")
-        if args.save != "none":
-            print(f"  saved: {save_case(f, Path(args.save))}")
+    print(f"  {len(stats.failures)} new failure signatures (each printed, shrunk, when found)")
     return 1 if stats.failures else 0

@@ -43,7 +43,7 @@ class Failure:
         """What makes two failures the same bug: kind, target, the message without names and numbers, the ops."""
         text = re.sub(r"\bp\d*_\w+|\bP\d*m\d+\b", "NAME", self.message)
         text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "N", text)
-        return f"{self.kind} | {self.target} | {text[:100]} | {self.ops}"
+        return f"{self.kind} | {self.target} | {text[:100].strip()} | {self.ops}"
 
 
 @dataclass
@@ -72,8 +72,11 @@ def fingerprint(chapter: str, line: int) -> str:
     called = set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code)) | set(re.findall(r"\.([A-Za-z_]\w*)\b", code))
     mine = {n for n in called if re.match(r"p\d*_|P\d*m\d+$", n)}
     ops = called - mine
-    if any(re.match(r"p\d*_net", n) for n in mine):
-        ops |= set(re.findall(r"\b([A-Z][A-Za-z0-9]+)\(", chapter)) - {n for n in re.findall(r"\b(P\d*m\d+)\b", chapter)}
+    for instance in (n for n in mine if re.match(r"p\d*_net", n)):  # a model call: the layers of that model
+        made = re.search(rf"\b{instance} = (P\d*m\d+)\(", chapter)
+        body = re.search(rf"model {made.group(1)}\(.*?```", chapter, re.S) if made else None
+        if body:
+            ops |= set(re.findall(r"\b([A-Z][A-Za-z0-9]+)\(", body.group(0))) - {made.group(1)}
     return ",".join(sorted(ops))
 
 
@@ -87,15 +90,17 @@ class Fuzzer:
     """Runs batches of programs on a set of targets; one session (workers) for the whole run."""
 
     def __init__(self, backends: list[Backend], reference: str = "pytorch", cache_dir: Path | None = None,
-                 timeout: float = 600.0, known: set[str] | None = None):
+                 timeout: float = 600.0, known: set[str] | None = None, kinds: tuple[str, ...] | None = None):
         self.backends = backends
         self.reference = reference
         self.session = Session(backends, cache_dir=cache_dir)
         self.session.start()
         self.root = fake_data_root()
         self.timeout = timeout
-        self.known = set(known or ())  # signatures not to shrink again (listed, or already found this run)
+        self.known = set(known or ())  # signatures not to shrink again (listed, or already found this run); `*` matches any text
+        self._patterns = [re.compile(".*".join(re.escape(part) for part in k.split("*")) + "$") for k in self.known if "*" in k]
         self.stats = FuzzStats()
+        self.kinds = kinds  # the statement kinds programs are made of (default: all)
         self._cache: dict[str, list[Failure]] = {}
 
     def close(self) -> None:
@@ -109,42 +114,52 @@ class Fuzzer:
         key = _key(batch)
         if key in self._cache:
             return self._cache[key]
-        failures: list[Failure] = []
-        accepted: list[tuple[int, list[str]]] = []
-        for k, program in enumerate(batch):
-            cells = renamed(program, k)
-            text = "# Fuzz\n\n" + "".join(f"```d2l\n{c}\n```\n\n" for c in cells)
-            try:
-                alone = prepare(Path("fuzz.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
-            except CompileError as exc:
-                d = exc.diagnostics[0]
-                failures.append(Failure("rejected", "compiler", f"{d.message}", program.chapter()))
-                continue
-            if alone.emit_errors:  # `check` accepted what a target's emitter refuses
-                failures.extend(Failure("rejected", t, f"`<compile>`: {why}", program.chapter())
-                                for t, why in sorted(alone.emit_errors.items()))
-                continue
-            accepted.append((k, cells))
+        cells = [renamed(p, k) for k, p in enumerate(batch)]
+        together = self._prepare(cells)
+        if isinstance(together, Failure) or together.emit_errors:
+            failures, accepted = self._one_by_one(batch, cells)  # find the programs that do not compile
+        else:
+            failures, accepted = [], list(enumerate(cells))
+            together = together if len(accepted) == len(batch) else None
         if accepted:
-            failures.extend(self._run(batch, accepted))
+            failures.extend(self._run(batch, accepted, together if not failures else None))
         self._cache[key] = failures
         return failures
 
-    def _run(self, batch: list[Program], accepted: list[tuple[int, list[str]]]) -> list[Failure]:
+    def _prepare(self, cells_of: list[list[str]]):
+        """The notebook plan of programs as one chapter, or the compile error as a Failure."""
+        text = "# Fuzz batch\n\n" + "".join(f"```d2l\n{c}\n```\n\n" for cells in cells_of for c in cells)
+        try:
+            return prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
+        except CompileError as exc:
+            return Failure("rejected", "compiler", exc.diagnostics[0].message, text)
+
+    def _one_by_one(self, batch: list[Program], cells: list[list[str]]) -> tuple[list[Failure], list[tuple[int, list[str]]]]:
+        failures: list[Failure] = []
+        accepted: list[tuple[int, list[str]]] = []
+        for k, program in enumerate(batch):
+            alone = self._prepare([cells[k]])
+            if isinstance(alone, Failure):
+                failures.append(Failure("rejected", "compiler", alone.message, program.chapter()))
+            elif alone.emit_errors:  # `check` accepted what a target's emitter refuses
+                failures.extend(Failure("rejected", t, f"`<compile>`: {why}", program.chapter())
+                                for t, why in sorted(alone.emit_errors.items()))
+            else:
+                accepted.append((k, cells[k]))
+        return failures, accepted
+
+    def _run(self, batch: list[Program], accepted: list[tuple[int, list[str]]], program=None) -> list[Failure]:
         owner: dict[int, int] = {}  # code cell number (1-based) -> program index in the batch
-        parts = ["# Fuzz batch\n\n"]
         number = 0
         for k, cells in accepted:
-            for c in cells:
+            for _ in cells:
                 number += 1
                 owner[number] = k
-                parts.append(f"```d2l\n{c}\n```\n\n")
-        text = "".join(parts)
-        try:
-            program = prepare(Path("fuzz-batch.md"), self.backends, KNOWN_TARGETS, overrides={}, text=text)
-        except CompileError as exc:  # each compiled alone; together they must too
-            d = exc.diagnostics[0]
-            return [Failure("rejected", "compiler", f"batch: {d.message}", batch[0].chapter())]
+        if program is None:
+            program = self._prepare([cells for _, cells in accepted])
+            if isinstance(program, Failure):  # each compiled alone; together they must too
+                return [Failure("rejected", "compiler", f"batch: {program.message}", batch[accepted[0][0]].chapter())]
+        text = program.text
         outcomes = run_programs(self.session, [program], self.root / "nb", self.timeout, keep_going=True)
         report = NotebookReport()
         mine = {t: o for (_, t), o in outcomes.items()}
@@ -165,7 +180,7 @@ class Fuzzer:
 
     # ---- a campaign ----------------------------------------------------------------------------------------
     def run(self, count: int, seed: int, batch: int = 25, shrink_budget: int = 30,
-            progress=lambda stats: None, chunk: int = 200) -> FuzzStats:
+            progress=lambda stats: None, chunk: int = 200, found=lambda failure: None) -> FuzzStats:
         """Try `count` programs, `batch` to a notebook run; shrink and record the first failure of each new signature.
 
         Programs come from hypothesis, `chunk` per seeded generation run; a failure is shrunk by replaying
@@ -174,7 +189,7 @@ class Fuzzer:
         c = 0
         while self.stats.programs < count:
             chunk_seed = seed * 1_000_003 + c
-            progs = generate(chunk_seed, min(chunk, count - self.stats.programs))
+            progs = generate(chunk_seed, min(chunk, count - self.stats.programs), self.kinds)
             c += 1
             for start in range(0, len(progs), batch):
                 group = progs[start:start + batch]
@@ -182,14 +197,18 @@ class Fuzzer:
                 self._count(group, failures)
                 progress(self.stats)
                 for f in failures:
-                    if f.signature in self.known:
+                    if self.is_known(f.signature):
                         continue
                     self.known.add(f.signature)
                     index = start + next(k for k, p in enumerate(group) if p.chapter() == f.chapter)
-                    small = self.shrink(chunk_seed, len(progs), index, f.signature, shrink_budget)
-                    self.stats.failures.append(small or f)
+                    small = self.shrink(chunk_seed, len(progs), index, f.signature, shrink_budget) or f
+                    self.stats.failures.append(small)
+                    found(small)
         self.stats.seconds = time.perf_counter() - t0
         return self.stats
+
+    def is_known(self, signature: str) -> bool:
+        return signature in self.known or any(p.match(signature) for p in self._patterns)
 
     def _count(self, group: list[Program], failures: list[Failure]) -> None:
         self.stats.programs += len(group)
@@ -213,7 +232,7 @@ class Fuzzer:
         @hypothesis_seed(chunk_seed)
         @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False)
-        @given(programs())
+        @given(_strategy(self.kinds))
         def replay(p: Program) -> None:
             state["calls"] += 1
             if not state["failing"] and state["calls"] != index + 1:
@@ -239,14 +258,18 @@ class Fuzzer:
         return _key(batch) in self._cache
 
 
-def generate(seed: int, count: int) -> list[Program]:
-    """`count` programs from hypothesis, seeded: the same list for the same (seed, count)."""
+def _strategy(kinds: tuple[str, ...] | None):
+    return programs(kinds=kinds) if kinds else programs()
+
+
+def generate(seed: int, count: int, kinds: tuple[str, ...] | None = None) -> list[Program]:
+    """`count` programs from hypothesis, seeded: the same list for the same (seed, count, kinds)."""
     out: list[Program] = []
 
     @hypothesis_seed(seed)
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(programs())
+    @given(_strategy(kinds))
     def collect(p: Program) -> None:
         out.append(p)
 

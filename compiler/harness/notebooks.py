@@ -60,6 +60,7 @@ class Program:
     cells: dict[str, list[PlannedCell]] = field(default_factory=dict)
     effective: dict[str, Any] = field(default_factory=dict)
     emit_errors: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # the chapter's source
 
 
 @dataclass
@@ -150,7 +151,7 @@ def prepare(path: Path, backends: list[Backend], known_targets: set[str],
     """Compile a chapter and plan its notebook for every target; raises CompileError."""
     text = path.read_text(encoding="utf-8") if text is None else text
     module = compile_chapter(text, str(path), known_targets)
-    program = Program(str(path), module, analyse(module))
+    program = Program(str(path), module, analyse(module), text=text)
     for b in backends:
         try:
             program.cells[b.name] = plan(module, b, program.analysis, SMALL_PARAMETERS if overrides is None else overrides)
