@@ -186,7 +186,7 @@ def probe_commands(mutant: Mutant, tree: Path) -> list[list[str]]:
 GOLDENS = ["tests/test_golden.py", "tests/test_target_goldens.py"]
 
 
-FINDING = re.compile(r"^(?:FAIL|error): (\S+) on (\S+):")
+FINDING = re.compile(r"^(?:FAIL|error): (.+?) on (\S+):")
 MODEL_FINDING = re.compile(r"^\s+(\w+ \w+): (?:FAIL|error)")
 
 
