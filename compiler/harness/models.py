@@ -128,10 +128,14 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
         loss = "cross_entropy" if isinstance(width, int) and width > 1 else "squared_loss"
     if loss == "cross_entropy" and not (isinstance(fwd.result, TensorType) and fwd.result.rank == 2):
         loss = "squared_loss"  # per-step scores [batch, time, classes]: compared under squared loss
-    checks = ("forward",) if literal_dropout else CHECKS
+    from ..layers import has_params
+    parameter_free = not any(has_params(mm.value) for mm in m.members if isinstance(mm.value, (ir.Layer, ir.ParamDecl, ir.NewModel)))
+    checks = ("forward",) if literal_dropout or parameter_free else CHECKS
     case = ModelCase(chapter, m, module, hparams, tuple(shape), loss, params, checks)
     if literal_dropout:
         case.notes.append("dropout with a fixed rate: forward (eval mode) only")
+    elif parameter_free:
+        case.notes.append("no parameters: forward only")
     return case
 
 
