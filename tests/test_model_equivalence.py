@@ -246,3 +246,15 @@ def test_error_headline_is_the_exception_not_a_log_line():
              "InvalidArgumentError: Negative dimension size caused by subtracting 3 from 1\n"
              "Arguments received by Conv2D.call():\n  • inputs=tf.Tensor(shape=(2, 1, 1, 4), dtype=float32)")
     assert error_headline(keras) == "InvalidArgumentError: Negative dimension size caused by subtracting 3 from 1"
+
+
+def test_the_corpus_model_cases_agree(session):
+    """tests/corpus/models.md: padding from hyperparameters and expressions, pooling defaults and padding, BatchNorm
+    momentum (running means after optimizer steps), NCHW crops and axes in channels-last models, dense on rank 3.
+    These cases kill planted emitter bugs the book's models miss (scripts/mutation.py, docs/equivalence.md)."""
+    cases, results = _run(session, [ROOT / "tests" / "corpus" / "models.md"], [get_backend(n) for n in BOOK_TARGETS])
+    assert {c.name for c in cases} == {"PaddedConvs", "Crops", "Tokens"}
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.max_abs:.2e} {r.detail}" for r in results if r.status in ("FAIL", "error")]
+    assert not bad, "\n".join(bad)
+    compared = {(r.case, r.target) for r in results if r.status == "pass" and r.detail != "reference"}
+    assert {t for _, t in compared} == set(BOOK_TARGETS) - {"pytorch"} & set(session.available())
