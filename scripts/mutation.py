@@ -63,13 +63,13 @@ MUTANTS = [
     m("torch-stack-default-axis", T + "ops.py", '"stack": Fn("torch.stack", "tensors", dim="axis")', '"stack": Fn("torch.stack", "tensors")',
       LIN, "jax"),
     m("torch-softmax-axis", T + "ops.py", '"softmax": Fn("torch.softmax", "x", dim="!axis")', '"softmax": Fn("torch.softmax", "x", dim="-1")',
-      COMP, "jax"),
+      RED, "jax"),
     # TensorFlow
     m("tf-sum-as-mean", TF + "ops.py", '"sum": Fn("tf.reduce_sum"', '"sum": Fn("tf.reduce_mean"', RED, "tensorflow"),
     m("tf-sum-keepdims-dropped", TF + "ops.py", '"sum": Fn("tf.reduce_sum", "x", axis="axis", keepdims="keepdims")',
       '"sum": Fn("tf.reduce_sum", "x", axis="axis")', RED, "tensorflow"),
     m("tf-softmax-axis", TF + "ops.py", '"softmax": Fn("tf.nn.softmax", "x", axis="axis")', '"softmax": Fn("tf.nn.softmax", "x")',
-      COMP, "tensorflow"),
+      RED, "tensorflow"),
     m("tf-where-swapped", TF + "ops.py", 'Tmpl("tf.where({cond}, {x}, {y})")', 'Tmpl("tf.where({cond}, {y}, {x})")', LOGIC, "tensorflow"),
     m("tf-argmax-keepdims-axis", TF + "ops.py", 'return call("tf.expand_dims", out, em.arg(node, "axis")) if _keep(node) else out',
       'return call("tf.expand_dims", out, cst.Integer("0")) if _keep(node) else out', RED, "tensorflow"),
@@ -85,7 +85,7 @@ MUTANTS = [
       'strides=self.expr(stride) if stride is not None else None', MODELS, "tensorflow", True),
     # JAX
     m("jax-softmax-axis", J + "ops.py", '"softmax": Fn("jax.nn.softmax", "x", axis="axis")', '"softmax": Fn("jax.nn.softmax", "x")',
-      COMP, "jax"),
+      RED, "jax"),
     m("jax-sum-as-mean", J + "ops.py", '"sum": with_dtype(Method("sum"', '"sum": with_dtype(Method("mean"', RED, "jax"),
     m("jax-mean-keepdims-dropped", J + "ops.py", '"mean": Method("mean", axis="axis", keepdims="keepdims")',
       '"mean": Method("mean", axis="axis")', RED, "jax"),
@@ -117,7 +117,7 @@ MUTANTS = [
     m("mxnet-var-sum-for-mean", MX + "ops.py", 'outer = Method("mean", axis="axis", keepdims="keepdims").emit(em, node)',
       'outer = Method("sum", axis="axis", keepdims="keepdims").emit(em, node)', RED, "mxnet"),
     m("mxnet-softmax-axis", MX + "ops.py", '"softmax": Fn("npx.softmax", "x", axis="axis")', '"softmax": Fn("npx.softmax", "x")',
-      COMP, "mxnet"),
+      RED, "mxnet"),
     m("mxnet-where-swapped", MX + "ops.py", 'call("np.where", em.arg(node, "cond"), branch("x", y), branch("y", x))',
       'call("np.where", em.arg(node, "cond"), branch("y", x), branch("x", y))', LOGIC + " " + COMP, "mxnet"),
     m("mxnet-floordiv-ceil", MX + "ops.py", 'out = call("np.floor", quotient)', 'out = call("np.ceil", quotient)', ELEM, "mxnet"),
@@ -131,7 +131,7 @@ MUTANTS = [
     m("paddle-sum-keepdims-dropped", PD + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdim="keepdims"))',
       '"sum": with_dtype(Method("sum", axis="axis"))', RED, "paddle"),
     m("paddle-softmax-axis", PD + "ops.py", '"softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis")',
-      '"softmax": Fn("paddle.nn.functional.softmax", "x")', COMP, "paddle"),
+      '"softmax": Fn("paddle.nn.functional.softmax", "x")', RED, "paddle"),
     m("paddle-cumsum-flat", PD + "ops.py", '"cumsum": Method("cumsum", axis="axis")', '"cumsum": Method("cumsum")', RED, "paddle"),
 ]
 
