@@ -18,11 +18,53 @@ def testable_functions(module: ir.Module) -> list[ir.FuncDef]:
     return out
 
 
+def _reads(node) -> set[str]:
+    return {e.name for e in ir.walk_exprs(node) if isinstance(e, ir.Var)}
+
+
+def _free_names(s: ir.Stmt) -> set[str]:
+    """Names a function or model reads that it does not bind itself (parameters, locals, members)."""
+    if isinstance(s, ir.ModelDef):
+        bound = {hp.name for hp in s.hparams} | {m.name for m in s.members}
+        return (_free_names(s.forward) | {n for m in s.members for n in _reads(m.value)}) - bound
+    if isinstance(s, ir.FuncDef):
+        local = {p.name for p in s.params} | {st.name for st in ir.walk_stmts(s.body) if isinstance(st, ir.Assign)} \
+            | {st.var for st in ir.walk_stmts(s.body) if isinstance(st, ir.For)}
+        return _reads(s) - local
+    return _reads(s)
+
+
+def _plain(value: ir.Expr) -> bool:
+    """A value a harness module can compute again: no random draws, data sets, layers, models or calls."""
+    from .ops import SPECS
+    for e in ir.walk_exprs(value):
+        if isinstance(e, (ir.Construct, ir.Layer, ir.NewModel, ir.CallModel, ir.CallFunc, ir.Grad, ir.ApplyLayer)):
+            return False
+        if isinstance(e, ir.Op) and SPECS.get(e.op) is not None and SPECS[e.op].category == "random":
+            return False
+    return True
+
+
+def chapter_globals(module: ir.Module, defs: list) -> list[ir.Assign]:
+    """The top-level assignments the functions read (a chapter-level `scale = 3.0`), as a notebook runs them
+    before calling: plain values only, each computable from the ones before it; the last assignment of a name wins."""
+    top = [s for s in module.stmts() if isinstance(s, ir.Assign)]
+    last = {a.name: a for a in top}
+    wanted = {n for d in defs for n in _free_names(d)} & set(last)
+    chosen: list[ir.Assign] = []
+    for a in top:  # in notebook order, keeping an assignment only if what it reads is there already
+        if a.name in wanted and last[a.name] is a and _plain(a.value) and _reads(a.value) <= {c.name for c in chosen}:
+            chosen.append(a)
+    return chosen
+
+
 def function_module_source(module: ir.Module, backend: Backend, only: Collection[str] | None = None) -> str:
     """Imports, prelude, and every top-level `def` of the module (or just those named in `only`), emitted for `backend`."""
     em = backend.emitter(backend, module)
     defs = [s for s in module.stmts() if isinstance(s, ir.FuncDef) and (only is None or s.name in only)]
     body = []
+    for a in chapter_globals(module, defs):
+        body.extend(em.stmt(a))
     for d in defs:
         body.extend(em.stmt(d))
     code = render(body)
@@ -39,10 +81,12 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
     from libcst.helpers import parse_template_module
 
     em = backend.emitter(backend, module)
+    defs = [s for s in module.stmts() if isinstance(s, (ir.ModelDef, ir.FuncDef))]  # models, the functions they call
     body = []
-    for s in module.stmts():  # models and the chapter's functions they may call
-        if isinstance(s, (ir.ModelDef, ir.FuncDef)):
-            body.extend(em.stmt(s))
+    for a in chapter_globals(module, defs):
+        body.extend(em.stmt(a))
+    for s in defs:
+        body.extend(em.stmt(s))
     package = importlib.import_module(type(em).__module__.rsplit(".", 1)[0])
     glue = (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
     import libcst as cst

@@ -129,3 +129,15 @@ def test_the_draws_do_not_depend_on_the_chapters_folder():
     other = SimpleNamespace(name="diff", chapter=SimpleNamespace(path="/tmp/pytest-110/corpus0/planted.md"))
     assert _case_seed(3, here) == _case_seed(3, there) != _case_seed(3, other)
     assert _case_seed(3, here) != _case_seed(4, here)
+
+
+def test_a_function_reading_a_chapter_global_is_compared(tmp_path):
+    """Notebooks run the chapter's top-level cells before calling a function; the harness module must too."""
+    path = tmp_path / "globals.md"
+    path.write_text("# Globals\n```d2l\nscale = 3.0\noffset = scale * 2\n\n"
+                    "def shifted(X: f32[n, k]) -> f32[n, k]:\n    return X * scale + offset\n```\n")
+    runner = Runner([get_backend("pytorch"), get_backend("pytorch").derive(name="pytorch-twin")], reference="pytorch",
+                    examples=3, seed=0, reports_dir=tmp_path / "reports", cache_dir=None)
+    result = runner.run([path])
+    assert {r.label: {t: c.status for t, c in r.cells.items()} for r in result.rows}["shifted"] == \
+        {"pytorch": PASS, "pytorch-twin": PASS}

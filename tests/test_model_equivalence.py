@@ -199,3 +199,62 @@ def test_a_vacuous_gradient_comparison_is_an_error(session, tmp_path):
     cases[0].loss = "cross_entropy"
     planted = {r.check: r for r in run_model_cases(session, cases, {"pytorch": torch})}
     assert planted["grads"].status == "error" and "zero for every parameter" in planted["grads"].detail
+
+
+HARNESS_CASES = """
+# Models the harness once reported as errors
+
+```d2l
+model NoParams():
+    pool = MaxPool2d(2)
+    def forward(X: f32[n, 1, 4, 4]):
+        return pool(X).reshape(X.shape[0], -1)
+
+model Inner():
+    w = param((4, 3))
+    def forward(X: f32[n, 4]):
+        return X @ w
+
+model Outer():
+    inner = Inner()
+    head = Linear(2)
+    def forward(X: f32[n, 4]):
+        return head(relu(inner(X)))
+
+```
+"""
+
+
+def test_parameter_free_and_nested_models_are_compared(session, tmp_path):
+    """No parameters (JAX once raised KeyError 'params'; forward only) and a nested model with its own param(...).
+    (Running means after optimizer steps are compared on tests/corpus/models.md.)"""
+    chapter = tmp_path / "cases.md"
+    chapter.write_text(HARNESS_CASES, encoding="utf-8")
+    _, results = _run(session, [chapter], [get_backend(n) for n in BOOK_TARGETS])
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.detail}" for r in results if r.status in ("FAIL", "error")]
+    assert not bad, "\n".join(bad)
+    assert {(r.case, r.check) for r in results if r.status == "pass" and r.detail != "reference"} >= {
+        ("NoParams", "forward"), ("Outer", "sgd"), ("Outer", "train")}
+
+
+def test_error_headline_is_the_exception_not_a_log_line():
+    from d2lc.harness.models import error_headline
+    died = ("tensorflow: the worker died while waiting for a reply (exit status -9); it will restart\n"
+            "2026-12-01 21:00:00.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on.")
+    assert error_headline(died).startswith("tensorflow: the worker died")
+    keras = ("Exception encountered when calling Conv2D.call().\n"
+             "InvalidArgumentError: Negative dimension size caused by subtracting 3 from 1\n"
+             "Arguments received by Conv2D.call():\n  • inputs=tf.Tensor(shape=(2, 1, 1, 4), dtype=float32)")
+    assert error_headline(keras) == "InvalidArgumentError: Negative dimension size caused by subtracting 3 from 1"
+
+
+def test_the_corpus_model_cases_agree(session):
+    """tests/corpus/models.md: padding from hyperparameters and expressions, pooling defaults and padding, BatchNorm
+    momentum (running means after optimizer steps), NCHW crops and axes in channels-last models, dense on rank 3.
+    These cases kill planted emitter bugs the book's models miss (scripts/mutation.py, docs/equivalence.md)."""
+    cases, results = _run(session, [ROOT / "tests" / "corpus" / "models.md"], [get_backend(n) for n in BOOK_TARGETS])
+    assert {c.name for c in cases} == {"PaddedConvs", "Crops", "Tokens"}
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.max_abs:.2e} {r.detail}" for r in results if r.status in ("FAIL", "error")]
+    assert not bad, "\n".join(bad)
+    compared = {(r.case, r.target) for r in results if r.status == "pass" and r.detail != "reference"}
+    assert {t for _, t in compared} == (set(BOOK_TARGETS) - {"pytorch"}) & set(session.available())

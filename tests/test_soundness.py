@@ -180,3 +180,23 @@ def test_shapes_are_checked_through_model_boundaries():
         Y = net(ones((2, 1, 5, 5)))
         Z = Y.reshape(2, 4, 10)
     """) == ["case.md:11:7: cannot reshape [2, 4, 3, 3] (72 elements) into [2, 4, 10] (80 elements)"], "a model call has its forward's type for the call's sizes, [2, 4, 3, 3]"
+
+
+def test_a_layer_forward_may_skip_trains_on_mxnet(tmp_path):
+    """gluon defers a layer's shapes to its first call: one that `if` skips had no parameters for the Trainer."""
+    printed = run_everywhere("""
+        model Block(num_layers: int = 1):
+            l1 = Linear(1)
+            l2 = Linear(1)
+            def forward(X: f32[n, 2]):
+                Y = l1(X)
+                if num_layers > 1:
+                    Y = l2(Y)
+                return Y
+
+        data = synthetic_regression(tensor([2.0, -3.4]), 4.2, num_train=64, num_val=32, batch_size=16)
+        net = Block()
+        train(net, data, loss=squared_loss, optimizer=SGD(lr=0.03), epochs=1)
+        print(net(ones((3, 2))).shape[0])
+    """, tmp_path)
+    assert {t: out.splitlines()[-1] for t, out in printed.items()} == {t: "3" for t in printed}

@@ -9,6 +9,7 @@ one bias for a recurrent layer's two, its parameters cannot be read back, so its
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,10 +128,14 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
         loss = "cross_entropy" if isinstance(width, int) and width > 1 else "squared_loss"
     if loss == "cross_entropy" and not (isinstance(fwd.result, TensorType) and fwd.result.rank == 2):
         loss = "squared_loss"  # per-step scores [batch, time, classes]: compared under squared loss
-    checks = ("forward",) if literal_dropout else CHECKS
+    from ..layers import has_params
+    parameter_free = not any(has_params(mm.value) for mm in m.members if isinstance(mm.value, (ir.Layer, ir.ParamDecl, ir.NewModel)))
+    checks = ("forward",) if literal_dropout or parameter_free else CHECKS
     case = ModelCase(chapter, m, module, hparams, tuple(shape), loss, params, checks)
     if literal_dropout:
         case.notes.append("dropout with a fixed rate: forward (eval mode) only")
+    elif parameter_free:
+        case.notes.append("no parameters: forward only")
     return case
 
 
@@ -252,7 +257,7 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     results.append(ModelResult(case.name, check, name, "skip", detail=str(got)))
                     continue
                 if isinstance(got, str):
-                    results.append(ModelResult(case.name, check, name, "error", detail=got.splitlines()[-1] if got else ""))
+                    results.append(ModelResult(case.name, check, name, "error", detail=error_headline(got)))
                     continue
                 if check == "grads" and not any(np.any(np.asarray(g) != 0) for g in got[1]):
                     # an all-zero gradient would make every later comparison vacuous
@@ -302,6 +307,18 @@ def _flat(v) -> list[np.ndarray]:
     if isinstance(v, (list, tuple)):
         return [x for i in v for x in _flat(i)]
     return [np.asarray(v)]
+
+
+_LOG_LINE = re.compile(r"^([IWEF]\d{4} |\d{4}-\d\d-\d\d[ T]|WARNING: All log messages|oneDNN custom operations|To enable the following"
+                       r"|•|Arguments received by)")
+
+
+def error_headline(text: str) -> str:
+    """The line of a worker's error that says what went wrong: the exception, not a framework's log line
+    (TensorFlow prints oneDNN notices on stderr) nor the argument dump Keras appends to its exceptions."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _LOG_LINE.match(ln.strip())]
+    named = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception|Failed|Exit)\b", ln) or "Error:" in ln]
+    return named[-1] if named else lines[0] if lines else text.strip().splitlines()[-1] if text.strip() else ""
 
 
 class Skipped(str):

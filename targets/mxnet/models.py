@@ -8,6 +8,7 @@ from d2lc.emit.fmt import attr, binop
 from d2lc import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
+from d2lc.layer_inputs import input_size_code, layer_inputs
 from d2lc.layers import has_params
 from d2lc.lower import static_value
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
@@ -53,6 +54,13 @@ class MXNetModels:
             return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
         out = layer_call(self, layer, LAYERS)
+        if id(layer) in self.state.get("conditional_layers", set()) and k in ("Linear", "Conv2d"):
+            # a layer forward may skip (`if num_convs > 1:`) is never shape-inferred: gluon would fail with a
+            # DeferredInitializationError when the Trainer reads its parameters, so it gets its input size now
+            size = input_size_code(self.state.get("layer_inputs", {}), layer, -1 if k == "Linear" else 1)
+            if size is not None:
+                key = "in_units" if k == "Linear" else "in_channels"
+                out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=_EQ)])
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=_EQ)])
         out = with_args(out, LAYER_INITS.args(self, layer))
@@ -81,6 +89,7 @@ class MXNetModels:
         return out
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
+        self.state["layer_inputs"], self.state["conditional_layers"] = layer_inputs(m), _conditional_layers(m)
         used = _names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
@@ -151,3 +160,14 @@ class MXNetModels:
         if t.clip is not None:
             args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
         return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
+
+
+def _conditional_layers(m: ir.ModelDef) -> set[int]:
+    """id() of the member layers forward applies only under an `if` (and of the layers inside them)."""
+    members = {mm.name: mm.value for mm in m.members}
+    inside = [st for s in ir.walk_stmts(m.forward.body) if isinstance(s, ir.If) for st in s.body + s.orelse]
+    names = {e.member for st in inside for e in ir.walk_exprs(st) if isinstance(e, ir.ApplyLayer)}
+
+    def ids(v) -> set[int]:
+        return {id(v)} | {i for c in v.children for i in ids(c)} if isinstance(v, ir.Layer) else set()
+    return {i for n in names for i in ids(members.get(n))}

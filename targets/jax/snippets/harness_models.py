@@ -25,7 +25,7 @@ def d2lc_paths(handle):
     variables, order = handle[1], handle[2]
     out = []
     for path in order:
-        node, stats = variables["params"], variables.get("batch_stats", {})
+        node, stats = variables.get("params", {}), variables.get("batch_stats", {})  # a model may have no parameters
         for p in path:
             node = node.get(p, {}) if isinstance(node, dict) else {}
             stats = stats.get(p, {}) if isinstance(stats, dict) else {}
@@ -82,7 +82,7 @@ def d2lc_objective(net, variables, X, y, loss):
 
 def d2lc_grads(handle, X, y, loss):
     net, variables = handle[0], handle[1]
-    (value, _), grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(variables["params"])
+    (value, _), grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(variables.get("params", {}))
     zeros = jax.tree_util.tree_map(jnp.zeros_like, variables)
     return value, [numpy.asarray(d2lc_get(grads, p)) if c == "params" else numpy.asarray(d2lc_get(zeros[c], p))
                    for c, p in d2lc_paths(handle)]
@@ -90,7 +90,7 @@ def d2lc_grads(handle, X, y, loss):
 
 def d2lc_steps(handle, X, y, loss, tx, steps, batch=None):
     net, variables = handle[0], handle[1]
-    params = variables["params"]
+    params = variables.get("params", {})
     state = tx.init(params)
     losses = []
     for i in range(steps):

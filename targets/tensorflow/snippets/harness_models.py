@@ -36,6 +36,7 @@ def d2lc_grads(net, X, y, loss):
 
 
 def d2lc_steps(net, X, y, loss, opt, steps, batch=None):
+    opt = opt.__class__.from_config(opt.get_config())  # a Keras optimizer is bound to the first model it updates
     losses = []
     for i in range(steps):
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
