@@ -344,6 +344,9 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
         if why_not and check in OPTIMIZER_CHECKS:
             out[check] = Skipped(why_not)
             continue
+        if check == "train" and y is not None and len(y) != len(Xn):
+            out[check] = Skipped(f"the loss scores {len(y)} rows for {len(Xn)} examples: no per-example data order to shuffle")
+            continue
         try:
             if check == "forward":
                 value = worker.call(backend.name, key, "d2lc_case_forward", [Xn, *native]).value
