@@ -8,6 +8,7 @@ from .diagnostics import Diagnostic, Loc, did_you_mean
 
 FENCE_RE = re.compile(r"^(```+|~~~+)\s*([A-Za-z0-9_+-]*)((?:\s+[A-Za-z0-9_-]+)*)\s*$")
 CELL_TAGS = {"parameters"}  # ```d2l parameters: a notebook's parameters cell (papermill convention)
+OTHER_FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")  # any CommonMark fence opener
 ONLY_RE = re.compile(r"^:::\s*only(?![A-Za-z0-9_])\s*(.*?)\s*$")
 END_ONLY_RE = re.compile(r"^:::\s*$")
 
@@ -23,7 +24,7 @@ class RawCell:
 
 def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[RawCell], list[Diagnostic], str]:
     """Split a chapter into raw cells; returns (cells, diagnostics, title)."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a byte-order mark is not part of the first line
     cells: list[RawCell] = []
     diags: list[Diagnostic] = []
     prose: list[str] = []
@@ -106,18 +107,13 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
                 i = j
             prose_start = i + 1
             continue
-        if m and m.group(2):  # another language's fence: keep it verbatim as prose
-            fence = m.group(1)
+        other = OTHER_FENCE_RE.match(line)
+        if other and not (other.group(2)[0] == "`" and "`" in other.group(3)):
+            # Another language's fenced block (or a bare one), kept verbatim as prose. It ends as in
+            # CommonMark: at a line of the same fence character, at least as long, with nothing after it.
             if not prose:
                 prose_start = i + 1
-            prose.append(line)
-            i += 1
-            while i < len(lines):
-                prose.append(lines[i])
-                if lines[i].startswith(fence):
-                    i += 1
-                    break
-                i += 1
+            i = _other_block(lines, i, other.group(2), file, prose, diags)
             continue
         if not title and line.startswith("# "):
             title = line[2:].strip()
@@ -131,6 +127,46 @@ def split_chapter(text: str, file: str, known_targets: set[str]) -> tuple[list[R
         diags.append(Diagnostic(Loc(file, only_line, 1, 1 + len(opener)), "unclosed `::: only` block",
                                 expected="a line with `:::`", hint="add a `:::` line where the target-only text ends"))
     return cells, diags, title
+
+
+def _other_block(lines: list[str], start: int, fence: str, file: str, prose: list[str],
+                 diags: list[Diagnostic]) -> int:
+    """Append a non-d2l fenced block opened on lines[start] to `prose`; returns the index after it.
+
+    A ```d2l line inside it that the block's own fence could have closed, or no closing fence before
+    the end of the file, is an error: in CommonMark the block would silently swallow the d2l cells after it."""
+    closing = re.compile(r"^ {0,3}%s{%d,}\s*$" % (re.escape(fence[0]), len(fence)))
+    opener = lines[start].strip()
+    prose.append(lines[start])
+    i = start + 1
+    while i < len(lines):
+        prose.append(lines[i])
+        if closing.match(lines[i]):
+            return i + 1
+        m = FENCE_RE.match(lines[i])
+        if m and m.group(2) == "d2l" and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+            # (a longer fence, or the other fence character, shows d2l source on purpose)
+            diags.append(Diagnostic(Loc(file, i + 1, 1, 1 + len(lines[i].rstrip())),
+                                    f"a ```d2l cell inside the {opener} block opened on line {start + 1}",
+                                    expected=f"a closing {fence} line before this cell",
+                                    hint=f"close the block opened on line {start + 1} with a {fence} line"))
+        i += 1
+    diags.append(Diagnostic(Loc(file, start + 1, 1, 1 + len(lines[start].rstrip())), f"unclosed {opener} block",
+                            expected=f"a closing {fence} line", hint=f"add a {fence} line where the block ends"))
+    return i
+
+
+def decode_chapter(data: bytes, file: str) -> tuple[str | None, Diagnostic | None]:
+    """A chapter file's text (UTF-8, a leading byte-order mark dropped), or an error at the first bad byte."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff"), None
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, Diagnostic(Loc(file, line, col), f"this file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                                expected="UTF-8 text",
+                                hint="save the chapter as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.md > out.md`")
 
 
 def _opens_fence(line: str) -> bool:

@@ -16,8 +16,8 @@ def _print_diagnostics(errors: dict[str, list]) -> int:
     count = 0
     for file, diags in errors.items():
         try:
-            lines = Path(file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+            lines = Path(file).read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff").splitlines()
+        except OSError:
             lines = None
         for d in diags:
             print(d.render(lines), file=sys.stderr)

@@ -1,10 +1,12 @@
 """The front end: chapter text -> typed IR module (parse, lower, and the analysis passes)."""
 from __future__ import annotations
 
+import re
+
 from .ast import to_ast
 from .chapter import split_chapter
 from .depth import check_depth
-from .diagnostics import CompileError, DiagnosticBag
+from .diagnostics import CompileError, Diagnostic, DiagnosticBag, Loc
 from .ir import Cell, Module
 from .lower import Lowerer
 from .names import rename_reserved
@@ -15,6 +17,9 @@ from .passes import run_passes
 def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
     """Parse and type-check a chapter; raises CompileError with every diagnostic found."""
     bag = DiagnosticBag()
+    surrogate = _lone_surrogate(text, path)
+    if surrogate is not None:  # not from a file (decoding rejects it), but from a caller's string
+        raise CompileError([surrogate])
     raw_cells, chapter_diags, title = split_chapter(text, path, known_targets)
     bag.items.extend(chapter_diags)
     lowerer = Lowerer(bag)
@@ -38,6 +43,17 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
     bag.raise_if_any()
     rename_reserved(module)
     return module
+
+
+def _lone_surrogate(text: str, path: str) -> Diagnostic | None:
+    """An error for the first lone surrogate in the text (no UTF-8 file can hold one), or None."""
+    m = re.search("[\ud800-\udfff]", text)
+    if m is None:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return Diagnostic(Loc(path, line, col), f"a lone surrogate character (U+{ord(m.group()):04X}) in the text",
+                      expected="text that can be written as UTF-8", hint="remove the character")
 
 
 def check_source(text: str, path: str, known_targets: set[str]) -> list:

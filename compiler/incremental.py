@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .cache import NotebookCache, activate, notebook_key
+from .chapter import decode_chapter
 from .diagnostics import Diagnostic, Loc
 
 Outputs = dict[str, str]  # target -> notebook text
@@ -33,10 +34,15 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
         result = ChapterResult()
         results.append(result)
         try:
-            with open(file, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
+            with open(file, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
             result.errors.append(Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}"))
+            _report(progress, shown)
+            continue
+        text, bad = decode_chapter(data, shown)  # UTF-8 with the BOM dropped, or an error at the first bad byte
+        if bad is not None:
+            result.errors.append(bad)
             _report(progress, shown)
             continue
         missing = []

@@ -224,6 +224,14 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
                 yield from walk_exprs(s)
 
 
+def own_exprs(stmt: Stmt) -> Iterator[Expr]:
+    """The expressions of one statement, not those of the statements nested in its body or orelse
+    (with walk_stmts, every expression once: walk_exprs on each statement would revisit the bodies)."""
+    for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
+        if hasattr(stmt, name):
+            yield from walk_exprs(getattr(stmt, name))
+
+
 def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
     for s in stmts:
         yield s

@@ -254,7 +254,7 @@ def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
 def detect_features(module: ir.Module) -> set[str]:
     feats: set[str] = set()
     for s in ir.walk_stmts(list(module.stmts())):
-        for e in ir.walk_exprs(s):
+        for e in ir.own_exprs(s):
             t = e.type
             if isinstance(t, TensorType) and t.dtype.is_64bit:
                 feats.add("x64")

@@ -221,3 +221,54 @@ ch.md:9:12: error: `g` returns float32[n], but its signature says int
   expected: int
   hint: fix the return annotation or the computation
 ''')
+
+
+# ---- 4. Markdown fences, byte-order marks, encodings ----------------------------------------------
+def test_a_d2l_cell_inside_an_unclosed_python_fence_is_reported() -> None:
+    # Before: exit 0 and the ```d2l cell silently missing from every notebook.
+    assert_error("# T\n\n```python\nx\n\n```d2l\nx = 1\n```\n", '''\
+ch.md:6:1: error: a ```d2l cell inside the ```python block opened on line 3
+    ```d2l
+    ^^^^^^
+  expected: a closing ``` line before this cell
+  hint: close the block opened on line 3 with a ``` line
+''')
+
+
+def test_an_unclosed_fence_is_reported() -> None:
+    assert_error("# T\n\n```d2l\nx = 1\n```\n\n~~~ text\nnot closed\n", '''\
+ch.md:7:1: error: unclosed ~~~ text block
+    ~~~ text
+    ^^^^^^^^
+  expected: a closing ~~~ line
+  hint: add a ~~~ line where the block ends
+''')
+
+
+def test_fences_close_as_in_commonmark() -> None:
+    """A longer fence holds a shorter one; a bare fence is a block too, so its `# ` line is no title."""
+    text = "````markdown\n```d2l\nnot a cell\n```\n# not the title\n````\n\n# Title\n\n```d2l\nx = 1\n```\n"
+    module = compile_chapter(text, FILE, TARGETS)
+    assert module.title == "Title"
+    assert [c.source for c in module.cells if c.kind == "code"] == ["x = 1"]
+
+
+def test_a_byte_order_mark_keeps_the_title() -> None:
+    # Before: the title was lost (the first line read "\ufeff# Title").
+    assert compile_chapter("\ufeff# Title\n\n```d2l\nx = 1\n```\n", FILE, TARGETS).title == "Title"
+
+
+def test_a_file_that_is_not_utf8_gets_its_line_and_a_hint(tmp_path, capsys) -> None:
+    # Before: `cannot read file: 'utf-8' codec can't decode ...` at 1:1, with no source line or hint.
+    from d2lc.cli import main
+    path = tmp_path / "bad.md"
+    path.write_bytes(b"# T\n\nCaf\xe9 au lait\n\n```d2l\nx = 1\n```\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f'''\
+{path}:3:4: error: this file is not valid UTF-8 (byte 0xe9)
+    Caf\ufffd au lait
+       ^
+  expected: UTF-8 text
+  hint: save the chapter as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.md > out.md`
+''')

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from d2lc import ir
@@ -452,3 +452,129 @@ def test_regression_power_operator_parses() -> None:
 def test_regression_grad_of_function_does_not_report_argument_errors_twice() -> None:
     src = "def f(a: f32[n]) -> f32[]:\n    return a.sum()\ng = grad(f)(undefined_v)"
     assert diagnostics(src) == ["undefined name `undefined_v`"]
+
+
+# ---- hostile chapters (issue 15): grammar-aware, >= 10,000 inputs per run ----------------------------
+# Plausible DSL whose names are Python keywords, DSL keywords, framework imports, emitted helpers and
+# layer-class attributes; nesting up to and past the limits; long bodies; bad fences and odd bytes.
+# Each example is a batch of chapters: every one is compiled (check only, in-process); in one example
+# of EMIT_EVERY, the first that compiles is also emitted for every target and parsed with ast.parse.
+import ast as py_ast  # noqa: E402
+import json  # noqa: E402
+import keyword  # noqa: E402
+
+HOSTILE_NAMES = sorted(set(keyword.kwlist) | {
+    "torch", "tf", "jnp", "np", "npx", "mx", "paddle", "nn", "optax", "jax", "plt", "numpy", "functools", "gzip",
+    "re", "pathlib", "autograd", "gluon", "init", "rnn", "plot_history", "minibatches", "flatten_steps", "train",
+    "fashion_mnist", "synthetic_regression", "time_machine", "Lazy", "key", "subkey", "self", "training", "rng",
+    "parameters", "weights", "params", "name", "forward", "list", "sum", "type", "Sequential", "Linear", "exp",
+    "print", "range", "x", "y", "X", "w", "lambda_", "np_", "elif", "model", "def", "pass"})
+EVERY_TARGET = ("pytorch", "tensorflow", "jax", "mxnet", "paddle")
+name = st.sampled_from(HOSTILE_NAMES)
+leaf = st.one_of(name, st.sampled_from(["1", "2.0", "-1", "X", "x", "ones((2, 3))", "arange(4.0)", "True", '"s"']))
+
+
+@st.composite
+def hostile_expr(draw) -> str:
+    kind = draw(st.sampled_from(["leaf", "chain", "calls", "unary", "methods", "literal", "binop", "call"]))
+    n = draw(st.sampled_from([1, 1, 2, 3, 5, 8, 101]))  # 101: just past the nesting limit
+    a = draw(leaf)
+    if kind == "chain":
+        return f" {draw(st.sampled_from(['+', '*', '-', 'and', '**', '@']))} ".join([a] * n)
+    if kind == "calls":
+        f = draw(st.sampled_from(["exp", "abs", "tanh", "relu", "sqrt"]))
+        return f"{f}(" * n + a + ")" * n
+    if kind == "unary":
+        return draw(st.sampled_from(["-", "~", "not "])) * n + a
+    if kind == "methods":
+        return a + draw(st.sampled_from([".abs()", ".T", ".sum()", "[0]"])) * n
+    if kind == "literal":
+        return "tensor(" + "[" * n + "1.0, 2.0" + "]" * n + ")"
+    if kind == "binop":
+        return f"({a} {draw(st.sampled_from(['+', '*', '/', '==', '<', '&']))} {draw(leaf)})"
+    if kind == "call":
+        return f"{draw(name)}({draw(leaf)}, {draw(name)}={draw(leaf)})"
+    return a
+
+
+@st.composite
+def hostile_block(draw) -> str:
+    """Statements nested `depth` deep, whose names come from HOSTILE_NAMES."""
+    depth = draw(st.sampled_from([0, 0, 1, 1, 2, 3, 41]))  # 41: just past the block limit
+    lines: list[str] = []
+    for d in range(depth):
+        pad = "    " * d
+        head = draw(st.sampled_from(["if", "for", "elif-chain", "def", "model"] if d == 0 else ["if", "for"]))
+        if head == "if":
+            lines.append(f"{pad}if {draw(leaf)} > {d}:")
+        elif head == "for":
+            lines.append(f"{pad}for {draw(name)} in range({d % 3 + 1}):")
+        elif head == "elif-chain":
+            lines += [f"{pad}if x == 0:", f"{pad}    x = 1"] + [f"{pad}elif x == {k}:\n{pad}    x = {k}" for k in range(1, 5)]
+            lines.append(f"{pad}else:")
+        elif head == "def":
+            lines.append(f"{pad}def {draw(name)}({draw(name)}: f32[n], {draw(name)}: int = 1)"
+                         f"{draw(st.sampled_from(['', ' -> f32[n]', ' -> f32[]', ' -> int']))}:")
+        else:
+            lines += [f"{pad}model {draw(name)}({draw(name)}: int = 2):", f"{pad}    {draw(name)} = Linear(2)",
+                      f"{pad}    {draw(name)} = param((2,), init=zeros)", f"{pad}    def forward(X):"]
+            pad += "    "
+    pad = "    " * depth
+    for _ in range(draw(st.integers(1, 2))):
+        stmt = draw(st.sampled_from(["assign", "print", "return", "aug", "pass"]))
+        if stmt == "assign":
+            lines.append(f"{pad}{draw(name)} = {draw(hostile_expr())}")
+        elif stmt == "print":
+            lines.append(f"{pad}print({draw(hostile_expr())})")
+        elif stmt == "return":
+            lines.append(f"{pad}return {draw(hostile_expr())}")
+        elif stmt == "aug":
+            lines.append(f"{pad}{draw(name)} += {draw(leaf)}")
+        else:
+            lines.append(f"{pad}pass")
+    return "\n".join(lines)
+
+
+PREFIXES = ["", "\ufeff", "\x00", "\r\n", "# \udcff\n", "\u202e", "\t"]
+
+
+@st.composite
+def hostile_chapter(draw) -> str:
+    parts = [draw(st.sampled_from(PREFIXES)) + "# Hostile\n"]
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2]))):
+        fence = draw(st.sampled_from(["```d2l", "```d2l", "```d2l", "~~~d2l", "````d2l", "```python", "```", "~~~"]))
+        body = "x = 1\n" + draw(hostile_block())
+        close = draw(st.sampled_from([fence[:3] if fence[0] == "`" else "~~~", fence.split("d2l")[0].split("python")[0],
+                                      "", "```d2l"]))
+        parts.append(f"\nSome prose about `{draw(name)}`.\n\n{fence}\n{body}\n{close}\n")
+    return "".join(parts)
+
+
+def emits_and_parses(module: ir.Module) -> None:
+    """Every target emits the module (or rejects it with EmitError), and what it emits is valid Python."""
+    for target in EVERY_TARGET:
+        try:
+            nb = json.loads(build_notebook(module, get_backend(target)))
+        except EmitError as exc:
+            assert exc.diagnostic.message
+            continue
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        py_ast.parse("\n".join(line for line in code.splitlines() if not line.startswith(("%", "!"))))
+
+
+HOSTILE_BATCH = 25
+EMIT_EVERY = 20  # emission (five targets, black) costs ~100x a check
+# 400 examples x 25 chapters = 10,000 inputs; no shrinking (a failing batch of 25 is small enough to read,
+# and shrinking it takes minutes).
+HOSTILE = settings(FUZZ, max_examples=400, phases=[Phase.explicit, Phase.generate])
+
+
+@HOSTILE
+@given(st.lists(hostile_chapter(), min_size=HOSTILE_BATCH, max_size=HOSTILE_BATCH), st.integers(0, EMIT_EVERY - 1))
+def test_hostile_chapters(texts: list[str], emit_slot: int) -> None:
+    emitted = emit_slot != 0
+    for text in texts:
+        module = compiles_or_reports(text)
+        if module is not None and not emitted:
+            emits_and_parses(module)
+            emitted = True

@@ -91,7 +91,7 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         if isinstance(s, (ir.For, ir.If)):
             from d2lc.passes import reads, writes
             body = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
-            targets = {e.wrt.name for b in body for e in ir.walk_exprs(b) if isinstance(e, ir.Grad)}
+            targets = {e.wrt.name for b in body for e in ir.own_exprs(b) if isinstance(e, ir.Grad)}
             before = set(stale)
             if isinstance(s, ir.For):  # what a previous pass through the body left behind
                 changed = set().union(*(writes(b) for b in s.body))
