@@ -20,7 +20,7 @@ from ..diagnostics import Diagnostic, Loc
 from ..ops import SPECS
 from ..types import NONE, DType, ScalarType, TensorType, promote
 from .fmt import attr, binop, compare, format_code, parse_snippet, render, sub, unary
-from .rules import dotted
+from .rules import call, dotted
 
 SHARED_SNIPPETS = Path(__file__).parent / "snippets"  # helpers every target emits the same way (plot_history)
 
@@ -46,8 +46,16 @@ FLOAT_LITERAL_OPS = {"where", "clip", "maximum", "minimum"}
 ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
 
 
+MODE_DEPENDENT_LAYERS = ("Dropout", "BatchNorm1d", "BatchNorm2d")  # layers that act differently while training
+
+
 class Emitter:
     """Emits one module (a chapter or a set of functions) for one backend."""
+
+    # A new module object starts in training mode (PyTorch, Paddle): a model built at top level is put in
+    # inference mode (`net.eval()`), since the DSL calls a model outside `train` for inference, as Keras,
+    # flax and gluon do by default; the training helper switches it to training mode for each epoch.
+    modules_start_in_training_mode: bool = False
 
     def __init__(self, backend: "Backend", module: ir.Module):
         self.backend = backend
@@ -506,7 +514,11 @@ class Emitter:
 
     def _stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
         if isinstance(s, ir.Assign):
-            return [self.assign(s.name, self.expr(s.value))]
+            out = [self.assign(s.name, self.expr(s.value))]
+            if self.modules_start_in_training_mode and not (self.in_model or self.in_function) \
+                    and self.acts_differently_in_training(s.value) and self.called_for_inference(s.name):
+                out.append(cst.SimpleStatementLine([cst.Expr(call(f"{s.name}.eval"))]))
+            return out
         if isinstance(s, ir.IndexAssign):
             return self.index_assign(s)
         if isinstance(s, ir.ExprStmt):
@@ -535,6 +547,30 @@ class Emitter:
         if isinstance(s, ir.Train):
             return self.train(s)
         raise TypeError(f"cannot emit {type(s).__name__}")
+
+    def called_for_inference(self, name: str) -> bool:
+        """Whether top-level code (loops and branches included) calls the instance bound to `name` (outside `train`)."""
+        def top_level(stmts) -> Iterator[ir.Stmt]:
+            for st in stmts:
+                if isinstance(st, (ir.ModelDef, ir.FuncDef)):
+                    continue
+                yield st
+                if isinstance(st, (ir.For, ir.If)):
+                    yield from top_level(st.body + (st.orelse if isinstance(st, ir.If) else []))
+        return any(isinstance(e, ir.CallModel) and isinstance(e.instance, ir.Var) and e.instance.name == name
+                   for st in top_level(self.module.stmts()) for e in ir.walk_exprs(st))
+
+    def acts_differently_in_training(self, value: ir.Expr) -> bool:
+        """Whether a new model or built-in layer holds, at any depth, a layer whose output depends on the mode."""
+        models = {m.name: m for m in ir.walk_stmts(list(self.module.stmts())) if isinstance(m, ir.ModelDef)}
+
+        def visit(v, seen: frozenset[str]) -> bool:
+            if isinstance(v, ir.Layer):
+                return v.kind in MODE_DEPENDENT_LAYERS or any(visit(c, seen) for c in v.children)
+            if isinstance(v, ir.NewModel) and v.model in models and v.model not in seen:
+                return any(visit(m.value, seen | {v.model}) for m in models[v.model].members)
+            return False
+        return visit(value, frozenset())
 
     def _if(self, s: ir.If) -> cst.If:
         orelse = None

@@ -22,6 +22,8 @@ class PaddleEmitter(PaddleModels, Emitter):
     `x.grad`; every other one uses `paddle.grad(y, x)[0]`, which returns a fresh tensor.
     """
 
+    modules_start_in_training_mode = True  # nn.Module / nn.Layer: a top-level model gets .eval()
+
     loop_depth = 0
 
     def records_inplace(self, g: ir.Grad) -> bool:

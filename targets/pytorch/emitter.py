@@ -20,6 +20,8 @@ class PyTorchEmitter(PyTorchModels, Emitter):
     `.grad` in place (and `g = x.grad` earlier would change with it).
     """
 
+    modules_start_in_training_mode = True  # nn.Module / nn.Layer: a top-level model gets .eval()
+
     loop_depth = 0
 
     def records_inplace(self, g: ir.Grad) -> bool:
