@@ -28,3 +28,15 @@ def validate_all(dsl: str, **expected: str) -> None:
         got = emit(dsl, target)
         want = textwrap.dedent(want).strip("\n")
         assert got == want, f"\n--- {target}: expected ---\n{want}\n--- {target}: got ---\n{got}\n"
+
+
+def available_backends(names: list[str]) -> list:
+    """The named backends whose environment and framework are installed here."""
+    from d2lc.envs import framework_available, python_for
+    out = []
+    for n in names:
+        b = get_backend(n)
+        python = python_for(b)
+        if python is not None and framework_available(str(python), b.environment.packages):
+            out.append(b)
+    return out

@@ -16,21 +16,13 @@ from d2lc.diagnostics import CompileError
 from d2lc.frontend import compile_chapter
 from d2lc.fuzz.cli import load_signatures
 from d2lc.fuzz.run import KNOWN_TARGETS, Fuzzer, generate
+from helpers import available_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = ROOT / "tests" / "known_fuzz_failures.txt"
 CI_PROGRAMS, CI_SEED = 100, 0  # 300 took 20 min on a loaded 2-core machine; `d2lc fuzz` runs more
 
 
-def _available(names) -> list:
-    from d2lc.envs import framework_available, python_for
-    out = []
-    for n in names:
-        b = get_backend(n)
-        python = python_for(b)
-        if python is not None and framework_available(str(python), b.environment.packages):
-            out.append(b)
-    return out
 
 
 def test_generated_programs_are_well_typed():
@@ -51,7 +43,7 @@ def test_generation_is_seeded():
 
 
 def test_fuzzer_finds_no_new_failure():
-    backends = _available(target_names())
+    backends = available_backends(target_names())
     if "pytorch" not in {b.name for b in backends} or len(backends) < 2:
         pytest.skip("needs PyTorch and one more target")
     fuzzer = Fuzzer(backends, "pytorch", cache_dir=ROOT / ".d2lc-cache", known=load_signatures(KNOWN))
@@ -66,7 +58,7 @@ def test_fuzzer_finds_no_new_failure():
 
 def test_fuzzer_catches_a_planted_softmax_axis_bug(monkeypatch):
     """JAX's softmax planted to ignore its axis (a mutant the function corpus did not kill)."""
-    backends = _available(["pytorch", "jax"])
+    backends = available_backends(["pytorch", "jax"])
     if len(backends) < 2:
         pytest.skip("needs PyTorch and JAX")
     from d2lc.emit.rules import Fn

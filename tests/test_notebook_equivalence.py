@@ -17,6 +17,7 @@ from d2lc.harness.determinism import analyse
 from d2lc.harness.known import read_known
 from d2lc.harness.notebooks import NotebookReport, compare_notebooks, compare_one, fake_data_root, prepare, prepare_all
 from d2lc.harness.session import Session
+from helpers import available_backends
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = ROOT / "tests" / "known_notebook_divergences.txt"
@@ -104,15 +105,6 @@ Z[0, 1:] = 5.0
 '''
 
 
-def _available(names: list[str]) -> list:
-    from d2lc.envs import framework_available, python_for
-    out = []
-    for n in names:
-        b = get_backend(n)
-        python = python_for(b)
-        if python is not None and framework_available(str(python), b.environment.packages):
-            out.append(b)
-    return out
 
 
 def _run(session: Session, backends: list, text: str, tmp_path: Path) -> NotebookReport:
@@ -124,7 +116,7 @@ def _run(session: Session, backends: list, text: str, tmp_path: Path) -> Noteboo
 
 def test_a_planted_emitter_bug_is_named_by_chapter_cell_line_and_variable(tmp_path, monkeypatch):
     """TensorFlow's softmax planted to ignore its axis: the notebook comparison names where."""
-    backends = _available(["pytorch", "tensorflow"])
+    backends = available_backends(["pytorch", "tensorflow"])
     if len(backends) < 2:
         pytest.skip("needs PyTorch and TensorFlow")
     with Session(backends) as session:  # the plant is in the compiler: one session runs both notebooks
@@ -146,7 +138,7 @@ def test_a_planted_emitter_bug_is_named_by_chapter_cell_line_and_variable(tmp_pa
 def test_the_book_agrees_notebook_by_notebook(monkeypatch):
     """Every notebook of sources/ (and the fuzzer's corpus cases) on every installed target, small."""
     monkeypatch.chdir(ROOT)  # chapters are named by their paths from the repository root
-    backends = _available(target_names())
+    backends = available_backends(target_names())
     if "pytorch" not in {b.name for b in backends}:
         pytest.skip("the reference target (PyTorch) is not installed")
     report = NotebookReport()
