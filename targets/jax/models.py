@@ -168,7 +168,15 @@ class JaxModels:
         base = net.name if isinstance(net, ir.Var) else "model"
         trained = self.state.setdefault("trained", set())
         trained.add(base)
-        return f"{base}_variables"
+        return self.variables_of(base)
+
+    def variables_of(self, model: str) -> str:
+        """The variable holding model `model`'s flax variables: `<model>_variables`, or a numbered name
+        when the chapter uses that one itself (issue 15: never overwrite a chapter's own variable)."""
+        names = self.state.setdefault("variables_names", {})
+        if model not in names:
+            names[model] = self.fresh(f"{model}_variables")
+        return names[model]
 
     def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
         if c.layer is not None and not has_params(c.layer):  # a pooling lambda or an activation: a plain function
@@ -183,10 +191,10 @@ class JaxModels:
                 init_key = cst.Name("subkey")
             else:
                 init_key = call("jax.random.PRNGKey", cst.Integer("0"))
-            self.pre.append(self.assign(f"{name}_variables", call(f"{name}.init", init_key, *args)))
+            self.pre.append(self.assign(self.variables_of(name), call(f"{name}.init", init_key, *args)))
             trained.add(name)
         if name is not None and name in trained:
-            return self.to_canonical_layout(c, call(f"{name}.apply", cst.Name(f"{name}_variables"), *args))
+            return self.to_canonical_layout(c, call(f"{name}.apply", cst.Name(self.variables_of(name)), *args))
         inst = self.expr(c.instance)
         out = sub(cst.Call(attr(inst, cst.Name("init_with_output")),
                            [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *[cst.Arg(a) for a in args]]),
