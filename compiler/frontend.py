@@ -41,7 +41,7 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
     if not bag:
         run_passes(module, bag)
     bag.raise_if_any()
-    rename_reserved(module)
+    module.renamed = rename_reserved(module)
     return module
 
 

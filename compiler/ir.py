@@ -179,6 +179,7 @@ class Module:
     cells: list[Cell]
     functions: dict[str, FuncDef] = field(default_factory=dict)
     features: set[str] = field(default_factory=set)  # e.g. "random", "x64", "grad" (set by passes)
+    renamed: dict[str, str] = field(default_factory=dict)  # author's name -> emitted name (names.rename_reserved)
 
     def stmts(self) -> Iterator[Stmt]:
         for cell in self.cells:

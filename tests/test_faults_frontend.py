@@ -193,6 +193,68 @@ def test_framework_member_names_cover_the_installed_frameworks(module: str, clas
         assert public <= FRAMEWORK_MEMBER_NAMES, sorted(public - FRAMEWORK_MEMBER_NAMES)
 
 
+JAX_OWN_NAMES = chapter('''\
+key = 3
+rng = 4
+training = 5
+self = 6
+subkey = 7
+net_variables = 8
+data = synthetic_regression(w=tensor([2.0, -3.4]), b=4.2, num_train=8, num_val=8, noise=0.01, batch_size=4)
+model M(p: float = 0.5):
+    lin = Linear(1)
+    drop = Dropout(p)
+    def forward(X):
+        return drop(lin(X))
+net = M()
+probe = M()
+Xp = normal((4, 2))
+print(probe(Xp).shape)
+train(net, data, loss=squared_loss, optimizer=SGD(lr=0.03), epochs=1)
+print(net(zeros((1, 2))).shape)
+print(key, rng, training, self, subkey, net_variables)''')
+
+
+def test_chapter_names_the_jax_notebook_binds_itself_are_kept_apart(tmp_path) -> None:
+    # Before: `net_variables = 8` was overwritten by the flax variables of `net` (`net_variables = train(...)`),
+    # and the last line printed a dict of arrays instead of 8.
+    import os
+    import subprocess
+    import sys
+
+    code = code_of(JAX_OWN_NAMES, "jax")
+    assert "net_variables = 8" in code and "net_variables2 = train(" in code
+    assert "probe_variables = probe.init(subkey, Xp)" in code  # the usual name where nothing is in the way
+    (tmp_path / "nb.py").write_text(code, encoding="utf-8")
+    run = subprocess.run([sys.executable, "nb.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "3 4 5 6 7 8", run.stdout
+
+
+def test_the_harness_calls_a_renamed_function_and_reports_the_authors_name(tmp_path) -> None:
+    # Before: `sum` (a built-in, emitted as `sum_`) was reported as `sum_`, and its gradient wrappers, written
+    # with the emitted names, did not compile, so the gradient rows were silently missing.
+    from d2lc.harness.cases import load_chapter
+
+    path = tmp_path / "tiny.md"
+    path.write_text(chapter("def sum(x: f32[n], lambda: f32[n]) -> f32[n]:\n    return x * lambda + exp(x)"),
+                    encoding="utf-8")
+    ch = load_chapter(path, TARGETS)
+    assert ch.error is None and [c.name for c in ch.cases] == ["sum"]
+    rows = [(r.label, r.callee) for r in ch.cases[0].rows]
+    assert rows == [("sum", "sum_"), ("sum d/dx", "__grad_sum__x"), ("sum d/dlambda", "__grad_sum__lambda")]
+    assert ch.cases[0].notes == []
+    assert {p.name for p in ch.module.functions["__grad_sum__lambda"].params} == {"x", "lambda_", "__d2lc_cot"}
+    pytest.importorskip("torch")
+    from d2lc.cli import main
+    code = main(["test", str(path), "--targets=pytorch", "--examples=2", "--seed=5", "--cache-dir=none", "--no-models",
+                 "--no-notebooks", f"--reports-dir={tmp_path / 'reports'}", "--report", str(tmp_path / "matrix")])
+    matrix = json.loads((tmp_path / "matrix.json").read_text())
+    assert code == 0 and [(r["label"], r["cells"]["pytorch"]["status"]) for r in matrix["rows"]] == [
+        ("sum", "pass"), ("sum d/dx", "pass"), ("sum d/dlambda", "pass")]
+
+
 # ---- 3. declared result types ------------------------------------------------------------------------
 def test_a_declared_result_with_no_return_is_an_error() -> None:
     # Before: compiled, and `f` returned None in every notebook.

@@ -25,8 +25,8 @@ COTANGENT = "__d2lc_cot"  # the extra parameter of gradient wrappers: weights of
 class Row:
     """One line of the matrix: a function's output, or its gradient with respect to one parameter."""
 
-    function: str
-    wrt: str | None  # None for the output itself
+    function: str  # the function's name as the chapter's author wrote it (what reports show)
+    wrt: str | None  # None for the output itself; else the parameter's name as written
     callee: str  # the name called in the generated module
     expected: Type  # the IR's declared type of what `callee` returns
     weighted: bool = False  # the callee takes the cotangent after the function's own parameters
@@ -44,10 +44,12 @@ class FunctionCase:
     rows: list[Row]
     only: tuple[str, ...] | None = None  # targets the function's cell is for
     notes: list[str] = field(default_factory=list)
+    written: str = ""  # the author's name of the function, when the compiler renamed it (`sum` -> `sum_`)
 
     @property
     def name(self) -> str:
-        return self.fdef.name
+        """The function's name as the author wrote it; `fdef.name` is the one emitted code uses."""
+        return self.written or self.fdef.name
 
     @property
     def params(self) -> list[str]:
@@ -92,21 +94,31 @@ def cotangent_type(f: ir.FuncDef) -> TensorType | None:
     return None
 
 
-def grad_wrapper(f: ir.FuncDef, wrt: str) -> str:
+def grad_wrapper(f: ir.FuncDef, wrt: str, written: Callable[[str], str] = str) -> str:
     """DSL source of the gradient of a weighted sum of f's output, with f's own parameter annotations.
+
+    The source is compiled with the chapter, so it spells f and its parameters as the author did
+    (`written` maps an emitted name back, e.g. `sum_` -> `sum`); the compiler then renames them alike.
 
     `grad((f(...) * w).sum(), X)` with random weights w (drawn like any parameter) is a full
     vector-Jacobian product: unlike the plain sum, it does not vanish for normalising functions
     (softmax, layer and batch norm), whose plain sum is constant. When the output's shape cannot
     be written in the parameters' symbols, the plain sum is used.
     """
-    params = ", ".join(f"{p.name}: {type_text(p.type)}" for p in f.params)
-    args = ", ".join(p.name for p in f.params)
+    params = ", ".join(f"{written(p.name)}: {type_text(p.type)}" for p in f.params)
+    args = ", ".join(written(p.name) for p in f.params)
+    name, wrt = written(f.name), written(wrt)
     cot = cotangent_type(f)
     if cot is None:
-        return f"def {grad_name(f.name, wrt)}({params}):\n    return grad({f.name}({args}).sum(), {wrt})\n"
-    return (f"def {grad_name(f.name, wrt)}({params}, {COTANGENT}: {type_text(cot)}):\n"
-            f"    return grad(({f.name}({args}) * {COTANGENT}).sum(), {wrt})\n")
+        return f"def {grad_name(name, wrt)}({params}):\n    return grad({name}({args}).sum(), {wrt})\n"
+    return (f"def {grad_name(name, wrt)}({params}, {COTANGENT}: {type_text(cot)}):\n"
+            f"    return grad(({name}({args}) * {COTANGENT}).sum(), {wrt})\n")
+
+
+def author_spelling(module: ir.Module) -> Callable[[str], str]:
+    """Maps a name of the emitted code back to the author's (`sum_` -> `sum`); others map to themselves."""
+    back = {new: old for old, new in module.renamed.items()}
+    return lambda name: back.get(name, name)
 
 
 def _with_cell(text: str, code: str) -> str:
@@ -128,8 +140,9 @@ def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
         chapter.error = _first_message(exc)
         return chapter
     facts = analyze(module)
+    written = author_spelling(module)
     functions = [f for f in testable_functions(module) if not f.name.startswith("__grad_")]
-    wanted = {(f.name, p): grad_wrapper(f, p) for f in functions for p in facts[f.name].grad_params}
+    wanted = {(f.name, p): grad_wrapper(f, p, written) for f in functions for p in facts[f.name].grad_params}
     failed: dict[tuple[str, str], str] = {}
     final = module
     if wanted:
@@ -155,15 +168,18 @@ def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
         cot = cotangent_type(fdef)
         if cot is not None and facts[f.name].grad_params:
             specs.append(ParamSpec(COTANGENT, cot, salt=0.7071067811))
-        case = FunctionCase(chapter, fdef, specs, [Row(f.name, None, f.name, fdef.result)], only.get(f.name))
+        case = FunctionCase(chapter, fdef, specs, [Row(written(f.name), None, f.name, fdef.result)], only.get(f.name),
+                            written=written(f.name))
         if not drawable(specs):
             case.notes.append("parameters of types the harness cannot draw")
         for p in facts[f.name].grad_params:
             if (f.name, p) in failed:
-                case.notes.append(f"no gradient row for `{p}`: the gradient wrapper does not compile ({failed[(f.name, p)]})")
+                case.notes.append(f"no gradient row for `{written(p)}`: the gradient wrapper does not compile ({failed[(f.name, p)]})")
                 continue
-            wrapper = final.functions[grad_name(f.name, p)]
-            case.rows.append(Row(f.name, p, wrapper.name, wrapper.result, weighted=len(wrapper.params) > len(fdef.params)))
+            wrapper_name = grad_name(written(f.name), written(p))
+            wrapper = final.functions[final.renamed.get(wrapper_name, wrapper_name)]
+            case.rows.append(Row(written(f.name), written(p), wrapper.name, wrapper.result,
+                                 weighted=len(wrapper.params) > len(fdef.params)))
         chapter.cases.append(case)
     return chapter
 
