@@ -232,6 +232,48 @@ def test_chapter_names_the_jax_notebook_binds_itself_are_kept_apart(tmp_path) ->
     assert run.stdout.splitlines()[-1] == "3 4 5 6 7 8", run.stdout
 
 
+CAPTURED = chapter('''\
+params = 0.5
+x = 1
+size = 3
+data = synthetic_regression(w=tensor([2.0, -3.4]), b=4.2, num_train=8, num_val=8, noise=0.01, batch_size=4)
+model M():
+    lin = Linear(size)
+    out = Linear(1)
+    def forward(X):
+        return out(lin(X))
+net = M()
+train(net, data, loss=squared_loss, optimizer=SGD(lr=params, weight_decay=params), epochs=1)
+pool = MaxPool2d(3, padding=x)
+print(pool(ones((1, 1, 4, 4))).shape)''')
+
+
+def test_lambdas_around_chapter_expressions_do_not_capture_its_variables(tmp_path) -> None:
+    # Before: `lambda params: torch.optim.SGD(params, lr=params, ...)` (PyTorch, Paddle), `lambda size:
+    # nn.Linear(size, size)` (Paddle) and `lambda x: nn.max_pool(x, ..., padding=((x, x),) * 2)` (JAX) read the
+    # lambda's own parameter where the chapter meant its variable; the JAX notebook crashed.
+    import os
+    import subprocess
+    import sys
+
+    codes = {t: code_of(CAPTURED, t) for t in ("pytorch", "paddle", "jax", "mxnet")}  # Keras has no -inf padding
+    for target, code in codes.items():
+        ast.parse(code, filename=f"<{target}>")
+    assert "lambda params2: torch.optim.SGD(params2, lr=params, weight_decay=params)" in codes["pytorch"]
+    assert "parameters=params2" in codes["paddle"] and "lambda size2: nn.Linear( size2, size," in " ".join(codes["paddle"].split())
+    assert "lambda x2: nn.max_pool(x2, (3, 3), strides=(3, 3), padding=((x, x),) * 2)" in codes["jax"]
+    (tmp_path / "nb.py").write_text(codes["jax"], encoding="utf-8")
+    run = subprocess.run([sys.executable, "nb.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "(1, 1, 2, 2)", run.stdout
+    # flax's initialiser lambda (a shifted normal): its `shape` and `dtype` are not the chapter's
+    init = code_of(chapter("shape = 0.5\ndtype = 0.25\nnet = Linear(1, init=normal(shape, dtype))\n"
+                           "X = ones((2, 3))\nprint(net(X))"), "jax")
+    assert "lambda key, shape2, dtype2=jnp.float32: ( shape + dtype * jax.random.normal(key, shape2, dtype2) )" \
+        in " ".join(init.split())
+
+
 def test_the_harness_calls_a_renamed_function_and_reports_the_authors_name(tmp_path) -> None:
     # Before: `sum` (a built-in, emitted as `sum_`) was reported as `sum_`, and its gradient wrappers, written
     # with the emitted names, did not compile, so the gradient rows were silently missing.

@@ -15,8 +15,8 @@ INITIALIZERS = {  # DSL initialiser -> (flax initializer, its arguments); see d2
     "xavier": (I + "xavier_uniform", ()),
 }
 SHIFTED = {  # initialisers flax has no factory for: lambda key, shape, dtype=jnp.float32: <body>
-    "normal": "{mean} + {std} * jax.random.normal(key, shape, dtype)",
-    "uniform": "jax.random.uniform(key, shape, dtype, minval={low}, maxval={high})",
+    "normal": "{mean} + {std} * jax.random.normal({key}, {shape}, {dtype})",
+    "uniform": "jax.random.uniform({key}, {shape}, {dtype}, minval={low}, maxval={high})",
 }
 LAYER_INITS = LayerInits({  # flax layers start their biases at zero
     "Linear": {"weight": "kernel_init", "bias": "bias_init"},

@@ -7,6 +7,7 @@ from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc import ir
 from d2lc.emit.inits import init_call, with_args
+from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.layers import has_params
 from d2lc.lower import static_value
@@ -70,9 +71,9 @@ class JaxModels:
         if k in ("MaxPool2d", "AvgPool2d"):
             fn = "nn.max_pool" if k == "MaxPool2d" else "nn.avg_pool"
             stride = a.get("stride") if a.get("stride") is not None else a["kernel"]
-            pool = call(fn, cst.Name("x"), window("kernel"), strides=cst.Tuple([cst.Element(self.expr(stride))] * 2),
-                        padding=cst.parse_expression(f"(({self._code(padding)}, {self._code(padding)}),) * 2") if has_pad else None)
-            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("x"))]), pool)
+            kernel, strides = window("kernel"), cst.Tuple([cst.Element(self.expr(stride))] * 2)
+            pad = cst.parse_expression(f"(({self._code(padding)}, {self._code(padding)}),) * 2") if has_pad else None
+            return capture_free_lambda(["x"], lambda x: call(fn, x, kernel, strides=strides, padding=pad))
         self.unsupported_construct(layer.loc, f"layer {k}")
         raise AssertionError
 
@@ -87,9 +88,11 @@ class JaxModels:
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean = init.args.get("mean")
         if init.kind == "uniform" or init.kind == "normal" and mean is not None and static_value(mean) != 0:
-            body = parse_template_expression(SHIFTED[init.kind], **{k: self.expr(v) for k, v in init.args.items()})
-            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("key")), cst.Param(cst.Name("shape")),
-                                              cst.Param(cst.Name("dtype"), default=cst.parse_expression("jnp.float32"))]), body)
+            args = {k: self.expr(v) for k, v in init.args.items()}
+            return capture_free_lambda(
+                ["key", "shape", "dtype"],
+                lambda key, shape, dtype: parse_template_expression(SHIFTED[init.kind], key=key, shape=shape, dtype=dtype, **args),
+                defaults={"dtype": cst.parse_expression("jnp.float32")})
         return init_call(self, INITIALIZERS[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:

@@ -17,6 +17,7 @@ import libcst as cst
 from d2lc import ir
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import init_call
+from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.layer_inputs import input_size_code, layer_inputs
 
@@ -66,8 +67,7 @@ class PaddleModels:
         if size is not None:
             return build(size)
         self.helper("Lazy", (SNIPPETS / "lazy.py").read_text())
-        name = "size" if "size" not in self.state.get("hparams", set()) else "size_"
-        make = cst.Lambda(cst.Parameters([cst.Param(cst.Name(name))]), build(cst.Name(name)))
+        make = capture_free_lambda(["size"], build)
         axis_code = cst.Integer(str(axis)) if axis >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-axis)))
         return call("Lazy", make, axis_code)
 
@@ -118,7 +118,6 @@ class PaddleModels:
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.state["layer_inputs"] = layer_inputs(m)
-        self.state["hparams"] = {hp.name for hp in m.hparams}
         used = _names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
@@ -140,13 +139,11 @@ class PaddleModels:
             self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
             return cst.Call(cst.Name(c.kind), [_kw(k, self.expr(v)) for k, v in c.args.items() if v is not None])
         if c.kind in ("SGD", "Adam"):
-            args = [_kw("learning_rate", self.expr(c.args["lr"]) if c.args.get("lr") is not None else cst.Float("0.001")),
-                    _kw("parameters", cst.Name("params"))]
+            lr = _kw("learning_rate", self.expr(c.args["lr"]) if c.args.get("lr") is not None else cst.Float("0.001"))
             wd = c.args.get("weight_decay")
-            if wd is not None and not (isinstance(wd, ir.Const) and wd.value == 0):
-                args.append(_kw("weight_decay", self.expr(wd)))
-            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("params"))]),
-                              cst.Call(cst.parse_expression(f"paddle.optimizer.{c.kind}"), args))
+            decay = [_kw("weight_decay", self.expr(wd))] if wd is not None and not (isinstance(wd, ir.Const) and wd.value == 0) else []
+            return capture_free_lambda(["params"], lambda params: cst.Call(
+                cst.parse_expression(f"paddle.optimizer.{c.kind}"), [lr, _kw("parameters", params), *decay]))
         if c.kind not in LOSSES:
             self.unsupported_construct(c.loc, f"`{c.kind}`")
         return cst.parse_expression(LOSSES[c.kind])

@@ -11,6 +11,7 @@ from d2lc import ir
 from d2lc.diagnostics import Diagnostic
 from d2lc.emit.base import EmitError
 from d2lc.emit.inits import init_call
+from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.layer_inputs import input_size_code, layer_inputs
 
@@ -161,9 +162,9 @@ class PyTorchModels:
                                                for k, v in c.args.items() if v is not None])
         if c.kind in ("SGD", "Adam"):
             kw = {"lr": c.args.get("lr"), "weight_decay": c.args.get("weight_decay")}
-            args = [cst.Arg(cst.Name("params"))] + [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ)
-                                                    for k, v in kw.items() if v is not None and not _is_zero(v)]
-            return cst.Lambda(cst.Parameters([cst.Param(cst.Name("params"))]), cst.Call(cst.parse_expression(f"torch.optim.{c.kind}"), args))
+            args = [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in kw.items() if v is not None and not _is_zero(v)]
+            return capture_free_lambda(["params"], lambda params: cst.Call(cst.parse_expression(f"torch.optim.{c.kind}"),
+                                                                           [cst.Arg(params), *args]))
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
