@@ -288,6 +288,12 @@ def test_the_harness_calls_a_renamed_function_and_reports_the_authors_name(tmp_p
     assert rows == [("sum", "sum_"), ("sum d/dx", "__grad_sum__x"), ("sum d/dlambda", "__grad_sum__lambda")]
     assert ch.cases[0].notes == []
     assert {p.name for p in ch.module.functions["__grad_sum__lambda"].params} == {"x", "lambda_", "__d2lc_cot"}
+    models = tmp_path / "models.md"  # a model `list` is emitted as `list_`: its results carry the author's name
+    models.write_text(chapter("model list(n: int = 3):\n    lin = Linear(n)\n    def forward(X: f32[b, 4]) -> f32[b, 3]:\n"
+                              "        return lin(X)\nnet = list()\nprint(net(ones((2, 4))))"), encoding="utf-8")
+    from d2lc.harness.models import model_cases
+    cases, _ = model_cases([models])
+    assert [(c.name, c.written) for c in cases] == [("list_", "list")]
     pytest.importorskip("torch")
     from d2lc.cli import main
     code = main(["test", str(path), "--targets=pytorch", "--examples=2", "--seed=5", "--cache-dir=none", "--no-models",

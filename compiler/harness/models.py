@@ -24,6 +24,7 @@ from ..frontend import compile_chapter
 from ..lower import static_value
 from ..modgen import model_module_source
 from ..types import ScalarType, TensorType
+from .cases import author_spelling
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train")
 # "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
@@ -44,7 +45,13 @@ class ModelCase:
 
     @property
     def name(self) -> str:
+        """The model's name in the emitted code."""
         return self.model.name
+
+    @property
+    def written(self) -> str:
+        """The model's name as the chapter's author wrote it (what reports show; `list_` -> `list`)."""
+        return author_spelling(self.module)(self.model.name)
 
 
 @dataclass
@@ -81,7 +88,7 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
                 continue
             case = _case(str(f), module, s, trained_with(module).get(s.name))
             if isinstance(case, str):
-                notes.append(f"{s.name} ({f.name}): {case}")
+                notes.append(f"{author_spelling(module)(s.name)} ({f.name}): {case}")
             else:
                 cases.append(case)
     return cases, notes
@@ -237,7 +244,7 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
         if isinstance(described, str):
             for name in backends:
                 for check in case.checks:
-                    results.append(ModelResult(case.name, check, name, "skip", detail=described))
+                    results.append(ModelResult(case.written, check, name, "skip", detail=described))
             continue
         case.params = described
         params = draw(case, seed)
@@ -250,26 +257,26 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
         for name in backends:
             for check in case.checks:
                 if name not in available:
-                    results.append(ModelResult(case.name, check, name, "skip", detail=session.targets[name].why or "not available"))
+                    results.append(ModelResult(case.written, check, name, "skip", detail=session.targets[name].why or "not available"))
                     continue
                 got = outputs[name].get(check)
                 if isinstance(got, Skipped):
-                    results.append(ModelResult(case.name, check, name, "skip", detail=str(got)))
+                    results.append(ModelResult(case.written, check, name, "skip", detail=str(got)))
                     continue
                 if isinstance(got, str):
-                    results.append(ModelResult(case.name, check, name, "error", detail=error_headline(got)))
+                    results.append(ModelResult(case.written, check, name, "error", detail=error_headline(got)))
                     continue
                 if check == "grads" and not any(np.any(np.asarray(g) != 0) for g in got[1]):
                     # an all-zero gradient would make every later comparison vacuous
-                    results.append(ModelResult(case.name, check, name, "error",
+                    results.append(ModelResult(case.written, check, name, "error",
                                                detail=f"the {case.loss} gradient is zero for every parameter: nothing to compare"))
                     continue
                 if name == reference:
-                    results.append(ModelResult(case.name, check, name, "pass", detail="reference"))
+                    results.append(ModelResult(case.written, check, name, "pass", detail="reference"))
                     continue
                 want = ref.get(check) if ref else None
                 if want is None or isinstance(want, str):
-                    results.append(ModelResult(case.name, check, name, "skip", detail="no reference result"))
+                    results.append(ModelResult(case.written, check, name, "skip", detail="no reference result"))
                     continue
                 rtol, atol = TOL[check]
                 detail = ""
@@ -284,7 +291,7 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                 pairs = list(zip(_flat(got), _flat(want)))
                 ok = len(_flat(got)) == len(_flat(want)) and all(_close(a, b, rtol, atol) for a, b in pairs)
                 errs = [_err(a, b) for a, b in pairs] or [(0.0, 0.0)]
-                results.append(ModelResult(case.name, check, name, "pass" if ok else "FAIL",
+                results.append(ModelResult(case.written, check, name, "pass" if ok else "FAIL",
                                            max(e[0] for e in errs), max(e[1] for e in errs), detail))
     return results
 
