@@ -250,7 +250,9 @@ def test_unreadable_file_is_reported_as_an_error(work: Path, capsys: pytest.Capt
     (work / "chap.md").write_bytes(b"# T\n\xff\xfe not utf-8\n")
     assert run(["check", "chap.md"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("chap.md:1:1: error: cannot read file: ")
+    # located at the first bad byte, with the line (bad bytes replaced), what was expected and a hint
+    assert err.startswith("chap.md:2:1: error: this file is not valid UTF-8 (byte 0xff)\n")
+    assert "expected: UTF-8 text" in err and "hint: " in err
     assert "Traceback" not in err
 
 

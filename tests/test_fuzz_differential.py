@@ -66,7 +66,9 @@ def test_fuzzer_catches_a_planted_softmax_axis_bug(monkeypatch):
     fuzzer = Fuzzer(backends, "pytorch", cache_dir=ROOT / ".d2lc-cache", known=load_signatures(KNOWN),
                     kinds=("expression", "reduction"))  # softmax lives in expressions
     try:
-        stats = fuzzer.run(40, CI_SEED, batch=40, shrink_budget=0)
+        # seed 1: its 40 programs include softmax over a non-last axis of varied values (seed 0's 40 have
+        # only products and sums of it that agree within tolerance either way)
+        stats = fuzzer.run(40, CI_SEED + 1, batch=40, shrink_budget=0)
     finally:
         fuzzer.close()
     jax_failures = [f for f in stats.failures if f.target == "jax" and "softmax" in f.chapter]

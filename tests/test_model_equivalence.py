@@ -195,7 +195,8 @@ def test_a_vacuous_gradient_comparison_is_an_error(session, tmp_path):
     cases, _ = model_cases([chapter])
     assert [(c.input_shape, c.loss) for c in cases] == [((6, 3), "squared_loss")]
     honest = run_model_cases(session, cases, {"pytorch": torch})
-    assert {r.check: r.status for r in honest} == {"forward": "pass", "grads": "pass", "sgd": "pass", "adam": "pass"}
+    assert {r.check: r.status for r in honest} == {"forward": "pass", "grads": "pass", "sgd": "pass", "adam": "pass",
+                                                   "train": "pass"}
     cases[0].loss = "cross_entropy"
     planted = {r.check: r for r in run_model_cases(session, cases, {"pytorch": torch})}
     assert planted["grads"].status == "error" and "zero for every parameter" in planted["grads"].detail
