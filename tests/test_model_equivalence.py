@@ -122,7 +122,10 @@ def test_every_model_in_the_book_agrees(session):
     failing = {(r.case, r.check, r.target): r for r in results if r.status in ("FAIL", "error")}
     new = [r for key, r in failing.items() if key not in known]
     assert not new, "\n".join(f"{r.case} {r.check} | {r.target} | {r.status} {r.max_abs:.2e} {r.detail}" for r in new)
-    stale = [key for key in known if key not in failing and key[2] in BOOK_TARGETS and key[2] in session.available()]
+    # A listed row that passes is stale, except an "open:" row driven by run-to-run rounding noise (Adam on
+    # parameters whose exact gradient is zero): those may pass in one run and fail in the next.
+    stale = [key for key in known if key not in failing and key[2] in BOOK_TARGETS and key[2] in session.available()
+             and not known[key].startswith("open")]
     assert not stale, f"fixed: remove from {KNOWN.name}: {stale}"
     ran = {r.target for r in results if r.status == "pass" and r.detail != "reference"}
     assert ran, "no target was compared against the reference"
