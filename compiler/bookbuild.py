@@ -50,9 +50,8 @@ def _targets(book: Book) -> list:
 
 
 def cmd_build(args, parser) -> int:
-    from .build import _display, build, write_outputs
-    from .cli import _print_diagnostics
-    from .outputs import OutputError
+    from .build import _display, build
+    from .cli import _print_diagnostics, write_or_report
     try:
         book = _book(args)
     except BookConfigError as exc:
@@ -76,10 +75,8 @@ def cmd_build(args, parser) -> int:
             print(f"d2lc: {n} error{'s' * (n != 1)} in {len(broken)} file{'s' * (len(broken) != 1)}; nothing was written "
                   "(--keep-going builds the other chapters)", file=sys.stderr)
             return EXIT_ERRORS
-    try:
-        written = write_outputs(result.outputs, out)
-    except OutputError as exc:
-        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+    written = write_or_report(result.outputs, out)
+    if written is None:
         return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
     _say(f"d2lc: {len(good)} of {len(chapters)} chapters built for {len(backends)} targets in "

@@ -73,8 +73,19 @@ def _target_names(spec: str, parser: argparse.ArgumentParser) -> list:
     return [b.name for b in parse_targets(spec, parser)]
 
 
+def write_or_report(outputs: dict[Path, str], out: Path) -> list[Path] | None:
+    """Write every output all-or-nothing; on a filesystem problem print it and return None (a usage error)."""
+    from .build import write_outputs
+    from .outputs import OutputError
+    try:
+        return write_outputs(outputs, out)
+    except OutputError as exc:
+        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+        return None
+
+
 def cmd_compile(args, parser) -> int:
-    from .build import build, write_outputs
+    from .build import build
     from .cache import NotebookCache, default_folder
     from .incremental import UnknownTargets
     from .outputs import OutputError, check_output_root
@@ -97,10 +108,8 @@ def cmd_compile(args, parser) -> int:
         print(f"d2lc: {n} error{'s' * (n != 1)} in {len(result.errors)} file{'s' * (len(result.errors) != 1)}; nothing was written",
               file=sys.stderr)
         return EXIT_ERRORS
-    try:
-        written = write_outputs(result.outputs, out)
-    except OutputError as exc:
-        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+    written = write_or_report(result.outputs, out)
+    if written is None:
         return EXIT_USAGE
     if not args.quiet:
         n = len(result.outputs)
