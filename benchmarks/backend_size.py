@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 def table_keys() -> set[str]:
     try:
-        from d2lc.layers import DATASETS, INITS, LAYERS, LOSSES, OPTIMIZERS
-        from d2lc.ops import SPECS
+        from d2lc.core.layers import DATASETS, INITS, LAYERS, LOSSES, OPTIMIZERS
+        from d2lc.core.ops import SPECS
     except ImportError:  # run without d2lc installed: read the names from the sources
         return set()
     return set(SPECS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(DATASETS) | set(INITS)

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from d2lc.backend import get_backend, target_names
-from d2lc.chapter import split_chapter
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.front.chapter import split_chapter
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(wall s, CPU s of the child, its last output line) for one `d2lc` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "d2lc.cli", *args], env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "d2lc.cli.main", *args], env=env, capture_output=True, text=True, timeout=900)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -150,7 +150,7 @@ def against_black(files: list[Path]) -> None:
 
 
 def supports(flag: str) -> bool:
-    out = subprocess.run([sys.executable, "-m", "d2lc.cli", "compile", "--help"], capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-m", "d2lc.cli.main", "compile", "--help"], capture_output=True, text=True).stdout
     return flag in out
 
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from d2lc.backend import get_backend, target_names
+from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness.cases import emit_for, load_chapter
 from d2lc.harness.client import TargetSetup, WorkerClient
 from d2lc.harness.envs import python_for
 from d2lc.harness.session import worker_env
 from d2lc.harness.strategies import shape_of
-from d2lc.types import TensorType
+from d2lc.core.types import TensorType
 
 ROOT = Path(__file__).resolve().parents[1]
 

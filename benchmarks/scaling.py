@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from d2lc.backend import get_backend, target_names
-from d2lc.chapter import split_chapter
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.front.chapter import split_chapter
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHAPTER = ROOT / "sources" / "chapter_preliminaries" / "ndarray.md"

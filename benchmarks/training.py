@@ -144,9 +144,9 @@ def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[s
     tests do). In another model's training cell only the definitions (imports, functions, classes)
     are kept, since the generated helpers (e.g. `train`) are emitted in the first cell that uses them.
     """
-    from d2lc.backend import get_backend, target_names
-    from d2lc.frontend import compile_chapter
-    from d2lc.notebook import emit_tagged_cells
+    from d2lc.emit.backend import get_backend, target_names
+    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.notebook import emit_tagged_cells
 
     module = compile_chapter(CHAPTER.read_text(encoding="utf-8"), str(CHAPTER), set(target_names()))
     cells = [(src, seed, tags) for kind, src, seed, tags in emit_tagged_cells(module, get_backend(target)) if kind == "code"]
@@ -169,8 +169,8 @@ def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[s
 
 
 def python_for_target(target: str) -> Path | None:
-    from d2lc.backend import get_backend
-    from d2lc.envs import framework_available, python_for
+    from d2lc.emit.backend import get_backend
+    from d2lc.build.envs import framework_available, python_for
 
     backend = get_backend(target)
     python = python_for(backend)

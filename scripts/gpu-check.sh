@@ -64,7 +64,7 @@ case ",$targets," in *,pytorch,*) ;; *) reference="${targets%%,*}" ;; esac
 
 echo "gpu-check: device=$DEVICE targets=$targets reference=$reference examples=$EXAMPLES -> $REPORTS"
 set +e
-timeout "$BUDGET" "$PY" -m d2lc.cli test "${PATHS[@]}" --targets="$targets" --reference="$reference" \
+timeout "$BUDGET" "$PY" -m d2lc.cli.main test "${PATHS[@]}" --targets="$targets" --reference="$reference" \
   --device="$DEVICE" --examples="$EXAMPLES" --seed=0 --no-goldens \
   --cache-dir="$ROOT/.d2lc-cache" --reports-dir="$REPORTS/failing" --report "$REPORTS/matrix" \
   2>&1 | tee "$REPORTS/output.txt"

@@ -176,7 +176,7 @@ def probe_commands(mutant: Mutant, tree: Path) -> list[list[str]]:
     if mutant.probe == ("inits",):
         return [[py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/test_layer_inits.py", "-k", mutant.target]]
     targets = "pytorch," + mutant.target if mutant.target != "pytorch" else "pytorch,jax"
-    cmd = [py, "-m", "d2lc.cli", "test", *mutant.probe, f"--targets={targets}", "--examples=3", "--seed=0", "--no-goldens",
+    cmd = [py, "-m", "d2lc.cli.main", "test", *mutant.probe, f"--targets={targets}", "--examples=3", "--seed=0", "--no-goldens",
            "--timeout=120", f"--reports-dir={tree / 'reports'}", f"--cache-dir={cache}"]
     if not mutant.models:
         cmd.append("--no-models")

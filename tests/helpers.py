@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import textwrap
 
-from d2lc.backend import get_backend
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import emit_cells
+from d2lc.emit.backend import get_backend
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import emit_cells
 
 TARGETS = ("pytorch", "tensorflow", "jax", "mxnet")
 
@@ -32,7 +32,7 @@ def validate_all(dsl: str, **expected: str) -> None:
 
 def available_backends(names: list[str]) -> list:
     """The named backends whose environment and framework are installed here."""
-    from d2lc.envs import framework_available, python_for
+    from d2lc.build.envs import framework_available, python_for
     out = []
     for n in names:
         b = get_backend(n)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from d2lc.backend import get_backend, target_names
-from d2lc.build import build
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.build.compile import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES, GENERATED = ROOT / "sources", ROOT / "generated"

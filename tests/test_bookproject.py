@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from d2lc.cli import main
-from d2lc.site.markup import Labels, check_references, collect_labels, to_myst
+from d2lc.cli.main import main
+from d2lc.build.site.markup import Labels, check_references, collect_labels, to_myst
 
 GOOD = "# Good\n\nSome prose.\n\n```d2l\nx = arange(4.0)\nprint(x * 2)\n```\n"
 BROKEN = "# Broken\n\n```d2l\nx = arange(4.0)\ny = x @ undefined_name\n```\n"
@@ -83,7 +83,7 @@ def test_a_label_defined_twice_is_an_error(tmp_path):
 
 
 def test_parameters_are_injected_after_the_parameters_cell_only_for_its_names():
-    from d2lc.execute import inject_parameters
+    from d2lc.build.execute import inject_parameters
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import x"), nbformat.v4.new_code_cell("num_epochs = 10\nlr = 0.1"),
                 nbformat.v4.new_code_cell("train(num_epochs)")]
@@ -94,7 +94,7 @@ def test_parameters_are_injected_after_the_parameters_cell_only_for_its_names():
 
 
 def test_the_cache_key_covers_the_notebook_the_environment_lock_and_the_data(tmp_path):
-    from d2lc.execute import cache_key
+    from d2lc.build.execute import cache_key
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
     lock = tmp_path / "env.lock"
     lock.write_text("torch==1\n")
@@ -109,7 +109,7 @@ def test_the_cache_key_covers_the_notebook_the_environment_lock_and_the_data(tmp
 
 def test_an_execution_failure_names_the_notebook_the_cell_and_the_error(tmp_path):
     pytest.importorskip("ipykernel")
-    from d2lc.execute import Job, execute_all
+    from d2lc.build.execute import Job, execute_all
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"),
                                          nbformat.v4.new_code_cell("print(x)"), nbformat.v4.new_code_cell("1 / 0"),
                                          nbformat.v4.new_code_cell("print('never')")])

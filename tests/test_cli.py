@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from d2lc import cli
+from d2lc.cli import main as cli
 
 GOOD = """\
 # A chapter
@@ -88,7 +88,7 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 # ---- targets ------------------------------------------------------------------------------------------
 def test_targets_lists_the_installed_backends(capsys: pytest.CaptureFixture[str]) -> None:
-    from d2lc.backend import target_names
+    from d2lc.emit.backend import target_names
     assert run(["targets"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == target_names()
@@ -190,7 +190,7 @@ def test_failed_compile_writes_no_new_file_even_for_good_chapters(work: Path, ca
 
 def test_compile_with_an_unsupported_op_is_an_error_not_a_crash(work: Path, capsys: pytest.CaptureFixture[str],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from d2lc import backend as backend_mod
+    from d2lc.emit import backend as backend_mod
     pytorch = backend_mod.get_backend("pytorch")
     toy = pytorch.derive(name="toy", ops={k: v for k, v in pytorch.ops.items() if k != "sum"})
     monkeypatch.setattr(backend_mod, "registry", lambda: {"pytorch": pytorch, "toy": toy})
@@ -258,12 +258,12 @@ def test_unreadable_file_is_reported_as_an_error(work: Path, capsys: pytest.Capt
 
 def test_an_internal_error_is_reported_without_a_traceback(work: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import d2lc.build
+    import d2lc.build.compile
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(d2lc.build, "build", broken)
+    monkeypatch.setattr(d2lc.build.compile, "build", broken)
     code = run(["compile", "--target=pytorch", "chap.md", "-o", "out"])
     err = capsys.readouterr().err
     assert code not in (0, 1, 2)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from d2lc import cache, cli
+from d2lc.core import cache
+from d2lc.cli import main as cli
 
 TARGETS = "pytorch,tensorflow,jax"
 
@@ -148,8 +149,8 @@ def test_a_failed_chapter_is_not_cached(work: Path) -> None:
 def test_a_rebuild_from_the_cache_loads_neither_compiler_nor_backends(work: Path) -> None:
     """What keeps a warm rebuild of the whole book under a second: it only hashes and compares."""
     assert compile_book("out") == 0
-    heavy = ("libcst", "lark", "nbformat", "d2lc.frontend", "d2lc.emit.base", "d2lc_targets.pytorch")
-    code = ("import sys; from d2lc import cli; "
+    heavy = ("libcst", "lark", "nbformat", "d2lc.passes.pipeline", "d2lc.emit.base", "d2lc_targets.pytorch")
+    code = ("import sys; from d2lc.cli import main as cli; "
             f"rc = cli.main(['compile', '--target={TARGETS}', 'book', '-o', 'out']); "
             f"print(rc, [m for m in {heavy!r} if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=dict(os.environ), capture_output=True, text=True,

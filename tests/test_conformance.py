@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from d2lc.backend import get_backend
-from d2lc.cli import main
-from d2lc.conformance import check_coverage, declared_gap, goldens_from_tests, missing_ops, read_goldens
+from d2lc.emit.backend import get_backend
+from d2lc.cli.main import main
+from d2lc.tools.conformance import check_coverage, declared_gap, goldens_from_tests, missing_ops, read_goldens
 from d2lc.emit.rules import Unsupported
 
 GOLDENS = """# Goldens

@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
 
 BOOK_TARGETS = [t for t in ("pytorch", "tensorflow", "jax", "mxnet") if t in target_names()]
 
@@ -71,7 +71,7 @@ ID_RE = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")  # nbformat 4.5 cell ids
 def compile_in_fresh_process(cwd: Path, out: str, hash_seed: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONHASHSEED=hash_seed)
     return subprocess.run(
-        [sys.executable, "-m", "d2lc.cli", "compile", f"--target={','.join(BOOK_TARGETS)}", "book", "-o", out],
+        [sys.executable, "-m", "d2lc.cli.main", "compile", f"--target={','.join(BOOK_TARGETS)}", "book", "-o", out],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 

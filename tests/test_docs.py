@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from d2lc import ir
-from d2lc.backend import get_backend, target_names
-from d2lc.conformance import chapter_text, compile_error, d2l_blocks, declared_gap, known_targets
-from d2lc.frontend import compile_chapter
-from d2lc.ops import ATTRIBUTES, METHODS, REQUIRED, SPECS
+from d2lc.core import ir
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.tools.conformance import chapter_text, compile_error, d2l_blocks, declared_gap, known_targets
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.core.ops import ATTRIBUTES, METHODS, REQUIRED, SPECS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dsl.md"
 BLOCKS = d2l_blocks(DOC)

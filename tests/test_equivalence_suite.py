@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from d2lc.cli import main
+from d2lc.cli.main import main
 from d2lc.harness.known import MISMATCHES, read_known
 
 ROOT = Path(__file__).resolve().parent.parent

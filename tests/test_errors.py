@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from d2lc.backend import get_backend
-from d2lc.diagnostics import CompileError
+from d2lc.emit.backend import get_backend
+from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
 
 FILE = "ch.md"
 # A fixed target list, so the messages do not change as backends are installed.

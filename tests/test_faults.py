@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from d2lc import cli
+from d2lc.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = """\
@@ -140,7 +140,7 @@ def test_a_full_disk_leaves_every_notebook_as_it_was(book: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
-    proc = subprocess.run([sys.executable, "-m", "d2lc.cli", "compile", "--target=pytorch,jax", "book", "-o", "out"],
+    proc = subprocess.run([sys.executable, "-m", "d2lc.cli.main", "compile", "--target=pytorch,jax", "book", "-o", "out"],
                           cwd=book, capture_output=True, text=True, preexec_fn=limit, timeout=300,
                           env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     assert proc.returncode == 2, proc.stderr
@@ -366,7 +366,7 @@ def softmax(X: f32[n, k]) -> f32[n, k]:
 def _d2lc(args: list[str], cwd: Path, **kwargs) -> subprocess.Popen:
     """`d2lc ARGS` as its own process, with a local module imported first (hypothesis caches the constants
     of modules under the working folder: the trigger for writing `.hypothesis/` there)."""
-    code = "import sys, local_module; from d2lc.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys, local_module; from d2lc.cli.main import main; sys.exit(main(sys.argv[1:]))"
     (cwd / "local_module.py").write_text("ANSWER = 42\n")
     env = dict(os.environ, PYTHONPATH=str(cwd), PYTHONDONTWRITEBYTECODE="1", **kwargs.pop("env", {}))
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env, text=True, **kwargs)

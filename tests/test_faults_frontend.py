@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from d2lc.backend import get_backend
-from d2lc.diagnostics import CompileError
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
+from d2lc.emit.backend import get_backend
+from d2lc.core.diagnostics import CompileError
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
 
 FILE = "ch.md"
 TARGETS = {"pytorch", "tensorflow", "jax", "mxnet", "paddle"}
@@ -182,10 +182,10 @@ ch.md:4:7: error: a model cannot be named `{name}`, the DSL's built-in {what}
     ("mxnet.gluon", ["Block", "HybridBlock"]), ("paddle.nn", ["Layer"]),
 ])
 def test_framework_member_names_cover_the_installed_frameworks(module: str, classes: list[str]) -> None:
-    """d2lc.names lists the layer base classes' attributes; a framework upgrade adding one fails here."""
+    """d2lc.passes.names lists the layer base classes' attributes; a framework upgrade adding one fails here."""
     import operator
 
-    from d2lc.names import FRAMEWORK_MEMBER_NAMES
+    from d2lc.passes.names import FRAMEWORK_MEMBER_NAMES
     mod = pytest.importorskip(module)
     for dotted in classes:
         cls = operator.attrgetter(dotted)(mod) if "." in dotted else getattr(mod, dotted)
@@ -295,7 +295,7 @@ def test_the_harness_calls_a_renamed_function_and_reports_the_authors_name(tmp_p
     cases, _ = model_cases([models])
     assert [(c.name, c.written) for c in cases] == [("list_", "list")]
     pytest.importorskip("torch")
-    from d2lc.cli import main
+    from d2lc.cli.main import main
     code = main(["test", str(path), "--targets=pytorch", "--examples=2", "--seed=5", "--cache-dir=none", "--no-models",
                  "--no-notebooks", f"--reports-dir={tmp_path / 'reports'}", "--report", str(tmp_path / "matrix")])
     matrix = json.loads((tmp_path / "matrix.json").read_text())
@@ -370,7 +370,7 @@ def test_a_byte_order_mark_keeps_the_title() -> None:
 
 def test_a_file_that_is_not_utf8_gets_its_line_and_a_hint(tmp_path, capsys) -> None:
     # Before: `cannot read file: 'utf-8' codec can't decode ...` at 1:1, with no source line or hint.
-    from d2lc.cli import main
+    from d2lc.cli.main import main
     path = tmp_path / "bad.md"
     path.write_bytes(b"# T\n\nCaf\xe9 au lait\n\n```d2l\nx = 1\n```\n")
     assert main(["check", str(path)]) == 1

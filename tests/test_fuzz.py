@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from d2lc import ir
-from d2lc.backend import get_backend
-from d2lc.diagnostics import CompileError
+from d2lc.core import ir
+from d2lc.emit.backend import get_backend
+from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
-from d2lc.ops import ATTRIBUTES, FUNCTIONS, METHODS
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
+from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
 
 FILE = "fuzz.md"
 TARGETS = {"pytorch", "tensorflow", "jax", "mxnet"}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.diagnostics import CompileError
-from d2lc.frontend import compile_chapter
-from d2lc.fuzz.cli import load_signatures
-from d2lc.fuzz.run import KNOWN_TARGETS, Fuzzer, generate
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.core.diagnostics import CompileError
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.cli.fuzz import load_signatures
+from d2lc.tools.fuzz.run import KNOWN_TARGETS, Fuzzer, generate
 from helpers import available_backends
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from d2lc.backend import get_backend
+from d2lc.emit.backend import get_backend
 from d2lc.emit.rules import Custom, Infix, Method, Tmpl, Unsupported, call
 from d2lc.harness.replay import load_example
 from d2lc.harness.runner import ERROR, FAIL, PASS, Runner

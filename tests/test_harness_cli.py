@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from d2lc.cli import main
+from d2lc.cli.main import main
 
 pytest.importorskip("torch")
 
@@ -54,7 +54,7 @@ def test_replay_needs_function(tmp_path):
 
 def test_a_named_target_gets_coverage_goldens_and_models(tmp_path, capsys, monkeypatch):
     """`d2lc test --targets=NAME` also prints NAME's op coverage (missing ops listed) and fails on a gap."""
-    from d2lc.backend import get_backend, registry
+    from d2lc.emit.backend import get_backend, registry
     torch = get_backend("pytorch")
     planted = torch.derive(name="planted", aliases=(), ops={k: v for k, v in torch.ops.items() if k != "tanh"})
     monkeypatch.setitem(registry(), "planted", planted)

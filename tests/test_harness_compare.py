@@ -2,7 +2,7 @@
 import numpy as np
 
 from d2lc.harness.compare import check_type, compare_values
-from d2lc.types import FLOAT, INT, DType, SeqType, TensorType
+from d2lc.core.types import FLOAT, INT, DType, SeqType, TensorType
 
 F32 = TensorType(DType.float32, ("n", 2))
 

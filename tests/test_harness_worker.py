@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from d2lc.harness.client import CallFailed, TargetSetup, WorkerClient, WorkerError
-from d2lc.harness.worker import (
-    array_from_bytes, array_to_bytes, encode_message, pack_value, read_message, unpack_value,
-)
+from d2lc.harness.worker import array_from_bytes, array_to_bytes, encode_message, pack_value, read_message, unpack_value
 
 NUMPY_TARGET = TargetSetup("numpy", "import numpy as np", "a", "np.asarray(t)")
 MODULE = '''

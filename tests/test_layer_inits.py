@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.canonical import activation_to_native, to_canonical
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.harness.canonical import activation_to_native, to_canonical
 from d2lc.emit.base import EmitError
 from d2lc.harness.models import describe, draw_input, model_cases
 from d2lc.harness.session import Session
-from d2lc.modgen import model_module_source
+from d2lc.build.modgen import model_module_source
 
 CHAPTER = """# Initialisers
 
@@ -236,7 +235,7 @@ def test_a_wrong_initialiser_is_caught(session, cases, monkeypatch):
 def test_a_framework_default_is_caught(session, cases, monkeypatch):
     """Plant a bug: the language states no defaults, so PyTorch keeps its own (Kaiming's uniform with a = sqrt(5),
     a bound of 1/sqrt(fan_in), and non-zero biases): the default-initialiser checks must fail for it."""
-    from d2lc import layers
+    from d2lc.core import layers
     monkeypatch.setattr(layers, "DEFAULT_INITS", {})
     problems = problems_of(session, cases["DefaultDense"], get_backend("pytorch"))
     assert any(p.startswith("#0 Xavier") for p in problems), problems

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from d2lc import canonical
-from d2lc.backend import Layouts, get_backend, target_names
-from d2lc.canonical import CanonicalParam, grads_to_canonical, not_invertible, params_to_canonical, params_to_native
+from d2lc.harness import canonical
+from d2lc.emit.backend import Layouts, get_backend, target_names
+from d2lc.harness.canonical import CanonicalParam, grads_to_canonical, not_invertible, params_to_canonical, params_to_native
 from d2lc.harness.known import MODEL_DIVERGENCES, read_known
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.frontend import compile_chapter
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.passes.pipeline import compile_chapter
 from d2lc.harness.determinism import analyse
 from d2lc.harness.known import read_known
 from d2lc.harness.notebooks import NotebookReport, compare_notebooks, compare_one, fake_data_root, prepare, prepare_all
@@ -86,7 +86,7 @@ def test_compare_one_uses_dtype_and_shape_only_for_random_values():
     assert "shape" in compare_one(a[:3], a, deterministic=False, effective=lambda d: d)
     assert "dtype" in compare_one(a.astype(np.float64), a, deterministic=False, effective=lambda d: d)
     # JAX without 64-bit mode computes int64 as int32: that is the target's declared narrowing, not a divergence
-    from d2lc.types import DType
+    from d2lc.core.types import DType
     narrow = {DType.int64: DType.int32}
     assert compare_one(np.arange(3, dtype=np.int32), np.arange(3), True, lambda d: narrow.get(d, d)) is None
 
@@ -165,7 +165,7 @@ def test_the_book_agrees_notebook_by_notebook(monkeypatch):
 def test_jax_draws_float32_in_64_bit_mode():
     """Found by the notebook comparison (attention-scoring-functions.md printed float64 on JAX): a chapter with
     int64 tensors turns on JAX's 64-bit mode, where jax.random.normal draws float64 unless told float32."""
-    from d2lc.notebook import emit_cells
+    from d2lc.build.notebook import emit_cells
     text = "# T\n\n```d2l\nlengths = tensor([2, 6]).astype(int64)\nx = normal((2, 3))\nu = uniform((2,))\n```\n"
     code = "\n".join(src for kind, src, _ in emit_cells(compile_chapter(text, "t.md", TARGETS), get_backend("jax")))
     assert 'jax.config.update("jax_enable_x64", True)' in code
@@ -176,7 +176,7 @@ def test_jax_draws_float32_in_64_bit_mode():
 def test_jax_params_are_float32_in_64_bit_mode():
     """Found by the notebook comparison (softmax-regression-scratch.md's logits were float64 on JAX): `param(...)`
     initialisers follow JAX's 64-bit mode unless given the dtype."""
-    from d2lc.notebook import emit_cells
+    from d2lc.build.notebook import emit_cells
     text = ("# T\n\n```d2l\nz = zeros((2,)).astype(float64)\nmodel M():\n    W = param((3, 2), init=normal(0.0, 0.01))\n"
             "    def forward(X: f32[n, 3]):\n        return X @ W\n```\n")
     code = "\n".join(src for kind, src, _ in emit_cells(compile_chapter(text, "t.md", TARGETS), get_backend("jax")))

@@ -10,11 +10,11 @@ import textwrap
 
 import pytest
 
-from d2lc.backend import get_backend
-from d2lc.conformance import chapter_text, known_targets
-from d2lc.envs import framework_available, python_for
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import emit_cells
+from d2lc.emit.backend import get_backend
+from d2lc.tools.conformance import chapter_text, known_targets
+from d2lc.build.envs import framework_available, python_for
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import emit_cells
 
 PADDLE = get_backend("paddle")
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from d2lc.backend import Backend, get_backend
-from d2lc.cli import main
-from d2lc.conformance import check_coverage, check_goldens, missing_ops
+from d2lc.emit.backend import Backend, get_backend
+from d2lc.cli.main import main
+from d2lc.tools.conformance import check_coverage, check_goldens, missing_ops
 from d2lc.emit.base import GENERIC, EmitError
 from d2lc.emit.rules import Unsupported
-from d2lc.frontend import compile_chapter
-from d2lc.notebook import build_notebook
-from d2lc.ops import SPECS
-from d2lc.scaffold import ScaffoldError, add_entry_point, scaffold
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import build_notebook
+from d2lc.core.ops import SPECS
+from d2lc.tools.scaffold import ScaffoldError, add_entry_point, scaffold
 
 CHAPTER = "# T\n\n```d2l\nx = arange(12)\nprint(x.sum())\n```\n"
 

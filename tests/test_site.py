@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from d2lc.backend import get_backend, registry
-from d2lc.book import find_chapters, load
+from d2lc.emit.backend import get_backend, registry
+from d2lc.build.book import find_chapters, load
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -34,10 +34,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists(), reason="chromiu
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    from d2lc.envs import REPO_ROOT, framework_available, python_for
-    from d2lc.execute import Job, execute_all
-    from d2lc.sampledata import write_sample_data
-    from d2lc.site.sphinx import build_site
+    from d2lc.build.envs import REPO_ROOT, framework_available, python_for
+    from d2lc.build.execute import Job, execute_all
+    from d2lc.build.sampledata import write_sample_data
+    from d2lc.build.site.sphinx import build_site
     tmp = tmp_path_factory.mktemp("site")
     book = load(ROOT)
     book = dataclasses.replace(book, site=dataclasses.replace(book.site, output=str(tmp / "site")))

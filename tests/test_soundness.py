@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.build import build
-from d2lc.envs import framework_available, python_for
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.build.compile import build
+from d2lc.build.envs import framework_available, python_for
 from helpers import chapter
 
 
@@ -130,8 +130,8 @@ def test_conv_padding_from_a_hyperparameter_or_an_expression(tmp_path):
 
 def compile_errors(dsl: str) -> list[str]:
     """`file:line:col: message` of every diagnostic compiling `dsl` for every target reports."""
-    from d2lc.diagnostics import CompileError
-    from d2lc.frontend import compile_chapter
+    from d2lc.core.diagnostics import CompileError
+    from d2lc.passes.pipeline import compile_chapter
     try:
         compile_chapter(chapter(dsl), "case.md", set(target_names()))
     except CompileError as exc:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from d2lc.backend import get_backend, target_names
-from d2lc.conformance import backend_dir, compile_error, emit_snippet, read_goldens
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.tools.conformance import backend_dir, compile_error, emit_snippet, read_goldens
 
 
 def cases():

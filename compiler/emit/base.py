@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 from libcst.helpers import parse_template_expression, parse_template_statement
 
-from .. import ir
-from ..diagnostics import Diagnostic, Loc
-from ..ops import SPECS
-from ..types import NONE, DType, ScalarType, TensorType, promote
-from .fmt import attr, binop, compare, format_code, parse_snippet, render, sub, unary
-from .rules import call, dotted
+from d2lc.core import ir
+from d2lc.core.diagnostics import Diagnostic, Loc
+from d2lc.core.ops import SPECS
+from d2lc.core.types import NONE, DType, ScalarType, TensorType, promote
+from d2lc.emit.fmt import attr, binop, compare, format_code, parse_snippet, render, sub, unary
+from d2lc.emit.rules import call, dotted
 
 SHARED_SNIPPETS = Path(__file__).parent / "snippets"  # helpers every target emits the same way (plot_history)
 
@@ -31,7 +31,7 @@ def shared_snippets() -> tuple[tuple[str, str], ...]:
     return tuple((p.stem, p.read_text(encoding="utf-8")) for p in sorted(SHARED_SNIPPETS.glob("*.py")))
 
 if TYPE_CHECKING:
-    from ..backend import Backend
+    from d2lc.emit.backend import Backend
 
 
 class EmitError(Exception):
@@ -260,7 +260,7 @@ class Emitter:
     def differentiated(self, s: ir.IndexAssign) -> bool:
         """Whether a gradient differentiates through this element write (see passes.differentiated_writes)."""
         if "differentiated" not in self.state:
-            from ..passes import differentiated_writes
+            from d2lc.passes.analysis import differentiated_writes
             self.state["differentiated"] = differentiated_writes(self.module)
         return id(s) in self.state["differentiated"]
 
@@ -281,7 +281,7 @@ class Emitter:
         loop (a function's parameter): one copy before the loop does, not one per pass. name -> its writes."""
         if self.backend.functional_updates:
             return {}
-        from ..passes import VIEW_OPS
+        from d2lc.passes.analysis import VIEW_OPS
         inner = list(ir.walk_stmts(s.body))
         assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | {s.var}
 
@@ -382,7 +382,7 @@ class Emitter:
         return code
 
     def _permute(self, code: cst.BaseExpression, e: ir.Expr, axes: tuple[int, ...]) -> cst.BaseExpression:
-        from ..types import INT, SeqType
+        from d2lc.core.types import INT, SeqType
         perm = ir.Seq(SeqType((INT,) * 4), e.loc, [ir.Const(INT, e.loc, i) for i in axes])
         node = ir.Op(e.type, e.loc, "transpose", {"x": _Emitted(e.type, e.loc, code), "axes": perm})
         return self.backend.ops["transpose"].emit(self, node)
@@ -435,7 +435,7 @@ class Emitter:
     @property
     def _later_grads(self) -> list[ir.Grad]:
         if "all_grads" not in self.state:
-            from ..passes import grads_in
+            from d2lc.passes.analysis import grads_in
             self.state["all_grads"] = [e for st in ir.walk_stmts(list(self.module.stmts())) for e in grads_in(st)]
         return self.state["all_grads"]
 
@@ -455,7 +455,7 @@ class Emitter:
     def grad_again_later(self, g: ir.Grad) -> bool:
         """Whether the statement being emitted takes another gradient with respect to g's variable after g
         (then a target that reads gradients from `x.grad` must keep g's before the next backward pass)."""
-        from ..passes import grads_in
+        from d2lc.passes.analysis import grads_in
         s = self.current_stmt
         if s is None or isinstance(s, (ir.For, ir.If, ir.FuncDef)):
             return False
@@ -468,7 +468,7 @@ class Emitter:
 
     def sequence(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
         """Statements in order; a run that a later grad records in place goes through `record`."""
-        from ..passes import grads_in
+        from d2lc.passes.analysis import grads_in
         out: list[cst.BaseStatement] = []
         i = 0
         while i < len(stmts):
@@ -621,7 +621,7 @@ NCHW_TO_NHWC = {0: 0, 1: 3, 2: 1, 3: 2}
 
 
 def _static(v):
-    from ..lower import static_value
+    from d2lc.core.ir import static_value
     return static_value(v)
 
 
@@ -688,7 +688,7 @@ _last_facts: list[ModuleFacts] = []  # the last module's facts: a chapter is emi
 def _module_facts(module: ir.Module) -> ModuleFacts:
     if _last_facts and _last_facts[0].module is module:
         return _last_facts[0]
-    from ..passes import shared_backward
+    from d2lc.passes.analysis import shared_backward
     recorded_runs: dict[int, ir.Grad] = {}
     shares_wrt: set[int] = set()
     for s in ir.walk_stmts(list(module.stmts())):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import ir
-from ..types import DType, ScalarType, SeqType
+from d2lc.core import ir
+from d2lc.core.types import DType, ScalarType, SeqType
 
 
 def literal_kind(e: ir.Expr | None) -> str:

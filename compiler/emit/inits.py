@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 
-from .rules import dotted
+from d2lc.emit.rules import dotted
 
 if TYPE_CHECKING:
-    from .. import ir
-    from .base import Emitter
+    from d2lc.core import ir
+    from d2lc.emit.base import Emitter
 
 Row = tuple[str, "tuple[str, ...] | None"]
 DEFAULTS = {"mean": 0.0, "std": 1.0, "low": 0.0, "high": 1.0, "value": 0.0}  # the DSL's, for absent arguments

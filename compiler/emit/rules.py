@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import libcst as cst
 from libcst.helpers import parse_template_expression
 
-from ..ops import REQUIRED, SPECS
-from .fmt import attr, binop, compare, parenthesize, sub, unary
+from d2lc.core.ops import REQUIRED, SPECS
+from d2lc.emit.fmt import attr, binop, compare, parenthesize, unary
 
 if TYPE_CHECKING:
-    from .. import ir
-    from .base import Emitter
+    from d2lc.core import ir
+    from d2lc.emit.base import Emitter
 
 
 class Rule:
@@ -39,7 +39,7 @@ def _present(node: "ir.Op", param: str) -> bool:
     default = next((p.default for p in spec.params if p.name == param), REQUIRED) if spec else REQUIRED
     if default is REQUIRED:
         return True
-    from ..lower import static_value
+    from d2lc.core.ir import static_value
     return static_value(value) != default or static_value(value) is None and not hasattr(value, "value")
 
 
@@ -63,7 +63,7 @@ def _positional(em: "Emitter", node: "ir.Op", params: tuple[str, ...]) -> list[c
     for p in params:
         if p.startswith("*"):
             values = node.args.get(p[1:])
-            from .. import ir
+            from d2lc.core import ir
             if isinstance(values, ir.Seq):
                 out.extend(cst.Arg(em.value(v, p[1:])) for v in values.items)
             elif isinstance(values, list):

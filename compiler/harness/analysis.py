@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .. import ir
-from ..ops import SPECS
-from ..types import DType, ScalarType, TensorType
+from d2lc.core import ir
+from d2lc.core.ops import SPECS
+from d2lc.core.types import DType, ScalarType, TensorType
 
 Dim = int | str  # an int size, or a symbol bound when the example is drawn
 

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import ir
-from ..backend import Backend
-from ..diagnostics import CompileError
-from ..frontend import compile_chapter
-from ..modgen import function_module_source, testable_functions
-from ..types import DType, ScalarType, TensorType, Type
-from .analysis import Domain, analyze
-from .strategies import ParamSpec, drawable, param_specs
+from d2lc.core import ir
+from d2lc.emit.backend import Backend
+from d2lc.core.diagnostics import CompileError
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.modgen import function_module_source, testable_functions
+from d2lc.core.types import DType, ScalarType, TensorType, Type
+from d2lc.harness.analysis import Domain, analyze
+from d2lc.harness.strategies import ParamSpec, drawable, param_specs
 
 _SHORT = {DType.float32: "f32", DType.float64: "f64", DType.int32: "i32", DType.int64: "i64", DType.bool: "bool"}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .worker import _LEN, PARENT_ENV, encode_message, pack_value, unpack_value
+from d2lc.harness.worker import _LEN, PARENT_ENV, encode_message, pack_value, unpack_value
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 

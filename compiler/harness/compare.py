@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..types import DType, ScalarType, SeqType, TensorType, Type
+from d2lc.core.types import DType, ScalarType, SeqType, TensorType, Type
 
 # dtype -> (rtol, atol): |actual - reference| <= atol + rtol * |reference|
 TOLERANCES: dict[str, tuple[float, float]] = {

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import ir
-from ..types import OpaqueType
+from d2lc.core import ir
+from d2lc.core.types import OpaqueType
 
 RANDOM_OPS = frozenset({"normal", "uniform"})
 FIXED_INITS = frozenset({"zeros", "ones", "constant"})  # initialisers that draw nothing

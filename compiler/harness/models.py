@@ -15,16 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import ir
-from ..backend import Backend
-from ..canonical import (CanonicalParam, activation_to_canonical, activation_to_native, grads_to_canonical, not_invertible,
-                         params_to_canonical, params_to_native)
-from ..diagnostics import CompileError
-from ..frontend import compile_chapter
-from ..lower import static_value
-from ..modgen import model_module_source
-from ..types import ScalarType, TensorType
-from .cases import author_spelling
+from d2lc.core import ir
+from d2lc.emit.backend import Backend
+from d2lc.harness.canonical import CanonicalParam, activation_to_canonical, activation_to_native, grads_to_canonical, not_invertible, params_to_canonical, params_to_native
+from d2lc.core.diagnostics import CompileError
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.core.ir import static_value
+from d2lc.build.modgen import model_module_source
+from d2lc.core.types import ScalarType, TensorType
+from d2lc.harness.cases import author_spelling
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train")
 # "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
@@ -74,7 +73,7 @@ def _dropout_rates(layer) -> list:
 
 def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
     """Every model in the chapters with what the harness needs to run it, and notes on those it cannot."""
-    from ..backend import registry
+    from d2lc.emit.backend import registry
     known = set(registry())
     cases, notes = [], []
     files = sorted(p for path in paths for p in (path.rglob("*.md") if path.is_dir() else [path]))
@@ -135,7 +134,7 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
         loss = "cross_entropy" if isinstance(width, int) and width > 1 else "squared_loss"
     if loss == "cross_entropy" and not (isinstance(fwd.result, TensorType) and fwd.result.rank == 2):
         loss = "squared_loss"  # per-step scores [batch, time, classes]: compared under squared loss
-    from ..layers import has_params
+    from d2lc.core.layers import has_params
     parameter_free = not any(has_params(mm.value) for mm in m.members if isinstance(mm.value, (ir.Layer, ir.ParamDecl, ir.NewModel)))
     checks = ("forward",) if literal_dropout or parameter_free else CHECKS
     case = ModelCase(chapter, m, module, hparams, tuple(shape), loss, params, checks)
@@ -162,8 +161,8 @@ def draw_input(case: ModelCase, seed: int) -> np.ndarray:
 
 def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | str:
     """The canonical parameter list, read off the PyTorch model (PyTorch's layout is the IR's canonical one)."""
-    from .client import CallFailed, WorkerError
-    from ..backend import get_backend
+    from d2lc.harness.client import CallFailed, WorkerError
+    from d2lc.emit.backend import get_backend
     torch = get_backend("pytorch")
     if "pytorch" not in session.available():
         return "PyTorch (which defines the canonical parameter order) is not available"
@@ -206,7 +205,7 @@ def labels(case: ModelCase, logits: np.ndarray, seed: int) -> np.ndarray:
 def training_run(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The minibatches of a short training run, in order: each epoch a seeded NumPy permutation of the examples
     (one data order for every framework, batch axis first in every layout), cut by the glue into equal batches."""
-    from ..modgen import TRAIN_BATCHES, TRAIN_EPOCHS
+    from d2lc.build.modgen import TRAIN_BATCHES, TRAIN_EPOCHS
     rng = np.random.default_rng(seed + 3)
     used = len(y) // TRAIN_BATCHES * TRAIN_BATCHES  # whole batches in every epoch
     order = np.concatenate([rng.permutation(len(y))[:used] for _ in range(TRAIN_EPOCHS)])
@@ -215,7 +214,7 @@ def training_run(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, n
 
 def epoch_losses(step_losses) -> list[float]:
     """Per-epoch mean training loss of a `train` check's step losses."""
-    from ..modgen import TRAIN_BATCHES
+    from d2lc.build.modgen import TRAIN_BATCHES
     steps = np.asarray(step_losses, np.float64)
     return [float(e.mean()) for e in steps.reshape(-1, TRAIN_BATCHES)]
 
@@ -333,7 +332,7 @@ class Skipped(str):
 
 
 def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
-    from .client import CallFailed, WorkerError
+    from d2lc.harness.client import CallFailed, WorkerError
     layouts = backend.layouts
     key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
     worker = session.worker_for(backend.name)

@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir
-from ..backend import Backend
-from ..diagnostics import CompileError
-from ..emit.base import EmitError
-from ..frontend import compile_chapter
-from ..notebook import emit_indexed_cells
-from ..types import DType
-from .client import CallFailed, WorkerError
-from .compare import compare_values
-from .determinism import Analysis, PrintSite, analyse
-from .session import Session
+from d2lc.core import ir
+from d2lc.emit.backend import Backend
+from d2lc.core.diagnostics import CompileError
+from d2lc.emit.base import EmitError
+from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.notebook import emit_indexed_cells
+from d2lc.core.types import DType
+from d2lc.harness.client import CallFailed, WorkerError
+from d2lc.harness.compare import compare_values
+from d2lc.harness.determinism import Analysis, PrintSite, analyse
+from d2lc.harness.session import Session
 
 NBEXEC_SOURCE = Path(__file__).with_name("nbexec.py").read_text(encoding="utf-8")
 
@@ -432,7 +432,7 @@ def _is_chapter_print(cell: PlannedCell, line: int) -> bool:
 # ---- the whole run ----------------------------------------------------------------------------------------
 def fake_data_root() -> Path:
     """A temporary folder with small data sets in the real formats, and `nb/` to run in (notebooks read ../data)."""
-    from ..sampledata import write_fashion_mnist, write_time_machine
+    from d2lc.build.sampledata import write_fashion_mnist, write_time_machine
     root = Path(tempfile.mkdtemp(prefix="d2lc-notebooks-"))
     write_fashion_mnist(root / "data")
     write_time_machine(root / "data")
@@ -462,8 +462,8 @@ def compare_notebooks(session: Session, programs: list[Program], reference: str,
 
 def prepare_all(paths: list[Path], backends: list[Backend], report: NotebookReport | None = None) -> list[Program]:
     """Programs for every chapter file under `paths` (a chapter that does not compile is reported)."""
-    from ..backend import registry
-    from .runner import chapter_files
+    from d2lc.emit.backend import registry
+    from d2lc.harness.runner import chapter_files
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
     programs = []
     for path in chapter_files(paths):

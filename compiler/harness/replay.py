@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..types import ScalarType, TensorType
-from .cases import COTANGENT
-from .strategies import Example
+from d2lc.core.types import ScalarType, TensorType
+from d2lc.harness.cases import COTANGENT
+from d2lc.harness.strategies import Example
 
 if TYPE_CHECKING:
-    from .cases import FunctionCase
+    from d2lc.harness.cases import FunctionCase
 
 META = "__meta__"
 

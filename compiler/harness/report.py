@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RunResult
+from d2lc.harness.results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RunResult
 
 
 class Progress:

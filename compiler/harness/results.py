@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cases import Row
-from .strategies import Example
+from d2lc.harness.cases import Row
+from d2lc.harness.strategies import Example
 
 PASS, FAIL, SKIP, ERROR, KNOWN = "pass", "FAIL", "skip", "error", "known"
 

@@ -13,14 +13,14 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, assume, configuration, given, seed, settings
 from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
-from ..backend import Backend
-from .cases import Chapter, FunctionCase, emit_for, load_chapter
-from .client import CallFailed, WorkerError
-from .compare import Verdict, check_type, compare_values, difference, widest
-from .replay import save_example
-from .results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RowResult, RunResult, TargetTiming
-from .session import Session
-from .strategies import Example, examples, shape_pool
+from d2lc.emit.backend import Backend
+from d2lc.harness.cases import Chapter, FunctionCase, emit_for, load_chapter
+from d2lc.harness.client import CallFailed, WorkerError
+from d2lc.harness.compare import Verdict, check_type, compare_values, difference, widest
+from d2lc.harness.replay import save_example
+from d2lc.harness.results import ERROR, FAIL, KNOWN, PASS, SKIP, Cell, RowResult, RunResult, TargetTiming
+from d2lc.harness.session import Session
+from d2lc.harness.strategies import Example, examples, shape_pool
 
 
 @contextmanager
@@ -142,7 +142,7 @@ class Runner:
     def _prepare(self, paths: list[Path]) -> tuple[list[Chapter], float, float]:
         """Compile the chapters while the workers import their frameworks; emit a module per target."""
         import threading
-        from ..backend import target_names
+        from d2lc.emit.backend import target_names
         session = self.session
         assert session is not None
         known = {b.name for b in self.backends} | set(target_names())

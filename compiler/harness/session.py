@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..backend import Backend
-from .client import CallFailed, TargetSetup, WorkerClient, WorkerError
-from .envs import python_for
+from d2lc.emit.backend import Backend
+from d2lc.harness.client import CallFailed, TargetSetup, WorkerClient, WorkerError
+from d2lc.harness.envs import python_for
 
 
 @dataclass

@@ -18,9 +18,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .. import ir
-from ..types import DType, ScalarType, TensorType
-from .analysis import Domain
+from d2lc.core import ir
+from d2lc.core.types import DType, ScalarType, TensorType
+from d2lc.harness.analysis import Domain
 
 MIN_DIM, MAX_DIM = 1, 5
 FLOAT_RANGE = (-3.0, 3.0)

@@ -1,6 +1,6 @@
 """JAX: `jax.numpy`, pure functions with `jax.grad`, `.at[].set` updates, explicit PRNG keys, channels-last."""
-from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.types import DType
+from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.core.types import DType
 
 from .emitter import JaxEmitter
 from .ops import CAST_OPERANDS, OPS

@@ -3,11 +3,11 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr, binop, sub
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.dtypes import creation_defaults, widened_sum
-from d2lc.emit.rules import Fn, call
-from d2lc.types import DType, TensorType
+from d2lc.emit.rules import call
+from d2lc.core.types import DType, TensorType
 
 from .models import JaxModels
 
@@ -143,7 +143,7 @@ def _differentiates_call(g: ir.Grad) -> int | None:
     y, x = g.y, g.wrt.name
     if g.slice or not isinstance(y, ir.CallFunc):
         return None
-    from d2lc.passes import reads
+    from d2lc.passes.analysis import reads
     at = [i for i, a in enumerate(y.args) if isinstance(a, ir.Var) and a.name == x]
     if len(at) != 1 or any(x in reads(a) for i, a in enumerate(y.args) if i != at[0]):
         return None

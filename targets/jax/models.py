@@ -5,13 +5,13 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr, binop, sub
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
-from d2lc.layers import has_params
-from d2lc.lower import static_value
-from d2lc.types import DType, ScalarType
+from d2lc.core.layers import has_params
+from d2lc.core.ir import static_value
+from d2lc.core.types import DType, ScalarType
 from d2lc_targets.pytorch.models import _EQ, _is_zero
 from libcst.helpers import parse_template_expression
 

@@ -1,9 +1,7 @@
 """JAX op table: IR op -> emission rule."""
-import libcst as cst
 
-from d2lc import ir
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call, with_dtype
-from d2lc.ops import SPECS
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, with_dtype
+from d2lc.core.ops import SPECS
 
 
 def _transpose(em, node):

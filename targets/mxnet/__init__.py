@@ -1,6 +1,6 @@
 """MXNet (1.9, numpy interface): `np`/`npx` with `npx.set_np()`, `attach_grad` + `autograd.record()`."""
-from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.types import DType
+from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.core.types import DType
 
 from .emitter import MXNetEmitter
 from .ops import CAST_OPERANDS, OPS, natural_dtype

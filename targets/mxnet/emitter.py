@@ -5,9 +5,9 @@ from d2lc.emit.fmt import attr
 from d2lc.emit.rules import call
 from libcst.helpers import parse_template_statement
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.base import Emitter
-from d2lc.types import TensorType
+from d2lc.core.types import TensorType
 
 from .models import MXNetModels
 

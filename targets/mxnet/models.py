@@ -5,12 +5,12 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr, binop
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
-from d2lc.layer_inputs import input_size_code, layer_inputs
-from d2lc.layers import has_params
-from d2lc.lower import static_value
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs
+from d2lc.core.layers import has_params
+from d2lc.core.ir import static_value
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
 
 from .inits import INITIALIZERS, LAYER_INITS, SNIPPET_CLASSES, UNCENTRED

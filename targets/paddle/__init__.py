@@ -3,8 +3,8 @@
 Derived from the PyTorch backend: the op table starts from PyTorch's (see ops.py); names, dtypes,
 imports, gradients, layouts and the environment are Paddle's own.
 """
-from d2lc.backend import Environment, HarnessAdapter, Layouts
-from d2lc.types import DType
+from d2lc.emit.backend import Environment, HarnessAdapter, Layouts
+from d2lc.core.types import DType
 from d2lc_targets.pytorch import backend as torch_backend
 
 from .emitter import PaddleEmitter

@@ -1,12 +1,12 @@
 """What Paddle does differently from the shared emitter: gradients, and casts against Python numbers."""
 import libcst as cst
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.rules import call
-from d2lc.ops import SPECS
-from d2lc.types import ScalarType, TensorType
+from d2lc.core.ops import SPECS
+from d2lc.core.types import ScalarType, TensorType
 
 from .models import PaddleModels
 

@@ -2,7 +2,7 @@
 
 Paddle has no lazy layers: `nn.Linear(in_features, out_features)` needs its input size when it is
 built. The emitter works it out from the type of the input `forward` applies the layer to
-(`d2lc.layer_inputs`): a number when the annotation gives one (`X: f32[b, 1, 28, 28]`), a
+(`d2lc.emit.layer_inputs`): a number when the annotation gives one (`X: f32[b, 1, 28, 28]`), a
 hyperparameter when the annotation names one (`X: f32[n, num_inputs]` in `model M(num_inputs: int)`), or
 what the layers applied before it make (`head(gru(embedding(X)))`: the GRU's `num_hiddens`). Otherwise the
 layer is wrapped in `Lazy` (snippets/lazy.py), which builds it on the first batch, and `train`
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import libcst as cst
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import init_call
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
-from d2lc.layer_inputs import input_size_code, layer_inputs
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 
 from .inits import INITIALIZERS, LAYER_INITS
 
@@ -78,7 +78,7 @@ class PaddleModels:
         if layer.kind not in LAYERS:
             self.unsupported_construct(layer.loc, f"layer {layer.kind}")
         path, in_axis, positional, keywords = LAYERS[layer.kind]
-        from d2lc.layers import LAYERS as SPECS
+        from d2lc.core.layers import LAYERS as SPECS
         defaults = {p.name: p.default for p in SPECS[layer.kind].params}
         a = layer.args
         args = [cst.Arg(self.expr(a[p])) for p in positional if a.get(p) is not None]
@@ -158,7 +158,7 @@ class PaddleModels:
 
 
 def _names_read(f: ir.FuncDef) -> set[str]:
-    from d2lc.passes import reads
+    from d2lc.passes.analysis import reads
     out: set[str] = set()
     for s in ir.walk_stmts(f.body):
         out |= reads(s)

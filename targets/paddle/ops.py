@@ -7,12 +7,12 @@ PyTorch gains later is *not* inherited silently: it is declared unsupported unti
 """
 import libcst as cst
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, Unsupported, call, with_dtype
-from d2lc.ops import SPECS
-from d2lc.types import DType, ScalarType, SeqType
+from d2lc.core.ops import SPECS
+from d2lc.core.types import DType, ScalarType, SeqType
 from d2lc_targets.pytorch import backend as torch_backend
 
 # ---- inherited from PyTorch --------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _where(em, node):
 
 def _clip(em, node):
     """`paddle.clip` raises when min > max; PyTorch and NumPy then give max. Chain the bounds unless both are known."""
-    from d2lc.lower import static_value
+    from d2lc.core.ir import static_value
     lo, hi = static_value(node.args["min"]), static_value(node.args["max"])
     if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo <= hi:
         return Fn("paddle.clip", "x", "min", "max").emit(em, node)

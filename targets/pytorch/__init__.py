@@ -1,6 +1,6 @@
 """PyTorch: eager tensors, `requires_grad_` + `backward()`, channels-first, (out, in) weights."""
-from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.types import DType
+from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.core.types import DType
 
 from .emitter import PyTorchEmitter
 from .ops import OPS, natural_dtype

@@ -3,7 +3,7 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.base import Emitter
 
 from .models import PyTorchModels
@@ -48,7 +48,7 @@ class PyTorchEmitter(PyTorchModels, Emitter):
         return [*(st for x in [g.wrt.name, *self.joined_wrts(g)] for st in self._leaf(x)), *run]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
-        from d2lc.passes import reads
+        from d2lc.passes.analysis import reads
         x = g.wrt.name
         if self.reads_earlier_backward(g):  # filled by the backward pass just before
             self.grad_seen.add(x)
@@ -91,7 +91,7 @@ class PyTorchEmitter(PyTorchModels, Emitter):
     def _stmt(self, s):
         tracked, nonleaf, stale = (self.state.setdefault(k, set()) for k in ("tracked", "nonleaf", "stale"))
         if isinstance(s, (ir.For, ir.If)):
-            from d2lc.passes import reads, writes
+            from d2lc.passes.analysis import reads, writes
             body = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
             targets = {e.wrt.name for b in body for e in ir.own_exprs(b) if isinstance(e, ir.Grad)}
             before = set(stale)
@@ -111,7 +111,7 @@ class PyTorchEmitter(PyTorchModels, Emitter):
             tracked.discard(s.name)  # a new tensor under this name starts unmarked, without a .grad
             stale.discard(s.name)
         if isinstance(s, ir.Assign) and self.grad_seen:
-            from d2lc.passes import reads
+            from d2lc.passes.analysis import reads
             if reads(s.value) & self.grad_seen:
                 nonleaf.add(s.name)
             else:

@@ -7,13 +7,13 @@ import libcst as cst
 from d2lc.emit.fmt import attr, sub
 from libcst.helpers import parse_template_expression
 
-from d2lc import ir
-from d2lc.diagnostics import Diagnostic
+from d2lc.core import ir
+from d2lc.core.diagnostics import Diagnostic
 from d2lc.emit.base import EmitError
 from d2lc.emit.inits import init_call
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
-from d2lc.layer_inputs import input_size_code, layer_inputs
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 
 from .inits import EAGER, INPLACE, LAYER_INITS
 
@@ -43,7 +43,7 @@ LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss(
 
 def layer_call(em, layer: ir.Layer, table: dict) -> cst.BaseExpression:
     """A layer constructor from a table row; keywords equal to the DSL default are left out."""
-    from d2lc.layers import LAYERS as SPECS
+    from d2lc.core.layers import LAYERS as SPECS
     path, positional, keywords = table[layer.kind]
     defaults = {p.name: p.default for p in SPECS[layer.kind].params}
     args = [cst.Arg(em.expr(layer.args[p])) for p in positional if layer.args.get(p) is not None]
@@ -184,7 +184,7 @@ def _is_zero(v) -> bool:
 
 
 def _names_read(f: ir.FuncDef) -> set[str]:
-    from d2lc.passes import reads
+    from d2lc.passes.analysis import reads
     out: set[str] = set()
     for s in ir.walk_stmts(f.body):
         out |= reads(s)

@@ -2,7 +2,7 @@
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.fmt import attr
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
-from d2lc.types import DType
+from d2lc.core.types import DType
 
 
 def _rank(node, name="x"):
@@ -51,8 +51,8 @@ def _transpose(em, node):
 
 
 def _with_axes(node):
-    from d2lc import ir
-    from d2lc.types import INT, SeqType
+    from d2lc.core import ir
+    from d2lc.core.types import INT, SeqType
     rank = _rank(node)
     axes = ir.Seq(SeqType((INT,) * rank), node.loc, [ir.Const(INT, node.loc, i) for i in reversed(range(rank))])
     return ir.Op(node.type, node.loc, node.op, {**node.args, "axes": axes})

@@ -1,6 +1,6 @@
 """TensorFlow 2: eager tensors, `tf.GradientTape`, `tf.Variable` for element writes, channels-last."""
-from d2lc.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.types import DType
+from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from d2lc.core.types import DType
 
 from .emitter import TensorFlowEmitter
 from .ops import CAST_OPERANDS, OPS, natural_dtype

@@ -4,10 +4,10 @@ import libcst as cst
 from d2lc.emit.fmt import attr
 from libcst.helpers import parse_template_statement
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.rules import call
-from d2lc.types import DType, TensorType
+from d2lc.core.types import DType, TensorType
 
 from .models import TensorFlowModels
 

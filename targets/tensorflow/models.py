@@ -5,7 +5,7 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr, binop
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
 from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call

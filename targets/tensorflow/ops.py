@@ -3,11 +3,11 @@ import libcst as cst
 
 from d2lc.emit.fmt import attr, unary
 
-from d2lc import ir
+from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
-from d2lc.ops import SPECS
-from d2lc.types import DType, ScalarType
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Prefix, Tmpl, call
+from d2lc.core.ops import SPECS
+from d2lc.core.types import DType
 
 
 def _flat(em, x: cst.BaseExpression) -> cst.BaseExpression:

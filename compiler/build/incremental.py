@@ -1,0 +1,109 @@
+"""Compiling chapters through the compile cache: a notebook in the cache costs a hash, the rest
+compile in parallel processes (one task per chapter, for the targets it still lacks)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from d2lc.core.cache import NotebookCache, activate, notebook_key
+from d2lc.front.chapter import decode_chapter
+from d2lc.core.diagnostics import Diagnostic, Loc
+
+Outputs = dict[str, str]  # target -> notebook text
+Task = tuple[str, str, str, list[str]]  # (chapter file, book-relative source, shown name, targets)
+
+
+@dataclass
+class ChapterResult:
+    outputs: Outputs = field(default_factory=dict)
+    errors: list[Diagnostic] = field(default_factory=list)
+    from_cache: int = 0  # how many of `outputs` the cache supplied
+
+
+class UnknownTargets(KeyError):
+    """Target names that are no loaded backend's name (e.g. an entry point named unlike its backend)."""
+
+
+def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[str], None] | None,
+                     cache: NotebookCache | None) -> list[ChapterResult]:
+    """One result per task, in order. A chapter's text is read once: the key hashes what is compiled."""
+    results: list[ChapterResult] = []
+    todo: list[tuple[int, tuple[str, str, str, list[str]]]] = []  # (result index, (text, source, shown, targets))
+    for file, source, shown, names in tasks:
+        result = ChapterResult()
+        results.append(result)
+        try:
+            with open(file, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            result.errors.append(Diagnostic(Loc(shown, 1, 1), f"cannot read file: {exc}"))
+            _report(progress, shown)
+            continue
+        text, bad = decode_chapter(data, shown)  # UTF-8 with the BOM dropped, or an error at the first bad byte
+        if bad is not None:
+            result.errors.append(bad)
+            _report(progress, shown)
+            continue
+        missing = []
+        for name in names:
+            hit = cache.get(notebook_key(text, source, name)) if cache is not None else None
+            if hit is None:
+                missing.append(name)
+            else:
+                result.outputs[name] = hit
+        result.from_cache = len(result.outputs)
+        if missing or not names:
+            todo.append((len(results) - 1, (text, source, shown, missing)))
+        else:
+            _report(progress, shown)
+    wanted = {n for _, (_, _, _, names) in todo for n in names}
+    if wanted:
+        from d2lc.emit.backend import registry
+        unknown = sorted(wanted - set(registry()))
+        if unknown:
+            raise UnknownTargets(unknown)
+    if cache is not None:
+        activate(cache)
+    for (index, (text, source, shown, _)), (outputs, errors) in zip(todo, _run([t for _, t in todo], jobs, progress)):
+        result = results[index]
+        if errors:
+            result.outputs, result.errors, result.from_cache = {}, errors, 0
+            continue
+        for name, notebook in outputs.items():
+            result.outputs[name] = notebook
+            if cache is not None:
+                cache.put(notebook_key(text, source, name), notebook)
+        order = tasks[index][3]
+        result.outputs = {name: result.outputs[name] for name in order}  # the targets' order, whatever came from where
+    return results
+
+
+def _report(progress: Callable[[str], None] | None, shown: str) -> None:
+    if progress:
+        progress(shown)
+
+
+def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
+         progress: Callable[[str], None] | None) -> list[tuple[Outputs, list[Diagnostic]]]:
+    from d2lc.build.compile import compile_source
+    jobs = jobs if jobs is not None else min(len(todo), os.cpu_count() or 1)
+    results = []
+    if jobs > 1 and len(todo) > 2:
+        from concurrent.futures import ProcessPoolExecutor
+        _warm_up()  # forked workers inherit the imported compiler and the parser tables
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            for task, res in zip(todo, pool.map(compile_source, todo)):
+                results.append(res)
+                _report(progress, task[2])
+        return results
+    for task in todo:
+        results.append(compile_source(task))
+        _report(progress, task[2])
+    return results
+
+
+def _warm_up() -> None:
+    from d2lc.build.notebook import build_notebook
+    from d2lc.front.parser import lark_parser
+    lark_parser()

@@ -1,0 +1,151 @@
+"""Plain Python modules (not notebooks) of a chapter's functions, for the equivalence harness."""
+from __future__ import annotations
+
+from typing import Collection
+
+from d2lc.core import ir
+from d2lc.emit.backend import Backend
+from d2lc.emit.fmt import render
+
+
+def testable_functions(module: ir.Module) -> list[ir.FuncDef]:
+    """Top-level functions whose every parameter has a declared tensor or scalar type."""
+    from d2lc.core.types import AnyType
+    out = []
+    for s in module.stmts():
+        if isinstance(s, ir.FuncDef) and s.params and not any(isinstance(p.type, AnyType) for p in s.params):
+            out.append(s)
+    return out
+
+
+def _reads(node) -> set[str]:
+    return {e.name for e in ir.walk_exprs(node) if isinstance(e, ir.Var)}
+
+
+def _free_names(s: ir.Stmt) -> set[str]:
+    """Names a function or model reads that it does not bind itself (parameters, locals, members)."""
+    if isinstance(s, ir.ModelDef):
+        bound = {hp.name for hp in s.hparams} | {m.name for m in s.members}
+        return (_free_names(s.forward) | {n for m in s.members for n in _reads(m.value)}) - bound
+    if isinstance(s, ir.FuncDef):
+        local = {p.name for p in s.params} | {st.name for st in ir.walk_stmts(s.body) if isinstance(st, ir.Assign)} \
+            | {st.var for st in ir.walk_stmts(s.body) if isinstance(st, ir.For)}
+        return _reads(s) - local
+    return _reads(s)
+
+
+def _plain(value: ir.Expr) -> bool:
+    """A value a harness module can compute again: no random draws, data sets, layers, models or calls."""
+    from d2lc.core.ops import SPECS
+    for e in ir.walk_exprs(value):
+        if isinstance(e, (ir.Construct, ir.Layer, ir.NewModel, ir.CallModel, ir.CallFunc, ir.Grad, ir.ApplyLayer)):
+            return False
+        if isinstance(e, ir.Op) and SPECS.get(e.op) is not None and SPECS[e.op].category == "random":
+            return False
+    return True
+
+
+def chapter_globals(module: ir.Module, defs: list) -> list[ir.Assign]:
+    """The top-level assignments the functions read (a chapter-level `scale = 3.0`), as a notebook runs them
+    before calling: plain values only, each computable from the ones before it; the last assignment of a name wins."""
+    top = [s for s in module.stmts() if isinstance(s, ir.Assign)]
+    last = {a.name: a for a in top}
+    wanted = {n for d in defs for n in _free_names(d)} & set(last)
+    chosen: list[ir.Assign] = []
+    for a in top:  # in notebook order, keeping an assignment only if what it reads is there already
+        if a.name in wanted and last[a.name] is a and _plain(a.value) and _reads(a.value) <= {c.name for c in chosen}:
+            chosen.append(a)
+    return chosen
+
+
+def function_module_source(module: ir.Module, backend: Backend, only: Collection[str] | None = None) -> str:
+    """Imports, prelude, and every top-level `def` of the module (or just those named in `only`), emitted for `backend`."""
+    em = backend.emitter(backend, module)
+    defs = [s for s in module.stmts() if isinstance(s, ir.FuncDef) and (only is None or s.name in only)]
+    body = []
+    for a in chapter_globals(module, defs):
+        body.extend(em.stmt(a))
+    for d in defs:
+        body.extend(em.stmt(d))
+    code = render(body)
+    setup = em.setup_code(code)
+    return (setup + "\n\n\n" if setup else "") + code + "\n"
+
+
+def model_module_source(module: ir.Module, backend: Backend, model: str, hparams: dict[str, object], loss: str) -> str:
+    """A harness module for one model: every model class of the chapter, the backend's harness glue, and
+    `d2lc_case_forward / _grads / _sgd / _adam` entry points taking arrays in the backend's layout."""
+    from pathlib import Path
+    import importlib
+
+    from libcst.helpers import parse_template_module
+
+    em = backend.emitter(backend, module)
+    defs = [s for s in module.stmts() if isinstance(s, (ir.ModelDef, ir.FuncDef))]  # models, the functions they call
+    body = []
+    for a in chapter_globals(module, defs):
+        body.extend(em.stmt(a))
+    for s in defs:
+        body.extend(em.stmt(s))
+    package = importlib.import_module(type(em).__module__.rsplit(".", 1)[0])
+    glue = (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
+    import libcst as cst
+
+    from d2lc.core.types import OpaqueType
+    args = ", ".join(f"{k}={v!r}" for k, v in hparams.items())
+    cases = parse_template_module(CASES.replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss))
+                                   .replace("TRAIN_STEPS", str(TRAIN_EPOCHS * TRAIN_BATCHES)).replace("STEPS", str(OPTIMIZER_STEPS)))
+    loc = next(iter(module.stmts())).loc
+    optimizers = []
+    # one optimizer per check: Keras binds an optimizer to the variables it first updates
+    for name, kind, lr in (("D2LC_SGD", "SGD", 0.1), ("D2LC_ADAM", "Adam", 0.01), ("D2LC_TRAIN", "SGD", 0.1)):
+        opt = ir.Construct(OpaqueType("optimizer"), loc, kind, {"lr": ir.Const(OpaqueType("float"), loc, lr)})
+        value = em.construct(opt)  # exactly what a notebook's train(...) would get
+        if hasattr(em, "hyperparams"):
+            value = cst.Tuple([cst.Element(value), cst.Element(em.hyperparams(opt))])
+        optimizers.append(em.assign(name, value))
+    mdef = next(s for s in module.stmts() if isinstance(s, ir.ModelDef) and s.name == model)
+    order = [m.name for m in mdef.members if isinstance(m.value, ir.ParamDecl)]
+    optimizers.append(em.assign("D2LC_PARAM_ORDER", cst.List([cst.Element(cst.SimpleString(repr(n))) for n in order])))
+    code = render(body + list(cst.parse_module(glue).body) + optimizers + list(cases.body))
+    setup = em.setup_code(code)
+    return (setup + "\n\n\n" if setup else "") + code + "\n"
+
+
+TRAIN_EPOCHS, TRAIN_BATCHES = 2, 2  # the harness' training run: epochs, minibatches per epoch (harness/models.py)
+OPTIMIZER_STEPS = 10  # optimizer steps the model harness compares (Adam's epsilon placement shows only after the first)
+CASES = """
+def d2lc_make(X, params):
+    handle = d2lc_build(MODEL(HPARAMS), X)
+    d2lc_set_params(handle, params)
+    return handle
+
+
+def d2lc_case_describe(X):
+    return d2lc_describe(d2lc_build(MODEL(HPARAMS), X), X)
+
+
+def d2lc_case_forward(X, *params):
+    return d2lc_forward(d2lc_make(X, params), X)
+
+
+def d2lc_case_grads(X, y, *params):
+    loss, grads = d2lc_grads(d2lc_make(X, params), X, y, LOSS)
+    return loss, tuple(grads)
+
+
+def d2lc_case_sgd(X, y, *params):
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, STEPS)
+    return tuple(losses), tuple(after)
+
+
+def d2lc_case_train(X, y, *params):
+    batch = len(y) // TRAIN_STEPS
+    losses, after = d2lc_steps(d2lc_make(X[:batch], params), X, y, LOSS, D2LC_TRAIN, TRAIN_STEPS, batch)
+    return tuple(losses), tuple(after)
+
+
+def d2lc_case_adam(X, y, *params):
+    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, STEPS)
+    return tuple(losses), tuple(after)
+"""

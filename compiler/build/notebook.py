@@ -1,0 +1,69 @@
+"""Notebook assembly: one nbformat 4.5 notebook per (chapter, target), byte-for-byte reproducible."""
+from __future__ import annotations
+
+import hashlib
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from d2lc.emit.backend import Backend
+from d2lc.emit.base import Emitter
+from d2lc.core.ir import Module
+
+
+def cell_id(path: str, index: int, kind: str, source: str) -> str:
+    """A stable id: the cell's position and a digest of its source text and chapter path."""
+    digest = hashlib.sha1(f"{path}\0{index}\0{source}".encode()).hexdigest()[:10]
+    return f"{kind[:2]}{index:03d}-{digest}"
+
+
+def emit_cells(module: Module, backend: Backend) -> list[tuple[str, str, str]]:
+    return [(k, src, seed) for k, src, seed, _ in emit_tagged_cells(module, backend)]
+
+
+def emit_tagged_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(kind, source, id-seed, tags) of a chapter's cells on one target; the setup cell comes before the first code cell."""
+    return [cell[:4] for cell in emit_indexed_cells(module, backend)]
+
+
+def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...], int | None]]:
+    """As `emit_tagged_cells`, each cell with the index of the IR cell it comes from (None for the setup cell)."""
+    em: Emitter = backend.emitter(backend, module)
+    out: list[tuple[str, str, str, tuple[str, ...], int | None]] = []
+    first_code = None
+    for index, cell in enumerate(module.cells):
+        if cell.only is not None and backend.name not in cell.only and not set(cell.only) & set(backend.aliases):
+            continue
+        if cell.kind == "markdown":
+            out.append(("markdown", cell.source, cell.source, (), index))
+        else:
+            code = em.cell_code(cell.stmts)
+            if code.strip():
+                if first_code is None:
+                    first_code = len(out)
+                out.append(("code", code, cell.source, cell.tags, index))
+    setup = em.setup_code("\n".join(src for kind, src, *_ in out if kind == "code"))
+    if setup:
+        out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", (), None))
+    return out
+
+
+def build_notebook(module: Module, backend: Backend) -> str:
+    """The notebook for `module` on `backend`, as JSON text (validated)."""
+    nb = new_notebook()
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for i, (kind, source, seed, tags) in enumerate(emit_tagged_cells(module, backend)):
+        cid = cell_id(module.path, i, kind, seed)
+        cell = nbformat.NotebookNode({"cell_type": kind, "id": cid, "metadata": {}, "source": source})
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    nb.metadata = {
+        "kernelspec": dict(sorted(backend.kernelspec.items())),
+        "language_info": {"name": "python"},
+        "d2lc": {"source": module.path, "target": backend.name, "title": module.title},
+    }
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"

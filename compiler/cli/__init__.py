@@ -1,0 +1,1 @@
+"""The `d2lc` command line; nothing else imports it."""

@@ -1,0 +1,386 @@
+"""The typed IR. Every expression carries its static type (dtype + symbolic shape for tensors).
+
+Statements keep the author's structure and variable names, so that each backend can emit code
+that reads like hand-written code; ops are named, framework-neutral operations whose
+semantics are defined once in `d2lc.core.ops`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from d2lc.core.diagnostics import Loc
+from d2lc.core.types import ScalarType, Type
+
+
+@dataclass(eq=False)
+class Expr:
+    type: Type
+    loc: Loc
+
+
+@dataclass(eq=False)
+class Const(Expr):
+    value: Any  # int | float | bool | str | None | DType
+
+
+@dataclass(eq=False)
+class Var(Expr):
+    name: str
+
+
+@dataclass(eq=False)
+class Seq(Expr):
+    items: list[Expr]
+    kind: str = "tuple"  # "tuple" | "list"
+
+
+@dataclass(eq=False)
+class Op(Expr):
+    """A framework-neutral operation; `args` maps the op's parameter names to values (None = default)."""
+
+    op: str
+    args: dict[str, Any]
+
+    def arg(self, name: str) -> Any:
+        return self.args.get(name)
+
+    def tensor_args(self) -> Iterator[Expr]:
+        for value in self.args.values():
+            if isinstance(value, Expr):
+                yield value
+            elif isinstance(value, (list, tuple)):
+                yield from (v for v in value if isinstance(v, Expr))
+
+
+@dataclass(eq=False)
+class IndexSlice:
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+
+
+@dataclass(eq=False)
+class IndexEllipsis:
+    pass
+
+
+IndexItem = Any  # Expr | IndexSlice | IndexEllipsis
+
+
+@dataclass(eq=False)
+class CallFunc(Expr):
+    """A call of a function defined in the chapter."""
+
+    func: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Grad(Expr):
+    """d y / d wrt. `slice` (filled by the autodiff pass) recomputes y from wrt, in order."""
+
+    y: Expr
+    wrt: Var
+    slice: list["Stmt"] = field(default_factory=list)
+    # Set by the autodiff pass when the slice is a run of consecutive statements in one block that no
+    # earlier grad claimed: a backend may then record it where it stands (a tape, autograd.record())
+    # instead of recomputing it at the grad site.
+    inplace: bool = False
+
+
+# ---- statements -----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Stmt:
+    loc: Loc
+
+
+@dataclass(eq=False)
+class Assign(Stmt):
+    name: str
+    value: Expr
+
+
+@dataclass(eq=False)
+class IndexAssign(Stmt):
+    name: str
+    target_type: Type
+    index: list[IndexItem]
+    value: Expr
+    slot_type: Type | None = None  # the type of X[index]
+    may_alias: bool = False  # set by the aliasing pass: another name may share this tensor's memory
+
+
+@dataclass(eq=False)
+class ExprStmt(Stmt):
+    value: Expr
+
+
+@dataclass(eq=False)
+class Param:
+    name: str
+    type: Type
+    default: Expr | None
+    loc: Loc
+
+
+@dataclass(eq=False)
+class FuncDef(Stmt):
+    name: str
+    params: list[Param]
+    result: Type
+    body: list[Stmt]
+    save: bool = False
+
+
+@dataclass(eq=False)
+class Return(Stmt):
+    value: Expr | None
+
+
+@dataclass(eq=False)
+class For(Stmt):
+    var: str
+    iter: Expr
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
+class If(Stmt):
+    cond: Expr
+    body: list[Stmt]
+    orelse: list[Stmt]
+
+
+@dataclass(eq=False)
+class Pass(Stmt):
+    pass
+
+
+# ---- a chapter ---------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    """One notebook cell: Markdown prose, or DSL code lowered to IR statements."""
+
+    kind: str  # "markdown" | "code"
+    source: str
+    stmts: list[Stmt] = field(default_factory=list)
+    only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
+    line: int = 1
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Module:
+    """A compiled chapter (or a standalone set of functions, for the equivalence harness)."""
+
+    path: str
+    title: str
+    cells: list[Cell]
+    functions: dict[str, FuncDef] = field(default_factory=dict)
+    features: set[str] = field(default_factory=set)  # e.g. "random", "x64", "grad" (set by passes)
+    renamed: dict[str, str] = field(default_factory=dict)  # author's name -> emitted name (names.rename_reserved)
+
+    def stmts(self) -> Iterator[Stmt]:
+        for cell in self.cells:
+            yield from cell.stmts
+
+
+def walk_exprs(node: Any) -> Iterator[Expr]:
+    """Every expression inside a statement or expression, depth first."""
+    if isinstance(node, Expr):
+        yield node
+        if isinstance(node, Op):
+            for v in node.args.values():
+                yield from walk_exprs(v)
+        elif isinstance(node, Seq):
+            for v in node.items:
+                yield from walk_exprs(v)
+        elif isinstance(node, CallFunc):
+            for v in node.args:
+                yield from walk_exprs(v)
+        elif isinstance(node, Grad):
+            yield from walk_exprs(node.y)
+            yield from walk_exprs(node.wrt)
+        elif isinstance(node, (Layer, Construct)):
+            for v in node.args.values():
+                yield from walk_exprs(v)
+            yield from walk_exprs(getattr(node, "children", []))
+        elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
+            yield from walk_exprs(node.args)
+            if isinstance(node, NewModel):
+                yield from walk_exprs(list(node.kwargs.values()))
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from walk_exprs(v)
+    elif isinstance(node, IndexSlice):
+        for v in (node.start, node.stop, node.step):
+            yield from walk_exprs(v)
+    elif isinstance(node, Stmt):
+        for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
+            if hasattr(node, name):
+                yield from walk_exprs(getattr(node, name))
+        for name in ("body", "orelse"):
+            for s in getattr(node, name, []) or []:
+                yield from walk_exprs(s)
+
+
+def own_exprs(stmt: Stmt) -> Iterator[Expr]:
+    """The expressions of one statement, not those of the statements nested in its body or orelse
+    (with walk_stmts, every expression once: walk_exprs on each statement would revisit the bodies)."""
+    for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
+        if hasattr(stmt, name):
+            yield from walk_exprs(getattr(stmt, name))
+
+
+def walk_stmts(stmts: list[Stmt]) -> Iterator[Stmt]:
+    for s in stmts:
+        yield s
+        for name in ("body", "orelse"):
+            yield from walk_stmts(getattr(s, name, []) or [])
+
+
+# ---- models and training ---------------------------------------------------------------------
+@dataclass(eq=False)
+class Init:
+    """A parameter initialiser: normal(mean, std), uniform(low, high), zeros, ones, xavier, constant(value)."""
+
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+    loc: Loc | None = None
+
+
+@dataclass(eq=False)
+class Layer(Expr):
+    """A layer constructor, e.g. Linear(10), Conv2d(6, kernel=5, padding=2), Sequential(a, b).
+
+    `init` and `bias_init` are the initialisers the source states (None: not stated); see `inits()`."""
+
+    kind: str
+    args: dict[str, Any]
+    children: list["Layer | Expr"] = field(default_factory=list)
+    init: Init | None = None
+    bias_init: Init | None = None
+
+    @property
+    def stated(self) -> bool:
+        """Whether the source states an initialiser for this layer (else the language's defaults apply)."""
+        return self.init is not None or self.bias_init is not None
+
+    @property
+    def has_bias(self) -> bool:
+        bias = self.args.get("bias")
+        return self.kind in ("Linear", "Conv2d") and not (isinstance(bias, Const) and bias.value is False)
+
+    def inits(self, zero_bias_default: bool = True) -> dict[str, Init]:
+        """{"weight": ..., "bias": ...}: the initialisers a backend must emit for this layer: the stated ones, else
+        the language's defaults (layers.DEFAULT_INITS). A zero bias, stated or by default, is left out where the
+        framework's layers start their biases at zero (`zero_bias_default`)."""
+        from d2lc.core.layers import DEFAULT_INITS
+        defaults = DEFAULT_INITS.get(self.kind, {})
+        out: dict[str, Init] = {}
+        weight = self.init or (Init(defaults["weight"][0], _consts(defaults["weight"][1], self.loc), self.loc)
+                               if "weight" in defaults else None)
+        if weight is not None:
+            out["weight"] = weight
+        if self.bias_init is not None:
+            out["bias"] = self.bias_init
+        elif self.has_bias and not zero_bias_default and (self.init is not None or "bias" in defaults):
+            out["bias"] = Init("zeros", {}, self.loc)  # stated init= implies a zero bias; so does the default
+        return out
+
+
+def _consts(args: dict[str, float], loc: Loc | None) -> dict[str, "Const"]:
+    from d2lc.core.types import FLOAT
+    return {k: Const(FLOAT, loc, v) for k, v in args.items()}
+
+
+@dataclass(eq=False)
+class ParamDecl(Expr):
+    """A parameter made from scratch: param(shape, init=...)."""
+
+    shape: Expr
+    init: Init
+
+
+@dataclass(eq=False)
+class ApplyLayer(Expr):
+    """Applying a model member (layer, nested model) to inputs inside forward."""
+
+    member: str
+    args: list[Expr]
+
+
+@dataclass(eq=False)
+class Member:
+    name: str
+    value: Expr  # Layer | ParamDecl | an instance of another model (NewModel) | a plain value
+    loc: Loc
+
+
+@dataclass(eq=False)
+class ModelDef(Stmt):
+    name: str
+    hparams: list[Param]
+    members: list[Member]
+    forward: FuncDef
+
+    def uses(self, kind: str) -> bool:
+        """Whether any layer (at any depth) is of this kind, e.g. 'Dropout', 'BatchNorm2d'."""
+        def visit(v) -> bool:
+            if isinstance(v, Layer):
+                return v.kind == kind or any(visit(c) for c in v.children)
+            return False
+        return any(visit(m.value) for m in self.members)
+
+
+@dataclass(eq=False)
+class NewModel(Expr):
+    model: str
+    args: list[Expr]
+    kwargs: dict[str, Expr] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class CallModel(Expr):
+    """Calling a model instance, or a built-in layer held by a name, on inputs (outside models and training)."""
+
+    instance: Expr
+    args: list[Expr]
+    layer: "Layer | None" = None  # the built-in layer the instance holds, when it is one
+
+
+@dataclass(eq=False)
+class Construct(Expr):
+    """A library value: data sets (synthetic_regression, fashion_mnist), optimizers (SGD, Adam), losses."""
+
+    kind: str
+    args: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Train(Stmt):
+    """train(net, data, loss=..., optimizer=..., epochs=..., clip=...)"""
+
+    net: Expr
+    data: Expr
+    loss: Construct
+    optimizer: Construct
+    epochs: Expr
+    clip: Expr | None = None
+    model: "ModelDef | None" = None
+
+
+def static_value(e: Expr | None) -> Any:
+    """The compile-time value of an expression, or None when it depends on run-time data."""
+    if e is None:
+        return None
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, Seq):
+        vals = [static_value(i) for i in e.items]
+        return tuple(vals) if e.kind == "tuple" else list(vals)
+    if isinstance(e, Op) and e.op == "neg" and isinstance(e.type, ScalarType):
+        v = static_value(e.args["x"])
+        return -v if isinstance(v, (int, float)) else None
+    return None

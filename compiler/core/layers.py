@@ -1,0 +1,166 @@
+"""Built-in layers, losses, optimizers and data sets: their DSL signatures and shape rules, defined once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from d2lc.core.ops import REQUIRED, P
+from d2lc.core.types import DType, Shape, ShapeError, TensorType, fmt_shape, numel
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    kind: str
+    params: tuple[P, ...]
+    shape: Callable[[dict[str, Any], TensorType], TensorType]  # static args, input type -> output type
+    doc: str
+    has_params: bool = False
+    train_dependent: bool = False  # behaves differently in training (Dropout, BatchNorm)
+    inits: tuple[str, ...] = ()  # the parameters a stated initialiser may set: "weight" (init=), "bias" (bias_init=)
+
+
+def _same(a, x):
+    return x
+
+
+def _linear(a, x: TensorType) -> TensorType:
+    if x.rank < 1:
+        raise ShapeError("Linear needs inputs of rank 1 or more", expected="[batch, features]")
+    out = a.get("out_features")
+    return TensorType(x.dtype, x.shape[:-1] + (out if isinstance(out, int) else None,))
+
+
+def _conv_len(n, k, s, p):
+    if not all(isinstance(v, int) for v in (n, k, s, p)):
+        return None
+    out = (n + 2 * p - k) // s + 1
+    if out <= 0:
+        raise ShapeError(f"a window of {k} with padding {p} does not fit a size of {n}", expected="a kernel no larger than the padded input")
+    return out
+
+
+def _conv(a, x: TensorType) -> TensorType:
+    if x.rank != 4:
+        raise ShapeError(f"Conv2d needs inputs of shape [batch, channels, height, width], got {fmt_shape(x.shape)}",
+                         expected="a rank-4 tensor (NCHW in the DSL; channels-last targets convert)")
+    k, s, p = a.get("kernel"), a.get("stride") or 1, a.get("padding") or 0
+    out = a.get("out_channels")
+    return TensorType(x.dtype, (x.shape[0], out if isinstance(out, int) else None, _conv_len(x.shape[2], k, s, p), _conv_len(x.shape[3], k, s, p)))
+
+
+def _pool(a, x: TensorType) -> TensorType:
+    if x.rank != 4:
+        raise ShapeError(f"pooling needs inputs of shape [batch, channels, height, width], got {fmt_shape(x.shape)}", expected="a rank-4 tensor")
+    k = a.get("kernel")
+    s = a.get("stride") or k
+    p = a.get("padding") or 0
+    return TensorType(x.dtype, (x.shape[0], x.shape[1], _conv_len(x.shape[2], k, s, p), _conv_len(x.shape[3], k, s, p)))
+
+
+def _flatten(a, x: TensorType) -> TensorType:
+    return TensorType(x.dtype, (x.shape[0], numel(x.shape[1:])) if x.rank else (1,))
+
+
+def _bn(rank: int):
+    def shape(a, x: TensorType) -> TensorType:
+        if x.rank != rank:
+            raise ShapeError(f"BatchNorm{'1d' if rank == 2 else '2d'} needs rank-{rank} inputs, got {fmt_shape(x.shape)}",
+                             expected="[batch, features]" if rank == 2 else "[batch, channels, height, width]")
+        return x
+    return shape
+
+
+def _layer_norm(a, x: TensorType) -> TensorType:
+    size = a.get("size")
+    if isinstance(size, int) and isinstance(x.shape[-1], int) and x.shape[-1] != size:
+        raise ShapeError(f"LayerNorm({size}) applied to inputs whose last axis has size {x.shape[-1]}", expected=f"a last axis of size {size}")
+    return x
+
+
+def _embedding(a, x: TensorType) -> TensorType:
+    if not x.dtype.is_int:
+        raise ShapeError(f"Embedding looks up integer token ids, got {x}", expected="an int tensor of token ids")
+    d = a.get("dim")
+    return TensorType(DType.float32, x.shape + (d if isinstance(d, int) else None,))
+
+
+def _rnn(a, x: TensorType) -> TensorType:
+    if x.rank != 3:
+        raise ShapeError(f"recurrent layers take [batch, time, features], got {fmt_shape(x.shape)}", expected="a rank-3 tensor")
+    n_in, h = a.get("num_inputs"), a.get("num_hiddens")
+    if isinstance(n_in, int) and isinstance(x.shape[2], int) and n_in != x.shape[2]:
+        raise ShapeError(f"the layer expects {n_in} input features, got {x.shape[2]}", expected=f"{n_in} features")
+    return TensorType(x.dtype, (x.shape[0], x.shape[1], h if isinstance(h, int) else None))
+
+
+LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
+    LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
+              "A fully connected layer on the last axis; its input size is inferred.", has_params=True, inits=("weight", "bias")),
+    LayerSpec("Conv2d", (P("out_channels", "scalar"), P("kernel", "scalar"), P("stride", "scalar", 1), P("padding", "scalar", 0)), _conv,
+              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", has_params=True, inits=("weight", "bias")),
+    LayerSpec("MaxPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
+              "Max pooling (stride defaults to the window)."),
+    LayerSpec("AvgPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
+              "Average pooling (stride defaults to the window)."),
+    LayerSpec("BatchNorm1d", (P("eps", "scalar", 1e-5), P("momentum", "scalar", 0.1)), _bn(2),
+              "Batch normalisation over features; momentum as in PyTorch (weight of the new batch).", True, True),
+    LayerSpec("BatchNorm2d", (P("eps", "scalar", 1e-5), P("momentum", "scalar", 0.1)), _bn(4),
+              "Batch normalisation over channels.", True, True),
+    LayerSpec("Dropout", (P("rate", "scalar"),), _same, "Zeroes a fraction `rate` of activations while training.", train_dependent=True),
+    LayerSpec("Flatten", (), _flatten, "Keeps the batch axis, flattens the rest."),
+    LayerSpec("ReLU", (), _same, "max(x, 0)."),
+    LayerSpec("Sigmoid", (), _same, "1 / (1 + exp(-x))."),
+    LayerSpec("Tanh", (), _same, "Hyperbolic tangent."),
+    LayerSpec("Sequential", (), _same, "Layers applied one after another."),
+    LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
+              "Normalises the last axis (of the given size) per example, with a learned scale and shift.", True),
+    LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
+              "Looks up a learned vector for each integer token id.", True, inits=("weight",)),
+    LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", True),
+    LayerSpec("GRU", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A gated recurrent unit layer over [batch, time, features]; returns every step's hidden state.", True),
+    LayerSpec("LSTM", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+              "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", True),
+]}
+
+def has_params(layer: Any) -> bool:
+    """Whether a layer tree (an ir.Layer, Sequential included) holds learned parameters; other values may."""
+    kind = getattr(layer, "kind", None)
+    if kind not in LAYERS:
+        return True  # a model instance or an unknown value: assume it has parameters
+    if kind == "Sequential":
+        return any(has_params(c) for c in layer.children)
+    return LAYERS[kind].has_params
+
+
+INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
+INIT_KEYWORDS = {"init": "weight", "bias_init": "bias"}  # a built-in layer's keyword -> the parameter it initialises
+# The language's initialisers where a layer states none (docs/dsl.md, "Default initialisation"): Glorot's uniform
+# weights and zero biases for Linear and Conv2d, N(0, 1) embeddings. Every target spells them out, so a chapter
+# without `init=` trains from the same distribution everywhere.
+DEFAULT_INITS: dict[str, dict[str, tuple[str, dict[str, float]]]] = {
+    "Linear": {"weight": ("xavier", {}), "bias": ("zeros", {})},
+    "Conv2d": {"weight": ("xavier", {}), "bias": ("zeros", {})},
+    "Embedding": {"weight": ("normal", {"mean": 0.0, "std": 1.0})},
+}
+
+LOSSES = {
+    "squared_loss": "Mean squared error over all elements: mean((y_hat - y) ** 2).",
+    "cross_entropy": "Softmax cross-entropy of logits [n, k] against integer labels [n], averaged.",
+}
+
+OPTIMIZERS: dict[str, tuple[P, ...]] = {
+    "SGD": (P("lr", "scalar"), P("weight_decay", "scalar", 0.0)),
+    "Adam": (P("lr", "scalar", 0.001),),
+}
+
+DATASETS: dict[str, tuple[P, ...]] = {
+    "synthetic_regression": (P("w", "tensor"), P("b", "scalar"), P("num_train", "scalar", 1000), P("num_val", "scalar", 1000),
+                             P("noise", "scalar", 0.01), P("batch_size", "scalar", 32)),
+    "fashion_mnist": (P("batch_size", "scalar", 64), P("root", "scalar", "../data")),
+    "time_machine": (P("batch_size", "scalar", 32), P("num_steps", "scalar", 35), P("root", "scalar", "../data")),
+}
+
+REQ = REQUIRED
+__all__ = ["has_params", "LAYERS", "INITS", "DEFAULT_INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

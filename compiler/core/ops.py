@@ -1,0 +1,600 @@
+"""The framework-neutral op set: each op's DSL signature and its shape/dtype rule, defined once.
+
+Backends map these op names to emission rules; the harness draws inputs from the same types.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from d2lc.core.types import BOOL, DEFAULT_FLOAT, DEFAULT_INT, FLOAT, INT, DType, ScalarType, SeqType, Shape, ShapeError, TensorType, Type, broadcast, dims_equal, fmt_shape, norm_axis, numel, promote, scalar_dtype
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class P:
+    """A parameter of an op: its name, kind, and default (REQUIRED if it has none)."""
+
+    name: str
+    kind: str  # tensor | tensors | data | scalar | shape | axis | axes | dtype | flag
+    default: Any = REQUIRED
+
+
+@dataclass
+class OpSpec:
+    name: str
+    params: tuple[P, ...]
+    infer: Callable[["Ctx"], Type]
+    doc: str
+    differentiable: bool = True
+    category: str = "tensor"
+    varargs: str | None = None  # a param collecting extra positional args (x.reshape(3, 4))
+
+
+@dataclass
+class Ctx:
+    """What an inference rule sees: argument types and the static values that could be known."""
+
+    op: str
+    types: dict[str, Type | None]
+    static: dict[str, Any] = field(default_factory=dict)
+
+    def t(self, name: str) -> TensorType:
+        t = self.types[name]
+        if isinstance(t, ScalarType):
+            return TensorType(scalar_dtype(t), ())
+        assert isinstance(t, TensorType), t
+        return t
+
+
+def shape_error(message: str, expected: str | None = None, hint: str | None = None) -> ShapeError:
+    """A ShapeError that also carries a hint for fixing it."""
+    exc = ShapeError(message, expected)
+    exc.hint = hint  # type: ignore[attr-defined]
+    return exc
+
+
+class OpTypeError(Exception):
+    def __init__(self, message: str, expected: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.hint = hint
+
+
+# ---- inference rules ---------------------------------------------------------------------------
+def _float_of(d: DType) -> DType:
+    return d if d.is_float else DEFAULT_FLOAT
+
+
+def unary_same(c: Ctx) -> Type:
+    return c.t("x")
+
+
+def unary_float(c: Ctx) -> Type:
+    x = c.t("x")
+    return TensorType(_float_of(x.dtype), x.shape)
+
+
+def binary(c: Ctx) -> Type:
+    a, b = c.types["x"], c.types["y"]
+    if isinstance(a, ScalarType) and isinstance(b, ScalarType):
+        if c.op in ("truediv",):
+            return FLOAT
+        return FLOAT if "float" in (a.kind, b.kind) else (INT if "int" in (a.kind, b.kind) else BOOL)
+    dtype = promote(a, b)
+    if c.op == "truediv":
+        dtype = _float_of(dtype)
+    shape = broadcast(c.t("x").shape, c.t("y").shape)
+    return TensorType(dtype, shape)
+
+
+def compare(c: Ctx) -> Type:
+    a, b = c.types["x"], c.types["y"]
+    if isinstance(a, ScalarType) and isinstance(b, ScalarType):
+        return BOOL
+    return TensorType(DType.bool, broadcast(c.t("x").shape, c.t("y").shape))
+
+
+def logical(c: Ctx) -> Type:
+    for name in ("x", "y"):
+        t = c.types.get(name)
+        if isinstance(t, TensorType) and t.dtype != DType.bool:
+            raise OpTypeError(f"`{c.op}` needs bool tensors, got {t}", expected="bool tensors (from comparisons)",
+                              hint="compare first, e.g. (X > 0) & (X < 1)")
+    if "y" in c.types:
+        return TensorType(DType.bool, broadcast(c.t("x").shape, c.t("y").shape))
+    return c.t("x")
+
+
+def where(c: Ctx) -> Type:
+    cond = c.t("cond")
+    if cond.dtype != DType.bool:
+        raise OpTypeError(f"the condition of `where` must be a bool tensor, got {cond}", expected="a bool tensor",
+                          hint="compare first, e.g. `where(X > 0, X, 0)`")
+    dtype = promote(c.types["x"], c.types["y"]) if not all(isinstance(c.types[n], ScalarType) for n in "xy") \
+        else scalar_dtype(c.types["x"])
+    return TensorType(dtype, broadcast(cond.shape, broadcast(c.t("x").shape, c.t("y").shape)))
+
+
+def _reduced_shape(shape: Shape, axis: Any, keepdims: bool) -> Shape:
+    if axis is None:
+        return tuple(1 for _ in shape) if keepdims else ()
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {norm_axis(a, len(shape)) for a in axes}
+    return tuple((1 if keepdims else None) if i in axes else d for i, d in enumerate(shape)
+                 if keepdims or i not in axes)
+
+
+def reduce_same(c: Ctx) -> Type:
+    x = c.t("x")
+    return TensorType(x.dtype if c.op != "sum" or x.dtype != DType.bool else DEFAULT_INT,
+                      _reduced_shape(x.shape, c.static.get("axis"), bool(c.static.get("keepdims"))))
+
+
+def reduce_float(c: Ctx) -> Type:
+    x = c.t("x")
+    return TensorType(_float_of(x.dtype), _reduced_shape(x.shape, c.static.get("axis"), bool(c.static.get("keepdims"))))
+
+
+def reduce_index(c: Ctx) -> Type:
+    x = c.t("x")
+    axis = c.static.get("axis")
+    if isinstance(axis, tuple):
+        raise OpTypeError(f"`{c.op}` takes a single axis", expected="an int axis or none",
+                          hint="reshape first to merge the axes, then take one axis")
+    return TensorType(DType.int64, _reduced_shape(x.shape, axis, bool(c.static.get("keepdims"))))
+
+
+def matmul(c: Ctx) -> Type:
+    a, b = c.t("x"), c.t("y")
+    if a.rank == 0 or b.rank == 0:
+        raise OpTypeError("`@` needs tensors of rank 1 or more", expected="vectors or matrices", hint="use `*` to scale by a scalar")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.rank >= 2 else b.shape[-1]
+    if dims_equal(ka, kb) is False:
+        raise ShapeError(f"shape mismatch in matrix product: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}",
+                         expected=f"the last dimension of the left operand ({ka}) to equal "
+                                  f"the {'second-to-last' if b.rank >= 2 else 'only'} dimension of the right ({kb})")
+    if a.dtype != b.dtype:
+        raise OpTypeError(f"matrix product of {a.dtype.value} and {b.dtype.value} tensors",
+                          expected="operands of the same dtype", hint=f"cast one side, e.g. `.astype({a.dtype.value})`")
+    left = a.shape[:-1]
+    right = b.shape[:-2] + b.shape[-1:] if b.rank >= 2 else ()
+    if a.rank >= 2 and b.rank >= 2:
+        batch = broadcast(a.shape[:-2], b.shape[:-2])
+        return TensorType(a.dtype, batch + (a.shape[-2], b.shape[-1]))
+    return TensorType(a.dtype, left + right if b.rank >= 2 else left)
+
+
+def dot(c: Ctx) -> Type:
+    a, b = c.t("x"), c.t("y")
+    if a.rank != 1 or b.rank != 1:
+        raise OpTypeError(f"`dot` takes two vectors, got {a} and {b}", expected="two rank-1 tensors",
+                          hint="use `@` (matmul) for matrices")
+    if dims_equal(a.shape[0], b.shape[0]) is False:
+        raise shape_error(f"`dot` of vectors of lengths {a.shape[0]} and {b.shape[0]}", expected="vectors of equal length",
+                          hint="slice the longer vector, or check which vectors you meant")
+    if a.dtype != b.dtype:
+        raise OpTypeError(f"`dot` of {a.dtype.value} and {b.dtype.value} vectors", expected="the same dtype",
+                          hint=f"cast one side, e.g. `.astype({a.dtype.value})`")
+    return TensorType(a.dtype, ())
+
+
+def _creation_dtype(c: Ctx, fallback: DType) -> DType:
+    return c.static.get("dtype") or fallback
+
+
+def _shape_of(c: Ctx) -> Shape:
+    shape = c.static.get("shape")
+    if shape is None:
+        return ()
+    return _sizes_ok(c, tuple(d if isinstance(d, int) else None for d in shape))
+
+
+def _sizes_ok(c: Ctx, shape: Shape) -> Shape:
+    """`shape`, after checking that no size is negative."""
+    for d in shape:
+        if isinstance(d, int) and d < 0:
+            raise shape_error(f"`{c.op}` with a negative size {d} in shape {fmt_shape(shape)}", expected="sizes of 0 or more",
+                              hint="sizes count elements; use 0 for an empty axis")
+    return shape
+
+
+def _single_axis(c: Ctx, name: str = "axis") -> Any:
+    axis = c.static.get(name)
+    if isinstance(axis, tuple):
+        raise OpTypeError(f"`{c.op}` takes a single axis, got {axis}", expected="one int axis such as 0 or -1",
+                          hint="only reductions such as `sum` accept a tuple of axes")
+    return axis
+
+
+def filled(c: Ctx) -> Type:
+    fill = c.types.get("value")
+    fallback = DEFAULT_FLOAT
+    if c.op == "full" and isinstance(fill, ScalarType):
+        fallback = scalar_dtype(fill)
+    return TensorType(_creation_dtype(c, fallback), _shape_of(c))
+
+
+def like(c: Ctx) -> Type:
+    x = c.t("x")
+    return TensorType(_creation_dtype(c, x.dtype), x.shape)
+
+
+def arange(c: Ctx) -> Type:
+    vals = [c.static.get(n) for n in ("start", "stop", "step")]
+    kinds = [c.types.get(n) for n in ("start", "stop", "step")]
+    is_float = any(isinstance(k, ScalarType) and k.kind == "float" for k in kinds)
+    length = None
+    start, stop, step = vals
+    if stop is None and start is not None and c.types.get("stop") is None:
+        start, stop = 0, start
+    if step == 0 and isinstance(step, (int, float)) and not isinstance(step, bool):
+        raise OpTypeError("`arange` with a step of 0", expected="a non-zero step", hint="the step is the distance between values")
+    if all(isinstance(v, (int, float)) for v in (start, stop)) and (step is None or isinstance(step, (int, float))):
+        import math
+        span = (stop - start) / (step or 1)
+        length = max(0, math.ceil(span)) if math.isfinite(span) else None
+    return TensorType(_creation_dtype(c, DEFAULT_FLOAT if is_float else DEFAULT_INT), (length,))
+
+
+def linspace(c: Ctx) -> Type:
+    num = c.static.get("num")
+    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), _sizes_ok(c, (num if isinstance(num, int) else None,)))
+
+
+def eye(c: Ctx) -> Type:
+    n = c.static.get("n")
+    return TensorType(_creation_dtype(c, DEFAULT_FLOAT), _sizes_ok(c, (n if isinstance(n, int) else None,) * 2))
+
+
+def tensor_lit(c: Ctx) -> Type:
+    data = c.static.get("data")
+    if data is None:
+        raise OpTypeError("`tensor` needs a literal (nested lists of numbers)", expected="e.g. tensor([[1, 2], [3, 4]])",
+                          hint="write the values out; use `stack` to build a tensor from tensors")
+    shape, kinds = _literal_shape(data)
+    dtype = DEFAULT_FLOAT if "float" in kinds else (DType.bool if kinds == {"bool"} else DEFAULT_INT)
+    return TensorType(_creation_dtype(c, dtype), shape)
+
+
+def _literal_shape(data: Any) -> tuple[Shape, set[str]]:
+    if isinstance(data, list):
+        if not data:
+            return (0,), {"float"}
+        shapes = [_literal_shape(d) for d in data]
+        first = shapes[0][0]
+        if any(s[0] != first for s in shapes):
+            raise shape_error("ragged nested list: rows have different lengths", expected="rows of equal length",
+                              hint="every row of a tensor literal needs the same number of items")
+        kinds = set().union(*(s[1] for s in shapes))
+        return (len(data),) + first, kinds
+    if isinstance(data, bool):
+        return (), {"bool"}
+    if isinstance(data, int):
+        return (), {"int"}
+    if isinstance(data, float):
+        return (), {"float"}
+    return (), {"dynamic"}
+
+
+def random_draw(c: Ctx) -> Type:
+    return TensorType(DEFAULT_FLOAT, _shape_of(c))
+
+
+def reshape(c: Ctx) -> Type:
+    x = c.t("x")
+    shape = c.static.get("shape") or ()
+    dims: list = [d if isinstance(d, int) else None for d in shape]
+    total = numel(x.shape)
+    if dims.count(-1) > 1:
+        raise OpTypeError("`reshape` can infer at most one dimension", expected="at most one -1",
+                          hint="write all sizes but one explicitly")
+    _sizes_ok(c, tuple(None if d == -1 else d for d in dims))
+    known = 1
+    for d in dims:
+        if isinstance(d, int) and d != -1:
+            known *= d
+    if total is not None and None not in dims:
+        if -1 in dims:
+            if known == 0 or total % known:
+                raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(tuple(shape))}",
+                                 expected=f"a shape whose size divides {total}")
+            dims[dims.index(-1)] = total // known
+        elif known != total:
+            raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(tuple(dims))} ({known} elements)",
+                             expected=f"a shape with {total} elements")
+    return TensorType(x.dtype, tuple(None if d == -1 else d for d in dims))
+
+
+def transpose(c: Ctx) -> Type:
+    x = c.t("x")
+    axes = c.static.get("axes")
+    if axes is None:
+        return TensorType(x.dtype, tuple(reversed(x.shape)))
+    if sorted(norm_axis(a, x.rank) for a in axes) != list(range(x.rank)):
+        raise OpTypeError(f"`transpose` axes {tuple(axes)} are not a permutation of {tuple(range(x.rank))}",
+                          expected="each axis exactly once", hint=f"list all {x.rank} axes in their new order")
+    return TensorType(x.dtype, tuple(x.shape[norm_axis(a, x.rank)] for a in axes))
+
+
+def _tensor_list(c: Ctx) -> list[TensorType]:
+    t = c.types["tensors"]
+    from d2lc.core.types import ListType
+    if isinstance(t, ListType):
+        if not isinstance(t.elem, TensorType):
+            raise OpTypeError(f"`{c.op}` of a list that holds no tensors yet", expected="a list filled with `append`",
+                              hint="append at least one tensor before joining the list")
+        return [TensorType(t.elem.dtype, t.elem.shape), t.elem]
+    if not isinstance(t, SeqType) or not t.items:
+        raise OpTypeError(f"`{c.op}` takes a non-empty list of tensors", expected="e.g. [X, Y]",
+                          hint="pass at least one tensor in the list")
+    return [i if isinstance(i, TensorType) else TensorType(DEFAULT_FLOAT, ()) for i in t.items]
+
+
+def concat(c: Ctx) -> Type:
+    ts = _tensor_list(c)
+    from d2lc.core.types import ListType
+    if isinstance(c.types["tensors"], ListType):
+        axis = norm_axis(c.static.get("axis") or 0, ts[0].rank)
+        return TensorType(ts[0].dtype, tuple(None if i == axis else d for i, d in enumerate(ts[0].shape)))
+    axis = norm_axis(_single_axis(c) or 0, ts[0].rank)
+    out = list(ts[0].shape)
+    for t in ts[1:]:
+        if t.rank != ts[0].rank:
+            raise shape_error(f"`concat` of tensors of rank {ts[0].rank} and {t.rank}", expected="tensors of equal rank",
+                              hint="reshape or unsqueeze one tensor so the ranks match")
+        for i, (a, b) in enumerate(zip(out, t.shape)):
+            if i == axis:
+                out[i] = a + b if isinstance(a, int) and isinstance(b, int) else None
+            elif dims_equal(a, b) is False:
+                raise shape_error(f"`concat` along axis {axis}: shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)} differ in axis {i}",
+                                  expected=f"equal sizes in every axis but {axis}",
+                                  hint=f"concatenate along axis {i} instead, or slice the tensors to match")
+    return TensorType(_common_dtype(c, ts), tuple(out))
+
+
+def _common_dtype(c: Ctx, ts: list[TensorType]) -> DType:
+    if any(t.dtype != ts[0].dtype for t in ts):
+        raise OpTypeError(f"`{c.op}` of tensors with different dtypes: " + ", ".join(t.dtype.value for t in ts),
+                          expected="tensors of one dtype", hint="cast them first with `.astype(...)`")
+    return ts[0].dtype
+
+
+def stack(c: Ctx) -> Type:
+    ts = _tensor_list(c)
+    from d2lc.core.types import ListType
+    if isinstance(c.types["tensors"], ListType):
+        axis = norm_axis(c.static.get("axis") or 0, ts[0].rank + 1)
+        shape = list(ts[0].shape)
+        shape.insert(axis, None)
+        return TensorType(ts[0].dtype, tuple(shape))
+    for t in ts[1:]:
+        if t.rank != ts[0].rank or any(dims_equal(a, b) is False for a, b in zip(t.shape, ts[0].shape)):
+            raise shape_error(f"`stack` of shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)}", expected="tensors of one shape",
+                              hint="use `concat` to join tensors of different lengths along an existing axis")
+    axis = norm_axis(_single_axis(c) or 0, ts[0].rank + 1)
+    shape = list(ts[0].shape)
+    shape.insert(axis, len(ts))
+    return TensorType(_common_dtype(c, ts), tuple(shape))
+
+
+def squeeze(c: Ctx) -> Type:
+    x = c.t("x")
+    axis = _single_axis(c)
+    if axis is None:
+        return TensorType(x.dtype, tuple(d for d in x.shape if d != 1))
+    a = norm_axis(axis, x.rank)
+    if isinstance(x.shape[a], int) and x.shape[a] != 1:
+        raise shape_error(f"cannot squeeze axis {axis} of size {x.shape[a]}", expected="an axis of size 1",
+                          hint="squeeze only removes axes of size 1; index or reduce the axis instead")
+    return TensorType(x.dtype, x.shape[:a] + x.shape[a + 1:])
+
+
+def unsqueeze(c: Ctx) -> Type:
+    x = c.t("x")
+    a = norm_axis(_single_axis(c), x.rank + 1)
+    return TensorType(x.dtype, x.shape[:a] + (1,) + x.shape[a:])
+
+
+def cumsum(c: Ctx) -> Type:
+    x = c.t("x")
+    axis = _single_axis(c)
+    if axis is None:
+        return TensorType(x.dtype, (numel(x.shape),))
+    norm_axis(axis, x.rank)
+    return x
+
+
+def softmax(c: Ctx) -> Type:
+    x = c.t("x")
+    norm_axis(c.static.get("axis", -1) if c.static.get("axis") is not None else -1, x.rank)
+    return TensorType(_float_of(x.dtype), x.shape)
+
+
+def norm(c: Ctx) -> Type:
+    x = c.t("x")
+    return TensorType(_float_of(x.dtype), ())
+
+
+def cast(c: Ctx) -> Type:
+    return TensorType(c.static["dtype"], c.t("x").shape)
+
+
+def clip(c: Ctx) -> Type:
+    return c.t("x")
+
+
+def to_scalar(c: Ctx) -> Type:
+    x = c.t("x")
+    if x.rank and numel(x.shape) not in (1, None):
+        raise OpTypeError(f"`item` of a tensor with shape {fmt_shape(x.shape)}", expected="a tensor with one element",
+                          hint="index or reduce the tensor to one element first, e.g. `X[0, 0]` or `X.sum()`")
+    return FLOAT if x.dtype.is_float else (BOOL if x.dtype == DType.bool else INT)
+
+
+def shape_of(c: Ctx) -> Type:
+    x = c.t("x")
+    return SeqType(tuple(INT for _ in x.shape))
+
+
+def size_of(c: Ctx) -> Type:
+    return INT
+
+
+def cross_entropy(c: Ctx) -> Type:
+    logits, labels = c.t("logits"), c.t("labels")
+    if logits.rank != 2 or not logits.dtype.is_float:
+        raise OpTypeError(f"`cross_entropy` needs float logits of shape [n, k], got {logits}", expected="f32[n, k] logits",
+                          hint="pass the model's raw scores, one row per example")
+    if labels.rank != 1 or not labels.dtype.is_int:
+        raise OpTypeError(f"`cross_entropy` needs integer labels of shape [n], got {labels}", expected="i64[n] class indices",
+                          hint="labels are class indices, not one-hot vectors")
+    if dims_equal(logits.shape[0], labels.shape[0]) is False:
+        raise shape_error(f"{logits.shape[0]} rows of logits but {labels.shape[0]} labels", expected="one label per row",
+                          hint="check that the logits and labels come from the same batch")
+    return TensorType(logits.dtype, ())
+
+
+def squared_loss(c: Ctx) -> Type:
+    y_hat, y = c.t("y_hat"), c.t("y")
+    broadcast(y_hat.shape, y.shape)
+    return TensorType(_float_of(promote(y_hat, y)), ())
+
+
+def print_(c: Ctx) -> Type:
+    return ScalarType("none")
+
+
+def seed(c: Ctx) -> Type:
+    return ScalarType("none")
+
+
+# ---- the table ---------------------------------------------------------------------------------
+X = P("x", "tensor")
+Y = P("y", "tensor")
+AXIS = P("axis", "axis", None)
+KEEP = P("keepdims", "flag", False)
+DT = P("dtype", "dtype", None)
+
+
+def _u(name: str, rule, doc: str, **kw) -> OpSpec:
+    return OpSpec(name, (X,), rule, doc, category="elementwise", **kw)
+
+
+def _b(name: str, rule, doc: str, **kw) -> OpSpec:
+    return OpSpec(name, (X, Y), rule, doc, category="elementwise", **kw)
+
+
+def _r(name: str, rule, doc: str, **kw) -> OpSpec:
+    return OpSpec(name, (X, AXIS, KEEP), rule, doc, category="reduction", **kw)
+
+
+SPECS: dict[str, OpSpec] = {s.name: s for s in [
+    # creation
+    OpSpec("tensor", (P("data", "data"), DT), tensor_lit, "A tensor from a (nested) list literal.", False, "creation"),
+    OpSpec("arange", (P("start", "scalar"), P("stop", "scalar", None), P("step", "scalar", None), DT), arange,
+           "Evenly spaced values in [start, stop); ints give int64, floats float32.", False, "creation"),
+    OpSpec("zeros", (P("shape", "shape"), DT), filled, "A tensor of zeros (float32 unless dtype says).", False, "creation", "shape"),
+    OpSpec("ones", (P("shape", "shape"), DT), filled, "A tensor of ones.", False, "creation", "shape"),
+    OpSpec("full", (P("shape", "shape"), P("value", "scalar"), DT), filled, "A tensor filled with one value.", False, "creation"),
+    OpSpec("linspace", (P("start", "scalar"), P("stop", "scalar"), P("num", "scalar"), DT), linspace,
+           "`num` evenly spaced values from start to stop inclusive.", False, "creation"),
+    OpSpec("eye", (P("n", "scalar"), DT), eye, "The n×n identity matrix.", False, "creation"),
+    OpSpec("zeros_like", (X, DT), like, "Zeros with the shape (and dtype) of x.", False, "creation"),
+    OpSpec("ones_like", (X, DT), like, "Ones with the shape (and dtype) of x.", False, "creation"),
+    OpSpec("full_like", (X, P("value", "scalar"), DT), like, "A value with the shape of x.", False, "creation"),
+    OpSpec("normal", (P("shape", "shape"), P("mean", "scalar", 0.0), P("std", "scalar", 1.0)), random_draw,
+           "Gaussian draws, float32, from the notebook's seeded generator.", False, "random"),
+    OpSpec("uniform", (P("shape", "shape"), P("low", "scalar", 0.0), P("high", "scalar", 1.0)), random_draw,
+           "Uniform draws in [low, high), float32, from the notebook's seeded generator.", False, "random"),
+    OpSpec("seed", (P("value", "scalar"),), seed, "Seeds the notebook's random generator.", False, "random"),
+    # elementwise
+    _u("exp", unary_float, "e to the x."),
+    _u("log", unary_float, "Natural logarithm."),
+    _u("sqrt", unary_float, "Square root."),
+    _u("sin", unary_float, "Sine."),
+    _u("cos", unary_float, "Cosine."),
+    _u("tanh", unary_float, "Hyperbolic tangent."),
+    _u("sigmoid", unary_float, "1 / (1 + exp(-x))."),
+    _u("relu", unary_same, "max(x, 0)."),
+    _u("abs", unary_same, "Absolute value."),
+    _u("square", unary_same, "x * x."),
+    _u("sign", unary_same, "-1, 0 or 1."),
+    _u("floor", unary_same, "Round down."),
+    _u("neg", unary_same, "-x."),
+    _u("logical_not", logical, "~x for bool tensors.", differentiable=False),
+    _b("add", binary, "x + y."),
+    _b("sub", binary, "x - y."),
+    _b("mul", binary, "x * y."),
+    _b("truediv", binary, "x / y (true division; ints give float32)."),
+    _b("floordiv", binary, "x // y.", differentiable=False),
+    _b("mod", binary, "x % y.", differentiable=False),
+    _b("pow", binary, "x ** y."),
+    _b("maximum", binary, "Elementwise maximum."),
+    _b("minimum", binary, "Elementwise minimum."),
+    _b("eq", compare, "x == y.", differentiable=False),
+    _b("ne", compare, "x != y.", differentiable=False),
+    _b("lt", compare, "x < y.", differentiable=False),
+    _b("le", compare, "x <= y.", differentiable=False),
+    _b("gt", compare, "x > y.", differentiable=False),
+    _b("ge", compare, "x >= y.", differentiable=False),
+    _b("logical_and", logical, "x & y for bool tensors.", differentiable=False),
+    _b("logical_or", logical, "x | y for bool tensors.", differentiable=False),
+    _b("logical_xor", logical, "x ^ y for bool tensors.", differentiable=False),
+    OpSpec("where", (P("cond", "tensor"), X, Y), where, "x where cond holds, else y.", category="elementwise"),
+    OpSpec("clip", (X, P("min", "scalar"), P("max", "scalar")), clip, "Clamp x into [min, max].", category="elementwise"),
+    # reductions
+    _r("sum", reduce_same, "Sum over an axis (or all)."),
+    _r("mean", reduce_float, "Mean over an axis (or all)."),
+    _r("max", reduce_same, "Maximum over an axis (or all)."),
+    _r("min", reduce_same, "Minimum over an axis (or all)."),
+    _r("prod", reduce_same, "Product over an axis (or all)."),
+    _r("var", reduce_float, "Population variance (divides by n) over an axis (or all)."),
+    _r("argmax", reduce_index, "Index of the maximum (flat index when no axis); int64.", differentiable=False),
+    _r("argmin", reduce_index, "Index of the minimum (flat index when no axis); int64.", differentiable=False),
+    OpSpec("cumsum", (X, AXIS), cumsum, "Running sum along an axis (flattened when none).", category="reduction"),
+    OpSpec("norm", (X,), norm, "The L2 (Frobenius) norm of all elements.", category="reduction"),
+    OpSpec("softmax", (X, P("axis", "axis", -1)), softmax, "exp(x) / sum(exp(x)) along an axis (the last by default).",
+           category="reduction"),
+    # linear algebra
+    OpSpec("matmul", (X, Y), matmul, "Matrix product, `x @ y`.", category="linalg"),
+    OpSpec("dot", (X, Y), dot, "Dot product of two vectors.", category="linalg"),
+    # shape
+    OpSpec("reshape", (X, P("shape", "shape")), reshape, "Same elements, new shape; one -1 is inferred.", category="shape", varargs="shape"),
+    OpSpec("transpose", (X, P("axes", "axes", None)), transpose, "Permute axes (reverse them when none given); `.T`.", category="shape", varargs="axes"),
+    OpSpec("concat", (P("tensors", "tensors"), P("axis", "axis", 0)), concat, "Join tensors along an existing axis.", category="shape"),
+    OpSpec("stack", (P("tensors", "tensors"), P("axis", "axis", 0)), stack, "Join tensors along a new axis.", category="shape"),
+    OpSpec("squeeze", (X, AXIS), squeeze, "Drop axes of size 1.", category="shape"),
+    OpSpec("unsqueeze", (X, P("axis", "axis")), unsqueeze, "Insert an axis of size 1.", category="shape"),
+    OpSpec("getitem", (X, P("index", "index")), lambda c: c.static["result"], "Indexing and slicing.", category="shape"),
+    # misc
+    OpSpec("clone", (X,), unary_same, "A copy that does not share memory.", category="misc"),
+    OpSpec("detach", (X,), unary_same, "The same values, cut from the gradient graph.", category="misc"),
+    OpSpec("astype", (X, P("dtype", "dtype")), cast, "Convert to another dtype.", category="misc"),
+    OpSpec("item", (X,), to_scalar, "The single element as a Python number.", False, "misc"),
+    OpSpec("shape", (X,), shape_of, "The shape as a tuple of ints.", False, "misc"),
+    OpSpec("numel", (X,), size_of, "The number of elements.", False, "misc"),
+    OpSpec("len", (X,), size_of, "The size of the first axis.", False, "misc"),
+    OpSpec("print", (), print_, "Print values.", False, "io", varargs="values"),
+    # losses
+    OpSpec("cross_entropy", (P("logits", "tensor"), P("labels", "tensor")), cross_entropy,
+           "Mean softmax cross-entropy of logits [n, k] against integer labels [n].", category="loss"),
+    OpSpec("squared_loss", (P("y_hat", "tensor"), P("y", "tensor")), squared_loss,
+           "Mean squared error: mean((y_hat - y) ** 2).", category="loss"),
+]}
+
+# DSL spelling -> op name, for free functions and for methods (`x.sum()` binds x to the first param).
+FUNCTIONS: dict[str, str] = {name: name for name, s in SPECS.items()
+                             if name not in ("getitem", "neg", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow",
+                                             "eq", "ne", "lt", "le", "gt", "ge", "logical_xor", "shape", "item")}
+FUNCTIONS.update({"cast": "astype"})
+METHODS: dict[str, str] = {
+    "sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod", "var": "var", "argmax": "argmax",
+    "argmin": "argmin", "cumsum": "cumsum", "reshape": "reshape", "transpose": "transpose", "squeeze": "squeeze",
+    "unsqueeze": "unsqueeze", "clone": "clone", "detach": "detach", "astype": "astype", "item": "item",
+    "numel": "numel", "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "norm": "norm", "clip": "clip",
+    "softmax": "softmax",
+}
+ATTRIBUTES: dict[str, str] = {"T": "transpose", "shape": "shape"}

@@ -1,0 +1,32 @@
+"""The front end's one entry: chapter text -> typed IR module (split, parse, build the AST, lower)."""
+from __future__ import annotations
+
+from d2lc.core.diagnostics import DiagnosticBag
+from d2lc.core.ir import Cell, Module
+from d2lc.front.ast import to_ast
+from d2lc.front.chapter import split_chapter
+from d2lc.front.depth import check_depth
+from d2lc.front.lower import Lowerer
+from d2lc.front.parser import parse_cell
+
+
+def lower_chapter(text: str, path: str, known_targets: set[str], bag: DiagnosticBag) -> Module:
+    """The chapter's cells lowered to typed IR; every problem found goes into `bag`."""
+    raw_cells, chapter_diags, title = split_chapter(text, path, known_targets)
+    bag.items.extend(chapter_diags)
+    lowerer = Lowerer(bag)
+    cells: list[Cell] = []
+    for raw in raw_cells:
+        if raw.kind == "markdown":
+            cells.append(Cell("markdown", raw.text, only=raw.only, line=raw.line))
+            continue
+        tree, errors = parse_cell(raw.text, path, raw.line)
+        bag.items.extend(errors)
+        nodes = to_ast(tree, path, raw.line) if tree is not None else []
+        too_deep = check_depth(nodes)
+        if too_deep is not None:
+            bag.items.append(too_deep)
+            nodes = []
+        stmts = lowerer.block(nodes)
+        cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
+    return Module(path, title or path, cells, dict(lowerer.functions))

@@ -1,0 +1,171 @@
+"""Names the generated Python cannot give to a chapter's own variables, and their deterministic renaming.
+
+A chapter may call a variable `lambda` or `np`, a model member `parameters`: written as they are, the first
+is a syntax error, the second shadows NumPy's import, the third overrides `torch.nn.Module.parameters`.
+After type checking, `rename_reserved` gives each such name a trailing underscore (`lambda_`, `np_`,
+`parameters_`; more underscores when the chapter already uses that name too), everywhere the IR
+mentions it, so every target and the harness see the same, readable names. docs/dsl.md lists the rules.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+from dataclasses import fields, is_dataclass, replace
+from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
+
+from d2lc.core import ir
+from d2lc.core.types import FuncType, ModelType
+
+# Names emitted code binds or reads itself inside functions and models (the JAX PRNG key threading, Keras's
+# `training` flag, the model's `self`).
+EMITTED_NAMES = frozenset({"self", "key", "subkey", "init_key", "dropout_key", "rng", "training"})
+
+# Public attributes of the frameworks' layer base classes (torch.nn.Module, flax.linen.Module,
+# keras Layer/Model, gluon Block/HybridBlock, paddle.nn.Layer), which a model member must not override.
+# tests/test_faults_frontend.py checks this list against the installed frameworks.
+FRAMEWORK_MEMBER_NAMES = frozenset("""
+    T_destination add_loss add_metric add_module add_parameter add_sublayer add_variable add_weight
+    apply astype backward bfloat16 bind buffers build build_from_config call call_super_init cast
+    children clear_gradients clone collect_params compile compile_from_config compiled_loss
+    compiled_metrics compute_dtype compute_loss compute_mask compute_metrics compute_output_shape
+    compute_output_spec copy count_params cpu create_parameter create_tensor create_variable cuda
+    distribute_reduction_method distribute_strategy double dtype dtype_policy dump_patches eval evaluate
+    export extra_repr fit float float16 forward from_config full full_name get_buffer get_build_config
+    get_compile_config get_config get_extra_state get_layer get_metrics_result get_parameter
+    get_quantization_layer_structure get_state_tree get_sublayer get_submodule get_variable get_weights
+    half has_rng has_variable hybrid_forward hybridize infer_shape infer_type init init_with_output
+    initialize input input_dtype input_spec ipu is_initializing is_mutable_collection jit_compile layers
+    lazy_init load load_dict load_own_variables load_parameters load_params load_state_dict load_weights
+    loss losses make_predict_function make_rng make_test_function make_train_function metrics
+    metrics_names metrics_variables module_paths modules mtia name name_scope named_buffers
+    named_children named_modules named_parameters named_sublayers non_trainable_variables
+    non_trainable_weights optimize_for output param parameters params path perturb predict
+    predict_on_batch predict_step prefix put_variable quantization_mode quantize quantized_build
+    quantized_call register_backward_hook register_buffer register_child register_forward_hook
+    register_forward_post_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+    register_module register_op_hook register_parameter register_state_dict_hook
+    register_state_dict_post_hook register_state_dict_pre_hook rematerialized_call requires_grad_
+    reset_metrics run_eagerly save save_own_variables save_parameters save_params save_weights set_dict
+    set_extra_state set_state_dict set_state_tree set_sublayer set_submodule set_weights setup
+    sharded_state_dict share_memory sow state_dict stateless_call stateless_compute_loss sublayers
+    summary supports_masking symbolic_call tabulate test_on_batch test_step to to_empty to_json
+    to_static_state_dict train train_on_batch train_step trainable trainable_variables trainable_weights
+    type unbind variable variable_dtype variables weights xpu zero_grad
+""".split())
+
+SHARED_SNIPPETS = Path(__file__).parent.parent / "emit" / "snippets"
+
+
+def _defined_at_top(path: Path) -> set[str]:
+    """Functions, classes and variables a snippet file defines at its top level."""
+    out: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return out
+
+
+@lru_cache(maxsize=1)
+def reserved_member_names() -> frozenset[str]:
+    """Names a model member or hyper-parameter cannot have: an attribute of a layer base class, a keyword,
+    a name the emitted model code uses, or an import of a target whose members are local names."""
+    from d2lc.emit.backend import registry
+    names = set(keyword.kwlist) | EMITTED_NAMES | FRAMEWORK_MEMBER_NAMES
+    for backend in registry().values():
+        if backend.members_are_locals:
+            names |= set(backend.imports)
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def reserved_names() -> frozenset[str]:
+    """Python keywords and built-ins, and every installed target's imports and emitted helpers."""
+    from d2lc.emit.backend import registry
+    names = set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} | EMITTED_NAMES
+    snippet_dirs = [SHARED_SNIPPETS]
+    for backend in registry().values():
+        names |= set(backend.imports)
+        snippet_dirs.append(Path(import_module(backend.emitter.__module__).__file__).parent / "snippets")
+    for folder in snippet_dirs:
+        for f in sorted(folder.glob("*.py")):
+            names.add(f.stem)
+            names |= _defined_at_top(f)
+    return frozenset(names)
+
+
+NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),
+               ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var",), ir.ModelDef: ("name",),
+               ir.Member: ("name",), ir.ApplyLayer: ("member",), ir.NewModel: ("model",)}
+
+
+def _bound_names(module: ir.Module) -> tuple[set[str], set[str]]:
+    """(every name the chapter binds, those bound only as model members or hyper-parameters)."""
+    bound: set[str] = set()
+    members: set[str] = set()
+    for s in ir.walk_stmts(list(module.stmts())):
+        if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            bound.add(s.name)
+        elif isinstance(s, ir.For):
+            bound.add(s.var)
+        elif isinstance(s, ir.FuncDef):
+            bound |= {s.name} | {p.name for p in s.params}
+        elif isinstance(s, ir.ModelDef):
+            inner = {m.name for m in s.members} | {p.name for p in s.hparams}
+            members |= inner
+            bound |= {s.name} | {p.name for p in s.forward.params}
+            bound |= {x.name for x in ir.walk_stmts(s.forward.body) if isinstance(x, (ir.Assign, ir.IndexAssign))}
+    return bound | members, members - bound
+
+
+def renaming(module: ir.Module) -> dict[str, str]:
+    """{reserved name the chapter binds: its new name}, e.g. {"lambda": "lambda_"}."""
+    bound, members = _bound_names(module)
+    reserved = reserved_names()
+    out: dict[str, str] = {}
+    for name in sorted(bound):
+        if name in (reserved_member_names() if name in members else reserved):
+            new = name + "_"
+            while new in bound or new in reserved or new in out.values():
+                new += "_"
+            out[name] = new
+    return out
+
+
+def rename_reserved(module: ir.Module) -> dict[str, str]:
+    """Rename, in place, every reserved name the chapter binds; returns the renaming applied."""
+    mapping = renaming(module)
+    if not mapping:
+        return mapping
+    seen: set[int] = set()
+    stack: list[object] = [c.stmts for c in module.cells] + [list(module.functions.values())]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+            continue
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            continue
+        if not is_dataclass(node) or isinstance(node, type) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for attr in NAME_FIELDS.get(type(node), ()):
+            value = getattr(node, attr)
+            if value in mapping:
+                setattr(node, attr, mapping[value])
+        if isinstance(node, ir.NewModel):
+            node.kwargs = {mapping.get(k, k): v for k, v in node.kwargs.items()}
+        if isinstance(node, ir.Expr) and isinstance(node.type, (FuncType, ModelType)) and node.type.name in mapping:
+            node.type = replace(node.type, name=mapping[node.type.name])
+        for f in fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, (list, tuple, dict)) or (is_dataclass(value) and not isinstance(value, type)):
+                stack.append(value)
+    module.functions = {mapping.get(k, k): v for k, v in module.functions.items()}
+    return mapping

@@ -1,1 +1,0 @@
-"""The web book: MyST pages with one tab per target, built by Sphinx with sphinx-design."""

@@ -1,0 +1,1 @@
+"""Tools for backend authors and testers: conformance, the backend scaffold, the random-program fuzzer."""

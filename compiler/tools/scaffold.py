@@ -1,0 +1,216 @@
+"""`d2lc new-target NAME`: write the skeleton of a backend folder from the templates in templates/new_target/.
+
+    NAME/__init__.py   the Backend declaration (or `base.derive(...)` with --inherit)
+    NAME/ops.py        the op table: every IR op, as Unsupported("TODO: ...") or inherited
+    NAME/emitter.py    the Emitter subclass, with the hooks listed
+    NAME/goldens.md    golden cases checked by `d2lc conformance NAME`
+    envs/NAME.txt      the requirements of its environment (.venv-NAME)
+
+and registers the entry point in this repository's pyproject.toml (or prints the line to add).
+"""
+from __future__ import annotations
+
+import argparse
+import keyword
+import re
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from d2lc.emit.backend import ENTRY_POINT_GROUP, Backend, Layouts, get_backend, registry
+
+TEMPLATES = Path(__file__).parent.parent / "templates" / "new_target"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+SECTION = f'[project.entry-points."{ENTRY_POINT_GROUP}"]'
+
+
+class ScaffoldError(Exception):
+    pass
+
+
+@dataclass
+class Scaffold:
+    package: Path  # the backend folder written
+    files: list[Path]
+    entry_point: str  # `name = "module:backend"`
+    registered: bool  # whether it was added to pyproject.toml
+
+
+def describe(rule) -> str:
+    """A rule in a few words, for the comments of an inherited op table."""
+    from d2lc.emit import rules as R
+    if isinstance(rule, R.DTyped):
+        return describe(rule.rule) + " (+dtype=)"
+    if isinstance(rule, R.Fn):
+        return f"{rule.path}({', '.join(rule.args + tuple(f'{k}=' for k in rule.kw))})"
+    if isinstance(rule, R.Method):
+        return f"x.{rule.name}({', '.join(rule.args + tuple(f'{k}=' for k in rule.kw))})"
+    if isinstance(rule, R.Infix):
+        return f"x {rule.op} y"
+    if isinstance(rule, R.Prefix):
+        return f"{rule.op}x"
+    if isinstance(rule, R.Attr):
+        return f"x.{rule.name}"
+    if isinstance(rule, R.Tmpl):
+        return rule.template
+    if isinstance(rule, R.Custom):
+        return f"a Custom rule ({getattr(rule.fn, '__name__', 'fn')})"
+    if isinstance(rule, R.Unsupported):
+        return "nothing (unsupported)"
+    return type(rule).__name__
+
+
+def _op_groups(base: Backend | None) -> list[tuple[str, list[dict]]]:
+    from d2lc.core.ops import SPECS
+    from d2lc.emit.base import GENERIC
+    from d2lc.emit.rules import Unsupported
+    groups: dict[str, list[dict]] = {}
+    for name, spec in SPECS.items():
+        if name in GENERIC:
+            continue  # print, getitem: every Python target spells them the same
+        params = [p.name for p in spec.params] + ([f"*{spec.varargs}"] if spec.varargs and spec.varargs not in
+                                                   [p.name for p in spec.params] else [])
+        signature = f"{name}({', '.join(params)})"
+        rule = base.ops.get(name) if base is not None else None
+        inherited = rule is not None and not isinstance(rule, Unsupported)
+        groups.setdefault(spec.category, []).append({
+            "name": name, "signature": signature, "doc": spec.doc, "inherited": inherited,
+            "rule": describe(rule) if inherited else "",
+            "todo": repr(f"TODO: {signature}: {spec.doc}"),
+        })
+    return list(groups.items())
+
+
+def _base_info(name: str) -> dict:
+    """Where the base backend is importable from: its entry point's module and attribute."""
+    backend = get_backend(name)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == backend.name:
+            module, _, attr = ep.value.partition(":")
+            return {"name": backend.name, "module": module, "attr": attr or "backend", "backend": backend}
+    raise ScaffoldError(f"cannot find the entry point of backend '{name}'")
+
+
+def _dotted_package(folder: Path) -> str | None:
+    """The import path of `folder` when it sits in a package chain (folders with __init__.py)."""
+    parts = [folder.name]
+    parent = folder.parent
+    while (parent / "__init__.py").exists():
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts) if len(parts) > 1 else None
+
+
+def scaffold(name: str, directory: Path, inherit: str | None = None, display_name: str | None = None,
+             module: str | None = None, envs_dir: Path | None = None, force: bool = False,
+             register: bool = True) -> Scaffold:
+    """Write the backend folder `directory/name` (and envs/NAME.txt); returns what was written."""
+    import jinja2
+    if not NAME_RE.match(name) or keyword.iskeyword(name):
+        raise ScaffoldError(f"'{name}' is not a valid target name (lowercase letters, digits and _, starting with a letter)")
+    if name in registry() and not force:
+        raise ScaffoldError(f"a target named '{name}' is already installed (use --force to write the skeleton anyway)")
+    package = directory / name
+    if package.exists() and any(package.iterdir()) and not force:
+        raise ScaffoldError(f"{package} already exists (use --force to overwrite)")
+    base = _base_info(inherit) if inherit else None
+    module = module or name
+    display = display_name or name.replace("_", " ").title().replace(" ", "")
+    layouts = base["backend"].layouts if base else Layouts()
+    context = {
+        "name": name, "display": display, "module": module, "cls": "".join(p.title() for p in name.split("_")),
+        "base": base, "groups": _op_groups(base["backend"] if base else None), "layouts": layouts,
+    }
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    envs_dir = envs_dir if envs_dir is not None else directory.parent / "envs"
+    outputs = {
+        package / "__init__.py": "__init__.py.j2",
+        package / "ops.py": "ops.py.j2",
+        package / "emitter.py": "emitter.py.j2",
+        package / "goldens.md": "goldens.md.j2",
+        envs_dir / f"{name}.txt": "requirements.txt.j2",
+    }
+    written = []
+    for path, template in outputs.items():
+        if path.suffix == ".txt" and path.exists() and not force:
+            continue  # an existing requirements file is the author's
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(env.get_template(template).render(**context), encoding="utf-8")
+        written.append(path)
+    in_repo = directory.resolve() == (REPO_ROOT / "targets").resolve() and (REPO_ROOT / "pyproject.toml").exists()
+    target_module = f"d2lc_targets.{name}" if in_repo else (_dotted_package(package) or name)
+    line = f'{name} = "{target_module}:backend"'
+    registered = False
+    if in_repo and register:
+        registered = add_entry_point(REPO_ROOT / "pyproject.toml", name, line)
+    return Scaffold(package, written, line, registered)
+
+
+def add_entry_point(pyproject: Path, name: str, line: str) -> bool:
+    """Add `line` to the d2lc.targets entry points of a pyproject.toml; False if `name` is there already."""
+    lines = pyproject.read_text(encoding="utf-8").splitlines()
+    try:
+        start = lines.index(SECTION)
+    except ValueError:
+        lines += ["", SECTION, line]
+    else:
+        end = start + 1
+        while end < len(lines) and lines[end].strip() and not lines[end].startswith("["):
+            if lines[end].split("=")[0].strip() == name:
+                return False
+            end += 1
+        lines.insert(end, line)
+    pyproject.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return True
+
+
+# ---- command line ----------------------------------------------------------------------------
+def add_new_target_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "new-target", help="write the skeleton of a new backend",
+        description="Write a backend folder (Backend declaration, an op table listing every IR op as a TODO or "
+                    "inherited, an Emitter subclass, goldens) and envs/NAME.txt, and register its entry point.")
+    p.add_argument("name", metavar="NAME", help="the target name (lowercase), e.g. paddle")
+    p.add_argument("--dir", default="targets", help="the folder to create NAME/ in (default: targets)")
+    p.add_argument("--inherit", metavar="TARGET", help="start from this backend's rules (e.g. pytorch) instead of TODOs")
+    p.add_argument("--display-name", metavar="TEXT", help="the framework's name for people (default: from NAME)")
+    p.add_argument("--module", metavar="ROOT", help="the root name emitted code imports (default: NAME)")
+    p.add_argument("--envs-dir", metavar="DIR", help="where NAME.txt goes (default: envs/ next to --dir)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    p.add_argument("--no-register", action="store_true", help="don't add the entry point to pyproject.toml")
+    p.set_defaults(func=cmd_new_target)
+    return p
+
+
+def cmd_new_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.inherit:
+        try:
+            get_backend(args.inherit)
+        except KeyError:
+            parser.error(f"unknown target to inherit from: '{args.inherit}'")
+    try:
+        result = scaffold(args.name, Path(args.dir), inherit=args.inherit, display_name=args.display_name,
+                          module=args.module, envs_dir=Path(args.envs_dir) if args.envs_dir else None,
+                          force=args.force, register=not args.no_register)
+    except ScaffoldError as exc:
+        parser.error(str(exc))
+    for path in result.files:
+        print(f"wrote {path}")
+    if result.registered:
+        print(f"added to pyproject.toml [{SECTION[1:-1]}]:\n    {result.entry_point}")
+        print("next: .venv/bin/pip install -q --no-deps -e .   (then it shows in `d2lc targets`)")
+    else:
+        print(f"add this line under {SECTION} in the pyproject.toml of the package holding {result.package}:")
+        print(f"    {result.entry_point}")
+        print("then reinstall that package (pip install -e .) so that `d2lc targets` lists it")
+    print(f"then: fill in the TODOs of {result.package}/ops.py and __init__.py, "
+          f"make its environment (scripts/envs.sh {args.name}), and run `d2lc conformance {args.name}`")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from d2lc.cli.main import main
+    sys.exit(main(["new-target", *sys.argv[1:]]))
