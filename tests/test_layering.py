@@ -23,7 +23,8 @@ PACKAGES = {"d2lc": ROOT / "compiler", "d2lc_targets": ROOT / "targets"}
 STAGES = ["core", "front", "passes", "emit", "build", "harness", "tools", "cli"]
 RANK = {name: i for i, name in enumerate(STAGES)}
 TARGETS_RANK = RANK["emit"]  # a backend is emit-stage data: it may read core, passes and emit
-LOWERING = ("d2lc.front.lower", "d2lc.front.lower_models")
+LOWERING = tuple(f"d2lc.front.{name}" for name in ("lower", "lower_base", "lower_calls", "lower_exprs", "lower_index",
+                                                   "lower_models", "lower_stmts"))
 MAX_LINES = 500
 # Left by the move into pipeline folders, each removed by the commit that fixes it (issue 9); a fixed
 # entry that stays listed fails too, so this list only shrinks.
@@ -42,14 +43,12 @@ KNOWN_VIOLATIONS = {
 }
 KNOWN_CYCLES = [
     ['d2lc.emit.backend', 'd2lc.emit.base', 'd2lc.emit.rules'],
-    ['d2lc.front.lower', 'd2lc.front.lower_models'],
     ['d2lc.build.book', 'd2lc.build.compile', 'd2lc.build.incremental'],
     ['d2lc.build.bookbuild', 'd2lc.cli.fuzz', 'd2lc.cli.harness', 'd2lc.cli.main', 'd2lc.tools.conformance', 'd2lc.tools.scaffold'],
 ]
 KNOWN_LARGE = {
     'd2lc.core.ops',
     'd2lc.emit.base',
-    'd2lc.front.lower',
     'd2lc.tools.conformance',
     'd2lc.tools.fuzz.programs',
 }

@@ -1,22 +1,22 @@
 """Lowering of `model` blocks, layers, losses, optimizers, data sets and `train(...)` to IR."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import Any
 
 from d2lc.front import ast as A
+from d2lc.front.lower_base import LowererBase, Scope, Symbol
 from d2lc.core import ir
-from d2lc.core.diagnostics import Loc, did_you_mean
+from d2lc.core.ir import static_value
+from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
 from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from d2lc.core.ops import REQUIRED, P
-from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
-
-if TYPE_CHECKING:
-    from d2lc.front.lower import Lowerer
+from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
 
 MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | {"param", "train"}
 
 
-def bind(lw: "Lowerer", params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
+def bind(lw: LowererBase, params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
          hint: str | None = None) -> dict[str, Any] | None:
     """Bind a call's arguments to named params; reports arity and keyword errors (with `hint`, if given)."""
     names = [p.name for p in params]
@@ -48,7 +48,7 @@ _INIT_LAYERS = [k for k, spec in LAYERS.items() if spec.inits]
 INIT_LAYERS = ", ".join(_INIT_LAYERS[:-1]) + " or " + _INIT_LAYERS[-1]  # "Linear, Conv2d or Embedding"
 
 
-def lower_init(lw: "Lowerer", node: A.Node | None, role: str = "weight") -> ir.Init | None:
+def lower_init(lw: LowererBase, node: A.Node | None, role: str = "weight") -> ir.Init | None:
     """An initialiser expression (`normal(0.0, 0.01)`, `zeros`, ...) for a weight or a bias, checked."""
     if node is None:
         return None
@@ -77,7 +77,7 @@ def lower_init(lw: "Lowerer", node: A.Node | None, role: str = "weight") -> ir.I
     return ir.Init(kind, args, node.loc) if _sensible(lw, ir.Init(kind, args, node.loc)) else None
 
 
-def _numeric_arg(lw: "Lowerer", kind: str, name: str, v: ir.Expr) -> bool:
+def _numeric_arg(lw: LowererBase, kind: str, name: str, v: ir.Expr) -> bool:
     if isinstance(v.type, AnyType) or isinstance(v.type, ScalarType) and v.type.kind in ("int", "float"):
         return True
     lw.error(v.loc, f"`{kind}`'s argument `{name}` must be a number, got {v.type}", expected=f"{kind}({', '.join(INITS[kind])}) with numeric arguments",
@@ -85,9 +85,8 @@ def _numeric_arg(lw: "Lowerer", kind: str, name: str, v: ir.Expr) -> bool:
     return False
 
 
-def _sensible(lw: "Lowerer", init: ir.Init) -> bool:
+def _sensible(lw: LowererBase, init: ir.Init) -> bool:
     """Static checks of an initialiser's arguments: a positive standard deviation, low < high."""
-    from d2lc.core.ir import static_value
     std = static_value(init.args.get("std"))
     if init.kind == "normal" and isinstance(std, (int, float)) and std <= 0:
         lw.error(init.args["std"].loc, f"the standard deviation of `normal` must be positive, got {std}", expected="normal(mean, std) with std > 0",
@@ -101,7 +100,7 @@ def _sensible(lw: "Lowerer", init: ir.Init) -> bool:
     return True
 
 
-def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
+def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
     kind = e.func.id  # type: ignore[attr-defined]
     spec = LAYERS[kind]
     if kind == "Sequential":
@@ -124,7 +123,7 @@ def lower_layer(lw: "Lowerer", e: A.Call) -> ir.Expr:
     return ir.Layer(LayerType(kind), e.loc, kind, args, [], inits.get("weight"), inits.get("bias"))
 
 
-def _init_allowed(lw: "Lowerer", kind: str, args: dict[str, Any], kw: A.Keyword, role: str) -> bool:
+def _init_allowed(lw: LowererBase, kind: str, args: dict[str, Any], kw: A.Keyword, role: str) -> bool:
     """Whether `kind` takes the initialiser keyword `kw`; reports why not."""
     spec = LAYERS[kind]
     if not spec.has_params:
@@ -148,7 +147,7 @@ def _init_allowed(lw: "Lowerer", kind: str, args: dict[str, Any], kw: A.Keyword,
 _INPUT_AXIS = {"Linear": -1, "Conv2d": 1, "BatchNorm1d": 1, "BatchNorm2d": 1}
 
 
-def _member_layer(lw: "Lowerer", layer: ir.Expr | None) -> ir.Expr | None:
+def _member_layer(lw: LowererBase, layer: ir.Expr | None) -> ir.Expr | None:
     """A member named inside a member Sequential (`shared` in Sequential(..., shared, ...)) stands for its layer."""
     if isinstance(layer, ir.Var) and lw.current_model is not None:
         member = next((m for m in lw.current_model.members if m.name == layer.name), None)
@@ -157,7 +156,7 @@ def _member_layer(lw: "Lowerer", layer: ir.Expr | None) -> ir.Expr | None:
     return layer
 
 
-def _check_input_size(lw: "Lowerer", layer: ir.Layer, x: TensorType, loc) -> None:
+def _check_input_size(lw: LowererBase, layer: ir.Layer, x: TensorType, loc) -> None:
     """One layer object applied twice must see the same input size: its parameters were made for the first."""
     axis = _INPUT_AXIS.get(layer.kind)
     if axis is None or x.rank == 0 or not -x.rank <= axis < x.rank or not isinstance(x.shape[axis], int):
@@ -170,7 +169,7 @@ def _check_input_size(lw: "Lowerer", layer: ir.Layer, x: TensorType, loc) -> Non
                  hint="a layer's parameters are made for the input size of its first use; declare a second layer for the other input")
 
 
-def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
+def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
     """The output type of applying a layer (tree) to x."""
     layer = _member_layer(lw, layer)
     if not isinstance(layer, ir.Layer) or not isinstance(x.type, TensorType):
@@ -180,7 +179,6 @@ def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
         for child in layer.children:
             t = apply_layer(lw, child, ir.Var(t, loc, "_"), loc) if isinstance(t, TensorType) else ANY
         return t
-    from d2lc.core.ir import static_value
     static = {k: static_value(v) for k, v in layer.args.items()}
     _check_input_size(lw, layer, x.type, loc)
     try:
@@ -190,8 +188,7 @@ def apply_layer(lw: "Lowerer", layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
         return ANY
 
 
-def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
-    from d2lc.front.lower import Scope, Symbol
+def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
     hparams: list[ir.Param] = []
     mscope = Scope(parent=lw.globals)
     name_loc = Loc(s.loc.file, s.loc.line, s.loc.col, s.loc.col + len(s.name))  # a model's loc is its name's
@@ -205,7 +202,7 @@ def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
         return None
     for p in s.params:
         lw.reserved_word(p.name, p.loc)
-        ptype = lw._ann_type(p.ann) if p.ann else ANY
+        ptype = lw.ann_type(p.ann) if p.ann else ANY
         default = lw.expr(p.default) if p.default is not None else None
         hparams.append(ir.Param(p.name, ptype, default, p.loc))
         mscope.symbols[p.name] = Symbol(ptype, is_param=True)
@@ -243,7 +240,7 @@ def lower_model(lw: "Lowerer", s: A.ModelDef) -> ir.Stmt | None:
     return mdef
 
 
-def lower_call(lw: "Lowerer", e: A.Call, name: str) -> ir.Expr | None:
+def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
     """Calls of model-related built-ins, model classes and instances; None when `name` is none of them."""
     if name in LAYERS:
         return lower_layer(lw, e)
@@ -257,11 +254,10 @@ def lower_call(lw: "Lowerer", e: A.Call, name: str) -> ir.Expr | None:
             return ir.Const(ANY, e.loc, None)
         init = lower_init(lw, init_kw.value) if init_kw else ir.Init("normal", {"mean": None, "std": ir.Const(FLOAT, e.loc, 0.01)})
         shape = args["shape"]
-        from d2lc.core.ir import static_value
         sv = static_value(shape)
         dims = tuple(d if isinstance(d, int) else None for d in (sv if isinstance(sv, tuple) else (sv,))) \
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
-        return ir.ParamDecl(TensorType(__import__("d2lc.core.types", fromlist=["DEFAULT_FLOAT"]).DEFAULT_FLOAT, dims), e.loc, shape, init)
+        return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init)
     if name in OPTIMIZERS:
         args = bind(lw, OPTIMIZERS[name], e, name)
         return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)
@@ -284,7 +280,7 @@ def lower_call(lw: "Lowerer", e: A.Call, name: str) -> ir.Expr | None:
     return None
 
 
-def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str, layer: ir.Layer | None = None) -> ir.Expr:
+def lower_apply(lw: LowererBase, e: A.Call, sym_type: Type, name: str, layer: ir.Layer | None = None) -> ir.Expr:
     """`net(X)`: a member layer inside forward, a built-in layer held by a name outside models, or a model instance."""
     args = [lw.expr(a) for a in e.args]
     if isinstance(sym_type, LayerType):
@@ -306,12 +302,10 @@ def lower_apply(lw: "Lowerer", e: A.Call, sym_type: Type, name: str, layer: ir.L
     return ir.CallModel(result, e.loc, ir.Var(sym_type, e.func.loc, name), args)
 
 
-def probe_forward(lw: "Lowerer", name: str, args: list[ir.Expr], loc) -> Type | None:
+def probe_forward(lw: LowererBase, name: str, args: list[ir.Expr], loc) -> Type | None:
     """Shape checking across model boundaries: lower model `name` again with its forward's symbolic input
     dimensions bound to the sizes of this call, and report the shape errors that only these sizes cause (at their
     own location, naming this call). The output type for these inputs, or None when nothing is bound."""
-    import dataclasses
-    from d2lc.core.diagnostics import DiagnosticBag
     s = lw.model_asts.get(name)
     fwd = next((st for st in s.body if isinstance(st, A.FuncDef) and st.name == "forward"), None) if s else None
     if fwd is None or lw.probe_depth >= 8 or len(args) != len(fwd.params):
@@ -349,7 +343,7 @@ def probe_forward(lw: "Lowerer", name: str, args: list[ir.Expr], loc) -> Type | 
     return mdef.forward.result
 
 
-def lower_train(lw: "Lowerer", e: A.Call) -> ir.Stmt | None:
+def lower_train(lw: LowererBase, e: A.Call) -> ir.Stmt | None:
     params = (P("net", "model"), P("data", "data"), P("loss", "loss"), P("optimizer", "optimizer"), P("epochs", "scalar", 10),
               P("clip", "scalar", None))
     names = [p.name for p in params]
@@ -388,5 +382,3 @@ def lower_train(lw: "Lowerer", e: A.Call) -> ir.Stmt | None:
     clip = lw.expr(raw["clip"]) if "clip" in raw else None
     return ir.Train(e.loc, net, data, loss, opt, epochs, clip, lw.models.get(net.type.name))
 
-
-__all__ = ["MODEL_BUILTINS", "lower_model", "lower_call", "lower_apply", "lower_train", "NONE", "ScalarType"]

@@ -1,0 +1,106 @@
+"""The lowering's shared state: scopes and symbols, reserved names, and the base every lowering concern builds on.
+
+The `Lowerer` (front/lower.py) is composed of one mixin per concern (statements, expressions, indexing, calls,
+models); each reads and writes the state kept here and calls the others through the hooks declared below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from d2lc.front import ast as A
+from d2lc.core import ir
+from d2lc.core.diagnostics import DiagnosticBag, Loc
+from d2lc.core.layers import DATASETS, LAYERS, LOSSES, OPTIMIZERS
+from d2lc.core.ops import FUNCTIONS
+from d2lc.core.types import ANY, DTYPE_NAMES, Type
+
+BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | set(DTYPE_NAMES) \
+    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | {"param", "train"}
+# Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
+RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES) \
+    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS)
+RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
+
+
+@dataclass
+class Symbol:
+    type: Type
+    const: Any = None  # a statically known Python value, if any
+    func: ir.FuncDef | None = None
+    is_param: bool = False
+    layer: ir.Layer | None = None  # the built-in layer a name holds (`pool = MaxPool2d(3)`), for calls outside models
+
+
+@dataclass
+class Scope:
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    parent: "Scope | None" = None
+    func: ir.FuncDef | None = None
+
+    def lookup(self, name: str) -> Symbol | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.symbols:
+                return scope.symbols[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        scope: Scope | None = self
+        while scope is not None:
+            out |= set(scope.symbols)
+            scope = scope.parent
+        return out
+
+
+def article(word: object) -> str:
+    """`word` with its indefinite article: "an int64 tensor", "a float32 tensor"."""
+    text = str(word)
+    return ("an " if text[:1].lower() in "aeiou" and text[:1] else "a ") + text
+
+class LowererBase:
+    """The state of lowering one chapter (all cells share one top-level scope, as in a notebook)."""
+
+    def __init__(self, diags: DiagnosticBag):
+        self.diags = diags
+        self.globals = Scope()
+        self.scope = self.globals
+        self.functions: dict[str, ir.FuncDef] = {}
+        self.models: dict[str, ir.ModelDef] = {}
+        self.current_model: ir.ModelDef | None = None
+        self._in_loop = 0
+        self.model_asts: dict[str, A.ModelDef] = {}  # for shape checking through model boundaries (models.probe_forward)
+        self.probe_depth = 0
+        self.layer_inputs: dict[int, tuple] = {}  # id(layer) -> (input size, loc, layer) of its first use
+
+    # ---- errors ------------------------------------------------------------------------------
+    def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:
+        self.diags.error(loc, message, expected, hint)
+        return ir.Const(ANY, loc, None)
+
+    # ---- hooks, each provided by one concern's mixin -------------------------------------------------
+    def block(self, stmts: list[A.Node]) -> list[ir.Stmt]:
+        raise NotImplementedError  # statements (lower_stmts.py)
+
+    def reserved_word(self, name: str, loc: Loc) -> bool:
+        raise NotImplementedError  # statements
+
+    def stmt_FuncDef(self, s: A.FuncDef, scope_parent: "Scope | None" = None, register: bool = True) -> ir.Stmt | None:
+        raise NotImplementedError  # statements
+
+    def ann_type(self, ann: A.TypeAnn) -> Type:
+        raise NotImplementedError  # statements
+
+    def expr(self, e: A.Node) -> ir.Expr:
+        raise NotImplementedError  # expressions (lower_exprs.py)
+
+    def index_assign(self, target: A.Subscript, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
+        raise NotImplementedError  # indexing (lower_index.py)
+
+    def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
+        raise NotImplementedError  # op binding and typing (lower.py)
+
+    def apply(self, op: str, args: dict[str, Any], loc: Loc) -> ir.Expr:
+        raise NotImplementedError  # op binding and typing

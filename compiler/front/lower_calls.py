@@ -1,0 +1,241 @@
+"""Lowering of calls: methods, built-ins, chapter functions (argument binding and shape checks), `grad`, `append`.
+
+Calls of layers, models, optimizers and data sets go to lower_models.py; op calls to the op binding of lower.py.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from d2lc.front import ast as A
+from d2lc.front.lower_base import RESERVED, LowererBase, article
+from d2lc.front.lower_models import lower_apply, lower_call
+from d2lc.core import ir
+from d2lc.core.diagnostics import did_you_mean
+from d2lc.core.ops import FUNCTIONS, METHODS
+from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, TensorType, dims_equal, fmt_shape
+
+
+class CallLowering(LowererBase):
+    """`f(...)` and `x.m(...)` in all their forms."""
+
+    def expr_Call(self, e: A.Call) -> ir.Expr:
+        f = e.func
+        for kw in e.kwargs:
+            if kw.name == "<invalid>":
+                return self.error(kw.loc, "a keyword argument needs a plain name before `=`", expected="name=value",
+                                  hint="to compare two values, write `==`")
+        # grad(f)(x): the gradient of a chapter function with respect to its first argument
+        if isinstance(f, A.Call) and isinstance(f.func, A.Name) and f.func.id == "grad":
+            return self._grad_of_function(f, e)
+        if isinstance(f, A.Attribute) and f.attr == "append":
+            return self._append(f, e)
+        if isinstance(f, A.Attribute):
+            if f.attr in METHODS:
+                base = self.expr(f.value)
+                if isinstance(base.type, (TensorType, AnyType)):
+                    return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
+                for a in e.args:
+                    self.expr(a)
+                return self.error(f.loc, f"{article(base.type)} has no method `.{f.attr}`", expected="a tensor",
+                                  hint=f"`.{f.attr}()` is a tensor method; make a tensor with `tensor(...)` first"
+                                  if isinstance(base.type, ScalarType) else f"call `.{f.attr}()` on a tensor")
+            self.expr(f.value)
+            return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
+                              hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
+        if not isinstance(f, A.Name):
+            return self.error(f.loc, "only named functions can be called", expected="name(...)",
+                              hint="call a built-in or a function defined with `def`")
+        name = f.id
+        sym = self.scope.lookup(name)
+        if sym is not None and sym.func is not None:
+            return self._call_user(sym.func, e)
+        if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
+            return lower_apply(self, e, sym.type, name, sym.layer)
+        if sym is None or isinstance(sym.type, ModelType):
+            lowered = lower_call(self, e, name)
+            if lowered is not None:
+                return lowered
+        if name == "train":
+            return self.error(f.loc, "`train(...)` is a statement; write it on its own line", expected="train(...) as a statement",
+                              hint="`train` updates the model in place and returns nothing to assign")
+        if sym is not None:
+            return self.error(f.loc, f"`{name}` is {article(sym.type)}, not a function", expected="a function",
+                              hint=f"`{name}` was assigned a value; functions are defined with `def`")
+        if name == "grad":
+            return self._grad(e)
+        if name in ("float", "int"):
+            if len(e.args) != 1:
+                return self.error(f.loc, f"`{name}` takes 1 argument, got {len(e.args)}", expected=f"{name}(x)",
+                                  hint="convert one value at a time")
+            x = self.expr(e.args[0])
+            if isinstance(x.type, TensorType):
+                x = self.call_op("item", [x], e, "item")
+            return ir.Op(INT if name == "int" else FLOAT, e.loc, "py_" + name, {"x": x})
+        if name == "range":
+            return self.error(f.loc, "`range` is only allowed as the iterable of a `for` loop", expected="for i in range(n):",
+                              hint="use `arange(...)` for a tensor of evenly spaced values")
+        if name == "print":
+            values = [self.expr(a) for a in e.args]
+            if e.kwargs:
+                self.error(e.kwargs[0].loc, "`print` takes no keyword arguments", expected="print(value, ...)",
+                           hint="pass the values positionally")
+            return ir.Op(NONE, e.loc, "print", {"values": values})
+        if name in FUNCTIONS:
+            return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
+        if name in RESERVED:
+            return self.error(f.loc, f"`{name}` is a reserved word", expected="a function name",
+                              hint=f"`{name}` is part of the DSL's syntax and cannot be called")
+        for a in e.args:
+            self.expr(a)
+        return self.error(f.loc, f"unknown function `{name}`", expected="a DSL built-in or a function defined with `def`",
+                          hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"})
+                          or f"define it with `def {name}(...):` before this call")
+
+    def _append(self, f: A.Attribute, e: A.Call) -> ir.Expr:
+        base = self.expr(f.value)
+        if not isinstance(base.type, ListType):
+            return self.error(f.loc, f"`.append` is for lists, not {article(base.type)}", expected="a list made with `name = []`",
+                              hint="start an empty list with `name = []`, then append to it")
+        if len(e.args) != 1 or e.kwargs:
+            return self.error(e.loc, "`append` takes one value", expected="name.append(value)", hint="append values one at a time")
+        item = self.expr(e.args[0])
+        if not isinstance(item.type, (TensorType, AnyType)):
+            return self.error(item.loc, f"lists hold tensors, got {article(item.type)}", expected="a tensor",
+                              hint="wrap numbers with `tensor(...)` first")
+        if base.type.elem is not None and isinstance(item.type, TensorType) and isinstance(base.type.elem, TensorType):
+            old = base.type.elem
+            if old.dtype != item.type.dtype or old.rank != item.type.rank:
+                return self.error(item.loc, f"this list holds {old} tensors; appending {article(item.type)}", expected=str(old),
+                                  hint="a list holds tensors of one dtype and rank; cast or reshape first")
+        if isinstance(base, ir.Var):
+            sym = self.scope.lookup(base.name)
+            if sym is not None:
+                sym.type = ListType(item.type)
+        return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
+
+    def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
+        params = fdef.params
+        names = [p.name for p in params]
+        sig = f"{fdef.name}({', '.join(names)})"
+        args = [self.expr(a) for a in e.args]
+        by_kw: dict[str, ir.Expr] = {}
+        for kw in e.kwargs:
+            value = self.expr(kw.value)
+            if kw.name not in names:
+                return self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`",
+                                  expected="one of: " + ", ".join(names) if names else "no keyword arguments",
+                                  hint=did_you_mean(kw.name, names) or f"see the `def {fdef.name}` line")
+            if kw.name in by_kw or names.index(kw.name) < len(args):
+                return self.error(kw.loc, f"`{fdef.name}` got two values for `{kw.name}`", expected=sig,
+                                  hint=f"pass `{kw.name}` either by position or by name, not both")
+            by_kw[kw.name] = value
+        given = len(args) + len(by_kw)
+        takes = f"`{fdef.name}` takes {len(params)} argument{'s' * (len(params) != 1)} ({', '.join(names)}), got {given}"
+        if len(args) > len(params):
+            extra = len(args) - len(params)
+            return self.error(e.func.loc, takes, expected=sig,
+                              hint=f"remove the {extra} extra argument{'s' * (extra != 1)}")
+        bound: list[ir.Expr] = []
+        missing: list[str] = []
+        for i, p in enumerate(params):
+            if i < len(args):
+                bound.append(args[i])
+            elif p.name in by_kw:
+                bound.append(by_kw[p.name])
+            elif p.default is not None:
+                bound.append(p.default)
+            else:
+                missing.append(p.name)
+        if missing:
+            return self.error(e.func.loc, takes, expected=sig,
+                              hint=f"missing a value for {', '.join(f'`{m}`' for m in missing)}")
+        args = bound
+        bindings: dict[str, Any] = {}
+        for p, a in zip(fdef.params, args):
+            if isinstance(p.type, TensorType) and isinstance(a.type, TensorType):
+                if a.type.dtype != p.type.dtype:
+                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type}, got {article(a.type.dtype.value)} tensor",
+                               expected=f"{article(p.type.dtype.value)} tensor",
+                               hint=f"cast the argument with `.astype({p.type.dtype.value})`")
+                elif a.type.rank != p.type.rank:
+                    self.error(a.loc, f"`{fdef.name}` expects {p.name}: {p.type} (rank {p.type.rank}), got {a.type}",
+                               expected=f"a tensor of rank {p.type.rank}",
+                               hint="reshape the argument, or change the parameter's annotation")
+                else:
+                    for sym, actual in zip(p.type.shape, a.type.shape):
+                        if isinstance(sym, str):
+                            prev = bindings.setdefault(sym, actual)
+                            if dims_equal(prev, actual) is False:
+                                self.error(a.loc, f"`{fdef.name}`: dimension `{sym}` is {prev} in one argument and {actual} in {p.name}",
+                                           expected=f"the same size for `{sym}` everywhere",
+                                           hint=f"every axis annotated `{sym}` must have the same size in one call")
+                        elif dims_equal(sym, actual) is False:
+                            self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}",
+                                       expected=f"shape {fmt_shape(p.type.shape)}",
+                                       hint="reshape the argument, or use a named dimension such as `n` in the annotation")
+        result = fdef.result
+        if isinstance(result, TensorType):
+            result = TensorType(result.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in result.shape))
+        return ir.CallFunc(result, e.loc, fdef.name, args)
+
+    def _grad(self, e: A.Call) -> ir.Expr:
+        if len(e.args) == 1 and not e.kwargs and isinstance(e.args[0], A.Name) and e.args[0].id in self.functions:
+            return self.error(e.loc, "`grad(f)` makes a function; call it", expected=f"grad({e.args[0].id})(x)",
+                              hint="call the gradient function on the point to differentiate at")
+        if len(e.args) != 2 or e.kwargs:
+            for a in e.args:
+                self.expr(a)
+            return self.error(e.func.loc, f"`grad` takes 2 arguments (y, x), got {len(e.args) + len(e.kwargs)}",
+                              expected="grad(y, x) with y a scalar computed from x",
+                              hint="pass the value first, then the variable, both by position")
+        y, x = self.expr(e.args[0]), self.expr(e.args[1])
+        return self._check_grad(y, x, e)
+
+    def _check_grad(self, y: ir.Expr, x: ir.Expr, e: A.Call) -> ir.Expr:
+        if any(isinstance(v, ir.Const) and isinstance(v.type, AnyType) for v in (x, y)):
+            return ir.Const(ANY, e.loc, None)  # an operand already failed and was reported
+        if not isinstance(x, ir.Var):
+            return self.error(x.loc, "`grad` differentiates with respect to a variable", expected="a variable name",
+                              hint="assign the tensor to a name first")
+        if isinstance(x.type, TensorType) and not x.type.dtype.is_float:
+            return self.error(x.loc, f"cannot differentiate with respect to `{x.name}`, {article(x.type.dtype.value)} tensor",
+                              expected="a float tensor",
+                              hint=f"make it a float tensor, e.g. `{x.name} = {x.name}.astype(float32)`")
+        if isinstance(x.type, ScalarType):
+            return self.error(x.loc, f"`{x.name}` is a Python {x.type}, not a tensor", expected="a float tensor",
+                              hint=f"create it as a tensor, e.g. `{x.name} = tensor(1.0)`")
+        if not isinstance(x.type, (TensorType, AnyType)):
+            return self.error(x.loc, f"`{x.name}` is {article(x.type)}, not a tensor", expected="a float tensor",
+                              hint="differentiate with respect to a tensor variable")
+        if isinstance(y.type, TensorType) and y.type.rank != 0:
+            return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
+                              expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")
+        if isinstance(y.type, TensorType) and not y.type.dtype.is_float:
+            return self.error(y.loc, f"`grad` of {article(y.type.dtype.value)} value", expected="a float scalar",
+                              hint="compute the value from float tensors")
+        if isinstance(y.type, ScalarType):
+            return self.error(y.loc, "`grad` of a Python number", expected="a tensor computed from the variable",
+                              hint=f"compute the value with tensor ops on `{x.name}`")
+        if not isinstance(y.type, (TensorType, AnyType)):
+            return self.error(y.loc, f"`grad` of {article(y.type)}", expected="a rank-0 float tensor",
+                              hint=f"compute one number from `{x.name}`, e.g. `(...).sum()`")
+        return ir.Grad(x.type, e.loc, y, x)
+
+    def _grad_of_function(self, inner: A.Call, e: A.Call) -> ir.Expr:
+        if len(inner.args) != 1 or inner.kwargs or not isinstance(inner.args[0], A.Name) \
+                or inner.args[0].id not in self.functions:
+            for a in e.args:
+                self.expr(a)
+            return self.error(inner.loc, "`grad(f)` takes one function defined in this chapter",
+                              expected="grad(f)(x)", hint="or differentiate a value: grad(y, x)")
+        fname = inner.args[0].id
+        if not e.args:
+            return self.error(e.loc, f"`grad({fname})` needs arguments", expected=f"grad({fname})(x)",
+                              hint="the gradient is taken with respect to the first argument")
+        call = A.Call(e.loc, A.Name(inner.args[0].loc, fname), e.args, e.kwargs)
+        before = len(self.diags.items)
+        y = self.expr(call)
+        if len(self.diags.items) > before:
+            return ir.Const(ANY, e.loc, None)  # the call's own errors say enough; don't lower its arguments twice
+        x = self.expr(e.args[0])
+        return self._check_grad(y, x, e)
