@@ -1,10 +1,13 @@
-"""AST -> typed IR: the `Lowerer`, one mixin per concern, and the op binding and typing every concern calls.
+"""AST -> typed IR: the `Lowerer`, composed of one mixin per concern, and the op binding and typing they all call.
 
-    lower.Lowerer ── lower_stmts (statements) ──┐
-                  ├─ lower_exprs (expressions)  ├─ lower_models (models, layers, train) ── lower_base (state, scopes)
-                  ├─ lower_index (indexing)     │
-                  └─ lower_calls (calls) ───────┘
-Only the front end imports these modules; the rest of the compiler calls `d2lc.front.read.lower_chapter`.
+    Lowerer (here: op binding and typing)
+      ├─ StatementLowering  lower_stmts   assignments, for, if, def, return   ─┐
+      ├─ ExpressionLowering lower_exprs   literals, names, operators, attributes │ model blocks, layers, train:
+      ├─ IndexLowering      lower_index   subscripts, slices, element writes     │ lower_models (functions)
+      └─ CallLowering       lower_calls   calls, user functions, grad          ─┘
+    each built on LowererBase (lower_base: state, scopes, symbols, reserved names, the hooks between concerns).
+Imports point one way (lower -> mixins -> lower_models -> lower_base). Only the front end imports these modules;
+the rest of the compiler calls `d2lc.front.read.lower_chapter`.
 """
 from __future__ import annotations
 
