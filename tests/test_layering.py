@@ -50,7 +50,6 @@ KNOWN_LARGE = {
     'd2lc.core.ops',
     'd2lc.emit.base',
     'd2lc.tools.conformance',
-    'd2lc.tools.fuzz.programs',
 }
 
 
