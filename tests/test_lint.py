@@ -25,3 +25,12 @@ def test_the_lint_sees_an_unused_import(tmp_path):
     proc = _ruff("planted.py", cwd=tmp_path)
     assert proc.returncode == 1
     assert "F401" in proc.stdout and "F821" in proc.stdout
+
+
+def test_the_lint_reads_the_build_stage(tmp_path):
+    """Excluding the top-level build output must not exclude the package's `compiler/build/` stage."""
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "compiler" / "build").mkdir(parents=True)
+    (tmp_path / "compiler" / "build" / "planted.py").write_text("import os\n", encoding="utf-8")
+    proc = _ruff(".", cwd=tmp_path)
+    assert proc.returncode == 1 and "compiler/build/planted.py" in proc.stdout

@@ -104,6 +104,6 @@ def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
 
 
 def _warm_up() -> None:
-    from d2lc.build.notebook import build_notebook
+    from d2lc.build.notebook import build_notebook  # noqa: F401 (imported for the forked workers, not called here)
     from d2lc.front.parser import lark_parser
     lark_parser()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
 from d2lc.emit.backend import Backend
 from d2lc.emit.base import Emitter
