@@ -325,14 +325,6 @@ class ModelDef(Stmt):
     members: list[Member]
     forward: FuncDef
 
-    def uses(self, kind: str) -> bool:
-        """Whether any layer (at any depth) is of this kind, e.g. 'Dropout', 'BatchNorm2d'."""
-        def visit(v) -> bool:
-            if isinstance(v, Layer):
-                return v.kind == kind or any(visit(c) for c in v.children)
-            return False
-        return any(visit(m.value) for m in self.members)
-
 
 @dataclass(eq=False)
 class NewModel(Expr):

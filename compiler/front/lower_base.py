@@ -28,7 +28,6 @@ class Symbol:
     type: Type
     const: Any = None  # a statically known Python value, if any
     func: ir.FuncDef | None = None
-    is_param: bool = False
     layer: ir.Layer | None = None  # the built-in layer a name holds (`pool = MaxPool2d(3)`), for calls outside models
 
 

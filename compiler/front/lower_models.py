@@ -205,7 +205,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         ptype = lw.ann_type(p.ann) if p.ann else ANY
         default = lw.expr(p.default) if p.default is not None else None
         hparams.append(ir.Param(p.name, ptype, default, p.loc))
-        mscope.symbols[p.name] = Symbol(ptype, is_param=True)
+        mscope.symbols[p.name] = Symbol(ptype)
     members: list[ir.Member] = []
     forward: ir.FuncDef | None = None
     mdef = ir.ModelDef(s.loc, s.name, hparams, members, None)  # type: ignore[arg-type]

@@ -66,7 +66,7 @@ class StatementLowering(LowererBase):
             value = ir.Seq(ListType(None), value.loc, [], "list")
         const = static_value(value) if not self._in_loop else None
         layer = value if isinstance(value, ir.Layer) else None
-        self.scope.symbols[name] = Symbol(value.type, const, is_param=False, layer=layer)
+        self.scope.symbols[name] = Symbol(value.type, const, layer=layer)
         return ir.Assign(loc, name, value)
 
     def stmt_AugAssign(self, s: A.AugAssign) -> ir.Stmt | None:
@@ -155,7 +155,7 @@ class StatementLowering(LowererBase):
             ptype = self.ann_type(p.ann) if p.ann else ANY
             default = self.expr(p.default) if p.default is not None else None
             params.append(ir.Param(p.name, ptype, default, p.loc))
-            fscope.symbols[p.name] = Symbol(ptype, is_param=True)
+            fscope.symbols[p.name] = Symbol(ptype)
         declared = self.ann_type(s.returns) if s.returns else None
         fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save="save" in s.decorators)
         if register:

@@ -143,9 +143,6 @@ class WorkerClient:
         return "\n".join(keep[-lines:])
 
     # ---- requests -------------------------------------------------------------------------------
-    def hello(self) -> dict[str, Any]:
-        return self.request({"op": "hello"}).header
-
     def probe(self, packages: list[str], gpu: bool = False, timeout: float | None = None) -> dict[str, Any]:
         return self.request({"op": "probe", "packages": list(packages), "gpu": gpu}, timeout=timeout or self.start_timeout).header
 

@@ -47,7 +47,6 @@ class Analysis:
     bindings: dict[int, list[Binding]] = field(default_factory=dict)  # cell index -> bindings in order
     prints: dict[int, list[PrintSite]] = field(default_factory=dict)  # cell index -> print sites in source order
     tainted_at_end: dict[int, set[str]] = field(default_factory=dict)  # cell index -> tainted names after it
-    random_functions: set[str] = field(default_factory=set)
 
 
 class _Taint:
@@ -247,5 +246,4 @@ def analyse(module: ir.Module) -> Analysis:
         for site in result.prints[cell]:
             if site.in_function == fname and site.line == op.loc.line:
                 site.deterministic = [not random] * len(op.args["values"])
-    result.random_functions = set(taint.random_funcs)
     return result

@@ -71,9 +71,6 @@ class Outcome:
     errors: list[dict[str, Any]] = field(default_factory=list)  # each: cell (index into the planned cells), line, message
     seconds: float = 0.0
 
-    def failed_cells(self) -> set[int | None]:
-        return {e.get("cell") for e in self.errors}
-
 
 @dataclass
 class Divergence:

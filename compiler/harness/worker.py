@@ -11,7 +11,7 @@ blobs are arrays saved with `np.save` (allow_pickle=False on both sides, never p
 Values inside headers are tagged: {"array": i} (blob i), {"scalar": v, "kind": "int"|"float"|"bool"},
 {"none": true}, {"seq": [values], "kind": "tuple"|"list"}.
 
-Requests (`op`): hello, probe, setup, load, call, exit. Every reply has `ok`; failures carry
+Requests (`op`): probe, setup, load, call, exit. Every reply has `ok`; failures carry
 `error` (one line) and `traceback`.
 """
 import io
@@ -150,10 +150,6 @@ class Worker:
         if method is None:
             raise ValueError("unknown request %r" % (op,))
         return method(header, blobs)
-
-    def op_hello(self, header, blobs):
-        return {"ok": True, "pid": os.getpid(), "python": sys.version.split()[0], "numpy": np.__version__,
-                "executable": sys.executable}, []
 
     def op_probe(self, header, blobs):
         """Import-check packages; report versions and, if asked, whether the framework sees a GPU."""

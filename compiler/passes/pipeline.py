@@ -33,12 +33,3 @@ def _lone_surrogate(text: str, path: str) -> Diagnostic | None:
     col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
     return Diagnostic(Loc(path, line, col), f"a lone surrogate character (U+{ord(m.group()):04X}) in the text",
                       expected="text that can be written as UTF-8", hint="remove the character")
-
-
-def check_source(text: str, path: str, known_targets: set[str]) -> list:
-    """Diagnostics for a chapter (empty when it compiles)."""
-    try:
-        compile_chapter(text, path, known_targets)
-    except CompileError as exc:
-        return exc.diagnostics
-    return []

@@ -89,7 +89,7 @@ def build_site(book: Book, chapters: list[Chapter], targets: list[tuple[str, str
         raise SiteError(diags)
 
     pages: dict[str, str | bytes] = {}
-    for chapter_name, secs in groups:
+    for _, secs in groups:
         for c in secs:
             doc = _docname(c)
             depth = doc.count("/")
