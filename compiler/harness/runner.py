@@ -78,7 +78,7 @@ def example_key(ex: Example) -> str:
 class Runner:
     """Runs the equivalence matrix for a set of backends against a reference backend."""
 
-    def __init__(self, backends: list[Backend], reference: str = "pytorch", examples: int = 10, seed: int = 0,
+    def __init__(self, backends: list[Backend], reference: str, examples: int = 10, seed: int = 0,
                  device: str = "cpu", call_timeout: float = 60.0, reports_dir: Path = Path("reports"),
                  shrink_budget: int = 60, progress: Callable[[int, int, str], None] | None = None,
                  cli_prefix: str = "d2lc test", cache_dir: Path | None = None, shapes: str = "pool"):
