@@ -177,6 +177,11 @@ def test_the_graph_is_read():
     assert len(GRAPH) > 60 and sum(map(len, GRAPH.values())) > 150
 
 
+def test_the_lowering_rule_names_every_lowering_module():
+    """A new `front/lower_*.py` module is covered by "nothing outside the front end imports the lowering"."""
+    assert sorted(m for m in MODULES if m.startswith("d2lc.front.lower")) == sorted(LOWERING)
+
+
 def test_imports_point_down_the_pipeline():
     found = set(_violations())
     assert sorted(found - KNOWN_VIOLATIONS) == []
@@ -194,10 +199,12 @@ def test_the_checks_catch_a_planted_violation(monkeypatch):
     planted["d2lc.core.ir"] = GRAPH["d2lc.core.ir"] | {"d2lc.emit.base"}
     planted["d2lc.emit.base"] = GRAPH["d2lc.emit.base"] | {"d2lc.core.ir"}
     planted["d2lc_targets.jax.models"] = GRAPH["d2lc_targets.jax.models"] | {"d2lc_targets.pytorch.models"}
+    planted["d2lc.passes.analysis"] = GRAPH["d2lc.passes.analysis"] | {"d2lc.front.lower_base"}
     monkeypatch.setitem(globals(), "GRAPH", planted)
     found = _violations()
     assert any("d2lc.core.ir -> d2lc.emit.base" in v for v in found)
     assert any("d2lc_targets.jax.models -> d2lc_targets.pytorch.models" in v for v in found)
+    assert "d2lc.passes.analysis -> d2lc.front.lower_base: only the front end imports the lowering" in found
     assert any({"d2lc.core.ir", "d2lc.emit.base"} <= set(c) for c in _cycles())
 
 
