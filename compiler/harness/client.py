@@ -43,7 +43,6 @@ class TargetSetup:
 
 @dataclass
 class WorkerStats:
-    requests: int = 0
     restarts: int = 0
     timeouts: int = 0
     crashes: int = 0
@@ -186,7 +185,6 @@ class WorkerClient:
         """Send one request and wait for its reply; a dead or hung worker is killed and WorkerError raised."""
         if not self.alive():
             self._restart()
-        self.stats.requests += 1
         with self._busy:
             return self._roundtrip(header, blobs or [], timeout if timeout is not None else self.call_timeout)
 
