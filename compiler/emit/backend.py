@@ -60,12 +60,13 @@ class Backend:
     kernelspec: dict[str, str] = field(default_factory=lambda: {"name": "python3", "display_name": "Python 3", "language": "python"})
     layouts: Layouts = field(default_factory=Layouts)
     aliases: tuple[str, ...] = ()
-    # Capability flags.
+    # Capabilities: what the shared emitter does differently for this backend.
     cast_operands: frozenset[str] = frozenset()  # ops whose tensor operands are cast to the op's dtype first
     functional_updates: bool = False  # X[i] = v becomes a new array (JAX) instead of an in-place write
     members_are_locals: bool = False  # model members become local names of the forward (flax), not attributes
-    natural_dtype: Callable[["ir.Op"], DType | None] = lambda op: None
-    extra: dict[str, Any] = field(default_factory=dict)
+    natural_dtype: Callable[["ir.Op"], DType | None] = lambda op: None  # a creation op's dtype without `dtype=`
+    # The dtype each IR dtype is computed in unless the chapter asks for 64-bit dtypes (JAX: int64 -> int32)
+    narrow_dtypes: dict[DType, DType] = field(default_factory=dict)
 
     def supports(self, op: str) -> bool:
         from d2lc.emit.base import GENERIC

@@ -28,5 +28,5 @@ backend = Backend(
     functional_updates=True, members_are_locals=True,
     # Without 64-bit mode (off by default, and only switched on for chapters that ask for 64-bit
     # dtypes explicitly) JAX computes int64 as int32 and float64 as float32.
-    extra={"narrow_dtypes": {DType.int64: DType.int32, DType.float64: DType.float32}},
+    narrow_dtypes={DType.int64: DType.int32, DType.float64: DType.float32},
 )

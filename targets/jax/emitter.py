@@ -22,7 +22,7 @@ class JaxEmitter(JaxModels, Emitter):
 
     # dtypes: without 64-bit mode JAX computes int64 as int32 and float64 as float32
     def effective(self, dtype: DType) -> DType:
-        return dtype if self.x64 else self.backend.extra["narrow_dtypes"].get(dtype, dtype)
+        return dtype if self.x64 else self.backend.narrow_dtypes.get(dtype, dtype)
 
     def natural_dtype(self, node):
         # as NumPy: int32 sums widen to int64 in 64-bit mode
