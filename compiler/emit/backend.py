@@ -15,7 +15,6 @@ from d2lc.core.types import DType
 
 if TYPE_CHECKING:
     from d2lc.core import ir
-    from d2lc.emit.base import Emitter
     from d2lc.emit.rules import Rule
 
 
@@ -54,7 +53,7 @@ class Backend:
     ops: dict[str, "Rule"]
     dtypes: dict[DType, str]
     imports: dict[str, str]  # root name used in emitted code -> the import statement providing it
-    emitter: type["Emitter"]
+    emitter: type  # its `d2lc.emit.base.Emitter` subclass (the emitter reads the backend, not the other way round)
     environment: Environment
     harness: HarnessAdapter
     kernelspec: dict[str, str] = field(default_factory=lambda: {"name": "python3", "display_name": "Python 3", "language": "python"})
@@ -69,7 +68,7 @@ class Backend:
     narrow_dtypes: dict[DType, DType] = field(default_factory=dict)
 
     def supports(self, op: str) -> bool:
-        from d2lc.emit.base import GENERIC
+        from d2lc.emit.generic import GENERIC  # here, not above: a rebuild from the cache loads no libcst
         from d2lc.emit.rules import Unsupported
         if op in GENERIC:
             return True

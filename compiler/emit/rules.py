@@ -13,7 +13,7 @@ or equals the op's default, so `x.sum()` stays `x.sum()`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import libcst as cst
 from libcst.helpers import parse_template_expression
@@ -23,11 +23,25 @@ from d2lc.emit.fmt import attr, binop, compare, parenthesize, unary
 
 if TYPE_CHECKING:
     from d2lc.core import ir
-    from d2lc.emit.base import Emitter
+    from d2lc.core.types import DType
+
+
+class EmitterLike(Protocol):
+    """What a rule asks of the emitter (`d2lc.emit.base.Emitter` is one); rules never import the emitter."""
+
+    def expr(self, e: "ir.Expr") -> cst.BaseExpression: ...
+    def arg(self, node: "ir.Op", name: str) -> cst.BaseExpression: ...
+    def operand(self, node: "ir.Op", name: str) -> cst.BaseExpression: ...
+    def value(self, v: Any, param: str = "") -> cst.BaseExpression: ...
+    def literal(self, v: Any) -> cst.BaseExpression: ...
+    def dtype_expr(self, dtype: "DType") -> cst.BaseExpression: ...
+    def effective(self, dtype: "DType") -> "DType": ...
+    def natural_dtype(self, node: "ir.Op") -> "DType | None": ...
+    def unsupported(self, node: "ir.Expr", why: str = "") -> None: ...
 
 
 class Rule:
-    def emit(self, em: "Emitter", node: "ir.Op") -> cst.BaseExpression:
+    def emit(self, em: "EmitterLike", node: "ir.Op") -> cst.BaseExpression:
         raise NotImplementedError
 
 
@@ -43,7 +57,7 @@ def _present(node: "ir.Op", param: str) -> bool:
     return static_value(value) != default or static_value(value) is None and not hasattr(value, "value")
 
 
-def _kwargs(em: "Emitter", node: "ir.Op", mapping: dict[str, str]) -> list[cst.Arg]:
+def _kwargs(em: "EmitterLike", node: "ir.Op", mapping: dict[str, str]) -> list[cst.Arg]:
     out = []
     for target_kw, param in mapping.items():
         forced = param.startswith("!")
@@ -58,7 +72,7 @@ def _kwargs(em: "Emitter", node: "ir.Op", mapping: dict[str, str]) -> list[cst.A
     return out
 
 
-def _positional(em: "Emitter", node: "ir.Op", params: tuple[str, ...]) -> list[cst.Arg]:
+def _positional(em: "EmitterLike", node: "ir.Op", params: tuple[str, ...]) -> list[cst.Arg]:
     out = []
     for p in params:
         if p.startswith("*"):
@@ -181,7 +195,7 @@ class Tmpl(Rule):
 class Custom(Rule):
     """Anything else: a function (emitter, op) -> libcst expression, kept next to the table."""
 
-    fn: Callable[["Emitter", "ir.Op"], cst.BaseExpression]
+    fn: Callable[["EmitterLike", "ir.Op"], cst.BaseExpression]
 
     def emit(self, em, node):
         return self.fn(em, node)

@@ -1,4 +1,7 @@
 """What JAX spells differently: pure gradient functions, `.at[].set`, PRNG keys, 64-bit mode."""
+from dataclasses import dataclass, field
+from functools import cached_property
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr, binop, sub
@@ -15,7 +18,18 @@ _NATURAL_32 = creation_defaults(int_dtype=DType.int32, float_dtype=DType.float32
 _NATURAL_64 = creation_defaults(int_dtype=DType.int64, float_dtype=DType.float64)
 
 
+@dataclass
+class JaxState:
+    replaying: int = 0  # > 0 while a grad's slice is emitted again inside its objective function
+    value_and_grad: dict[int, list[cst.BaseStatement]] = field(default_factory=dict)  # id(grad) -> `y = ...`, for one value_and_grad
+    trained: set[str] = field(default_factory=set)  # models whose flax variables exist (models.py)
+    variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
+
+
 class JaxEmitter(JaxModels, Emitter):
+    State = JaxState
+    state: JaxState
+
     def __init__(self, backend, module):
         super().__init__(backend, module)
         self.x64 = _explicit_64bit(module)
@@ -43,11 +57,11 @@ class JaxEmitter(JaxModels, Emitter):
         if direct is not None:  # grad(f)(x): the chapter's function itself, `jax.grad(f)(x)`
             argnums = cst.Integer(str(direct)) if direct else None
             return cst.Call(call("jax.grad", cst.Name(g.y.func), argnums=argnums), [cst.Arg(self.expr(a)) for a in g.y.args])
-        self.replaying += 1
+        self.state.replaying += 1
         try:
-            run = self._run(g)
+            run = self.slice_code(g)
         finally:
-            self.replaying -= 1
+            self.state.replaying -= 1
         return cst.Call(call("jax.grad", cst.Name(self._objective(g, run))), [cst.Arg(cst.Name(x))])
 
     def _objective(self, g: ir.Grad, body: list[cst.BaseStatement]) -> str:
@@ -62,46 +76,44 @@ class JaxEmitter(JaxModels, Emitter):
 
     # `y = ...` right before `g = grad(y, x)`: both at once, `y, g = jax.value_and_grad(compute_y)(x)`
     def records_inplace(self, g: ir.Grad) -> bool:
-        target = self.state.setdefault("grad_targets", _grad_targets(self.module)).get(id(g))
-        return id(g) in self.follows_run and target is not None and id(g.slice[0]) not in self._replayed_only() and isinstance(g.y, ir.Var) and len(g.slice) == 1 \
+        target = self.grad_targets.get(id(g))
+        return id(g) in self.follows_run and target is not None and id(g.slice[0]) not in self.replayed_only and isinstance(g.y, ir.Var) and len(g.slice) == 1 \
             and isinstance(g.slice[0], ir.Assign) and g.slice[0].name == g.y.name and target not in (g.y.name, g.wrt.name)
 
     def record(self, g, run):
         if len(run) != 1 or not _assigns(run[0], g.y.name):  # the run needed more statements (a key split): as usual
             return run
-        self.state.setdefault("value_and_grad", {})[id(g)] = run
+        self.state.value_and_grad[id(g)] = run
         return []
 
-    block_depth = 0  # inside a loop or a branch: a model's first call there cannot initialise it for later ones
+    @cached_property
+    def grad_targets(self) -> dict[int, str]:
+        return _grad_targets(self.module)
 
-    def _replayed_only(self) -> set[int]:
+    @cached_property
+    def replayed_only(self) -> set[int]:
         """Assignments that only feed gradients: each grad recomputes them in its own function, so the
         statement itself would compute a value nothing reads (`l = loss(...)` before `grad(l, w)`)."""
-        if "replayed_only" not in self.state:
-            self.state["replayed_only"] = _replayed_only(self.module)
-        return self.state["replayed_only"]
+        return _replayed_only(self.module)
 
-    replaying = 0
+    def _skipped(self, s: ir.Stmt) -> bool:
+        return id(s) in self.replayed_only and not self.state.replaying
 
-    def _stmt(self, s):
-        if id(s) in self._replayed_only() and not self.replaying:
+    def bind(self, s):
+        if isinstance(s, ir.Assign) and not self._skipped(s):
+            self.state.trained.discard(s.name)  # a new model under this name has no variables yet
+
+    def emit_stmt(self, s):
+        if self._skipped(s):
             return []
-        if isinstance(s, ir.Assign):
-            self.state.setdefault("trained", set()).discard(s.name)  # a new model under this name has no variables yet
-        if isinstance(s, (ir.For, ir.If)):
-            self.block_depth += 1
-            try:
-                return super()._stmt(s)
-            finally:
-                self.block_depth -= 1
-        runs = self.state.get("value_and_grad", {})
+        runs = self.state.value_and_grad
         if isinstance(s, ir.Assign) and isinstance(s.value, ir.Grad) and id(s.value) in runs:
             g = s.value
             f = self._objective(g, runs.pop(id(g)))
             pair = cst.Tuple([cst.Element(cst.Name(g.y.name)), cst.Element(cst.Name(s.name))], lpar=[], rpar=[])
             value = cst.Call(call("jax.value_and_grad", cst.Name(f)), [cst.Arg(cst.Name(g.wrt.name))])
             return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(pair)], value)])]
-        return super()._stmt(s)
+        return None
 
     # element writes are functional
     def index_assign(self, s: ir.IndexAssign):

@@ -169,14 +169,14 @@ class JaxModels:
 
     def variables_name(self, net: ir.Expr) -> str:
         base = net.name if isinstance(net, ir.Var) else "model"
-        trained = self.state.setdefault("trained", set())
+        trained = self.state.trained
         trained.add(base)
         return self.variables_of(base)
 
     def variables_of(self, model: str) -> str:
         """The variable holding model `model`'s flax variables: `<model>_variables`, or a numbered name
         when the chapter uses that one itself (issue 15: never overwrite a chapter's own variable)."""
-        names = self.state.setdefault("variables_names", {})
+        names = self.state.variables_names
         if model not in names:
             names[model] = self.fresh(f"{model}_variables")
         return names[model]
@@ -186,7 +186,7 @@ class JaxModels:
             return super().call_model(c)
         name = c.instance.name if isinstance(c.instance, ir.Var) else None
         args = [self.model_input(a) for a in c.args]
-        trained = self.state.setdefault("trained", set())
+        trained = self.state.trained
         if name is not None and name not in trained and self.in_function is None and not self.block_depth \
                 and all(isinstance(a, ir.Var) for a in c.args):  # first use: initialise once, `apply` from then on
             if "random" in self.module.features:

@@ -1,4 +1,6 @@
 """What MXNet spells differently: `attach_grad` + `autograd.record()`, and `npx.set_np()`."""
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr
@@ -7,12 +9,24 @@ from libcst.helpers import parse_template_statement
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.layer_inputs import Dim
 from d2lc.core.types import TensorType
 
 from .models import MXNetModels
 
 
+@dataclass
+class MXNetState:
+    recorded_y: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(grad) -> y, for a run recorded in place
+    layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
+    conditional_layers: set[int] = field(default_factory=set)  # id(layer) of layers applied under a branch (models.py)
+    model_params: set[str] = field(default_factory=set)  # the `param(...)` members of the model's forward (models.py)
+
+
 class MXNetEmitter(MXNetModels, Emitter):
+    State = MXNetState
+    state: MXNetState
+
     def prelude(self) -> list[str]:
         return ["npx.set_np()"]
 
@@ -28,16 +42,16 @@ class MXNetEmitter(MXNetModels, Emitter):
         return [*attach, block.with_changes(body=cst.IndentedBlock(run))]
 
     def record(self, g, run):
-        self.state[id(g)] = self.recorded_value(g, run)
+        self.state.recorded_y[id(g)] = self.recorded_value(g, run)
         return self._recording(g, run)
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         if self.reads_earlier_backward(g):  # filled by the backward pass just before
             return self.kept_grad(g, attr(cst.Name(g.wrt.name), cst.Name("grad")))
         if id(g) in self.recorded:
-            y = self.state[id(g)]
+            y = self.state.recorded_y[id(g)]
         else:
-            run = self._run(g)
+            run = self.slice_code(g)
             y = self.recorded_value(g, run)
             self.pre.extend(self._recording(g, run))
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))

@@ -54,10 +54,10 @@ class MXNetModels:
             return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
         out = layer_call(self, layer, LAYERS)
-        if id(layer) in self.state.get("conditional_layers", set()) and k in ("Linear", "Conv2d"):
+        if id(layer) in self.state.conditional_layers and k in ("Linear", "Conv2d"):
             # a layer forward may skip (`if num_convs > 1:`) is never shape-inferred: gluon would fail with a
             # DeferredInitializationError when the Trainer reads its parameters, so it gets its input size now
-            size = input_size_code(self.state.get("layer_inputs", {}), layer, -1 if k == "Linear" else 1)
+            size = input_size_code(self.state.layer_inputs, layer, -1 if k == "Linear" else 1)
             if size is not None:
                 key = "in_units" if k == "Linear" else "in_channels"
                 out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=_EQ)])
@@ -84,12 +84,12 @@ class MXNetModels:
 
     def var(self, e: ir.Var) -> cst.BaseExpression:
         out = super().var(e)
-        if self.model_scope is not None and e.name in self.state.get("model_params", set()):
+        if self.model_scope is not None and e.name in self.state.model_params:
             return cst.Call(attr(out, cst.Name("data")), [])
         return out
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
-        self.state["layer_inputs"], self.state["conditional_layers"] = layer_inputs(m), _conditional_layers(m)
+        self.state.layer_inputs, self.state.conditional_layers = layer_inputs(m), _conditional_layers(m)
         used = _names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
@@ -121,15 +121,15 @@ class MXNetModels:
         init_params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init_fn = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(init_params), cst.IndentedBlock(body))
-        self.state["model_params"] = params
+        self.state.model_params = params
         try:
             forward = self.method(m, m.forward, "forward", [])
         finally:
-            self.state["model_params"] = set()
+            self.state.model_params = set()
         return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([init_fn, forward]), bases=[cst.Arg(cst.parse_expression("nn.Block"))])]
 
-    def _stmt(self, s):
-        out = super()._stmt(s)
+    def after_stmt(self, s, out):
+        out = super().after_stmt(s, out)
         if isinstance(s, ir.Assign) and (isinstance(s.value, ir.NewModel) or isinstance(s.value, ir.Layer) and has_params(s.value)):
             out.append(cst.SimpleStatementLine([cst.Expr(call(f"{s.name}.initialize"))]))
         return out

@@ -1,8 +1,11 @@
 """What Paddle does differently from the shared emitter: gradients, and casts against Python numbers."""
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.layer_inputs import Dim
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.rules import call
 from d2lc.core.ops import SPECS
@@ -11,6 +14,13 @@ from d2lc.core.types import ScalarType, TensorType
 from .models import PaddleModels
 
 BINARY = {n for n, s in SPECS.items() if s.category == "elementwise" and [p.name for p in s.params] == ["x", "y"]}
+
+
+@dataclass
+class PaddleState:
+    tracked: set[str] = field(default_factory=set)  # top-level names marked `stop_gradient = False`, not rebound since
+    grad_names: dict[int, set[str]] = field(default_factory=dict)  # id(statement) -> its gradients' names (in functions)
+    layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
 
 
 class PaddleEmitter(PaddleModels, Emitter):
@@ -23,8 +33,8 @@ class PaddleEmitter(PaddleModels, Emitter):
     """
 
     modules_start_in_training_mode = True  # nn.Module / nn.Layer: a top-level model gets .eval()
-
-    loop_depth = 0
+    State = PaddleState
+    state: PaddleState
 
     def records_inplace(self, g: ir.Grad) -> bool:
         return True
@@ -36,10 +46,10 @@ class PaddleEmitter(PaddleModels, Emitter):
         x = g.wrt.name
         if id(g) not in self.recorded:
             self.pre.extend(self._track(x))
-            self.pre.extend(self._run(g))
+            self.pre.extend(self.slice_code(g))
         y = self.expr(g.y)
         if self.in_function is not None:  # where shapes vary, y may not depend on x: the gradient is then zeros
-            busy = self.state.setdefault("grad_names", {}).setdefault(id(self.current_stmt), set())
+            busy = self.state.grad_names.setdefault(id(self.current_stmt), set())
             name = self.scratch(f"{x}_grad", busy)  # distinct from the other gradients of this statement
             busy.add(name)
             first = sub(call("paddle.grad", y, cst.Name(x), allow_unused=cst.Name("True")),
@@ -64,23 +74,18 @@ class PaddleEmitter(PaddleModels, Emitter):
 
     def _track(self, x: str) -> list[cst.BaseStatement]:
         """`x.stop_gradient = False`, unless x is known to be tracked already (a top-level name not rebound since)."""
-        tracked = self.state.setdefault("tracked", set())
+        tracked = self.state.tracked
         if self.in_function is None and not self.loop_depth:
             if x in tracked:
                 return []
             tracked.add(x)
         return [cst.parse_statement(f"{x}.stop_gradient = False\n")]
 
-    def _stmt(self, s: ir.Stmt) -> list[cst.BaseStatement]:
-        tracked = self.state.setdefault("tracked", set())
-        if isinstance(s, (ir.For, ir.If)):
-            self.loop_depth += isinstance(s, ir.For)
-            try:
-                return super()._stmt(s)
-            finally:
-                self.loop_depth -= isinstance(s, ir.For)
-                tracked.clear()  # after control flow, don't rely on what is tracked
-        out = super()._stmt(s)
+    def leave_block(self, s, code):
+        self.state.tracked.clear()  # after control flow, don't rely on what is tracked
+        return code
+
+    def after_stmt(self, s, code):
         if isinstance(s, (ir.Assign, ir.IndexAssign)):
-            tracked.discard(s.name)  # a new tensor under this name starts untracked
-        return out
+            self.state.tracked.discard(s.name)  # a new tensor under this name starts untracked
+        return code

@@ -59,7 +59,7 @@ class PaddleModels:
     # ---- input sizes -------------------------------------------------------------------------
     def _in_size(self, layer: ir.Layer, axis: int) -> cst.BaseExpression | None:
         """The input size of `layer` along `axis` as code (a number or hyperparameters), or None if unknown."""
-        return input_size_code(self.state.get("layer_inputs", {}), layer, axis)
+        return input_size_code(self.state.layer_inputs, layer, axis)
 
     def _sized(self, layer: ir.Layer, axis: int, build) -> cst.BaseExpression:
         """`build(size)` with the input size known statically, else wrapped in `Lazy(lambda size: ..., axis)`."""
@@ -117,7 +117,7 @@ class PaddleModels:
         return call("self.create_parameter", shape=self.expr(shape), default_initializer=self.initializer(p.init))
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
-        self.state["layer_inputs"] = layer_inputs(m)
+        self.state.layer_inputs = layer_inputs(m)
         used = _names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:

@@ -63,7 +63,7 @@ class PyTorchModels:
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
-        if layer.stated and not self.state.get("model_members"):
+        if layer.stated and not self.state.model_members:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
@@ -86,16 +86,16 @@ class PyTorchModels:
         inits = layer.inits(LAYER_INITS.zero_bias_default)
         if layer.stated or not inits:
             return inits
-        if not self.state.get("model_members"):
+        if not self.state.model_members:
             return {}
-        if layer.kind in EAGER and input_size_code(self.state.get("layer_inputs", {}), layer, EAGER[layer.kind][1]) is None:
+        if layer.kind in EAGER and input_size_code(self.state.layer_inputs, layer, EAGER[layer.kind][1]) is None:
             return {}
         return inits
 
     def eager_layer(self, layer: ir.Layer) -> cst.BaseExpression:
         """`nn.Linear(in, out)` / `nn.Conv2d(in, out, ...)`: parameters that exist now, for `nn.init` to fill."""
         path, axis = EAGER[layer.kind]
-        size = input_size_code(self.state.get("layer_inputs", {}), layer, axis)
+        size = input_size_code(self.state.layer_inputs, layer, axis)
         if size is None:
             raise EmitError(Diagnostic(
                 layer.loc, f"`{layer.kind}` with a stated initialiser needs its input size on target `{self.backend.name}`",
@@ -138,7 +138,7 @@ class PyTorchModels:
         for hp in m.hparams:
             if hp.name in used:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
-        self.state["layer_inputs"], self.state["model_members"] = layer_inputs(m), True
+        self.state.layer_inputs, self.state.model_members = layer_inputs(m), True
         try:
             for member in m.members:
                 target = attr(cst.Name("self"), cst.Name(member.name))
@@ -147,7 +147,7 @@ class PyTorchModels:
                 init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
                 init_body.extend(self.init_statements(target, member.value))
         finally:
-            self.state["model_members"] = False
+            self.state.model_members = False
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]
         init = cst.FunctionDef(cst.Name("__init__"), cst.Parameters(params), cst.IndentedBlock(init_body))

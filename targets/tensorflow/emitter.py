@@ -1,4 +1,6 @@
 """What TensorFlow spells differently: `GradientTape` blocks and `tf.Variable` element writes."""
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr
@@ -12,16 +14,30 @@ from d2lc.core.types import DType, TensorType
 from .models import TensorFlowModels
 
 
+@dataclass
+class TensorFlowState:
+    replaying: int = 0  # > 0 while a grad's slice is emitted again under its tape
+    pending_tapes: set[str] = field(default_factory=set)  # tape and value names a `gradient` call still waits for
+    release: set[str] = field(default_factory=set)  # of those, the ones free again once this statement ends
+    tapes: dict[int, tuple[str, cst.BaseExpression]] = field(default_factory=dict)  # id(grad) -> (tape, y) of a recorded run
+    variables: set[str] = field(default_factory=set)  # names that hold a tf.Variable now
+    blocks: list[set[str]] = field(default_factory=list)  # per open loop or branch: `variables` after it
+    hoisted: list[list[str]] = field(default_factory=list)  # per open loop or branch: made Variables before it
+
+
 class TensorFlowEmitter(TensorFlowModels, Emitter):
+    State = TensorFlowState
+    state: TensorFlowState
+
     def records_inplace(self, g: ir.Grad) -> bool:
         # an expression y must itself be computed under the tape: with the run, when the grad comes right after it
         return isinstance(g.y, ir.Var) or id(g) in self.follows_run
 
     def _scratch(self, base: str) -> str:
         """A name for a tape or a `value` that no tape still waiting for its `gradient` call uses."""
-        pending = self.state.setdefault("pending_tapes", set())
+        pending = self.state.pending_tapes
         name = self.scratch(base, pending)
-        pending.add(name)  # until the statement that calls `gradient` ends (see `_stmt`)
+        pending.add(name)  # until the statement that calls `gradient` ends (see `before_stmt`)
         return name
 
     def _tape_block(self, g: ir.Grad, run: list[cst.BaseStatement]) -> tuple[str, cst.With]:
@@ -33,22 +49,22 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
     def record(self, g, run):
         y = self.recorded_value(g, run, self._scratch)
         tape, block = self._tape_block(g, run)
-        self.state[id(g)] = tape, y
+        self.state.tapes[id(g)] = tape, y
         return [block]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         if id(g) in self.recorded:
-            tape, y = self.state[id(g)]
+            tape, y = self.state.tapes[id(g)]
         else:
-            self.replaying += 1
+            self.state.replaying += 1
             try:
-                run = self._run(g)
+                run = self.slice_code(g)
             finally:
-                self.replaying -= 1
+                self.state.replaying -= 1
             y = self.recorded_value(g, run, self._scratch)
             tape, block = self._tape_block(g, run)
             self.pre.append(block)
-        self.state.setdefault("release", set()).update({tape, y.value})
+        self.state.release.update({tape, y.value})
         # In a function, where shapes vary, y may not depend on x (an empty loop or slice): the language's gradient
         # is then zeros of x's shape, where TensorFlow's default is None. Top-level code keeps the book's call.
         zero = cst.parse_expression("tf.UnconnectedGradients.ZERO") if self.in_function is not None else None
@@ -59,7 +75,7 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
 
     def functional_write(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
         """`Y[index] = v` as a new tensor: the flat positions of `Y[index]` in Y, then a scatter into flat Y."""
-        self.state.setdefault("variables", set()).discard(s.name)
+        self.state.variables.discard(s.name)
         positions = self.scratch("positions")
         grid = cst.parse_expression(f"tf.reshape(tf.range(tf.size({s.name})), {s.name}.shape)")
         value = self.assign_value(s)
@@ -77,7 +93,7 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
     def index_assign(self, s: ir.IndexAssign) -> list[cst.BaseStatement]:
         if self.writes_functionally(s):
             return self.functional_write(s)
-        variables = self.state.setdefault("variables", set())
+        variables = self.state.variables
         out: list[cst.BaseStatement] = []
         if s.name not in variables or (s.may_alias and id(s) not in self.copied_writes):
             out.append(self.assign(s.name, call("tf.Variable", cst.Name(s.name))))
@@ -94,31 +110,33 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
         out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("assign")), [cst.Arg(value)]))]))
         return out
 
-    replaying = 0
+    def before_stmt(self, s):
+        if not self.state.replaying:  # the names of tapes whose `gradient` ran in an earlier statement are free again
+            self.state.pending_tapes.difference_update(self.state.release)
+            self.state.release.clear()
 
-    def _stmt(self, s):
-        if not self.replaying:  # the names of tapes whose `gradient` ran in an earlier statement are free again
-            release = self.state.setdefault("release", set())
-            self.state.setdefault("pending_tapes", set()).difference_update(release)
-            release.clear()
-        variables = self.state.setdefault("variables", set())
+    def bind(self, s):
         if isinstance(s, ir.Assign):
-            variables.discard(s.name)
-        if isinstance(s, (ir.For, ir.If)):
-            inner = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
-            assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | ({s.var} if isinstance(s, ir.For) else set())
-            kept = variables - assigned  # still Variables at every pass through the body, and after it
-            hoisted: list[str] = []
-            copied = set(self.loop_copies(s)) if isinstance(s, ir.For) else set()  # made Variables by the base's `copy_of`
-            if isinstance(s, ir.For):  # a tensor the loop only writes elements of becomes a Variable once, before it
-                written = [b for b in inner if isinstance(b, ir.IndexAssign) and not self.writes_functionally(b)]
-                skip = assigned | kept | copied | {b.name for b in written if b.may_alias}
-                hoisted = list(dict.fromkeys(b.name for b in written if b.name not in skip))
-            self.state["variables"] = kept | set(hoisted) | copied if isinstance(s, ir.For) else set()
-            out = super()._stmt(s)
-            self.state["variables"] = kept | set(hoisted) | copied
-            return [self.assign(n, call("tf.Variable", cst.Name(n))) for n in hoisted] + out
-        return super()._stmt(s)
+            self.state.variables.discard(s.name)
+
+    def enter_block(self, s):
+        st = self.state
+        inner = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
+        assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | ({s.var} if isinstance(s, ir.For) else set())
+        kept = st.variables - assigned  # still Variables at every pass through the body, and after it
+        hoisted: list[str] = []
+        copied = set(self.loop_copies(s)) if isinstance(s, ir.For) else set()  # made Variables by the base's `copy_of`
+        if isinstance(s, ir.For):  # a tensor the loop only writes elements of becomes a Variable once, before it
+            written = [b for b in inner if isinstance(b, ir.IndexAssign) and not self.writes_functionally(b)]
+            skip = assigned | kept | copied | {b.name for b in written if b.may_alias}
+            hoisted = list(dict.fromkeys(b.name for b in written if b.name not in skip))
+        st.variables = kept | set(hoisted) | copied if isinstance(s, ir.For) else set()
+        st.blocks.append(kept | set(hoisted) | copied)
+        st.hoisted.append(hoisted)
+
+    def leave_block(self, s, code):
+        self.state.variables = self.state.blocks.pop()
+        return [self.assign(n, call("tf.Variable", cst.Name(n))) for n in self.state.hoisted.pop()] + code
 
     def copy_of(self, name, type_, loc):
         return self.assign(name, call("tf.Variable", cst.Name(name)))  # a Variable holds a copy of its value

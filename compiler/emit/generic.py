@@ -1,0 +1,53 @@
+"""Ops every Python target spells the same way (`print`, `and`, `float(x)`, `xs.append`, indexing), and
+the plain-Python spelling of elementwise ops on Python numbers. Looked up before a backend's table."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import libcst as cst
+
+from d2lc.core import ir
+from d2lc.emit.fmt import attr, binop, compare, unary
+
+if TYPE_CHECKING:
+    from d2lc.emit.rules import EmitterLike
+
+
+def _print(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
+    return cst.Call(cst.Name("print"), [cst.Arg(em.expr(v)) for v in node.args["values"]])
+
+
+def _py_bool(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
+    values = [em.expr(v) for v in node.args["values"]]
+    op = cst.And() if node.op == "py_and" else cst.Or()
+    out = values[0]
+    for v in values[1:]:
+        out = cst.BooleanOperation(out, op, v)
+    return out
+
+
+Generic = Callable[[Any, ir.Op], cst.BaseExpression]  # (emitter, op) -> code
+
+GENERIC: dict[str, Generic] = {
+    "print": _print,
+    "py_and": _py_bool,
+    "py_or": _py_bool,
+    "py_not": lambda em, n: unary(cst.Not(), em.expr(n.args["x"])),
+    "py_float": lambda em, n: cst.Call(cst.Name("float"), [cst.Arg(em.expr(n.args["x"]))]),
+    "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
+    "getitem": lambda em, n: em.getitem(n),  # the emitter's: the backend's rule for tensors, channels-last indices
+    "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
+}
+
+_PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": cst.Divide, "floordiv": cst.FloorDivide,
+           "mod": cst.Modulo, "pow": cst.Power}
+_PY_CMP = {"eq": cst.Equal, "ne": cst.NotEqual, "lt": cst.LessThan, "le": cst.LessThanEqual, "gt": cst.GreaterThan,
+           "ge": cst.GreaterThanEqual}
+PYTHON_SCALAR_RULES: dict[str, Generic] = {
+    **{k: (lambda op: lambda em, n: binop(em.expr(n.args["x"]), op(), em.expr(n.args["y"])))(v) for k, v in _PY_BIN.items()},
+    **{k: (lambda op: lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(op(), em.expr(n.args["y"]))]))(v)
+       for k, v in _PY_CMP.items()},
+    "neg": lambda em, n: unary(cst.Minus(), em.expr(n.args["x"])),
+    "maximum": lambda em, n: cst.Call(cst.Name("max"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
+    "minimum": lambda em, n: cst.Call(cst.Name("min"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
+}
