@@ -6,7 +6,8 @@ runs in. Behaviour that differs beyond the table lives in its `Emitter` subclass
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Callable
@@ -77,7 +78,6 @@ class Backend:
 
     def derive(self, **changes: Any) -> "Backend":
         """A backend that inherits everything from this one except what `changes` overrides."""
-        from dataclasses import replace
         return replace(self, **changes)
 
 
@@ -97,7 +97,6 @@ def registry() -> dict[str, Backend]:
         try:
             backend = ep.load()
         except Exception as exc:  # a broken plug-in must not take the compiler down with it
-            import sys
             print(f"d2lc: warning: backend '{ep.name}' ({ep.value}) failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
         if callable(backend) and not isinstance(backend, Backend):

@@ -28,7 +28,7 @@ class ChannelsLast(Expressions):
     """Reorders NCHW axes, shapes and indices inside models, and permutes at model calls, for NHWC backends."""
 
     backend: "Backend"
-    in_model = False  # set by the statement walker while it emits a model definition
+    in_model: bool  # the statement walker's: whether it is emitting a model definition
 
     def channels_last(self) -> bool:
         """Whether a rank-4 value emitted now is stored NHWC (inside a model, on an NHWC backend)."""

@@ -12,17 +12,19 @@ or equals the op's default, so `x.sum()` stays `x.sum()`.
 """
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import libcst as cst
 from libcst.helpers import parse_template_expression
 
+from d2lc.core import ir
+from d2lc.core.ir import static_value
 from d2lc.core.ops import REQUIRED, SPECS
 from d2lc.emit.fmt import attr, binop, compare, parenthesize, unary
 
 if TYPE_CHECKING:
-    from d2lc.core import ir
     from d2lc.core.types import DType
 
 
@@ -53,7 +55,6 @@ def _present(node: "ir.Op", param: str) -> bool:
     default = next((p.default for p in spec.params if p.name == param), REQUIRED) if spec else REQUIRED
     if default is REQUIRED:
         return True
-    from d2lc.core.ir import static_value
     return static_value(value) != default or static_value(value) is None and not hasattr(value, "value")
 
 
@@ -77,7 +78,6 @@ def _positional(em: "EmitterLike", node: "ir.Op", params: tuple[str, ...]) -> li
     for p in params:
         if p.startswith("*"):
             values = node.args.get(p[1:])
-            from d2lc.core import ir
             if isinstance(values, ir.Seq):
                 out.extend(cst.Arg(em.value(v, p[1:])) for v in values.items)
             elif isinstance(values, list):
@@ -178,7 +178,6 @@ class Tmpl(Rule):
     template: str
 
     def emit(self, em, node):
-        import string
         holes = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
         values = {}
         for h in holes:

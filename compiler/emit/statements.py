@@ -28,6 +28,7 @@ class Statements:
     block_depth = 0  # loops and branches around the statement being emitted
     loop_depth = 0  # loops around it
     in_function: ir.FuncDef | None = None
+    in_model = False
     current_stmt: ir.Stmt | None = None
     current_model: ir.ModelDef | None = None
 

@@ -10,6 +10,7 @@ from d2lc.core import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.dtypes import creation_defaults, widened_sum
 from d2lc.emit.rules import call
+from d2lc.passes.analysis import reads
 from d2lc.core.types import DType, TensorType
 
 from .models import JaxModels
@@ -155,7 +156,6 @@ def _differentiates_call(g: ir.Grad) -> int | None:
     y, x = g.y, g.wrt.name
     if g.slice or not isinstance(y, ir.CallFunc):
         return None
-    from d2lc.passes.analysis import reads
     at = [i for i, a in enumerate(y.args) if isinstance(a, ir.Var) and a.name == x]
     if len(at) != 1 or any(x in reads(a) for i, a in enumerate(y.args) if i != at[0]):
         return None
