@@ -47,7 +47,6 @@ KNOWN_CYCLES = [
     ['d2lc.build.bookbuild', 'd2lc.cli.fuzz', 'd2lc.cli.harness', 'd2lc.cli.main', 'd2lc.tools.conformance', 'd2lc.tools.scaffold'],
 ]
 KNOWN_LARGE = {
-    'd2lc.core.ops',
     'd2lc.emit.base',
     'd2lc.tools.conformance',
 }

@@ -40,9 +40,6 @@ class EmitError(Exception):
         self.diagnostic = diagnostic
 
 
-# Ops whose Python-number arguments some framework converts by their own type (TF's `where`):
-# written as floats when the computation is in floats.
-FLOAT_LITERAL_OPS = {"where", "clip", "maximum", "minimum"}
 ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
 
 
@@ -136,7 +133,7 @@ class Emitter:
         v = node.args.get(name)
         spec = SPECS.get(node.op)
         kind = next((p.kind for p in spec.params if p.name == name), None) if spec else None
-        if isinstance(v, ir.Expr) and (kind == "tensor" or (node.op == "clip" and kind == "scalar")):
+        if isinstance(v, ir.Expr) and (kind == "tensor" or (kind == "scalar" and spec.number_operands)):
             return self.operand(node, name)
         if kind == "axis" and v is not None and self.channels_last():
             rank = _rank_of(node)
@@ -168,7 +165,7 @@ class Emitter:
         e = node.args[name]
         want = self.compute_dtype(node)
         if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool) \
-                and want is not None and want.is_float and node.op in FLOAT_LITERAL_OPS:
+                and want is not None and want.is_float and getattr(SPECS.get(node.op), "number_operands", False):
             return self.literal(float(e.value))
         code = self.expr(e)
         if node.op in self.backend.cast_operands and isinstance(e.type, TensorType) and name != "cond":
@@ -181,9 +178,10 @@ class Emitter:
         return dtype
 
     def compute_dtype(self, node: ir.Op) -> DType | None:
-        if not isinstance(node.type, TensorType) and node.op not in ("eq", "ne", "lt", "le", "gt", "ge"):
+        promotes = getattr(SPECS.get(node.op), "promotes_operands", False)  # comparisons, where
+        if not isinstance(node.type, TensorType) and not promotes:
             return None
-        if node.op in ("eq", "ne", "lt", "le", "gt", "ge", "where"):
+        if promotes:
             x, y = node.args.get("x"), node.args.get("y")
             if x is not None and y is not None and (isinstance(x.type, TensorType) or isinstance(y.type, TensorType)):
                 return promote(x.type, y.type)
