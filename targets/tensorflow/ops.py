@@ -73,6 +73,15 @@ def _uniform(em, node):
     return Fn("tf.random.uniform", "shape", minval="low", maxval="high").emit(em, node)
 
 
+def _rounding(fn: str):
+    """floor/ceil: TensorFlow has no integer kernel for them, and rounding leaves an integer as it is."""
+    def emit(em, node):
+        if node.type.dtype.is_float:
+            return Fn(fn).emit(em, node)
+        return call("tf.identity", em.operand(node, "x"))
+    return Custom(emit)
+
+
 def _numel(em, node):
     return call("int", call("tf.size", em.expr(node.args["x"])))
 
@@ -94,6 +103,7 @@ OPS = {
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
     "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),
+    "floor": _rounding("tf.floor"),
     "logical_not": Fn("tf.logical_not"),
     "clip": Fn("tf.clip_by_value", "x", "min", "max"),
     # reductions
