@@ -66,6 +66,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     _u("square", unary_same, "x * x.", array_name="square"),
     _u("sign", unary_same, "-1, 0 or 1.", array_name="sign"),
     _u("floor", unary_same, "Round down.", array_name="floor"),
+    _u("ceil", unary_same, "Round up.", array_name="ceil"),
     _u("neg", unary_same, "-x.", function=False, operator="-"),
     _u("logical_not", logical, "~x for bool tensors.", differentiable=False, operator="~", passes_values=False),
     _b("add", binary, "x + y.", function=False, operator="+"),
