@@ -191,7 +191,7 @@ class Analyzer:
 
 
 def _differentiable(e: ir.Op) -> bool:
-    if e.op in ("detach", "py_int", "py_float", "py_and", "py_or", "py_not", "item"):
+    if e.op in ("py_int", "py_float", "py_and", "py_or", "py_not"):  # Python conversions: no spec, no gradient
         return False
     if e.op == "astype":
         return isinstance(e.type, TensorType) and e.type.dtype.is_float

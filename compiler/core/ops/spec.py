@@ -27,7 +27,7 @@ class OpSpec:
     params: tuple[P, ...]
     infer: Callable[["Ctx"], Type]
     doc: str
-    differentiable: bool = True
+    differentiable: bool = True  # a gradient flows through it to its inputs
     category: str = "tensor"
     varargs: str | None = None  # a param collecting extra positional args (x.reshape(3, 4))
     # -- how the DSL writes it

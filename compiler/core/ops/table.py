@@ -129,7 +129,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
            function=False, view=True),
     # misc
     OpSpec("clone", (X,), unary_same, "A copy that does not share memory.", category="misc", method=True),
-    OpSpec("detach", (X,), unary_same, "The same values, cut from the gradient graph.", category="misc", method=True,
+    OpSpec("detach", (X,), unary_same, "The same values, cut from the gradient graph.", False, "misc", method=True,
            view=True),
     OpSpec("astype", (X, P("dtype", "dtype")), cast, "Convert to another dtype.", category="misc", method=True),
     OpSpec("item", (X,), to_scalar, "The single element as a Python number.", False, "misc", function=False,
