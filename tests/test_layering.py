@@ -38,7 +38,6 @@ KNOWN_VIOLATIONS = {
     'd2lc.tools.scaffold -> d2lc.cli.main: nothing imports the command line',
     'd2lc_targets.jax.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
     'd2lc_targets.mxnet.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
-    'd2lc_targets.paddle.ops -> d2lc_targets.pytorch: a backend imports no other backend (Backend.derive)',
     'd2lc_targets.tensorflow.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
 }
 KNOWN_CYCLES = [
@@ -46,7 +45,6 @@ KNOWN_CYCLES = [
     ['d2lc.build.bookbuild', 'd2lc.cli.fuzz', 'd2lc.cli.harness', 'd2lc.cli.main', 'd2lc.tools.conformance', 'd2lc.tools.scaffold'],
 ]
 KNOWN_LARGE = {
-    'd2lc.core.ops',
     'd2lc.tools.conformance',
 }
 

@@ -15,9 +15,6 @@ from d2lc.emit.generic import GENERIC, PYTHON_SCALAR_RULES
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
 
-# Ops whose Python-number arguments some framework converts by their own type (TF's `where`):
-# written as floats when the computation is in floats.
-FLOAT_LITERAL_OPS = {"where", "clip", "maximum", "minimum"}
 ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
 MODEL_EXPRS = {"Layer": "layer", "ParamDecl": "param_decl", "ApplyLayer": "apply_layer", "NewModel": "new_model",
                "CallModel": "call_model", "Construct": "construct"}
@@ -71,7 +68,7 @@ class Expressions:
         v = node.args.get(name)
         spec = SPECS.get(node.op)
         kind = next((p.kind for p in spec.params if p.name == name), None) if spec else None
-        if isinstance(v, ir.Expr) and (kind == "tensor" or (node.op == "clip" and kind == "scalar")):
+        if isinstance(v, ir.Expr) and (kind == "tensor" or (kind == "scalar" and spec.number_operands)):
             return self.operand(node, name)
         return self.value(v, name)
 
@@ -84,7 +81,7 @@ class Expressions:
         e = node.args[name]
         want = self.compute_dtype(node)
         if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool) \
-                and want is not None and want.is_float and node.op in FLOAT_LITERAL_OPS:
+                and want is not None and want.is_float and getattr(SPECS.get(node.op), "number_operands", False):
             return self.literal(float(e.value))
         code = self.expr(e)
         if node.op in self.backend.cast_operands and isinstance(e.type, TensorType) and name != "cond":
@@ -97,9 +94,10 @@ class Expressions:
         return dtype
 
     def compute_dtype(self, node: ir.Op) -> DType | None:
-        if not isinstance(node.type, TensorType) and node.op not in ("eq", "ne", "lt", "le", "gt", "ge"):
+        promotes = getattr(SPECS.get(node.op), "promotes_operands", False)  # comparisons, where
+        if not isinstance(node.type, TensorType) and not promotes:
             return None
-        if node.op in ("eq", "ne", "lt", "le", "gt", "ge", "where"):
+        if promotes:
             x, y = node.args.get("x"), node.args.get("y")
             if x is not None and y is not None and (isinstance(x.type, TensorType) or isinstance(y.type, TensorType)):
                 return promote(x.type, y.type)

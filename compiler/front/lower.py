@@ -153,14 +153,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
 def _shape_hint(op: str, types: dict[str, Type | None], exc: Exception | None = None) -> str | None:
     if exc is not None and str(exc).startswith("axis ") and "out of range" in str(exc):
         return "axes count from 0; negative axes count from the end (-1 is the last)"
-    if op == "matmul":
-        return "transpose one operand (`.T`) or check which axis holds the features"
-    if op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "maximum", "minimum",
-              "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "where"):
-        return "reshape one operand so the trailing dimensions line up, or index to select matching parts"
-    if op == "reshape":
-        return "the number of elements must stay the same"
-    return None
+    spec = SPECS.get(op)
+    return spec.shape_hint if spec is not None else None
 
 
 

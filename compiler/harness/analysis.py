@@ -1,11 +1,15 @@
 """What the IR says about each parameter: the value ranges it needs, and which ones a gradient flows to.
 
 A parameter's values are constrained by the ops its values flow into, through any chain of
-assignments, ops and calls of other chapter functions:
-  - positive: log, sqrt, a divisor (/, //, %), the base of a non-integer power;
-  - distinct: argmax/argmin/max/min (no ties, so every framework picks the same element);
-  - index bounds: used (after `int(...)`/`.item()`) as an index into an axis: values in [0, size);
+assignments, ops and calls of other chapter functions. Each op's spec (d2lc.core.ops) says what it
+needs of its arguments:
+  - positive (`OpSpec.positive`): log, sqrt, a divisor (/, //, %); and the base of a non-integer power;
+  - distinct (`OpSpec.distinct`): argmax/argmin/max/min (no ties, so every framework picks the same element);
+  - index bounds: used (after `int(...)`/`.item()`) as an index into an axis, or an `OpSpec.index_of`
+    argument (cross_entropy's labels): values in [0, size);
   - counts: a `range(...)` bound: small non-negative ints.
+Values do not flow through ops whose spec has `passes_values=False` (shapes, comparisons, argmax), and
+no gradient flows to an `OpSpec.nondiff` argument.
 """
 from __future__ import annotations
 
@@ -18,15 +22,6 @@ from d2lc.core.types import DType, ScalarType, TensorType
 
 Dim = int | str  # an int size, or a symbol bound when the example is drawn
 
-# Ops through which values do not flow (only shapes, or indices/truth values derived from them).
-VALUE_BLOCKERS = {"shape", "len", "numel", "zeros_like", "ones_like", "argmax", "argmin",
-                  "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not"}
-POSITIVE_SINKS = {"log": ("x",), "sqrt": ("x",), "truediv": ("y",), "floordiv": ("y",), "mod": ("y",)}
-DISTINCT_SINKS = {"argmax", "argmin", "max", "min"}
-# Ops whose argument holds indices into an axis of another argument: op -> (index arg, indexed arg, axis).
-INDEX_ARGS = {"cross_entropy": ("labels", "logits", -1)}
-# Op arguments no gradient flows to (besides a getitem's index and a where's condition).
-NONDIFF_ARGS = {"cross_entropy": {"labels"}, "where": {"cond"}}
 
 
 @dataclass
@@ -94,7 +89,8 @@ class Analyzer:
 
     def _sinks(self, e: ir.Expr, env: dict[str, set[str]], domains: dict[str, Domain]) -> None:
         if isinstance(e, ir.Op):
-            for arg in POSITIVE_SINKS.get(e.op, ()):
+            spec = SPECS.get(e.op)
+            for arg in spec.positive if spec else ():
                 for p in self._deps(e.args.get(arg), env, diff=False):
                     domains[p].positive = True
             if e.op == "pow":
@@ -107,13 +103,13 @@ class Analyzer:
                 elif not isinstance(y, ir.Const):
                     for p in self._deps(y, env, diff=False):
                         domains[p].nonnegative = True
-            if e.op in DISTINCT_SINKS:
-                for p in self._deps(e.args.get("x"), env, diff=False):
+            for arg in spec.distinct if spec else ():
+                for p in self._deps(e.args.get(arg), env, diff=False):
                     domains[p].distinct = True
             if e.op == "getitem" and isinstance(e.args["x"].type, TensorType):
                 self._index_bounds(e.args["x"].type, e.args["index"], env, domains)
-            if e.op in INDEX_ARGS:
-                idx, base, axis = INDEX_ARGS[e.op]
+            if spec is not None and spec.index_of is not None:
+                idx, base, axis = spec.index_of
                 t = getattr(e.args.get(base), "type", None)
                 if isinstance(t, TensorType) and t.rank and t.shape[axis] is not None:
                     for p in self._deps(e.args.get(idx), env, diff=False):
@@ -174,14 +170,15 @@ class Analyzer:
         if isinstance(e, ir.Grad):
             return self._deps(e.y, env, diff) | self._deps(e.wrt, env, diff)
         if isinstance(e, ir.Op):
-            if e.op in VALUE_BLOCKERS:
+            spec = SPECS.get(e.op)
+            if spec is not None and not spec.passes_values:
                 return out
             if diff and not _differentiable(e):
                 return out
             for name, v in e.args.items():
                 # An index picks values but is not one; no gradient flows to a condition or labels.
-                if name == "index" or e.op in INDEX_ARGS and name == INDEX_ARGS[e.op][0] \
-                        or diff and name in NONDIFF_ARGS.get(e.op, ()):
+                if name == "index" or spec is not None and (spec.index_of and name == spec.index_of[0]
+                                                            or diff and name in spec.nondiff):
                     continue
                 if isinstance(v, list):
                     for item in v:
@@ -194,7 +191,7 @@ class Analyzer:
 
 
 def _differentiable(e: ir.Op) -> bool:
-    if e.op in ("detach", "py_int", "py_float", "py_and", "py_or", "py_not", "item"):
+    if e.op in ("py_int", "py_float", "py_and", "py_or", "py_not"):  # Python conversions: no spec, no gradient
         return False
     if e.op == "astype":
         return isinstance(e.type, TensorType) and e.type.dtype.is_float

@@ -5,9 +5,10 @@ from typing import Iterable
 
 from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag
+from d2lc.core.ops import SPECS
 from d2lc.core.types import TensorType
 
-VIEW_OPS = {"reshape", "getitem", "transpose", "squeeze", "unsqueeze", "detach"}
+VIEW_OPS = frozenset(name for name, spec in SPECS.items() if spec.view)  # results that may share memory with x
 
 
 def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:

@@ -1,11 +1,12 @@
-"""MXNet op table: IR op -> emission rule."""
+"""MXNet op table: where MXNet spells an op differently from the shared base table (d2lc.emit.base_ops)."""
 import libcst as cst
 
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.emit.base_ops import ELEMENTWISE, base_ops
+from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call
 from d2lc.core.ops import SPECS
 from d2lc.core.types import DType, ScalarType, TensorType
 
@@ -77,69 +78,29 @@ def _uniform(em, node):
 
 
 OPS = {
+    **base_ops("np"),
     # creation
-    "tensor": DTyped(Fn("np.array", "data")),
-    "arange": DTyped(Fn("np.arange", "start", "stop", "step")),
-    "zeros": DTyped(Fn("np.zeros", "shape")),
-    "ones": DTyped(Fn("np.ones", "shape")),
-    "full": DTyped(Fn("np.full", "shape", "value")),
-    "linspace": DTyped(Fn("np.linspace", "start", "stop", "num")),
-    "eye": DTyped(Fn("np.eye", "n")),
-    "zeros_like": Fn("np.zeros_like", "x", dtype="dtype"),
-    "ones_like": Fn("np.ones_like", "x", dtype="dtype"),
-    "full_like": Fn("np.full_like", "x", "value", dtype="dtype"),
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
     "seed": Fn("npx.random.seed", "value"),
     # elementwise
-    "exp": Fn("np.exp"), "log": Fn("np.log"), "sqrt": Fn("np.sqrt"), "sin": Fn("np.sin"), "cos": Fn("np.cos"),
-    "tanh": Fn("np.tanh"), "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"), "abs": Fn("np.abs"),
-    "square": Fn("np.square"), "sign": Fn("np.sign"), "floor": Fn("np.floor"),
-    "neg": Prefix("-"), "logical_not": Prefix("~"),
-    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Custom(_floordiv),
-    "mod": Infix("%"), "pow": Infix("**"),
-    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
-    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
-    "maximum": Fn("np.maximum", "x", "y"), "minimum": Fn("np.minimum", "x", "y"),
+    "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"),
+    "floordiv": Custom(_floordiv),
     "where": Custom(_where),
-    "clip": Fn("np.clip", "x", "min", "max"),
     # reductions
-    "sum": Method("sum", axis="axis", keepdims="keepdims"),
-    "mean": Method("mean", axis="axis", keepdims="keepdims"),
-    "max": Method("max", axis="axis", keepdims="keepdims"),
-    "min": Method("min", axis="axis", keepdims="keepdims"),
-    "prod": Method("prod", axis="axis", keepdims="keepdims"),
     "var": Custom(_var),
     "argmax": _arg_reduce("argmax"),
     "argmin": _arg_reduce("argmin"),
-    "cumsum": Fn("np.cumsum", "x", axis="axis"),
-    "norm": Fn("np.linalg.norm"),
-    # linear algebra
     "softmax": Fn("npx.softmax", "x", axis="axis"),
-    "matmul": Infix("@"),
-    "dot": Fn("np.dot", "x", "y"),
     # shape
-    "reshape": Method("reshape", "*shape"),
     "transpose": Custom(_transpose),
-    "concat": Fn("np.concatenate", "tensors", axis="axis"),
-    "stack": Fn("np.stack", "tensors", axis="axis"),
-    "squeeze": Fn("np.squeeze", "x", axis="axis"),
-    "unsqueeze": Fn("np.expand_dims", "x", "axis"),
-    # misc
-    "clone": Method("copy"),
-    "detach": Method("detach"),
-    "astype": Method("astype", "dtype"),
-    "item": Method("item"),
-    "shape": Attr("shape"),
-    "numel": Attr("size"),
-    "len": Fn("len"),
     # losses (gluon's are per example: average them)
     "cross_entropy": Tmpl("gluon.loss.SoftmaxCrossEntropyLoss()({logits}, {labels}).mean()"),
     "squared_loss": Tmpl("np.square({y_hat} - {y}).mean()"),
 }
 
 # mxnet.np keeps int dtypes through float ops (np.log of int64 is int64; int64 - 1.5 is int64): cast first.
-CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"sum", "mean", "var", "norm", "prod"})
+CAST_OPERANDS = ELEMENTWISE | {"sum", "mean", "var", "norm", "prod"}
 
 # mxnet.np makes float32 from every literal and range unless told otherwise.
 natural_dtype = creation_defaults(int_dtype=DType.float32, always=DType.float32)

@@ -1,7 +1,7 @@
 """PaddlePaddle 3.x: PyTorch-like eager tensors, `stop_gradient` + `backward()`, channels-first, (in, out) weights.
 
-Derived from the PyTorch backend: the op table starts from PyTorch's (see ops.py); names, dtypes,
-imports, gradients, layouts and the environment are Paddle's own.
+Derived from the PyTorch backend; the op table is the shared base table plus Paddle's differences
+(see ops.py); names, dtypes, imports, gradients, layouts and the environment are Paddle's own.
 """
 from d2lc.emit.backend import Environment, HarnessAdapter, Layouts
 from d2lc.core.types import DType

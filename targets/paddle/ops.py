@@ -1,48 +1,17 @@
-"""PaddlePaddle op table: PyTorch's table where Paddle spells an op the same way, plus what differs.
+"""PaddlePaddle op table: where Paddle spells an op differently from the shared base table (d2lc.emit.base_ops).
 
-Paddle 3.x reads much like PyTorch (`paddle.exp`, `x.sum()`, `x.clone()`), so the table starts from
-the PyTorch backend's rules for the ops listed in SAME_AS_TORCH, with `torch.` read as `paddle.`
-and `dim=` as `axis=`. Every op listed there was checked against paddle 3.3.1. Anything else
-PyTorch gains later is *not* inherited silently: it is declared unsupported until someone checks it.
+Paddle 3.x reads much like NumPy and PyTorch (`paddle.exp`, `x.sum()`, `x.clone()`); it differs in
+`keepdim=` for reductions, lists for shapes, and the rows below. Checked against paddle 3.3.1; the
+op equivalence suite (tests/corpus) runs every op, inherited or not, on Paddle too.
 """
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, Unsupported, call, with_dtype
-from d2lc.core.ops import SPECS
+from d2lc.emit.base_ops import ELEMENTWISE, base_ops
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, call, with_dtype
 from d2lc.core.types import DType, ScalarType, SeqType
-from d2lc_targets.pytorch import backend as torch_backend
-
-# ---- inherited from PyTorch --------------------------------------------------------------------
-SAME_AS_TORCH = {
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "square", "sign", "floor", "neg", "logical_not",
-    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt", "ge",
-    "logical_and", "logical_or", "logical_xor",
-    "mean", "argmax", "argmin", "norm", "matmul", "dot", "stack", "squeeze", "unsqueeze",
-    "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye",
-    "clone", "detach", "item", "shape", "len",
-}
-
-
-def from_torch(rule):
-    """A PyTorch rule respelled for Paddle: the `torch.` module becomes `paddle.`, `dim=` becomes `axis=`."""
-    def kw(mapping):
-        return {("axis" if k == "dim" else k): v for k, v in mapping.items()}
-    if isinstance(rule, DTyped):
-        return DTyped(from_torch(rule.rule), rule.kw)
-    if isinstance(rule, Fn):
-        path = "paddle." + rule.path[len("torch."):] if rule.path.startswith("torch.") else rule.path
-        return Fn(path, *rule.args, **kw(rule.kw))
-    if isinstance(rule, Method):
-        return Method(rule.name, *rule.args, **kw(rule.kw))
-    if isinstance(rule, Tmpl):
-        return Tmpl(rule.template.replace("torch.", "paddle."))
-    if isinstance(rule, Custom):
-        raise TypeError("a Custom rule cannot be respelled; write Paddle's own")
-    return rule  # Infix, Prefix, Attr: framework-neutral
-
 
 # ---- what Paddle spells differently ----------------------------------------------------------
 def _listed(node: ir.Op, param: str) -> ir.Op:
@@ -133,7 +102,12 @@ def _uniform(em, node):
                 max=em.value(high if high is not None else 1.0))
 
 
-OVERRIDES = {
+def _reduce(method: str) -> Method:
+    return Method(method, axis="axis", keepdim="keepdims")
+
+
+OPS = {
+    **base_ops("paddle"),
     # creation
     "tensor": DTyped(Fn("paddle.to_tensor", "data")),
     "zeros": shape_list(DTyped(Fn("paddle.zeros", "shape"))),
@@ -149,9 +123,10 @@ OVERRIDES = {
     "minimum": _bound("paddle.minimum", "max"),
     "where": Custom(_where),
     "clip": Custom(_clip),
-    # reductions: Paddle's max/min return values only, and its cumsum flattens when no axis is given
-    "max": Method("max", axis="axis", keepdim="keepdims"),
-    "min": Method("min", axis="axis", keepdim="keepdims"),
+    # reductions: `keepdim=`; Paddle widens int32 sums to int64 (dtype= keeps int32, see natural_dtype)
+    # but keeps int32 products; its cumsum flattens when no axis is given
+    **{name: _reduce(name) for name in ("mean", "max", "min", "prod", "argmax", "argmin")},
+    "sum": with_dtype(_reduce("sum")),
     "var": Custom(_var),
     "cumsum": Method("cumsum", axis="axis"),
     "softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis"),
@@ -159,30 +134,19 @@ OVERRIDES = {
     "reshape": shape_list(Method("reshape", "shape")),
     "transpose": Custom(_transpose),
     "concat": Fn("paddle.concat", "tensors", axis="axis"),
+    "squeeze": Method("squeeze", "axis"),
+    "unsqueeze": Method("unsqueeze", "axis"),
     # misc
-    "astype": Method("astype", "dtype"),
-    "numel": Attr("size"),  # `x.numel()` is a tensor in Paddle; `x.size` is the int
+    "clone": Method("clone"),
     # losses
     "cross_entropy": Fn("paddle.nn.functional.cross_entropy", "logits", "labels"),
     "squared_loss": Fn("paddle.nn.functional.mse_loss", "y_hat", "y"),
 }
 
-TORCH_OPS = torch_backend.ops
-OPS = {
-    # An op PyTorch has but nobody has checked for Paddle yet is declared, not guessed.
-    **{op: Unsupported(f"TODO: not yet translated for Paddle (PyTorch has `{op}`; add it to targets/paddle/ops.py)")
-       for op in TORCH_OPS},
-    **{op: from_torch(TORCH_OPS[op]) for op in sorted(SAME_AS_TORCH)},
-    **OVERRIDES,
-    # Paddle widens int32 sums to int64 (dtype= keeps int32, see natural_dtype) but keeps int32 products
-    "sum": with_dtype(Method("sum", axis="axis", keepdim="keepdims")),
-    "prod": Method("prod", axis="axis", keepdim="keepdims"),
-}
-
 # Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int
 # tensors into ints: cast tensor operands to the IR's dtype first. Against a Python number Paddle
 # already promotes the way the IR does, so the emitter skips the cast there (see emitter.py).
-CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"mean", "var", "norm", "softmax", "squared_loss"})
+CAST_OPERANDS = ELEMENTWISE | {"mean", "var", "norm", "softmax", "squared_loss"}
 
 _torch_like = creation_defaults(int_dtype=DType.int64)
 

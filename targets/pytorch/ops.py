@@ -1,7 +1,8 @@
-"""PyTorch op table: IR op -> emission rule."""
+"""PyTorch op table: where PyTorch spells an op differently from the shared base table (d2lc.emit.base_ops)."""
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.fmt import attr
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Tmpl, call
+from d2lc.emit.base_ops import base_ops
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call
 from d2lc.core.types import DType
 
 
@@ -84,33 +85,17 @@ def _cumsum(em, node):
 
 
 OPS = {
+    **base_ops("torch"),
     # creation
     "tensor": DTyped(Fn("torch.tensor", "data")),
-    "arange": DTyped(Fn("torch.arange", "start", "stop", "step")),
-    "zeros": DTyped(Fn("torch.zeros", "shape")),
-    "ones": DTyped(Fn("torch.ones", "shape")),
-    "full": DTyped(Fn("torch.full", "shape", "value")),
-    "linspace": DTyped(Fn("torch.linspace", "start", "stop", "num")),
-    "eye": DTyped(Fn("torch.eye", "n")),
-    "zeros_like": Fn("torch.zeros_like", "x", dtype="dtype"),
-    "ones_like": Fn("torch.ones_like", "x", dtype="dtype"),
-    "full_like": Fn("torch.full_like", "x", "value", dtype="dtype"),
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
     "seed": Fn("torch.manual_seed", "value"),
     # elementwise
-    "exp": Fn("torch.exp"), "log": Fn("torch.log"), "sqrt": Fn("torch.sqrt"), "sin": Fn("torch.sin"),
-    "cos": Fn("torch.cos"), "tanh": Fn("torch.tanh"), "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),
-    "abs": Fn("torch.abs"), "square": Fn("torch.square"), "sign": Fn("torch.sign"), "floor": Fn("torch.floor"),
-    "neg": Prefix("-"), "logical_not": Prefix("~"),
-    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Infix("//"),
-    "mod": Infix("%"), "pow": Infix("**"),
-    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
-    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
+    "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),
     "maximum": _clamp("min", "torch.maximum"), "minimum": _clamp("max", "torch.minimum"),
-    "where": Tmpl("torch.where({cond}, {x}, {y})"),
     "clip": Fn("torch.clamp", "x", "min", "max"),
-    # reductions
+    # reductions: `dim=`/`keepdim=`
     "sum": Custom(lambda em, node: _keep_int32(em, node, "sum")),
     "mean": Method("mean", dim="axis", keepdim="keepdims"),
     "max": _max_min("max", "amax"),
@@ -120,13 +105,8 @@ OPS = {
     "argmax": Method("argmax", dim="axis", keepdim="keepdims"),
     "argmin": Method("argmin", dim="axis", keepdim="keepdims"),
     "cumsum": Custom(_cumsum),
-    "norm": Fn("torch.linalg.norm"),
-    # linear algebra
     "softmax": Fn("torch.softmax", "x", dim="!axis"),
-    "matmul": Infix("@"),
-    "dot": Fn("torch.dot", "x", "y"),
     # shape
-    "reshape": Method("reshape", "*shape"),
     "transpose": Custom(_transpose),
     "concat": Fn("torch.cat", "tensors", dim="axis"),
     "stack": Fn("torch.stack", "tensors", dim="axis"),
@@ -134,12 +114,8 @@ OPS = {
     "unsqueeze": Method("unsqueeze", "axis"),
     # misc
     "clone": Method("clone"),
-    "detach": Method("detach"),
     "astype": Method("to", "dtype"),
-    "item": Method("item"),
-    "shape": Attr("shape"),
     "numel": Method("numel"),
-    "len": Fn("len"),
     # losses
     "cross_entropy": Fn("nn.functional.cross_entropy", "logits", "labels"),
     "squared_loss": Fn("nn.functional.mse_loss", "y_hat", "y"),

@@ -1,12 +1,12 @@
-"""TensorFlow op table: IR op -> emission rule."""
+"""TensorFlow op table: where TensorFlow spells an op differently from the shared base table (d2lc.emit.base_ops)."""
 import libcst as cst
 
 from d2lc.emit.fmt import attr, unary
 
 from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Prefix, Tmpl, call
-from d2lc.core.ops import SPECS
+from d2lc.emit.base_ops import ELEMENTWISE, base_ops
+from d2lc.emit.rules import Custom, DTyped, Fn, Infix, Tmpl, call
 from d2lc.core.types import DType
 
 
@@ -73,6 +73,15 @@ def _uniform(em, node):
     return Fn("tf.random.uniform", "shape", minval="low", maxval="high").emit(em, node)
 
 
+def _rounding(fn: str):
+    """floor/ceil: TensorFlow has no integer kernel for them, and rounding leaves an integer as it is."""
+    def emit(em, node):
+        if node.type.dtype.is_float:
+            return Fn(fn).emit(em, node)
+        return call("tf.identity", em.operand(node, "x"))
+    return Custom(emit)
+
+
 def _numel(em, node):
     return call("int", call("tf.size", em.expr(node.args["x"])))
 
@@ -82,31 +91,20 @@ def _item(em, node):
 
 
 OPS = {
+    **base_ops("tf"),
     # creation
     "tensor": DTyped(Fn("tf.constant", "data")),
     "arange": DTyped(Fn("tf.range", "start", "stop", "step")),
-    "zeros": DTyped(Fn("tf.zeros", "shape")),
-    "ones": DTyped(Fn("tf.ones", "shape")),
     "full": Custom(_full),
     "linspace": Custom(_linspace),
-    "eye": DTyped(Fn("tf.eye", "n")),
-    "zeros_like": Fn("tf.zeros_like", "x", dtype="dtype"),
-    "ones_like": Fn("tf.ones_like", "x", dtype="dtype"),
     "full_like": Tmpl("tf.fill(tf.shape({x}), tf.constant({value}, dtype={dtype}))"),
     "normal": Fn("tf.random.normal", "shape", mean="mean", stddev="std"),
     "uniform": Custom(_uniform),
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
-    "exp": Fn("tf.exp"), "log": Fn("tf.math.log"), "sqrt": Fn("tf.sqrt"), "sin": Fn("tf.sin"), "cos": Fn("tf.cos"),
-    "tanh": Fn("tf.tanh"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"), "abs": Fn("tf.abs"),
-    "square": Fn("tf.square"), "sign": Fn("tf.sign"), "floor": Fn("tf.floor"),
-    "neg": Prefix("-"), "logical_not": Fn("tf.logical_not"),
-    "add": Infix("+"), "sub": Infix("-"), "mul": Infix("*"), "truediv": Infix("/"), "floordiv": Infix("//"),
-    "mod": Infix("%"), "pow": Infix("**"),
-    "eq": Infix("=="), "ne": Infix("!="), "lt": Infix("<"), "le": Infix("<="), "gt": Infix(">"), "ge": Infix(">="),
-    "logical_and": Infix("&"), "logical_or": Infix("|"), "logical_xor": Infix("^"),
-    "maximum": Fn("tf.maximum", "x", "y"), "minimum": Fn("tf.minimum", "x", "y"),
-    "where": Tmpl("tf.where({cond}, {x}, {y})"),
+    "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),
+    "floor": _rounding("tf.floor"), "ceil": _rounding("tf.math.ceil"),
+    "logical_not": Fn("tf.logical_not"),
     "clip": Fn("tf.clip_by_value", "x", "min", "max"),
     # reductions
     "sum": Fn("tf.reduce_sum", "x", axis="axis", keepdims="keepdims"),
@@ -127,23 +125,18 @@ OPS = {
     "reshape": Fn("tf.reshape", "x", "shape"),
     "transpose": Custom(_transpose),
     "concat": Fn("tf.concat", "tensors", axis="!axis"),
-    "stack": Fn("tf.stack", "tensors", axis="axis"),
-    "squeeze": Fn("tf.squeeze", "x", axis="axis"),
-    "unsqueeze": Fn("tf.expand_dims", "x", "axis"),
     # misc
     "clone": Fn("tf.identity"),
     "detach": Fn("tf.stop_gradient"),
     "astype": Fn("tf.cast", "x", "dtype"),
     "item": Custom(_item),
-    "shape": Attr("shape"),
     "numel": Custom(_numel),
-    "len": Fn("len"),
     # losses (Keras takes the labels first)
     "cross_entropy": Tmpl("tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits({labels}, {logits}))"),
     "squared_loss": Tmpl("tf.reduce_mean(tf.square({y_hat} - {y}))"),
 }
 
 # TensorFlow never promotes mixed dtypes, and int inputs to float ops fail: cast them first.
-CAST_OPERANDS = frozenset({n for n, s in SPECS.items() if s.category == "elementwise"} | {"sum", "mean", "var", "norm", "prod"})
+CAST_OPERANDS = ELEMENTWISE | {"sum", "mean", "var", "norm", "prod"}
 
 natural_dtype = creation_defaults(int_dtype=DType.int32)
