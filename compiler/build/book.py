@@ -6,6 +6,7 @@ and however a path was spelt (`sources/x`, `./sources/x/`, an absolute path, a s
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,6 @@ def find_chapters(paths: list[Path]) -> list[Chapter]:
 
     A file's place is the given path's place in the book joined with the file's path under it, so a
     linked folder inside the sources keeps its name (the link is not resolved away)."""
-    from d2lc.build.compile import chapter_files_under
     seen: dict[str, Chapter] = {}
     for p in paths:
         book = book_for(p)
@@ -150,3 +150,18 @@ def find_chapters(paths: list[Path]) -> list[Chapter]:
             if source not in seen:
                 seen[source] = Chapter(f, source, rel)
     return sorted(seen.values(), key=lambda c: c.source)
+
+
+def chapter_files_under(folder: Path) -> list[Path]:
+    """Every .md file under `folder`, sorted; linked folders are followed (each real folder once, so no loop)."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(here)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        found.extend(Path(here) / f for f in files if f.endswith(".md") and os.path.isfile(os.path.join(here, f)))
+    return sorted(found)

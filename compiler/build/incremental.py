@@ -2,6 +2,7 @@
 compile in parallel processes (one task per chapter, for the targets it still lacks)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -86,7 +87,6 @@ def _report(progress: Callable[[str], None] | None, shown: str) -> None:
 
 def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
          progress: Callable[[str], None] | None) -> list[tuple[Outputs, list[Diagnostic]]]:
-    from d2lc.build.compile import compile_source
     jobs = jobs if jobs is not None else min(len(todo), os.cpu_count() or 1)
     results = []
     if jobs > 1 and len(todo) > 2:
@@ -101,6 +101,36 @@ def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
         results.append(compile_source(task))
         _report(progress, task[2])
     return results
+
+
+def compile_source(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
+    """One chapter's text (with its book-relative source, shown name and targets): (target -> notebook text,
+    diagnostics)."""
+    from d2lc.emit.backend import get_backend, registry
+    from d2lc.core.diagnostics import CompileError
+    from d2lc.emit.base import EmitError
+    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.notebook import build_notebook
+    text, source, shown, names = task
+    known = set(registry()) | {a for b in registry().values() for a in b.aliases}
+    try:
+        module = compile_chapter(text, source, known)
+    except CompileError as exc:
+        return {}, [_shown_as(d, source, shown) for d in exc.diagnostics]
+    outputs, errors = {}, []
+    for name in names:
+        try:
+            outputs[name] = build_notebook(module, get_backend(name))
+        except EmitError as exc:
+            errors.append(_shown_as(exc.diagnostic, source, shown))
+    return (outputs if not errors else {}), errors
+
+
+def _shown_as(diag: Diagnostic, source: str, shown: str) -> Diagnostic:
+    """The diagnostic naming the file as the user spelt it (compiles name it by its book-relative path)."""
+    if diag.loc.file != source:
+        return diag
+    return dataclasses.replace(diag, loc=dataclasses.replace(diag.loc, file=shown))
 
 
 def _warm_up() -> None:
