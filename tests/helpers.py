@@ -21,15 +21,6 @@ def emit(dsl: str, target: str) -> str:
     return "\n\n".join(cells)
 
 
-def validate_all(dsl: str, **expected: str) -> None:
-    """Assert each named target emits exactly the expected code for `dsl` (sqlglot's validate_all, for d2lc)."""
-    assert expected, "name at least one target"
-    for target, want in expected.items():
-        got = emit(dsl, target)
-        want = textwrap.dedent(want).strip("\n")
-        assert got == want, f"\n--- {target}: expected ---\n{want}\n--- {target}: got ---\n{got}\n"
-
-
 def available_backends(names: list[str]) -> list:
     """The named backends whose environment and framework are installed here."""
     from d2lc.build.envs import framework_available, python_for

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from d2lc.emit.backend import get_backend
+from pathlib import Path
+
+from d2lc.emit.backend import get_backend, target_names
 from d2lc.cli.main import main
-from d2lc.tools.conformance import check_coverage, declared_gap, goldens_from_tests, missing_ops, read_goldens
+from d2lc.tools.conformance import check_coverage, declared_gap, missing_ops
+from d2lc.tools.goldens import read_goldens
 from d2lc.emit.rules import Unsupported
+
+SHARED = Path(__file__).parent / "goldens.md"
 
 GOLDENS = """# Goldens
 
@@ -50,12 +55,19 @@ def test_goldens_md_cases(tmp_path):
     assert cases[2].expected is None and cases[2].error is None and cases[0].origin.endswith(":5")
 
 
-def test_golden_test_file_is_read_without_running_it(tmp_path):
-    path = tmp_path / "test_x.py"
-    path.write_text('def test_a():\n    validate_all(\n        """\n        x = arange(3)\n        """,\n'
-                    '        pytorch="""\n        x = torch.arange(3)\n        """,\n    )\n')
-    [(case, expected)] = goldens_from_tests(path)
-    assert case.dsl == "x = arange(3)" and expected == {"pytorch": "x = torch.arange(3)"}
+def test_tagged_blocks_name_their_target(tmp_path):
+    path = tmp_path / "goldens.md"
+    path.write_text("## shared\n\n```d2l\nx = arange(3)\n```\n\n```python pytorch\nx = torch.arange(3)\n```\n\n"
+                    "```python jax\nx = jnp.arange(3)\n```\n")
+    [case] = read_goldens(path)
+    assert case.by_target == {"pytorch": "x = torch.arange(3)", "jax": "x = jnp.arange(3)"} and case.expected is None
+    assert case.expected_for("jax") == "x = jnp.arange(3)" and case.expected_for("mxnet") is None
+
+
+def test_the_shared_goldens_name_only_installed_targets():
+    cases = read_goldens(SHARED)
+    assert len(cases) >= 20 and all(case.by_target for case in cases)
+    assert {t for case in cases for t in case.by_target} <= set(target_names())
 
 
 def test_todo_is_missing_but_a_reason_is_a_declared_gap():

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from d2lc.emit.backend import get_backend
-from d2lc.tools.conformance import chapter_text, known_targets
+from d2lc.tools.goldens import chapter_text, known_targets
 from d2lc.build.envs import framework_available, python_for
 from d2lc.passes.pipeline import compile_chapter
 from d2lc.build.notebook import emit_cells

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from d2lc.emit.backend import get_backend, target_names
-from d2lc.tools.conformance import backend_dir, compile_error, emit_snippet, read_goldens
+from d2lc.tools.goldens import backend_dir, compile_error, emit_snippet, read_goldens
 
 
 def cases():
@@ -27,8 +27,9 @@ def test_golden_case(target, case):
         assert error is not None and case.error in error, f"{case.origin}: expected an error containing {case.error!r}, got {error!r}"
         return
     got = emit_snippet(case.dsl, backend)
-    if case.expected is not None:
-        assert got == case.expected, f"\n{case.origin}\n--- expected ---\n{case.expected}\n--- got ---\n{got}\n"
+    want = case.expected_for(target)
+    if want is not None:
+        assert got == want, f"\n{case.origin}\n--- expected ---\n{want}\n--- got ---\n{got}\n"
 
 
 def test_paddle_has_goldens():

@@ -10,7 +10,6 @@ from d2lc.build.book import find_chapters as book_chapters
 from d2lc.core.cache import NotebookCache
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.build.incremental import ChapterResult, compile_chapters
-from d2lc.build.outputs import write_all
 
 
 
@@ -63,7 +62,3 @@ def _display(path: Path, root: Path | None) -> str:
     except ValueError:
         return str(path)
 
-
-def write_outputs(outputs: dict[Path, str], out_dir: Path) -> list[Path]:
-    """Write every output under `out_dir` all or nothing (see `outputs.write_all`); returns the files that changed."""
-    return write_all(outputs, out_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,15 @@ def write_all(outputs: dict[Path, str], root: Path) -> list[Path]:
         raise OutputError(_where(exc, root), exc.strerror or str(exc)) from exc
     _commit(staged, created, root)
     return [target for _, target in staged]
+
+
+def write_or_report(outputs: dict[Path, str], out: Path) -> list[Path] | None:
+    """Write every output all-or-nothing; on a filesystem problem print it and return None (a usage error)."""
+    try:
+        return write_all(outputs, out)
+    except OutputError as exc:
+        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
+        return None
 
 
 def _plan(outputs: dict[Path, str], root: Path) -> _Plan:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from d2lc.cli.main import add_target_option
+from d2lc.cli.options import add_target_option
 
 
 def add_fuzz_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

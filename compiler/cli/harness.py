@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from d2lc.cli.main import add_target_option, chapter_paths, parse_targets
+from d2lc.cli.options import add_target_option, chapter_paths, parse_targets
 
 DEFAULT_PATHS = ("sources", "tests/corpus")
 TEST_EXTRA = ("hypothesis",)  # what `pip install 'd2lc[test]'` adds that d2lc test imports
@@ -47,7 +47,7 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--no-models", dest="models", action="store_false",
                    help="skip the models of the chapters (by default each is compared: forward, gradients, SGD, Adam)")
     p.add_argument("--no-goldens", dest="goldens", action="store_false",
-                   help="skip each target's golden snippets (tests/test_golden.py and the backend's goldens.md)")
+                   help="skip each target's golden snippets (tests/goldens.md and the backend's goldens.md)")
     p.add_argument("--known", metavar="FILE", default=None,
                    help="known divergences, `row | target | reason` per line, reported as `known` (default: "
                         "tests/known_mismatches.txt, and tests/known_model_divergences.txt for models, in the nearest "
@@ -207,7 +207,10 @@ def _target_checks(args: argparse.Namespace, backends: list, reference: str, pat
     """Per target: IR-op coverage (missing ops listed), golden snippets, and the chapters' models.
 
     Returns (no check failed, some model was compared)."""
-    from d2lc.tools.conformance import _find, backend_dir, check_coverage, check_goldens, model_steps, print_step
+    from d2lc.tools.conformance import check_coverage, check_goldens
+    from d2lc.tools.goldens import SHARED_GOLDENS, backend_dir
+    from d2lc.tools.numeric import model_steps
+    from d2lc.tools.report import find_in_repo, print_step
     targets = [b for b in backends if b.name != reference] or backends
     models = model_steps(targets, paths, reference, known=known_models) if args.models else {}
     ok = True
@@ -215,7 +218,7 @@ def _target_checks(args: argparse.Namespace, backends: list, reference: str, pat
         own = backend_dir(b.name)
         steps = [check_coverage(b)]
         if args.goldens:
-            steps.append(check_goldens(b, _find("tests/test_golden.py"), own / "goldens.md" if own else None))
+            steps.append(check_goldens(b, find_in_repo(SHARED_GOLDENS), own / "goldens.md" if own else None))
         if b.name in models:
             steps.append(models[b.name])
         print(f"\n{b.name}:")

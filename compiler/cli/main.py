@@ -7,59 +7,12 @@ import sys
 import threading
 from pathlib import Path
 
-from d2lc.emit.backend import get_backend, registry, target_names
+from d2lc.build.outputs import write_or_report
+from d2lc.core.diagnostics import print_diagnostics
+from d2lc.cli.options import add_target_option, chapter_paths, parse_targets
+from d2lc.emit.backend import registry, target_names
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-def _print_diagnostics(errors: dict[str, list]) -> int:
-    count = 0
-    for file, diags in errors.items():
-        try:
-            lines = Path(file).read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff").splitlines()
-        except OSError:
-            lines = None
-        for d in diags:
-            print(d.render(lines), file=sys.stderr)
-            print(file=sys.stderr)
-            count += 1
-    return count
-
-
-def parse_targets(spec: str, parser: argparse.ArgumentParser) -> list:
-    """The backends a --target value names; an empty or unknown name is a usage error."""
-    names = target_names() if spec.strip() == "all" else [s.strip() for s in spec.split(",")]
-    if not any(names):
-        parser.error(f"--target={spec!r} names no target (known: {', '.join(target_names())}, all)")
-    out = []
-    for n in names:
-        if not n:
-            parser.error(f"--target={spec!r} has an empty name in its list")
-        try:
-            b = get_backend(n)
-        except KeyError:
-            from d2lc.core.diagnostics import did_you_mean
-            hint = did_you_mean(n, target_names())
-            parser.error(f"unknown target '{n}' (known: {', '.join(target_names())}, all)" + (f"; {hint}" if hint else ""))
-        if b not in out:
-            out.append(b)
-    return out
-
-
-def add_target_option(p: argparse.ArgumentParser, help: str) -> None:
-    """`--target` (documented) and `--targets` (its alias): the same option in every subcommand."""
-    p.add_argument("--target", "--targets", dest="target", default="all", metavar="TARGETS", help=help)
-
-
-def chapter_paths(specs: list[str], parser: argparse.ArgumentParser) -> list[Path]:
-    """The PATH arguments: each must exist, and a file must be a Markdown chapter (.md)."""
-    paths = [Path(p) for p in specs]
-    for p in paths:
-        if not p.exists():
-            parser.error(f"no such file or folder: {p}")
-        if not p.is_dir() and p.suffix.lower() != ".md":
-            parser.error(f"{p}: not a chapter (chapters are Markdown files ending in .md)")
-    return paths
 
 
 def _target_names(spec: str, parser: argparse.ArgumentParser) -> list:
@@ -71,17 +24,6 @@ def _target_names(spec: str, parser: argparse.ArgumentParser) -> list:
     if names and all(n in installed for n in names):
         return list(dict.fromkeys(names))
     return [b.name for b in parse_targets(spec, parser)]
-
-
-def write_or_report(outputs: dict[Path, str], out: Path) -> list[Path] | None:
-    """Write every output all-or-nothing; on a filesystem problem print it and return None (a usage error)."""
-    from d2lc.build.compile import write_outputs
-    from d2lc.build.outputs import OutputError
-    try:
-        return write_outputs(outputs, out)
-    except OutputError as exc:
-        print(f"d2lc: cannot write {exc.path}: {exc.reason}; nothing was written", file=sys.stderr)
-        return None
 
 
 def cmd_compile(args, parser) -> int:
@@ -104,7 +46,7 @@ def cmd_compile(args, parser) -> int:
     except UnknownTargets:  # names taken from entry points that are not the backends' own
         result = build(paths, [b.name for b in parse_targets(args.target, parser)], out, jobs=args.jobs, cache=cache)
     if result.errors:
-        n = _print_diagnostics(result.errors)
+        n = print_diagnostics(result.errors)
         print(f"d2lc: {n} error{'s' * (n != 1)} in {len(result.errors)} file{'s' * (len(result.errors) != 1)}; nothing was written",
               file=sys.stderr)
         return EXIT_ERRORS
@@ -125,7 +67,7 @@ def cmd_check(args, parser) -> int:
     paths = chapter_paths(args.paths, parser)
     result = build(paths, backends, Path("."))
     if result.errors:
-        n = _print_diagnostics(result.errors)
+        n = print_diagnostics(result.errors)
         print(f"d2lc: {n} error{'s' * (n != 1)}", file=sys.stderr)
         return EXIT_ERRORS
     print("d2lc: ok")
@@ -181,7 +123,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list installed backends", description="List the installed backends and their op coverage.")
     p.set_defaults(func=cmd_targets)
 
-    from d2lc.build.bookbuild import add_book_parsers
+    from d2lc.cli.book import add_book_parsers
     add_book_parsers(sub)
     try:
         from d2lc.cli.harness import add_test_parser
@@ -193,16 +135,9 @@ def make_parser() -> argparse.ArgumentParser:
         add_fuzz_parser(sub)
     except ImportError:
         pass
-    try:
-        from d2lc.tools.scaffold import add_new_target_parser
-        add_new_target_parser(sub)
-    except ImportError:
-        pass
-    try:
-        from d2lc.tools.conformance import add_conformance_parser
-        add_conformance_parser(sub)
-    except ImportError:
-        pass
+    from d2lc.cli.tools import add_conformance_parser, add_new_target_parser
+    add_new_target_parser(sub)
+    add_conformance_parser(sub)
     return parser
 
 

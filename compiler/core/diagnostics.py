@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 
@@ -74,3 +76,18 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean' hint for a misspelt name, or None."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.7)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def print_diagnostics(errors: dict[str, list[Diagnostic]]) -> int:
+    """Render each file's diagnostics on stderr, with its source lines; returns how many were printed."""
+    count = 0
+    for file, diags in errors.items():
+        try:
+            lines = Path(file).read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff").splitlines()
+        except OSError:
+            lines = None
+        for d in diags:
+            print(d.render(lines), file=sys.stderr)
+            print(file=sys.stderr)
+            count += 1
+    return count

@@ -10,10 +10,8 @@ and registers the entry point in this repository's pyproject.toml (or prints the
 """
 from __future__ import annotations
 
-import argparse
 import keyword
 import re
-import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -165,52 +163,3 @@ def add_entry_point(pyproject: Path, name: str, line: str) -> bool:
         lines.insert(end, line)
     pyproject.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return True
-
-
-# ---- command line ----------------------------------------------------------------------------
-def add_new_target_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "new-target", help="write the skeleton of a new backend",
-        description="Write a backend folder (Backend declaration, an op table listing every IR op as a TODO or "
-                    "inherited, an Emitter subclass, goldens) and envs/NAME.txt, and register its entry point.")
-    p.add_argument("name", metavar="NAME", help="the target name (lowercase), e.g. paddle")
-    p.add_argument("--dir", default="targets", help="the folder to create NAME/ in (default: targets)")
-    p.add_argument("--inherit", metavar="TARGET", help="start from this backend's rules (e.g. pytorch) instead of TODOs")
-    p.add_argument("--display-name", metavar="TEXT", help="the framework's name for people (default: from NAME)")
-    p.add_argument("--module", metavar="ROOT", help="the root name emitted code imports (default: NAME)")
-    p.add_argument("--envs-dir", metavar="DIR", help="where NAME.txt goes (default: envs/ next to --dir)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
-    p.add_argument("--no-register", action="store_true", help="don't add the entry point to pyproject.toml")
-    p.set_defaults(func=cmd_new_target)
-    return p
-
-
-def cmd_new_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.inherit:
-        try:
-            get_backend(args.inherit)
-        except KeyError:
-            parser.error(f"unknown target to inherit from: '{args.inherit}'")
-    try:
-        result = scaffold(args.name, Path(args.dir), inherit=args.inherit, display_name=args.display_name,
-                          module=args.module, envs_dir=Path(args.envs_dir) if args.envs_dir else None,
-                          force=args.force, register=not args.no_register)
-    except ScaffoldError as exc:
-        parser.error(str(exc))
-    for path in result.files:
-        print(f"wrote {path}")
-    if result.registered:
-        print(f"added to pyproject.toml [{SECTION[1:-1]}]:\n    {result.entry_point}")
-        print("next: .venv/bin/pip install -q --no-deps -e .   (then it shows in `d2lc targets`)")
-    else:
-        print(f"add this line under {SECTION} in the pyproject.toml of the package holding {result.package}:")
-        print(f"    {result.entry_point}")
-        print("then reinstall that package (pip install -e .) so that `d2lc targets` lists it")
-    print(f"then: fill in the TODOs of {result.package}/ops.py and __init__.py, "
-          f"make its environment (scripts/envs.sh {args.name}), and run `d2lc conformance {args.name}`")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from d2lc.cli.main import main
-    sys.exit(main(["new-target", *sys.argv[1:]]))

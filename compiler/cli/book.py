@@ -7,6 +7,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from d2lc.build.outputs import write_or_report
+from d2lc.core.diagnostics import print_diagnostics
 from d2lc.emit.backend import get_backend, registry, target_names
 from d2lc.build.book import Book, BookConfigError, find_chapters, find_root, load
 
@@ -51,7 +53,6 @@ def _targets(book: Book) -> list:
 
 def cmd_build(args, parser) -> int:
     from d2lc.build.compile import _display, build
-    from d2lc.cli.main import _print_diagnostics, write_or_report
     try:
         book = _book(args)
     except BookConfigError as exc:
@@ -69,7 +70,7 @@ def cmd_build(args, parser) -> int:
         result = build([book.sources_dir], backends, out, jobs=args.jobs, progress=step, cache=cache)
     broken = set(result.errors)
     if broken:
-        n = _print_diagnostics(result.errors)
+        n = print_diagnostics(result.errors)
         status = EXIT_ERRORS
         if not args.keep_going:
             print(f"d2lc: {n} error{'s' * (n != 1)} in {len(broken)} file{'s' * (len(broken) != 1)}; nothing was written "
@@ -129,7 +130,6 @@ def _execute(book: Book, backends, chapters, args) -> int:
 
 def _site(book: Book, backends, chapters, executed_dir: Path, quiet: bool) -> int:
     from d2lc.build.compile import _display
-    from d2lc.cli.main import _print_diagnostics
     from d2lc.build.site.sphinx import SiteError, build_site
     t0 = time.perf_counter()
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
@@ -141,7 +141,7 @@ def _site(book: Book, backends, chapters, executed_dir: Path, quiet: bool) -> in
             errors: dict[str, list] = {}
             for d in exc.diagnostics:
                 errors.setdefault(d.loc.file, []).append(d)
-            n = _print_diagnostics(errors)
+            n = print_diagnostics(errors)
             print(f"d2lc: {n} error{'s' * (n != 1)} in the book's markup; the site was not built", file=sys.stderr)
         else:
             print(f"d2lc: {exc}", file=sys.stderr)
