@@ -16,7 +16,7 @@ from typing import Callable
 
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.front.chapter import split_chapter
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import build_notebook
 
 ROOT = Path(__file__).resolve().parent.parent

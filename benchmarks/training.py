@@ -145,7 +145,7 @@ def generated_scripts(target: str, models: list[str], overrides: dict) -> dict[s
     are kept, since the generated helpers (e.g. `train`) are emitted in the first cell that uses them.
     """
     from d2lc.emit.backend import get_backend, target_names
-    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.checked import compile_chapter
     from d2lc.build.notebook import emit_tagged_cells
 
     module = compile_chapter(CHAPTER.read_text(encoding="utf-8"), str(CHAPTER), set(target_names()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 
 from d2lc.emit.backend import get_backend
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_cells
 
 TARGETS = ("pytorch", "tensorflow", "jax", "mxnet")

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from d2lc.emit.backend import get_backend, target_names
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import build_notebook
 
 BOOK_TARGETS = [t for t in ("pytorch", "tensorflow", "jax", "mxnet") if t in target_names()]

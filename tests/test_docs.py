@@ -9,7 +9,7 @@ from d2lc.core import ir
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.tools.conformance import declared_gap
 from d2lc.tools.goldens import chapter_text, compile_error, d2l_blocks, known_targets
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.core.ops import ATTRIBUTES, METHODS, REQUIRED, SPECS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dsl.md"

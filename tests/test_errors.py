@@ -14,7 +14,7 @@ import pytest
 from d2lc.emit.backend import get_backend
 from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import build_notebook
 
 FILE = "ch.md"

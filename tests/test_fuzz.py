@@ -20,7 +20,7 @@ from d2lc.core import ir
 from d2lc.emit.backend import get_backend
 from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import build_notebook
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
 

@@ -13,7 +13,7 @@ import pytest
 
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.core.diagnostics import CompileError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.cli.fuzz import load_signatures
 from d2lc.tools.fuzz.run import KNOWN_TARGETS, Fuzzer, generate
 from helpers import available_backends

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d2lc.emit.backend import target_names
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.harness.analysis import analyze
 from d2lc.harness.strategies import MAX_DIM, MIN_DIM, examples, grid_values, param_specs, shape_pool
 

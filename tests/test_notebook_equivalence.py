@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from d2lc.emit.backend import get_backend, target_names
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.harness.determinism import analyse
 from d2lc.harness.known import read_known
 from d2lc.harness.notebooks import NotebookReport, compare_notebooks, compare_one, fake_data_root, prepare, prepare_all

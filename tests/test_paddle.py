@@ -13,7 +13,7 @@ import pytest
 from d2lc.emit.backend import get_backend
 from d2lc.tools.goldens import chapter_text, known_targets
 from d2lc.build.envs import framework_available, python_for
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_cells
 
 PADDLE = get_backend("paddle")

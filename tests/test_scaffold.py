@@ -12,7 +12,7 @@ from d2lc.cli.main import main
 from d2lc.tools.conformance import check_coverage, check_goldens, missing_ops
 from d2lc.emit.base import GENERIC, EmitError
 from d2lc.emit.rules import Unsupported
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import build_notebook
 from d2lc.core.ops import SPECS
 from d2lc.tools.scaffold import ScaffoldError, add_entry_point, scaffold

@@ -131,7 +131,7 @@ def test_conv_padding_from_a_hyperparameter_or_an_expression(tmp_path):
 def compile_errors(dsl: str) -> list[str]:
     """`file:line:col: message` of every diagnostic compiling `dsl` for every target reports."""
     from d2lc.core.diagnostics import CompileError
-    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.checked import compile_chapter
     try:
         compile_chapter(chapter(dsl), "case.md", set(target_names()))
     except CompileError as exc:

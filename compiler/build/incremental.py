@@ -109,7 +109,7 @@ def compile_source(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str
     from d2lc.emit.backend import get_backend, registry
     from d2lc.core.diagnostics import CompileError
     from d2lc.emit.base import EmitError
-    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.checked import compile_chapter
     from d2lc.build.notebook import build_notebook
     text, source, shown, names = task
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}

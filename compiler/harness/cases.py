@@ -9,7 +9,7 @@ from typing import Callable
 from d2lc.core import ir
 from d2lc.emit.backend import Backend
 from d2lc.core.diagnostics import CompileError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.modgen import function_module_source, testable_functions
 from d2lc.core.types import DType, ScalarType, TensorType, Type
 from d2lc.harness.analysis import Domain, analyze

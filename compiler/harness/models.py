@@ -19,7 +19,7 @@ from d2lc.core import ir
 from d2lc.emit.backend import Backend
 from d2lc.harness.canonical import CanonicalParam, activation_to_canonical, activation_to_native, grads_to_canonical, not_invertible, params_to_canonical, params_to_native
 from d2lc.core.diagnostics import CompileError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.core.ir import static_value
 from d2lc.build.modgen import model_module_source
 from d2lc.core.types import ScalarType, TensorType

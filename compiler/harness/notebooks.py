@@ -25,7 +25,7 @@ from d2lc.core import ir
 from d2lc.emit.backend import Backend
 from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_indexed_cells
 from d2lc.core.types import DType
 from d2lc.harness.client import CallFailed, WorkerError

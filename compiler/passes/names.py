@@ -8,13 +8,9 @@ mentions it, so every target and the harness see the same, readable names. docs/
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import keyword
-from dataclasses import fields, is_dataclass, replace
-from functools import lru_cache
-from importlib import import_module
-from pathlib import Path
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 from d2lc.core import ir
 from d2lc.core.types import FuncType, ModelType
@@ -57,46 +53,25 @@ FRAMEWORK_MEMBER_NAMES = frozenset("""
     type unbind variable variable_dtype variables weights xpu zero_grad
 """.split())
 
-SHARED_SNIPPETS = Path(__file__).parent.parent / "emit" / "snippets"
+@dataclass(frozen=True)
+class TargetNames:
+    """The names the installed targets' emitted code binds, gathered where backends are known (d2lc.build.checked)."""
+
+    imports: frozenset[str] = frozenset()  # every target's import roots (`torch`, `np`, ...)
+    helpers: frozenset[str] = frozenset()  # the helper snippets' files and what they define at top level
+    member_imports: frozenset[str] = frozenset()  # import roots of targets whose model members are local names
 
 
-def _defined_at_top(path: Path) -> set[str]:
-    """Functions, classes and variables a snippet file defines at its top level."""
-    out: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            out.add(node.name)
-        elif isinstance(node, ast.Assign):
-            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return out
+def reserved_names(targets: TargetNames) -> frozenset[str]:
+    """Python keywords and built-ins, and every installed target's imports and emitted helpers."""
+    return frozenset(set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} | EMITTED_NAMES
+                     | targets.imports | targets.helpers)
 
 
-@lru_cache(maxsize=1)
-def reserved_member_names() -> frozenset[str]:
+def reserved_member_names(targets: TargetNames) -> frozenset[str]:
     """Names a model member or hyper-parameter cannot have: an attribute of a layer base class, a keyword,
     a name the emitted model code uses, or an import of a target whose members are local names."""
-    from d2lc.emit.backend import registry
-    names = set(keyword.kwlist) | EMITTED_NAMES | FRAMEWORK_MEMBER_NAMES
-    for backend in registry().values():
-        if backend.members_are_locals:
-            names |= set(backend.imports)
-    return frozenset(names)
-
-
-@lru_cache(maxsize=1)
-def reserved_names() -> frozenset[str]:
-    """Python keywords and built-ins, and every installed target's imports and emitted helpers."""
-    from d2lc.emit.backend import registry
-    names = set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} | EMITTED_NAMES
-    snippet_dirs = [SHARED_SNIPPETS]
-    for backend in registry().values():
-        names |= set(backend.imports)
-        snippet_dirs.append(Path(import_module(backend.emitter.__module__).__file__).parent / "snippets")
-    for folder in snippet_dirs:
-        for f in sorted(folder.glob("*.py")):
-            names.add(f.stem)
-            names |= _defined_at_top(f)
-    return frozenset(names)
+    return frozenset(set(keyword.kwlist) | EMITTED_NAMES | FRAMEWORK_MEMBER_NAMES | targets.member_imports)
 
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),
@@ -123,13 +98,13 @@ def _bound_names(module: ir.Module) -> tuple[set[str], set[str]]:
     return bound | members, members - bound
 
 
-def renaming(module: ir.Module) -> dict[str, str]:
+def renaming(module: ir.Module, targets: TargetNames) -> dict[str, str]:
     """{reserved name the chapter binds: its new name}, e.g. {"lambda": "lambda_"}."""
     bound, members = _bound_names(module)
-    reserved = reserved_names()
+    reserved, reserved_members = reserved_names(targets), reserved_member_names(targets)
     out: dict[str, str] = {}
     for name in sorted(bound):
-        if name in (reserved_member_names() if name in members else reserved):
+        if name in (reserved_members if name in members else reserved):
             new = name + "_"
             while new in bound or new in reserved or new in out.values():
                 new += "_"
@@ -137,9 +112,9 @@ def renaming(module: ir.Module) -> dict[str, str]:
     return out
 
 
-def rename_reserved(module: ir.Module) -> dict[str, str]:
+def rename_reserved(module: ir.Module, targets: TargetNames) -> dict[str, str]:
     """Rename, in place, every reserved name the chapter binds; returns the renaming applied."""
-    mapping = renaming(module)
+    mapping = renaming(module, targets)
     if not mapping:
         return mapping
     seen: set[int] = set()

@@ -7,11 +7,14 @@ from d2lc.core.diagnostics import CompileError, Diagnostic, DiagnosticBag, Loc
 from d2lc.core.ir import Module
 from d2lc.front.read import lower_chapter
 from d2lc.passes.analysis import run_passes
-from d2lc.passes.names import rename_reserved
+from d2lc.passes.names import TargetNames, rename_reserved
 
 
-def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
-    """Parse and type-check a chapter; raises CompileError with every diagnostic found."""
+def compile_chapter(text: str, path: str, known_targets: set[str], *, target_names: TargetNames) -> Module:
+    """Parse and type-check a chapter; raises CompileError with every diagnostic found.
+
+    `target_names` are the names the targets' code binds (reserved for it); callers that know the installed
+    backends get them from d2lc.build.checked, which also wraps this function."""
     bag = DiagnosticBag()
     surrogate = _lone_surrogate(text, path)
     if surrogate is not None:  # not from a file (decoding rejects it), but from a caller's string
@@ -20,7 +23,7 @@ def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
     if not bag:
         run_passes(module, bag)
     bag.raise_if_any()
-    module.renamed = rename_reserved(module)
+    module.renamed = rename_reserved(module, target_names)
     return module
 
 

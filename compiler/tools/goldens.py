@@ -47,7 +47,7 @@ def known_targets() -> set[str]:
 def emit_snippet(dsl: str, backend: Backend) -> str:
     """The code `backend` emits for one DSL cell, without the import/setup cell. Raises CompileError/EmitError."""
     from d2lc.build.notebook import emit_cells
-    from d2lc.passes.pipeline import compile_chapter
+    from d2lc.build.checked import compile_chapter
     module = compile_chapter(chapter_text(dsl), "snippet.md", known_targets())
     cells = [src for kind, src, seed in emit_cells(module, backend) if kind == "code" and seed != "<setup>"]
     return "\n\n".join(cells)
