@@ -27,7 +27,7 @@ import numpy as np
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness.cases import emit_for, load_chapter
 from d2lc.harness.client import TargetSetup, WorkerClient
-from d2lc.harness.envs import python_for
+from d2lc.build.envs import env_python
 from d2lc.harness.session import worker_env
 from d2lc.harness.strategies import shape_of
 from d2lc.core.types import TensorType
@@ -131,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     env = worker_env("cpu", None)
     rows = []
     for b in backends:
-        python = python_for(b.environment.name)
+        python = env_python(b.environment.name)
         if python is None:
             rows.append((b.name, None, None, f"no .venv-{b.environment.name}"))
             continue
-        worker = WorkerClient(python, env=env, name=b.name, call_timeout=300, start_timeout=300)
+        worker = WorkerClient(str(python), env=env, name=b.name, call_timeout=300, start_timeout=300)
         try:
             probe = worker.probe(list(b.environment.packages))
             if not all(r["ok"] for r in probe["packages"].values()):

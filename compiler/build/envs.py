@@ -1,30 +1,53 @@
-"""Where each backend's environment lives, and whether its framework is importable there."""
+"""Where each backend environment's python lives ("main", "mxnet", ...), and whether a framework imports there.
+
+The one place that answers it, for the book build, the harness and the tests:
+    D2LC_PYTHON_<NAME>   the interpreter itself
+    D2LC_ENV_<NAME>      the virtual environment holding it
+    otherwise            "main" is the interpreter running d2lc; any other name is `.venv-<name>` in the
+                         working folder, then in the repository root (what scripts/envs.sh builds).
+"""
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 from d2lc.emit.backend import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENV_DIRS = {"main": ".venv", "mxnet": ".venv-mxnet"}
 
 
-def env_dir(name: str, root: Path = REPO_ROOT) -> Path:
-    """The virtual environment of an environment name; D2LC_ENV_<NAME> overrides it."""
-    override = os.environ.get(f"D2LC_ENV_{name.upper()}")
-    return Path(override) if override else root / ENV_DIRS.get(name, f".venv-{name}")
+def _bin(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def python_for(backend: Backend, root: Path = REPO_ROOT) -> Path | None:
+def env_python(name: str, root: Path | None = None) -> Path | None:
+    """The interpreter of environment `name`, or None when it is not installed."""
+    override = os.environ.get(f"D2LC_PYTHON_{name.upper()}")
+    if override:
+        return Path(override)
+    venv = os.environ.get(f"D2LC_ENV_{name.upper()}")
+    if venv:
+        exe = _bin(Path(venv))
+        return exe if exe.exists() else None
+    if name == "main":
+        return Path(sys.executable)
+    for base in (Path.cwd(), root or REPO_ROOT):
+        exe = _bin(base / f".venv-{name}")
+        if exe.exists():
+            return exe
+    return None
+
+
+def python_for(backend: Backend, root: Path | None = None) -> Path | None:
     """The python that runs this backend's code, or None when its environment is missing."""
-    exe = env_dir(backend.environment.name, root) / "bin" / "python"
-    return exe if exe.exists() else None
+    return env_python(backend.environment.name, root)
 
 
 @lru_cache(maxsize=None)
 def framework_available(python: str, packages: tuple[str, ...]) -> bool:
+    """Whether every one of `packages` is importable by `python` (asked once per process)."""
     code = "import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(p) for p in sys.argv[1:]) else 1)"
     return subprocess.run([python, "-c", code, *packages], capture_output=True).returncode == 0

@@ -12,6 +12,6 @@
     replay.py     failing inputs saved as .npz
     report.py     progress bar and the matrix (text, Markdown, JSON)
     cli.py        `d2lc test`
-    envs.py       the python of each environment
+    (d2lc/build/envs.py: the python of each environment)
     models.py     model equivalence (canonical parameters in every framework)
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from d2lc.emit.backend import Backend
 from d2lc.harness.client import CallFailed, TargetSetup, WorkerClient, WorkerError
-from d2lc.harness.envs import python_for
+from d2lc.build.envs import env_python
 
 
 @dataclass
@@ -45,9 +45,9 @@ class Session:
             name = b.environment.name
             if name in self.workers:
                 continue
-            python = python_for(name)
+            python = env_python(name)
             if python is not None:
-                self.workers[name] = WorkerClient(python, env=env, name=f"{name} worker", call_timeout=call_timeout,
+                self.workers[name] = WorkerClient(str(python), env=env, name=f"{name} worker", call_timeout=call_timeout,
                                                   start_timeout=start_timeout)
         self.pool = ThreadPoolExecutor(max_workers=max(1, len(self.workers)), thread_name_prefix="d2lc-harness")
 

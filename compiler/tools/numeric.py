@@ -32,8 +32,8 @@ def check_equivalence(backend: Backend, examples: int, sources: Path | None, ref
     if importlib.util.find_spec("hypothesis") is None:
         step.status, step.summary = "skip", "the equivalence harness needs the test extra (hypothesis is not installed)"
         return step
-    from d2lc.harness.envs import python_for
-    if python_for(backend.environment.name) is None:
+    from d2lc.build.envs import python_for
+    if python_for(backend) is None:
         step.status = "skip"
         step.summary = (f"environment `{backend.environment.name}` is not installed "
                         f"(scripts/envs.sh {backend.environment.name})")
