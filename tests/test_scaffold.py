@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from d2lc.emit.backend import Backend, get_backend
 from d2lc.cli.main import main
 from d2lc.tools.conformance import check_coverage, check_goldens, missing_ops
+from d2lc.tools.goldens import read_goldens
 from d2lc.emit.base import GENERIC, EmitError
 from d2lc.emit.rules import Unsupported
 from d2lc.build.checked import compile_chapter
@@ -37,7 +40,7 @@ def test_skeleton_declares_every_op_as_a_todo(tmp_path):
     result = scaffold("toyfw", tmp_path / "targets")
     names = {p.relative_to(tmp_path).as_posix() for p in result.files}
     assert names == {"targets/toyfw/__init__.py", "targets/toyfw/ops.py", "targets/toyfw/emitter.py",
-                     "targets/toyfw/goldens.md", "envs/toyfw.txt"}
+                     "targets/toyfw/snippets/harness_models.py", "targets/toyfw/goldens.md", "envs/toyfw.txt"}
     assert result.entry_point == 'toyfw = "toyfw:backend"' and not result.registered
     backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton").backend
     assert isinstance(backend, Backend) and backend.name == "toyfw"
@@ -76,7 +79,11 @@ def test_inheriting_starts_from_the_base_rules(tmp_path):
     scaffold("toytorch", tmp_path / "targets", inherit="pytorch")
     backend = load(tmp_path / "targets" / "toytorch", "toytorch_skeleton").backend
     torch = get_backend("pytorch")
-    assert backend.ops == {op: torch.ops[op] for op in backend.ops}
+    assert backend.ops == torch.ops
+    assert (backend.dtypes, backend.imports, backend.environment, backend.harness, backend.layouts) == \
+        (torch.dtypes, torch.imports, torch.environment, torch.harness, torch.layouts)
+    goldens = read_goldens(tmp_path / "targets" / "toytorch" / "goldens.md")
+    assert goldens and all(case.expected for case in goldens)  # the parent's output, to change where it differs
     assert all(backend.supports(op) for op in SPECS)
     assert issubclass(backend.emitter, torch.emitter)
     module = compile_chapter(CHAPTER, "t.md", {"toytorch"})
@@ -109,3 +116,40 @@ def test_entry_point_is_added_once(tmp_path):
     assert not add_entry_point(pyproject, "toyfw", 'toyfw = "d2lc_targets.toyfw:backend"')
     text = pyproject.read_text()
     assert 'pytorch = "d2lc_targets.pytorch:backend"\ntoyfw = "d2lc_targets.toyfw:backend"\n\n[tool.setuptools]' in text
+
+
+TINY_BOOK = """# Tiny
+
+```d2l
+def square_sum(x: f32[n]) -> f32[]:
+    return (x * x).sum()
+
+model Tiny(num_outputs: int):
+    net = Sequential(Linear(4), ReLU(), Linear(num_outputs))
+    def forward(X: f32[n, 3]):
+        return net(X)
+```
+"""
+
+
+def test_an_inherited_scaffold_passes_conformance_as_written(tmp_path):
+    """`d2lc new-target toytorch --inherit pytorch`, then `d2lc conformance toytorch` in a fresh process: every
+    step, numerical ones included, passes without an edit. The entry point is registered the way an installed
+    package registers it (a .dist-info folder on the path), so nothing is pip-installed. One small chapter
+    (a function, a model) keeps the numerical steps to two worker start-ups: about 25 s on 2 cores."""
+    targets, site, book = tmp_path / "targets", tmp_path / "site", tmp_path / "book"
+    assert main(["new-target", "toytorch", "--inherit", "pytorch", "--dir", str(targets)]) == 0
+    info = site / "toytorch-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toytorch\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[d2lc.targets]\ntoytorch = toytorch:backend\n")
+    book.mkdir()
+    (book / "tiny.md").write_text(TINY_BOOK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(targets), str(site)]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "d2lc.cli.main", "conformance", "toytorch", "--sources", str(book),
+                           "--examples", "2"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    for step in ("coverage", "goldens", "reference", "chapters", "equivalence", "models"):
+        assert any(line.startswith(f"{step:12} ok") for line in out.splitlines()), (step, out)
+    assert "d2lc conformance toytorch: ok" in out

@@ -38,7 +38,8 @@ def add_new_target_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     p = subparsers.add_parser(
         "new-target", help="write the skeleton of a new backend",
         description="Write a backend folder (Backend declaration, an op table listing every IR op as a TODO or "
-                    "inherited, an Emitter subclass, goldens) and envs/NAME.txt, and register its entry point.")
+                    "inherited, an Emitter subclass, the models' harness glue, goldens) and envs/NAME.txt, and "
+                    "register its entry point. With --inherit it passes `d2lc conformance NAME` as written.")
     p.add_argument("name", metavar="NAME", help="the target name (lowercase), e.g. paddle")
     p.add_argument("--dir", default="targets", help="the folder to create NAME/ in (default: targets)")
     p.add_argument("--inherit", metavar="TARGET", help="start from this backend's rules (e.g. pytorch) instead of TODOs")
@@ -73,6 +74,10 @@ def cmd_new_target(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         print(f"add this line under {SECTION} in the pyproject.toml of the package holding {result.package}:")
         print(f"    {result.entry_point}")
         print("then reinstall that package (pip install -e .) so that `d2lc targets` lists it")
-    print(f"then: fill in the TODOs of {result.package}/ops.py and __init__.py, "
-          f"make its environment (scripts/envs.sh {args.name}), and run `d2lc conformance {args.name}`")
+    if args.inherit:
+        print(f"then: `d2lc conformance {args.name}` passes as written (everything is {args.inherit}'s); add each "
+              f"difference to {result.package}/ops.py, __init__.py or emitter.py and run it again")
+    else:
+        print(f"then: fill in the TODOs of {result.package}/ops.py and __init__.py, "
+              f"make its environment (scripts/envs.sh {args.name}), and run `d2lc conformance {args.name}`")
     return 0

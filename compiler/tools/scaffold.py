@@ -1,15 +1,24 @@
-"""`d2lc new-target NAME`: write the skeleton of a backend folder from the templates in templates/new_target/.
+"""`d2lc new-target NAME`: write a backend folder from the templates in templates/new_target/.
 
-    NAME/__init__.py   the Backend declaration (or `base.derive(...)` with --inherit)
-    NAME/ops.py        the op table: every IR op, as Unsupported("TODO: ...") or inherited
-    NAME/emitter.py    the Emitter subclass, with the hooks listed
-    NAME/goldens.md    golden cases checked by `d2lc conformance NAME`
+    NAME/__init__.py   the Backend declaration, or `base.derive(...)` with --inherit (every other field
+                       the parent's, shown commented out)
+    NAME/ops.py        the op table: every IR op as Unsupported("TODO: ..."), or `{**base.ops}`
+    NAME/emitter.py    the Emitter subclass (of the parent's emitter with --inherit), its hooks listed
+    NAME/snippets/harness_models.py
+                       the harness glue of its models (the parent's with --inherit)
+    NAME/goldens.md    golden cases checked by `d2lc conformance NAME` (with --inherit, the parent's
+                       output as the expected code)
     envs/NAME.txt      the requirements of its environment (.venv-NAME)
 
-and registers the entry point in this repository's pyproject.toml (or prints the line to add).
+and registers the entry point in this repository's pyproject.toml (or prints the line to add). With
+--inherit, `d2lc conformance NAME` passes as written: the differences are the author's to add.
+The command line is in d2lc/cli/tools.py.
 """
 from __future__ import annotations
 
+import dataclasses
+import enum
+import importlib
 import keyword
 import re
 from dataclasses import dataclass
@@ -22,6 +31,14 @@ TEMPLATES = Path(__file__).parent.parent / "templates" / "new_target"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 SECTION = f'[project.entry-points."{ENTRY_POINT_GROUP}"]'
+
+
+GOLDEN_CASES = (  # (name, DSL) of the goldens.md a new backend starts with
+    ("arange", "x = arange(12)\nf = arange(12, dtype=float32)"),
+    ("reductions", "X = ones((2, 3))\ns = X.sum(axis=1, keepdims=True)"),
+    ("gradients", "x = arange(4.0)\ny = 2 * dot(x, x)\nprint(grad(y, x))"),
+)
+DERIVED = ("name", "display_name", "aliases", "ops", "emitter")  # what the scaffolded derive(...) passes
 
 
 class ScaffoldError(Exception):
@@ -75,10 +92,45 @@ def _op_groups(base: Backend | None) -> list[tuple[str, list[dict]]]:
         inherited = rule is not None and not isinstance(rule, Unsupported)
         groups.setdefault(spec.category, []).append({
             "name": name, "signature": signature, "doc": spec.doc, "inherited": inherited,
-            "rule": describe(rule) if inherited else "",
+            "rule": describe(rule) if rule is not None else "",
             "todo": repr(f"TODO: {signature}: {spec.doc}"),
         })
     return list(groups.items())
+
+
+def _show(value, width: int = 72) -> str:
+    """A field's value in a few words, for the comments of a derived backend."""
+    def show(v) -> str:
+        if isinstance(v, enum.Enum):
+            return f"{type(v).__name__}.{v.name}"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{show(k)}: {show(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, frozenset):
+            return "frozenset({" + ", ".join(map(repr, sorted(v))) + "})"
+        if callable(v) and not dataclasses.is_dataclass(v):
+            return getattr(v, "__qualname__", type(v).__name__)
+        return repr(v)
+    text = show(value).replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _inherited_fields(base: Backend) -> list[tuple[str, str]]:
+    """(field, `base.field  # its value`) for every Backend field the scaffolded derive(...) leaves to the parent."""
+    return [(f.name, f"base.{f.name},  # {_show(getattr(base, f.name))}")
+            for f in dataclasses.fields(Backend) if f.name not in DERIVED]
+
+
+def _golden_cases(base: Backend | None) -> list[dict]:
+    """The starting goldens: with a parent, what it emits for each case is the expected code."""
+    from d2lc.tools.goldens import emit_snippet
+    return [{"name": name, "dsl": dsl, "expected": emit_snippet(dsl, base) if base is not None else None}
+            for name, dsl in GOLDEN_CASES]
+
+
+def _harness_glue(base: Backend) -> str:
+    """The parent's snippets/harness_models.py, found as the harness finds it (beside its emitter's package)."""
+    package = importlib.import_module(base.emitter.__module__.rsplit(".", 1)[0])
+    return (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
 
 
 def _base_info(name: str) -> dict:
@@ -87,7 +139,8 @@ def _base_info(name: str) -> dict:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == backend.name:
             module, _, attr = ep.value.partition(":")
-            return {"name": backend.name, "module": module, "attr": attr or "backend", "backend": backend}
+            return {"name": backend.name, "module": module, "attr": attr or "backend", "backend": backend,
+                    "environment": backend.environment.name}
     raise ScaffoldError(f"cannot find the entry point of backend '{name}'")
 
 
@@ -117,9 +170,12 @@ def scaffold(name: str, directory: Path, inherit: str | None = None, display_nam
     module = module or name
     display = display_name or name.replace("_", " ").title().replace(" ", "")
     layouts = base["backend"].layouts if base else Layouts()
+    parent = base["backend"] if base else None
     context = {
         "name": name, "display": display, "module": module, "cls": "".join(p.title() for p in name.split("_")),
-        "base": base, "groups": _op_groups(base["backend"] if base else None), "layouts": layouts,
+        "base": base, "groups": _op_groups(parent), "layouts": layouts, "cases": _golden_cases(parent),
+        "inherited_fields": _inherited_fields(parent) if parent else [],
+        "base_glue": _harness_glue(parent) if parent else "",
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
@@ -128,6 +184,7 @@ def scaffold(name: str, directory: Path, inherit: str | None = None, display_nam
         package / "__init__.py": "__init__.py.j2",
         package / "ops.py": "ops.py.j2",
         package / "emitter.py": "emitter.py.j2",
+        package / "snippets" / "harness_models.py": "snippets/harness_models.py.j2",
         package / "goldens.md": "goldens.md.j2",
         envs_dir / f"{name}.txt": "requirements.txt.j2",
     }
