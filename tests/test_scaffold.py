@@ -145,7 +145,8 @@ def test_an_inherited_scaffold_passes_conformance_as_written(tmp_path):
     (info / "entry_points.txt").write_text("[d2lc.targets]\ntoytorch = toytorch:backend\n")
     book.mkdir()
     (book / "tiny.md").write_text(TINY_BOOK)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(targets), str(site)]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    path = [str(targets), str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, "-m", "d2lc.cli.main", "conformance", "toytorch", "--sources", str(book),
                            "--examples", "2"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout
