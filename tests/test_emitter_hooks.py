@@ -12,7 +12,7 @@ import pytest
 
 from d2lc.emit.backend import Backend, get_backend, target_names
 from d2lc.emit.base import Emitter
-from d2lc.passes.pipeline import compile_chapter
+from d2lc.build.checked import compile_chapter
 
 from helpers import TARGETS, chapter
 
