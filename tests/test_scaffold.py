@@ -1,4 +1,5 @@
-"""`d2lc new-target`: the skeleton imports, declares every IR op as a TODO, and fails loudly until filled in."""
+"""`d2lc new-target`: the skeleton imports, starts from the shared rows, declares the other ops as TODOs and fails
+loudly until filled in; with --inherit it is the parent backend and passes conformance as written."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from d2lc.emit.backend import Backend, get_backend
+from d2lc.emit.base_ops import base_ops
 from d2lc.cli.main import main
 from d2lc.tools.conformance import check_coverage, check_goldens, missing_ops
 from d2lc.tools.goldens import read_goldens
@@ -20,7 +22,7 @@ from d2lc.build.notebook import build_notebook
 from d2lc.core.ops import SPECS
 from d2lc.tools.scaffold import ScaffoldError, add_entry_point, scaffold
 
-CHAPTER = "# T\n\n```d2l\nx = arange(12)\nprint(x.sum())\n```\n"
+CHAPTER = "# T\n\n```d2l\nx = arange(12.0)\nprint(relu(x).sum())\n```\n"
 
 
 def load(package: Path, name: str):
@@ -36,7 +38,7 @@ def load(package: Path, name: str):
     return module
 
 
-def test_skeleton_declares_every_op_as_a_todo(tmp_path):
+def test_skeleton_starts_from_the_shared_rows_and_declares_the_rest_as_todos(tmp_path):
     result = scaffold("toyfw", tmp_path / "targets")
     names = {p.relative_to(tmp_path).as_posix() for p in result.files}
     assert names == {"targets/toyfw/__init__.py", "targets/toyfw/ops.py", "targets/toyfw/emitter.py",
@@ -44,15 +46,18 @@ def test_skeleton_declares_every_op_as_a_todo(tmp_path):
     assert result.entry_point == 'toyfw = "toyfw:backend"' and not result.registered
     backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton").backend
     assert isinstance(backend, Backend) and backend.name == "toyfw"
+    shared = base_ops("toyfw")
     for op in SPECS:
         if op in GENERIC:
             assert backend.supports(op)
-            continue
-        rule = backend.ops[op]
-        assert isinstance(rule, Unsupported) and rule.why.startswith("TODO"), op
-        assert not backend.supports(op)
+        elif op in shared:
+            assert backend.ops[op] == shared[op], op
+        else:
+            rule = backend.ops[op]
+            assert isinstance(rule, Unsupported) and rule.why.startswith("TODO"), op
+            assert not backend.supports(op)
     missing, declared = missing_ops(backend)
-    assert len(missing) == len(set(SPECS) - set(GENERIC)) and not declared
+    assert sorted(missing) == sorted(set(SPECS) - set(GENERIC) - set(shared)) and "relu" in missing and not declared
 
 
 def test_compiling_for_the_skeleton_names_the_missing_op(tmp_path):
@@ -61,16 +66,17 @@ def test_compiling_for_the_skeleton_names_the_missing_op(tmp_path):
     module = compile_chapter(CHAPTER, "t.md", {"toyfw"})
     with pytest.raises(EmitError) as info:
         build_notebook(module, backend)
-    assert info.value.diagnostic.message == "op `arange` is not supported by target `toyfw`"
-    assert info.value.diagnostic.hint.startswith("TODO: arange(")
+    assert info.value.diagnostic.message == "op `relu` is not supported by target `toyfw`"
+    assert info.value.diagnostic.hint.startswith("TODO: relu(")
 
 
 def test_conformance_fails_listing_what_to_fill_in(tmp_path):
     scaffold("toyfw", tmp_path / "targets")
     backend = load(tmp_path / "targets" / "toyfw", "toyfw_skeleton3").backend
     step = check_coverage(backend)
-    assert step.status == "FAIL" and step.summary == f"{len(set(GENERIC) & set(SPECS))} of {len(SPECS)} IR ops"
-    assert "arange" in step.details[0] and "cross_entropy" in step.details[0]
+    covered = len(set(SPECS) & (set(GENERIC) | set(base_ops("toyfw"))))
+    assert step.status == "FAIL" and step.summary == f"{covered} of {len(SPECS)} IR ops"
+    assert "relu" in step.details[0] and "cross_entropy" in step.details[0] and "arange" not in step.details[0]
     goldens = check_goldens(backend, None, tmp_path / "targets" / "toyfw" / "goldens.md")
     assert goldens.status == "FAIL" and any("not supported by target `toyfw`" in d for d in goldens.details)
 
@@ -87,7 +93,7 @@ def test_inheriting_starts_from_the_base_rules(tmp_path):
     assert all(backend.supports(op) for op in SPECS)
     assert issubclass(backend.emitter, torch.emitter)
     module = compile_chapter(CHAPTER, "t.md", {"toytorch"})
-    assert "torch.arange(12)" in build_notebook(module, backend)
+    assert "torch.arange(12.0)" in build_notebook(module, backend)
 
 
 def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys):

@@ -2,7 +2,8 @@
 
     NAME/__init__.py   the Backend declaration, or `base.derive(...)` with --inherit (every other field
                        the parent's, shown commented out)
-    NAME/ops.py        the op table: every IR op as Unsupported("TODO: ..."), or `{**base.ops}`
+    NAME/ops.py        the op table: `{**base_ops(MODULE)}` (the shared rows) and every other IR op as
+                       Unsupported("TODO: ..."); or `{**base.ops}` with --inherit
     NAME/emitter.py    the Emitter subclass (of the parent's emitter with --inherit), its hooks listed
     NAME/snippets/harness_models.py
                        the harness glue of its models (the parent's with --inherit)
@@ -26,6 +27,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from d2lc.emit.backend import ENTRY_POINT_GROUP, Backend, Layouts, get_backend, registry
+from d2lc.emit.base_ops import base_ops
 
 TEMPLATES = Path(__file__).parent.parent / "templates" / "new_target"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +79,8 @@ def describe(rule) -> str:
     return type(rule).__name__
 
 
-def _op_groups(base: Backend | None) -> list[tuple[str, list[dict]]]:
+def _op_groups(table: dict) -> list[tuple[str, list[dict]]]:
+    """Every IR op by category: its rule in `table` (the parent's, or the shared base table), or a TODO."""
     from d2lc.core.ops import SPECS
     from d2lc.emit.base import GENERIC
     from d2lc.emit.rules import Unsupported
@@ -88,7 +91,7 @@ def _op_groups(base: Backend | None) -> list[tuple[str, list[dict]]]:
         params = [p.name for p in spec.params] + ([f"*{spec.varargs}"] if spec.varargs and spec.varargs not in
                                                    [p.name for p in spec.params] else [])
         signature = f"{name}({', '.join(params)})"
-        rule = base.ops.get(name) if base is not None else None
+        rule = table.get(name)
         inherited = rule is not None and not isinstance(rule, Unsupported)
         groups.setdefault(spec.category, []).append({
             "name": name, "signature": signature, "doc": spec.doc, "inherited": inherited,
@@ -173,7 +176,7 @@ def scaffold(name: str, directory: Path, inherit: str | None = None, display_nam
     parent = base["backend"] if base else None
     context = {
         "name": name, "display": display, "module": module, "cls": "".join(p.title() for p in name.split("_")),
-        "base": base, "groups": _op_groups(parent), "layouts": layouts, "cases": _golden_cases(parent),
+        "base": base, "groups": _op_groups(parent.ops if parent else base_ops(module)), "layouts": layouts, "cases": _golden_cases(parent),
         "inherited_fields": _inherited_fields(parent) if parent else [],
         "base_glue": _harness_glue(parent) if parent else "",
     }
