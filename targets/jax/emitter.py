@@ -124,25 +124,24 @@ class JaxEmitter(JaxModels, Emitter):
 
     # random draws split the notebook's key
     def random_draw(self, node: ir.Op) -> cst.BaseExpression:
-        if True:
-            if self.in_function is not None:
-                self.error(node.loc, f"`{node.op}` inside a function needs an explicit PRNG key in JAX",
-                           hint="draw the random values outside the function and pass them in")
-            self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
-            shape = self.value(node.args["shape"])
-            # draws are float32 (the IR's type); in 64-bit mode JAX would draw float64 unless told
-            dtype = {"dtype": self.dtype_expr(DType.float32)} if self.x64 else {}
-            if node.op == "normal":
-                draw = call("jax.random.normal", cst.Name("subkey"), shape, **dtype)
-                std, mean = node.args.get("std"), node.args.get("mean")
-                if std is not None and not _is_const(std, 1):
-                    draw = binop(draw, cst.Multiply(), self.expr(std))
-                if mean is not None and not _is_const(mean, 0):
-                    draw = binop(draw, cst.Add(), self.expr(mean))
-                return draw
-            low, high = node.args.get("low"), node.args.get("high")
-            return call("jax.random.uniform", cst.Name("subkey"), shape, **dtype,
-                        minval=self.expr(low) if low is not None else None, maxval=self.expr(high) if high is not None else None)
+        if self.in_function is not None:
+            self.error(node.loc, f"`{node.op}` inside a function needs an explicit PRNG key in JAX",
+                       hint="draw the random values outside the function and pass them in")
+        self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
+        shape = self.value(node.args["shape"])
+        # draws are float32 (the IR's type); in 64-bit mode JAX would draw float64 unless told
+        dtype = {"dtype": self.dtype_expr(DType.float32)} if self.x64 else {}
+        if node.op == "normal":
+            draw = call("jax.random.normal", cst.Name("subkey"), shape, **dtype)
+            std, mean = node.args.get("std"), node.args.get("mean")
+            if std is not None and not _is_const(std, 1):
+                draw = binop(draw, cst.Multiply(), self.expr(std))
+            if mean is not None and not _is_const(mean, 0):
+                draw = binop(draw, cst.Add(), self.expr(mean))
+            return draw
+        low, high = node.args.get("low"), node.args.get("high")
+        return call("jax.random.uniform", cst.Name("subkey"), shape, **dtype,
+                    minval=self.expr(low) if low is not None else None, maxval=self.expr(high) if high is not None else None)
 
     def expr_statement(self, s: ir.ExprStmt):
         v = s.value
