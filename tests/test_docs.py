@@ -1,6 +1,7 @@
 """docs/dsl.md cannot drift: every ```d2l block compiles for every target, and every IR op is documented and used."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from d2lc.tools.goldens import chapter_text, compile_error, d2l_blocks, known_ta
 from d2lc.build.checked import compile_chapter
 from d2lc.core.ops import ATTRIBUTES, METHODS, REQUIRED, SPECS
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "dsl.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "dsl.md"
 BLOCKS = d2l_blocks(DOC)
 
 
@@ -77,3 +79,24 @@ def test_every_op_is_used_in_an_example():
             visit(f)
     unused = sorted(set(SPECS) - used)
     assert not unused, f"ops without an example in docs/dsl.md: {unused}"
+
+
+PATH_IN_TEXT = re.compile(r"\b(?:compiler|targets|tests|scripts|benchmarks|envs|grammar)/[A-Za-z0-9_./-]+\.(?:py|md|txt|toml|sh|lark)\b")
+
+
+def _named_paths(text: str) -> set[str]:
+    return {p for p in PATH_IN_TEXT.findall(text) if "NAME" not in p and "ENV" not in p}
+
+
+def test_the_docs_name_files_that_exist():
+    """A file the README or docs/ name by path exists (a move of a module updates its docs)."""
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        missing += [f"{doc.name}: {p}" for p in sorted(_named_paths(doc.read_text(encoding="utf-8")))
+                    if not (ROOT / p).exists()]
+    assert missing == []
+
+
+def test_the_path_check_reads_paths():
+    assert _named_paths("see compiler/core/ir.py and targets/NAME/ops.py, not compiler/gone.py.") == {
+        "compiler/core/ir.py", "compiler/gone.py"}

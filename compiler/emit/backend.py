@@ -26,7 +26,7 @@ class Layouts:
     dense_weight: str = "out_in"  # "out_in" (torch, MXNet) | "in_out" (Keras, flax)
     conv_kernel: str = "OIHW"  # "OIHW" | "HWIO"
     activations: str = "NCHW"  # "NCHW" | "NHWC"
-    recurrent: str = "torch"  # RNN/GRU/LSTM parameters: "torch" | "keras" | "flax" (compiler/canonical.py RECURRENT_LAYOUTS)
+    recurrent: str = "torch"  # RNN/GRU/LSTM parameters: "torch" | "keras" | "flax" (compiler/harness/canonical.py RECURRENT_LAYOUTS)
 
 
 @dataclass(frozen=True)
