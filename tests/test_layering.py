@@ -29,9 +29,6 @@ MAX_LINES = 500
 # Left by the move into pipeline folders, each removed by the commit that fixes it (issue 9); a fixed
 # entry that stays listed fails too, so this list only shrinks.
 KNOWN_VIOLATIONS = {
-    'd2lc_targets.jax.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
-    'd2lc_targets.mxnet.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
-    'd2lc_targets.tensorflow.models -> d2lc_targets.pytorch.models: a backend imports no other backend (Backend.derive)',
 }
 KNOWN_CYCLES: list[list[str]] = []
 KNOWN_LARGE: set[str] = set()

@@ -12,7 +12,7 @@ from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
 from d2lc.core.types import DType, ScalarType
-from d2lc_targets.pytorch.models import _EQ, _is_zero
+from d2lc.emit.model_code import EQ, dataset_call, is_dataset, is_zero, train_call
 from libcst.helpers import parse_template_expression
 
 from .inits import INITIALIZERS, LAYER_INITS, SHIFTED
@@ -61,7 +61,7 @@ class JaxModels:
                         epsilon=self.expr(a["eps"]) if a.get("eps") is not None else None)
         window = lambda name: cst.Tuple([cst.Element(self.expr(a[name]))] * 2)  # noqa: E731
         padding = a.get("padding")
-        has_pad = padding is not None and not _is_zero(padding)
+        has_pad = padding is not None and not is_zero(padding)
         if k == "Conv2d":
             stride = a.get("stride")
             return with_args(call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
@@ -107,7 +107,7 @@ class JaxModels:
         out = cst.Call(cst.Name(a.member), [cst.Arg(self.expr(x)) for x in a.args])
         member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
         if member is not None and isinstance(member.value, ir.NewModel):
-            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=_EQ)])
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=EQ)])
         return out
 
     current_model = None
@@ -143,14 +143,13 @@ class JaxModels:
         return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([*fields, fn]), bases=[cst.Arg(cst.parse_expression("nn.Module"))])]
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
+        if is_dataset(c):
             self.helper("minibatches", (SNIPPETS / "minibatches.py").read_text())
-            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
-            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+            return dataset_call(self, c, SNIPPETS)
         if c.kind == "SGD":
             sgd = call("optax.sgd", self.expr(c.args["lr"]))
             wd = c.args.get("weight_decay")
-            if wd is not None and not _is_zero(wd):
+            if wd is not None and not is_zero(wd):
                 return call("optax.chain", call("optax.add_decayed_weights", self.expr(wd)), sgd)
             return sgd
         if c.kind == "Adam":
@@ -159,13 +158,8 @@ class JaxModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        self.helper("train", (SNIPPETS / "train.py").read_text())
-        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
-                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
-        if t.clip is not None:
-            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
-        name = self.variables_name(t.net)
-        return [self.assign(name, cst.Call(cst.Name("train"), args))]
+        call = train_call(self, t, SNIPPETS)  # flax's variables come back from training
+        return [self.assign(self.variables_name(t.net), call)]
 
     def variables_name(self, net: ir.Expr) -> str:
         base = net.name if isinstance(net, ir.Var) else "model"

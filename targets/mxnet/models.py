@@ -11,20 +11,16 @@ from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
-from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS, SNIPPET_CLASSES, UNCENTRED
 
 SNIPPETS = Path(__file__).parent / "snippets"
-LAYERS = {
-    "Linear": ("nn.Dense", ("out_features",), {"use_bias": "bias"}),
-    "Conv2d": ("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
-    "MaxPool2d": ("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
-    "AvgPool2d": ("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
-    "Dropout": ("nn.Dropout", ("rate",), {}),
-    "Flatten": ("nn.Flatten", (), {}),
-    "Embedding": ("nn.Embedding", ("num_embeddings", "dim"), {}),
-}
+LAYER_ROWS = {**BASE_LAYER_ROWS,
+              "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
+              "Conv2d": LayerRow("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
+              "MaxPool2d": LayerRow("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
+              "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"})}
 RECURRENT = {"RNN": "rnn.RNN", "GRU": "rnn.GRU", "LSTM": "rnn.LSTM"}
 ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
@@ -53,20 +49,18 @@ class MXNetModels:
             m, eps = layer.args.get("momentum"), layer.args.get("eps")
             return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
-        out = layer_call(self, layer, LAYERS)
+        out = layer_call(self, layer, LAYER_ROWS)
         if id(layer) in self.state.conditional_layers and k in ("Linear", "Conv2d"):
             # a layer forward may skip (`if num_convs > 1:`) is never shape-inferred: gluon would fail with a
             # DeferredInitializationError when the Trainer reads its parameters, so it gets its input size now
             size = input_size_code(self.state.layer_inputs, layer, -1 if k == "Linear" else 1)
             if size is not None:
                 key = "in_units" if k == "Linear" else "in_channels"
-                out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=_EQ)])
+                out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=EQ)])
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
-            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=_EQ)])
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=EQ)])
         out = with_args(out, LAYER_INITS.args(self, layer))
-        if k in ("MaxPool2d", "AvgPool2d") and layer.args.get("stride") is None:
-            pass  # gluon's default stride is the window, as in the DSL
-        return out
+        return out  # (gluon's default pooling stride is the window, as in the DSL)
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean, low, high = (static_value(init.args.get(n)) for n in ("mean", "low", "high"))
@@ -90,7 +84,7 @@ class MXNetModels:
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.state.layer_inputs, self.state.conditional_layers = layer_inputs(m), _conditional_layers(m)
-        used = _names_read(m.forward)
+        used = names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
             if hp.name in used:
@@ -135,9 +129,8 @@ class MXNetModels:
         return out
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
-            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
-            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+        if is_dataset(c):
+            return dataset_call(self, c, SNIPPETS)
         if c.kind in ("SGD", "Adam"):
             return cst.SimpleString(repr(c.kind.lower()))
         return cst.parse_expression(LOSSES[c.kind])
@@ -146,7 +139,7 @@ class MXNetModels:
         lr = c.args.get("lr")
         items = [cst.DictElement(cst.SimpleString("'learning_rate'"), self.expr(lr) if lr is not None else cst.Float("0.001"))]
         wd = c.args.get("weight_decay")
-        if wd is not None and not _is_zero(wd):
+        if wd is not None and not is_zero(wd):
             items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
         if c.kind == "Adam":  # gluon adds epsilon before v's bias correction and has no option to move it: PyTorch's
             # 1e-8 at step 1, a smaller one later, which matters only for gradients near 1e-8 (see the Keras emitter)
@@ -154,12 +147,7 @@ class MXNetModels:
         return cst.Dict(items)
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        self.helper("train", (SNIPPETS / "train.py").read_text())
-        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
-                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.hyperparams(t.optimizer)), cst.Arg(self.expr(t.epochs))]
-        if t.clip is not None:
-            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
-        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
+        return expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
 
 
 def _conditional_layers(m: ir.ModelDef) -> set[int]:

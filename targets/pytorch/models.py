@@ -14,47 +14,19 @@ from d2lc.emit.inits import init_call
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
 from .inits import EAGER, INPLACE, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 
-LAYERS = {  # DSL layer -> (constructor, positional args, keyword map)
-    "Linear": ("nn.LazyLinear", ("out_features",), {"bias": "bias"}),
-    "Conv2d": ("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
-    "MaxPool2d": ("nn.MaxPool2d", ("kernel",), {"stride": "stride", "padding": "padding"}),
-    "AvgPool2d": ("nn.AvgPool2d", ("kernel",), {"stride": "stride", "padding": "padding"}),
-    "BatchNorm1d": ("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
-    "BatchNorm2d": ("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
-    "Dropout": ("nn.Dropout", ("rate",), {}),
-    "Flatten": ("nn.Flatten", (), {}),
-    "ReLU": ("nn.ReLU", (), {}),
-    "Sigmoid": ("nn.Sigmoid", (), {}),
-    "Tanh": ("nn.Tanh", (), {}),
-    "LayerNorm": ("nn.LayerNorm", ("size",), {"eps": "eps"}),
-    "Embedding": ("nn.Embedding", ("num_embeddings", "dim"), {}),
-    "RNN": ("nn.RNN", ("num_inputs", "num_hiddens"), {}),
-    "GRU": ("nn.GRU", ("num_inputs", "num_hiddens"), {}),
-    "LSTM": ("nn.LSTM", ("num_inputs", "num_hiddens"), {}),
-}
+LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size on the first call
+              "Linear": LayerRow("nn.LazyLinear", ("out_features",), {"bias": "bias"}),
+              "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
+              "BatchNorm1d": LayerRow("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
+              "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"})}
 RECURRENT = ("RNN", "GRU", "LSTM")
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
-
-
-def layer_call(em, layer: ir.Layer, table: dict) -> cst.BaseExpression:
-    """A layer constructor from a table row; keywords equal to the DSL default are left out."""
-    from d2lc.core.layers import LAYERS as SPECS
-    path, positional, keywords = table[layer.kind]
-    defaults = {p.name: p.default for p in SPECS[layer.kind].params}
-    args = [cst.Arg(em.expr(layer.args[p])) for p in positional if layer.args.get(p) is not None]
-    for kw, param in keywords.items():
-        force = param.startswith("!")
-        param = param.lstrip("!")
-        v = layer.args.get(param)
-        if v is None or (not force and isinstance(v, ir.Const) and v.value == defaults.get(param)):
-            continue
-        args.append(cst.Arg(em.expr(v), keyword=cst.Name(kw), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
-    return cst.Call(cst.parse_expression(path), args)
 
 
 class PyTorchModels:
@@ -67,9 +39,9 @@ class PyTorchModels:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
-        out = layer_call(self, layer, LAYERS)
+        out = layer_call(self, layer, LAYER_ROWS)
         if layer.kind in RECURRENT:  # the DSL's sequences are batch-first
-            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("True"), keyword=cst.Name("batch_first"), equal=_EQ)])
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("True"), keyword=cst.Name("batch_first"), equal=EQ)])
         return out
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
@@ -101,8 +73,7 @@ class PyTorchModels:
                 layer.loc, f"`{layer.kind}` with a stated initialiser needs its input size on target `{self.backend.name}`",
                 expected="the input of forward annotated with its size (X: f32[n, 784]) or a hyperparameter (X: f32[n, num_inputs])",
                 hint="PyTorch's lazy layers make their parameters on the first call, after an initialiser would have run"))
-        _, positional, keywords = LAYERS[layer.kind]
-        out = layer_call(self, layer, {layer.kind: (path, positional, keywords)})
+        out = layer_call(self, layer, LAYER_ROWS, path)
         return out.with_changes(args=[cst.Arg(size), *out.args])
 
     def init_statements(self, target: cst.BaseExpression, value: ir.Expr) -> list[cst.BaseStatement]:
@@ -133,7 +104,7 @@ class PyTorchModels:
         return call("nn.Parameter", self.init_tensor(p.init, self.expr(p.shape)))
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
-        used = _names_read(m.forward)
+        used = names_read(m.forward)
         init_body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
             if hp.name in used:
@@ -156,42 +127,17 @@ class PyTorchModels:
                              bases=[cst.Arg(cst.parse_expression("nn.Module"))])]
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
-            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
-            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ)
-                                               for k, v in c.args.items() if v is not None])
+        if is_dataset(c):
+            return dataset_call(self, c, SNIPPETS)
         if c.kind in ("SGD", "Adam"):
             kw = {"lr": c.args.get("lr"), "weight_decay": c.args.get("weight_decay")}
-            args = [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in kw.items() if v is not None and not _is_zero(v)]
+            args = [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=EQ) for k, v in kw.items() if v is not None and not is_zero(v)]
             return capture_free_lambda(["params"], lambda params: cst.Call(cst.parse_expression(f"torch.optim.{c.kind}"),
                                                                            [cst.Arg(params), *args]))
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        self.helper("train", (SNIPPETS / "train.py").read_text())
-        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
-                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
-        if t.clip is not None:
-            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
-        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
-
-
-_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-
-
-def _is_zero(v) -> bool:
-    return isinstance(v, ir.Const) and v.value == 0
-
-
-def _names_read(f: ir.FuncDef) -> set[str]:
-    from d2lc.passes.analysis import reads
-    out: set[str] = set()
-    for s in ir.walk_stmts(f.body):
-        out |= reads(s)
-        for e in ir.walk_exprs(s):
-            if isinstance(e, ir.ApplyLayer):
-                out.add(e.member)
-    return out
+        return expression_statement(train_call(self, t, SNIPPETS))
 
 
 __all__ = ["PyTorchModels", "parse_template_expression"]

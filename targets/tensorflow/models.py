@@ -8,19 +8,18 @@ from d2lc.emit.fmt import attr, binop
 from d2lc.core import ir
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
-from d2lc_targets.pytorch.models import _EQ, _is_zero, _names_read, layer_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 K = "tf.keras.layers."
-LAYERS = {
-    "Linear": (K + "Dense", ("out_features",), {"use_bias": "bias"}),
-    "Dropout": (K + "Dropout", ("rate",), {}),
-    "Flatten": (K + "Flatten", (), {}),
-    "ReLU": (K + "ReLU", (), {}),
-    "Embedding": (K + "Embedding", ("num_embeddings", "dim"), {}),
-}
+LAYER_ROWS = {**BASE_LAYER_ROWS,
+              "Linear": LayerRow(K + "Dense", ("out_features",), {"use_bias": "bias"}),
+              "Dropout": LayerRow(K + "Dropout", ("rate",)),
+              "Flatten": LayerRow(K + "Flatten"),
+              "ReLU": LayerRow(K + "ReLU"),
+              "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim"))}
 RECURRENT = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
 ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
@@ -54,7 +53,7 @@ class TensorFlowModels:
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
             mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
-        return [with_args(layer_call(self, layer, LAYERS), LAYER_INITS.args(self, layer))]
+        return [with_args(layer_call(self, layer, LAYER_ROWS), LAYER_INITS.args(self, layer))]
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
@@ -100,13 +99,13 @@ class TensorFlowModels:
         out = super().apply_layer(a)
         member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
         if member is not None and _train_dependent(member.value):
-            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=_EQ)])
+            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=EQ)])
         return out
 
     current_model = None
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
-        used = _names_read(m.forward)
+        used = names_read(m.forward)
         init_body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:
             if hp.name in used:
@@ -127,13 +126,12 @@ class TensorFlowModels:
         return [cst.ClassDef(cst.Name(m.name), cst.IndentedBlock([init, body]), bases=[cst.Arg(cst.parse_expression("tf.keras.Model"))])]
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
-        if c.kind in ("synthetic_regression", "fashion_mnist", "time_machine"):
-            self.helper(c.kind, (SNIPPETS / f"{c.kind}.py").read_text())
-            return cst.Call(cst.Name(c.kind), [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=_EQ) for k, v in c.args.items() if v is not None])
+        if is_dataset(c):
+            return dataset_call(self, c, SNIPPETS)
         if c.kind == "SGD":
             wd = c.args.get("weight_decay")
             return call("tf.keras.optimizers.SGD", learning_rate=self.expr(c.args["lr"]),
-                        weight_decay=self.expr(wd) if wd is not None and not _is_zero(wd) else None)
+                        weight_decay=self.expr(wd) if wd is not None and not is_zero(wd) else None)
         if c.kind == "Adam":
             lr = c.args.get("lr")
             # Keras adds epsilon to sqrt(v) before v's bias correction, PyTorch after it, and no Keras option moves
@@ -144,12 +142,7 @@ class TensorFlowModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        self.helper("train", (SNIPPETS / "train.py").read_text())
-        args = [cst.Arg(self.expr(t.net)), cst.Arg(self.expr(t.data)), cst.Arg(self.construct(t.loss)),
-                cst.Arg(self.construct(t.optimizer)), cst.Arg(self.expr(t.epochs))]
-        if t.clip is not None:
-            args.append(cst.Arg(self.expr(t.clip), keyword=cst.Name("clip"), equal=_EQ))
-        return [cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Name("train"), args))])]
+        return expression_statement(train_call(self, t, SNIPPETS))
 
 
 def _train_dependent(v) -> bool:
