@@ -12,7 +12,7 @@ from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
 from d2lc.core.types import DType, ScalarType
-from d2lc.emit.model_code import EQ, dataset_call, is_dataset, is_zero, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, layer_call, train_call
 from libcst.helpers import parse_template_expression
 
 from .inits import INITIALIZERS, LAYER_INITS, SHIFTED
@@ -21,6 +21,12 @@ SNIPPETS = Path(__file__).parent / "snippets"
 ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
 LOSSES = {"cross_entropy": "lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()",
           "squared_loss": "lambda y_hat, y: optax.squared_error(y_hat, y).mean()"}
+
+
+LAYER_ROWS = {**BASE_LAYER_ROWS,  # the layers flax builds with a constructor call (the rest: functions, lambdas, cells)
+              "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
+              "LayerNorm": LayerRow("nn.LayerNorm", (), {"epsilon": "!eps"}),  # flax's default is 1e-6
+              "Embedding": LayerRow("nn.Embed", ("num_embeddings", "dim"))}
 
 
 def _lambda(body: str) -> cst.BaseExpression:
@@ -39,16 +45,6 @@ class JaxModels:
             return cst.parse_expression(ACTIVATIONS[k])
         if k == "Flatten":
             return _lambda("x.reshape((x.shape[0], -1))")
-        if k == "Linear":
-            bias = a.get("bias")
-            return with_args(call("nn.Dense", self.expr(a["out_features"]),
-                                  use_bias=self.expr(bias) if isinstance(bias, ir.Const) and bias.value is False else None),
-                             LAYER_INITS.args(self, layer))
-        if k == "LayerNorm":
-            eps = a.get("eps")
-            return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
-        if k == "Embedding":
-            return with_args(call("nn.Embed", self.expr(a["num_embeddings"]), self.expr(a["dim"])), LAYER_INITS.args(self, layer))
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
             return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
@@ -74,8 +70,7 @@ class JaxModels:
             kernel, strides = window("kernel"), cst.Tuple([cst.Element(self.expr(stride))] * 2)
             pad = cst.parse_expression(f"(({self._code(padding)}, {self._code(padding)}),) * 2") if has_pad else None
             return capture_free_lambda(["x"], lambda x: call(fn, x, kernel, strides=strides, padding=pad))
-        self.unsupported_construct(layer.loc, f"layer {k}")
-        raise AssertionError
+        return with_args(layer_call(self, layer, LAYER_ROWS), LAYER_INITS.args(self, layer))
 
     def _in_sequence(self, child: ir.Expr) -> cst.BaseExpression:
         """flax's Sequential hands each layer only the activation: a model of ours gets its training flag bound."""

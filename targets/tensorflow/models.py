@@ -6,6 +6,7 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
+from d2lc.core.layers import LAYERS
 from d2lc.emit.inits import init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
@@ -19,7 +20,8 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Dropout": LayerRow(K + "Dropout", ("rate",)),
               "Flatten": LayerRow(K + "Flatten"),
               "ReLU": LayerRow(K + "ReLU"),
-              "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim"))}
+              "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),
+              "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"})}  # Keras' default is 1e-3
 RECURRENT = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
 ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
@@ -45,9 +47,6 @@ class TensorFlowModels:
             return self._windowed(layer)
         if layer.kind in RECURRENT:
             return [call(K + RECURRENT[layer.kind], self.expr(layer.args["num_hiddens"]), return_sequences=cst.Name("True"))]
-        if layer.kind == "LayerNorm":
-            eps = layer.args.get("eps")
-            return [call(K + "LayerNormalization", epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))]
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
@@ -147,5 +146,5 @@ class TensorFlowModels:
 
 def _train_dependent(v) -> bool:
     if isinstance(v, ir.Layer):
-        return v.kind in ("Dropout", "BatchNorm1d", "BatchNorm2d") or any(_train_dependent(c) for c in v.children)
+        return v.kind in LAYERS and LAYERS[v.kind].train_dependent or any(_train_dependent(c) for c in v.children)
     return isinstance(v, ir.NewModel)
