@@ -9,14 +9,50 @@ from d2lc.core.types import DType, Shape, ShapeError, TensorType, fmt_shape, num
 
 
 @dataclass(frozen=True)
+class Weight:
+    """One tensor a layer holds, as the canonical layout (PyTorch's) names and stores it.
+
+    role: what the harness calls it (shared by layers that store it alike: bn_gamma for both BatchNorms);
+    layout: how a target may store it differently from the canonical layout: "dense" ((out, in), or
+        (in, out), reading a flattened [C, H, W] in the target's activation order), "kernel" (OIHW or HWIO),
+        "gates" (one of a recurrent layer's four arrays, regrouped per framework), "" (the same everywhere);
+    trainable: a parameter, not a running statistic; compared: checked after optimizer steps when not
+        trainable; positive: drawn in [0.5, 1.5] by the harness (a scale or a variance)."""
+
+    name: str
+    role: str
+    layout: str = ""
+    trainable: bool = True
+    compared: bool = True
+    positive: bool = False
+
+
+def _affine(prefix: str, positive_scale: bool = False) -> tuple[Weight, ...]:
+    return (Weight("weight", f"{prefix}_gamma", positive=positive_scale), Weight("bias", f"{prefix}_beta"))
+
+
+_DENSE = (Weight("weight", "dense_weight", "dense"), Weight("bias", "dense_bias"))
+_CONV = (Weight("weight", "conv_kernel", "kernel"), Weight("bias", "conv_bias"))
+# PyTorch's running variance is the unbiased batch variance, the other frameworks' the biased one: not compared
+_BN = (*_affine("bn", positive_scale=True), Weight("running_mean", "bn_mean", trainable=False),
+       Weight("running_var", "bn_var", trainable=False, compared=False, positive=True))
+_RECURRENT = tuple(Weight(f"{name}_l0", f"rnn_{name}", "gates") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     kind: str
     params: tuple[P, ...]
     shape: Callable[[dict[str, Any], TensorType], TensorType]  # static args, input type -> output type
     doc: str
-    has_params: bool = False
+    weights: tuple[Weight, ...] = ()  # the tensors it holds, in canonical order (none: a parameter-free layer)
     train_dependent: bool = False  # behaves differently in training (Dropout, BatchNorm)
     inits: tuple[str, ...] = ()  # the parameters a stated initialiser may set: "weight" (init=), "bias" (bias_init=)
+    gates: str = ""  # a recurrent layer's gate blocks, in canonical order (r reset, z update, n candidate; i, f, g cell, o)
+
+    @property
+    def has_params(self) -> bool:
+        return bool(self.weights)
 
 
 def _same(a, x):
@@ -95,17 +131,17 @@ def _rnn(a, x: TensorType) -> TensorType:
 
 LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
-              "A fully connected layer on the last axis; its input size is inferred.", has_params=True, inits=("weight", "bias")),
+              "A fully connected layer on the last axis; its input size is inferred.", _DENSE, inits=("weight", "bias")),
     LayerSpec("Conv2d", (P("out_channels", "scalar"), P("kernel", "scalar"), P("stride", "scalar", 1), P("padding", "scalar", 0)), _conv,
-              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", has_params=True, inits=("weight", "bias")),
+              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", _CONV, inits=("weight", "bias")),
     LayerSpec("MaxPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
               "Max pooling (stride defaults to the window)."),
     LayerSpec("AvgPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
               "Average pooling (stride defaults to the window)."),
     LayerSpec("BatchNorm1d", (P("eps", "scalar", 1e-5), P("momentum", "scalar", 0.1)), _bn(2),
-              "Batch normalisation over features; momentum as in PyTorch (weight of the new batch).", True, True),
+              "Batch normalisation over features; momentum as in PyTorch (weight of the new batch).", _BN, True),
     LayerSpec("BatchNorm2d", (P("eps", "scalar", 1e-5), P("momentum", "scalar", 0.1)), _bn(4),
-              "Batch normalisation over channels.", True, True),
+              "Batch normalisation over channels.", _BN, True),
     LayerSpec("Dropout", (P("rate", "scalar"),), _same, "Zeroes a fraction `rate` of activations while training.", train_dependent=True),
     LayerSpec("Flatten", (), _flatten, "Keeps the batch axis, flattens the rest."),
     LayerSpec("ReLU", (), _same, "max(x, 0)."),
@@ -113,16 +149,23 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Tanh", (), _same, "Hyperbolic tangent."),
     LayerSpec("Sequential", (), _same, "Layers applied one after another."),
     LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
-              "Normalises the last axis (of the given size) per example, with a learned scale and shift.", True),
+              "Normalises the last axis (of the given size) per example, with a learned scale and shift.", _affine("ln")),
     LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
-              "Looks up a learned vector for each integer token id.", True, inits=("weight",)),
+              "Looks up a learned vector for each integer token id.", (Weight("weight", "embedding"),), inits=("weight",)),
     LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
-              "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", True),
+              "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="h"),
     LayerSpec("GRU", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
-              "A gated recurrent unit layer over [batch, time, features]; returns every step's hidden state.", True),
+              "A gated recurrent unit layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="rzn"),
     LayerSpec("LSTM", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
-              "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", True),
+              "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="ifgo"),
 ]}
+
+PARAM_ROLE = "param"  # a model's own param(...) tensor
+WEIGHTS: dict[str, Weight] = {w.role: w for s in LAYERS.values() for w in s.weights} | {PARAM_ROLE: Weight("", PARAM_ROLE)}
+WEIGHT_ROLES: tuple[str, ...] = tuple(WEIGHTS)  # every role once (the harness glue sends a role as its index here)
+WEIGHT_NAMES: dict[str, dict[str, str]] = {  # layer kind -> {tensor name in the canonical layout: role}
+    k: {w.name: w.role for w in s.weights} for k, s in LAYERS.items() if s.weights}
+
 
 def has_params(layer: Any) -> bool:
     """Whether a layer tree (an ir.Layer, Sequential included) holds learned parameters; other values may."""
@@ -163,4 +206,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["has_params", "LAYERS", "INITS", "DEFAULT_INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "INITS", "DEFAULT_INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

@@ -21,6 +21,7 @@ from d2lc.harness.canonical import CanonicalParam, activation_to_canonical, acti
 from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
 from d2lc.core.ir import static_value
+from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
 from d2lc.build.modgen import model_module_source
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
@@ -145,9 +146,7 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
     return case
 
 
-ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
-         "ln_gamma", "ln_beta", "embedding", "param", "rnn_weight_ih", "rnn_weight_hh", "rnn_bias_ih", "rnn_bias_hh"]
-CELLS = (None, "RNN", "GRU", "LSTM")  # both as in targets/pytorch/snippets/harness_models.py
+KINDS = (None, *WEIGHT_NAMES)  # a described tensor's layer kind: 0 for none, else 1 + its index in WEIGHT_NAMES
 OPTIMIZER_CHECKS = ("sgd", "adam", "train")
 
 
@@ -174,10 +173,11 @@ def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | 
     except (CallFailed, WorkerError) as exc:
         return f"cannot describe the model: {exc}"
     params = []
-    for i, (role, shape, chw, cell) in enumerate(rows):
+    for i, (role_index, shape, chw, kind) in enumerate(rows):
         chw = tuple(int(c) for c in chw)
-        params.append(CanonicalParam(f"#{i}", ROLES[int(role)], tuple(int(d) for d in shape), chw if any(chw) else None,
-                                     CELLS[int(cell)]))
+        role = WEIGHT_ROLES[int(role_index)]
+        cell = KINDS[int(kind)] if WEIGHTS[role].layout == "gates" else None  # a recurrent layer's arrays regroup by its cell
+        params.append(CanonicalParam(f"#{i}", role, tuple(int(d) for d in shape), chw if any(chw) else None, cell))
     return params
 
 
@@ -185,9 +185,7 @@ def draw(case: ModelCase, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed + 2)
     params = []
     for p in case.params:
-        if p.role == "bn_var":
-            params.append(rng.uniform(0.5, 1.5, p.shape).astype(np.float32))
-        elif p.role == "bn_gamma":
+        if WEIGHTS[p.role].positive:  # a scale or a variance
             params.append(rng.uniform(0.5, 1.5, p.shape).astype(np.float32))
         else:
             fan_in = int(np.prod(p.shape[1:])) if len(p.shape) > 1 else max(p.shape[0], 1)
@@ -367,10 +365,9 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 first, arrays = worker.call(backend.name, key, fn, [*data, *native]).value
                 to_canonical = grads_to_canonical if check == "grads" else params_to_canonical
                 canon = to_canonical(case.params, [np.asarray(a) for a in arrays], layouts)
-                # After training steps the running means must agree (a momentum in the wrong convention shows
-                # only here); the running variances differ by design (PyTorch tracks the unbiased batch variance,
-                # the others the biased one).
-                canon = [g for p, g in zip(case.params, canon) if p.trainable or (check != "grads" and p.role == "bn_mean")]
+                # After training steps the running statistics the specs mark `compared` must agree (a momentum in
+                # the wrong convention shows only in the running means).
+                canon = [g for p, g in zip(case.params, canon) if p.trainable or (check != "grads" and WEIGHTS[p.role].compared)]
                 out[check] = (first, canon)
         except (CallFailed, WorkerError) as exc:
             out[check] = str(exc)

@@ -56,16 +56,13 @@ def d2lc_steps(net, X, y, loss, make_optimizer, steps, batch=None):
     return losses, d2lc_params(net)
 
 
-D2LC_ROLES = ["dense_weight", "dense_bias", "conv_kernel", "conv_bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var",
-              "ln_gamma", "ln_beta", "embedding", "param", "rnn_weight_ih", "rnn_weight_hh", "rnn_bias_ih", "rnn_bias_hh"]
-D2LC_CELLS = [nn.RNN, nn.GRU, nn.LSTM]  # a row's cell: 1 + the index here for a recurrent layer's tensors, else 0
-D2LC_RECURRENT = {"weight_ih_l0": "rnn_weight_ih", "weight_hh_l0": "rnn_weight_hh", "bias_ih_l0": "rnn_bias_ih",
-                  "bias_hh_l0": "rnn_bias_hh"}  # one layer, one direction: the only recurrent layers the DSL has
+# D2LC_ROLES (every parameter role) and D2LC_WEIGHT_NAMES ({layer kind: {tensor name: role}}) come from the layer
+# specs (d2lc.core.layers), written into the harness module: a PyTorch layer class is named as its DSL layer.
 
 
 def d2lc_describe(net, X):
-    """(role, shape, flattened [C, H, W] or (0, 0, 0), recurrent cell) of every tensor, in d2lc_tensors order: the
-    canonical layout."""
+    """(role, shape, flattened [C, H, W] or (0, 0, 0), layer kind) of every tensor, in d2lc_tensors order: the
+    canonical layout. A role is its index in D2LC_ROLES, a kind 1 + its index in D2LC_WEIGHT_NAMES (0: none)."""
     pending, chw, hooks = [None], {}, []
 
     def hook(module, inputs, output):
@@ -88,23 +85,12 @@ def d2lc_describe(net, X):
     for module in net.modules():
         names = [n for n, _ in module.named_parameters(recurse=False)]
         names += [n for n, _ in module.named_buffers(recurse=False) if n != "num_batches_tracked"]
+        kind = type(module).__name__
+        roles = D2LC_WEIGHT_NAMES.get(kind)  # None: a model's own param(...) tensors
         for name in names:
             t = getattr(module, name)
-            if isinstance(module, nn.Linear):
-                role = "dense_weight" if name == "weight" else "dense_bias"
-            elif isinstance(module, nn.Conv2d):
-                role = "conv_kernel" if name == "weight" else "conv_bias"
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-                role = {"weight": "bn_gamma", "bias": "bn_beta", "running_mean": "bn_mean", "running_var": "bn_var"}[name]
-            elif isinstance(module, nn.LayerNorm):
-                role = "ln_gamma" if name == "weight" else "ln_beta"
-            elif isinstance(module, nn.Embedding):
-                role = "embedding"
-            elif isinstance(module, nn.RNNBase):
-                role = D2LC_RECURRENT[name]  # a KeyError (stacked or bidirectional layers) fails the description
-            else:
-                role = "param"
+            role = roles[name] if roles is not None else "param"  # a KeyError (stacked or bidirectional layers) fails the description
             flat = chw.get(module) if role == "dense_weight" else None
-            cell = D2LC_CELLS.index(type(module)) + 1 if type(module) in D2LC_CELLS else 0
-            out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0), cell))
+            kind_index = list(D2LC_WEIGHT_NAMES).index(kind) + 1 if roles is not None else 0
+            out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0), kind_index))
     return tuple(out)
