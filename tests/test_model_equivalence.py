@@ -58,6 +58,18 @@ model TinyLSTM(num_hiddens: int = 6):
 """
 
 
+GROUP_NORM = """
+# Group normalisation
+
+```d2l
+model GroupNormed():
+    net = Sequential(Conv2d(6, kernel=3, padding=1), GroupNorm(3, 6), ReLU(), GroupNorm(2, 6, eps=0.001), Flatten(), Linear(4))
+    def forward(X: f32[b, 2, 5, 5]):
+        return net(X)
+```
+"""
+
+
 def known_divergences() -> dict[tuple[str, str, str], str]:
     """(case, check, target) -> reason, from the file `d2lc test` reads too."""
     return {(*row.split(), target): reason for (row, target), reason in read_known(KNOWN).items()}
@@ -262,3 +274,28 @@ def test_the_corpus_model_cases_agree(session):
     assert not bad, "\n".join(bad)
     compared = {(r.case, r.target) for r in results if r.status == "pass" and r.detail != "reference"}
     assert {t for _, t in compared} == (set(BOOK_TARGETS) - {"pytorch"}) & set(session.available())
+
+
+def test_group_norm_agrees_where_it_is_built_and_a_wrong_spelling_is_caught(session, tmp_path, monkeypatch):
+    """GroupNorm, added as its spec plus one row per target that spells it differently: forward, gradients and
+    optimizer steps agree with PyTorch; MXNet (per-group scales) refuses it when emitting. Planted: Keras left at its
+    own epsilon (1e-3) and flax handed the channel count as the group count must FAIL forward."""
+    from d2lc.emit.model_code import LayerRow
+    from d2lc_targets.jax import models as jax_models
+    from d2lc_targets.tensorflow import models as tf_models
+    chapter = tmp_path / "groupnorm.md"
+    chapter.write_text(GROUP_NORM, encoding="utf-8")
+    _, results = _run(session, [chapter], [get_backend(n) for n in BOOK_TARGETS])
+    by = {(r.check, r.target): r for r in results}
+    built = set(BOOK_TARGETS) & set(session.available()) - {"pytorch", "mxnet"}
+    assert built, "no target to compare GroupNorm on"
+    for target in built:
+        for check in ("forward", "grads", "sgd", "adam", "train"):
+            assert by[(check, target)].status == "pass", (check, target, by[(check, target)].detail)
+    if "mxnet" in session.available():
+        assert by[("forward", "mxnet")].status == "error" and "GroupNorm" in by[("forward", "mxnet")].detail
+    monkeypatch.setitem(tf_models.LAYER_ROWS, "GroupNorm", LayerRow(tf_models.K + "GroupNormalization", (), {"groups": "!num_groups"}))
+    monkeypatch.setitem(jax_models.LAYER_ROWS, "GroupNorm", LayerRow("nn.GroupNorm", (), {"num_groups": "!num_channels", "epsilon": "!eps"}))
+    planted = [get_backend(n) for n in ("pytorch", "tensorflow", "jax") if n in session.available()]
+    wrong = {r.target: r.status for r in _run(session, [chapter], planted)[1] if r.check == "forward"}
+    assert all(wrong[t] == "FAIL" for t in ("tensorflow", "jax") if t in wrong), wrong

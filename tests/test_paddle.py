@@ -135,3 +135,25 @@ def test_every_model_in_the_book_agrees_with_pytorch():
     bad = [r for r in mine.values() if r.status in ("FAIL", "error") and (r.case, r.check, "paddle") not in known]
     assert not bad, "\n".join(f"{r.case} {r.check}: {r.status} {r.max_abs:.2e} {r.detail}" for r in bad)
     assert all(mine[(c, k)].status == "pass" for c in ("RNNLM", "GRULM", "LSTMLM") for k in ("forward", "grads", "sgd", "adam"))
+
+
+def test_group_norm_agrees_with_pytorch(tmp_path):
+    """GroupNorm on Paddle (its row: `epsilon=` for eps): forward, gradients and optimizer steps as PyTorch's."""
+    from d2lc.harness.models import model_cases, run_model_cases
+    from d2lc.harness.session import Session
+    from test_model_equivalence import GROUP_NORM
+    python = python_for(PADDLE)
+    if python is None or not framework_available(str(python), PADDLE.environment.packages):
+        pytest.skip("PaddlePaddle is not installed (scripts/envs.sh paddle)")
+    chapter = tmp_path / "groupnorm.md"
+    chapter.write_text(GROUP_NORM, encoding="utf-8")
+    backends = {b.name: b for b in (get_backend("pytorch"), PADDLE)}
+    cases, _ = model_cases([chapter])
+    with Session(list(backends.values()), call_timeout=300) as session:
+        session.start()
+        if "paddle" not in session.available() or "pytorch" not in session.available():
+            pytest.skip("the harness cannot start paddle and pytorch")
+        results = run_model_cases(session, cases, backends)
+    mine = {r.check: r for r in results if r.target == "paddle"}
+    assert set(mine) == {"forward", "grads", "sgd", "adam", "train"}
+    assert all(r.status == "pass" for r in mine.values()), {c: (r.status, r.detail) for c, r in mine.items()}

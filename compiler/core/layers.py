@@ -113,6 +113,19 @@ def _layer_norm(a, x: TensorType) -> TensorType:
     return x
 
 
+def _group_norm(a, x: TensorType) -> TensorType:
+    if x.rank != 4:
+        raise ShapeError(f"GroupNorm needs inputs of shape [batch, channels, height, width], got {fmt_shape(x.shape)}",
+                         expected="a rank-4 tensor (NCHW in the DSL; channels-last targets convert)")
+    groups, channels = a.get("num_groups"), a.get("num_channels")
+    if isinstance(groups, int) and isinstance(channels, int) and (groups <= 0 or channels % groups):
+        raise ShapeError(f"GroupNorm({groups}, {channels}): {channels} channels do not split into {groups} groups",
+                         expected="num_channels a multiple of num_groups")
+    if isinstance(channels, int) and isinstance(x.shape[1], int) and x.shape[1] != channels:
+        raise ShapeError(f"GroupNorm(..., {channels}) applied to inputs with {x.shape[1]} channels", expected=f"{channels} channels")
+    return x
+
+
 def _embedding(a, x: TensorType) -> TensorType:
     if not x.dtype.is_int:
         raise ShapeError(f"Embedding looks up integer token ids, got {x}", expected="an int tensor of token ids")
@@ -150,6 +163,9 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Sequential", (), _same, "Layers applied one after another."),
     LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
               "Normalises the last axis (of the given size) per example, with a learned scale and shift.", _affine("ln")),
+    LayerSpec("GroupNorm", (P("num_groups", "scalar"), P("num_channels", "scalar"), P("eps", "scalar", 1e-5)), _group_norm,
+              "Normalises each example over groups of channels (and all positions), with a learned scale and shift per channel.",
+              _affine("gn")),
     LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
               "Looks up a learned vector for each integer token id.", (Weight("weight", "embedding"),), inits=("weight",)),
     LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,

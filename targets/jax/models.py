@@ -26,7 +26,8 @@ LOSSES = {"cross_entropy": "lambda logits, y: optax.softmax_cross_entropy_with_i
 LAYER_ROWS = {**BASE_LAYER_ROWS,  # the layers flax builds with a constructor call (the rest: functions, lambdas, cells)
               "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
               "LayerNorm": LayerRow("nn.LayerNorm", (), {"epsilon": "!eps"}),  # flax's default is 1e-6
-              "Embedding": LayerRow("nn.Embed", ("num_embeddings", "dim"))}
+              "Embedding": LayerRow("nn.Embed", ("num_embeddings", "dim")),
+              "GroupNorm": LayerRow("nn.GroupNorm", (), {"num_groups": "!num_groups", "epsilon": "!eps"})}  # channels last
 
 
 def _lambda(body: str) -> cst.BaseExpression:

@@ -20,7 +20,8 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
               "Conv2d": LayerRow("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
               "MaxPool2d": LayerRow("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
-              "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"})}
+              "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
+              "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
 RECURRENT = {"RNN": "rnn.RNN", "GRU": "rnn.GRU", "LSTM": "rnn.LSTM"}
 ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}

@@ -35,6 +35,7 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the const
               "BatchNorm1d": LayerRow("nn.BatchNorm1D", (), {"epsilon": "eps"}, in_axis=1),
               "BatchNorm2d": LayerRow("nn.BatchNorm2D", (), {"epsilon": "eps"}, in_axis=1),
               "LayerNorm": LayerRow("nn.LayerNorm", ("size",), {"epsilon": "eps"}),
+              "GroupNorm": LayerRow("nn.GroupNorm", ("num_groups", "num_channels"), {"epsilon": "eps"}),
               "RNN": LayerRow("nn.SimpleRNN", ("num_inputs", "num_hiddens"))}  # batch-first by default (time_major=False)
 RECURRENT = ("RNN", "GRU", "LSTM")
 

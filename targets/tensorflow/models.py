@@ -21,7 +21,8 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Flatten": LayerRow(K + "Flatten"),
               "ReLU": LayerRow(K + "ReLU"),
               "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),
-              "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"})}  # Keras' default is 1e-3
+              "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"}),  # Keras' default is 1e-3
+              "GroupNorm": LayerRow(K + "GroupNormalization", (), {"groups": "!num_groups", "epsilon": "!eps"})}  # channels last
 RECURRENT = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
 ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
