@@ -21,6 +21,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.layers import DATASETS, LAYERS, LayerSpec
 from d2lc.core.ops import REQUIRED
+from d2lc.passes.analysis import reads
 
 if TYPE_CHECKING:
     from d2lc.emit.base import Emitter
@@ -44,7 +45,6 @@ def is_default(v: ir.Expr | None, default: object) -> bool:
 
 def names_read(f: ir.FuncDef) -> set[str]:
     """Every name a model's forward reads, the members it applies included."""
-    from d2lc.passes.analysis import reads
     out: set[str] = set()
     for s in ir.walk_stmts(f.body):
         out |= reads(s)
