@@ -179,6 +179,7 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
 PARAM_ROLE = "param"  # a model's own param(...) tensor
 WEIGHTS: dict[str, Weight] = {w.role: w for s in LAYERS.values() for w in s.weights} | {PARAM_ROLE: Weight("", PARAM_ROLE)}
 WEIGHT_ROLES: tuple[str, ...] = tuple(WEIGHTS)  # every role once (the harness glue sends a role as its index here)
+RECURRENT_KINDS = tuple(k for k, s in LAYERS.items() if s.gates)  # RNN, GRU, LSTM
 WEIGHT_NAMES: dict[str, dict[str, str]] = {  # layer kind -> {tensor name in the canonical layout: role}
     k: {w.name: w.role for w in s.weights} for k, s in LAYERS.items() if s.weights}
 

@@ -60,7 +60,8 @@ class LayerRow:
 
     path: the constructor (`nn.LazyLinear`); positional: the DSL arguments passed by position;
     keywords: {framework keyword: DSL argument}, left out when absent or the DSL default, always passed when
-    the argument is written `!name` (the DSL default when absent); in_axis: the input axis whose size the
+    the argument is written `!name` (the DSL default when absent). A positional or keyword entry written
+    `=code` is that Python code instead (`{"batch_first": "=True"}`). in_axis: the input axis whose size the
     constructor takes first (frameworks without lazy layers), None for none; why_not: set for a layer the
     framework cannot build with the DSL's meaning (a compile error naming the layer and the target)."""
 
@@ -91,8 +92,12 @@ def layer_call(em: "Emitter", layer: ir.Layer, rows: Mapping[str, LayerRow], pat
         em.unsupported_construct(layer.loc, f"layer {layer.kind}" + (f" ({row.why_not})" if row is not None else ""))
         raise AssertionError
     defaults = {p.name: p.default for p in LAYERS[layer.kind].params}
-    args = [cst.Arg(em.expr(layer.args[p])) for p in row.positional if layer.args.get(p) is not None]
+    args = [cst.Arg(cst.parse_expression(p[1:]) if p.startswith("=") else em.expr(layer.args[p]))
+            for p in row.positional if p.startswith("=") or layer.args.get(p) is not None]
     for kw, param in row.keywords.items():
+        if param.startswith("="):
+            args.append(keyword(kw, cst.parse_expression(param[1:])))
+            continue
         force = param.startswith("!")
         param = param.lstrip("!")
         v = layer.args.get(param)

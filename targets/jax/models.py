@@ -27,6 +27,7 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # the layers flax builds with a constructor ca
               "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
               "LayerNorm": LayerRow("nn.LayerNorm", (), {"epsilon": "!eps"}),  # flax's default is 1e-6
               "Embedding": LayerRow("nn.Embed", ("num_embeddings", "dim")),
+              "Dropout": LayerRow("nn.Dropout", ("rate",), {"deterministic": "=not training"}),
               "GroupNorm": LayerRow("nn.GroupNorm", (), {"num_groups": "!num_groups", "epsilon": "!eps"})}  # channels last
 
 
@@ -49,8 +50,6 @@ class JaxModels:
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
             return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
-        if k == "Dropout":
-            return call("nn.Dropout", self.expr(a["rate"]), deterministic=cst.parse_expression("not training"))
         if k.startswith("BatchNorm"):
             m = a.get("momentum")
             return call("nn.BatchNorm", use_running_average=cst.parse_expression("not training"),

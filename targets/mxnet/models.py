@@ -21,9 +21,11 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Conv2d": LayerRow("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
               "MaxPool2d": LayerRow("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
               "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
+              **{k: LayerRow("nn.Activation", (f"='{k.lower()}'",)) for k in ("ReLU", "Sigmoid", "Tanh")},
+              # batch-first ("NTC"), as sequences are in the DSL; gluon's RNN defaults to relu
+              "RNN": LayerRow("rnn.RNN", ("num_hiddens",), {"activation": "='tanh'", "layout": "='NTC'", "input_size": "num_inputs"}),
+              **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"layout": "='NTC'", "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
               "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
-RECURRENT = {"RNN": "rnn.RNN", "GRU": "rnn.GRU", "LSTM": "rnn.LSTM"}
-ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 
 
@@ -37,12 +39,6 @@ class MXNetModels:
             self.pre.append(self.assign(name, call("nn.Sequential")))
             self.pre.append(cst.SimpleStatementLine([cst.Expr(call(f"{name}.add", *[self.expr(c) for c in layer.children]))]))
             return cst.Name(name)
-        if k in ACTIVATIONS:
-            return call("nn.Activation", cst.SimpleString(repr(ACTIVATIONS[k])))
-        if k in RECURRENT:  # batch-first ("NTC"), as sequences are in the DSL
-            activation = cst.SimpleString("'tanh'") if k == "RNN" else None  # gluon's RNN defaults to relu
-            return call(RECURRENT[k], self.expr(layer.args["num_hiddens"]), activation=activation,
-                        layout=cst.SimpleString("'NTC'"), input_size=self.expr(layer.args["num_inputs"]))
         if k == "LayerNorm":
             eps = layer.args.get("eps")
             return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else None)

@@ -15,6 +15,7 @@ from pathlib import Path
 import libcst as cst
 
 from d2lc.core import ir
+from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import init_call
 from d2lc.emit.lambdas import capture_free_lambda
@@ -37,7 +38,6 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the const
               "LayerNorm": LayerRow("nn.LayerNorm", ("size",), {"epsilon": "eps"}),
               "GroupNorm": LayerRow("nn.GroupNorm", ("num_groups", "num_channels"), {"epsilon": "eps"}),
               "RNN": LayerRow("nn.SimpleRNN", ("num_inputs", "num_hiddens"))}  # batch-first by default (time_major=False)
-RECURRENT = ("RNN", "GRU", "LSTM")
 
 
 class PaddleModels:
@@ -83,7 +83,7 @@ class PaddleModels:
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
         member = self.model_member(a.member)
-        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
+        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT_KINDS:
             return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final states)
         return out
 

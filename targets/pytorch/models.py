@@ -8,6 +8,7 @@ from d2lc.emit.fmt import attr, sub
 from libcst.helpers import parse_template_expression
 
 from d2lc.core import ir
+from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.emit.base import EmitError
 from d2lc.emit.inits import init_call
@@ -24,8 +25,9 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size
               "Linear": LayerRow("nn.LazyLinear", ("out_features",), {"bias": "bias"}),
               "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
               "BatchNorm1d": LayerRow("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
-              "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"})}
-RECURRENT = ("RNN", "GRU", "LSTM")
+              "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
+              **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"), {"batch_first": "=True"})  # the DSL's sequences
+                 for k in RECURRENT_KINDS}}
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 
 
@@ -39,15 +41,12 @@ class PyTorchModels:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
-        out = layer_call(self, layer, LAYER_ROWS)
-        if layer.kind in RECURRENT:  # the DSL's sequences are batch-first
-            out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("True"), keyword=cst.Name("batch_first"), equal=EQ)])
-        return out
+        return layer_call(self, layer, LAYER_ROWS)
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
         member = self.model_member(a.member)
-        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT:
+        if member is not None and isinstance(member.value, ir.Layer) and member.value.kind in RECURRENT_KINDS:
             return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final state)
         return out
 

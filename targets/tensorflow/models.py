@@ -20,11 +20,13 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Dropout": LayerRow(K + "Dropout", ("rate",)),
               "Flatten": LayerRow(K + "Flatten"),
               "ReLU": LayerRow(K + "ReLU"),
+              "Sigmoid": LayerRow(K + "Activation", ("='sigmoid'",)),
+              "Tanh": LayerRow(K + "Activation", ("='tanh'",)),
+              **{k: LayerRow(K + name, ("num_hiddens",), {"return_sequences": "=True"})
+                 for k, name in (("RNN", "SimpleRNN"), ("GRU", "GRU"), ("LSTM", "LSTM"))},
               "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),
               "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"}),  # Keras' default is 1e-3
               "GroupNorm": LayerRow(K + "GroupNormalization", (), {"groups": "!num_groups", "epsilon": "!eps"})}  # channels last
-RECURRENT = {"RNN": "SimpleRNN", "GRU": "GRU", "LSTM": "LSTM"}
-ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
           "squared_loss": "tf.keras.losses.MeanSquaredError()"}
 
@@ -42,12 +44,8 @@ class TensorFlowModels:
             return [self.expr(layer)]
         if layer.kind == "Sequential":
             return [call("tf.keras.Sequential", cst.List([cst.Element(x) for c in layer.children for x in self.layer_list(c)]))]
-        if layer.kind in ACTIVATIONS:
-            return [call(K + "Activation", cst.SimpleString(repr(ACTIVATIONS[layer.kind])))]
         if layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
             return self._windowed(layer)
-        if layer.kind in RECURRENT:
-            return [call(K + RECURRENT[layer.kind], self.expr(layer.args["num_hiddens"]), return_sequences=cst.Name("True"))]
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
