@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 
+from d2lc.emit.model_code import EQ
 from d2lc.emit.rules import dotted
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 Row = tuple[str, "tuple[str, ...] | None"]
 DEFAULTS = {"mean": 0.0, "std": 1.0, "low": 0.0, "high": 1.0, "value": 0.0}  # the DSL's, for absent arguments
-_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
 
 
 def init_call(em: "Emitter", row: Row, init: "ir.Init", *lead: cst.BaseExpression) -> cst.BaseExpression:
@@ -49,7 +49,7 @@ def init_call(em: "Emitter", row: Row, init: "ir.Init", *lead: cst.BaseExpressio
             code = em.expr(value) if value is not None else em.literal(DEFAULTS[name])
         else:
             code = em.literal(ast.literal_eval(name))
-        args.append(cst.Arg(code, keyword=cst.Name(keyword), equal=_EQ) if keyword else cst.Arg(code))
+        args.append(cst.Arg(code, keyword=cst.Name(keyword), equal=EQ) if keyword else cst.Arg(code))
     return cst.Call(dotted(path), args)
 
 
@@ -71,7 +71,7 @@ class LayerInits:
         out = []
         for role, init in layer.inits(self.zero_bias_default).items():
             value = em.initializer(init)
-            out.append(cst.Arg(self.wrap(value) if self.wrap else value, keyword=cst.Name(self.keywords[layer.kind][role]), equal=_EQ))
+            out.append(cst.Arg(self.wrap(value) if self.wrap else value, keyword=cst.Name(self.keywords[layer.kind][role]), equal=EQ))
         return out
 
 

@@ -7,7 +7,10 @@ with a stated initialiser) read it from here: a number where the annotation give
 """
 from __future__ import annotations
 
+import libcst as cst
+
 from d2lc.core import ir
+from d2lc.core.ir import static_value
 from d2lc.core.types import TensorType
 
 Dim = int | str | None  # a size, a hyperparameter's name (or a product of them), or unknown
@@ -72,7 +75,6 @@ def _window(n: Dim, k, s, p) -> Dim:
 
 def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int, tuple[Dim, ...]]) -> tuple[Dim, ...]:
     """Record the input shape of `layer` (and of its children) and return its output shape."""
-    from d2lc.core.ir import static_value
     if not isinstance(layer, ir.Layer):
         return tuple(None for _ in dims)
     found.setdefault(id(layer), dims)
@@ -100,7 +102,6 @@ def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int,
 
 def input_size_code(inputs: dict[int, tuple[Dim, ...]], layer: ir.Layer, axis: int):
     """The input size of `layer` along `axis` as code (a number or hyperparameters), or None if unknown."""
-    import libcst as cst
     d = input_size(inputs, layer, axis)
     if d is None:
         return None
