@@ -48,6 +48,14 @@ def test_every_op_is_documented_with_its_signature():
     assert not stale, "docs/dsl.md lacks the current signature of: " + ", ".join(f"{op} ({signature(op)})" for op in stale)
 
 
+def test_every_layer_is_in_the_layers_table():
+    from d2lc.core.layers import LAYERS
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("**Layers**"):text.index("**Initialisers**")]
+    missing = [k for k in LAYERS if f"`{k}(" not in table]
+    assert not missing, f"layers missing from the **Layers** table of docs/dsl.md: {missing}"
+
+
 def test_every_method_and_attribute_is_documented():
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## Methods and attributes"):text.index("## Conversions")]
