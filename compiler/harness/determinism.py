@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from d2lc.core import ir
+from d2lc.core.layers import LAYERS, RECURRENT_KINDS
 from d2lc.core.types import OpaqueType
 
 RANDOM_OPS = frozenset({"normal", "uniform"})
 FIXED_INITS = frozenset({"zeros", "ones", "constant"})  # initialisers that draw nothing
-RANDOM_LAYERS = frozenset({"RNN", "GRU", "LSTM"})  # their parameters always start from the framework's scheme
+RANDOM_LAYERS = frozenset(RECURRENT_KINDS)  # their parameters always start from the framework's scheme
 
 
 @dataclass
@@ -92,7 +93,7 @@ class _Taint:
         """Whether a layer's parameters start random: a stated constant initialiser makes them fixed."""
         if layer.kind in RANDOM_LAYERS:
             return True
-        if layer.kind in ("Linear", "Conv2d", "Embedding"):
+        if LAYERS[layer.kind].inits:  # Linear, Conv2d, Embedding: random unless stated constant
             inits = layer.inits(zero_bias_default=False)  # a stated init= without bias_init= means a zero bias
             if "weight" not in inits or inits["weight"].kind not in FIXED_INITS:
                 return True
