@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from d2lc.core import ir
+from d2lc.core.layers import LAYERS
 from d2lc.core.diagnostics import Diagnostic, Loc
 from d2lc.emit.errors import EmitError
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
 
 _EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-MODE_DEPENDENT_LAYERS = ("Dropout", "BatchNorm1d", "BatchNorm2d")  # layers that act differently while training
+MODE_DEPENDENT_LAYERS = tuple(k for k, spec in LAYERS.items() if spec.train_dependent)  # Dropout, BatchNorm1d/2d
 
 
 class ModelEmission:
