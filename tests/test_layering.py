@@ -26,11 +26,6 @@ TARGETS_RANK = RANK["emit"]  # a backend is emit-stage data: it may read core, p
 LOWERING = tuple(f"d2lc.front.{name}" for name in ("lower", "lower_base", "lower_calls", "lower_exprs", "lower_index",
                                                    "lower_models", "lower_stmts"))
 MAX_LINES = 500
-# Left by the move into pipeline folders, each removed by the commit that fixes it (issue 9); a fixed
-# entry that stays listed fails too, so this list only shrinks.
-KNOWN_VIOLATIONS: set[str] = set()
-KNOWN_CYCLES: list[list[str]] = []
-KNOWN_LARGE: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:
@@ -163,15 +158,11 @@ def test_the_lowering_rule_names_every_lowering_module():
 
 
 def test_imports_point_down_the_pipeline():
-    found = set(_violations())
-    assert sorted(found - KNOWN_VIOLATIONS) == []
-    assert sorted(KNOWN_VIOLATIONS - found) == [], "fixed: remove from KNOWN_VIOLATIONS"
+    assert _violations() == []
 
 
 def test_no_import_cycles():
-    found = _cycles()
-    assert [c for c in found if c not in KNOWN_CYCLES] == []
-    assert [c for c in KNOWN_CYCLES if c not in found] == [], "fixed: remove from KNOWN_CYCLES"
+    assert _cycles() == []
 
 
 def test_the_checks_catch_a_planted_violation(monkeypatch):
@@ -192,8 +183,6 @@ def test_the_checks_catch_a_planted_violation(monkeypatch):
 def test_modules_are_small_or_say_why(module):
     path = MODULES[module]
     lines = path.read_text(encoding="utf-8").count("\n")
-    if module in KNOWN_LARGE:
-        assert lines > MAX_LINES, "now small: remove from KNOWN_LARGE"
-    elif lines > MAX_LINES:
+    if lines > MAX_LINES:
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         assert "Over 500 lines:" in doc, f"{path.relative_to(ROOT)} has {lines} lines and no reason in its docstring"
