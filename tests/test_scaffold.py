@@ -96,6 +96,27 @@ def test_inheriting_starts_from_the_base_rules(tmp_path):
     assert "torch.arange(12.0)" in build_notebook(module, backend)
 
 
+MODEL_CHAPTER = ("# M\n\n```d2l\nmodel Small(n: int = 4):\n    net = Sequential(Linear(n), ReLU())\n"
+                 "    def forward(X: f32[b, 3]) -> f32[b, 4]:\n        return net(X)\n\nnet = Small()\nprint(net(ones((2, 3))))\n```\n")
+
+
+def test_an_inherited_scaffold_changes_a_layer_by_one_row(tmp_path):
+    """models.py holds the parent's layer rows; one row added there is what the backend emits."""
+    scaffold("toytorch", tmp_path / "targets", inherit="pytorch")
+    package = tmp_path / "targets" / "toytorch"
+    module = compile_chapter(MODEL_CHAPTER, "m.md", {"toytorch"})
+    inherited = load(package, "toytorch_rows").backend
+    assert inherited.emitter.layer_rows == get_backend("pytorch").emitter.layer_rows
+    assert "nn.ReLU()" in build_notebook(module, inherited)
+    models = package / "models.py"
+    models.write_text(models.read_text(encoding="utf-8").replace(
+        "LAYER_ROWS = {**base.emitter.layer_rows}",
+        'LAYER_ROWS = {**base.emitter.layer_rows, "ReLU": LayerRow("toy.Rectifier", (), {})}'), encoding="utf-8")
+    changed = load(package, "toytorch_rows2").backend
+    notebook = build_notebook(module, changed)
+    assert "toy.Rectifier()" in notebook and "nn.ReLU(" not in notebook
+
+
 def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["new-target", "toyfw", "--dir", str(tmp_path / "targets")]) == 0
     out = capsys.readouterr().out

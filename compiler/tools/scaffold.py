@@ -187,6 +187,7 @@ def scaffold(name: str, directory: Path, inherit: str | None = None, display_nam
         package / "__init__.py": "__init__.py.j2",
         package / "ops.py": "ops.py.j2",
         package / "emitter.py": "emitter.py.j2",
+        **({package / "models.py": "models.py.j2"} if base else {}),
         package / "snippets" / "harness_models.py": "snippets/harness_models.py.j2",
         package / "goldens.md": "goldens.md.j2",
         envs_dir / f"{name}.txt": "requirements.txt.j2",

@@ -1,12 +1,13 @@
 """JAX models: flax.linen modules with `@nn.compact`, optax, explicit PRNG keys, a jitted train step."""
 from pathlib import Path
+from typing import ClassVar
 
 import libcst as cst
 
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc.core import ir
-from d2lc.emit.inits import init_call, with_args
+from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
@@ -37,6 +38,10 @@ def _lambda(body: str) -> cst.BaseExpression:
 
 class JaxModels:
     """Mixed into JaxEmitter."""
+    # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
+    layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
+    layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    initializers: ClassVar[dict] = INITIALIZERS
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         k = layer.kind
@@ -63,14 +68,14 @@ class JaxModels:
             return with_args(call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
                                   strides=self.expr(stride) if stride is not None and not (isinstance(stride, ir.Const) and stride.value == 1) else None,
                                   padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"')),
-                             LAYER_INITS.args(self, layer))
+                             self.layer_inits.args(self, layer))
         if k in ("MaxPool2d", "AvgPool2d"):
             fn = "nn.max_pool" if k == "MaxPool2d" else "nn.avg_pool"
             stride = a.get("stride") if a.get("stride") is not None else a["kernel"]
             kernel, strides = window("kernel"), cst.Tuple([cst.Element(self.expr(stride))] * 2)
             pad = cst.parse_expression(f"(({self._code(padding)}, {self._code(padding)}),) * 2") if has_pad else None
             return capture_free_lambda(["x"], lambda x: call(fn, x, kernel, strides=strides, padding=pad))
-        return with_args(layer_call(self, layer, LAYER_ROWS), LAYER_INITS.args(self, layer))
+        return with_args(layer_call(self, layer, self.layer_rows), self.layer_inits.args(self, layer))
 
     def _in_sequence(self, child: ir.Expr) -> cst.BaseExpression:
         """flax's Sequential hands each layer only the activation: a model of ours gets its training flag bound."""
@@ -88,7 +93,7 @@ class JaxModels:
                 ["key", "shape", "dtype"],
                 lambda key, shape, dtype: parse_template_expression(SHIFTED[init.kind], key=key, shape=shape, dtype=dtype, **args),
                 defaults={"dtype": cst.parse_expression("jnp.float32")})
-        return init_call(self, INITIALIZERS[init.kind], init)
+        return init_call(self, self.initializers[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         raise AssertionError("params are emitted by model_def")

@@ -1,12 +1,13 @@
 """MXNet models: gluon `Block` classes, `initialize()`, `gluon.Trainer` and `autograd.record()`."""
 from pathlib import Path
+from typing import ClassVar
 
 import libcst as cst
 
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
-from d2lc.emit.inits import init_call, with_args
+from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 from d2lc.core.layers import has_params
@@ -31,6 +32,10 @@ LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss
 
 class MXNetModels:
     """Mixed into MXNetEmitter."""
+    # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
+    layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
+    layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    initializers: ClassVar[dict] = INITIALIZERS
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         k = layer.kind
@@ -46,7 +51,7 @@ class MXNetModels:
             m, eps = layer.args.get("momentum"), layer.args.get("eps")
             return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
                         epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
-        out = layer_call(self, layer, LAYER_ROWS)
+        out = layer_call(self, layer, self.layer_rows)
         if id(layer) in self.state.conditional_layers and k in ("Linear", "Conv2d"):
             # a layer forward may skip (`if num_convs > 1:`) is never shape-inferred: gluon would fail with a
             # DeferredInitializationError when the Trainer reads its parameters, so it gets its input size now
@@ -56,12 +61,12 @@ class MXNetModels:
                 out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=EQ)])
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=EQ)])
-        out = with_args(out, LAYER_INITS.args(self, layer))
+        out = with_args(out, self.layer_inits.args(self, layer))
         return out  # (gluon's default pooling stride is the window, as in the DSL)
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean, low, high = (static_value(init.args.get(n)) for n in ("mean", "low", "high"))
-        row = INITIALIZERS[init.kind]
+        row = self.initializers[init.kind]
         if init.kind == "normal" and init.args.get("mean") is not None and mean != 0:
             row = UNCENTRED["normal"]  # gluon's own initialisers are centred at zero: a small Initializer class
         if init.kind == "uniform" and (low is None or high is None or low != -high):

@@ -11,13 +11,14 @@ runs one batch before it collects the parameters.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.emit.fmt import attr, sub
-from d2lc.emit.inits import init_call
+from d2lc.emit.inits import LayerInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
@@ -42,6 +43,10 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the const
 
 class PaddleModels:
     """Mixed into PaddleEmitter."""
+    # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
+    layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
+    layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    initializers: ClassVar[dict] = INITIALIZERS
 
     # ---- input sizes -------------------------------------------------------------------------
     def _in_size(self, layer: ir.Layer, axis: int) -> cst.BaseExpression | None:
@@ -63,7 +68,7 @@ class PaddleModels:
         if layer.kind == "Sequential":
             return call("nn.Sequential", *[self.expr(c) for c in layer.children])
         a = layer.args
-        args = list(layer_call(self, layer, LAYER_ROWS).args)
+        args = list(layer_call(self, layer, self.layer_rows).args)
         if layer.kind.startswith("BatchNorm") and not is_default(a.get("momentum"), 0.1):
             # the DSL's momentum weighs the new batch (as PyTorch's), Paddle's the running statistics
             m = a["momentum"]
@@ -72,10 +77,10 @@ class PaddleModels:
             args.append(keyword("momentum", value))
         if layer.kind == "AvgPool2d" and not is_default(a.get("padding"), 0):
             args.append(keyword("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
-        args.extend(LAYER_INITS.args(self, layer))
+        args.extend(self.layer_inits.args(self, layer))
         if layer.kind == "Linear" and isinstance(a.get("bias"), ir.Const) and a["bias"].value is False:
             args.append(keyword("bias_attr", cst.Name("False")))
-        row = LAYER_ROWS[layer.kind]
+        row = self.layer_rows[layer.kind]
         if row.in_axis is None:
             return cst.Call(cst.parse_expression(row.path), args)
         return self._sized(layer, row.in_axis, lambda n: cst.Call(cst.parse_expression(row.path), [cst.Arg(n), *args]))
@@ -88,7 +93,7 @@ class PaddleModels:
         return out
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        return init_call(self, INITIALIZERS[init.kind], init)
+        return init_call(self, self.initializers[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         shape = p.shape

@@ -1,6 +1,7 @@
 """PyTorch models: `nn.Module` classes with lazy layers (eager ones where `nn.init` sets a stated initialiser),
 `torch.optim`, and a training helper."""
 from pathlib import Path
+from typing import ClassVar
 
 import libcst as cst
 
@@ -11,7 +12,7 @@ from d2lc.core import ir
 from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.emit.base import EmitError
-from d2lc.emit.inits import init_call
+from d2lc.emit.inits import LayerInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
@@ -33,6 +34,9 @@ LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss(
 
 class PyTorchModels:
     """Mixed into PyTorchEmitter."""
+    # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
+    layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
+    layer_inits: ClassVar[LayerInits] = LAYER_INITS
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
@@ -41,7 +45,7 @@ class PyTorchModels:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
-        return layer_call(self, layer, LAYER_ROWS)
+        return layer_call(self, layer, self.layer_rows)
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
@@ -54,7 +58,7 @@ class PyTorchModels:
         """The initialisers `nn.init` sets on this layer: the stated ones, and the language's defaults where the
         layer can be built with its parameters (in a model, its input size known). A lazy layer keeps PyTorch's
         own initialisation, which it applies when it first sees an input (a gap docs/dsl.md states)."""
-        inits = layer.inits(LAYER_INITS.zero_bias_default)
+        inits = layer.inits(self.layer_inits.zero_bias_default)
         if layer.stated or not inits:
             return inits
         if not self.state.model_members:
@@ -72,7 +76,7 @@ class PyTorchModels:
                 layer.loc, f"`{layer.kind}` with a stated initialiser needs its input size on target `{self.backend.name}`",
                 expected="the input of forward annotated with its size (X: f32[n, 784]) or a hyperparameter (X: f32[n, num_inputs])",
                 hint="PyTorch's lazy layers make their parameters on the first call, after an initialiser would have run"))
-        out = layer_call(self, layer, LAYER_ROWS, path)
+        out = layer_call(self, layer, self.layer_rows, path)
         return out.with_changes(args=[cst.Arg(size), *out.args])
 
     def init_statements(self, target: cst.BaseExpression, value: ir.Expr) -> list[cst.BaseStatement]:
@@ -83,7 +87,7 @@ class PyTorchModels:
                 out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))]), child))
         elif isinstance(value, ir.Layer):
             for role, init in self.spelt_inits(value).items():
-                tensor = attr(target, cst.Name(LAYER_INITS.keywords[value.kind][role]))
+                tensor = attr(target, cst.Name(self.layer_inits.keywords[value.kind][role]))
                 out.append(cst.SimpleStatementLine([cst.Expr(init_call(self, INPLACE[init.kind], init, tensor))]))
         return out
 

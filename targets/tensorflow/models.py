@@ -1,5 +1,6 @@
 """TensorFlow models: `tf.keras.Model` subclasses, channels-last layers, `GradientTape` training."""
 from pathlib import Path
+from typing import ClassVar
 
 import libcst as cst
 
@@ -7,7 +8,7 @@ from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
 from d2lc.core.layers import LAYERS
-from d2lc.emit.inits import init_call, with_args
+from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
@@ -37,6 +38,10 @@ def _static(v):
 
 class TensorFlowModels:
     """Mixed into TensorFlowEmitter."""
+    # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
+    layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
+    layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    initializers: ClassVar[dict] = INITIALIZERS
 
     def layer_list(self, layer: ir.Layer | ir.Expr) -> list[cst.BaseExpression]:
         """Keras layers for one DSL layer (padding that Keras cannot express adds a ZeroPadding2D)."""
@@ -51,7 +56,7 @@ class TensorFlowModels:
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
             mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
-        return [with_args(layer_call(self, layer, LAYER_ROWS), LAYER_INITS.args(self, layer))]
+        return [with_args(layer_call(self, layer, self.layer_rows), self.layer_inits.args(self, layer))]
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
@@ -75,7 +80,7 @@ class TensorFlowModels:
             fn = call(K + "Conv2D", self.expr(layer.args["out_channels"]), kernel_size=self.expr(layer.args["kernel"]),
                       strides=self.expr(layer.args["stride"]) if s != 1 and layer.args.get("stride") is not None else None,
                       padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
-            fn = with_args(fn, LAYER_INITS.args(self, layer))
+            fn = with_args(fn, self.layer_inits.args(self, layer))
         else:
             name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"
             stride = layer.args.get("stride")
@@ -88,7 +93,7 @@ class TensorFlowModels:
         return parts[0] if len(parts) == 1 else call("tf.keras.Sequential", cst.List([cst.Element(x) for x in parts]))
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
-        return init_call(self, INITIALIZERS[init.kind], init)
+        return init_call(self, self.initializers[init.kind], init)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         return call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))
