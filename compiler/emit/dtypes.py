@@ -1,10 +1,16 @@
-"""Helpers for a backend's `natural_dtype`: the dtype a creation op gives when no dtype is passed."""
+"""A backend's dtypes: their usual spelling (`dtype_names`), and helpers for its `natural_dtype` (the dtype a
+creation op gives when no dtype is passed)."""
 from __future__ import annotations
 
 from typing import Callable
 
 from d2lc.core import ir
 from d2lc.core.types import DType, ScalarType, SeqType
+
+
+def dtype_names(module: str, bool_name: str = "bool") -> dict[DType, str]:
+    """Every dtype as the array module spells it: `torch.float32`, ... (`bool_` where the module says so)."""
+    return {d: f"{module}.{bool_name if d is DType.bool else d.value}" for d in DType}
 
 
 def literal_kind(e: ir.Expr | None) -> str:

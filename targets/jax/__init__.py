@@ -1,4 +1,5 @@
 """JAX: `jax.numpy`, pure functions with `jax.grad`, `.at[].set` updates, explicit PRNG keys, channels-last."""
+from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 from d2lc.core.types import DType
 
@@ -9,8 +10,7 @@ backend = Backend(
     name="jax",
     display_name="JAX",
     ops=OPS,
-    dtypes={DType.float32: "jnp.float32", DType.float64: "jnp.float64", DType.int32: "jnp.int32",
-            DType.int64: "jnp.int64", DType.bool: "jnp.bool_"},
+    dtypes=dtype_names("jnp", bool_name="bool_"),
     imports={"functools": "import functools", "gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "jax": "import jax",
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
              "plt": "from matplotlib import pyplot as plt"},

@@ -1,6 +1,6 @@
 """MXNet (1.9, numpy interface): `np`/`npx` with `npx.set_np()`, `attach_grad` + `autograd.record()`."""
+from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.core.types import DType
 
 from .emitter import MXNetEmitter
 from .ops import CAST_OPERANDS, OPS, natural_dtype
@@ -10,8 +10,7 @@ backend = Backend(
     display_name="MXNet",
     aliases=("mx",),
     ops=OPS,
-    dtypes={DType.float32: "np.float32", DType.float64: "np.float64", DType.int32: "np.int32",
-            DType.int64: "np.int64", DType.bool: "np.bool_"},
+    dtypes=dtype_names("np", bool_name="bool_"),
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy",
              "np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd",
              "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn", "rnn": "from mxnet.gluon import rnn",

@@ -3,8 +3,8 @@
 Derived from the PyTorch backend; the op table is the shared base table plus Paddle's differences
 (see ops.py); names, dtypes, imports, gradients, layouts and the environment are Paddle's own.
 """
+from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Environment, HarnessAdapter, Layouts
-from d2lc.core.types import DType
 from d2lc_targets.pytorch import backend as torch_backend
 
 from .emitter import PaddleEmitter
@@ -15,8 +15,7 @@ backend = torch_backend.derive(
     display_name="PaddlePaddle",
     aliases=("paddlepaddle",),
     ops=OPS,
-    dtypes={DType.float32: "paddle.float32", DType.float64: "paddle.float64", DType.int32: "paddle.int32",
-            DType.int64: "paddle.int64", DType.bool: "paddle.bool"},
+    dtypes=dtype_names("paddle"),
     imports={"gzip": "import gzip", "pathlib": "import pathlib", "re": "import re", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,

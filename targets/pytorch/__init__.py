@@ -1,6 +1,6 @@
 """PyTorch: eager tensors, `requires_grad_` + `backward()`, channels-first, (out, in) weights."""
+from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.core.types import DType
 
 from .emitter import PyTorchEmitter
 from .ops import OPS, natural_dtype
@@ -10,8 +10,7 @@ backend = Backend(
     display_name="PyTorch",
     aliases=("torch",),
     ops=OPS,
-    dtypes={DType.float32: "torch.float32", DType.float64: "torch.float64", DType.int32: "torch.int32",
-            DType.int64: "torch.int64", DType.bool: "torch.bool"},
+    dtypes=dtype_names("torch"),
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "torch": "import torch",
              "nn": "from torch import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PyTorchEmitter,

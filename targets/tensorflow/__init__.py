@@ -1,6 +1,6 @@
 """TensorFlow 2: eager tensors, `tf.GradientTape`, `tf.Variable` for element writes, channels-last."""
+from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
-from d2lc.core.types import DType
 
 from .emitter import TensorFlowEmitter
 from .ops import CAST_OPERANDS, OPS, natural_dtype
@@ -10,8 +10,7 @@ backend = Backend(
     display_name="TensorFlow",
     aliases=("tf",),
     ops=OPS,
-    dtypes={DType.float32: "tf.float32", DType.float64: "tf.float64", DType.int32: "tf.int32",
-            DType.int64: "tf.int64", DType.bool: "tf.bool"},
+    dtypes=dtype_names("tf"),
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "tf": "import tensorflow as tf",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=TensorFlowEmitter,
