@@ -299,3 +299,15 @@ def test_group_norm_agrees_where_it_is_built_and_a_wrong_spelling_is_caught(sess
     planted = [get_backend(n) for n in ("pytorch", "tensorflow", "jax") if n in session.available()]
     wrong = {r.target: r.status for r in _run(session, [chapter], planted)[1] if r.check == "forward"}
     assert all(wrong[t] == "FAIL" for t in ("tensorflow", "jax") if t in wrong), wrong
+
+
+def test_the_describing_backend_is_chosen_by_its_capability(monkeypatch):
+    """The harness names no framework: the canonical parameter order comes from whichever available backend
+    declares `describes_models`."""
+    import d2lc.emit.backend as backend_module
+    from d2lc.harness.models import describing_backend
+    torch = get_backend("pytorch")
+    fake = {"pytorch": torch.derive(describes_models=False), "other": torch.derive(name="other")}
+    monkeypatch.setattr(backend_module, "registry", lambda: fake)
+    assert describing_backend({"pytorch", "other"}).name == "other"
+    assert describing_backend({"pytorch"}) is None

@@ -64,6 +64,9 @@ class Backend:
     cast_operands: frozenset[str] = frozenset()  # ops whose tensor operands are cast to the op's dtype first
     functional_updates: bool = False  # X[i] = v becomes a new array (JAX) instead of an in-place write
     members_are_locals: bool = False  # model members become local names of the forward (flax), not attributes
+    # its harness glue lists a model's parameters in the IR's canonical order and layout (`d2lc_describe`): the
+    # model checks read that order off it (PyTorch's layout is the IR's)
+    describes_models: bool = False
     natural_dtype: Callable[["ir.Op"], DType | None] = lambda op: None  # a creation op's dtype without `dtype=`
     # The dtype each IR dtype is computed in unless the chapter asks for 64-bit dtypes (JAX: int64 -> int32)
     narrow_dtypes: dict[DType, DType] = field(default_factory=dict)

@@ -158,18 +158,24 @@ def draw_input(case: ModelCase, seed: int) -> np.ndarray:
     return rng.normal(size=case.input_shape).astype(np.float32)
 
 
+def describing_backend(available) -> Backend | None:
+    """The first installed backend, of those available, whose harness glue lists a model's parameters in the IR's
+    canonical order and layout (`Backend.describes_models`)."""
+    from d2lc.emit.backend import registry
+    return next((b for b in registry().values() if b.describes_models and b.name in available), None)
+
+
 def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | str:
-    """The canonical parameter list, read off the PyTorch model (PyTorch's layout is the IR's canonical one)."""
+    """The canonical parameter list, read off the model as the describing backend builds it."""
     from d2lc.harness.client import CallFailed, WorkerError
-    from d2lc.emit.backend import get_backend
-    torch = get_backend("pytorch")
-    if "pytorch" not in session.available():
-        return "PyTorch (which defines the canonical parameter order) is not available"
+    describer = describing_backend(session.available())
+    if describer is None:
+        return "no available target describes models (Backend.describes_models: the canonical parameter order)"
     key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
-    worker = session.worker_for("pytorch")
+    worker = session.worker_for(describer.name)
     try:
-        worker.add_module("pytorch", key, model_module_source(case.module, torch, case.name, case.hparams, case.loss))
-        rows = worker.call("pytorch", key, "d2lc_case_describe", [X]).value
+        worker.add_module(describer.name, key, model_module_source(case.module, describer, case.name, case.hparams, case.loss))
+        rows = worker.call(describer.name, key, "d2lc_case_describe", [X]).value
     except (CallFailed, WorkerError) as exc:
         return f"cannot describe the model: {exc}"
     params = []
@@ -230,11 +236,15 @@ def _close(a, b, rtol, atol) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend], reference: str = "pytorch",
+def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend], reference: str | None = None,
                     seed: int = 0) -> list[ModelResult]:
-    """Run every case on every available target of `session` and compare with `reference`."""
+    """Run every case on every available target of `session` and compare with `reference` (default: the backend
+    that describes models)."""
     results: list[ModelResult] = []
     available = set(session.available())
+    if reference is None:
+        describer = describing_backend(available)
+        reference = describer.name if describer is not None else next(iter(backends), "")
     for case in cases:
         X = draw_input(case, seed)
         described = describe(session, case, X)

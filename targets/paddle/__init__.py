@@ -19,6 +19,7 @@ backend = torch_backend.derive(
     imports={"gzip": "import gzip", "pathlib": "import pathlib", "re": "import re", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,
+    describes_models=False,  # its dense weights are (in, out), not the IR's layout
     environment=Environment("paddle", "envs/paddle.txt", ("paddle",)),
     harness=HarnessAdapter(
         setup="import paddle\npaddle.set_device('gpu' if DEVICE == 'gpu' else 'cpu')",

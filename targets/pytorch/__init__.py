@@ -14,6 +14,7 @@ backend = Backend(
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "torch": "import torch",
              "nn": "from torch import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PyTorchEmitter,
+    describes_models=True,
     environment=Environment("main", "envs/main.txt", ("torch",)),
     harness=HarnessAdapter(
         setup="import torch\n"
