@@ -30,10 +30,12 @@ def installed_target_names() -> TargetNames:
     """The imports and emitted helpers of every installed target (read once per process)."""
     imports: set[str] = set()
     member_imports: set[str] = set()
+    members: set[str] = set()
     helpers: set[str] = set()
     snippet_dirs = [SHARED_SNIPPETS]
     for backend in registry().values():
         imports |= set(backend.imports)
+        members |= backend.member_names
         if backend.members_are_locals:
             member_imports |= set(backend.imports)
         snippet_dirs.append(Path(import_module(backend.emitter.__module__).__file__).parent / "snippets")
@@ -41,7 +43,7 @@ def installed_target_names() -> TargetNames:
         for f in sorted(folder.glob("*.py")):
             helpers.add(f.stem)
             helpers |= _defined_at_top(f)
-    return TargetNames(frozenset(imports), frozenset(helpers), frozenset(member_imports))
+    return TargetNames(frozenset(imports), frozenset(helpers), frozenset(member_imports), frozenset(members))
 
 
 def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:

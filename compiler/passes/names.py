@@ -19,40 +19,6 @@ from d2lc.core.types import FuncType, ModelType
 # `training` flag, the model's `self`).
 EMITTED_NAMES = frozenset({"self", "key", "subkey", "init_key", "dropout_key", "rng", "training"})
 
-# Public attributes of the frameworks' layer base classes (torch.nn.Module, flax.linen.Module,
-# keras Layer/Model, gluon Block/HybridBlock, paddle.nn.Layer), which a model member must not override.
-# tests/test_faults_frontend.py checks this list against the installed frameworks.
-FRAMEWORK_MEMBER_NAMES = frozenset("""
-    T_destination add_loss add_metric add_module add_parameter add_sublayer add_variable add_weight
-    apply astype backward bfloat16 bind buffers build build_from_config call call_super_init cast
-    children clear_gradients clone collect_params compile compile_from_config compiled_loss
-    compiled_metrics compute_dtype compute_loss compute_mask compute_metrics compute_output_shape
-    compute_output_spec copy count_params cpu create_parameter create_tensor create_variable cuda
-    distribute_reduction_method distribute_strategy double dtype dtype_policy dump_patches eval evaluate
-    export extra_repr fit float float16 forward from_config full full_name get_buffer get_build_config
-    get_compile_config get_config get_extra_state get_layer get_metrics_result get_parameter
-    get_quantization_layer_structure get_state_tree get_sublayer get_submodule get_variable get_weights
-    half has_rng has_variable hybrid_forward hybridize infer_shape infer_type init init_with_output
-    initialize input input_dtype input_spec ipu is_initializing is_mutable_collection jit_compile layers
-    lazy_init load load_dict load_own_variables load_parameters load_params load_state_dict load_weights
-    loss losses make_predict_function make_rng make_test_function make_train_function metrics
-    metrics_names metrics_variables module_paths modules mtia name name_scope named_buffers
-    named_children named_modules named_parameters named_sublayers non_trainable_variables
-    non_trainable_weights optimize_for output param parameters params path perturb predict
-    predict_on_batch predict_step prefix put_variable quantization_mode quantize quantized_build
-    quantized_call register_backward_hook register_buffer register_child register_forward_hook
-    register_forward_post_hook register_forward_pre_hook register_full_backward_hook
-    register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
-    register_module register_op_hook register_parameter register_state_dict_hook
-    register_state_dict_post_hook register_state_dict_pre_hook rematerialized_call requires_grad_
-    reset_metrics run_eagerly save save_own_variables save_parameters save_params save_weights set_dict
-    set_extra_state set_state_dict set_state_tree set_sublayer set_submodule set_weights setup
-    sharded_state_dict share_memory sow state_dict stateless_call stateless_compute_loss sublayers
-    summary supports_masking symbolic_call tabulate test_on_batch test_step to to_empty to_json
-    to_static_state_dict train train_on_batch train_step trainable trainable_variables trainable_weights
-    type unbind variable variable_dtype variables weights xpu zero_grad
-""".split())
-
 @dataclass(frozen=True)
 class TargetNames:
     """The names the installed targets' emitted code binds, gathered where backends are known (d2lc.build.checked)."""
@@ -60,6 +26,7 @@ class TargetNames:
     imports: frozenset[str] = frozenset()  # every target's import roots (`torch`, `np`, ...)
     helpers: frozenset[str] = frozenset()  # the helper snippets' files and what they define at top level
     member_imports: frozenset[str] = frozenset()  # import roots of targets whose model members are local names
+    members: frozenset[str] = frozenset()  # attributes of the targets' layer base classes (Backend.member_names)
 
 
 def reserved_names(targets: TargetNames) -> frozenset[str]:
@@ -71,7 +38,7 @@ def reserved_names(targets: TargetNames) -> frozenset[str]:
 def reserved_member_names(targets: TargetNames) -> frozenset[str]:
     """Names a model member or hyper-parameter cannot have: an attribute of a layer base class, a keyword,
     a name the emitted model code uses, or an import of a target whose members are local names."""
-    return frozenset(set(keyword.kwlist) | EMITTED_NAMES | FRAMEWORK_MEMBER_NAMES | targets.member_imports)
+    return frozenset(set(keyword.kwlist) | EMITTED_NAMES | targets.members | targets.member_imports)
 
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),

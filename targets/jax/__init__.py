@@ -4,6 +4,7 @@ from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 from d2lc.core.types import DType
 
 from .emitter import JaxEmitter
+from .members import MEMBER_NAMES
 from .ops import CAST_OPERANDS, OPS
 
 backend = Backend(
@@ -15,6 +16,7 @@ backend = Backend(
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=JaxEmitter,
+    member_names=MEMBER_NAMES,
     environment=Environment("main", "envs/main.txt", ("jax", "flax", "optax")),
     harness=HarnessAdapter(
         setup="import jax\nfrom jax import numpy as jnp\n"

@@ -3,6 +3,7 @@ from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 
 from .emitter import MXNetEmitter
+from .members import MEMBER_NAMES
 from .ops import CAST_OPERANDS, OPS, natural_dtype
 
 backend = Backend(
@@ -16,6 +17,7 @@ backend = Backend(
              "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn", "rnn": "from mxnet.gluon import rnn",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=MXNetEmitter,
+    member_names=MEMBER_NAMES,
     environment=Environment("mxnet", "envs/mxnet.txt", ("mxnet",)),
     harness=HarnessAdapter(
         setup="import mxnet as mx\nfrom mxnet import np, npx\nnpx.set_np()\n"

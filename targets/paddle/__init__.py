@@ -8,6 +8,7 @@ from d2lc.emit.backend import Environment, HarnessAdapter, Layouts
 from d2lc_targets.pytorch import backend as torch_backend
 
 from .emitter import PaddleEmitter
+from .members import MEMBER_NAMES
 from .ops import CAST_OPERANDS, OPS, natural_dtype
 
 backend = torch_backend.derive(
@@ -19,6 +20,7 @@ backend = torch_backend.derive(
     imports={"gzip": "import gzip", "pathlib": "import pathlib", "re": "import re", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,
+    member_names=MEMBER_NAMES,
     describes_models=False,  # its dense weights are (in, out), not the IR's layout
     environment=Environment("paddle", "envs/paddle.txt", ("paddle",)),
     harness=HarnessAdapter(

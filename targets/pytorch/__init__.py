@@ -3,6 +3,7 @@ from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 
 from .emitter import PyTorchEmitter
+from .members import MEMBER_NAMES
 from .ops import OPS, natural_dtype
 
 backend = Backend(
@@ -14,6 +15,7 @@ backend = Backend(
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "torch": "import torch",
              "nn": "from torch import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PyTorchEmitter,
+    member_names=MEMBER_NAMES,
     describes_models=True,
     environment=Environment("main", "envs/main.txt", ("torch",)),
     harness=HarnessAdapter(

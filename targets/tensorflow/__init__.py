@@ -3,6 +3,7 @@ from d2lc.emit.dtypes import dtype_names
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 
 from .emitter import TensorFlowEmitter
+from .members import MEMBER_NAMES
 from .ops import CAST_OPERANDS, OPS, natural_dtype
 
 backend = Backend(
@@ -14,6 +15,7 @@ backend = Backend(
     imports={"gzip": "import gzip", "re": "import re", "pathlib": "import pathlib", "numpy": "import numpy", "tf": "import tensorflow as tf",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=TensorFlowEmitter,
+    member_names=MEMBER_NAMES,
     environment=Environment("main", "envs/main.txt", ("tensorflow",)),
     harness=HarnessAdapter(
         setup="import os\nos.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')\nimport tensorflow as tf\n"
