@@ -31,11 +31,13 @@ def installed_target_names() -> TargetNames:
     imports: set[str] = set()
     member_imports: set[str] = set()
     members: set[str] = set()
+    emitted: set[str] = set()
     helpers: set[str] = set()
     snippet_dirs = [SHARED_SNIPPETS]
     for backend in registry().values():
         imports |= set(backend.imports)
         members |= backend.member_names
+        emitted |= backend.emitted_names
         if backend.members_are_locals:
             member_imports |= set(backend.imports)
         snippet_dirs.append(Path(import_module(backend.emitter.__module__).__file__).parent / "snippets")
@@ -43,7 +45,8 @@ def installed_target_names() -> TargetNames:
         for f in sorted(folder.glob("*.py")):
             helpers.add(f.stem)
             helpers |= _defined_at_top(f)
-    return TargetNames(frozenset(imports), frozenset(helpers), frozenset(member_imports), frozenset(members))
+    return TargetNames(frozenset(imports), frozenset(helpers), frozenset(member_imports), frozenset(members),
+                       frozenset(emitted))
 
 
 def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:

@@ -65,6 +65,7 @@ class Backend:
     functional_updates: bool = False  # X[i] = v becomes a new array (JAX) instead of an in-place write
     members_are_locals: bool = False  # model members become local names of the forward (flax), not attributes
     member_names: frozenset[str] = frozenset()  # public attributes of its layer base class: no model member takes one
+    emitted_names: frozenset[str] = frozenset()  # names its code binds inside functions and models (JAX's `key`)
     # its harness glue lists a model's parameters in the IR's canonical order and layout (`d2lc_describe`): the
     # model checks read that order off it (PyTorch's layout is the IR's)
     describes_models: bool = False

@@ -15,9 +15,8 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from d2lc.core import ir
 from d2lc.core.types import FuncType, ModelType
 
-# Names emitted code binds or reads itself inside functions and models (the JAX PRNG key threading, Keras's
-# `training` flag, the model's `self`).
-EMITTED_NAMES = frozenset({"self", "key", "subkey", "init_key", "dropout_key", "rng", "training"})
+# The name every target's model code uses for the model itself; each backend adds its own (Backend.emitted_names).
+EMITTED_NAMES = frozenset({"self"})
 
 @dataclass(frozen=True)
 class TargetNames:
@@ -27,18 +26,19 @@ class TargetNames:
     helpers: frozenset[str] = frozenset()  # the helper snippets' files and what they define at top level
     member_imports: frozenset[str] = frozenset()  # import roots of targets whose model members are local names
     members: frozenset[str] = frozenset()  # attributes of the targets' layer base classes (Backend.member_names)
+    emitted: frozenset[str] = frozenset()  # names their code binds in functions and models (Backend.emitted_names)
 
 
 def reserved_names(targets: TargetNames) -> frozenset[str]:
     """Python keywords and built-ins, and every installed target's imports and emitted helpers."""
-    return frozenset(set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")} | EMITTED_NAMES
-                     | targets.imports | targets.helpers)
+    python = set(keyword.kwlist) | {n for n in dir(builtins) if not n.startswith("_")}
+    return frozenset(python | EMITTED_NAMES | targets.emitted | targets.imports | targets.helpers)
 
 
 def reserved_member_names(targets: TargetNames) -> frozenset[str]:
     """Names a model member or hyper-parameter cannot have: an attribute of a layer base class, a keyword,
     a name the emitted model code uses, or an import of a target whose members are local names."""
-    return frozenset(set(keyword.kwlist) | EMITTED_NAMES | targets.members | targets.member_imports)
+    return frozenset(set(keyword.kwlist) | EMITTED_NAMES | targets.emitted | targets.members | targets.member_imports)
 
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),

@@ -16,6 +16,7 @@ backend = Backend(
              "plt": "from matplotlib import pyplot as plt"},
     emitter=TensorFlowEmitter,
     member_names=MEMBER_NAMES,
+    emitted_names=frozenset({"training"}),  # Keras's call(training=...)
     environment=Environment("main", "envs/main.txt", ("tensorflow",)),
     harness=HarnessAdapter(
         setup="import os\nos.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')\nimport tensorflow as tf\n"
