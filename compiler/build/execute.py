@@ -22,6 +22,8 @@ from pathlib import Path
 
 import nbformat
 
+from d2lc.build.uptodate import data_fingerprint
+
 EXECUTOR_VERSION = "2"  # bump when the way notebooks are run changes their outputs
 
 
@@ -83,18 +85,6 @@ def inject_parameters(nb: nbformat.NotebookNode, overrides: dict[str, object]) -
                 nb.cells.insert(i + 1, injected)
             break
     return nb
-
-
-def data_fingerprint(folder: Path) -> str:
-    """A digest of the data files' names, sizes and contents' first bytes (the data can be large)."""
-    h = hashlib.sha256()
-    if folder.is_dir():
-        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-            st = f.stat()
-            h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0".encode())
-            with f.open("rb") as fh:
-                h.update(fh.read(1 << 16))
-    return h.hexdigest()
 
 
 def cache_key(nb: nbformat.NotebookNode, lock: Path | None, data: str) -> str:
