@@ -89,7 +89,7 @@ class Options:
 def inputs_digest(book: Book, options: Options) -> str:
     """A digest of everything a build of `book` with `options` reads (see the module docstring)."""
     h = hashlib.sha256()
-    for part in (STAMP_VERSION, compiler_version(), str(book.root), os.getcwd(), sys.executable,
+    for part in (STAMP_VERSION, compiler_version(), str(book.root), sys.executable,
                  json.dumps(options.__dict__, sort_keys=True)):
         h.update(f"{part}\0".encode())
     h.update((book.root / CONFIG_NAME).read_bytes() if (book.root / CONFIG_NAME).is_file() else b"no config")
