@@ -181,3 +181,18 @@ def test_editing_one_chapter_executes_only_that_chapters_notebooks_again(tmp_pat
     outputs = [o for c in nbformat.read(executed / "a.ipynb", as_version=4).cells for o in c.get("outputs", [])]
     assert "tensor([0., 3., 6., 9.])" in "".join(o.get("text", "") for o in outputs)
     assert (executed / "b.ipynb").stat().st_mtime_ns == kept
+
+
+def test_tensorflow_runs_a_broadcast_batched_matmul_in_the_book_kernel(tmp_path):
+    """TF 2.21's oneDNN matmul corrupts the heap on this shape (the kernel dies); the kernels run without oneDNN."""
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("tensorflow")
+    from d2lc.build.execute import Job, execute_all
+    code = ("import tensorflow as tf\np = tf.random.normal([13, 1, 3, 4])\nw = tf.random.normal([4, 16])\n"
+            "for _ in range(20):\n    out = p @ w\nprint(out.shape)")
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    job = Job(path, "n.ipynb", tmp_path / "exec" / "n.ipynb", Path(sys.executable), "main", None)
+    ran, _, failures = execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)
+    assert [f.render() for f in failures] == [] and ran == 1
+    assert nbformat.read(job.target_out, as_version=4).cells[0].outputs[0]["text"] == "(13, 1, 3, 16)\n"

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import nbformat
 
+from d2lc.build.envs import FRAMEWORK_ENV
 from d2lc.build.uptodate import data_fingerprint
 
-EXECUTOR_VERSION = "2"  # bump when the way notebooks are run changes their outputs
+EXECUTOR_VERSION = "3"  # bump when the way notebooks are run changes their outputs
 
 
 @dataclass
@@ -60,7 +61,7 @@ def write_kernelspec(folder: Path, env_name: str, python: Path) -> Path:
     # matplotlib's figures, MXNet's 3.7, as text only)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "--matplotlib=inline", "-f", "{connection_file}"],
             "display_name": f"d2lc {env_name}", "language": "python",
-            "env": {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
+            "env": {**FRAMEWORK_ENV, "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
     text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
     path = spec_dir / "kernel.json"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
