@@ -101,26 +101,36 @@ def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, wo
                  timeout: int) -> tuple[nbformat.NotebookNode, ExecutionFailure | None]:
     """Execute `nb` in a fresh kernel of ENV with `work` as its cwd; (executed notebook, failure or None)."""
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.util import run_sync
 
-    km = KernelManager(kernel_name=kernel_name(env_name), transport="ipc", ip=str(work.parent / "kernel"),
+    # the async manager: with a blocking one, nbclient's reads block its event loop, so a kernel that
+    # dies (a crashing framework) is never noticed and the build hangs past the cell timeout
+    km = AsyncKernelManager(kernel_name=kernel_name(env_name), transport="ipc", ip=str(work.parent / "kernel"),
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dirs)]))
+    started: list[int] = []  # the index of each cell as it starts (the last one is the one that failed)
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, record_timing=False,
-                            resources={"metadata": {"path": str(work)}})
+                            resources={"metadata": {"path": str(work)}},
+                            on_cell_execute=lambda cell, cell_index: started.append(cell_index))
     failure = None
     try:
         # the kernel process's own stdout/stderr (framework start-up logs) are dropped; cell output comes over IOPub
         client.execute(cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
-        index = _failed_cell(nb)
+        index = started[-1] if started else _failed_cell(nb)
         cell = nb.cells[index] if index is not None else None
-        error = _error_summary(cell) if cell is not None else str(exc).strip().splitlines()[-1]
+        if isinstance(exc, DeadKernelError):
+            error = "the kernel died while the cell ran (a crash in native code, or out of memory)"
+        elif isinstance(exc, CellTimeoutError):
+            error = f"the cell did not finish within {timeout} s"
+        else:
+            error = _error_summary(cell) if cell is not None else str(exc).strip().splitlines()[-1]
         failure = ExecutionFailure("", index if index is not None else -1, cell.id if cell is not None else "?", error)
     finally:
         if km.has_kernel:
-            km.shutdown_kernel(now=True)
+            run_sync(km.shutdown_kernel)(now=True)
     for cell in nb.cells:  # outputs only; no timing or kernel-specific metadata in the copies
         cell.metadata.pop("execution", None)
     return nb, failure
