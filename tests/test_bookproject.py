@@ -2,6 +2,7 @@
 `d2lc build --keep-going`, the site's markup checks, and execution (parameters, cache key, failures)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -128,3 +129,90 @@ def test_an_execution_failure_names_the_notebook_the_cell_and_the_error(tmp_path
     outputs = [c.get("outputs") for c in nbformat.read(job.target_out, as_version=4).cells if c.cell_type == "code"]
     assert outputs[1][0]["text"] == "1\n" and outputs[2][0]["text"] == "2\n"
     assert execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)[:2] == (0, 1)
+
+
+PROSE = "# Prose\n\nJust words.\n"
+HEAVY = ("d2lc_targets", "d2lc.emit.base", "d2lc.passes.pipeline", "libcst", "lark", "nbformat", "sphinx", "myst_parser")
+
+
+def test_a_build_with_nothing_changed_loads_no_backend_runs_no_sphinx_and_sees_every_change(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    monkeypatch.delenv("D2LC_CACHE_DIR", raising=False)
+    book = _book(tmp_path / "book", {"ch/index.md": GOOD})
+    assert main(["build", "--book", str(book), "-q"]) == 0
+    assert (book / "build" / "site" / "index.html").is_file()
+    probe = ("import subprocess, sys; calls = []; real = subprocess.Popen.__init__\n"
+             "def spy(self, *a, **k): calls.append(a[0] if a else k.get('args')); real(self, *a, **k)\n"
+             "subprocess.Popen.__init__ = spy\n"
+             "from d2lc.cli.main import main\n"
+             f"rc = main(['build', '--book', {str(book)!r}])\n"
+             f"print(rc, calls, sorted(m for m in sys.modules if m.startswith({HEAVY!r})))")
+    env = {k: v for k, v in os.environ.items() if k != "D2LC_CACHE_DIR"}
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 [] []"  # no Sphinx process, no backend or notebook library
+    assert "nothing changed since the last build" in proc.stderr
+    notebook = book / "out" / "pytorch" / "ch" / "index.ipynb"
+    page = (book / "build" / "site" / "ch" / "index.html").read_bytes()
+    (book / "src" / "ch" / "index.md").write_text(GOOD.replace("x * 2", "x * 3"))  # an edited source is rebuilt
+    assert main(["build", "--book", str(book), "-q"]) == 0
+    assert "x * 3" in notebook.read_text() and "x * 3" in (book / "build" / ".site-src" / "ch" / "index.md").read_text()
+    assert (book / "build" / "site" / "ch" / "index.html").read_bytes() != page  # and Sphinx ran again
+    before = notebook.read_bytes()
+    notebook.write_text("{}")  # an output changed by hand is rebuilt too
+    assert main(["build", "--book", str(book), "-q"]) == 0
+    assert notebook.read_bytes() == before
+
+
+def test_editing_one_chapter_executes_only_that_chapters_notebooks_again(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ipykernel")
+    monkeypatch.delenv("D2LC_CACHE_DIR", raising=False)
+    book = _book(tmp_path / "book", {"ch/a.md": GOOD, "ch/b.md": PROSE})
+    build = ["build", "--book", str(book), "--execute", "--no-site"]
+    executed = book / "build" / "executed" / "pytorch" / "ch"
+    assert main(build) == 0, capsys.readouterr().err
+    assert "executed 2 notebooks, 0 unchanged" in capsys.readouterr().err
+    kept = (executed / "b.ipynb").stat().st_mtime_ns
+    (book / "src" / "ch" / "a.md").write_text(GOOD.replace("x * 2", "x * 3"))
+    assert main(build) == 0
+    err = capsys.readouterr().err
+    assert "1 notebooks unchanged, from the compile cache; 1 rewritten" in err  # only a.md compiled again
+    assert "executed 1 notebooks, 1 unchanged" in err  # and executed again
+    outputs = [o for c in nbformat.read(executed / "a.ipynb", as_version=4).cells for o in c.get("outputs", [])]
+    assert "tensor([0., 3., 6., 9.])" in "".join(o.get("text", "") for o in outputs)
+    assert (executed / "b.ipynb").stat().st_mtime_ns == kept
+
+
+def test_tensorflow_runs_a_broadcast_batched_matmul_in_the_book_kernel(tmp_path):
+    """TF 2.21's oneDNN matmul corrupts the heap on this shape (the kernel dies); the kernels run without oneDNN."""
+    pytest.importorskip("ipykernel")
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed")
+    from d2lc.build.execute import Job, execute_all
+    code = ("import tensorflow as tf\np = tf.random.normal([13, 1, 3, 4])\nw = tf.random.normal([4, 16])\n"
+            "for _ in range(20):\n    out = p @ w\nprint(out.shape)")
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    job = Job(path, "n.ipynb", tmp_path / "exec" / "n.ipynb", Path(sys.executable), "main", None)
+    ran, _, failures = execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120)
+    assert [f.render() for f in failures] == [] and ran == 1
+    assert nbformat.read(job.target_out, as_version=4).cells[0].outputs[0]["text"] == "(13, 1, 3, 16)\n"
+
+
+def test_a_kernel_that_dies_is_reported_as_a_failure_not_waited_on(tmp_path):
+    pytest.importorskip("ipykernel")
+    import threading
+    from d2lc.build.execute import Job, execute_all
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos.abort()")]), path)
+    job = Job(path, "n.ipynb", tmp_path / "exec" / "n.ipynb", Path(sys.executable), "main", None)
+    result = []
+    run = threading.Thread(target=lambda: result.append(execute_all([job], {}, tmp_path / "cache", tmp_path / "kernels",
+                                                                    tmp_path / "data", 600)), daemon=True)
+    run.start()
+    run.join(120)  # far below the cell timeout: the death is seen within seconds
+    assert result, "execute_all still waiting on a dead kernel"
+    ran, _, failures = result[0]
+    assert ran == 0 and [f.render() for f in failures] == ["n.ipynb: cell 0 (%s): the kernel died while the cell ran (a crash in native code, or out of memory)"
+                                                             % nbformat.read(path, as_version=4).cells[0].id]

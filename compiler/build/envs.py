@@ -18,6 +18,13 @@ from d2lc.emit.backend import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Set for every process that runs generated code (harness workers, Jupyter kernels). TensorFlow 2.21's
+# oneDNN CPU kernels corrupt the heap on a batched matmul with a broadcast rank-2 operand, e.g.
+# `(b, n, d) @ (d, h)` in attention-scoring-functions: the process aborts with `free(): invalid next
+# size` or segfaults, there or (in a long-lived worker) in a later notebook (tensorflow/tensorflow
+# issues 117700 and 123109). Without oneDNN, TensorFlow uses its Eigen kernels.
+FRAMEWORK_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
 
 def _bin(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import nbformat
 
-EXECUTOR_VERSION = "2"  # bump when the way notebooks are run changes their outputs
+from d2lc.build.envs import FRAMEWORK_ENV
+from d2lc.build.uptodate import data_fingerprint
+
+EXECUTOR_VERSION = "3"  # bump when the way notebooks are run changes their outputs
 
 
 @dataclass
@@ -58,7 +61,7 @@ def write_kernelspec(folder: Path, env_name: str, python: Path) -> Path:
     # matplotlib's figures, MXNet's 3.7, as text only)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "--matplotlib=inline", "-f", "{connection_file}"],
             "display_name": f"d2lc {env_name}", "language": "python",
-            "env": {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
+            "env": {**FRAMEWORK_ENV, "PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}}
     text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
     path = spec_dir / "kernel.json"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -85,18 +88,6 @@ def inject_parameters(nb: nbformat.NotebookNode, overrides: dict[str, object]) -
     return nb
 
 
-def data_fingerprint(folder: Path) -> str:
-    """A digest of the data files' names, sizes and contents' first bytes (the data can be large)."""
-    h = hashlib.sha256()
-    if folder.is_dir():
-        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-            st = f.stat()
-            h.update(f"{f.relative_to(folder).as_posix()}\0{st.st_size}\0".encode())
-            with f.open("rb") as fh:
-                h.update(fh.read(1 << 16))
-    return h.hexdigest()
-
-
 def cache_key(nb: nbformat.NotebookNode, lock: Path | None, data: str) -> str:
     h = hashlib.sha256()
     h.update(EXECUTOR_VERSION.encode())
@@ -110,26 +101,36 @@ def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, wo
                  timeout: int) -> tuple[nbformat.NotebookNode, ExecutionFailure | None]:
     """Execute `nb` in a fresh kernel of ENV with `work` as its cwd; (executed notebook, failure or None)."""
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.util import run_sync
 
-    km = KernelManager(kernel_name=kernel_name(env_name), transport="ipc", ip=str(work.parent / "kernel"),
+    # the async manager: with a blocking one, nbclient's reads block its event loop, so a kernel that
+    # dies (a crashing framework) is never noticed and the build hangs past the cell timeout
+    km = AsyncKernelManager(kernel_name=kernel_name(env_name), transport="ipc", ip=str(work.parent / "kernel"),
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dirs)]))
+    started: list[int] = []  # the index of each cell as it starts (the last one is the one that failed)
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False, record_timing=False,
-                            resources={"metadata": {"path": str(work)}})
+                            resources={"metadata": {"path": str(work)}},
+                            on_cell_execute=lambda cell, cell_index: started.append(cell_index))
     failure = None
     try:
         # the kernel process's own stdout/stderr (framework start-up logs) are dropped; cell output comes over IOPub
         client.execute(cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
-        index = _failed_cell(nb)
+        index = started[-1] if started else _failed_cell(nb)
         cell = nb.cells[index] if index is not None else None
-        error = _error_summary(cell) if cell is not None else str(exc).strip().splitlines()[-1]
+        if isinstance(exc, DeadKernelError):
+            error = "the kernel died while the cell ran (a crash in native code, or out of memory)"
+        elif isinstance(exc, CellTimeoutError):
+            error = f"the cell did not finish within {timeout} s"
+        else:
+            error = _error_summary(cell) if cell is not None else str(exc).strip().splitlines()[-1]
         failure = ExecutionFailure("", index if index is not None else -1, cell.id if cell is not None else "?", error)
     finally:
         if km.has_kernel:
-            km.shutdown_kernel(now=True)
+            run_sync(km.shutdown_kernel)(now=True)
     for cell in nb.cells:  # outputs only; no timing or kernel-specific metadata in the copies
         cell.metadata.pop("execution", None)
     return nb, failure

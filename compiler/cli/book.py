@@ -59,11 +59,19 @@ def cmd_build(args, parser) -> int:
         print(f"d2lc: {exc}", file=sys.stderr)
         return EXIT_USAGE
     quiet = args.quiet
+    from d2lc.build.uptodate import BuildStamp, Options
+    t0 = time.perf_counter()
+    stamp = BuildStamp(book, Options(execute=args.execute, execute_only=tuple(args.execute_only or ()), small=args.small,
+                                     site=not args.no_site))
+    last = None if args.no_cache else stamp.unchanged()
+    if last is not None:  # nothing to do: no backend, nbformat or Sphinx is loaded
+        _say(f"d2lc: nothing changed since the last build; skipped compiling, executing and the site "
+             f"({time.perf_counter() - t0:.2f} s)\n{last}", quiet)
+        return EXIT_OK
     backends = _targets(book)
     chapters = find_chapters([book.sources_dir])
     out = book.path(book.output)
     status = EXIT_OK
-    t0 = time.perf_counter()
     from d2lc.core.cache import NotebookCache, default_folder
     cache = None if args.no_cache else NotebookCache(default_folder(out))
     with _progress("compile", len(chapters), quiet) as step:
@@ -87,10 +95,15 @@ def cmd_build(args, parser) -> int:
         _say("d2lc: broken chapters (kept their previous notebooks):\n" + "\n".join(f"  {b}" for b in sorted(broken)))
 
     executed_dir = book.path(book.execute.output)
+    summary = [f"d2lc: kept {len(good)} chapters for {len(backends)} targets in {book.output}/"]
     if args.execute:
         status = max(status, _execute(book, backends, good, args))
+        summary.append(f"d2lc: kept the executed copies in {book.execute.output}/")
     if not args.no_site:
         status = max(status, _site(book, backends, good, executed_dir, quiet))
+        summary.append(f"d2lc: kept the site: open {book.path(book.site.output) / 'index.html'}")
+    if status == EXIT_OK:
+        stamp.record("\n".join(summary))
     return status
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from d2lc.emit.backend import Backend
 from d2lc.harness.client import CallFailed, TargetSetup, WorkerClient, WorkerError
-from d2lc.build.envs import env_python
+from d2lc.build.envs import FRAMEWORK_ENV, env_python
 
 
 @dataclass
@@ -20,8 +20,9 @@ class TargetInfo:
 
 
 def worker_env(device: str, cache_dir: Path | None) -> dict[str, str]:
-    """Environment variables for the workers: quiet TF, CPU only when asked, JAX's on-disk compile cache."""
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    """Environment variables for the workers: quiet TF without oneDNN (FRAMEWORK_ENV), CPU only when asked,
+    JAX's on-disk compile cache."""
+    env = dict(FRAMEWORK_ENV)
     if device == "cpu":
         env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
     if cache_dir is not None:
