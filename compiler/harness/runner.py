@@ -81,7 +81,7 @@ class Runner:
     def __init__(self, backends: list[Backend], reference: str, examples: int = 10, seed: int = 0,
                  device: str = "cpu", call_timeout: float = 60.0, reports_dir: Path = Path("reports"),
                  shrink_budget: int = 60, progress: Callable[[int, int, str], None] | None = None,
-                 cli_prefix: str = "d2lc test", cache_dir: Path | None = None, shapes: str = "pool"):
+                 cli_prefix: str = "d2lc test", cache_dir: Path | None = None, shapes: str = "pool", batch: bool = True):
         names = [b.name for b in backends]
         if reference not in names:
             raise ValueError(f"the reference target `{reference}` is not among the targets ({', '.join(names)})")
@@ -96,6 +96,7 @@ class Runner:
         self.progress = progress or (lambda i, n, label: None)
         self.cli_prefix = cli_prefix
         self.cache_dir = cache_dir
+        self.batch = batch  # run the drawn inputs of a function in one request per target (else one per input)
         self.pool = shape_pool(seed) if shapes == "pool" else None
         self.session: Session | None = None
         self.result: RunResult | None = None
@@ -130,7 +131,7 @@ class Runner:
             t_end = time.perf_counter()
             result.timings = {"total_s": t_end - t0, "compile_s": t_compile - t0, "startup_wait_s": t_start - t_compile,
                               "emit_s": t_emit - t_start, "examples_s": t_end - t_emit, "functions": len(cases),
-                              "worker_restarts": sum(w.stats.restarts for w in session.workers.values())}
+                              "worker_restarts": sum(w.stats.restarts for t in session.workers for w in session.workers_of(t))}
             return result
         except BaseException as exc:
             if not isinstance(exc, Exception):
@@ -161,8 +162,8 @@ class Runner:
             for b in self.backends:
                 if session.targets[b.name].available:
                     emit_for(ch, b)
-                    session.worker_for(b.name).add_module(b.name, ch.key, ch.sources[b.name],
-                                                          filename=f"<{b.name} code of {ch.path}>")
+                    for worker in session.workers_of(b.name):
+                        worker.add_module(b.name, ch.key, ch.sources[b.name], filename=f"<{b.name} code of {ch.path}>")
         return chapters, t_compile, t_start
 
     def _target_notes(self) -> dict[str, str]:
@@ -200,17 +201,15 @@ class Runner:
             return rows
         strategy = examples(case.specs, self.pool)
 
-        @settings(max_examples=self.examples, database=None, deadline=None, derandomize=False, report_multiple_bugs=False,
-                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
-                  phases=[Phase.explicit, Phase.generate, Phase.shrink])
-        @seed(_case_seed(self.seed, case))
-        @given(strategy)
-        def test(ex: Example) -> None:
+        def judge(ex: Example) -> None:
             failures = self._step(case, rows, ex, state)
             if failures:
                 state.failed = True
                 raise Mismatch("; ".join(failures))
 
+        test = self._hypothesis_test(case, strategy, judge, shrink=True)
+        if self.batch:
+            self._prefetch(case, strategy, state)
         valid = False
         while state.tracked:
             state.failed, state.since_failure = False, 0
@@ -230,6 +229,69 @@ class Runner:
             self._all_raised(rows, state.invalid)
         self._save_failures(case, rows)
         return rows
+
+    def _hypothesis_test(self, case: FunctionCase, strategy: Any, body: Callable[[Example], None],
+                         shrink: bool) -> Callable[[], None]:
+        """The hypothesis test of a function: its seed, this run's settings, `body` run on each drawn input."""
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+
+        @settings(max_examples=self.examples, database=None, deadline=None, derandomize=False, report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, phases=phases)
+        @seed(_case_seed(self.seed, case))
+        @given(strategy)
+        def test(ex: Example) -> None:
+            body(ex)
+
+        return test
+
+    def _prefetch(self, case: FunctionCase, strategy: Any, state: "_CaseState") -> None:
+        """Run the inputs hypothesis will draw first in one request per target, all targets in parallel.
+
+        The same seed and settings draw the same inputs again in the judging pass, which then finds their
+        results in `state.results`; an input it draws that is not there (a shrunk one) runs on its own.
+        A worker that dies or hangs ends its batch: that input and the ones after it run on their own too,
+        so a crash is reported exactly as without the batch."""
+        assert self.session is not None and self.result is not None
+        drawn: dict[str, Example] = {}
+        try:
+            self._hypothesis_test(case, strategy, lambda ex: drawn.setdefault(example_key(ex), ex) and None,
+                                  shrink=False)()
+        except HypothesisException:
+            pass  # e.g. Unsatisfiable: the judging pass says so
+        if not drawn:
+            return
+        needed = {c for c in state.tracked if c[0] not in state.disabled}
+        needed |= {(self.reference, callee) for _, callee in needed if (self.reference, callee) in self._runnable}
+        by_target: dict[str, list[str]] = {}
+        for target, callee in sorted(needed):
+            by_target.setdefault(target, []).append(callee)
+        callees = {r.callee: r for r in case.rows}
+        session = self.session
+
+        def run_part(part: tuple[str, int, list[str]]) -> None:
+            target, worker, keys = part
+            order = [(key, callee) for key in keys for callee in by_target[target]]
+            calls = [(callee, case.args_for(callees[callee], drawn[key].args)) for key, callee in order]
+            replies = session.workers_of(target)[worker].call_batch(target, case.chapter.key, calls)
+            timing = self.result.target_timing.setdefault(target, TargetTiming())
+            broken = next((order[i][0] for i, r in enumerate(replies) if isinstance(r, WorkerError)), None)
+            for (key, callee), reply in zip(order, replies):
+                if key == broken:
+                    break
+                if isinstance(reply, CallFailed):
+                    res = _Result("raised", message=str(reply), traceback=reply.traceback)
+                else:
+                    timing.calls += 1
+                    timing.roundtrip_s += reply.roundtrip_s
+                    timing.compute_s += reply.header.get("compute_s", 0.0)
+                    timing.convert_s += reply.header.get("convert_s", 0.0)
+                    timing.jitted += bool(reply.header.get("jitted"))
+                    res = _Result("ok", reply.value)
+                state.results.setdefault(key, {})[(target, callee)] = res
+
+        parts = [(target, i, keys) for target in by_target
+                 for i, keys in enumerate(_share_out(drawn, len(session.workers_of(target)))) if keys]
+        list(session.pool.map(run_part, parts))
 
     @staticmethod
     def _cell(rows: list[RowResult], target: str, callee: str) -> Cell:
@@ -300,13 +362,13 @@ class Runner:
         return failures
 
     def _call(self, case: FunctionCase, ex: Example, todo: list[tuple[str, str]]) -> dict[tuple[str, str], _Result]:
-        """Run (target, callee) pairs on one input: each environment's worker in its own thread."""
+        """Run (target, callee) pairs on one input: each target's worker in its own thread."""
         assert self.session is not None and self.result is not None
         session = self.session
         callees = {r.callee: r for r in case.rows}
         by_worker: dict[str, list[tuple[str, str]]] = {}
         for target, callee in todo:
-            by_worker.setdefault(session.targets[target].backend.environment.name, []).append((target, callee))
+            by_worker.setdefault(target, []).append((target, callee))
 
         def run_worker(env: str) -> dict[tuple[str, str], _Result]:
             worker = session.workers[env]
@@ -322,6 +384,7 @@ class Runner:
                     timing.roundtrip_s += reply.roundtrip_s
                     timing.compute_s += reply.header.get("compute_s", 0.0)
                     timing.convert_s += reply.header.get("convert_s", 0.0)
+                    timing.jitted += bool(reply.header.get("jitted"))
                     out[(target, callee)] = _Result("ok", reply.value)
                 except CallFailed as exc:
                     out[(target, callee)] = _Result("raised", message=str(exc), traceback=exc.traceback)
@@ -444,6 +507,21 @@ def _perturb(v: Any, rng: np.random.Generator) -> Any:
     if isinstance(v, float):  # Python floats usually meet float32 tensors
         return v * (1 + PERTURBATION[np.dtype(np.float32)] * rng.uniform(-1, 1))
     return v
+
+
+def _share_out(drawn: dict[str, Example], n: int) -> list[list[str]]:
+    """The drawn inputs' keys in `n` lists, in draw order, inputs of one shape in the same list (so each shape
+    is traced and compiled by one process), the lists about as long as each other."""
+    if n == 1:
+        return [list(drawn)]
+    by_shape: dict[tuple, list[str]] = {}
+    for key, ex in drawn.items():
+        by_shape.setdefault(tuple(sorted(ex.dims.items())), []).append(key)
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for keys in sorted(by_shape.values(), key=len, reverse=True):
+        min(parts, key=len).extend(keys)
+    order = {key: i for i, key in enumerate(drawn)}
+    return [sorted(part, key=order.__getitem__) for part in parts]
 
 
 def _case_seed(run_seed: int, case: FunctionCase) -> int:
