@@ -328,18 +328,22 @@ class Runner:
     def _step(self, case: FunctionCase, rows: list[RowResult], ex: Example, state: "_CaseState") -> list[str]:
         """One input: run what is not yet known for it, judge it, and return the failures of tracked cells."""
         key = example_key(ex)
-        known = state.results.setdefault(key, {})
+        results = state.results.setdefault(key, {})
         needed = {c for c in state.tracked if c[0] not in state.disabled}
         rows_needed = {callee for _, callee in needed}
         needed |= {(self.reference, callee) for callee in rows_needed
                    if (self.reference, callee) in self._runnable and self.reference not in state.disabled}
-        todo = sorted(c for c in needed if c not in known)
+        todo = sorted(c for c in needed if c not in results)
         if todo:
             if state.failed and state.since_failure >= self.shrink_budget:
                 assume(False)  # shrink budget spent: keep the smallest failure found so far
-            known.update(self._call(case, ex, todo))
+            results.update(self._call(case, ex, todo))
             if state.failed:
                 state.since_failure += 1
+        # Only what this input was asked for counts (a prefetched batch may hold more: cells no longer tracked).
+        requested = state.requested.setdefault(key, set())
+        requested |= {c for c in needed if c in results}
+        known = {c: results[c] for c in requested}
         self.last_outputs = {k: (r.value if r.kind == "ok" else r) for k, r in known.items()}
         forward = rows[0].row.callee
         ran = [r for (t, c), r in known.items() if c == forward]
@@ -488,6 +492,7 @@ class Runner:
 class _CaseState:
     tracked: set[tuple[str, str]]  # (target, callee) cells whose failures make hypothesis shrink
     results: dict[str, dict[tuple[str, str], _Result]] = field(default_factory=dict)  # input key -> results
+    requested: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # input key -> cells asked for it
     verdicts: dict[str, dict[tuple[str, str], str | None]] = field(default_factory=dict)  # input key -> judged cells
     failed: bool = False  # this hypothesis round has found a failure
     since_failure: int = 0  # inputs run since then (the shrink budget)

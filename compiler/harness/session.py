@@ -39,7 +39,7 @@ def worker_env(device: str, cache_dir: Path | None) -> dict[str, str]:
 # XLA's CPU backend spends most of a small function's compile in LLVM's optimisations; these functions run a
 # handful of times each, so compiling them fast matters more than running them fast.
 JIT_ENV = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
-JIT_PROCESSES = int(os.environ.get("D2LC_JAX_PROCESSES", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))
+JIT_PROCESSES = int(os.environ.get("D2LC_JAX_PROCESSES", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))  # processes per JAX target on the CPU, sharing out its inputs by shape
 
 
 def jit_kind(backend: Backend) -> str | None:
