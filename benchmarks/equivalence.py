@@ -94,9 +94,9 @@ def bench_worker(worker: WorkerClient, target: str, key: str, calls: list[tuple[
 
 def bench_batched(worker: WorkerClient, target: str, key: str, calls: list[tuple[str, list[np.ndarray]]]) -> dict:
     """All examples in one request."""
-    worker.call_batch(target, key, calls[:len(calls) // 4 or 1])  # warm-up, as above
+    worker.call_batch(target, key, calls[:len(calls) // 4 or 1], jit=True)  # warm-up, as above
     t0 = time.perf_counter()
-    replies = worker.call_batch(target, key, calls)
+    replies = worker.call_batch(target, key, calls, jit=True)
     wall = time.perf_counter() - t0
     bad = [r for r in replies if not hasattr(r, "header")]
     if bad or len(replies) != len(calls):
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                     eager = [worker.call(b.name, chapter.key, c, a).value for c, a in calls]
                 else:
                     measured.append(bench_batched(worker, b.name, chapter.key, calls))
-                    batched = [r.value for r in worker.call_batch(b.name, chapter.key, calls)]
+                    batched = [r.value for r in worker.call_batch(b.name, chapter.key, calls, jit=True)]
                     measured[-1]["same"] = all(same_values(x, y) for x, y in zip(batched, eager))
             finally:
                 worker.close()

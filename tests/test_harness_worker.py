@@ -208,7 +208,7 @@ def test_jitted_jax_computes_what_eager_jax_computes():
     outputs = {}
     for setup in (JAX_TARGET, JAX_EAGER):
         with _jax_worker(setup) as w:
-            replies = w.call_batch("jax", "m", JAX_CALLS)
+            replies = w.call_batch("jax", "m", JAX_CALLS, jit=True)
         assert all(not isinstance(r, Exception) for r in replies), replies
         outputs[setup.jit] = ([r.value for r in replies], [r.header["jitted"] for r in replies])
     (values, jitted), (expected, eager_jitted) = outputs["jax"], outputs[None]
@@ -222,3 +222,6 @@ def test_jitted_jax_computes_what_eager_jax_computes():
     assert jitted[:4] == [True] * 4 and jitted[7]  # traced: floats as tracers, the int as a static argument
     assert not any(jitted[4:7])  # a Python int result, and value-dependent control flow: eager
     assert not any(eager_jitted)
+    with _jax_worker(JAX_TARGET) as w:  # a request that does not ask for jit (model checks, notebooks) runs eagerly
+        assert not w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1]).header["jitted"]
+        assert w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1], jit=True).header["jitted"]

@@ -180,18 +180,21 @@ class WorkerClient:
                          timeout=self.start_timeout)
             self._ready_modules.add((target, key))
 
-    def call(self, target: str, key: str, function: str, args: list[Any], timeout: float | None = None) -> Reply:
-        """Run a function in the worker; returns its outputs (NumPy arrays / Python scalars / tuples)."""
+    def call(self, target: str, key: str, function: str, args: list[Any], timeout: float | None = None,
+             jit: bool = False) -> Reply:
+        """Run a function in the worker; returns its outputs (NumPy arrays / Python scalars / tuples).
+
+        `jit`: through the target's jit (TargetSetup.jit) where it has one, else eagerly as always."""
         self.ensure(target, key)
         blobs: list[bytes] = []
         tags = [pack_value(a, blobs) for a in args]
-        reply = self.request({"op": "call", "target": target, "module": key, "function": function, "args": tags}, blobs,
-                             timeout=timeout)
+        reply = self.request({"op": "call", "target": target, "module": key, "function": function, "args": tags,
+                              "jit": jit}, blobs, timeout=timeout)
         return reply
 
-    def call_batch(self, target: str, key: str, calls: list[tuple[str, list[Any]]],
-                   timeout: float | None = None) -> list["Reply | CallFailed | WorkerError"]:
-        """Run many calls of one module in one request; each call keeps its own deadline (`timeout`).
+    def call_batch(self, target: str, key: str, calls: list[tuple[str, list[Any]]], timeout: float | None = None,
+                   jit: bool = False) -> list["Reply | CallFailed | WorkerError"]:
+        """Run many calls of one module in one request; each call keeps its own deadline (`timeout`); `jit` as in `call`.
 
         Returns one entry per call, in order: its Reply, or the CallFailed it raised. When the worker dies
         or hangs on a call, that call's entry is the WorkerError and the list ends there (the worker
@@ -212,7 +215,7 @@ class WorkerClient:
                 ident = self._next_id
                 t0 = time.perf_counter()
                 self._write_all(encode_message({"op": "batch", "target": target, "module": key, "calls": wire,
-                                                "id": ident}, blobs), t0 + per_call)
+                                                "jit": jit, "id": ident}, blobs), t0 + per_call)
                 for i in range(len(calls)):
                     t0 = time.perf_counter()
                     reply = self._read_reply(ident, t0 + per_call)

@@ -272,7 +272,7 @@ class Runner:
             target, worker, keys = part
             order = [(key, callee) for key in keys for callee in by_target[target]]
             calls = [(callee, case.args_for(callees[callee], drawn[key].args)) for key, callee in order]
-            replies = session.workers_of(target)[worker].call_batch(target, case.chapter.key, calls)
+            replies = session.workers_of(target)[worker].call_batch(target, case.chapter.key, calls, jit=True)
             timing = self.result.target_timing.setdefault(target, TargetTiming())
             broken = next((order[i][0] for i, r in enumerate(replies) if isinstance(r, WorkerError)), None)
             for (key, callee), reply in zip(order, replies):
@@ -383,7 +383,8 @@ class Runner:
                     continue
                 timing = self.result.target_timing.setdefault(target, TargetTiming())
                 try:
-                    reply = worker.call(target, case.chapter.key, callee, case.args_for(callees[callee], ex.args))
+                    reply = worker.call(target, case.chapter.key, callee, case.args_for(callees[callee], ex.args),
+                                        jit=True)
                     timing.calls += 1
                     timing.roundtrip_s += reply.roundtrip_s
                     timing.compute_s += reply.header.get("compute_s", 0.0)

@@ -16,7 +16,7 @@ Requests (`op`): probe, setup, load, call, batch, exit. Every reply has `ok`; fa
 (`calls`: [{"function", "args"}], their arrays in one blob list) and is answered by one reply
 per call, in order, each sent as soon as it is computed (so the client keeps a deadline per call).
 
-A target set up with `jit: "jax"` runs each function through `jax.jit`, traced once per input
+A target set up with `jit: "jax"` runs each function of a request with `jit: true` through `jax.jit`, traced once per input
 shape (Python ints, bools and tuples are static, floats are traced); a function that cannot be
 traced, or that returns anything but JAX arrays, runs eagerly, as does every call whose jitted
 run raises (its eager run then decides the outcome).
@@ -211,7 +211,7 @@ class Worker:
         """Call one function: NumPy inputs -> native tensors -> function -> NumPy outputs."""
         out_blobs = []
         reply = self._call_one(header["target"], header["module"], header["function"], header.get("args", []), blobs,
-                               out_blobs)
+                               out_blobs, header.get("jit"))
         return reply, out_blobs
 
     def op_batch(self, header, blobs):
@@ -220,7 +220,8 @@ class Worker:
         for i, call in enumerate(header.get("calls", [])):
             out_blobs = []
             try:
-                reply = self._call_one(target, key, call["function"], call.get("args", []), blobs, out_blobs)
+                reply = self._call_one(target, key, call["function"], call.get("args", []), blobs, out_blobs,
+                                       header.get("jit"))
             except BaseException as exc:  # the same report as a failing single call
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -228,7 +229,7 @@ class Worker:
             reply["index"] = i
             yield reply, out_blobs
 
-    def _call_one(self, target, key, fname, arg_tags, blobs, out_blobs):
+    def _call_one(self, target, key, fname, arg_tags, blobs, out_blobs, jit=False):
         conv = self.targets[target]
         ns = self.modules.get((target, key))
         if ns is None:
@@ -241,7 +242,7 @@ class Worker:
         args = [self._to_native(conv, unpack_value(tag, blobs)) for tag in arg_tags]
         t1 = time.perf_counter()
         jitted = False
-        if conv.get("jit") == "jax":
+        if jit and conv.get("jit") == "jax":
             jitted, result = self._jax_call(target, key, fname, fn, args)
         else:
             result = fn(*args)
