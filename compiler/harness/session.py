@@ -48,7 +48,7 @@ def jit_kind(backend: Backend) -> str | None:
 
 
 class Session:
-    """Starts one worker per environment, probes each target's framework, and routes calls."""
+    """Starts one worker per target, probes each target's framework, and routes calls."""
 
     def __init__(self, backends: list[Backend], device: str = "cpu", call_timeout: float = 60.0,
                  start_timeout: float = 300.0, cache_dir: Path | None = None):
