@@ -7,6 +7,7 @@
     strategies.py hypothesis strategies from declared parameter types
     cases.py      chapters -> test cases (gradient wrappers, per-target modules)
     compare.py    type checks and the tolerance table
+    batches.py    the drawn inputs of a function in one request per target, targets in parallel
     runner.py     the run: draw, call, judge, shrink
     results.py    cells, rows and the matrix of a run
     replay.py     failing inputs saved as .npz

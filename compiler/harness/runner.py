@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, assume, configuration, giv
 from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
 from d2lc.emit.backend import Backend
+from d2lc.harness.batches import CallResult, count, run_batches
 from d2lc.harness.cases import Chapter, FunctionCase, emit_for, load_chapter
 from d2lc.harness.client import CallFailed, WorkerError
 from d2lc.harness.compare import Verdict, check_type, compare_values, difference, widest
@@ -42,14 +43,6 @@ class NoSuchFunction(LookupError):
 
 class Mismatch(AssertionError):
     """Raised inside the hypothesis test so that hypothesis shrinks the input."""
-
-
-@dataclass
-class _Result:
-    kind: str  # "ok" | "raised" | "died"
-    value: Any = None
-    message: str = ""
-    traceback: str = ""
 
 
 def chapter_files(paths: list[Path]) -> list[Path]:
@@ -265,33 +258,8 @@ class Runner:
         by_target: dict[str, list[str]] = {}
         for target, callee in sorted(needed):
             by_target.setdefault(target, []).append(callee)
-        callees = {r.callee: r for r in case.rows}
-        session = self.session
-
-        def run_part(part: tuple[str, int, list[str]]) -> None:
-            target, worker, keys = part
-            order = [(key, callee) for key in keys for callee in by_target[target]]
-            calls = [(callee, case.args_for(callees[callee], drawn[key].args)) for key, callee in order]
-            replies = session.workers_of(target)[worker].call_batch(target, case.chapter.key, calls, jit=True)
-            timing = self.result.target_timing.setdefault(target, TargetTiming())
-            broken = next((order[i][0] for i, r in enumerate(replies) if isinstance(r, WorkerError)), None)
-            for (key, callee), reply in zip(order, replies):
-                if key == broken:
-                    break
-                if isinstance(reply, CallFailed):
-                    res = _Result("raised", message=str(reply), traceback=reply.traceback)
-                else:
-                    timing.calls += 1
-                    timing.roundtrip_s += reply.roundtrip_s
-                    timing.compute_s += reply.header.get("compute_s", 0.0)
-                    timing.convert_s += reply.header.get("convert_s", 0.0)
-                    timing.jitted += bool(reply.header.get("jitted"))
-                    res = _Result("ok", reply.value)
-                state.results.setdefault(key, {})[(target, callee)] = res
-
-        parts = [(target, i, keys) for target in by_target
-                 for i, keys in enumerate(_share_out(drawn, len(session.workers_of(target)))) if keys]
-        list(session.pool.map(run_part, parts))
+        for key, cells in run_batches(self.session, case, drawn, by_target, self.result.target_timing).items():
+            state.results.setdefault(key, {}).update(cells)
 
     @staticmethod
     def _cell(rows: list[RowResult], target: str, callee: str) -> Cell:
@@ -365,7 +333,7 @@ class Runner:
                 failures.append(f"{cell_key[0]}: {message}")
         return failures
 
-    def _call(self, case: FunctionCase, ex: Example, todo: list[tuple[str, str]]) -> dict[tuple[str, str], _Result]:
+    def _call(self, case: FunctionCase, ex: Example, todo: list[tuple[str, str]]) -> dict[tuple[str, str], CallResult]:
         """Run (target, callee) pairs on one input: each target's worker in its own thread."""
         assert self.session is not None and self.result is not None
         session = self.session
@@ -374,9 +342,9 @@ class Runner:
         for target, callee in todo:
             by_worker.setdefault(target, []).append((target, callee))
 
-        def run_worker(env: str) -> dict[tuple[str, str], _Result]:
+        def run_worker(env: str) -> dict[tuple[str, str], CallResult]:
             worker = session.workers[env]
-            out: dict[tuple[str, str], _Result] = {}
+            out: dict[tuple[str, str], CallResult] = {}
             dead: set[str] = set()
             for target, callee in by_worker[env]:
                 if target in dead:
@@ -385,25 +353,21 @@ class Runner:
                 try:
                     reply = worker.call(target, case.chapter.key, callee, case.args_for(callees[callee], ex.args),
                                         jit=True)
-                    timing.calls += 1
-                    timing.roundtrip_s += reply.roundtrip_s
-                    timing.compute_s += reply.header.get("compute_s", 0.0)
-                    timing.convert_s += reply.header.get("convert_s", 0.0)
-                    timing.jitted += bool(reply.header.get("jitted"))
-                    out[(target, callee)] = _Result("ok", reply.value)
+                    count(timing, reply)
+                    out[(target, callee)] = CallResult("ok", reply.value)
                 except CallFailed as exc:
-                    out[(target, callee)] = _Result("raised", message=str(exc), traceback=exc.traceback)
+                    out[(target, callee)] = CallResult("raised", message=str(exc), traceback=exc.traceback)
                 except WorkerError as exc:
-                    out[(target, callee)] = _Result("died", message=str(exc))
+                    out[(target, callee)] = CallResult("died", message=str(exc))
                     dead.add(target)
             return out
 
-        results: dict[tuple[str, str], _Result] = {}
+        results: dict[tuple[str, str], CallResult] = {}
         for part in session.pool.map(run_worker, list(by_worker)):
             results.update(part)
         return results
 
-    def _judge(self, case: FunctionCase, rows: list[RowResult], ex: Example, known: dict[tuple[str, str], _Result],
+    def _judge(self, case: FunctionCase, rows: list[RowResult], ex: Example, known: dict[tuple[str, str], CallResult],
                cell_key: tuple[str, str], state: "_CaseState"):
         """Judge one cell on one input: None if it passed, the failure message, or _DEFER (no reference yet)."""
         target, callee = cell_key
@@ -492,7 +456,7 @@ class Runner:
 @dataclass
 class _CaseState:
     tracked: set[tuple[str, str]]  # (target, callee) cells whose failures make hypothesis shrink
-    results: dict[str, dict[tuple[str, str], _Result]] = field(default_factory=dict)  # input key -> results
+    results: dict[str, dict[tuple[str, str], CallResult]] = field(default_factory=dict)  # input key -> results
     requested: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # input key -> cells asked for it
     verdicts: dict[str, dict[tuple[str, str], str | None]] = field(default_factory=dict)  # input key -> judged cells
     failed: bool = False  # this hypothesis round has found a failure
@@ -513,21 +477,6 @@ def _perturb(v: Any, rng: np.random.Generator) -> Any:
     if isinstance(v, float):  # Python floats usually meet float32 tensors
         return v * (1 + PERTURBATION[np.dtype(np.float32)] * rng.uniform(-1, 1))
     return v
-
-
-def _share_out(drawn: dict[str, Example], n: int) -> list[list[str]]:
-    """The drawn inputs' keys in `n` lists, in draw order, inputs of one shape in the same list (so each shape
-    is traced and compiled by one process), the lists about as long as each other."""
-    if n == 1:
-        return [list(drawn)]
-    by_shape: dict[tuple, list[str]] = {}
-    for key, ex in drawn.items():
-        by_shape.setdefault(tuple(sorted(ex.dims.items())), []).append(key)
-    parts: list[list[str]] = [[] for _ in range(n)]
-    for keys in sorted(by_shape.values(), key=len, reverse=True):
-        min(parts, key=len).extend(keys)
-    order = {key: i for i, key in enumerate(drawn)}
-    return [sorted(part, key=order.__getitem__) for part in parts]
 
 
 def _case_seed(run_seed: int, case: FunctionCase) -> int:
