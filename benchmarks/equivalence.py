@@ -1,15 +1,22 @@
-"""Benchmark of the equivalence harness: long-lived workers against a new process per example.
+"""Benchmark of the equivalence harness: batched requests, one request per example, a process per example,
+and the CI configuration of the whole suite.
 
 For each installed target it runs the same compiled functions (forward and gradient rows of a
-few composite functions from tests/corpus/composites.md) on the same inputs two ways:
+few composite functions from tests/corpus/composites.md) on the same inputs three ways:
 
-  worker  one long-lived worker per environment (what `d2lc test` does): examples per second,
-          and the per-example overhead beyond the computation itself (framing, .npy transfer,
-          NumPy <-> tensor conversion), measured after one warm-up call per shape;
-  naive   a new python process per example, which imports the framework, execs the module,
-          converts, calls and writes the result: seconds per example, and its overhead.
+  batched   what `d2lc test` does: one long-lived worker per target, all the inputs of a run in one
+            request (one reply per call), JAX functions jitted per input shape: examples per second;
+  per-call  the same worker, one request per example, every framework eager (the harness before
+            batching): examples per second and the per-example overhead beyond the computation;
+  naive     a new python process per example, which imports the framework, execs the module,
+            converts, calls and writes the result: seconds per example.
+Both worker modes are measured after one warm-up call per function and shape.
 
-    python benchmarks/equivalence.py [--examples N] [--naive N] [--targets a,b] [--functions f,g]
+With --suite it then times the CI configuration of the suite (`d2lc test sources tests/corpus
+--examples=5 --seed=0 --no-models --no-notebooks`) with an empty cache (cold), and again with the
+cache that run left (warm), and prints the harness's own split of the time.
+
+    python benchmarks/equivalence.py [--examples N] [--naive N] [--targets a,b] [--functions f,g] [--suite]
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness.cases import emit_for, load_chapter
 from d2lc.harness.client import TargetSetup, WorkerClient
 from d2lc.build.envs import env_python
-from d2lc.harness.session import worker_env
+from d2lc.harness.session import JIT_ENV, jit_kind, worker_env
 from d2lc.harness.strategies import shape_of
 from d2lc.core.types import TensorType
 
@@ -71,6 +78,7 @@ def inputs_for(case, dims: dict[str, int], rng: np.random.Generator) -> dict[str
 
 
 def bench_worker(worker: WorkerClient, target: str, key: str, calls: list[tuple[str, list[np.ndarray]]]) -> dict:
+    """One request per example."""
     for callee, args in calls[:len(calls) // 4 or 1]:
         worker.call(target, key, callee, args)  # warm-up: imports, first-call and per-shape compiles
     n, t_round, t_compute = 0, 0.0, 0.0
@@ -82,6 +90,41 @@ def bench_worker(worker: WorkerClient, target: str, key: str, calls: list[tuple[
         t_compute += reply.header["compute_s"]
     wall = time.perf_counter() - t0
     return {"per_s": n / wall, "overhead_ms": 1000 * (t_round - t_compute) / n, "compute_ms": 1000 * t_compute / n}
+
+
+def bench_batched(worker: WorkerClient, target: str, key: str, calls: list[tuple[str, list[np.ndarray]]]) -> dict:
+    """All examples in one request."""
+    worker.call_batch(target, key, calls[:len(calls) // 4 or 1], jit=True)  # warm-up, as above
+    t0 = time.perf_counter()
+    replies = worker.call_batch(target, key, calls, jit=True)
+    wall = time.perf_counter() - t0
+    bad = [r for r in replies if not hasattr(r, "header")]
+    if bad or len(replies) != len(calls):
+        raise RuntimeError(f"{target}: a batched call failed: {bad[:1]}")
+    compute = sum(r.header["compute_s"] for r in replies)
+    return {"per_s": len(calls) / wall, "compute_ms": 1000 * compute / len(calls)}
+
+
+def same_values(a, b) -> bool:
+    """Batched (jitted) and per-call (eager) outputs agree to float32 rounding."""
+    if isinstance(a, tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b))
+    return np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=1e-5, atol=1e-6)
+
+
+def time_suite(cache: Path, reports: Path) -> dict:
+    """The CI configuration of the suite in a fresh process: wall seconds and the harness's own timings."""
+    report = reports / "matrix"
+    cmd = [sys.executable, "-m", "d2lc.cli.main", "test", "sources", "tests/corpus", "--examples=5", "--seed=0",
+           "--no-models", "--no-notebooks", f"--cache-dir={cache}", f"--reports-dir={reports}", "--report", str(report)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - t0
+    if not report.with_suffix(".json").exists():
+        raise RuntimeError(f"the suite wrote no report (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    data = json.loads(report.with_suffix(".json").read_text())
+    return {"wall_s": wall, "exit": proc.returncode, "counts": data["counts"], "timings": data["timings"],
+            "compute_s": {t: v["compute_s"] for t, v in data["target_timing"].items()}}
 
 
 def bench_naive(python: str, backend, source: str, calls: list[tuple[str, list[np.ndarray]]], env: dict) -> dict:
@@ -113,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive", type=int, default=4, help="calls per target with a process each (default 4)")
     ap.add_argument("--targets", default="all")
     ap.add_argument("--functions", default=",".join(FUNCTIONS))
+    ap.add_argument("--suite", action="store_true", help="also time the CI configuration of the suite, cold and warm")
     args = ap.parse_args(argv)
 
     names = target_names() if args.targets == "all" else args.targets.split(",")
@@ -133,36 +177,59 @@ def main(argv: list[str] | None = None) -> int:
     for b in backends:
         python = env_python(b.environment.name)
         if python is None:
-            rows.append((b.name, None, None, f"no .venv-{b.environment.name}"))
+            rows.append((b.name, None, None, None, f"no .venv-{b.environment.name}"))
             continue
-        worker = WorkerClient(str(python), env=env, name=b.name, call_timeout=300, start_timeout=300)
-        try:
-            probe = worker.probe(list(b.environment.packages))
-            if not all(r["ok"] for r in probe["packages"].values()):
-                rows.append((b.name, None, None, "framework not importable"))
-                continue
-            emit_for(chapter, b)
-            h = b.harness
-            worker.add_target(TargetSetup(b.name, h.setup, h.to_native, h.to_numpy, "cpu"))
-            worker.add_module(b.name, chapter.key, chapter.sources[b.name])
-            w = bench_worker(worker, b.name, chapter.key, calls)
-        finally:
-            worker.close()
-        naive = bench_naive(python, b, chapter.sources[b.name], calls[:args.naive], env)
-        rows.append((b.name, w, naive, ""))
+        h = b.harness
+        measured = []
+        for jit in (None, jit_kind(b)):  # per call and eager, then batched and (JAX) jitted
+            extra = JIT_ENV if jit and "XLA_FLAGS" not in os.environ else {}
+            worker = WorkerClient(str(python), env={**env, **extra}, name=b.name, call_timeout=300, start_timeout=300)
+            try:
+                probe = worker.probe(list(b.environment.packages))
+                if not all(r["ok"] for r in probe["packages"].values()):
+                    break
+                emit_for(chapter, b)
+                worker.add_target(TargetSetup(b.name, h.setup, h.to_native, h.to_numpy, "cpu", jit=jit))
+                worker.add_module(b.name, chapter.key, chapter.sources[b.name])
+                if not measured:
+                    measured.append(bench_worker(worker, b.name, chapter.key, calls))
+                    eager = [worker.call(b.name, chapter.key, c, a).value for c, a in calls]
+                else:
+                    measured.append(bench_batched(worker, b.name, chapter.key, calls))
+                    batched = [r.value for r in worker.call_batch(b.name, chapter.key, calls, jit=True)]
+                    measured[-1]["same"] = all(same_values(x, y) for x, y in zip(batched, eager))
+            finally:
+                worker.close()
+        if len(measured) < 2:
+            rows.append((b.name, None, None, None, "framework not importable"))
+            continue
+        naive = bench_naive(python, b, chapter.sources[b.name], calls[:args.naive], env) if args.naive else None
+        rows.append((b.name, measured[1], measured[0], naive, ""))
         print(f"  measured {b.name}", file=sys.stderr)
 
     print(f"\nfunctions: {', '.join(c.name for c in cases)} (outputs and gradients); CPU; "
           f"{args.examples} worker calls, {args.naive} naive calls per target\n")
-    head = ("target", "worker ex/s", "worker overhead/ex", "compute/ex", "naive ex/s", "naive s/ex", "naive overhead/ex", "speed-up")
-    print("  ".join(f"{h:>18}" if i else f"{h:12}" for i, h in enumerate(head)))
-    for name, w, n, why in rows:
+    head = ("target", "batched ex/s", "values as per-call", "per-call ex/s", "per-call overhead", "compute/ex (per-call)",
+            "naive ex/s", "batched/per-call")
+    print("  ".join(f"{h:>21}" if i else f"{h:12}" for i, h in enumerate(head)))
+    for name, fast, w, n, why in rows:
         if w is None:
             print(f"{name:12}  {'skipped: ' + why}")
             continue
-        cells = [f"{w['per_s']:.1f}", f"{w['overhead_ms']:.2f} ms", f"{w['compute_ms']:.2f} ms", f"{n['per_s']:.2f}",
-                 f"{n['s_per_example']:.2f} s", f"{n['overhead_ms']:.0f} ms", f"{w['per_s'] / n['per_s']:.0f}x"]
-        print(f"{name:12}  " + "  ".join(f"{c:>18}" for c in cells))
+        cells = [f"{fast['per_s']:.1f}", "yes" if fast["same"] else "NO", f"{w['per_s']:.1f}", f"{w['overhead_ms']:.2f} ms",
+                 f"{w['compute_ms']:.2f} ms", f"{n['per_s']:.2f}" if n else "-", f"{fast['per_s'] / w['per_s']:.1f}x"]
+        print(f"{name:12}  " + "  ".join(f"{c:>21}" for c in cells))
+
+    if args.suite:
+        print("\nCI configuration of the suite (sources + tests/corpus, 5 examples, seed 0, no models, no notebooks):")
+        with tempfile.TemporaryDirectory(prefix="d2lc-bench-suite-") as tmp:
+            for label in ("cold", "warm"):
+                r = time_suite(Path(tmp) / "cache", Path(tmp) / f"reports-{label}")
+                t = r["timings"]
+                split = ", ".join(f"{k[:-2]} {t[k]:.1f}s" for k in ("compile_s", "startup_wait_s", "emit_s", "examples_s"))
+                compute = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(r["compute_s"].items()))
+                print(f"  {label}: {r['wall_s']:.1f} s wall (exit {r['exit']}; {split}); counts {r['counts']}; "
+                      f"compute per target: {compute}")
     return 0
 
 

@@ -130,3 +130,98 @@ def test_bad_setup_is_reported(worker):
 def test_probe_reports_missing_packages(worker):
     reply = worker.probe(["numpy", "no_such_framework_xyz"])
     assert reply["packages"]["numpy"]["ok"] and not reply["packages"]["no_such_framework_xyz"]["ok"]
+
+
+# ---- batched requests ------------------------------------------------------------------------------------
+def test_a_batch_answers_every_call_in_order(worker):
+    calls = [("scale", [np.arange(3.0), 2.0]), ("boom", [np.ones(2)]), ("shape_of", [np.ones((4, 1))]),
+             ("scale", [np.ones(1), -1.0])]
+    replies = worker.call_batch("numpy", "m", calls)
+    assert len(replies) == 4
+    np.testing.assert_array_equal(replies[0].value[0], [0.0, 2.0, 4.0])
+    assert isinstance(replies[1], CallFailed) and "ValueError: bad input" in str(replies[1])
+    assert "raise ValueError" in replies[1].traceback  # the same report as a single call
+    assert replies[2].value == (4, 1) and replies[3].value[1] == 1.0 and replies[3].value[0][0] == -1.0
+    assert worker.stats.restarts == 0
+
+
+def test_a_batch_ends_at_a_crash_or_hang_and_the_worker_restarts(worker):
+    ok = ("scale", [np.ones(1), 1.0])
+    replies = worker.call_batch("numpy", "m", [ok, ("crash", [np.ones(1)]), ok])
+    assert len(replies) == 2 and replies[0].value[1] == 1.0
+    assert isinstance(replies[1], WorkerError) and "exit status 3" in str(replies[1])
+    t0 = time.perf_counter()
+    replies = worker.call_batch("numpy", "m", [ok, ("hang", [np.ones(1)]), ok], timeout=1.0)
+    assert time.perf_counter() - t0 < 10  # each call has its own deadline, not the whole batch
+    assert len(replies) == 2 and isinstance(replies[1], WorkerError) and "time limit" in str(replies[1])
+    assert worker.call_batch("numpy", "m", [ok])[0].value[1] == 1.0
+    assert worker.stats.restarts == 2
+
+
+def test_a_batch_on_a_broken_setup_fails_every_call(worker):
+    worker.add_target(TargetSetup("broken", "import no_such_framework_xyz", "a", "t"))
+    worker.add_module("broken", "m", MODULE)
+    replies = worker.call_batch("broken", "m", [("scale", [np.ones(1), 1.0])] * 3)
+    assert len(replies) == 3 and all(isinstance(r, CallFailed) and "no_such_framework_xyz" in str(r) for r in replies)
+
+
+# ---- JAX through jit ---------------------------------------------------------------------------------------
+JAX_TARGET = TargetSetup("jax", "import jax, jax.numpy as jnp", "jnp.asarray(a)", "t", jit="jax")
+JAX_EAGER = TargetSetup("jax", "import jax, jax.numpy as jnp", "jnp.asarray(a)", "t")
+JAX_MODULE = '''
+import jax, jax.numpy as jnp
+
+def softmax_grad(x, w, s):
+    f = lambda x: jnp.sum(jax.nn.softmax(jnp.tanh(x @ w) * s, axis=-1) ** 2)
+    return jax.grad(f)(x)
+
+def count_rows(x):
+    return x.shape[0]  # a Python int: jit would turn it into an array
+
+def relu_if_positive_sum(x):
+    if float(jnp.sum(x)) > 0:  # needs the value: cannot be traced
+        return jnp.maximum(x, 0)
+    return -x
+
+def repeat(x, n):
+    return jnp.tile(x, n)  # an int that must stay static
+'''
+
+
+def _jax_worker(setup: TargetSetup) -> WorkerClient:
+    w = WorkerClient(sys.executable, env={"JAX_PLATFORMS": "cpu"}, call_timeout=60, start_timeout=120)
+    w.add_target(setup)
+    w.add_module("jax", "m", JAX_MODULE)
+    return w
+
+
+JAX_CALLS = [("softmax_grad", [np.random.default_rng(i).uniform(-2, 2, (n, 3)).astype(np.float32),
+                               np.random.default_rng(9).uniform(-1, 1, (3, 4)).astype(np.float32), 0.5 + i])
+             for i, n in enumerate((2, 5, 2, 3))] + \
+    [("count_rows", [np.ones((3, 2), np.float32)]), ("relu_if_positive_sum", [np.array([1.0, -2.0, 3.0], np.float32)]),
+     ("relu_if_positive_sum", [np.array([-1.0, -2.0], np.float32)]), ("repeat", [np.arange(2.0, dtype=np.float32), 3])]
+
+
+def test_jitted_jax_computes_what_eager_jax_computes():
+    """Values, types and shapes of the jitted path equal the eager path's (within float32 rounding)."""
+    pytest.importorskip("jax")
+    outputs = {}
+    for setup in (JAX_TARGET, JAX_EAGER):
+        with _jax_worker(setup) as w:
+            replies = w.call_batch("jax", "m", JAX_CALLS, jit=True)
+        assert all(not isinstance(r, Exception) for r in replies), replies
+        outputs[setup.jit] = ([r.value for r in replies], [r.header["jitted"] for r in replies])
+    (values, jitted), (expected, eager_jitted) = outputs["jax"], outputs[None]
+    for got, want in zip(values, expected):
+        assert type(got) is type(want)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        else:
+            assert got == want
+    assert jitted[:4] == [True] * 4 and jitted[7]  # traced: floats as tracers, the int as a static argument
+    assert not any(jitted[4:7])  # a Python int result, and value-dependent control flow: eager
+    assert not any(eager_jitted)
+    with _jax_worker(JAX_TARGET) as w:  # a request that does not ask for jit (model checks, notebooks) runs eagerly
+        assert not w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1]).header["jitted"]
+        assert w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1], jit=True).header["jitted"]

@@ -1,12 +1,13 @@
 """The numerical equivalence harness: compiled functions must agree across frameworks.
 
-    worker.py     the standalone worker process (one per environment), its wire format
+    worker.py     the standalone worker process (one per target), its wire format
     client.py     spawning, timeouts and restarts of a worker
-    session.py    one worker per environment, target probing and setup
+    session.py    one worker per target, target probing and setup
     analysis.py   value domains and differentiability of parameters, read off the IR
     strategies.py hypothesis strategies from declared parameter types
     cases.py      chapters -> test cases (gradient wrappers, per-target modules)
     compare.py    type checks and the tolerance table
+    batches.py    the drawn inputs of a function in one request per target, targets in parallel
     runner.py     the run: draw, call, judge, shrink
     results.py    cells, rows and the matrix of a run
     replay.py     failing inputs saved as .npz

@@ -39,6 +39,7 @@ class TargetSetup:
     to_native: str
     to_numpy: str
     device: str = "cpu"
+    jit: str | None = None  # "jax": the worker runs the target's functions through jax.jit, per input shape
 
 
 @dataclass
@@ -53,6 +54,13 @@ class Reply:
     header: dict[str, Any]
     value: Any = None
     roundtrip_s: float = 0.0
+
+
+@dataclass
+class CallFailedReply(Reply):
+    """A reply saying the call raised (internal: `request` raises `error`, `call_batch` returns it)."""
+
+    error: CallFailed | None = None
 
 
 class WorkerClient:
@@ -164,7 +172,7 @@ class WorkerClient:
         if target not in self._ready_targets:
             s = self._setups[target]
             self.request({"op": "setup", "target": target, "setup": s.setup, "to_native": s.to_native,
-                          "to_numpy": s.to_numpy, "device": s.device}, timeout=self.start_timeout)
+                          "to_numpy": s.to_numpy, "device": s.device, "jit": s.jit}, timeout=self.start_timeout)
             self._ready_targets.add(target)
         if key is not None and (target, key) not in self._ready_modules:
             source, filename = self._sources[(target, key)]
@@ -172,14 +180,53 @@ class WorkerClient:
                          timeout=self.start_timeout)
             self._ready_modules.add((target, key))
 
-    def call(self, target: str, key: str, function: str, args: list[Any], timeout: float | None = None) -> Reply:
-        """Run a function in the worker; returns its outputs (NumPy arrays / Python scalars / tuples)."""
+    def call(self, target: str, key: str, function: str, args: list[Any], timeout: float | None = None,
+             jit: bool = False) -> Reply:
+        """Run a function in the worker; returns its outputs (NumPy arrays / Python scalars / tuples).
+
+        `jit`: through the target's jit (TargetSetup.jit) where it has one, else eagerly as always."""
         self.ensure(target, key)
         blobs: list[bytes] = []
         tags = [pack_value(a, blobs) for a in args]
-        reply = self.request({"op": "call", "target": target, "module": key, "function": function, "args": tags}, blobs,
-                             timeout=timeout)
+        reply = self.request({"op": "call", "target": target, "module": key, "function": function, "args": tags,
+                              "jit": jit}, blobs, timeout=timeout)
         return reply
+
+    def call_batch(self, target: str, key: str, calls: list[tuple[str, list[Any]]], timeout: float | None = None,
+                   jit: bool = False) -> list["Reply | CallFailed | WorkerError"]:
+        """Run many calls of one module in one request; each call keeps its own deadline (`timeout`); `jit` as in `call`.
+
+        Returns one entry per call, in order: its Reply, or the CallFailed it raised. When the worker dies
+        or hangs on a call, that call's entry is the WorkerError and the list ends there (the worker
+        restarts on the next request)."""
+        try:
+            self.ensure(target, key)
+        except CallFailed as exc:  # the setup or the module failed: so does every call
+            return [exc] * len(calls)
+        except WorkerError as exc:
+            return [exc]
+        blobs: list[bytes] = []
+        wire = [{"function": fn, "args": [pack_value(a, blobs) for a in args]} for fn, args in calls]
+        per_call = timeout if timeout is not None else self.call_timeout
+        out: list[Reply | CallFailed | WorkerError] = []
+        with self._busy:
+            try:
+                self._next_id += 1
+                ident = self._next_id
+                t0 = time.perf_counter()
+                self._write_all(encode_message({"op": "batch", "target": target, "module": key, "calls": wire,
+                                                "jit": jit, "id": ident}, blobs), t0 + per_call)
+                for i in range(len(calls)):
+                    t0 = time.perf_counter()
+                    reply = self._read_reply(ident, t0 + per_call)
+                    reply.roundtrip_s = time.perf_counter() - t0
+                    if reply.header.get("index") != i:
+                        self.kill()
+                        raise WorkerError(f"{self.name}: batch reply out of order")
+                    out.append(reply.error if isinstance(reply, CallFailedReply) and reply.error else reply)
+            except WorkerError as exc:
+                out.append(exc)
+        return out
 
     def request(self, header: dict[str, Any], blobs: list[bytes] | None = None, timeout: float | None = None) -> Reply:
         """Send one request and wait for its reply; a dead or hung worker is killed and WorkerError raised."""
@@ -203,6 +250,14 @@ class WorkerClient:
         t0 = time.perf_counter()
         deadline = t0 + timeout
         self._write_all(encode_message(header, blobs), deadline)
+        reply = self._read_reply(header["id"], deadline)
+        reply.roundtrip_s = time.perf_counter() - t0
+        if isinstance(reply, CallFailedReply) and reply.error is not None:
+            raise reply.error
+        return reply
+
+    def _read_reply(self, ident: int, deadline: float) -> Reply:
+        """The next reply message; a failure comes back as a CallFailedReply (raised by the caller, or kept)."""
         head = self._read(deadline)
         try:
             reply = json.loads(head.decode("utf-8"))
@@ -210,14 +265,13 @@ class WorkerClient:
             self.kill()
             raise WorkerError(f"{self.name}: garbled reply from the worker")
         rblobs = [self._read(deadline) for _ in range(reply.get("nblobs", 0))]
-        elapsed = time.perf_counter() - t0
-        if reply.get("id") != header["id"]:
+        if reply.get("id") != ident:
             self.kill()
             raise WorkerError(f"{self.name}: reply out of order")
         if not reply.get("ok"):
-            raise CallFailed(reply.get("error", "failed"), reply.get("traceback", ""))
+            return CallFailedReply(reply, error=CallFailed(reply.get("error", "failed"), reply.get("traceback", "")))
         value = unpack_value(reply["result"], rblobs) if "result" in reply else None
-        return Reply(reply, value, elapsed)
+        return Reply(reply, value)
 
     def _write_all(self, data: bytes, deadline: float) -> None:
         """Write a request without ever blocking past the deadline (a hung worker stops reading)."""

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, assume, configuration, giv
 from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
 from d2lc.emit.backend import Backend
+from d2lc.harness.batches import CallResult, count, run_batches
 from d2lc.harness.cases import Chapter, FunctionCase, emit_for, load_chapter
 from d2lc.harness.client import CallFailed, WorkerError
 from d2lc.harness.compare import Verdict, check_type, compare_values, difference, widest
@@ -42,14 +43,6 @@ class NoSuchFunction(LookupError):
 
 class Mismatch(AssertionError):
     """Raised inside the hypothesis test so that hypothesis shrinks the input."""
-
-
-@dataclass
-class _Result:
-    kind: str  # "ok" | "raised" | "died"
-    value: Any = None
-    message: str = ""
-    traceback: str = ""
 
 
 def chapter_files(paths: list[Path]) -> list[Path]:
@@ -81,7 +74,7 @@ class Runner:
     def __init__(self, backends: list[Backend], reference: str, examples: int = 10, seed: int = 0,
                  device: str = "cpu", call_timeout: float = 60.0, reports_dir: Path = Path("reports"),
                  shrink_budget: int = 60, progress: Callable[[int, int, str], None] | None = None,
-                 cli_prefix: str = "d2lc test", cache_dir: Path | None = None, shapes: str = "pool"):
+                 cli_prefix: str = "d2lc test", cache_dir: Path | None = None, shapes: str = "pool", batch: bool = True):
         names = [b.name for b in backends]
         if reference not in names:
             raise ValueError(f"the reference target `{reference}` is not among the targets ({', '.join(names)})")
@@ -96,6 +89,7 @@ class Runner:
         self.progress = progress or (lambda i, n, label: None)
         self.cli_prefix = cli_prefix
         self.cache_dir = cache_dir
+        self.batch = batch  # run the drawn inputs of a function in one request per target (else one per input)
         self.pool = shape_pool(seed) if shapes == "pool" else None
         self.session: Session | None = None
         self.result: RunResult | None = None
@@ -130,7 +124,7 @@ class Runner:
             t_end = time.perf_counter()
             result.timings = {"total_s": t_end - t0, "compile_s": t_compile - t0, "startup_wait_s": t_start - t_compile,
                               "emit_s": t_emit - t_start, "examples_s": t_end - t_emit, "functions": len(cases),
-                              "worker_restarts": sum(w.stats.restarts for w in session.workers.values())}
+                              "worker_restarts": sum(w.stats.restarts for t in session.workers for w in session.workers_of(t))}
             return result
         except BaseException as exc:
             if not isinstance(exc, Exception):
@@ -161,8 +155,8 @@ class Runner:
             for b in self.backends:
                 if session.targets[b.name].available:
                     emit_for(ch, b)
-                    session.worker_for(b.name).add_module(b.name, ch.key, ch.sources[b.name],
-                                                          filename=f"<{b.name} code of {ch.path}>")
+                    for worker in session.workers_of(b.name):
+                        worker.add_module(b.name, ch.key, ch.sources[b.name], filename=f"<{b.name} code of {ch.path}>")
         return chapters, t_compile, t_start
 
     def _target_notes(self) -> dict[str, str]:
@@ -200,17 +194,15 @@ class Runner:
             return rows
         strategy = examples(case.specs, self.pool)
 
-        @settings(max_examples=self.examples, database=None, deadline=None, derandomize=False, report_multiple_bugs=False,
-                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
-                  phases=[Phase.explicit, Phase.generate, Phase.shrink])
-        @seed(_case_seed(self.seed, case))
-        @given(strategy)
-        def test(ex: Example) -> None:
+        def judge(ex: Example) -> None:
             failures = self._step(case, rows, ex, state)
             if failures:
                 state.failed = True
                 raise Mismatch("; ".join(failures))
 
+        test = self._hypothesis_test(case, strategy, judge, shrink=True)
+        if self.batch:
+            self._prefetch(case, strategy, state)
         valid = False
         while state.tracked:
             state.failed, state.since_failure = False, 0
@@ -230,6 +222,44 @@ class Runner:
             self._all_raised(rows, state.invalid)
         self._save_failures(case, rows)
         return rows
+
+    def _hypothesis_test(self, case: FunctionCase, strategy: Any, body: Callable[[Example], None],
+                         shrink: bool) -> Callable[[], None]:
+        """The hypothesis test of a function: its seed, this run's settings, `body` run on each drawn input."""
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+
+        @settings(max_examples=self.examples, database=None, deadline=None, derandomize=False, report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, phases=phases)
+        @seed(_case_seed(self.seed, case))
+        @given(strategy)
+        def test(ex: Example) -> None:
+            body(ex)
+
+        return test
+
+    def _prefetch(self, case: FunctionCase, strategy: Any, state: "_CaseState") -> None:
+        """Run the inputs hypothesis will draw first in one request per target, all targets in parallel.
+
+        The same seed and settings draw the same inputs again in the judging pass, which then finds their
+        results in `state.results`; an input it draws that is not there (a shrunk one) runs on its own.
+        A worker that dies or hangs ends its batch: that input and the ones after it run on their own too,
+        so a crash is reported exactly as without the batch."""
+        assert self.session is not None and self.result is not None
+        drawn: dict[str, Example] = {}
+        try:
+            self._hypothesis_test(case, strategy, lambda ex: drawn.setdefault(example_key(ex), ex) and None,
+                                  shrink=False)()
+        except HypothesisException:
+            pass  # e.g. Unsatisfiable: the judging pass says so
+        if not drawn:
+            return
+        needed = {c for c in state.tracked if c[0] not in state.disabled}
+        needed |= {(self.reference, callee) for _, callee in needed if (self.reference, callee) in self._runnable}
+        by_target: dict[str, list[str]] = {}
+        for target, callee in sorted(needed):
+            by_target.setdefault(target, []).append(callee)
+        for key, cells in run_batches(self.session, case, drawn, by_target, self.result.target_timing).items():
+            state.results.setdefault(key, {}).update(cells)
 
     @staticmethod
     def _cell(rows: list[RowResult], target: str, callee: str) -> Cell:
@@ -266,18 +296,22 @@ class Runner:
     def _step(self, case: FunctionCase, rows: list[RowResult], ex: Example, state: "_CaseState") -> list[str]:
         """One input: run what is not yet known for it, judge it, and return the failures of tracked cells."""
         key = example_key(ex)
-        known = state.results.setdefault(key, {})
+        results = state.results.setdefault(key, {})
         needed = {c for c in state.tracked if c[0] not in state.disabled}
         rows_needed = {callee for _, callee in needed}
         needed |= {(self.reference, callee) for callee in rows_needed
                    if (self.reference, callee) in self._runnable and self.reference not in state.disabled}
-        todo = sorted(c for c in needed if c not in known)
+        todo = sorted(c for c in needed if c not in results)
         if todo:
             if state.failed and state.since_failure >= self.shrink_budget:
                 assume(False)  # shrink budget spent: keep the smallest failure found so far
-            known.update(self._call(case, ex, todo))
+            results.update(self._call(case, ex, todo))
             if state.failed:
                 state.since_failure += 1
+        # Only what this input was asked for counts (a prefetched batch may hold more: cells no longer tracked).
+        requested = state.requested.setdefault(key, set())
+        requested |= {c for c in needed if c in results}
+        known = {c: results[c] for c in requested}
         self.last_outputs = {k: (r.value if r.kind == "ok" else r) for k, r in known.items()}
         forward = rows[0].row.callee
         ran = [r for (t, c), r in known.items() if c == forward]
@@ -299,43 +333,41 @@ class Runner:
                 failures.append(f"{cell_key[0]}: {message}")
         return failures
 
-    def _call(self, case: FunctionCase, ex: Example, todo: list[tuple[str, str]]) -> dict[tuple[str, str], _Result]:
-        """Run (target, callee) pairs on one input: each environment's worker in its own thread."""
+    def _call(self, case: FunctionCase, ex: Example, todo: list[tuple[str, str]]) -> dict[tuple[str, str], CallResult]:
+        """Run (target, callee) pairs on one input: each target's worker in its own thread."""
         assert self.session is not None and self.result is not None
         session = self.session
         callees = {r.callee: r for r in case.rows}
         by_worker: dict[str, list[tuple[str, str]]] = {}
         for target, callee in todo:
-            by_worker.setdefault(session.targets[target].backend.environment.name, []).append((target, callee))
+            by_worker.setdefault(target, []).append((target, callee))
 
-        def run_worker(env: str) -> dict[tuple[str, str], _Result]:
+        def run_worker(env: str) -> dict[tuple[str, str], CallResult]:
             worker = session.workers[env]
-            out: dict[tuple[str, str], _Result] = {}
+            out: dict[tuple[str, str], CallResult] = {}
             dead: set[str] = set()
             for target, callee in by_worker[env]:
                 if target in dead:
                     continue
                 timing = self.result.target_timing.setdefault(target, TargetTiming())
                 try:
-                    reply = worker.call(target, case.chapter.key, callee, case.args_for(callees[callee], ex.args))
-                    timing.calls += 1
-                    timing.roundtrip_s += reply.roundtrip_s
-                    timing.compute_s += reply.header.get("compute_s", 0.0)
-                    timing.convert_s += reply.header.get("convert_s", 0.0)
-                    out[(target, callee)] = _Result("ok", reply.value)
+                    reply = worker.call(target, case.chapter.key, callee, case.args_for(callees[callee], ex.args),
+                                        jit=True)
+                    count(timing, reply)
+                    out[(target, callee)] = CallResult("ok", reply.value)
                 except CallFailed as exc:
-                    out[(target, callee)] = _Result("raised", message=str(exc), traceback=exc.traceback)
+                    out[(target, callee)] = CallResult("raised", message=str(exc), traceback=exc.traceback)
                 except WorkerError as exc:
-                    out[(target, callee)] = _Result("died", message=str(exc))
+                    out[(target, callee)] = CallResult("died", message=str(exc))
                     dead.add(target)
             return out
 
-        results: dict[tuple[str, str], _Result] = {}
+        results: dict[tuple[str, str], CallResult] = {}
         for part in session.pool.map(run_worker, list(by_worker)):
             results.update(part)
         return results
 
-    def _judge(self, case: FunctionCase, rows: list[RowResult], ex: Example, known: dict[tuple[str, str], _Result],
+    def _judge(self, case: FunctionCase, rows: list[RowResult], ex: Example, known: dict[tuple[str, str], CallResult],
                cell_key: tuple[str, str], state: "_CaseState"):
         """Judge one cell on one input: None if it passed, the failure message, or _DEFER (no reference yet)."""
         target, callee = cell_key
@@ -424,7 +456,8 @@ class Runner:
 @dataclass
 class _CaseState:
     tracked: set[tuple[str, str]]  # (target, callee) cells whose failures make hypothesis shrink
-    results: dict[str, dict[tuple[str, str], _Result]] = field(default_factory=dict)  # input key -> results
+    results: dict[str, dict[tuple[str, str], CallResult]] = field(default_factory=dict)  # input key -> results
+    requested: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # input key -> cells asked for it
     verdicts: dict[str, dict[tuple[str, str], str | None]] = field(default_factory=dict)  # input key -> judged cells
     failed: bool = False  # this hypothesis round has found a failure
     since_failure: int = 0  # inputs run since then (the shrink budget)

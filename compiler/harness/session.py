@@ -1,6 +1,9 @@
-"""The workers of a run: one per environment, shared by every target that lives in it."""
+"""The workers of a run: one per target (targets of one environment share its interpreter, not a process),
+so that the frameworks compute in parallel."""
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,79 +36,127 @@ def worker_env(device: str, cache_dir: Path | None) -> dict[str, str]:
     return env
 
 
+# XLA's CPU backend spends most of a small function's compile in LLVM's optimisations; these functions run a
+# handful of times each, so compiling them fast matters more than running them fast.
+JIT_ENV = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
+JIT_PROCESSES = int(os.environ.get("D2LC_JAX_PROCESSES", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))  # processes per JAX target on the CPU, sharing out its inputs by shape
+
+
+def jit_kind(backend: Backend) -> str | None:
+    """The jit kind of a target: "jax" for JAX, whose worker traces each function per input shape instead of compiling every eager op."""
+    return "jax" if backend.environment.packages[:1] == ("jax",) else None
+
+
 class Session:
-    """Starts one worker per environment, probes each target's framework, and routes calls."""
+    """Starts one worker per target, probes each target's framework, and routes calls."""
 
     def __init__(self, backends: list[Backend], device: str = "cpu", call_timeout: float = 60.0,
                  start_timeout: float = 300.0, cache_dir: Path | None = None):
         self.device = device
         self.targets: dict[str, TargetInfo] = {b.name: TargetInfo(b) for b in backends}
         self.workers: dict[str, WorkerClient] = {}
+        self.helpers: dict[str, list[WorkerClient]] = {}  # target -> further processes (set up like its worker)
         env = worker_env(device, cache_dir)
         for b in backends:
-            name = b.environment.name
-            if name in self.workers:
-                continue
-            python = env_python(name)
+            python = env_python(b.environment.name)
             if python is not None:
-                self.workers[name] = WorkerClient(str(python), env=env, name=f"{name} worker", call_timeout=call_timeout,
-                                                  start_timeout=start_timeout)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, len(self.workers)), thread_name_prefix="d2lc-harness")
+                extra = JIT_ENV if jit_kind(b) == "jax" and "XLA_FLAGS" not in os.environ else {}
+                self.workers[b.name] = WorkerClient(str(python), env={**env, **extra}, name=f"{b.name} worker",
+                                                    call_timeout=call_timeout, start_timeout=start_timeout)
+                # JAX spends its time compiling, on one core: on the CPU, more processes share its inputs out.
+                copies = JIT_PROCESSES if jit_kind(b) and device == "cpu" else 1
+                self.helpers[b.name] = [WorkerClient(str(python), env={**env, **extra}, name=f"{b.name} worker {i + 2}",
+                                                     call_timeout=call_timeout, start_timeout=start_timeout)
+                                        for i in range(copies - 1)]
+        count = len(self.workers) + sum(len(h) for h in self.helpers.values())
+        self.pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="d2lc-harness")
 
     def worker_for(self, target: str) -> WorkerClient:
-        return self.workers[self.targets[target].backend.environment.name]
+        return self.workers[target]
+
+    def workers_of(self, target: str) -> list[WorkerClient]:
+        """Every process that serves `target`: its worker first, then the ones that share its inputs."""
+        return [self.workers[target], *self.helpers.get(target, [])]
+
+    def _all_workers(self) -> list[WorkerClient]:
+        return [w for name in self.workers for w in self.workers_of(name)]
 
     def start(self) -> None:
-        """Probe every target (environments in parallel) and set up the available ones."""
-        by_env: dict[str, list[TargetInfo]] = {}
-        for info in self.targets.values():
+        """Probe every target (all in parallel) and set up the available ones."""
+        ready = []
+        for name, info in self.targets.items():
             env = info.backend.environment.name
-            if env not in self.workers:
+            if name not in self.workers:
                 info.why = f"environment `{env}` is not installed (no .venv-{env})"
                 continue
-            by_env.setdefault(env, []).append(info)
-        list(self.pool.map(lambda item: self._probe_env(*item), by_env.items()))
+            ready.append(info)
+        list(self.pool.map(self._probe_target, ready))
 
-    def _probe_env(self, env: str, infos: list[TargetInfo]) -> None:
-        worker = self.workers[env]
-        for info in infos:
-            b = info.backend
-            try:
-                reply = worker.probe(list(b.environment.packages), gpu=self.device != "cpu")
-            except (WorkerError, CallFailed) as exc:
-                lines = str(exc).splitlines()
-                info.why = f"the {env} worker failed: {lines[0]}" + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
-                continue
-            missing = [f"{p} ({r.get('error', '')})" for p, r in reply["packages"].items() if not r["ok"]]
-            if missing:
-                info.why = "not importable in the " + env + " environment: " + ", ".join(missing)
-                continue
-            info.versions = {p: r.get("version", "") for p, r in reply["packages"].items()}
-            gpu = bool(reply.get("gpu"))
-            if self.device == "gpu" and not gpu:
-                info.why = f"--device=gpu, but {b.display_name} sees no GPU"
-                continue
-            info.device = "gpu" if self.device != "cpu" and gpu else "cpu"
+    def _probe_target(self, info: TargetInfo) -> None:
+        helpers = threading.Thread(target=self._start_helpers, args=(info.backend,), name="d2lc-harness-helpers")
+        helpers.start()
+        try:
+            self._probe_worker(info)
+        finally:
+            helpers.join()
+        if not info.available:
+            for w in self.helpers.get(info.backend.name, []):
+                w.close()
+            self.helpers[info.backend.name] = []
+
+    def _start_helpers(self, b: Backend) -> None:
+        """Set up the further processes of a target (CPU only); one that fails is dropped, never used."""
+        ok = []
+        for w in self.helpers.get(b.name, []):
             h = b.harness
-            worker.add_target(TargetSetup(b.name, h.setup, h.to_native, h.to_numpy, info.device))
+            w.add_target(TargetSetup(b.name, h.setup, h.to_native, h.to_numpy, "cpu", jit=jit_kind(b)))
             try:
-                worker.ensure(b.name)
-            except (WorkerError, CallFailed) as exc:
-                info.why = f"its harness setup failed: {exc}"
-                continue
-            info.available = True
+                w.ensure(b.name)
+                ok.append(w)
+            except (WorkerError, CallFailed):
+                w.close()
+        self.helpers[b.name] = ok
+
+    def _probe_worker(self, info: TargetInfo) -> None:
+        b = info.backend
+        env = b.environment.name
+        worker = self.workers[b.name]
+        try:
+            reply = worker.probe(list(b.environment.packages), gpu=self.device != "cpu")
+        except (WorkerError, CallFailed) as exc:
+            lines = str(exc).splitlines()
+            info.why = f"the {env} worker failed: {lines[0]}" + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
+            return
+        missing = [f"{p} ({r.get('error', '')})" for p, r in reply["packages"].items() if not r["ok"]]
+        if missing:
+            info.why = "not importable in the " + env + " environment: " + ", ".join(missing)
+            return
+        info.versions = {p: r.get("version", "") for p, r in reply["packages"].items()}
+        gpu = bool(reply.get("gpu"))
+        if self.device == "gpu" and not gpu:
+            info.why = f"--device=gpu, but {b.display_name} sees no GPU"
+            return
+        info.device = "gpu" if self.device != "cpu" and gpu else "cpu"
+        h = b.harness
+        worker.add_target(TargetSetup(b.name, h.setup, h.to_native, h.to_numpy, info.device, jit=jit_kind(b)))
+        try:
+            worker.ensure(b.name)
+        except (WorkerError, CallFailed) as exc:
+            info.why = f"its harness setup failed: {exc}"
+            return
+        info.available = True
 
     def available(self) -> list[str]:
         return [n for n, i in self.targets.items() if i.available]
 
     def close(self) -> None:
-        for w in self.workers.values():
-            w.close()
+        """Ask every worker to exit, all at once."""
+        list(self.pool.map(WorkerClient.close, self._all_workers()))
         self.pool.shutdown(wait=False)
 
     def kill(self) -> None:
         """End every worker now (an interrupted run): threads waiting on them see them die and return."""
-        for w in self.workers.values():
+        for w in self._all_workers():
             w.abandon()
         self.pool.shutdown(wait=False, cancel_futures=True)
 

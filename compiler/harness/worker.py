@@ -11,8 +11,15 @@ blobs are arrays saved with `np.save` (allow_pickle=False on both sides, never p
 Values inside headers are tagged: {"array": i} (blob i), {"scalar": v, "kind": "int"|"float"|"bool"},
 {"none": true}, {"seq": [values], "kind": "tuple"|"list"}.
 
-Requests (`op`): probe, setup, load, call, exit. Every reply has `ok`; failures carry
-`error` (one line) and `traceback`.
+Requests (`op`): probe, setup, load, call, batch, exit. Every reply has `ok`; failures carry
+`error` (one line) and `traceback`. A `batch` request carries many calls of one module
+(`calls`: [{"function", "args"}], their arrays in one blob list) and is answered by one reply
+per call, in order, each sent as soon as it is computed (so the client keeps a deadline per call).
+
+A target set up with `jit: "jax"` runs each function of a request with `jit: true` through `jax.jit`, traced once per input
+shape (Python ints, bools and tuples are static, floats are traced); a function that cannot be
+traced, or that returns anything but JAX arrays, runs eagerly, as does every call whose jitted
+run raises (its eager run then decides the outcome).
 """
 import io
 import json
@@ -143,6 +150,7 @@ class Worker:
         self.targets = {}  # name -> {"ns", "to_native", "to_numpy"}
         self.modules = {}  # (target, key) -> namespace
         self.flags = {}  # (target, key) -> sticky switches as the module left them
+        self.jitted = {}  # (target, key, function, static args) -> (jitted function, {"ok": still jittable})
 
     def handle(self, header, blobs):
         op = header.get("op")
@@ -178,7 +186,7 @@ class Worker:
         exec(compile(header.get("setup") or "", "<setup %s>" % name, "exec"), ns)
         to_native = eval(compile("lambda a: (%s)" % header["to_native"], "<to_native %s>" % name, "eval"), ns)
         to_numpy = eval(compile("lambda t: (%s)" % header["to_numpy"], "<to_numpy %s>" % name, "eval"), ns)
-        self.targets[name] = {"ns": ns, "to_native": to_native, "to_numpy": to_numpy}
+        self.targets[name] = {"ns": ns, "to_native": to_native, "to_numpy": to_numpy, "jit": header.get("jit")}
         _precise_math()
         return {"ok": True}, []
 
@@ -201,7 +209,27 @@ class Worker:
 
     def op_call(self, header, blobs):
         """Call one function: NumPy inputs -> native tensors -> function -> NumPy outputs."""
-        target, key, fname = header["target"], header["module"], header["function"]
+        out_blobs = []
+        reply = self._call_one(header["target"], header["module"], header["function"], header.get("args", []), blobs,
+                               out_blobs, header.get("jit"))
+        return reply, out_blobs
+
+    def op_batch(self, header, blobs):
+        """Many calls of one module: yields (reply, blobs) per call, in order; a failing call fails alone."""
+        target, key = header["target"], header["module"]
+        for i, call in enumerate(header.get("calls", [])):
+            out_blobs = []
+            try:
+                reply = self._call_one(target, key, call["function"], call.get("args", []), blobs, out_blobs,
+                                       header.get("jit"))
+            except BaseException as exc:  # the same report as a failing single call
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                reply, out_blobs = _failure(exc), []
+            reply["index"] = i
+            yield reply, out_blobs
+
+    def _call_one(self, target, key, fname, arg_tags, blobs, out_blobs, jit=False):
         conv = self.targets[target]
         ns = self.modules.get((target, key))
         if ns is None:
@@ -211,13 +239,40 @@ class Worker:
             raise NameError("the generated module has no function %r" % fname)
         _sticky_set(self.flags.get((target, key), {}))
         t0 = time.perf_counter()
-        args = [self._to_native(conv, unpack_value(tag, blobs)) for tag in header.get("args", [])]
+        args = [self._to_native(conv, unpack_value(tag, blobs)) for tag in arg_tags]
         t1 = time.perf_counter()
-        result = fn(*args)
-        out_blobs = []
+        jitted = False
+        if jit and conv.get("jit") == "jax":
+            jitted, result = self._jax_call(target, key, fname, fn, args)
+        else:
+            result = fn(*args)
         packed = pack_value(self._export(conv, result), out_blobs)
         t2 = time.perf_counter()
-        return {"ok": True, "result": packed, "convert_s": t1 - t0, "compute_s": t2 - t1}, out_blobs
+        return {"ok": True, "result": packed, "convert_s": t1 - t0, "compute_s": t2 - t1, "jitted": jitted}
+
+    def _jax_call(self, target, key, fname, fn, args):
+        """(jitted?, `fn(*args)`): through jax.jit (one trace per shape and static arguments), else eagerly."""
+        jax = sys.modules["jax"]
+        traced = [i for i, a in enumerate(args) if isinstance(a, jax.Array) or type(a) is float]
+        static = tuple((i, a) for i, a in enumerate(args) if i not in traced)
+        try:
+            hash(static)
+        except TypeError:  # a list or an array-like that is not a JAX array: no jit
+            return False, fn(*args)
+        entry_key = (target, key, fname, static)
+        entry = self.jitted.get(entry_key)
+        if entry is None:
+            entry = self.jitted[entry_key] = _jit_entry(jax, fn, dict(static), len(args))
+        jitted, state = entry
+        if state["ok"]:
+            try:
+                result = jitted(*[args[i] for i in traced])
+            except Exception:
+                state["ok"] = False  # the eager run below decides (it raises too, or the function needs values)
+            else:
+                if state["ok"]:
+                    return True, result
+        return False, fn(*args)
 
     def op_exit(self, header, blobs):
         return {"ok": True, "exit": True}, []
@@ -243,6 +298,26 @@ class Worker:
             if hasattr(v, "__iter__") and hasattr(v, "__len__"):  # e.g. tf.TensorShape
                 return tuple(self._export(conv, i) for i in v)
             raise
+
+
+def _jit_entry(jax, fn, static, nargs):
+    """A jitted `fn` taking only its traced arguments, and a flag that turns off when a trace returns a
+    non-JAX value (a Python int, a NumPy array): jit would turn it into an array, eager keeps it."""
+    state = {"ok": True}
+
+    def traced_fn(*dynamic):
+        it = iter(dynamic)
+        out = fn(*[static[i] if i in static else next(it) for i in range(nargs)])
+        if not all(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(out)):
+            state["ok"] = False
+        return out
+
+    return jax.jit(traced_fn), state
+
+
+def _failure(exc):
+    """The reply to a request (or a call of a batch) that raised."""
+    return {"ok": False, "error": _one_line(exc), "traceback": traceback.format_exc()}
 
 
 def _precise_math():
@@ -317,12 +392,17 @@ def main():
             header, blobs = read_message(proto_in)
         except EOFError:
             return 0
+        if header.get("op") == "batch":
+            for reply, out_blobs in worker.op_batch(header, blobs):
+                reply["id"] = header.get("id")
+                proto_out.write(encode_message(reply, out_blobs))
+            continue
         try:
             reply, out_blobs = worker.handle(header, blobs)
         except BaseException as exc:  # report everything, including SystemExit from generated code
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            reply, out_blobs = {"ok": False, "error": _one_line(exc), "traceback": traceback.format_exc()}, []
+            reply, out_blobs = _failure(exc), []
         reply["id"] = header.get("id")
         proto_out.write(encode_message(reply, out_blobs))
         if reply.get("exit"):
