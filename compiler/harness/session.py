@@ -70,6 +70,7 @@ class Session:
                                         for i in range(copies - 1)]
         count = len(self.workers) + sum(len(h) for h in self.helpers.values())
         self.pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="d2lc-harness")
+        self.killed = False
 
     def worker_for(self, target: str) -> WorkerClient:
         return self.workers[target]
@@ -150,12 +151,17 @@ class Session:
         return [n for n, i in self.targets.items() if i.available]
 
     def close(self) -> None:
-        """Ask every worker to exit, all at once."""
+        """Ask every worker to exit, all at once (one by one after `kill`, which stops the thread pool)."""
+        if self.killed:
+            for w in self._all_workers():
+                w.close()
+            return
         list(self.pool.map(WorkerClient.close, self._all_workers()))
         self.pool.shutdown(wait=False)
 
     def kill(self) -> None:
         """End every worker now (an interrupted run): threads waiting on them see them die and return."""
+        self.killed = True
         for w in self._all_workers():
             w.abandon()
         self.pool.shutdown(wait=False, cancel_futures=True)
