@@ -25,7 +25,9 @@ def test_book_and_corpus_agree_across_frameworks(tmp_path, capsys):
     code = main(["test", str(ROOT / "sources"), str(ROOT / "tests" / "corpus"), "--examples=5", "--seed=0", "--no-models",
                  "--no-notebooks",  # the notebooks are compared in tests/test_notebook_equivalence.py
                  f"--cache-dir={ROOT / '.d2lc-cache'}", f"--reports-dir={tmp_path / 'reports'}", "--report", str(report)])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert report.with_suffix(".json").exists(), f"d2lc test exited {code} without a report:\n" + captured.err[-3000:]
     data = json.loads(report.with_suffix(".json").read_text())
     failing = {(row["label"], target): cell.get("status") for row in data["rows"]
                for target, cell in row["cells"].items() if cell.get("status") in ("FAIL", "error")}
