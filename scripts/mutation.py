@@ -52,6 +52,14 @@ def m(name, file, old, new, probe, target, models=False) -> Mutant:
 T, TF, J, MX, PD = "targets/pytorch/", "targets/tensorflow/", "targets/jax/", "targets/mxnet/", "targets/paddle/"
 RED, COMP, LOGIC, IDX, LIN, ELEM, MODELS = (C + f for f in ("reductions.md", "composites.md", "logic.md", "indexing.md",
                                                              "linalg_shape.md", "elementwise.md", "models.md"))
+
+
+JAX_SUM_ROW = '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),'
+
+
+def jax_row(name, row, probe) -> Mutant:
+    """A wrong JAX row written over the shared one (JAX takes most reductions and shape ops from emit/base_ops.py)."""
+    return m(name, J + "ops.py", JAX_SUM_ROW, JAX_SUM_ROW + "\n    " + row + ",", probe, "jax")
 MUTANTS = [
     # PyTorch (the reference: a wrong reference disagrees with the target it is compared with)
     m("torch-mean-as-sum", T + "ops.py", '"mean": Method("mean", dim="axis"', '"mean": Method("sum", dim="axis"', RED, "jax"),
@@ -86,16 +94,11 @@ MUTANTS = [
     m("jax-softmax-axis", J + "ops.py", '"softmax": Fn("jax.nn.softmax", "x", axis="axis")', '"softmax": Fn("jax.nn.softmax", "x")',
       RED, "jax"),
     m("jax-sum-as-mean", J + "ops.py", '"sum": with_dtype(Method("sum"', '"sum": with_dtype(Method("mean"', RED, "jax"),
-    m("jax-mean-keepdims-dropped", J + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),',
-      '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),\n    "mean": Method("mean", axis="axis"),', RED, "jax"),
-    m("jax-var-as-std", J + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),',
-      '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),\n    "var": Method("std", axis="axis", keepdims="keepdims"),', RED, "jax"),
-    m("jax-argmax-keepdims-dropped", J + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),',
-      '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),\n    "argmax": Method("argmax", axis="axis"),', RED, "jax"),
-    m("jax-cumsum-flat", J + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),',
-      '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),\n    "cumsum": Fn("jnp.cumsum", "x"),', RED, "jax"),
-    m("jax-concat-default-axis", J + "ops.py", '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),',
-      '"sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),\n    "concat": Fn("jnp.concatenate", "tensors"),', LIN, "jax"),
+    jax_row("jax-mean-keepdims-dropped", '"mean": Method("mean", axis="axis")', RED),
+    jax_row("jax-var-as-std", '"var": Method("std", axis="axis", keepdims="keepdims")', RED),
+    jax_row("jax-argmax-keepdims-dropped", '"argmax": Method("argmax", axis="axis")', RED),
+    jax_row("jax-cumsum-flat", '"cumsum": Fn("jnp.cumsum", "x")', RED),
+    jax_row("jax-concat-default-axis", '"concat": Fn("jnp.concatenate", "tensors")', LIN),
     m("jax-slice-write-off-by-one", J + "emitter.py", 'at = sub(attr(cst.Name(s.name), cst.Name("at")), self.index(s.index))',
       'at = sub(attr(cst.Name(s.name), cst.Name("at")), [e.with_changes(slice=e.slice.with_changes(upper=binop(e.slice.upper, '
       'cst.Add(), cst.Integer("1")))) if isinstance(e.slice, cst.Slice) and e.slice.upper is not None else e for e in self.index(s.index)])',
