@@ -376,6 +376,18 @@ ch.md:6:12: error: this value does not depend on `X` (or only through `detach`),
   expected: a value computed from `X`
   hint: compute it from `X` after `X` is assigned
 '''),
+    ("grad_of_function_not_using_its_argument", '''\
+def f(X: f32[n]) -> f32[]:
+    return linspace(-1.0, 2.0, 4).sum()
+x = tensor([1.0, 2.0])
+g = grad(f)(x)
+''', '''\
+ch.md:7:5: error: the result of `f` does not depend on `x` (or only through `detach`), so its gradient is zero
+    g = grad(f)(x)
+        ^^^^
+  expected: a function whose result is computed from `x`
+  hint: use that parameter in `f`'s result, or differentiate with respect to another argument
+'''),
     ("grad_with_respect_to_python_number", '''\
 x = 2.0
 g = grad(x * x, x)

@@ -13,9 +13,10 @@ VIEW_OPS = frozenset(name for name, spec in SPECS.items() if spec.view)  # resul
 
 def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:
     top = list(module.stmts())
-    slice_grads(top, [], bag)
+    deps = result_params(module)
+    slice_grads(top, [], bag, deps=deps)
     for f in module.functions.values():
-        slice_grads(f.body, [], bag, params={p.name for p in f.params})
+        slice_grads(f.body, [], bag, params={p.name for p in f.params}, deps=deps)
     blocks = list(_blocks(module))
     claimed: set[int] = set()
     for block in blocks:
@@ -144,20 +145,72 @@ def shared_backward(module: ir.Module) -> dict[int, ir.Grad]:
     return out
 
 
+# ---- data dependence through chapter functions ---------------------------------------------------
+Deps = dict[str, set[int]]  # function name -> positions of the parameters its result may depend on
+
+
+def result_params(module: ir.Module) -> Deps:
+    """For each chapter function, the parameters its returned value may depend on by data flow (an
+    over-approximation: control flow and loops are followed to a fixed point, conditions carry nothing)."""
+    deps: Deps = {}
+    for name, f in module.functions.items():  # definition order: a function calls only earlier ones
+        deps[name] = {i for i, p in enumerate(f.params) if _returns_from(f.body, p.name, deps)}
+    return deps
+
+
+def _returns_from(body: list[ir.Stmt], param: str, deps: Deps) -> bool:
+    stmts = list(ir.walk_stmts(body))
+    tainted = {param}
+    while True:
+        before = len(tainted)
+        for s in stmts:
+            if isinstance(s, ir.For):
+                if dependent_reads(s.iter, deps) & tainted:
+                    tainted.add(s.var)
+            elif not isinstance(s, (ir.If, ir.FuncDef)) and stmt_reads(s, deps) & tainted:
+                tainted |= writes(s)
+        if len(tainted) == before:
+            break
+    return any(isinstance(s, ir.Return) and s.value is not None and dependent_reads(s.value, deps) & tainted
+               for s in stmts)
+
+
+def dependent_reads(e, deps: Deps) -> set[str]:
+    """The names a value may depend on by data flow: `reads` without detached values and without the
+    arguments of a chapter function whose result does not depend on them."""
+    if isinstance(e, ir.CallFunc) and e.func in deps:
+        return set().union(set(), *(dependent_reads(a, deps) for i, a in enumerate(e.args) if i in deps[e.func]))
+    if isinstance(e, ir.Op):
+        return set() if e.op == "detach" else set().union(set(), *(dependent_reads(v, deps) for v in e.args.values()))
+    if isinstance(e, (list, tuple)):
+        return set().union(set(), *(dependent_reads(v, deps) for v in e))
+    if isinstance(e, ir.Seq):
+        return dependent_reads(e.items, deps)
+    return reads(e, through_detach=False)
+
+
+def stmt_reads(s: ir.Stmt, deps: Deps) -> set[str]:
+    """`dependent_reads` of a statement (conservatively all its reads for compound statements)."""
+    if isinstance(s, (ir.Assign, ir.ExprStmt, ir.Return)):
+        return dependent_reads(s.value, deps) if s.value is not None else set()
+    return reads(s, through_detach=False)
+
+
 # ---- autodiff slicing --------------------------------------------------------------------------
-def slice_grads(block: list[ir.Stmt], outer_history: list[ir.Stmt], bag: DiagnosticBag, params: set[str] = frozenset()) -> None:
+def slice_grads(block: list[ir.Stmt], outer_history: list[ir.Stmt], bag: DiagnosticBag, params: set[str] = frozenset(),
+                deps: Deps | None = None) -> None:
     """Fill every Grad's `slice`: the statements that recompute y from x, in source order."""
     for k, stmt in enumerate(block):
         history = outer_history + block[:k]
         for g in grads_in(stmt):
-            g.slice = _slice_for(g, history, bag, params)
+            g.slice = _slice_for(g, history, bag, params, deps or {})
         for name in ("body", "orelse"):
             inner = getattr(stmt, name, None)
             if inner and not isinstance(stmt, ir.FuncDef):
-                slice_grads(inner, history, bag, params)
+                slice_grads(inner, history, bag, params, deps)
 
 
-def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: set[str]) -> list[ir.Stmt]:
+def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: set[str], deps: Deps) -> list[ir.Stmt]:
     x = g.wrt.name
     start = 0
     for i, s in enumerate(history):
@@ -167,12 +220,17 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
     tainted = {x}
     is_tainted: list[bool] = []
     for s in candidates:
-        hit = bool(reads(s, through_detach=False) & tainted)
+        hit = bool(stmt_reads(s, deps) & tainted)
         is_tainted.append(hit)
         if hit:
             tainted |= writes(s)
-    needed = reads(g.y, through_detach=False) & tainted
+    needed = dependent_reads(g.y, deps) & tainted
     if not needed:
+        if isinstance(g.y, ir.CallFunc):
+            bag.error(g.y.loc, f"the result of `{g.y.func}` does not depend on `{x}` (or only through `detach`), "
+                               "so its gradient is zero", expected=f"a function whose result is computed from `{x}`",
+                      hint=f"use that parameter in `{g.y.func}`'s result, or differentiate with respect to another argument")
+            return []
         bag.error(g.y.loc, f"this value does not depend on `{x}` (or only through `detach`), so its gradient is zero",
                   expected=f"a value computed from `{x}`", hint=f"compute it from `{x}` after `{x}` is assigned")
         return []
