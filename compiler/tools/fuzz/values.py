@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 Shape = tuple[int, ...]
 
-SMOOTH_UNARY = ["exp({})", "sin({})", "cos({})", "tanh({})", "sigmoid({})", "square({})", "({}) * ({})"]
+# sin and cos of a large argument are ill-conditioned (one float32 ulp of 1e3 is 6e-5, of 1e8 more than the
+# period): their arguments are bounded, so the comparison sees the op, not each framework's rounding
+SMOOTH_UNARY = ["exp({})", "sin(3.0 * tanh({}))", "cos(3.0 * tanh({}))", "tanh({})", "sigmoid({})", "square({})", "({}) * ({})"]
 ROUGH_UNARY = ["abs({})", "relu({})", "sign({})", "floor({})", "sqrt(abs({}) + 1.0)", "log(abs({}) + 1.0)",
                "clip({}, -1.0, 1.0)", "-({})"]
 BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / (square({}) + 1.0)", "maximum({}, {})", "minimum({}, {})",
