@@ -32,8 +32,8 @@ def _run(code: str) -> dict:
 def test_a_model_inside_sequential_gets_the_training_flag():
     ns = _run(emit(NESTED, "jax"))
     jnp, net = ns["jnp"], ns["Net"]()
-    X = jax.random.normal(jax.random.PRNGKey(3), (2, 8, 8, 4)) + 1.0
-    variables = net.init(jax.random.PRNGKey(0), X)
+    X = jax.random.normal(jax.random.key(3), (2, 8, 8, 4)) + 1.0
+    variables = net.init(jax.random.key(0), X)
     _, updated = net.apply(variables, X, training=True, mutable=["batch_stats"])
     before, after = variables["batch_stats"], updated["batch_stats"]
     assert set(after) == {"Block_0", "Block_1"}

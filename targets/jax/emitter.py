@@ -48,7 +48,7 @@ class JaxEmitter(JaxModels, Emitter):
         if self.x64:
             out.append('jax.config.update("jax_enable_x64", True)')
         if "random" in self.module.features:
-            out.append("key = jax.random.PRNGKey(0)")
+            out.append("key = jax.random.key(0)")
         return out
 
     # gradients: a pure function of x, differentiated by jax.grad
@@ -146,7 +146,7 @@ class JaxEmitter(JaxModels, Emitter):
     def expr_statement(self, s: ir.ExprStmt):
         v = s.value
         if isinstance(v, ir.Op) and v.op == "seed":
-            return [self.assign("key", call("jax.random.PRNGKey", self.expr(v.args["value"])))]
+            return [self.assign("key", call("jax.random.key", self.expr(v.args["value"])))]
         return super().expr_statement(s)
 
 

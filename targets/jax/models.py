@@ -187,13 +187,13 @@ class JaxModels:
                 self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
                 init_key = cst.Name("subkey")
             else:
-                init_key = call("jax.random.PRNGKey", cst.Integer("0"))
+                init_key = call("jax.random.key", cst.Integer("0"))
             self.pre.append(self.assign(self.variables_of(name), call(f"{name}.init", init_key, *args)))
             trained.add(name)
         if name is not None and name in trained:
             return self.to_canonical_layout(c, call(f"{name}.apply", cst.Name(self.variables_of(name)), *args))
         inst = self.expr(c.instance)
         out = sub(cst.Call(attr(inst, cst.Name("init_with_output")),
-                           [cst.Arg(call("jax.random.PRNGKey", cst.Integer("0"))), *[cst.Arg(a) for a in args]]),
+                           [cst.Arg(call("jax.random.key", cst.Integer("0"))), *[cst.Arg(a) for a in args]]),
                   [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
         return self.to_canonical_layout(c, out)

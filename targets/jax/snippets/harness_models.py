@@ -1,7 +1,7 @@
 # Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py.
 # A flax model is stateless, so the handle is [module, variables, submodule paths in call order].
 def d2lc_build(net, X):
-    variables = net.init(jax.random.PRNGKey(0), X, training=False)
+    variables = net.init(jax.random.key(0), X, training=False)
     return [net, variables, d2lc_call_order(net, variables, X)]
 
 
@@ -74,7 +74,7 @@ def d2lc_forward(handle, X):
 
 def d2lc_objective(net, variables, X, y, loss):
     def objective(params):
-        y_hat, updated = net.apply({**variables, "params": params}, X, training=True, rngs={"dropout": jax.random.PRNGKey(1)},
+        y_hat, updated = net.apply({**variables, "params": params}, X, training=True, rngs={"dropout": jax.random.key(1)},
                                    mutable=["batch_stats"])
         return D2LC_LOSSES[loss](y_hat, y), updated  # the running statistics a training step leaves
     return objective

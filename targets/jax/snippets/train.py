@@ -8,7 +8,7 @@ def flatten_steps(y_hat, y):
 def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
     """Minibatch training with a jitted step and per-epoch validation; returns the trained variables."""
     train_batches, val_batches = data
-    key, init_key = jax.random.split(jax.random.PRNGKey(seed))
+    key, init_key = jax.random.split(jax.random.key(seed))
     variables = net.init(init_key, next(iter(train_batches()))[0], training=False)
     params, batch_stats = variables["params"], variables.get("batch_stats", {})
     if clip is not None:
