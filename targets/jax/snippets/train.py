@@ -37,18 +37,18 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
         for X, y in train_batches():
             key, dropout_key = jax.random.split(key)
             params, batch_stats, opt_state, loss = train_step(params, batch_stats, opt_state, X, y, dropout_key)
-            total += float(loss) * y.size
+            total += loss * y.size
             count += y.size
-        history["train loss"].append(total / count)
+        history["train loss"].append(float(total) / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_batches():
             loss, right = eval_step(params, batch_stats, X, y)
-            total += float(loss) * y.size
-            correct += int(right)
+            total += loss * y.size
+            correct += right
             count += y.size
-        history["val loss"].append(total / count)
-        if correct:
-            history["val acc"].append(correct / count)
+        history["val loss"].append(float(total) / count)
+        if jnp.issubdtype(y.dtype, jnp.integer):  # a classifier: its accuracy, 0 included
+            history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
     return {"params": params, "batch_stats": batch_stats}

@@ -25,20 +25,20 @@ def train(net, data, loss_fn, optimizer, hyperparams, num_epochs, clip=None):
                         g[:] *= clip / norm
             # a layer forward skipped this batch keeps its values, as PyTorch's optimizers skip it
             trainer.step(loss.shape[0], ignore_stale_grad=True)
-            total += float(loss.sum())
+            total += loss.sum()
             count += loss.shape[0]
-        history["train loss"].append(total / count)
+        history["train loss"].append(float(total) / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_iter:
             y_hat, y = flatten_steps(net(X), y)
-            total += float(loss_fn(y_hat, y).sum())
+            total += loss_fn(y_hat, y).sum()
             if not numpy.issubdtype(y.dtype, numpy.floating):
                 predictions = y_hat.argmax(axis=1)
-                correct += int((predictions == y.astype(predictions.dtype)).sum())
+                correct += (predictions == y.astype(predictions.dtype)).sum()
             count += y.shape[0]
-        history["val loss"].append(total / count)
-        if correct:
-            history["val acc"].append(correct / count)
+        history["val loss"].append(float(total) / count)
+        if not numpy.issubdtype(y.dtype, numpy.floating):  # a classifier: its accuracy, 0 included
+            history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
     return history

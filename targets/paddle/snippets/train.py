@@ -23,21 +23,21 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
             if clip is not None:
                 nn.utils.clip_grad_norm_(net.parameters(), clip)
             optimizer.step()
-            total += loss.item() * len(y)
+            total += loss.detach() * len(y)
             count += len(y)
-        history["train loss"].append(total / count)
+        history["train loss"].append(float(total) / count)
         net.eval()
         total, correct, count = 0.0, 0, 0
         with paddle.no_grad():
             for X, y in val_iter:
                 y_hat, y = flatten_steps(net(X), y)
-                total += loss_fn(y_hat, y).item() * len(y)
+                total += loss_fn(y_hat, y) * len(y)
                 if not y.is_floating_point():
-                    correct += (y_hat.argmax(axis=1) == y).sum().item()
+                    correct += (y_hat.argmax(axis=1) == y).sum()
                 count += len(y)
-        history["val loss"].append(total / count)
-        if correct:
-            history["val acc"].append(correct / count)
+        history["val loss"].append(float(total) / count)
+        if not y.is_floating_point():  # a classifier: its accuracy, 0 included
+            history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
     return history

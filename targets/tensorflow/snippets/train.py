@@ -26,19 +26,19 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         total, count = 0.0, 0
         for X, y in train_ds:
             loss = train_step(X, y)
-            total += float(loss) * len(y)
+            total += loss * len(y)
             count += len(y)
-        history["train loss"].append(total / count)
+        history["train loss"].append(float(total) / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_ds:
             y_hat, y = flatten_steps(net(X, training=False), y)
-            total += float(loss_fn(y, y_hat)) * len(y)
+            total += loss_fn(y, y_hat) * len(y)
             if y.dtype.is_integer:
-                correct += int(tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == y, tf.int32)))
+                correct += tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == y, tf.int32))
             count += len(y)
-        history["val loss"].append(total / count)
-        if correct:
-            history["val acc"].append(correct / count)
+        history["val loss"].append(float(total) / count)
+        if y.dtype.is_integer:  # a classifier: its accuracy, 0 included
+            history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
     return history
