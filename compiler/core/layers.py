@@ -220,6 +220,10 @@ DATASETS: dict[str, tuple[P, ...]] = {
                              P("noise", "scalar", 0.01), P("batch_size", "scalar", 32)),
     "fashion_mnist": (P("batch_size", "scalar", 64), P("root", "scalar", "../data")),
     "time_machine": (P("batch_size", "scalar", 32), P("num_steps", "scalar", 35), P("root", "scalar", "../data")),
+    # examples X [n, ...] and labels or targets y [n, ...] held in tensors; the last num_val examples validate
+    # (0: validation runs over the training examples, in order)
+    "load_array": (P("X", "tensor"), P("y", "tensor"), P("batch_size", "scalar"), P("shuffle", "scalar", True),
+                   P("num_val", "scalar", 0)),
 }
 
 REQ = REQUIRED

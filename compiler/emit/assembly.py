@@ -40,7 +40,7 @@ class Assembly:
             return
         self.helpers_emitted.add(name)
         for stem, shared in shared_snippets():  # framework-neutral helpers a snippet calls come first
-            if stem != name and f"{stem}(" in code:
+            if stem != name and re.search(rf"(?<![\w.]){stem}\(", code):  # a call of it, not `plt.plot(`
                 self.helper(stem, shared)
         self.pre.extend(parse_snippet(code))
 
