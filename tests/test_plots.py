@@ -192,3 +192,46 @@ def test_each_target_hands_matplotlib_numpy_arrays_in_its_idiom(target, idiom):
     code = emit("x = arange(3.0)\nplot(x, x * 2, xlabel=\"x\")", target)
     assert f"plot({idiom}, [" in code and 'xlabel="x")' in code
     assert code.count("def plot(") == 1 and "import" not in code.split("def plot(")[0]
+
+
+def epoch_losses(printed: str) -> list[float]:
+    """The training losses `train` logs, one per epoch ("epoch 3: train loss 0.1234, ...")."""
+    return [float(line.split("train loss ")[1].split(",")[0]) for line in printed.splitlines() if line.startswith("epoch ")]
+
+
+def test_load_array_feeds_train_on_every_target(tmp_path):
+    from test_soundness import run_everywhere
+    printed = run_everywhere("""
+        seed(0)
+        X = normal((96, 2))
+        y = X @ tensor([[2.0], [-3.4]]) + 4.2
+        model Regression(n_out: int = 1):
+            layer = Linear(n_out)
+            def forward(X: f32[n, 2]):
+                return layer(X)
+        net = Regression()
+        train(net, load_array(X, y, 16), loss=squared_loss, optimizer=SGD(lr=0.1), epochs=4)
+        held_out = load_array(X, y, batch_size=32, shuffle=False, num_val=32)
+        again = Regression()
+        train(again, held_out, loss=squared_loss, optimizer=SGD(lr=0.1), epochs=4)
+        images = normal((48, 1, 6, 6))
+        labels = (images.sum(axis=(1, 2, 3)) > 0).astype(int64)
+        model Tiny(num_classes: int = 2):
+            net = Sequential(Conv2d(4, kernel=3, padding=1), ReLU(), Flatten(), Linear(num_classes))
+            def forward(X: f32[b, 1, 6, 6]):
+                return net(X)
+        tiny = Tiny()
+        train(tiny, load_array(images, labels, 8, num_val=16), loss=cross_entropy, optimizer=Adam(lr=0.01), epochs=2)
+    """, tmp_path)
+    for target, out in printed.items():
+        losses = epoch_losses(out)
+        assert len(losses) == 10, f"{target} printed:\n{out}"
+        assert losses[3] < losses[0] / 4 and losses[7] < losses[4] / 4, f"{target} did not fit the line:\n{out}"
+        assert "val acc" in out.splitlines()[-1], f"{target}: no accuracy for integer labels:\n{out}"
+
+
+def test_load_array_hands_images_to_models_in_their_layout():
+    dsl = "images = zeros((8, 1, 6, 6))\nlabels = zeros((8,), dtype=int64)\ndata = load_array(images, labels, 4)"
+    assert "load_array(images, labels, batch_size=4)" in emit(dsl, "pytorch")
+    assert "load_array(tf.transpose(images, perm=(0, 2, 3, 1)), labels, batch_size=4)" in emit(dsl, "tensorflow")
+    assert "load_array(images.transpose((0, 2, 3, 1)), labels, batch_size=4)" in emit(dsl, "jax")
