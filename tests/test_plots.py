@@ -235,3 +235,27 @@ def test_load_array_hands_images_to_models_in_their_layout():
     assert "load_array(images, labels, batch_size=4)" in emit(dsl, "pytorch")
     assert "load_array(tf.transpose(images, perm=(0, 2, 3, 1)), labels, batch_size=4)" in emit(dsl, "tensorflow")
     assert "load_array(images.transpose((0, 2, 3, 1)), labels, batch_size=4)" in emit(dsl, "jax")
+
+
+def test_fashion_mnist_resizes_its_images_on_every_target(tmp_path):
+    from d2lc.build.sampledata import write_fashion_mnist
+    from test_soundness import run_everywhere
+    write_fashion_mnist(tmp_path / "data")
+    printed = run_everywhere("""
+        model Wide(num_classes: int = 10):
+            net = Sequential(Conv2d(2, kernel=3, stride=2), ReLU(), Flatten(), Linear(num_classes))
+            def forward(X: f32[b, 1, 33, 41]):
+                return net(X)
+        net = Wide()
+        train(net, fashion_mnist(batch_size=32, root="data", resize=(33, 41)), loss=cross_entropy,
+              optimizer=Adam(lr=0.01), epochs=1)
+        model Square(num_classes: int = 10):
+            net = Sequential(Conv2d(2, kernel=3, stride=2), ReLU(), Flatten(), Linear(num_classes))
+            def forward(X: f32[b, 1, 12, 12]):
+                return net(X)
+        small = Square()
+        train(small, fashion_mnist(batch_size=32, root="data", resize=12), loss=cross_entropy, optimizer=Adam(lr=0.01),
+              epochs=1)
+    """, tmp_path)
+    for target, out in printed.items():
+        assert len(epoch_losses(out)) == 2, f"{target} printed:\n{out}"

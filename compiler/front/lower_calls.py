@@ -9,7 +9,7 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
-from d2lc.front.lower_plots import lower_figure, lower_load_array
+from d2lc.front.lower_plots import DATA_FROM, lower_figure
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
@@ -55,8 +55,8 @@ class CallLowering(LowererBase):
             return lower_apply(self, e, sym.type, name, sym.layer)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
-        if sym is None and name == "load_array":
-            return lower_load_array(self, e)
+        if sym is None and name in DATA_FROM:
+            return DATA_FROM[name](self, e)
         if sym is None or isinstance(sym.type, ModelType):
             lowered = lower_call(self, e, name)
             if lowered is not None:

@@ -1,5 +1,6 @@
-"""Lowering of the figure built-ins (`plot`, `heatmap`, `show_images`, core/plots.py) and of `load_array`, the data
-set made from tensors: arity, keyword names, value types, ranks, and lengths wherever they are known."""
+"""Lowering of the figure built-ins (`plot`, `heatmap`, `show_images`, core/plots.py), of `load_array`, the data
+set made from tensors, and of `fashion_mnist`'s `resize=`: arity, keyword names, value types, ranks, and lengths
+wherever they are known."""
 from __future__ import annotations
 
 from typing import Any
@@ -196,3 +197,25 @@ def lower_load_array(lw: LowererBase, e: A.Call) -> ir.Expr:
                  hint="the last num_val examples validate; the others train")
         ok = False
     return ir.Construct(OpaqueType("data"), e.loc, "load_array", args) if ok else ir.Const(ANY, e.loc, None)
+
+
+def lower_fashion_mnist(lw: LowererBase, e: A.Call) -> ir.Expr:
+    """`fashion_mnist(batch_size=64, root="../data", resize=None)`; `resize` is a size or (height, width)."""
+    args = bind(lw, DATASETS["fashion_mnist"], e, "fashion_mnist")
+    if args is None:
+        return ir.Const(ANY, e.loc, None)
+    resize = args["resize"]
+    if resize is not None and not isinstance(resize.type, AnyType):
+        t = resize.type
+        size = static_value(resize)
+        sizes = size if isinstance(size, tuple) else (size,)
+        if not (_is(t, "int") or isinstance(t, SeqType) and len(t.items) == 2 and all(_is(i, "int") for i in t.items)):
+            return lw.error(resize.loc, f"`resize` must be a size or (height, width), got {article(t)}", expected="an int or a pair of ints",
+                            hint="e.g. resize=224 or resize=(224, 224)")
+        if any(isinstance(v, int) and v <= 0 for v in sizes):
+            return lw.error(resize.loc, f"`resize` must be positive, got {size}", expected="image sizes of at least one pixel")
+    return ir.Construct(OpaqueType("data"), e.loc, "fashion_mnist", args)
+
+
+# data sets whose arguments take more checks than their parameters' kinds
+DATA_FROM = {"load_array": lower_load_array, "fashion_mnist": lower_fashion_mnist}
