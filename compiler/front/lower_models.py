@@ -11,9 +11,10 @@ from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
 from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from d2lc.core.ops import REQUIRED, P
+from d2lc.core.plots import PLOTS
 from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
 
-MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | {"param", "train"}
+MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | set(PLOTS) | {"param", "train"}
 
 
 def bind(lw: LowererBase, params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
@@ -196,7 +197,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         return None
     if s.name in MODEL_BUILTINS | set(LOSSES) | set(INITS):
         what = "layer" if s.name in LAYERS else "optimizer" if s.name in OPTIMIZERS else "data set" if s.name in DATASETS \
-            else "loss" if s.name in LOSSES else "initialiser" if s.name in INITS else "name"
+            else "loss" if s.name in LOSSES else "initialiser" if s.name in INITS else "figure" if s.name in PLOTS else "name"
         lw.error(name_loc, f"a model cannot be named `{s.name}`, the DSL's built-in {what}",
                  expected="a name that is not a built-in", hint=f"call it `My{s.name}` or another name of its own")
         return None

@@ -56,7 +56,7 @@ def lower_figure(lw: LowererBase, e: A.Call, name: str) -> ir.Expr:
         return lw.error(e.func.loc, f"`{name}` draws a figure at the top level of a chapter, not inside a "
                         + ("model" if lw.current_model is not None else "function"),
                         expected=f"{name}(...) outside `def` and `model` blocks",
-                        hint="return the values from the function and draw them where it is called")
+                        hint="return the values and draw them at the top level of the chapter")
     args = bind(lw, PLOTS[name], e, name, hint=f"the call is {SIGNATURES[name]}")
     if args is None:
         return ir.Const(ANY, e.loc, None)
