@@ -44,6 +44,10 @@ class Assembly:
                 self.helper(stem, shared)
         self.pre.extend(parse_snippet(code))
 
+    def shared_helper(self, name: str) -> None:
+        """Emit the framework-neutral helper `name` (compiler/emit/snippets/NAME.py) once per notebook."""
+        self.helper(name, dict(shared_snippets())[name])
+
     def prelude(self) -> list[str]:
         """Statements after the imports, e.g. `npx.set_np()`."""
         return []

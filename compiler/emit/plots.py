@@ -13,7 +13,6 @@ from libcst.helpers import parse_template_expression
 from d2lc.core import ir
 from d2lc.core.plots import PLOTS
 from d2lc.core.types import ListType, TensorType
-from d2lc.emit.assembly import shared_snippets
 from d2lc.emit.fmt import attr, parenthesize
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ def _images(em: "EmitterLike", imgs: ir.Expr) -> cst.BaseExpression:
 
 
 def _figure(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
-    em.helper(node.op, dict(shared_snippets())[node.op])
+    em.shared_helper(node.op)
     first = {"plot": lambda: [_array(em, node.args["x"]), _curves(em, node.args["ys"])],
              "heatmap": lambda: [_array(em, node.args["M"])],
              "show_images": lambda: [_images(em, node.args["imgs"]), em.expr(node.args["num_rows"]), em.expr(node.args["num_cols"])]}
