@@ -259,3 +259,32 @@ def test_fashion_mnist_resizes_its_images_on_every_target(tmp_path):
     """, tmp_path)
     for target, out in printed.items():
         assert len(epoch_losses(out)) == 2, f"{target} printed:\n{out}"
+
+
+@pytest.mark.parametrize("target", ["pytorch", "mxnet"])  # MXNet's environment has an older matplotlib (3.7)
+def test_executed_notebooks_keep_each_figure_as_an_inline_png(target, tmp_path):
+    """In a Jupyter kernel (as `d2lc build --execute` runs the book) figures use the inline backend: each one is a
+    PNG output of its cell, and nothing waits for a window."""
+    import nbformat
+    from d2lc.build.execute import run_notebook, write_kernelspec
+    backend = get_backend(target)
+    python = python_for(backend)
+    if python is None or not framework_available(str(python), backend.environment.packages):
+        pytest.skip(f"{target} is not installed")
+    src = tmp_path / "case.md"
+    src.write_text(chapter("""
+        x = arange(0.0, 1.0, 0.25)
+        plot(x, [x, x * x], legend=["x", "x^2"])
+        heatmap(softmax(arange(6.0).reshape(2, 3), axis=-1))
+        show_images(arange(2.0 * 16).reshape(2, 1, 4, 4) / 32, 1, 2)
+    """), encoding="utf-8")
+    result = build([src], [backend], tmp_path / "out", jobs=1)
+    assert not result.errors, result.errors
+    (path, text), = result.outputs.items()
+    kernels = write_kernelspec(tmp_path / "kernels", backend.environment.name, python)
+    work = tmp_path / "work"
+    work.mkdir()
+    nb, failure = run_notebook(nbformat.reads(text, as_version=4), kernels, backend.environment.name, work, 120)
+    assert failure is None, failure
+    figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == 3
