@@ -1,5 +1,6 @@
-"""Error messages of the figure built-ins and of the data sets made from tensors (the style of test_errors.py:
-each case's WHOLE rendered message, location, caret, expectation and hint included)."""
+"""Error messages of the figure built-ins, of the data sets made from tensors, and of `train` given a data set
+that does not suit the model or the loss (the style of
+test_errors.py: each case's WHOLE rendered message, location, caret, expectation and hint included)."""
 from __future__ import annotations
 
 import pytest
@@ -209,6 +210,68 @@ ch.md:6:9: error: `plot` draws a figure at the top level of a chapter, not insid
   expected: plot(...) outside `def` and `model` blocks
   hint: return the values and draw them at the top level of the chapter
 '''),
+    # train checks a data set whose batches' types are known against the model's input and the loss
+    ('train_resize_mismatch', '''\
+model Net(k: int = 10):
+    net = Sequential(Flatten(), Linear(k))
+    def forward(X: f32[b, 1, 28, 28]):
+        return net(X)
+net = Net()
+train(net, fashion_mnist(batch_size=32, resize=64), loss=cross_entropy, optimizer=SGD(lr=0.1))
+''', '''\
+ch.md:9:12: error: this data set's examples are float32[?, 1, 64, 64], but `Net`'s forward takes X: float32[b, 1, 28, 28]
+    train(net, fashion_mnist(batch_size=32, resize=64), loss=cross_entropy, optimizer=SGD(lr=0.1))
+               ^^^^^^^^^^^^^
+  expected: examples float32[b, 1, 28, 28] (any batch size)
+  hint: make the examples match forward's annotation (load_array's X, fashion_mnist's resize=), or change the annotation
+'''),
+    ('train_float_labels', '''\
+model Reg(k: int = 1):
+    layer = Linear(k)
+    def forward(X: f32[n, 2]):
+        return layer(X)
+net = Reg()
+X = ones((8, 2))
+data = load_array(X, X.sum(axis=1), 4)
+train(net, data, loss=cross_entropy, optimizer=SGD(lr=0.1))
+''', '''\
+ch.md:11:12: error: `cross_entropy` needs integer class labels, but this data set's labels are float32[?]
+    train(net, data, loss=cross_entropy, optimizer=SGD(lr=0.1))
+               ^^^^
+  expected: int64 labels [n]
+  hint: cast the labels with `.astype(int64)`, or use `loss=squared_loss` for real-valued targets
+'''),
+    ('train_int_targets', '''\
+model Reg(k: int = 1):
+    layer = Linear(k)
+    def forward(X: f32[n, 2]):
+        return layer(X)
+net = Reg()
+X = ones((8, 2))
+train(net, load_array(X, arange(8), 4), loss=squared_loss, optimizer=SGD(lr=0.1))
+''', '''\
+ch.md:10:12: error: `squared_loss` needs real-valued targets, but this data set's labels are int64[?]
+    train(net, load_array(X, arange(8), 4), loss=squared_loss, optimizer=SGD(lr=0.1))
+               ^^^^^^^^^^
+  expected: float32 targets [n, k]
+  hint: cast the targets with `.astype(float32)`, or use `loss=cross_entropy` for class labels
+'''),
+    ('train_features', '''\
+model Reg(k: int = 1):
+    layer = Linear(k)
+    def forward(X: f32[n, 2]):
+        return layer(X)
+net = Reg()
+X = ones((8, 3))
+train(net, load_array(X, X[:, :1], 4), loss=squared_loss, optimizer=SGD(lr=0.1))
+''', '''\
+ch.md:10:12: error: this data set's examples are float32[?, 3], but `Reg`'s forward takes X: float32[n, 2]
+    train(net, load_array(X, X[:, :1], 4), loss=squared_loss, optimizer=SGD(lr=0.1))
+               ^^^^^^^^^^
+  expected: examples float32[n, 2] (any batch size)
+  hint: make the examples match forward's annotation (load_array's X, fashion_mnist's resize=), or change the annotation
+'''),
+
 ]
 
 

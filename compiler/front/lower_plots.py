@@ -12,7 +12,7 @@ from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import DATASETS
 from d2lc.core.plots import PLOTS, SCALES
-from d2lc.core.types import ANY, NONE, AnyType, ListType, OpaqueType, ScalarType, SeqType, TensorType, Type, dims_equal, fmt_shape
+from d2lc.core.types import ANY, DEFAULT_FLOAT, DEFAULT_INT, NONE, AnyType, DataType, ListType, ScalarType, SeqType, TensorType, Type, dims_equal, fmt_shape
 
 SIGNATURES = {
     "plot": "plot(x, ys, legend=[...], xlabel=..., ylabel=..., xlim=(lo, hi), ylim=(lo, hi), xscale=..., yscale=..., figsize=(w, h))",
@@ -196,7 +196,14 @@ def lower_load_array(lw: LowererBase, e: A.Call) -> ir.Expr:
                  expected="0 (validate on the training examples) or the number of examples held out at the end",
                  hint="the last num_val examples validate; the others train")
         ok = False
-    return ir.Construct(OpaqueType("data"), e.loc, "load_array", args) if ok else ir.Const(ANY, e.loc, None)
+    if not ok:
+        return ir.Const(ANY, e.loc, None)
+    return ir.Construct(DataType("data", _batch(X.type), _batch(y.type)), e.loc, "load_array", args)
+
+
+def _batch(t: Type) -> TensorType | None:
+    """The type of a batch of a tensor's rows: any number of them."""
+    return TensorType(t.dtype, (None,) + t.shape[1:]) if isinstance(t, TensorType) else None
 
 
 def lower_fashion_mnist(lw: LowererBase, e: A.Call) -> ir.Expr:
@@ -214,8 +221,29 @@ def lower_fashion_mnist(lw: LowererBase, e: A.Call) -> ir.Expr:
                             hint="e.g. resize=224 or resize=(224, 224)")
         if any(isinstance(v, int) and v <= 0 for v in sizes):
             return lw.error(resize.loc, f"`resize` must be positive, got {size}", expected="image sizes of at least one pixel")
-    return ir.Construct(OpaqueType("data"), e.loc, "fashion_mnist", args)
+    size = static_value(resize) if resize is not None else 28
+    height, width = size if isinstance(size, tuple) else (size, size)
+    images = TensorType(DEFAULT_FLOAT, (None, 1, height if isinstance(height, int) else None, width if isinstance(width, int) else None))
+    return ir.Construct(DataType("data", images, TensorType(DEFAULT_INT, (None,))), e.loc, "fashion_mnist", args)
 
 
-# data sets whose arguments take more checks than their parameters' kinds
-DATA_FROM = {"load_array": lower_load_array, "fashion_mnist": lower_fashion_mnist}
+def lower_dataset(lw: LowererBase, e: A.Call) -> ir.Expr:
+    """`synthetic_regression(w, b, ...)` (examples [n, len(w)], targets [n, 1]) and `time_machine(...)` (token ids
+    [batch, num_steps], the next ones as labels)."""
+    name = e.func.id  # type: ignore[attr-defined]
+    args = bind(lw, DATASETS[name], e, name)
+    if args is None:
+        return ir.Const(ANY, e.loc, None)
+    if name == "synthetic_regression":
+        w = args["w"].type
+        k = w.shape[0] if isinstance(w, TensorType) and w.rank == 1 else None
+        examples, labels = TensorType(DEFAULT_FLOAT, (None, k)), TensorType(DEFAULT_FLOAT, (None, 1))
+    else:
+        steps = static_value(args["num_steps"]) if args["num_steps"] is not None else 35
+        examples = labels = TensorType(DEFAULT_INT, (None, steps if isinstance(steps, int) else None))
+    return ir.Construct(DataType("data", examples, labels), e.loc, name, args)
+
+
+# every data set: its arguments checked, the types of its batches known
+DATA_FROM = {"load_array": lower_load_array, "fashion_mnist": lower_fashion_mnist, "synthetic_regression": lower_dataset,
+             "time_machine": lower_dataset}
