@@ -88,6 +88,9 @@ FIGURES = """
     for i in range(1, 3):
         curves.append((x * i).exp())
     plot(x, curves, yscale="log")
+    pair = [x * x, 2 * x - 1]
+    names = ["f(x)", "tangent"]
+    plot(x, pair, legend=names, xlabel="x", ylabel="f(x)")
     W = softmax(arange(24.0).reshape(4, 6) / 10, axis=-1)
     heatmap(W, xlabel="keys", ylabel="queries", title="attention")
     heatmap(W.reshape(1, 2, 2, 6), cmap="Blues")
@@ -110,7 +113,9 @@ def expected_figures():
 def check_figures(figures: list) -> None:
     """Fails unless the drawn figures are FIGURES' values, in matplotlib's layouts."""
     (f0, f1), curves, W, imgs = expected_figures()
-    assert len(figures) == 7
+    assert len(figures) == 8
+    assert figures[2] == figures[0]  # the same curves and labels, from names holding lists
+    del figures[2]
     line, log = figures[0][0], figures[1][0]
     for (xs, ys), want in zip(line["lines"], (f0, f1)):
         np.testing.assert_allclose(xs, np.arange(0.0, 3.0, 0.25))

@@ -12,7 +12,7 @@ from libcst.helpers import parse_template_expression
 
 from d2lc.core import ir
 from d2lc.core.plots import PLOTS
-from d2lc.core.types import ListType, TensorType
+from d2lc.core.types import ListType, SeqType, TensorType
 from d2lc.emit.fmt import attr, parenthesize
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _curves(em: "EmitterLike", ys: ir.Expr) -> cst.BaseExpression:
     """A list of NumPy arrays, one per curve."""
     if isinstance(ys, ir.Seq):
         return cst.List([cst.Element(_array(em, y)) for y in ys.items])
-    if isinstance(ys.type, ListType):  # a list built with append: convert each tensor it holds
+    if isinstance(ys.type, (ListType, SeqType)):  # a name holding a list: convert each tensor in it
         y = em.scratch("y")
         return cst.ListComp(numpy_of(em, cst.Name(y)), cst.CompFor(cst.Name(y), em.expr(ys)))
     return cst.List([cst.Element(_array(em, ys))])

@@ -103,8 +103,8 @@ def _check_plot(lw: LowererBase, args: dict[str, Any]) -> bool:
         curves = [ys]
     elif isinstance(ys.type, ListType) and (ys.type.elem is None or isinstance(ys.type.elem, TensorType)):
         curves = [ir.Var(ys.type.elem, ys.loc, "_")] if ys.type.elem is not None else []
-    elif isinstance(ys.type, SeqType) and isinstance(ys, ir.Seq):
-        curves = ys.items
+    elif isinstance(ys.type, SeqType):  # a list written out, or a name holding one
+        curves = ys.items if isinstance(ys, ir.Seq) else [ir.Var(t, ys.loc, "_") for t in ys.type.items]
     elif isinstance(ys.type, AnyType):
         return True
     else:
