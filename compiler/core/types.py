@@ -207,6 +207,15 @@ class OpaqueType:
 
 
 @dataclass(frozen=True)
+class DataType(OpaqueType):
+    """A data set ('data') whose batches' types are known: examples [batch, ...] and labels or targets [batch, ...],
+    both in the DSL's layout (None: not known), so `train` can check them against the model and the loss."""
+
+    examples: "TensorType | None" = None
+    labels: "TensorType | None" = None
+
+
+@dataclass(frozen=True)
 class ListType:
     """A Python list built with `append` (its length is known only at run time)."""
 

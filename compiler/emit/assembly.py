@@ -40,9 +40,13 @@ class Assembly:
             return
         self.helpers_emitted.add(name)
         for stem, shared in shared_snippets():  # framework-neutral helpers a snippet calls come first
-            if stem != name and f"{stem}(" in code:
+            if stem != name and re.search(rf"(?<![\w.]){stem}\(", code):  # a call of it, not `plt.plot(`
                 self.helper(stem, shared)
         self.pre.extend(parse_snippet(code))
+
+    def shared_helper(self, name: str) -> None:
+        """Emit the framework-neutral helper `name` (compiler/emit/snippets/NAME.py) once per notebook."""
+        self.helper(name, dict(shared_snippets())[name])
 
     def prelude(self) -> list[str]:
         """Statements after the imports, e.g. `npx.set_np()`."""

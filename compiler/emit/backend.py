@@ -72,6 +72,8 @@ class Backend:
     natural_dtype: Callable[["ir.Op"], DType | None] = lambda op: None  # a creation op's dtype without `dtype=`
     # The dtype each IR dtype is computed in unless the chapter asks for 64-bit dtypes (JAX: int64 -> int32)
     narrow_dtypes: dict[DType, DType] = field(default_factory=dict)
+    # A tensor `{x}` as a NumPy array, in the framework's idiom (what figures hand to matplotlib)
+    numpy_of: str = "numpy.asarray({x})"
 
     def supports(self, op: str) -> bool:
         from d2lc.emit.generic import GENERIC  # here, not above: a rebuild from the cache loads no libcst

@@ -1,4 +1,4 @@
-"""Ops every Python target spells the same way (`print`, `and`, `float(x)`, `xs.append`, indexing), and
+"""Ops every Python target spells the same way (`print`, `and`, `float(x)`, `xs.append`, indexing, figures), and
 the plain-Python spelling of elementwise ops on Python numbers. Looked up before a backend's table."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.fmt import attr, binop, compare, unary
+from d2lc.emit.plots import FIGURES
 
 if TYPE_CHECKING:
     from d2lc.emit.rules import EmitterLike
@@ -37,6 +38,7 @@ GENERIC: dict[str, Generic] = {
     "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
     "getitem": lambda em, n: em.getitem(n),  # the emitter's: the backend's rule for tensors, channels-last indices
     "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
+    **FIGURES,  # plot, heatmap, show_images: matplotlib, with each target's tensors as NumPy arrays
 }
 
 _PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": cst.Divide, "floordiv": cst.FloorDivide,

@@ -109,8 +109,13 @@ def layer_call(em: "Emitter", layer: ir.Layer, rows: Mapping[str, LayerRow], pat
 
 
 def dataset_call(em: "Emitter", c: ir.Construct, snippets: Path) -> cst.Call:
-    """`fashion_mnist(batch_size=...)`: a data set's helper (the backend's snippet of that name) and its call."""
+    """`fashion_mnist(batch_size=...)`: a data set's helper (the backend's snippet of that name) and its call.
+    `load_array(X, y, ...)` takes its tensors by position, the examples in the layout the models compute in."""
     em.helper(c.kind, (snippets / f"{c.kind}.py").read_text(encoding="utf-8"))
+    if c.kind == "load_array":
+        head = [cst.Arg(em.model_input(c.args["X"])), cst.Arg(em.expr(c.args["y"]))]
+        rest = [keyword(k, em.expr(v)) for k, v in c.args.items() if v is not None and k not in ("X", "y")]
+        return cst.Call(cst.Name(c.kind), head + rest)
     return cst.Call(cst.Name(c.kind), [keyword(k, em.expr(v)) for k, v in c.args.items() if v is not None])
 
 

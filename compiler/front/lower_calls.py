@@ -9,9 +9,11 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
+from d2lc.front.lower_plots import DATA_FROM, lower_figure
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
+from d2lc.core.plots import PLOTS
 from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, TensorType, dims_equal, fmt_shape
 
 
@@ -51,6 +53,10 @@ class CallLowering(LowererBase):
             return self._call_user(sym.func, e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
             return lower_apply(self, e, sym.type, name, sym.layer)
+        if sym is None and name in PLOTS:
+            return lower_figure(self, e, name)
+        if sym is None and name in DATA_FROM:
+            return DATA_FROM[name](self, e)
         if sym is None or isinstance(sym.type, ModelType):
             lowered = lower_call(self, e, name)
             if lowered is not None:

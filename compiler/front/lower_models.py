@@ -11,9 +11,10 @@ from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
 from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from d2lc.core.ops import REQUIRED, P
-from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
+from d2lc.core.plots import PLOTS
+from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
 
-MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | {"param", "train"}
+MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | set(PLOTS) | {"param", "train"}
 
 
 def bind(lw: LowererBase, params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
@@ -196,7 +197,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         return None
     if s.name in MODEL_BUILTINS | set(LOSSES) | set(INITS):
         what = "layer" if s.name in LAYERS else "optimizer" if s.name in OPTIMIZERS else "data set" if s.name in DATASETS \
-            else "loss" if s.name in LOSSES else "initialiser" if s.name in INITS else "name"
+            else "loss" if s.name in LOSSES else "initialiser" if s.name in INITS else "figure" if s.name in PLOTS else "name"
         lw.error(name_loc, f"a model cannot be named `{s.name}`, the DSL's built-in {what}",
                  expected="a name that is not a built-in", hint=f"call it `My{s.name}` or another name of its own")
         return None
@@ -380,5 +381,32 @@ def lower_train(lw: LowererBase, e: A.Call) -> ir.Stmt | None:
         return None
     epochs = lw.expr(raw["epochs"]) if "epochs" in raw else ir.Const(INT, e.loc, 10)
     clip = lw.expr(raw["clip"]) if "clip" in raw else None
+    if not _data_fits(lw, lw.models.get(net.type.name), data, loss):
+        return None
     return ir.Train(e.loc, net, data, loss, opt, epochs, clip, lw.models.get(net.type.name))
+
+
+def _data_fits(lw: LowererBase, model: ir.ModelDef | None, data: ir.Expr, loss: ir.Construct) -> bool:
+    """A data set whose batches' types are known must suit the model's annotated input and the loss."""
+    t = data.type
+    if not isinstance(t, DataType):
+        return True
+    x = model.forward.params[0].type if model is not None and model.forward is not None and model.forward.params else None
+    ex = t.examples
+    if isinstance(x, TensorType) and ex is not None and (x.rank != ex.rank or x.dtype != ex.dtype or any(
+            isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(x.shape[1:], ex.shape[1:]))):
+        lw.error(data.loc, f"this data set's examples are {ex}, but `{model.name}`'s forward takes {model.forward.params[0].name}: {x}",
+                 expected=f"examples {x} (any batch size)",
+                 hint="make the examples match forward's annotation (load_array's X, fashion_mnist's resize=), or change the annotation")
+        return False
+    y = t.labels
+    if y is not None and loss.kind == "cross_entropy" and not y.dtype.is_int:
+        lw.error(data.loc, f"`cross_entropy` needs integer class labels, but this data set's labels are {y}", expected="int64 labels [n]",
+                 hint="cast the labels with `.astype(int64)`, or use `loss=squared_loss` for real-valued targets")
+        return False
+    if y is not None and loss.kind == "squared_loss" and not y.dtype.is_float:
+        lw.error(data.loc, f"`squared_loss` needs real-valued targets, but this data set's labels are {y}", expected="float32 targets [n, k]",
+                 hint="cast the targets with `.astype(float32)`, or use `loss=cross_entropy` for class labels")
+        return False
+    return True
 

@@ -28,4 +28,5 @@ backend = Backend(
     layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
+    numpy_of="{x}.asnumpy()",
 )

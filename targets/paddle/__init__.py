@@ -32,4 +32,5 @@ backend = torch_backend.derive(
     layouts=Layouts(dense_weight="in_out", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
+    numpy_of="{x}.numpy()",
 )

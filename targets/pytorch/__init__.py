@@ -29,4 +29,5 @@ backend = Backend(
     layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
     cast_operands=frozenset({"mean", "var", "norm"}),
     natural_dtype=natural_dtype,
+    numpy_of="{x}.detach().numpy()",
 )

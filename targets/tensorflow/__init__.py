@@ -27,4 +27,5 @@ backend = Backend(
     layouts=Layouts(dense_weight="in_out", conv_kernel="HWIO", activations="NHWC", recurrent="keras"),
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
+    numpy_of="{x}.numpy()",
 )

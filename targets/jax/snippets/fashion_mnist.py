@@ -1,5 +1,6 @@
-def fashion_mnist(batch_size=64, root="../data", seed=0):
-    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 28, 28, 1] (channels last) in [0, 1]."""
+def fashion_mnist(batch_size=64, root="../data", resize=None, seed=0):
+    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 28, 28, 1] (channels last) in [0, 1],
+    each batch resized to RESIZE (a size or (height, width)) if given."""
     def read(kind):
         folder = pathlib.Path(root) / "fashion-mnist"
         with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
@@ -7,4 +8,11 @@ def fashion_mnist(batch_size=64, root="../data", seed=0):
         with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
             labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
         return images.reshape(-1, 28, 28, 1).astype(numpy.float32) / 255, labels.astype(numpy.int32)
-    return (minibatches(*read("train"), batch_size, shuffle_seed=seed), minibatches(*read("t10k"), batch_size))
+    def resized(batches):
+        size = (resize, resize) if isinstance(resize, int) else resize
+        def resized_batches():
+            for X, y in batches():
+                yield jax.image.resize(X, (len(X), *size, 1), "linear"), y
+        return resized_batches if resize is not None else batches
+    return (resized(minibatches(*read("train"), batch_size, shuffle_seed=seed)),
+            resized(minibatches(*read("t10k"), batch_size)))

@@ -1,5 +1,6 @@
-def fashion_mnist(batch_size=64, root="../data"):
-    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 1, 28, 28] in [0, 1], int64 labels."""
+def fashion_mnist(batch_size=64, root="../data", resize=None):
+    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 1, 28, 28] in [0, 1] (each batch resized
+    to RESIZE, a size or (height, width), if given), int64 labels."""
     def read(kind):
         folder = pathlib.Path(root) / "fashion-mnist"
         with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
@@ -8,5 +9,9 @@ def fashion_mnist(batch_size=64, root="../data"):
             labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
         X = paddle.to_tensor(images.reshape(-1, 1, 28, 28), dtype=paddle.float32) / 255
         return paddle.io.TensorDataset([X, paddle.to_tensor(labels, dtype=paddle.int64)])
-    return (paddle.io.DataLoader(read("train"), batch_size=batch_size, shuffle=True),
-            paddle.io.DataLoader(read("t10k"), batch_size=batch_size))
+    def resized(batch):
+        X, y = (paddle.stack(column) for column in zip(*batch))
+        return nn.functional.interpolate(X, size=(resize, resize) if isinstance(resize, int) else resize, mode="bilinear"), y
+    collate = resized if resize is not None else None
+    return (paddle.io.DataLoader(read("train"), batch_size=batch_size, shuffle=True, collate_fn=collate),
+            paddle.io.DataLoader(read("t10k"), batch_size=batch_size, collate_fn=collate))

@@ -1,5 +1,6 @@
-def fashion_mnist(batch_size=64, root="../data"):
-    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 28, 28, 1] (channels last) in [0, 1]."""
+def fashion_mnist(batch_size=64, root="../data", resize=None):
+    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 28, 28, 1] (channels last) in [0, 1],
+    each batch resized to RESIZE (a size or (height, width)) if given."""
     def read(kind):
         folder = pathlib.Path(root) / "fashion-mnist"
         with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
@@ -8,5 +9,9 @@ def fashion_mnist(batch_size=64, root="../data"):
             labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
         X = tf.constant(images.reshape(-1, 28, 28, 1), dtype=tf.float32) / 255
         return tf.data.Dataset.from_tensor_slices((X, tf.constant(labels, dtype=tf.int64)))
+    def resized(data):
+        size = (resize, resize) if isinstance(resize, int) else resize
+        return data.map(lambda X, y: (tf.image.resize(X, size), y)) if resize is not None else data
     train = read("train")
-    return train.shuffle(len(train)).batch(batch_size), read("t10k").batch(batch_size)
+    return (resized(train.shuffle(len(train)).batch(batch_size)),
+            resized(read("t10k").batch(batch_size)))

@@ -1,0 +1,7 @@
+def load_array(X, y, batch_size, shuffle=True, num_val=0):
+    """Batched (X, y) data sets: training (shuffled every epoch if asked), and validation on the last num_val
+    examples (with num_val=0, on the training examples, in order)."""
+    n = len(X) - num_val
+    train = tf.data.Dataset.from_tensor_slices((X[:n], y[:n]))
+    val = tf.data.Dataset.from_tensor_slices((X[n:], y[n:])) if num_val else train
+    return (train.shuffle(n) if shuffle else train).batch(batch_size), val.batch(batch_size)
