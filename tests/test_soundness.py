@@ -200,3 +200,19 @@ def test_a_layer_forward_may_skip_trains_on_mxnet(tmp_path):
         print(net(ones((3, 2))).shape[0])
     """, tmp_path)
     assert {t: out.splitlines()[-1] for t, out in printed.items()} == {t: "3" for t in printed}
+
+
+def test_a_model_made_in_the_train_call_is_initialised_on_mxnet(tmp_path):
+    """`train(MLP(), ...)` (as docs/dsl.md writes it): gluon needs `initialize()` before the Trainer reads the
+    parameters, and it used to follow assignments only."""
+    printed = run_everywhere("""
+        model MLP(h: int = 4):
+            net = Sequential(Linear(h), ReLU(), Linear(1))
+            def forward(X: f32[n, 2]):
+                return net(X)
+
+        data = synthetic_regression(tensor([2.0, -3.4]), 4.2, num_train=64, num_val=32, batch_size=16)
+        train(MLP(h=8), data, loss=squared_loss, optimizer=SGD(lr=0.03), epochs=1)
+        print("trained")
+    """, tmp_path)
+    assert {t: out.splitlines()[-1] for t, out in printed.items()} == {t: "trained" for t in printed}

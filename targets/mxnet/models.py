@@ -62,7 +62,7 @@ class MXNetModels:
         if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=EQ)])
         out = with_args(out, self.layer_inits.args(self, layer))
-        return out  # (gluon's default pooling stride is the window, as in the DSL)
+        return self._initialized(layer, out)  # (gluon's default pooling stride is the window, as in the DSL)
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean, low, high = (static_value(init.args.get(n)) for n in ("mean", "low", "high"))
@@ -126,9 +126,23 @@ class MXNetModels:
 
     def after_stmt(self, s, out):
         out = super().after_stmt(s, out)
-        if isinstance(s, ir.Assign) and (isinstance(s.value, ir.NewModel) or isinstance(s.value, ir.Layer) and has_params(s.value)):
+        if isinstance(s, ir.Assign) and _needs_initialize(s.value):
             out.append(cst.SimpleStatementLine([cst.Expr(call(f"{s.name}.initialize"))]))
         return out
+
+    def new_model(self, n: ir.NewModel) -> cst.BaseExpression:
+        return self._initialized(n, super().new_model(n))
+
+    def _initialized(self, node: ir.Expr, code: cst.BaseExpression) -> cst.BaseExpression:
+        """A model or layer made outside an assignment (`train(MLP(), ...)`, `print(Linear(2)(X))`) is named
+        first, so that it can be initialised before its first use; an assigned one is initialised after it."""
+        s = self.current_stmt
+        if self.in_model or (isinstance(s, ir.Assign) and s.value is node) or not _needs_initialize(node):
+            return code
+        name = self.fresh("net")
+        self.pre.append(self.assign(name, code))
+        self.pre.append(cst.SimpleStatementLine([cst.Expr(call(f"{name}.initialize"))]))
+        return cst.Name(name)
 
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         if is_dataset(c):
@@ -150,6 +164,10 @@ class MXNetModels:
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
         return expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
+
+
+def _needs_initialize(v: ir.Expr) -> bool:
+    return isinstance(v, ir.NewModel) or isinstance(v, ir.Layer) and has_params(v)
 
 
 def _conditional_layers(m: ir.ModelDef) -> set[int]:
