@@ -89,7 +89,9 @@ MUTANTS = [
     m("tf-conv-padding-dropped", TF + "models.py", 'pre.append(call(K + "ZeroPadding2D", self.expr(layer.args["padding"])))',
       'pre.extend([])', MODELS, "tensorflow", True),
     m("tf-pool-default-stride", TF + "models.py", 'strides=self.expr(stride) if stride is not None else self.expr(layer.args["kernel"])',
-      'strides=self.expr(stride) if stride is not None else None', MODELS, "tensorflow", True),
+      # PyTorch-style slip: a pooling window without a stated stride moving by 1 (Keras' own default, strides=None,
+      # is the window, so dropping the argument would be an equivalent mutant)
+      'strides=self.expr(stride) if stride is not None else cst.Integer("1")', MODELS, "tensorflow", True),
     # JAX
     m("jax-softmax-axis", J + "ops.py", '"softmax": Fn("jax.nn.softmax", "x", axis="axis")', '"softmax": Fn("jax.nn.softmax", "x")',
       RED, "jax"),
