@@ -102,6 +102,14 @@ class Assign(Stmt):
 
 
 @dataclass(eq=False)
+class Unpack(Stmt):
+    """`a, b = value`: binds each name to one item of a tuple value (its arity checked when lowering)."""
+
+    names: list[str]
+    value: Expr
+
+
+@dataclass(eq=False)
 class IndexAssign(Stmt):
     name: str
     target_type: Type
@@ -140,9 +148,32 @@ class Return(Stmt):
 
 @dataclass(eq=False)
 class For(Stmt):
+    """`for var in range(...)` (iter: a `range` Op), or `for var in xs` / `for a, b in pairs` over a tuple, a list,
+    `enumerate(xs)` or `zip(xs, ys)` (iter: that value; `names`: the unpacked loop variables, var = names[0])."""
+
     var: str
     iter: Expr
     body: list[Stmt]
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def over_range(self) -> bool:
+        return isinstance(self.iter, Op) and self.iter.op == "range"
+
+    @property
+    def loop_vars(self) -> list[str]:
+        return self.names or [self.var]
+
+
+def bound_names(s: "Stmt") -> list[str]:
+    """The names one statement binds itself (not those of the statements in its body)."""
+    if isinstance(s, (Assign, IndexAssign)):
+        return [s.name]
+    if isinstance(s, Unpack):
+        return list(s.names)
+    if isinstance(s, For):
+        return s.loop_vars
+    return []
 
 
 @dataclass(eq=False)

@@ -89,8 +89,8 @@ class LowererBase:
     def stmt_FuncDef(self, s: A.FuncDef, scope_parent: "Scope | None" = None, register: bool = True) -> ir.Stmt | None:
         raise NotImplementedError  # statements
 
-    def ann_type(self, ann: A.TypeAnn) -> Type:
-        raise NotImplementedError  # statements
+    def ann_type(self, ann: A.TypeAnn, default: ir.Expr | None = None) -> Type:
+        raise NotImplementedError  # statements (a bare `tuple` takes its default's type)
 
     def expr(self, e: A.Node) -> ir.Expr:
         raise NotImplementedError  # expressions (lower_exprs.py)

@@ -12,7 +12,7 @@ from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
-from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, TensorType, dims_equal, fmt_shape
+from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
 
 
 class CallLowering(LowererBase):
@@ -80,6 +80,17 @@ class CallLowering(LowererBase):
                 self.error(e.kwargs[0].loc, "`print` takes no keyword arguments", expected="print(value, ...)",
                            hint="pass the values positionally")
             return ir.Op(NONE, e.loc, "print", {"values": values})
+        if name == "len" and len(e.args) == 1 and not e.kwargs:
+            x = self.expr(e.args[0])
+            if isinstance(x.type, (SeqType, ListType)):  # a tuple's or list's length; `len(X)` of a tensor is the op
+                return ir.Op(INT, e.loc, "py_len", {"x": x})
+            return self.call_op(FUNCTIONS[name], [x], e, name)
+        if name in ("enumerate", "zip"):
+            for a in e.args:
+                self.expr(a)
+            return self.error(f.loc, f"`{name}` is only allowed as the iterable of a `for` loop",
+                              expected=f"for i, x in enumerate(xs):" if name == "enumerate" else "for x, y in zip(xs, ys):",
+                              hint="loop over it, and build a tuple of the results if you need one")
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
         if name in RESERVED:
@@ -173,10 +184,7 @@ class CallLowering(LowererBase):
                             self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}",
                                        expected=f"shape {fmt_shape(p.type.shape)}",
                                        hint="reshape the argument, or use a named dimension such as `n` in the annotation")
-        result = fdef.result
-        if isinstance(result, TensorType):
-            result = TensorType(result.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in result.shape))
-        return ir.CallFunc(result, e.loc, fdef.name, args)
+        return ir.CallFunc(substitute(fdef.result, bindings), e.loc, fdef.name, args)
 
     def _grad(self, e: A.Call) -> ir.Expr:
         if len(e.args) == 1 and not e.kwargs and isinstance(e.args[0], A.Name) and e.args[0].id in self.functions:

@@ -71,7 +71,7 @@ class Analyzer:
                 self._sinks(e, value_env, domains)
             if isinstance(s, ir.IndexAssign):
                 self._index_bounds(s.target_type, s.index, value_env, domains)
-            if isinstance(s, ir.For):
+            if isinstance(s, ir.For) and s.over_range:
                 for a in s.iter.args.values():
                     if isinstance(a, ir.Expr):
                         for p in self._deps(a, value_env, diff=False):
@@ -213,7 +213,7 @@ def _bind_symbols(ptype, atype) -> dict[str, Dim]:
 
 def _exprs_of(s: ir.Stmt) -> Iterable[ir.Expr]:
     """The expressions a statement evaluates itself (not those of nested blocks)."""
-    if isinstance(s, (ir.Assign, ir.ExprStmt, ir.Return)):
+    if isinstance(s, (ir.Assign, ir.Unpack, ir.ExprStmt, ir.Return)):
         return ir.walk_exprs(s.value) if s.value is not None else ()
     if isinstance(s, ir.IndexAssign):
         return [*ir.walk_exprs(s.value), *ir.walk_exprs(s.index)]
@@ -231,7 +231,13 @@ def _fixpoint(body: list[ir.Stmt], params: list[str], deps) -> dict[str, set[str
     while changed:
         changed = False
         for s in ir.walk_stmts(body):
-            if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            if isinstance(s, ir.Unpack):
+                new = deps(s.value, env)
+                for name in s.names:
+                    if not new <= env.get(name, set()):
+                        env[name] = env.get(name, set()) | new
+                        changed = True
+            elif isinstance(s, (ir.Assign, ir.IndexAssign)):
                 new = deps(s.value, env)
                 if isinstance(s, ir.IndexAssign):
                     new = new | env.get(s.name, set())
@@ -239,10 +245,12 @@ def _fixpoint(body: list[ir.Stmt], params: list[str], deps) -> dict[str, set[str
                     env[s.name] = env.get(s.name, set()) | new
                     changed = True
             elif isinstance(s, ir.For):
-                new = set().union(*(deps(a, env) for a in s.iter.args.values() if isinstance(a, ir.Expr)))
-                if not new <= env.get(s.var, set()):
-                    env[s.var] = env.get(s.var, set()) | new
-                    changed = True
+                new = set().union(*(deps(a, env) for a in s.iter.args.values() if isinstance(a, ir.Expr))) \
+                    if s.over_range else deps(s.iter, env)
+                for var in s.loop_vars:
+                    if not new <= env.get(var, set()):
+                        env[var] = env.get(var, set()) | new
+                        changed = True
     return env
 
 
