@@ -77,6 +77,14 @@ class CallFunc(Expr):
 
 
 @dataclass(eq=False)
+class Lambda(Expr):
+    """`lambda x, y: body`, a function value (type FuncType). Its body is typed again at each call through it."""
+
+    params: list[str]
+    body: Expr
+
+
+@dataclass(eq=False)
 class Grad(Expr):
     """d y / d wrt. `slice` (filled by the autodiff pass) recomputes y from wrt, in order."""
 
@@ -233,6 +241,8 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, Grad):
             yield from walk_exprs(node.y)
             yield from walk_exprs(node.wrt)
+        elif isinstance(node, Lambda):
+            yield from walk_exprs(node.body)
         elif isinstance(node, (Layer, Construct)):
             for v in node.args.values():
                 yield from walk_exprs(v)

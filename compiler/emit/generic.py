@@ -41,6 +41,7 @@ GENERIC: dict[str, Generic] = {
     "py_zip": lambda em, n: cst.Call(cst.Name("zip"), [cst.Arg(em.expr(x)) for x in n.args["xs"]]),
     "py_eq": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.Equal(), em.expr(n.args["y"]))]),
     "py_ne": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.NotEqual(), em.expr(n.args["y"]))]),
+    "py_call": lambda em, n: cst.Call(em.expr(n.args["f"]), [cst.Arg(em.expr(a)) for a in n.args["args"]]),
     "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
 }
 

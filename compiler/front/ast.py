@@ -37,6 +37,13 @@ class ListLit(Node):
 
 
 @dataclass
+class Lambda(Node):
+    params: list[str]
+    body: Node
+    keyword: str = "lambda"  # the word before the parameters (anything else is a syntax error)
+
+
+@dataclass
 class BinOp(Node):
     op: str
     left: Node
@@ -418,6 +425,14 @@ class ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def none_lit(self, meta, items):
         return Literal(self._loc(meta), None)
+
+    @v_args(meta=True)
+    def lambda_expr(self, meta, items):
+        keyword, params, body = items
+        return Lambda(self._loc(keyword), params, body, str(keyword))
+
+    def lambda_params(self, items):
+        return [str(t) for t in items]
 
     @v_args(meta=True)
     def tuple_lit(self, meta, items):

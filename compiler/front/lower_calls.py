@@ -12,7 +12,7 @@ from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
-from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
+from d2lc.core.types import ANY, FLOAT, FuncType, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
 
 
 class CallLowering(LowererBase):
@@ -49,6 +49,8 @@ class CallLowering(LowererBase):
         sym = self.scope.lookup(name)
         if sym is not None and sym.func is not None:
             return self._call_user(sym.func, e)
+        if sym is not None and isinstance(sym.type, (FuncType, AnyType)):  # a function value: a parameter, a lambda
+            return self.call_value(ir.Var(sym.type, f.loc, name), e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
             return lower_apply(self, e, sym.type, name, sym.layer)
         if sym is None or isinstance(sym.type, ModelType):
@@ -124,13 +126,15 @@ class CallLowering(LowererBase):
                 sym.type = ListType(item.type)
         return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
 
-    def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
+    def _call_user(self, fdef: ir.FuncDef, e: A.Call, lowered: list[ir.Expr] | None = None) -> ir.Expr:
+        """A call of a chapter function; `lowered`: its positional arguments already lowered (a call through a
+        function value, `f(x)` with `f` bound to this function), and no keyword arguments."""
         params = fdef.params
         names = [p.name for p in params]
         sig = f"{fdef.name}({', '.join(names)})"
-        args = [self.expr(a) for a in e.args]
+        args = [self.expr(a) for a in e.args] if lowered is None else lowered
         by_kw: dict[str, ir.Expr] = {}
-        for kw in e.kwargs:
+        for kw in e.kwargs if lowered is None else []:
             value = self.expr(kw.value)
             if kw.name not in names:
                 return self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`",
@@ -184,7 +188,13 @@ class CallLowering(LowererBase):
                             self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}",
                                        expected=f"shape {fmt_shape(p.type.shape)}",
                                        hint="reshape the argument, or use a named dimension such as `n` in the annotation")
-        return ir.CallFunc(substitute(fdef.result, bindings), e.loc, fdef.name, args)
+        result = substitute(fdef.result, bindings)
+        passes_functions = any(isinstance(a.type, FuncType) for a in args)
+        if passes_functions or lowered is not None and any(isinstance(p.type, AnyType) for p in fdef.params):
+            # check (and type) the body with these functions; an untyped def called through a function value gets
+            # its result type from the arguments it is given there
+            result = self.specialise(fdef, args, e, result, keep=passes_functions)
+        return ir.CallFunc(result, e.loc, fdef.name, args)
 
     def _grad(self, e: A.Call) -> ir.Expr:
         if len(e.args) == 1 and not e.kwargs and isinstance(e.args[0], A.Name) and e.args[0].id in self.functions:

@@ -263,6 +263,7 @@ class StatementLowering(LowererBase):
         if register:
             self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
             self.functions[s.name] = fdef
+            self.func_asts[s.name] = (s, scope_parent or self.globals)
         fscope.func = fdef
         outer, self.scope = self.scope, fscope
         try:

@@ -74,6 +74,8 @@ def reads(node, through_detach: bool = True) -> set[str]:
         elif isinstance(n, ir.Grad):
             visit(n.y)
             visit(n.wrt)
+        elif isinstance(n, ir.Lambda):  # what the body reads, but its own parameters
+            out.update(reads(n.body, through_detach) - set(n.params))
         elif isinstance(n, ir.IndexSlice):
             for v in (n.start, n.stop, n.step):
                 visit(v)

@@ -42,7 +42,7 @@ def reserved_member_names(targets: TargetNames) -> frozenset[str]:
 
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),
-               ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var", "names"), ir.Unpack: ("names",), ir.ModelDef: ("name",),
+               ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var", "names"), ir.Unpack: ("names",), ir.Lambda: ("params",), ir.ModelDef: ("name",),
                ir.Member: ("name",), ir.ApplyLayer: ("member",), ir.NewModel: ("model",)}
 
 
