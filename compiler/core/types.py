@@ -71,7 +71,7 @@ class SeqType:
     kind: str = "tuple"
 
     def __str__(self) -> str:
-        return f"{self.kind}({', '.join(map(str, self.items))})"
+        return f"{self.kind}[{', '.join(map(str, self.items))}]"  # as annotated: tuple[float32[n], int]
 
 
 @dataclass(frozen=True)

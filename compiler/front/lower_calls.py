@@ -91,7 +91,7 @@ class CallLowering(LowererBase):
             for a in e.args:
                 self.expr(a)
             return self.error(f.loc, f"`{name}` is only allowed as the iterable of a `for` loop",
-                              expected=f"for i, x in enumerate(xs):" if name == "enumerate" else "for x, y in zip(xs, ys):",
+                              expected="for i, x in enumerate(xs):" if name == "enumerate" else "for x, y in zip(xs, ys):",
                               hint="loop over it, and build a tuple of the results if you need one")
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
@@ -225,6 +225,10 @@ class CallLowering(LowererBase):
         if not isinstance(x.type, (TensorType, AnyType)):
             return self.error(x.loc, f"`{x.name}` is {article(x.type)}, not a tensor", expected="a float tensor",
                               hint="differentiate with respect to a tensor variable")
+        if isinstance(y.type, SeqType) and y.type.kind == "tuple":
+            return self.error(y.loc, f"`grad` needs one number, got a tuple ({y.type})", expected="a rank-0 float tensor",
+                              hint="differentiate one item of the tuple (`t[0]`); for `grad(f)`, write a function that "
+                                   "returns that item, e.g. `return f(x)[0]`")
         if isinstance(y.type, TensorType) and y.type.rank != 0:
             return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
                               expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")

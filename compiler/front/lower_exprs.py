@@ -33,7 +33,7 @@ class ExpressionLowering(LowererBase):
             return ir.Const(ScalarType("dtype"), e.loc, DTYPE_NAMES[e.id])
         if e.id in FUNCTIONS or e.id in ("grad", "range", "float", "int"):
             return self.error(e.loc, f"`{e.id}` is a function; call it", expected=f"{e.id}(...)",
-                              hint="functions are not values in the DSL; add parentheses with its arguments")
+                              hint=f"a built-in is called, not passed around; to pass it as a value, wrap it: `lambda x: {e.id}(x)`")
         return self.error(e.loc, f"undefined name `{e.id}`", expected="a variable assigned earlier in this chapter",
                           hint=did_you_mean(e.id, self.scope.names() | BUILTIN_NAMES)
                           or f"assign `{e.id}` in this cell or an earlier one before using it")

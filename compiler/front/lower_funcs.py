@@ -129,12 +129,12 @@ class FunctionValueLowering(LowererBase):
         """The errors a specialisation found say which call they come from; one already reported is not repeated."""
         new = self.diags.items[before:]
         del self.diags.items[before:]
-        seen = {(d.loc, d.message) for d in self.diags.items}
+        seen = {(d.loc, d.message.split(" (in `")[0]) for d in self.diags.items}
         for d in new:
-            d = d if "(in `" in d.message else dataclasses.replace(d, message=f"{d.message} (in {where})")
-            if (d.loc, d.message) not in seen:
-                seen.add((d.loc, d.message))
-                self.diags.items.append(d)
+            key = (d.loc, d.message.split(" (in `")[0])
+            if key not in seen:
+                seen.add(key)
+                self.diags.items.append(d if "(in `" in d.message else dataclasses.replace(d, message=f"{d.message} (in {where})"))
 
     def _in_scope(self, parent: Scope, symbols: dict[str, Type], lower):
         scope = Scope(parent=parent, func=parent_func(parent))

@@ -7,7 +7,7 @@ from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
-from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, dims_equal, elements
+from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, elements
 
 
 class StatementLowering(LowererBase):
