@@ -254,3 +254,23 @@ def test_top_level_unpacking_loops_lambdas_and_strings_agree_on_every_target(tmp
         6.0 2.0
         2.0 4.0 2.0
     ''')
+
+
+def test_a_model_with_tuple_and_string_hyperparameters_agrees():
+    """tests/corpus/tuples.md's `Staged`: `for k, s in arch` over a tuple hyperparameter, a branch on a string one
+    (JAX declares the flax field `arch: tuple`); forward, gradients and optimizer steps compared on every target."""
+    from pathlib import Path
+    from d2lc.emit.backend import get_backend, target_names
+    from d2lc.harness.models import model_cases, run_model_cases
+    from d2lc.harness.session import Session
+    names = [n for n in ("pytorch", "tensorflow", "jax", "mxnet", "paddle") if n in target_names()]
+    backends = [get_backend(n) for n in names]
+    cases, _ = model_cases([Path(__file__).parent / "corpus" / "tuples.md"])
+    assert [c.name for c in cases] == ["Staged"]
+    with Session(backends, call_timeout=300) as session:
+        session.start()
+        results = run_model_cases(session, cases, {b.name: b for b in backends})
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.detail}" for r in results if r.status in ("FAIL", "error")]
+    assert not bad, "\n".join(bad)
+    compared = {r.target for r in results if r.status == "pass" and r.detail != "reference"}
+    assert compared == (set(names) - {"pytorch"}) & set(session.available())
