@@ -173,6 +173,13 @@ ch.md:7:11: error: `relu` is a function; call it
   expected: relu(...)
   hint: a built-in is called, not passed around; to pass it as a value, wrap it: `lambda x: relu(x)`
 '''),
+    ("lambda_draws", "f = lambda s: normal((s, 2))\n", '''\
+ch.md:4:15: error: `normal` inside a lambda
+    f = lambda s: normal((s, 2))
+                  ^^^^^^
+  expected: a lambda without random draws
+  hint: draw the random values outside and pass them in (JAX threads an explicit key)
+'''),
     ('kwargs_fvalue', 'def apply(f, x):\n    return f(x=x)\n\ny = apply(lambda x: x, ones((2,)))\n', '''\
 ch.md:5:14: error: a call through a function value takes positional arguments only
         return f(x=x)
@@ -186,6 +193,14 @@ ch.md:5:14: error: a call through a function value takes positional arguments on
 @pytest.mark.parametrize("src,expected", [(s, e) for _, s, e in CASES], ids=[c[0] for c in CASES])
 def test_error_message(src: str, expected: str) -> None:
     assert_error(src, expected)
+
+
+def test_a_shape_of_untyped_values_is_no_error() -> None:
+    """`zeros((s, 2))` with `s` an unannotated parameter (or a lambda's) has an unknown shape, not a wrong one."""
+    from d2lc.build.checked import compile_chapter
+    from test_errors import TARGETS, chapter
+    compile_chapter(chapter("def f(s):\n    return zeros((s, 2))\n\ng = lambda s: ones((s,))\nprint(f(3), g(2))\n"),
+                    "ch.md", TARGETS)
 
 
 def test_lambda_stays_a_name_where_no_parameter_follows() -> None:

@@ -88,8 +88,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
             if isinstance(v, list):  # an index
                 types[p.name] = None
                 continue
-            if isinstance(v.type, AnyType):
-                return ir.Op(ANY, loc, op, args)
+            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items):
+                return ir.Op(ANY, loc, op, args)  # an untyped value (after an error, or an unannotated parameter's)
             bad = self._check_kind(p.kind, v, op)
             if bad:
                 return self.error(v.loc, bad[0], expected=bad[1], hint=bad[2] if len(bad) > 2 else None)

@@ -17,6 +17,7 @@ import dataclasses
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, Scope, Symbol
 from d2lc.core import ir
+from d2lc.core.ops import SPECS
 from d2lc.core.types import ANY, NONE, AnyType, FuncType, TensorType, Type
 
 MAX_SPECIALISATION_DEPTH = 16
@@ -36,6 +37,11 @@ class FunctionValueLowering(LowererBase):
         name = f"lambda@{e.loc.line}:{e.loc.col}"
         self.lambdas[name] = (e, self.scope)
         body = self._in_scope(self.scope, {p: ANY for p in e.params}, lambda: self.expr(e.body))
+        draw = next((x for x in ir.walk_exprs(body) if isinstance(x, ir.Op) and SPECS[x.op].category == "random"
+                     if x.op in SPECS), None)
+        if draw is not None:  # as in a `def`: JAX would need the PRNG key as an argument
+            return self.error(draw.loc, f"`{draw.op}` inside a lambda", expected="a lambda without random draws",
+                              hint="draw the random values outside and pass them in (JAX threads an explicit key)")
         return ir.Lambda(FuncType(name), e.loc, list(e.params), body)
 
     def call_value(self, callee: ir.Expr, e: A.Call) -> ir.Expr:
