@@ -18,7 +18,7 @@ from typing import Iterable
 
 from d2lc.core import ir
 from d2lc.core.ops import SPECS
-from d2lc.core.types import DType, ScalarType, TensorType
+from d2lc.core.types import DType, ScalarType, SeqType, TensorType
 
 Dim = int | str  # an int size, or a symbol bound when the example is drawn
 
@@ -82,7 +82,7 @@ class Analyzer:
                 returned |= self._deps(s.value, diff_env, diff=True)
         self.diff_deps[f.name] = {i for i, p in enumerate(params) if p in returned}
         grad_params = []
-        if isinstance(f.result, TensorType) and f.result.dtype.is_float:
+        if isinstance(f.result, TensorType) and f.result.dtype.is_float or float_items(f.result):
             grad_params = [p.name for p in f.params if p.name in returned
                            and isinstance(p.type, TensorType) and p.type.dtype.is_float]
         return FunctionFacts(domains, grad_params)
@@ -252,6 +252,13 @@ def _fixpoint(body: list[ir.Stmt], params: list[str], deps) -> dict[str, set[str
                         env[var] = env.get(var, set()) | new
                         changed = True
     return env
+
+
+def float_items(t) -> list[int]:
+    """The positions of a tuple result's float tensors (what a gradient row differentiates); [] for other results."""
+    if not isinstance(t, SeqType) or t.kind != "tuple":
+        return []
+    return [i for i, item in enumerate(t.items) if isinstance(item, TensorType) and item.dtype.is_float]
 
 
 def analyze(module: ir.Module) -> dict[str, FunctionFacts]:
