@@ -209,6 +209,8 @@ def test_lambda_stays_a_name_where_no_parameter_follows() -> None:
     from test_errors import TARGETS, chapter
     module = compile_chapter(chapter("lambda = 0.5\nf = lambda x: x * lambda\nprint(f(2.0))\n"), "ch.md", TARGETS)
     assert module.renamed == {"lambda": "lambda_"}
+    compile_chapter(chapter("lambda = True\nflag = False\nif lambda and flag or not lambda:\n    print(1)\n"
+                            "f = lambda andy: andy + 1\nprint(f(1))\n"), "ch.md", TARGETS)
     assert_error("y = a b\n", '''\
 ch.md:4:7: error: unexpected `b`
     y = a b
