@@ -256,12 +256,19 @@ R = ones((2,))
 S, T = R, R
 S[0] = 3.0
 print(float(R.sum()), float(S.sum()), float(T.sum()))
+xv = arange(3.0)
+yv = xv
+for s in (1.0, 2.0):
+    yv = yv * s
+a2, b2 = yv, yv * 3
+print(float(grad((a2 + b2).sum(), xv).sum()))
 '''
 
 
 def test_top_level_unpacking_loops_lambdas_and_strings_agree_on_every_target(tmp_path) -> None:
     """Unpacking a function's tuple, a swap, loops over a tuple of pairs / enumerate / zip, a lambda, a string
-    branch, a grad of an unpacked variable, and value semantics through `S, T = R, R` (writing S leaves R, T)."""
+    branch, a grad of an unpacked variable and one through a loop over a tuple and an unpacking (JAX replays
+    them in its `jax.grad` function), and value semantics through `S, T = R, R` (writing S leaves R, T)."""
     agree(TOP_LEVEL, tmp_path, '''
         -1.0 3.0 2 1
         351.0 2
@@ -270,6 +277,7 @@ def test_top_level_unpacking_loops_lambdas_and_strings_agree_on_every_target(tmp
         4.0
         6.0 2.0
         2.0 4.0 2.0
+        24.0
     ''')
 
 
