@@ -299,3 +299,10 @@ def test_a_model_with_tuple_and_string_hyperparameters_agrees():
     assert not bad, "\n".join(bad)
     compared = {r.target for r in results if r.status == "pass" and r.detail != "reference"}
     assert compared == (set(names) - {"pytorch"}) & set(session.available())
+
+
+def test_string_results_are_compared_by_equality():
+    from d2lc.harness.compare import compare_values
+    assert compare_values(("sum", 1.0), ("sum", 1.0)).ok
+    bad = compare_values(("mean", 1.0), ("sum", 1.0))
+    assert not bad.ok and "got 'mean', the reference gave 'sum' (output [0])" in bad.message

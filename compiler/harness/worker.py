@@ -292,7 +292,7 @@ class Worker:
         """A function's result as NumPy arrays / Python scalars / tuples (a NumPy scalar becomes a 0-d array)."""
         if isinstance(v, np.generic):
             return np.asarray(v)
-        if v is None or isinstance(v, (bool, int, float, np.ndarray)):
+        if v is None or isinstance(v, (bool, int, float, str, np.ndarray)):
             return v
         if isinstance(v, (tuple, list)):
             return tuple(self._export(conv, i) for i in v)
