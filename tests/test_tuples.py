@@ -306,3 +306,45 @@ def test_string_results_are_compared_by_equality():
     assert compare_values(("sum", 1.0), ("sum", 1.0)).ok
     bad = compare_values(("mean", 1.0), ("sum", 1.0))
     assert not bad.ok and "got 'mean', the reference gave 'sum' (output [0])" in bad.message
+
+
+PLANTED = '''# Planted tuple bug
+```d2l
+def min_max(x: f32[n]) -> tuple[f32[], f32[]]:
+    return x.min(), x.max()
+
+def spread(x: f32[n]) -> f32[]:
+    lo, hi = min_max(x)
+    return hi - lo
+
+def scaled(x: f32[n]) -> f32[n]:
+    return x * 2
+```
+'''
+
+
+def test_a_target_that_swaps_the_items_of_a_returned_tuple_is_caught(tmp_path):
+    """A PyTorch twin whose emitter writes `return b, a` for `return a, b`: the tuple function fails item by item, and
+    so does the function that unpacks it; the honest rows stay green."""
+    import libcst as cst
+
+    from d2lc.emit.backend import get_backend
+    from d2lc.harness.runner import FAIL, PASS, Runner
+    torch_backend = pytest.importorskip("d2lc_targets.pytorch").backend
+
+    class Swapping(torch_backend.emitter):
+        def bare(self, code):
+            code = super().bare(code)
+            if isinstance(code, cst.Tuple) and len(code.elements) == 2:
+                return code.with_changes(elements=list(reversed(code.elements)))
+            return code
+
+    path = tmp_path / "planted.md"
+    path.write_text(PLANTED, encoding="utf-8")
+    twin = torch_backend.derive(name="pytorch-swap", emitter=Swapping)
+    result = Runner([get_backend("pytorch"), twin], reference="pytorch", examples=6, seed=3,
+                    reports_dir=tmp_path / "reports", cache_dir=None).run([path])
+    statuses = {r.label: r.cells["pytorch-swap"].status for r in result.rows}
+    assert statuses["min_max"] == FAIL and statuses["spread"] == FAIL and statuses["spread d/dx"] == FAIL
+    assert statuses["scaled"] == PASS and statuses["scaled d/dx"] == PASS
+    assert {r.cells["pytorch"].status for r in result.rows} == {PASS}
