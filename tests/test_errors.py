@@ -147,7 +147,7 @@ x = 1 2
 ch.md:4:7: error: unexpected `2`
     x = 1 2
           ^
-  expected: an operator, end of line
+  expected: an operator, `,`, end of line
   hint: check for a missing operator, comma or bracket just before this point
 '''),
     ("unexpected_character", '''\
@@ -156,7 +156,7 @@ y = 3 $ 4
 ch.md:4:7: error: unexpected character '$'
     y = 3 $ 4
           ^
-  expected: an operator, end of line
+  expected: an operator, `,`, end of line
   hint: the DSL accepts Python-style expressions; remove or quote this character
 '''),
     ("invalid_string_escape", '''\

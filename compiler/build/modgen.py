@@ -28,8 +28,8 @@ def _free_names(s: ir.Stmt) -> set[str]:
         bound = {hp.name for hp in s.hparams} | {m.name for m in s.members}
         return (_free_names(s.forward) | {n for m in s.members for n in _reads(m.value)}) - bound
     if isinstance(s, ir.FuncDef):
-        local = {p.name for p in s.params} | {st.name for st in ir.walk_stmts(s.body) if isinstance(st, ir.Assign)} \
-            | {st.var for st in ir.walk_stmts(s.body) if isinstance(st, ir.For)}
+        local = {p.name for p in s.params} | {n for st in ir.walk_stmts(s.body) if isinstance(st, (ir.Assign, ir.Unpack, ir.For))
+                                              for n in ir.bound_names(st)}
         return _reads(s) - local
     return _reads(s)
 

@@ -77,6 +77,14 @@ class CallFunc(Expr):
 
 
 @dataclass(eq=False)
+class Lambda(Expr):
+    """`lambda x, y: body`, a function value (type FuncType). Its body is typed again at each call through it."""
+
+    params: list[str]
+    body: Expr
+
+
+@dataclass(eq=False)
 class Grad(Expr):
     """d y / d wrt. `slice` (filled by the autodiff pass) recomputes y from wrt, in order."""
 
@@ -98,6 +106,14 @@ class Stmt:
 @dataclass(eq=False)
 class Assign(Stmt):
     name: str
+    value: Expr
+
+
+@dataclass(eq=False)
+class Unpack(Stmt):
+    """`a, b = value`: binds each name to one item of a tuple value (its arity checked when lowering)."""
+
+    names: list[str]
     value: Expr
 
 
@@ -140,9 +156,32 @@ class Return(Stmt):
 
 @dataclass(eq=False)
 class For(Stmt):
+    """`for var in range(...)` (iter: a `range` Op), or `for var in xs` / `for a, b in pairs` over a tuple, a list,
+    `enumerate(xs)` or `zip(xs, ys)` (iter: that value; `names`: the unpacked loop variables, var = names[0])."""
+
     var: str
     iter: Expr
     body: list[Stmt]
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def over_range(self) -> bool:
+        return isinstance(self.iter, Op) and self.iter.op == "range"
+
+    @property
+    def loop_vars(self) -> list[str]:
+        return self.names or [self.var]
+
+
+def bound_names(s: "Stmt") -> list[str]:
+    """The names one statement binds itself (not those of the statements in its body)."""
+    if isinstance(s, (Assign, IndexAssign)):
+        return [s.name]
+    if isinstance(s, Unpack):
+        return list(s.names)
+    if isinstance(s, For):
+        return s.loop_vars
+    return []
 
 
 @dataclass(eq=False)
@@ -202,6 +241,8 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, Grad):
             yield from walk_exprs(node.y)
             yield from walk_exprs(node.wrt)
+        elif isinstance(node, Lambda):
+            yield from walk_exprs(node.body)
         elif isinstance(node, (Layer, Construct)):
             for v in node.args.values():
                 yield from walk_exprs(v)

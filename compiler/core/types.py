@@ -71,7 +71,7 @@ class SeqType:
     kind: str = "tuple"
 
     def __str__(self) -> str:
-        return f"{self.kind}({', '.join(map(str, self.items))})"
+        return f"{self.kind}[{', '.join(map(str, self.items))}]"  # as annotated: tuple[float32[n], int]
 
 
 @dataclass(frozen=True)
@@ -223,3 +223,71 @@ class ListType:
 
     def __str__(self) -> str:
         return f"list of {self.elem}" if self.elem is not None else "empty list"
+
+
+# ---- tuples and functions as values: the type machinery lowering and model bodies share ----------------------
+def is_str(t: Type) -> bool:
+    return isinstance(t, ScalarType) and t.kind == "str"
+
+
+def substitute(t: Type, bindings: dict) -> Type:
+    """`t` with its named dimensions replaced by what one call bound them to (through tuples)."""
+    if isinstance(t, TensorType):
+        return TensorType(t.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in t.shape))
+    if isinstance(t, SeqType):
+        return SeqType(tuple(substitute(i, bindings) for i in t.items), t.kind)
+    return t
+
+
+def conforms(got: Type, declared: Type) -> bool:
+    """Whether a value of type `got` may stand where `declared` is annotated (a result, a tuple item):
+    same dtype and rank, no dimension known to differ; an int where a float is declared; tuples item by item."""
+    if isinstance(got, AnyType) or isinstance(declared, AnyType):
+        return True
+    if isinstance(declared, TensorType) and isinstance(got, TensorType):
+        return declared.dtype == got.dtype and declared.rank == got.rank and not any(
+            dims_equal(a, b) is False for a, b in zip(declared.shape, got.shape))
+    if isinstance(declared, ScalarType) and isinstance(got, ScalarType):
+        return declared.kind == got.kind or (declared.kind == "float" and got.kind == "int")
+    if isinstance(declared, SeqType) and isinstance(got, SeqType):
+        return len(declared.items) == len(got.items) and all(conforms(g, d) for g, d in zip(got.items, declared.items))
+    if isinstance(declared, FuncType) and isinstance(got, FuncType):
+        return True
+    return False
+
+
+def join(a: Type, b: Type) -> Type | None:
+    """The one type a loop variable has when it takes values of types `a` and `b` in turn (None: none fits):
+    tensors of one dtype and rank (a dimension that differs becomes unknown), scalars of one kind (int and
+    float give float), tuples of one length item by item, functions."""
+    if a == b:
+        return a
+    if isinstance(a, AnyType) or isinstance(b, AnyType):
+        return ANY
+    if isinstance(a, TensorType) and isinstance(b, TensorType) and a.dtype == b.dtype and a.rank == b.rank:
+        return TensorType(a.dtype, tuple(x if x == y else None for x, y in zip(a.shape, b.shape)))
+    if isinstance(a, ScalarType) and isinstance(b, ScalarType) and {a.kind, b.kind} == {"int", "float"}:
+        return FLOAT
+    if isinstance(a, SeqType) and isinstance(b, SeqType) and len(a.items) == len(b.items):
+        items = [join(x, y) for x, y in zip(a.items, b.items)]
+        return None if any(i is None for i in items) else SeqType(tuple(items), a.kind)  # type: ignore[arg-type]
+    if isinstance(a, FuncType) and isinstance(b, FuncType):
+        return FuncType("function")
+    return None
+
+
+def elements(t: Type) -> Type | None:
+    """The type of each value a `for` loop takes from an iterable of type `t` (None: not iterable, or its items
+    have no one type): a tuple or list literal's items joined, a list built with `append`'s element type."""
+    if isinstance(t, AnyType):
+        return ANY
+    if isinstance(t, ListType):
+        return t.elem if t.elem is not None else ANY
+    if isinstance(t, SeqType):
+        if not t.items:
+            return ANY
+        out: Type | None = t.items[0]
+        for item in t.items[1:]:
+            out = join(out, item) if out is not None else None
+        return out
+    return None

@@ -128,6 +128,8 @@ class Expressions:
             return cst.Call(cst.Name(e.func), [cst.Arg(self.expr(a)) for a in e.args])
         if isinstance(e, ir.Grad):
             return self.grad(e)
+        if isinstance(e, ir.Lambda):
+            return cst.Lambda(cst.Parameters([cst.Param(cst.Name(p)) for p in e.params]), self.expr(e.body))
         if isinstance(e, ir.Var) is False and type(e).__name__ in MODEL_EXPRS:
             return getattr(self, MODEL_EXPRS[type(e).__name__])(e)
         if isinstance(e, ir.Op):

@@ -40,10 +40,8 @@ def module_facts(module: ir.Module) -> ModuleFacts:
 def _names_in(module: ir.Module) -> set[str]:
     names: set[str] = set()
     for s in ir.walk_stmts(list(module.stmts())):
-        if isinstance(s, (ir.Assign, ir.IndexAssign)):
-            names.add(s.name)
-        elif isinstance(s, ir.For):
-            names.add(s.var)
+        if isinstance(s, (ir.Assign, ir.IndexAssign, ir.Unpack, ir.For)):
+            names |= set(ir.bound_names(s))
         elif isinstance(s, ir.FuncDef):
             names.add(s.name)
             names |= {p.name for p in s.params}

@@ -37,6 +37,12 @@ GENERIC: dict[str, Generic] = {
     "py_float": lambda em, n: cst.Call(cst.Name("float"), [cst.Arg(em.expr(n.args["x"]))]),
     "py_int": lambda em, n: cst.Call(cst.Name("int"), [cst.Arg(em.expr(n.args["x"]))]),
     "getitem": lambda em, n: em.getitem(n),  # the emitter's: the backend's rule for tensors, channels-last indices
+    "py_len": lambda em, n: cst.Call(cst.Name("len"), [cst.Arg(em.expr(n.args["x"]))]),
+    "py_enumerate": lambda em, n: cst.Call(cst.Name("enumerate"), [cst.Arg(em.expr(n.args["xs"]))]),
+    "py_zip": lambda em, n: cst.Call(cst.Name("zip"), [cst.Arg(em.expr(x)) for x in n.args["xs"]]),
+    "py_eq": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.Equal(), em.expr(n.args["y"]))]),
+    "py_ne": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.NotEqual(), em.expr(n.args["y"]))]),
+    "py_call": lambda em, n: cst.Call(em.expr(n.args["f"]), [cst.Arg(em.expr(a)) for a in n.args["args"]]),
     "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
     **FIGURES,  # plot, heatmap, show_images: matplotlib, with each target's tensors as NumPy arrays
 }

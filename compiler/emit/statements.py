@@ -68,6 +68,9 @@ class Statements:
         self.before_stmt(s)
         if isinstance(s, (ir.Assign, ir.IndexAssign)):
             self.bind(s)
+        elif isinstance(s, ir.Unpack):  # each name is bound anew, as by `name = ...`
+            for name in s.names:
+                self.bind(ir.Assign(s.loc, name, s.value))
         code = self.emit_stmt(s)
         if code is None:
             code = self._block(s) if isinstance(s, (ir.For, ir.If)) else self.shared_stmt(s)
@@ -95,12 +98,14 @@ class Statements:
             return out
         if isinstance(s, ir.IndexAssign):
             return self.index_assign(s)
+        if isinstance(s, ir.Unpack):
+            return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(self.targets(s.names))], self.bare(self.expr(s.value)))])]
         if isinstance(s, ir.ExprStmt):
             return self.expr_statement(s)
         if isinstance(s, ir.Pass):
             return [cst.SimpleStatementLine([cst.Pass()])]
         if isinstance(s, ir.Return):
-            return [cst.SimpleStatementLine([cst.Return(self.expr(s.value) if s.value is not None else None)])]
+            return [cst.SimpleStatementLine([cst.Return(self.bare(self.expr(s.value)) if s.value is not None else None)])]
         if isinstance(s, ir.FuncDef):
             return [self.funcdef(s)]
         if isinstance(s, ir.ModelDef):
@@ -119,7 +124,22 @@ class Statements:
         copies = self.loop_copies(s)
         self.copied_writes |= {id(w) for ws in copies.values() for w in ws}
         before = [self.copy_of(n, ws[0].target_type, ws[0].loc) for n, ws in copies.items()]
-        return [*before, cst.For(cst.Name(s.var), self.range_expr(s.iter), self.indented(self.block(s.body)))]
+        it = self.range_expr(s.iter) if s.over_range else self.expr(s.iter)
+        return [*before, cst.For(self.targets(s.loop_vars), it, self.indented(self.block(s.body)))]
+
+    @staticmethod
+    def targets(names: list[str]) -> cst.BaseAssignTargetExpression:
+        """`x`, or `a, b` for an unpacking."""
+        if len(names) == 1:
+            return cst.Name(names[0])
+        return cst.Tuple([cst.Element(cst.Name(n)) for n in names], lpar=[], rpar=[])
+
+    @staticmethod
+    def bare(code: cst.BaseExpression) -> cst.BaseExpression:
+        """A tuple display without its parentheses, as Python writes `return a, b` and `a, b = b, a`."""
+        if isinstance(code, cst.Tuple) and len(code.elements) > 1:
+            return code.with_changes(lpar=[], rpar=[])
+        return code
 
     def if_stmt(self, s: ir.If) -> cst.If:
         orelse = None
@@ -196,7 +216,7 @@ class Statements:
         if self.backend.functional_updates:
             return {}
         inner = list(ir.walk_stmts(s.body))
-        assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | {s.var}
+        assigned = {n for b in inner if isinstance(b, (ir.Assign, ir.Unpack)) for n in ir.bound_names(b)} | set(s.loop_vars)
 
         def source(e):
             while isinstance(e, ir.Op) and e.op in VIEW_OPS:

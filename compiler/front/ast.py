@@ -37,6 +37,13 @@ class ListLit(Node):
 
 
 @dataclass
+class Lambda(Node):
+    params: list[str]
+    body: Node
+    keyword: str = "lambda"  # the word before the parameters (anything else is a syntax error)
+
+
+@dataclass
 class BinOp(Node):
     op: str
     left: Node
@@ -132,7 +139,7 @@ class Pass(Node):
 @dataclass
 class TypeAnn(Node):
     name: str
-    dims: list[int | str] | None  # None: no brackets (a scalar type like `int`)
+    dims: list[int | str | TypeAnn] | None  # None: no brackets (a scalar type like `int`); TypeAnn: `tuple[f32[n], int]`
 
 
 @dataclass
@@ -254,14 +261,11 @@ class ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def type_ann(self, meta, items):
         name, *dims = items
-        dims = [d for d in dims if d is not None]
+        dims = [(d.name if isinstance(d, TypeAnn) and d.dims is None else d) for d in dims if d is not None]
         return TypeAnn(self._loc(name), str(name), dims if (dims or self._had_brackets(meta, name)) else None)
 
     def _had_brackets(self, meta, name) -> bool:
         return not getattr(meta, "empty", True) and meta.end_column - meta.column > len(str(name))
-
-    def dim_name(self, items):
-        return str(items[0])
 
     def dim_int(self, items):
         return int(items[0])
@@ -421,6 +425,14 @@ class ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def none_lit(self, meta, items):
         return Literal(self._loc(meta), None)
+
+    @v_args(meta=True)
+    def lambda_expr(self, meta, items):
+        keyword, params, body = items
+        return Lambda(self._loc(keyword), params, body, str(keyword))
+
+    def lambda_params(self, items):
+        return [str(t) for t in items]
 
     @v_args(meta=True)
     def tuple_lit(self, meta, items):

@@ -4,7 +4,8 @@
       ├─ StatementLowering  lower_stmts   assignments, for, if, def, return   ─┐
       ├─ ExpressionLowering lower_exprs   literals, names, operators, attributes │ model blocks, layers, train:
       ├─ IndexLowering      lower_index   subscripts, slices, element writes     │ lower_models (functions)
-      └─ CallLowering       lower_calls   calls, user functions, grad          ─┘
+      ├─ CallLowering       lower_calls   calls, user functions, grad            │
+      └─ FunctionValueLowering lower_funcs lambda, calls through function values ─┘
     each built on LowererBase (lower_base: state, scopes, symbols, reserved names, the hooks between concerns).
 Imports point one way (lower -> mixins -> lower_models -> lower_base). Only the front end imports these modules;
 the rest of the compiler calls `d2lc.front.read.lower_chapter`.
@@ -17,6 +18,7 @@ from d2lc.front import ast as A
 from d2lc.front.lower_base import article
 from d2lc.front.lower_calls import CallLowering
 from d2lc.front.lower_exprs import ExpressionLowering
+from d2lc.front.lower_funcs import FunctionValueLowering
 from d2lc.front.lower_index import IndexLowering
 from d2lc.front.lower_stmts import StatementLowering
 from d2lc.core import ir
@@ -26,7 +28,7 @@ from d2lc.core.ops import REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
 from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, ScalarType, SeqType, ShapeError, TensorType, Type, scalar_dtype
 
 
-class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering):
+class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering):
     """Lowers the AST of one chapter; its own methods bind an op call's arguments and type its result."""
 
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
@@ -86,8 +88,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
             if isinstance(v, list):  # an index
                 types[p.name] = None
                 continue
-            if isinstance(v.type, AnyType):
-                return ir.Op(ANY, loc, op, args)
+            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items):
+                return ir.Op(ANY, loc, op, args)  # an untyped value (after an error, or an unannotated parameter's)
             bad = self._check_kind(p.kind, v, op)
             if bad:
                 return self.error(v.loc, bad[0], expected=bad[1], hint=bad[2] if len(bad) > 2 else None)

@@ -74,6 +74,10 @@ class LowererBase:
         self.model_asts: dict[str, A.ModelDef] = {}  # for shape checking through model boundaries (models.probe_forward)
         self.probe_depth = 0
         self.layer_inputs: dict[int, tuple] = {}  # id(layer) -> (input size, loc, layer) of its first use
+        self.func_asts: dict[str, tuple] = {}  # def name -> (its AST, the scope it was defined in), for specialisation
+        self.lambdas: dict[str, tuple] = {}  # a lambda's FuncType name -> (its AST, the scope it closes over)
+        self.specialising: list[str] = []  # the calls being specialised now (lower_funcs), innermost last
+        self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
 
     # ---- errors ------------------------------------------------------------------------------
     def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:
@@ -90,8 +94,8 @@ class LowererBase:
     def stmt_FuncDef(self, s: A.FuncDef, scope_parent: "Scope | None" = None, register: bool = True) -> ir.Stmt | None:
         raise NotImplementedError  # statements
 
-    def ann_type(self, ann: A.TypeAnn) -> Type:
-        raise NotImplementedError  # statements
+    def ann_type(self, ann: A.TypeAnn, default: ir.Expr | None = None) -> Type:
+        raise NotImplementedError  # statements (a bare `tuple` takes its default's type)
 
     def expr(self, e: A.Node) -> ir.Expr:
         raise NotImplementedError  # expressions (lower_exprs.py)
@@ -104,3 +108,12 @@ class LowererBase:
 
     def apply(self, op: str, args: dict[str, Any], loc: Loc) -> ir.Expr:
         raise NotImplementedError  # op binding and typing
+
+    def _call_user(self, fdef: ir.FuncDef, e: A.Call, lowered: list[ir.Expr] | None = None) -> ir.Expr:
+        raise NotImplementedError  # calls (lower_calls.py)
+
+    def specialise(self, fdef: ir.FuncDef, args: list[ir.Expr], e: A.Call, result: Type, keep: bool = True) -> Type:
+        raise NotImplementedError  # function values (lower_funcs.py)
+
+    def call_value(self, callee: ir.Expr, e: A.Call) -> ir.Expr:
+        raise NotImplementedError  # function values

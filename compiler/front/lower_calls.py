@@ -14,7 +14,7 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
 from d2lc.core.plots import PLOTS
-from d2lc.core.types import ANY, FLOAT, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, TensorType, dims_equal, fmt_shape
+from d2lc.core.types import ANY, FLOAT, FuncType, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
 
 
 class CallLowering(LowererBase):
@@ -51,6 +51,8 @@ class CallLowering(LowererBase):
         sym = self.scope.lookup(name)
         if sym is not None and sym.func is not None:
             return self._call_user(sym.func, e)
+        if sym is not None and isinstance(sym.type, (FuncType, AnyType)):  # a function value: a parameter, a lambda
+            return self.call_value(ir.Var(sym.type, f.loc, name), e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
             return lower_apply(self, e, sym.type, name, sym.layer)
         if sym is None and name in PLOTS:
@@ -86,6 +88,17 @@ class CallLowering(LowererBase):
                 self.error(e.kwargs[0].loc, "`print` takes no keyword arguments", expected="print(value, ...)",
                            hint="pass the values positionally")
             return ir.Op(NONE, e.loc, "print", {"values": values})
+        if name == "len" and len(e.args) == 1 and not e.kwargs:
+            x = self.expr(e.args[0])
+            if isinstance(x.type, (SeqType, ListType)):  # a tuple's or list's length; `len(X)` of a tensor is the op
+                return ir.Op(INT, e.loc, "py_len", {"x": x})
+            return self.call_op(FUNCTIONS[name], [x], e, name)
+        if name in ("enumerate", "zip"):
+            for a in e.args:
+                self.expr(a)
+            return self.error(f.loc, f"`{name}` is only allowed as the iterable of a `for` loop",
+                              expected="for i, x in enumerate(xs):" if name == "enumerate" else "for x, y in zip(xs, ys):",
+                              hint="loop over it, and build a tuple of the results if you need one")
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
         if name in RESERVED:
@@ -119,13 +132,15 @@ class CallLowering(LowererBase):
                 sym.type = ListType(item.type)
         return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
 
-    def _call_user(self, fdef: ir.FuncDef, e: A.Call) -> ir.Expr:
+    def _call_user(self, fdef: ir.FuncDef, e: A.Call, lowered: list[ir.Expr] | None = None) -> ir.Expr:
+        """A call of a chapter function; `lowered`: its positional arguments already lowered (a call through a
+        function value, `f(x)` with `f` bound to this function), and no keyword arguments."""
         params = fdef.params
         names = [p.name for p in params]
         sig = f"{fdef.name}({', '.join(names)})"
-        args = [self.expr(a) for a in e.args]
+        args = [self.expr(a) for a in e.args] if lowered is None else lowered
         by_kw: dict[str, ir.Expr] = {}
-        for kw in e.kwargs:
+        for kw in e.kwargs if lowered is None else []:
             value = self.expr(kw.value)
             if kw.name not in names:
                 return self.error(kw.loc, f"`{fdef.name}` has no parameter `{kw.name}`",
@@ -179,9 +194,12 @@ class CallLowering(LowererBase):
                             self.error(a.loc, f"`{fdef.name}` expects {p.name} of shape {fmt_shape(p.type.shape)}, got {fmt_shape(a.type.shape)}",
                                        expected=f"shape {fmt_shape(p.type.shape)}",
                                        hint="reshape the argument, or use a named dimension such as `n` in the annotation")
-        result = fdef.result
-        if isinstance(result, TensorType):
-            result = TensorType(result.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in result.shape))
+        result = substitute(fdef.result, bindings)
+        passes_functions = any(isinstance(a.type, FuncType) for a in args)
+        if passes_functions or lowered is not None and any(isinstance(p.type, AnyType) for p in fdef.params):
+            # check (and type) the body with these functions; an untyped def called through a function value gets
+            # its result type from the arguments it is given there
+            result = self.specialise(fdef, args, e, result, keep=passes_functions)
         return ir.CallFunc(result, e.loc, fdef.name, args)
 
     def _grad(self, e: A.Call) -> ir.Expr:
@@ -213,6 +231,10 @@ class CallLowering(LowererBase):
         if not isinstance(x.type, (TensorType, AnyType)):
             return self.error(x.loc, f"`{x.name}` is {article(x.type)}, not a tensor", expected="a float tensor",
                               hint="differentiate with respect to a tensor variable")
+        if isinstance(y.type, SeqType) and y.type.kind == "tuple":
+            return self.error(y.loc, f"`grad` needs one number, got a tuple ({y.type})", expected="a rank-0 float tensor",
+                              hint="differentiate one item of the tuple (`t[0]`); for `grad(f)`, write a function that "
+                                   "returns that item, e.g. `return f(x)[0]`")
         if isinstance(y.type, TensorType) and y.type.rank != 0:
             return self.error(y.loc, f"`grad` needs a scalar, but this value has shape {fmt_shape(y.type.shape)}",
                               expected="a rank-0 tensor (one number)", hint="reduce it first, e.g. `grad(y.sum(), x)`")

@@ -6,7 +6,7 @@ from d2lc.front.lower_base import BUILTIN_NAMES, LowererBase, article
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
-from d2lc.core.types import BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType
+from d2lc.core.types import BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType, is_str
 
 
 class ExpressionLowering(LowererBase):
@@ -33,7 +33,7 @@ class ExpressionLowering(LowererBase):
             return ir.Const(ScalarType("dtype"), e.loc, DTYPE_NAMES[e.id])
         if e.id in FUNCTIONS or e.id in ("grad", "range", "float", "int"):
             return self.error(e.loc, f"`{e.id}` is a function; call it", expected=f"{e.id}(...)",
-                              hint="functions are not values in the DSL; add parentheses with its arguments")
+                              hint=f"a built-in is called, not passed around; to pass it as a value, wrap it: `lambda x: {e.id}(x)`")
         return self.error(e.loc, f"undefined name `{e.id}`", expected="a variable assigned earlier in this chapter",
                           hint=did_you_mean(e.id, self.scope.names() | BUILTIN_NAMES)
                           or f"assign `{e.id}` in this cell or an earlier one before using it")
@@ -55,7 +55,17 @@ class ExpressionLowering(LowererBase):
         return self.apply(op, {"x": x, "y": y}, e.loc)
 
     def expr_Compare(self, e: A.Compare) -> ir.Expr:
-        return self.apply(e.op, {"x": self.expr(e.left), "y": self.expr(e.right)}, e.loc)
+        x, y = self.expr(e.left), self.expr(e.right)
+        if is_str(x.type) or is_str(y.type):  # strings compare as Python values: `mode == "sum"`
+            other = y if is_str(x.type) else x
+            if e.op not in ("eq", "ne"):
+                return self.error(e.loc, "strings compare only with `==` and `!=`", expected="mode == \"sum\"",
+                                  hint="compare two strings for equality, e.g. `if mode == \"sum\":`")
+            if not (is_str(other.type) or isinstance(other.type, AnyType)):
+                return self.error(other.loc, f"comparing a string with {article(other.type)}", expected="a string on both sides",
+                                  hint="a string equals only a string; compare it with a string literal such as \"sum\"")
+            return ir.Op(BOOL, e.loc, "py_" + e.op, {"x": x, "y": y})
+        return self.apply(e.op, {"x": x, "y": y}, e.loc)
 
     def expr_BoolOp(self, e: A.BoolOp) -> ir.Expr:
         values = [self.expr(v) for v in e.values]

@@ -203,8 +203,8 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         return None
     for p in s.params:
         lw.reserved_word(p.name, p.loc)
-        ptype = lw.ann_type(p.ann) if p.ann else ANY
         default = lw.expr(p.default) if p.default is not None else None
+        ptype = lw.ann_type(p.ann, default) if p.ann else ANY
         hparams.append(ir.Param(p.name, ptype, default, p.loc))
         mscope.symbols[p.name] = Symbol(ptype)
     members: list[ir.Member] = []

@@ -7,7 +7,7 @@ from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
-from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, dims_equal
+from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, elements
 
 
 class StatementLowering(LowererBase):
@@ -36,9 +36,7 @@ class StatementLowering(LowererBase):
         if isinstance(s.target, A.Subscript):
             return self.index_assign(s.target, self.expr(s.value), s.loc)
         if isinstance(s.target, A.TupleLit):
-            self.error(s.target.loc, "unpacking assignment is not supported", expected="a single name on the left",
-                       hint="assign each value on its own line")
-            return None
+            return self._unpack(s.target, self.expr(s.value), s.loc)
         self.error(s.target.loc, "cannot assign to this expression", expected="a name or an indexed name (X[i] = ...)",
                    hint="assign the value to a name, e.g. `y = ...`")
         return None
@@ -51,13 +49,62 @@ class StatementLowering(LowererBase):
                    hint=f"pick another name, e.g. `{name}_`")
         return True
 
+    def _bindable(self, name: str, loc: Loc) -> bool:
+        if self.reserved_word(name, loc):
+            return False
+        if name in RESERVED_BUILTINS:
+            self.error(loc, f"`{name}` is a built-in and cannot be reassigned", expected="a name that is not a built-in",
+                       hint=f"pick another name, e.g. `{name}_`")
+            return False
+        return True
+
+    def _unpack(self, target: A.TupleLit, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
+        """`a, b = value`: as many names as the tuple has items, each bound to its item's type (and value)."""
+        bad = next((t for t in target.items if not isinstance(t, A.Name)), None)
+        if bad is not None:
+            self.error(bad.loc, "an unpacking assigns to names only", expected="a, b = ...",
+                       hint="unpack into names, then assign into the tensor on its own line")
+            return None
+        names = [t.id for t in target.items]
+        dup = next((t for i, t in enumerate(target.items) if t.id in names[:i]), None)
+        if dup is not None:
+            self.error(dup.loc, f"`{dup.id}` appears twice on the left of an unpacking", expected="distinct names",
+                       hint="use `_unused` or another name for a value you do not need")
+            return None
+        items = self.unpacked_types(value, len(names), "the left side has")
+        if items is None:
+            return None
+        if not all(self._bindable(t.id, t.loc) for t in target.items):
+            return None
+        for i, name in enumerate(names):
+            const = static_value(value.items[i]) if isinstance(value, ir.Seq) and not self._in_loop else None
+            self.scope.symbols[name] = Symbol(items[i], const)
+        return ir.Unpack(loc, names, value)
+
+    def unpacked_types(self, value: ir.Expr, n: int, what: str) -> list[Type] | None:
+        """The types of the `n` items a value unpacks into; an error (None) for another arity or a value that is
+        not a tuple. `what` says who wants `n`: "the left side has", "the loop unpacks"."""
+        t = value.type
+        if isinstance(t, AnyType):
+            return [ANY] * n
+        if isinstance(t, SeqType) and len(t.items) == n:
+            return list(t.items)
+        names = "name" if what.startswith("the left") else "loop variable"
+        if isinstance(t, SeqType):
+            self.error(value.loc, f"cannot unpack a tuple of {len(t.items)} value{'s' * (len(t.items) != 1)} into {n} {names}s",
+                       expected=f"a tuple of {n} values ({what} {n} {names}s)",
+                       hint=f"write {len(t.items)} {names}{'s' * (len(t.items) != 1)}, or index the tuple (`t[0]`)")
+        elif isinstance(t, ListType):
+            self.error(value.loc, "cannot unpack a list built with `append`: its length is known only when it runs",
+                       expected=f"a tuple of {n} values", hint="index the list, or return a tuple (`return a, b`)")
+        else:
+            self.error(value.loc, f"cannot unpack {article(t)}", expected=f"a tuple of {n} values ({what} {n} {names}s)",
+                       hint="unpack a tuple, e.g. the result of a function that ends with `return a, b`")
+        return None
+
     def _bind(self, target: A.Name, value: ir.Expr, loc: Loc) -> ir.Stmt | None:
         name = target.id
-        if self.reserved_word(name, target.loc):
-            return None
-        if name in RESERVED_BUILTINS:
-            self.error(target.loc, f"`{name}` is a built-in and cannot be reassigned", expected="a name that is not a built-in",
-                       hint=f"pick another name, e.g. `{name}_`")
+        if not self._bindable(name, target.loc):
             return None
         if isinstance(value.type, (ScalarType,)) and value.type.kind == "none":
             self.error(value.loc, "this expression has no value to assign", expected="an expression with a value",
@@ -90,14 +137,12 @@ class StatementLowering(LowererBase):
         return ir.Return(s.loc, self.expr(s.value) if s.value is not None else None)
 
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
-        if len(s.targets) != 1:
-            self.error(s.loc, "a `for` loop takes one loop variable", expected="for i in range(n):",
-                       hint="loop over one index and compute the others inside the loop")
-            return None
         it = s.iter
-        if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range"):
-            self.error(it.loc, "`for` loops run over `range(...)`", expected="for i in range(n):",
-                       hint="index the tensor inside the loop, e.g. X[i]")
+        if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range" and self.scope.lookup("range") is None):
+            return self._for_items(s)
+        if len(s.targets) != 1:
+            self.error(s.loc, "a loop over `range(...)` takes one loop variable", expected="for i in range(n):",
+                       hint="unpack inside the loop, or loop over `enumerate(xs)` / `zip(xs, ys)`")
             return None
         args = [self.expr(a) for a in it.args]
         if not 1 <= len(args) <= 3 or it.kwargs:
@@ -112,11 +157,68 @@ class StatementLowering(LowererBase):
         if self.reserved_word(s.targets[0], Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(s.targets[0]))):
             return None
         self.scope.symbols[s.targets[0]] = Symbol(INT)
+        return ir.For(s.loc, s.targets[0], rng, self._loop_body(s))
+
+    def _loop_body(self, s: A.For) -> list[ir.Stmt]:
         self._in_loop += 1
         self._forget_consts(s.body)
-        body = self.block(s.body)
-        self._in_loop -= 1
-        return ir.For(s.loc, s.targets[0], rng, body)
+        try:
+            return self.block(s.body)
+        finally:
+            self._in_loop -= 1
+
+    def _for_items(self, s: A.For) -> ir.Stmt | None:
+        """`for x in xs`, `for a, b in pairs`, `for i, x in enumerate(xs)`, `for x, y in zip(xs, ys)`: a loop over the
+        items of a tuple or a list; every item must have one type (the loop variable's), and an unpacking loop's
+        items are tuples of as many values as it has names."""
+        it = s.iter
+        call = it.func.id if isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id in ("enumerate", "zip") \
+            and self.scope.lookup(it.func.id) is None else None
+        if call is not None:
+            seqs = [self.expr(a) for a in it.args]
+            if it.kwargs or not seqs or (call == "enumerate" and len(seqs) != 1):
+                self.error(it.loc, f"`{call}` takes {'one tuple or list' if call == 'enumerate' else 'tuples or lists'}, by position",
+                           expected="enumerate(xs)" if call == "enumerate" else "zip(xs, ys)", hint="pass the sequences positionally")
+                return None
+        else:
+            seqs = [self.expr(it)]
+        elems: list[Type] = []
+        for v in seqs:
+            elem = elements(v.type)
+            if elem is None:
+                if isinstance(v.type, SeqType):
+                    self.error(v.loc, f"the items of this {v.type.kind} have different types ({', '.join(map(str, v.type.items))})",
+                               expected="items of one type (tensors of one dtype and rank, numbers, tuples of one length)",
+                               hint="loop over `range(len(...))` and index, or split the loop in two")
+                else:
+                    self.error(v.loc, f"a `for` loop cannot run over {article(v.type)}",
+                               expected="range(...), a tuple or list, enumerate(xs) or zip(xs, ys)",
+                               hint="to visit the rows of a tensor, loop over `range(X.shape[0])` and index `X[i]`"
+                               if isinstance(v.type, TensorType) else "loop over a tuple such as `(1, 2, 3)`")
+                return None
+            elems.append(elem)
+        if call == "enumerate":
+            elem = SeqType((INT, elems[0]))
+            iter_ = ir.Op(ListType(elem), it.loc, "py_enumerate", {"xs": seqs[0]})
+        elif call == "zip":
+            elem = SeqType(tuple(elems))
+            iter_ = ir.Op(ListType(elem), it.loc, "py_zip", {"xs": seqs})
+        else:
+            elem, iter_ = elems[0], seqs[0]
+        col = s.loc.col + 4
+        names = list(s.targets)
+        if len(names) == 1:
+            types = [elem]
+        else:
+            types = self.unpacked_types(ir.Const(elem, iter_.loc, None), len(names), "the loop unpacks")
+            if types is None:
+                return None
+        for name, t in zip(names, types):
+            if not self._bindable(name, Loc(s.loc.file, s.loc.line, col, col + len(name))):
+                return None
+            col += len(name) + 2
+            self.scope.symbols[name] = Symbol(t)
+        return ir.For(s.loc, names[0], iter_, self._loop_body(s), names if len(names) > 1 else [])
 
     def _forget_consts(self, body: list[A.Node]) -> None:
         for node in body:
@@ -152,8 +254,8 @@ class StatementLowering(LowererBase):
             elif seen_default is not None:
                 self.error(p.loc, f"parameter `{p.name}` without a default follows `{seen_default.name}`, which has one",
                            expected="parameters with defaults last", hint=f"move `{p.name}` before `{seen_default.name}`, or give it a default")
-            ptype = self.ann_type(p.ann) if p.ann else ANY
             default = self.expr(p.default) if p.default is not None else None
+            ptype = self.ann_type(p.ann, default) if p.ann else ANY
             params.append(ir.Param(p.name, ptype, default, p.loc))
             fscope.symbols[p.name] = Symbol(ptype)
         declared = self.ann_type(s.returns) if s.returns else None
@@ -161,6 +263,7 @@ class StatementLowering(LowererBase):
         if register:
             self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
             self.functions[s.name] = fdef
+            self.func_asts[s.name] = (s, scope_parent or self.globals)
         fscope.func = fdef
         outer, self.scope = self.scope, fscope
         try:
@@ -184,23 +287,16 @@ class StatementLowering(LowererBase):
             return
         for r in returns:
             got = r.value.type
-            if isinstance(got, AnyType):
-                continue
-            if isinstance(declared, TensorType) and isinstance(got, TensorType):
-                ok = declared.dtype == got.dtype and declared.rank == got.rank and not any(
-                    dims_equal(a, b) is False for a, b in zip(declared.shape, got.shape))
-            elif isinstance(declared, ScalarType) and isinstance(got, ScalarType):
-                ok = declared.kind == got.kind or (declared.kind == "float" and got.kind == "int")
-            else:
-                ok = False
-            if not ok:
+            if not conforms(got, declared):
                 self.error(r.value.loc, f"`{s.name}` returns {got}, but its signature says {declared}",
                            expected=str(declared), hint="fix the return annotation or the computation")
 
     def stmt_ModelDef(self, s: A.ModelDef) -> ir.Stmt | None:
         return lower_model(self, s)
 
-    def ann_type(self, ann: A.TypeAnn) -> Type:
+    def ann_type(self, ann: A.TypeAnn, default: ir.Expr | None = None) -> Type:
+        if ann.name == "tuple":
+            return self._tuple_type(ann, default)
         if ann.dims is None:
             if ann.name in ("int", "float", "bool", "str"):
                 return ScalarType(ann.name)
@@ -214,4 +310,31 @@ class StatementLowering(LowererBase):
             self.error(ann.loc, f"unknown dtype `{ann.name}` in a tensor type", expected="f32, f64, i32, i64 or bool",
                        hint=did_you_mean(ann.name, DTYPE_NAMES) or "write the dtype first, e.g. f32[n, k]")
             return ANY
+        nested = next((d for d in ann.dims if isinstance(d, A.TypeAnn)), None)
+        if nested is not None:
+            self.error(nested.loc, f"a dimension of a tensor type is a name or an int, got `{nested.name}[...]`",
+                       expected="e.g. f32[n, 3]", hint="a tuple of types is written tuple[f32[n], i64[]]")
+            return ANY
         return TensorType(DTYPE_NAMES[ann.name], tuple(ann.dims))
+
+    def _tuple_type(self, ann: A.TypeAnn, default: ir.Expr | None) -> Type:
+        """`tuple[f32[n], int]`: a tuple of those item types; a bare `tuple` takes its default's (structure known
+        when the chapter compiles, e.g. `arch: tuple = ((1, 64), (2, 128))`)."""
+        if ann.dims is None:
+            if default is not None and isinstance(default.type, (SeqType, AnyType)):
+                return default.type
+            self.error(ann.loc, "a bare `tuple` annotation needs a tuple default", expected="arch: tuple = ((1, 64), (2, 128))",
+                       hint="give the parameter a tuple default, or spell its items: tuple[f32[n], int]")
+            return ANY
+        items = []
+        for d in ann.dims:
+            if isinstance(d, int):
+                self.error(ann.loc, f"`tuple[...]` lists the types of its items, got `{d}`", expected="tuple[f32[n], int]",
+                           hint="write one type per item")
+                return ANY
+            items.append(self.ann_type(d if isinstance(d, A.TypeAnn) else A.TypeAnn(ann.loc, d, None)))
+        t = SeqType(tuple(items))
+        if default is not None and not conforms(default.type, t):
+            self.error(default.loc, f"the default {default.type} does not match the annotation {t}", expected=str(t),
+                       hint="change the default or the annotation")
+        return t

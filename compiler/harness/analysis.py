@@ -18,7 +18,7 @@ from typing import Iterable
 
 from d2lc.core import ir
 from d2lc.core.ops import SPECS
-from d2lc.core.types import DType, ScalarType, TensorType
+from d2lc.core.types import DType, ScalarType, SeqType, TensorType
 
 Dim = int | str  # an int size, or a symbol bound when the example is drawn
 
@@ -71,7 +71,7 @@ class Analyzer:
                 self._sinks(e, value_env, domains)
             if isinstance(s, ir.IndexAssign):
                 self._index_bounds(s.target_type, s.index, value_env, domains)
-            if isinstance(s, ir.For):
+            if isinstance(s, ir.For) and s.over_range:
                 for a in s.iter.args.values():
                     if isinstance(a, ir.Expr):
                         for p in self._deps(a, value_env, diff=False):
@@ -82,7 +82,7 @@ class Analyzer:
                 returned |= self._deps(s.value, diff_env, diff=True)
         self.diff_deps[f.name] = {i for i, p in enumerate(params) if p in returned}
         grad_params = []
-        if isinstance(f.result, TensorType) and f.result.dtype.is_float:
+        if isinstance(f.result, TensorType) and f.result.dtype.is_float or float_items(f.result):
             grad_params = [p.name for p in f.params if p.name in returned
                            and isinstance(p.type, TensorType) and p.type.dtype.is_float]
         return FunctionFacts(domains, grad_params)
@@ -213,7 +213,7 @@ def _bind_symbols(ptype, atype) -> dict[str, Dim]:
 
 def _exprs_of(s: ir.Stmt) -> Iterable[ir.Expr]:
     """The expressions a statement evaluates itself (not those of nested blocks)."""
-    if isinstance(s, (ir.Assign, ir.ExprStmt, ir.Return)):
+    if isinstance(s, (ir.Assign, ir.Unpack, ir.ExprStmt, ir.Return)):
         return ir.walk_exprs(s.value) if s.value is not None else ()
     if isinstance(s, ir.IndexAssign):
         return [*ir.walk_exprs(s.value), *ir.walk_exprs(s.index)]
@@ -231,7 +231,13 @@ def _fixpoint(body: list[ir.Stmt], params: list[str], deps) -> dict[str, set[str
     while changed:
         changed = False
         for s in ir.walk_stmts(body):
-            if isinstance(s, (ir.Assign, ir.IndexAssign)):
+            if isinstance(s, ir.Unpack):
+                new = deps(s.value, env)
+                for name in s.names:
+                    if not new <= env.get(name, set()):
+                        env[name] = env.get(name, set()) | new
+                        changed = True
+            elif isinstance(s, (ir.Assign, ir.IndexAssign)):
                 new = deps(s.value, env)
                 if isinstance(s, ir.IndexAssign):
                     new = new | env.get(s.name, set())
@@ -239,11 +245,20 @@ def _fixpoint(body: list[ir.Stmt], params: list[str], deps) -> dict[str, set[str
                     env[s.name] = env.get(s.name, set()) | new
                     changed = True
             elif isinstance(s, ir.For):
-                new = set().union(*(deps(a, env) for a in s.iter.args.values() if isinstance(a, ir.Expr)))
-                if not new <= env.get(s.var, set()):
-                    env[s.var] = env.get(s.var, set()) | new
-                    changed = True
+                new = set().union(*(deps(a, env) for a in s.iter.args.values() if isinstance(a, ir.Expr))) \
+                    if s.over_range else deps(s.iter, env)
+                for var in s.loop_vars:
+                    if not new <= env.get(var, set()):
+                        env[var] = env.get(var, set()) | new
+                        changed = True
     return env
+
+
+def float_items(t) -> list[int]:
+    """The positions of a tuple result's float tensors (what a gradient row differentiates); [] for other results."""
+    if not isinstance(t, SeqType) or t.kind != "tuple":
+        return []
+    return [i for i, item in enumerate(t.items) if isinstance(item, TensorType) and item.dtype.is_float]
 
 
 def analyze(module: ir.Module) -> dict[str, FunctionFacts]:

@@ -12,7 +12,7 @@ from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
 from d2lc.build.modgen import function_module_source, testable_functions
 from d2lc.core.types import DType, ScalarType, TensorType, Type
-from d2lc.harness.analysis import Domain, analyze
+from d2lc.harness.analysis import Domain, analyze, float_items
 from d2lc.harness.strategies import ParamSpec, drawable, param_specs
 
 _SHORT = {DType.float32: "f32", DType.float64: "f64", DType.int32: "i32", DType.int64: "i64", DType.bool: "bool"}
@@ -108,6 +108,10 @@ def grad_wrapper(f: ir.FuncDef, wrt: str, written: Callable[[str], str] = str) -
     params = ", ".join(f"{written(p.name)}: {type_text(p.type)}" for p in f.params)
     args = ", ".join(written(p.name) for p in f.params)
     name, wrt = written(f.name), written(wrt)
+    items = float_items(f.result)
+    if items:  # a tuple result: the gradient of the sum of its float tensors' sums
+        total = " + ".join(f"out[{i}].sum()" for i in items)
+        return f"def {grad_name(name, wrt)}({params}):\n    out = {name}({args})\n    return grad({total}, {wrt})\n"
     cot = cotangent_type(f)
     if cot is None:
         return f"def {grad_name(name, wrt)}({params}):\n    return grad({name}({args}).sum(), {wrt})\n"

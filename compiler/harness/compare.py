@@ -88,7 +88,7 @@ def check_type(value: Any, expected: Type, dims: dict[str, int], effective: Effe
                 return f"shape {tuple(value.shape)}, but the declared type is {want}{at}"
         return None
     if isinstance(expected, ScalarType):
-        py = {"float": float, "int": int, "bool": bool}.get(expected.kind)
+        py = {"float": float, "int": int, "bool": bool, "str": str}.get(expected.kind)
         if expected.kind == "none":
             return None if value is None else f"expected None, got {describe(value)}{at}"
         if py is None:
@@ -162,6 +162,8 @@ def compare_values(actual: Any, reference: Any, where: str = "", noise: Any = No
         return v if actual is None and reference is None else v.fail(f"got {describe(actual)}, the reference gave {describe(reference)}{at}")
     if isinstance(reference, np.ndarray) != isinstance(actual, np.ndarray):
         return v.fail(f"got {describe(actual)}, the reference gave {describe(reference)}{at}")
+    if isinstance(reference, str) or isinstance(actual, str):  # strings are equal or not
+        return v if actual == reference else v.fail(f"got {actual!r}, the reference gave {reference!r}{at}")
     if isinstance(reference, np.ndarray):
         out = compare_arrays(actual, reference, noise if isinstance(noise, np.ndarray) else None)
     else:

@@ -128,8 +128,8 @@ class _Taint:
             for name, f in self.funcs.items():
                 if name in self.random_funcs:
                     continue
-                local = {p.name for p in f.params} | {s.name for s in ir.walk_stmts(f.body)
-                                                       if isinstance(s, (ir.Assign, ir.IndexAssign))}
+                local = {p.name for p in f.params} | {n for s in ir.walk_stmts(f.body)
+                                                       if isinstance(s, (ir.Assign, ir.IndexAssign, ir.Unpack)) for n in ir.bound_names(s)}
                 saved = self.tainted
                 self.tainted = {n for n in saved if n not in local}
                 try:
@@ -149,6 +149,10 @@ class _Taint:
         if isinstance(s, ir.Assign):
             t = control or self.expr(s.value)
             self._bind(s.name, t, s.loc.line, out, cell, replace=True)
+        elif isinstance(s, ir.Unpack):
+            t = control or self.expr(s.value)
+            for name in s.names:
+                self._bind(name, t, s.loc.line, out, cell, replace=True)
         elif isinstance(s, ir.IndexAssign):
             t = control or self.expr(s.value) or self.expr(s.index)
             self._bind(s.name, t, s.loc.line, out, cell, replace=False)
@@ -162,11 +166,13 @@ class _Taint:
             t = control or self.expr(s.iter)
             for _ in range(3):  # a fixed point: taint flows around the loop at most a few times
                 before = set(self.tainted)
-                self._bind(s.var, t, s.loc.line, [], cell, replace=True)
+                for var in s.loop_vars:
+                    self._bind(var, t, s.loc.line, [], cell, replace=True)
                 self.stmts(s.body, t, [], cell)
                 if self.tainted == before:
                     break
-            self._bind(s.var, t, s.loc.line, out, cell, replace=True)
+            for var in s.loop_vars:
+                self._bind(var, t, s.loc.line, out, cell, replace=True)
             for b in _bound_in(s.body):
                 out.append(Binding(cell, b[0], b[1], b[0] not in self.tainted))
         elif isinstance(s, ir.If):
@@ -194,10 +200,10 @@ def _bound_in(stmts: list[ir.Stmt]) -> list[tuple[str, int]]:
     """(name, line) of every name bound inside loop/if bodies (not inside nested functions)."""
     out = []
     for s in stmts:
-        if isinstance(s, (ir.Assign, ir.IndexAssign)):
-            out.append((s.name, s.loc.line))
+        if isinstance(s, (ir.Assign, ir.IndexAssign, ir.Unpack)):
+            out.extend((n, s.loc.line) for n in ir.bound_names(s))
         elif isinstance(s, ir.For):
-            out.append((s.var, s.loc.line))
+            out.extend((n, s.loc.line) for n in s.loop_vars)
             out.extend(_bound_in(s.body))
         elif isinstance(s, ir.If):
             out.extend(_bound_in(s.body + s.orelse))

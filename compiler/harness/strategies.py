@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from d2lc.core import ir
-from d2lc.core.types import DType, ScalarType, TensorType
+from d2lc.core.types import DType, ScalarType, SeqType, TensorType
 from d2lc.harness.analysis import Domain
 
 MIN_DIM, MAX_DIM = 1, 5
@@ -41,6 +41,7 @@ class ParamSpec:
     type: Any  # TensorType | ScalarType
     domain: Domain = field(default_factory=Domain)
     salt: float = 0.0
+    choices: tuple = ()  # the values a parameter the harness cannot draw freely takes (a str's, a tuple's default)
 
 
 @dataclass
@@ -55,8 +56,27 @@ class Example:
 
 
 def param_specs(f: ir.FuncDef, domains: dict[str, Domain]) -> list[ParamSpec]:
-    return [ParamSpec(p.name, p.type, domains.get(p.name, Domain()), salt=(i + 1) * 0.3819660113)
+    return [ParamSpec(p.name, p.type, domains.get(p.name, Domain()), salt=(i + 1) * 0.3819660113, choices=_choices(f, p))
             for i, p in enumerate(f.params)]
+
+
+def _choices(f: ir.FuncDef, p: ir.Param) -> tuple:
+    """A str parameter takes its default and every string the body compares it with (`mode == "sum"`); a tuple
+    parameter (static structure) takes its default."""
+    default = ir.static_value(p.default)
+    if isinstance(p.type, ScalarType) and p.type.kind == "str":
+        seen = [default] if isinstance(default, str) else []
+        for e in ir.walk_exprs(f.body):
+            if isinstance(e, ir.Op) and e.op in ("py_eq", "py_ne"):
+                x, y = e.args["x"], e.args["y"]
+                for a, b in ((x, y), (y, x)):
+                    if isinstance(a, ir.Var) and a.name == p.name and isinstance(b, ir.Const) and isinstance(b.value, str) \
+                            and b.value not in seen:
+                        seen.append(b.value)
+        return tuple(seen)
+    if isinstance(p.type, SeqType) and isinstance(default, tuple):
+        return (default,)
+    return ()
 
 
 def symbols(specs: list[ParamSpec]) -> list[str]:
@@ -138,6 +158,8 @@ def scalar_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[
 
 
 def value_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[Any]:
+    if spec.choices:
+        return st.sampled_from(spec.choices)
     if isinstance(spec.type, TensorType):
         return tensor_strategy(spec, dims)
     if isinstance(spec.type, ScalarType) and spec.type.kind in ("int", "float", "bool"):
@@ -147,7 +169,7 @@ def value_strategy(spec: ParamSpec, dims: dict[str, int]) -> st.SearchStrategy[A
 
 def drawable(specs: list[ParamSpec]) -> bool:
     return all(isinstance(s.type, TensorType) or isinstance(s.type, ScalarType) and s.type.kind in ("int", "float", "bool")
-               for s in specs)
+               or s.choices for s in specs)
 
 
 def shape_pool(seed: int, size: int = 4, length: int = 8) -> list[tuple[int, ...]]:

@@ -94,6 +94,8 @@ def pack_value(v, blobs):
         return {"scalar": v, "kind": "int"}
     if isinstance(v, float):
         return {"scalar": repr(v), "kind": "float"}  # repr keeps nan/inf and every bit
+    if isinstance(v, str):
+        return {"scalar": v, "kind": "str"}
     if isinstance(v, (tuple, list)):
         return {"seq": [pack_value(i, blobs) for i in v], "kind": "tuple" if isinstance(v, tuple) else "list"}
     arr = np.asarray(v)
@@ -111,6 +113,8 @@ def unpack_value(tag, blobs):
         items = [unpack_value(i, blobs) for i in tag["seq"]]
         return tuple(items) if tag.get("kind") == "tuple" else items
     kind, v = tag["kind"], tag["scalar"]
+    if kind == "str":
+        return str(v)
     return float(v) if kind == "float" else (bool(v) if kind == "bool" else int(v))
 
 
@@ -288,7 +292,7 @@ class Worker:
         """A function's result as NumPy arrays / Python scalars / tuples (a NumPy scalar becomes a 0-d array)."""
         if isinstance(v, np.generic):
             return np.asarray(v)
-        if v is None or isinstance(v, (bool, int, float, np.ndarray)):
+        if v is None or isinstance(v, (bool, int, float, str, np.ndarray)):
             return v
         if isinstance(v, (tuple, list)):
             return tuple(self._export(conv, i) for i in v)

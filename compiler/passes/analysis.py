@@ -75,13 +75,15 @@ def reads(node, through_detach: bool = True) -> set[str]:
         elif isinstance(n, ir.Grad):
             visit(n.y)
             visit(n.wrt)
+        elif isinstance(n, ir.Lambda):  # what the body reads, but its own parameters
+            out.update(reads(n.body, through_detach) - set(n.params))
         elif isinstance(n, ir.IndexSlice):
             for v in (n.start, n.stop, n.step):
                 visit(v)
         elif isinstance(n, (list, tuple)):
             for v in n:
                 visit(v)
-        elif isinstance(n, ir.Assign):
+        elif isinstance(n, (ir.Assign, ir.Unpack)):
             visit(n.value)
         elif isinstance(n, ir.IndexAssign):
             out.add(n.name)
@@ -102,13 +104,13 @@ def reads(node, through_detach: bool = True) -> set[str]:
 
 
 def writes(stmt: ir.Stmt) -> set[str]:
-    if isinstance(stmt, (ir.Assign, ir.IndexAssign)):
-        return {stmt.name}
+    if isinstance(stmt, (ir.Assign, ir.IndexAssign, ir.Unpack)):
+        return set(ir.bound_names(stmt))
     if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Op) and stmt.value.op == "list_append" \
             and isinstance(stmt.value.args["xs"], ir.Var):
         return {stmt.value.args["xs"].name}
     if isinstance(stmt, ir.For):
-        return {stmt.var} | set().union(*(writes(s) for s in stmt.body)) if stmt.body else {stmt.var}
+        return set(stmt.loop_vars).union(*(writes(s) for s in stmt.body))
     if isinstance(stmt, ir.If):
         return set().union(set(), *(writes(s) for s in stmt.body + stmt.orelse))
     return set()
@@ -238,8 +240,8 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
     for s, hit in zip(reversed(candidates), reversed(is_tainted)):
         if hit and writes(s) & needed:
             chosen.insert(0, s)
-            if isinstance(s, ir.Assign):  # a plain assignment is the whole definition: earlier ones are dead
-                needed.discard(s.name)
+            if isinstance(s, (ir.Assign, ir.Unpack)):  # a plain assignment is the whole definition: earlier ones are dead
+                needed -= set(ir.bound_names(s))
             needed |= reads(s, through_detach=False) & tainted
     # Recomputation replays `chosen` at the grad site: what they read must still hold the same value.
     for s in chosen:
@@ -289,6 +291,15 @@ def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
                 detach(s.name)
                 if src is not None:
                     join(src, s.name)
+            elif isinstance(s, ir.Unpack):  # `a, b = X, Y` aliases as `a = X; b = Y`; items of another tuple may alias
+                for i, name in enumerate(s.names):
+                    item = s.value.items[i] if isinstance(s.value, ir.Seq) else None
+                    src = source_of(item) if item is not None and isinstance(item.type, TensorType) else None
+                    detach(name)
+                    if src is not None and src != name:
+                        join(src, name)
+                    elif isinstance(s.value, ir.Var):
+                        join("<tuple>", name)
             elif isinstance(s, ir.IndexAssign):
                 aliased = len(groups.get(s.name, {s.name})) > 1
                 s.may_alias = s.may_alias or aliased  # in a loop: aliased on the first pass or on a later one
@@ -301,6 +312,9 @@ def mark_aliases(block: list[ir.Stmt], shared: set[str]) -> None:
                 for inner in ir.walk_stmts(s.body):
                     if isinstance(inner, ir.Assign) and view_source(inner) is not None:
                         join(view_source(inner), inner.name)
+                if not s.over_range:  # a loop variable holds an item of a tuple or list: it may share its memory
+                    for name in s.loop_vars:
+                        join("<items>", name)
                 visit(s.body)
             elif isinstance(s, ir.If):
                 visit(s.body)

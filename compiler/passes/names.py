@@ -42,7 +42,7 @@ def reserved_member_names(targets: TargetNames) -> frozenset[str]:
 
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),
-               ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var",), ir.ModelDef: ("name",),
+               ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var", "names"), ir.Unpack: ("names",), ir.Lambda: ("params",), ir.ModelDef: ("name",),
                ir.Member: ("name",), ir.ApplyLayer: ("member",), ir.NewModel: ("model",)}
 
 
@@ -51,17 +51,15 @@ def _bound_names(module: ir.Module) -> tuple[set[str], set[str]]:
     bound: set[str] = set()
     members: set[str] = set()
     for s in ir.walk_stmts(list(module.stmts())):
-        if isinstance(s, (ir.Assign, ir.IndexAssign)):
-            bound.add(s.name)
-        elif isinstance(s, ir.For):
-            bound.add(s.var)
+        if isinstance(s, (ir.Assign, ir.IndexAssign, ir.Unpack, ir.For)):
+            bound |= set(ir.bound_names(s))
         elif isinstance(s, ir.FuncDef):
             bound |= {s.name} | {p.name for p in s.params}
         elif isinstance(s, ir.ModelDef):
             inner = {m.name for m in s.members} | {p.name for p in s.hparams}
             members |= inner
             bound |= {s.name} | {p.name for p in s.forward.params}
-            bound |= {x.name for x in ir.walk_stmts(s.forward.body) if isinstance(x, (ir.Assign, ir.IndexAssign))}
+            bound |= {n for x in ir.walk_stmts(s.forward.body) for n in ir.bound_names(x)}
     return bound | members, members - bound
 
 
@@ -99,7 +97,9 @@ def rename_reserved(module: ir.Module, targets: TargetNames) -> dict[str, str]:
         seen.add(id(node))
         for attr in NAME_FIELDS.get(type(node), ()):
             value = getattr(node, attr)
-            if value in mapping:
+            if isinstance(value, list):  # an unpacking's names
+                setattr(node, attr, [mapping.get(v, v) for v in value])
+            elif value in mapping:
                 setattr(node, attr, mapping[value])
         if isinstance(node, ir.NewModel):
             node.kwargs = {mapping.get(k, k): v for k, v in node.kwargs.items()}

@@ -12,7 +12,7 @@ from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
-from d2lc.core.types import DType, ScalarType
+from d2lc.core.types import DType, ScalarType, SeqType
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, layer_call, train_call
 from libcst.helpers import parse_template_expression
 
@@ -115,7 +115,7 @@ class JaxModels:
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         fields: list[cst.BaseStatement] = []
         for hp in m.hparams:
-            ann = hp.type.kind if isinstance(hp.type, ScalarType) else "float"
+            ann = hp.type.kind if isinstance(hp.type, ScalarType) else "tuple" if isinstance(hp.type, SeqType) else "float"
             fields.append(cst.SimpleStatementLine([cst.AnnAssign(cst.Name(hp.name), cst.Annotation(cst.Name(ann)),
                                                                  self.expr(hp.default) if hp.default is not None else None)]))
         self.current_model = m

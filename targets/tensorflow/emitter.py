@@ -122,7 +122,8 @@ class TensorFlowEmitter(TensorFlowModels, Emitter):
     def enter_block(self, s):
         st = self.state
         inner = list(ir.walk_stmts(s.body + (s.orelse if isinstance(s, ir.If) else [])))
-        assigned = {b.name for b in inner if isinstance(b, ir.Assign)} | ({s.var} if isinstance(s, ir.For) else set())
+        assigned = {n for b in inner if isinstance(b, (ir.Assign, ir.Unpack)) for n in ir.bound_names(b)} \
+            | (set(s.loop_vars) if isinstance(s, ir.For) else set())
         kept = st.variables - assigned  # still Variables at every pass through the body, and after it
         hoisted: list[str] = []
         copied = set(self.loop_copies(s)) if isinstance(s, ir.For) else set()  # made Variables by the base's `copy_of`
