@@ -79,7 +79,7 @@ class IndexLowering(LowererBase):
                 step = static_value(parts[2]) if parts[2] is not None else None
                 if isinstance(step, int) and step <= 0:
                     self.error(parts[2].loc, "slice steps must be positive", expected="a step of 1 or more",
-                               hint="reverse with flip-free indexing is not portable; compute indices instead")
+                               hint="to reverse an axis, flip it: `flip(X, axis=0)`")
                 items.append(ir.IndexSlice(*parts))
             elif isinstance(node, A.EllipsisLit):
                 items.append(ir.IndexEllipsis())

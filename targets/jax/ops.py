@@ -1,13 +1,46 @@
 """JAX op table: where JAX spells an op differently from the shared base table (d2lc.emit.base_ops)."""
 
+import libcst as cst
+
+from d2lc.core.types import DType
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, with_dtype
+from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.select_ops import axis_of
 
 
 def _transpose(em, node):
     if node.args.get("axes") is None:
         return Attr("T").emit(em, node)
     return Method("transpose", "axes").emit(em, node)
+
+
+def _topk(field: int):
+    """jax.lax.top_k works on the last axis: move the op's axis there and back."""
+    def emit(em, node):
+        rank, axis = node.args["x"].type.rank, axis_of(em, node)
+        x = em.expr(node.args["x"])
+        if axis != rank - 1:
+            x = call("jnp.moveaxis", x, cst.Integer(str(axis)), _minus_one())
+        out = cst.Subscript(call("jax.lax.top_k", x, em.arg(node, "k")),
+                            [cst.SubscriptElement(cst.Index(cst.Integer(str(field))))])
+        if axis != rank - 1:
+            out = call("jnp.moveaxis", out, _minus_one(), cst.Integer(str(axis)))
+        if field == 1 and getattr(em, "x64", False):  # top_k's indices are int32 in 64-bit mode too
+            out = em.cast(out, node, DType.int64)
+        return out
+    return Custom(emit)
+
+
+def _minus_one():
+    return cst.UnaryOperation(cst.Minus(), cst.Integer("1"))
+
+
+def _one_hot(em, node):
+    out = Fn("jax.nn.one_hot", "x", "num_classes").emit(em, node)
+    if getattr(em, "x64", False):  # in 64-bit mode one_hot would give float64
+        out = out.with_changes(args=[*out.args, cst.Arg(em.dtype_expr(DType.float32), keyword=cst.Name("dtype"),
+                               equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+    return out
 
 
 OPS = {
@@ -21,6 +54,10 @@ OPS = {
     # reductions
     "sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),
     "softmax": Fn("jax.nn.softmax", "x", axis="axis"),
+    # sorting and selection
+    "topk_values": _topk(0),
+    "topk_indices": _topk(1),
+    "one_hot": Custom(_one_hot),
     # shape
     "transpose": Custom(_transpose),
     # misc
