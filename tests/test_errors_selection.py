@@ -162,12 +162,26 @@ ch.md:5:7: error: the valid lengths of `masked_softmax` must be an int tensor, g
   expected: an int64 tensor of lengths
   hint: lengths count positions; cast with `.astype(int64)`
 '''),
-    ('negative_step', 'X = zeros((2, 3))\nprint(X[::-1])\n', '''\
-ch.md:5:11: error: slice steps must be positive
-    print(X[::-1])
+    ('negative_step_with_bounds', 'X = zeros((2, 3))\nprint(X[2:0:-1])\n', '''\
+ch.md:5:13: error: a negative slice step with bounds
+    print(X[2:0:-1])
+                ^
+  expected: `::-k`: the whole axis, reversed
+  hint: flip the axis first, then slice it: `flip(X, axis=0)[1:3]`
+'''),
+    ('zero_step', 'X = zeros((2, 3))\nprint(X[::0])\n', '''\
+ch.md:5:11: error: a slice step of 0
+    print(X[::0])
               ^
-  expected: a step of 1 or more
-  hint: to reverse an axis, flip it: `flip(X, axis=0)`
+  expected: a non-zero step
+  hint: a step of 1 takes every element; -1 reverses the axis
+'''),
+    ('assign_through_negative_step', 'X = zeros((2, 3))\nX[:, ::-1] = 1.0\n', '''\
+ch.md:5:8: error: element assignment through a negative slice step
+    X[:, ::-1] = 1.0
+           ^
+  expected: positive steps
+  hint: flip the value instead: `X[::-1] = V` is `X[:] = flip(V, axis=0)`
 '''),
 ]
 

@@ -107,6 +107,29 @@ def _one_hot(em, node):
     return em.cast(call("nn.functional.one_hot", _long(em, node, "x"), em.arg(node, "num_classes")), node, DType.float32)
 
 
+def _getitem(em, node):
+    """PyTorch slices take no negative steps: `X[::-k]` is `torch.flip(X, [axis])[::k]`."""
+    from d2lc.core import ir
+    from d2lc.core.ir import static_value
+    items, rank = node.args["index"], node.args["x"].type.rank
+    consumed = sum(1 for i in items if not isinstance(i, ir.IndexEllipsis) and not (isinstance(i, ir.Const) and i.value is None))
+    axes, out, pos = [], [], 0
+    for it in items:
+        step = static_value(it.step) if isinstance(it, ir.IndexSlice) else None
+        if isinstance(step, int) and step < 0:
+            axes.append(pos)
+            it = ir.IndexSlice(it.start, it.stop, None if step == -1 else ir.Const(it.step.type, it.step.loc, -step))
+        out.append(it)
+        pos += rank - consumed if isinstance(it, ir.IndexEllipsis) else 0 if isinstance(it, ir.Const) and it.value is None else 1
+    if not axes:
+        return em.subscript(em.expr(node.args["x"]), items)
+    flipped = call("torch.flip", em.expr(node.args["x"]), int_list(axes))
+    while out and isinstance(out[-1], ir.IndexSlice) and out[-1].start is None and out[-1].stop is None \
+            and out[-1].step is None:
+        out.pop()  # `[-1, :]` is `[-1]`
+    return em.subscript(flipped, out) if out else flipped
+
+
 def _flip(em, node):
     return call("torch.flip", em.expr(node.args["x"]), int_list(axes_of(em, node)))
 
@@ -142,6 +165,7 @@ OPS = {
     "one_hot": Custom(_one_hot),
     "masked_fill": Method("masked_fill", "mask", "value"),
     # shape
+    "getitem": Custom(_getitem),
     "transpose": Custom(_transpose),
     "concat": Fn("torch.cat", "tensors", dim="axis"),
     "stack": Fn("torch.stack", "tensors", dim="axis"),
