@@ -49,6 +49,7 @@ def base_ops(ns: str) -> dict[str, Rule]:
         "zeros_like": Fn(f"{ns}.zeros_like", "x", dtype="dtype"),
         "ones_like": Fn(f"{ns}.ones_like", "x", dtype="dtype"),
         "full_like": Fn(f"{ns}.full_like", "x", "value", dtype="dtype"),
+        "randint": Fn(f"{ns}.random.randint", "low", "high", size="shape"),
         # elementwise
         "where": Tmpl(f"{ns}.where({{cond}}, {{x}}, {{y}})"),
         "clip": Fn(f"{ns}.clip", "x", "min", "max"),

@@ -48,6 +48,10 @@ OPS = {
     # creation
     "normal": Custom(lambda em, node: em.random_draw(node)),  # split the notebook's PRNG key: emitter.py
     "uniform": Custom(lambda em, node: em.random_draw(node)),
+    "randint": Custom(lambda em, node: call("jax.random.randint", em.split_key(node), em.arg(node, "shape"),
+                                            em.arg(node, "low"), em.arg(node, "high"))),
+    "bernoulli": Custom(lambda em, node: em.cast(call("jax.random.bernoulli", em.split_key(node), em.arg(node, "p"),
+                                                      em.arg(node, "shape")), node, DType.float32)),
     "seed": Custom(lambda em, node: em.error(node.loc, "`seed(...)` must stand on its own line")),
     # elementwise
     "sigmoid": Fn("jax.nn.sigmoid"), "relu": Fn("jax.nn.relu"),

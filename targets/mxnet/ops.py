@@ -145,6 +145,7 @@ OPS = {
     # creation
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
+    "bernoulli": Fn("npx.random.bernoulli", prob="p", size="shape"),
     "seed": Fn("npx.random.seed", "value"),
     # elementwise
     "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"),

@@ -140,6 +140,8 @@ OPS = {
     "tensor": DTyped(Fn("torch.tensor", "data")),
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
+    "randint": Fn("torch.randint", "low", "high", "shape"),
+    "bernoulli": Tmpl("torch.bernoulli(torch.full({shape}, {p}))"),
     "seed": Fn("torch.manual_seed", "value"),
     # elementwise
     "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),

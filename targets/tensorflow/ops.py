@@ -141,6 +141,8 @@ OPS = {
     "full_like": Tmpl("tf.fill(tf.shape({x}), tf.constant({value}, dtype={dtype}))"),
     "normal": Fn("tf.random.normal", "shape", mean="mean", stddev="std"),
     "uniform": Custom(_uniform),
+    "randint": Tmpl("tf.random.uniform({shape}, minval={low}, maxval={high}, dtype=tf.int64)"),
+    "bernoulli": Tmpl("tf.cast(tf.random.uniform({shape}) < {p}, tf.float32)"),
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
     "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),

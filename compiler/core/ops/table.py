@@ -1,10 +1,11 @@
 """The op table: every op of the DSL with its spec, and the spellings the front end reads from it."""
 from __future__ import annotations
 
-from d2lc.core.ops.infer import (arange, binary, cast, clip, compare, concat, cross_entropy, cumsum, dot, eye, filled,
-                                 like, linspace, logical, matmul, norm, print_, random_draw, reduce_float, reduce_index,
-                                 reduce_same, reshape, seed, shape_of, size_of, softmax, squared_loss, squeeze, stack,
-                                 tensor_lit, to_scalar, transpose, unary_float, unary_same, unsqueeze, where)
+from d2lc.core.ops.infer import (arange, bernoulli, binary, cast, clip, compare, concat, cross_entropy, cumsum, dot,
+                                 eye, filled, like, linspace, logical, matmul, norm, print_, randint, random_draw,
+                                 reduce_float, reduce_index, reduce_same, reshape, seed, shape_of, size_of, softmax,
+                                 squared_loss, squeeze, stack, tensor_lit, to_scalar, transpose, unary_float,
+                                 unary_same, unsqueeze, where)
 from d2lc.core.ops.infer_select import (flip, masked_fill, masked_softmax, one_hot, repeat, sort, take_along_axis, tile,
                                         topk)
 from d2lc.core.ops.spec import OpSpec, P
@@ -54,6 +55,10 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
            "Gaussian draws, float32, from the notebook's seeded generator.", False, "random"),
     OpSpec("uniform", (P("shape", "shape"), P("low", "scalar", 0.0), P("high", "scalar", 1.0)), random_draw,
            "Uniform draws in [low, high), float32, from the notebook's seeded generator.", False, "random"),
+    OpSpec("randint", (P("low", "scalar"), P("high", "scalar"), P("shape", "shape")), randint,
+           "Uniform integer draws in [low, high), int64, from the notebook's seeded generator.", False, "random"),
+    OpSpec("bernoulli", (P("p", "scalar"), P("shape", "shape")), bernoulli,
+           "Draws of 1.0 with probability p, else 0.0 (float32), from the notebook's seeded generator.", False, "random"),
     OpSpec("seed", (P("value", "scalar"),), seed, "Seeds the notebook's random generator.", False, "random"),
     # elementwise
     _u("exp", unary_float, "e to the x.", method=True, array_name="exp"),
