@@ -1,4 +1,4 @@
-"""The random draws `randint` and `bernoulli` on every target.
+"""The random draws `randint`, `bernoulli` and `categorical` on every target.
 
 Frameworks draw different numbers from the same seed, so the equivalence harness compares draws by dtype and
 shape only (the determinism analysis reads the `random` category of their specs); this file adds what the
@@ -33,6 +33,14 @@ B = bernoulli(0.25, (4000,))
 X = arange(6.0).reshape(2, 3)
 D = X * bernoulli(0.5, X.shape) / 0.5
 C = bernoulli(1.0, (2, 3)) + randint(0, 1, (2, 3))
+K = categorical(tensor([0.1, 0.2, 0.7]), 4000)
+```
+"""
+ROWS = """# Rows
+
+```d2l
+P = tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+S = categorical(P, 5)
 ```
 """
 
@@ -41,8 +49,20 @@ import json as _json, numpy as _numpy
 def _np(v):
     return v.asnumpy() if hasattr(v, "asnumpy") else _numpy.asarray(v)
 print("D2LC " + _json.dumps({n: [str(_np(v).dtype), list(_np(v).shape), sorted(set(_np(v).ravel().tolist()))[:8],
-                                  float(_np(v).mean())] for n, v in [("R", R), ("B", B), ("C", C), ("D", D)]}))
+                                  float(_np(v).mean())] for n, v in NAMES}))
 """
+
+
+def _run(text: str, names: str, target: str, tmp_path: Path) -> dict:
+    script = tmp_path / "draws.py"
+    report = REPORT.replace("NAMES", "[" + ", ".join(f"({n!r}, {n})" for n in names.split()) + "]")
+    script.write_text(_code(text, target) + report, encoding="utf-8")
+    env = {**os.environ, **FRAMEWORK_ENV}
+    out = subprocess.run([str(python_for(get_backend(target))), str(script)], capture_output=True, text=True, env=env,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    [line] = [ln for ln in out.stdout.splitlines() if ln.startswith("D2LC ")]
+    return json.loads(line[5:])
 
 
 def _code(text: str, target: str) -> str:
@@ -54,14 +74,7 @@ def _code(text: str, target: str) -> str:
 def test_draws_lie_in_their_range_with_their_frequencies(target: str, tmp_path: Path) -> None:
     if not available_backends([target]):
         pytest.skip(f"{target} is not installed")
-    script = tmp_path / "draws.py"
-    script.write_text(_code(DRAWS, target) + REPORT, encoding="utf-8")
-    env = {**os.environ, **FRAMEWORK_ENV}
-    out = subprocess.run([str(python_for(get_backend(target))), str(script)], capture_output=True, text=True, env=env,
-                         timeout=300, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    [line] = [ln for ln in out.stdout.splitlines() if ln.startswith("D2LC ")]
-    got = json.loads(line[5:])
+    got = _run(DRAWS, "R B C D K", target, tmp_path)
     dtype, shape, values, mean = got["R"]
     assert dtype in ("int64", "int32") and shape == [4000] and values == [2, 3, 4], got["R"]  # int32: JAX without x64
     assert abs(mean - 3.0) < 0.1
@@ -69,12 +82,33 @@ def test_draws_lie_in_their_range_with_their_frequencies(target: str, tmp_path: 
     assert dtype == "float32" and shape == [4000] and values == [0.0, 1.0] and abs(mean - 0.25) < 0.05, got["B"]
     assert got["C"][:3] == ["float32", [2, 3], [1.0]]  # p = 1 always draws 1; randint(0, 1) always 0
     assert got["D"][0] == "float32" and got["D"][1] == [2, 3] and set(got["D"][2]) <= {0.0, 2.0, 4.0, 6.0, 8.0, 10.0}
+    dtype, shape, values, mean = got["K"]
+    assert dtype in ("int64", "int32") and shape == [4000] and values == [0, 1, 2] and abs(mean - 1.6) < 0.1, got["K"]
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS - {"mxnet"}))
+def test_categorical_draws_one_row_of_samples_per_distribution(target: str, tmp_path: Path) -> None:
+    if not available_backends([target]):
+        pytest.skip(f"{target} is not installed")
+    module = compile_chapter(ROWS, "rows.md", TARGETS)
+    assert module is not None
+    got = _run(ROWS, "S", target, tmp_path)["S"]
+    assert got[0] in ("int64", "int32") and got[1] == [3, 5] and got[2] == [0, 1, 2]
+    assert abs(got[3] - 1.0) < 1e-9  # rows of 0s, 2s and 1s: each row draws its one possible class
+
+
+def test_mxnet_refuses_categorical_draws_from_rows() -> None:
+    module = compile_chapter(ROWS, "rows.md", TARGETS)
+    with pytest.raises(EmitError) as info:
+        build_notebook(module, get_backend("mxnet"))
+    rendered = info.value.diagnostic.render(ROWS.splitlines())
+    assert rendered.splitlines()[0] == "rows.md:5:5: error: op `categorical` is not supported by target `mxnet`", rendered
 
 
 def test_draws_are_compared_by_dtype_and_shape_only() -> None:
     analysis = analyse(compile_chapter(DRAWS, "draws.md", TARGETS))
     marks = {b.name: b.deterministic for bs in analysis.bindings.values() for b in bs}
-    assert marks["X"] and not marks["R"] and not marks["B"] and not marks["D"] and not marks["C"]
+    assert marks["X"] and not any(marks[n] for n in "RBDCK")
 
 
 def test_jax_gives_every_draw_of_a_statement_its_own_key() -> None:
@@ -88,6 +122,10 @@ def test_jax_gives_every_draw_of_a_statement_its_own_key() -> None:
     ("R = randint(5, 2, (3,))", "ch.md:4:5: error: `randint` needs low < high, got randint(5, 2, ...)"),
     ("R = randint(0.5, 2, (3,))", "ch.md:4:5: error: `randint` needs int bounds, got low=float"),
     ("B = bernoulli(1.5, (3,))", "ch.md:4:5: error: `bernoulli` with a probability of 1.5"),
+    ("K = categorical(tensor([1, 2]), 3)",
+     "ch.md:4:5: error: `categorical` needs float probabilities of shape [k] or [n, k], got int64[2]"),
+    ("K = categorical(ones((2,)) / 2, 0)",
+     "ch.md:4:5: error: `num_samples` of `categorical` must be a constant int of at least 1, got 0"),
 ])
 def test_draw_arguments_are_checked_when_the_chapter_compiles(src: str, message: str) -> None:
     with pytest.raises(CompileError) as info:

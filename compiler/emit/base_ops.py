@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from d2lc.core.ops import SPECS
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Rule, Tmpl
-from d2lc.emit.select_ops import masked_fill_where, masked_softmax
+from d2lc.emit.select_ops import ExplicitAxis, masked_fill_where, masked_softmax
 
 # The elementwise ops: the usual start of a backend's CAST_OPERANDS.
 ELEMENTWISE = frozenset(name for name, spec in SPECS.items() if spec.category == "elementwise")
@@ -58,8 +58,8 @@ def base_ops(ns: str) -> dict[str, Rule]:
         "cumsum": Fn(f"{ns}.cumsum", "x", axis="axis"),
         "norm": Fn(f"{ns}.linalg.norm"),
         # sorting and selection (topk and one_hot have no NumPy spelling: every backend writes its own)
-        "sort": Fn(f"{ns}.sort", "x", axis="axis", descending="descending"),
-        "argsort": Fn(f"{ns}.argsort", "x", axis="axis", descending="descending"),
+        "sort": ExplicitAxis(Fn(f"{ns}.sort", "x", axis="axis", descending="descending")),
+        "argsort": ExplicitAxis(Fn(f"{ns}.argsort", "x", axis="axis", descending="descending")),
         "take_along_axis": Fn(f"{ns}.take_along_axis", "x", "indices", axis="axis"),
         "masked_fill": Custom(masked_fill_where),  # where(mask, value, x)
         "masked_softmax": Custom(masked_softmax),  # softmax(where(arange(k) < valid_lens[..., None], x, -1e6))

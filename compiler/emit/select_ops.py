@@ -17,6 +17,8 @@ from d2lc.core.ops import SPECS
 from d2lc.core.types import FLOAT, INT, NONE, DType, SeqType, TensorType, broadcast
 from d2lc.emit.layout import NCHW_TO_NHWC
 
+from d2lc.emit.rules import Rule
+
 if TYPE_CHECKING:
     from d2lc.emit.rules import EmitterLike
 
@@ -45,6 +47,35 @@ def axes_of(em: "EmitterLike", node: ir.Op, name: str = "axis") -> list[int]:
     channels_last = getattr(em, "channels_last", None)
     nhwc = rank == 4 and channels_last is not None and channels_last()
     return [NCHW_TO_NHWC[a % rank] if nhwc else a % rank for a in values]
+
+
+def _channels_last(em: "EmitterLike", node: ir.Op) -> bool:
+    x = node.args.get("x")
+    channels_last = getattr(em, "channels_last", None)
+    return isinstance(getattr(x, "type", None), TensorType) and x.type.rank == 4 and channels_last is not None \
+        and channels_last()
+
+
+class ExplicitAxis(Rule):
+    """`rule` with a left-out axis written out where the target moves axes (a rank-4 value in a channels-last
+    model): the DSL's default axis (-1, the NCHW width) is then emitted as the stored layout's axis, not as the
+    framework's default (NHWC's last axis, the channels)."""
+
+    def __init__(self, rule: Rule, name: str = "axis"):
+        self.rule, self.name = rule, name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ExplicitAxis) and (self.rule, self.name) == (other.rule, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.rule, self.name))
+
+    def emit(self, em, node):
+        if node.args.get(self.name) is None and _channels_last(em, node):
+            default = next(p.default for p in SPECS[node.op].params if p.name == self.name)
+            axis = default % 4  # non-negative: a rule leaves out an axis equal to its default
+            node = ir.Op(node.type, node.loc, node.op, {**node.args, self.name: ir.Const(INT, node.loc, axis)})
+        return self.rule.emit(em, node)
 
 
 def swap_last(rank: int, axis: int) -> cst.List:
@@ -95,4 +126,6 @@ def masked_softmax_ir(node: ir.Op) -> ir.Op:
 
 
 def masked_softmax(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
+    if _channels_last(em, node):
+        em.unsupported(node, "inside a channels-last model, reshape rank-4 scores to rank 3 first (or mask outside the model)")
     return em.expr(masked_softmax_ir(node))

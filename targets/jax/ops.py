@@ -2,10 +2,12 @@
 
 import libcst as cst
 
+from d2lc.emit.fmt import attr
+
 from d2lc.core.types import DType
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call, with_dtype
-from d2lc.emit.select_ops import axis_of
+from d2lc.emit.select_ops import ExplicitAxis, axis_of
 
 
 def _transpose(em, node):
@@ -31,6 +33,19 @@ def _topk(field: int):
     return Custom(emit)
 
 
+def _categorical(em, node):
+    """jax.random.categorical draws `shape` samples whose trailing axes are the batch: draw (n, rows), transpose."""
+    probs = node.args["probs"]
+    key, logits, n = em.split_key(node), call("jnp.log", em.expr(probs)), em.arg(node, "num_samples")
+    if probs.type.rank == 1:
+        return call("jax.random.categorical", key, logits, shape=cst.Tuple([cst.Element(n)]))
+    rows = probs.type.shape[0]
+    rows = cst.Integer(str(rows)) if isinstance(rows, int) else \
+        cst.Subscript(attr(em.expr(probs), cst.Name("shape")), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+    draw = call("jax.random.categorical", key, logits, shape=cst.Tuple([cst.Element(n), cst.Element(rows)]))
+    return attr(draw, cst.Name("T"))
+
+
 def _minus_one():
     return cst.UnaryOperation(cst.Minus(), cst.Integer("1"))
 
@@ -52,12 +67,13 @@ OPS = {
                                             em.arg(node, "low"), em.arg(node, "high"))),
     "bernoulli": Custom(lambda em, node: em.cast(call("jax.random.bernoulli", em.split_key(node), em.arg(node, "p"),
                                                       em.arg(node, "shape")), node, DType.float32)),
+    "categorical": Custom(_categorical),
     "seed": Custom(lambda em, node: em.error(node.loc, "`seed(...)` must stand on its own line")),
     # elementwise
     "sigmoid": Fn("jax.nn.sigmoid"), "relu": Fn("jax.nn.relu"),
     # reductions
     "sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),
-    "softmax": Fn("jax.nn.softmax", "x", axis="axis"),
+    "softmax": ExplicitAxis(Fn("jax.nn.softmax", "x", axis="axis")),
     # sorting and selection
     "topk_values": _topk(0),
     "topk_indices": _topk(1),

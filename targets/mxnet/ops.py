@@ -130,6 +130,17 @@ def unary_minus_one():
     return cst.UnaryOperation(cst.Minus(), cst.Integer("1"))
 
 
+def _categorical(em, node):
+    """np.random.choice draws from one distribution; MXNet 1.9 has no categorical draw for rows of them."""
+    probs = node.args["probs"]
+    if probs.type.rank != 1:
+        em.unsupported(node, "MXNet draws from one distribution at a time: loop over the rows, or draw on another target")
+    k = probs.type.shape[0]
+    k = cst.Integer(str(k)) if isinstance(k, int) else \
+        cst.Subscript(attr(em.expr(probs), cst.Name("shape")), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+    return call("np.random.choice", k, size=em.arg(node, "num_samples"), p=em.expr(probs))
+
+
 def _topk(ret: str):
     def emit(em, node):
         out = Fn("npx.topk", "x", k="k", axis="axis").emit(em, node)
@@ -146,6 +157,7 @@ OPS = {
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
     "bernoulli": Fn("npx.random.bernoulli", prob="p", size="shape"),
+    "categorical": Custom(_categorical),
     "seed": Fn("npx.random.seed", "value"),
     # elementwise
     "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"),

@@ -132,6 +132,7 @@ OPS = {
     "uniform": Custom(_uniform),
     "randint": shape_list(Fn("paddle.randint", "low", "high", "shape")),
     "bernoulli": shape_list(Tmpl("paddle.bernoulli(paddle.full({shape}, {p}))")),
+    "categorical": Tmpl("paddle.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("paddle.seed", "value"),
     # elementwise
     "sigmoid": Fn("paddle.nn.functional.sigmoid"),

@@ -7,7 +7,7 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Custom, DTyped, Fn, Infix, Tmpl, call
-from d2lc.emit.select_ops import axes_of, axis_of, int_list, kw, swap_last
+from d2lc.emit.select_ops import ExplicitAxis, axes_of, axis_of, int_list, kw, swap_last
 from d2lc.core.types import DType
 
 
@@ -106,6 +106,13 @@ def _sort(fn: str):
     return Custom(emit)
 
 
+def _categorical(em, node):
+    """tf.random.categorical draws from rows of log-probabilities: one distribution is a batch of one."""
+    if node.args["probs"].type.rank == 2:
+        return Tmpl("tf.random.categorical(tf.math.log({probs}), {num_samples})").emit(em, node)
+    return Tmpl("tf.random.categorical(tf.math.log({probs})[None], {num_samples})[0]").emit(em, node)
+
+
 def _along_last(em, node, x: cst.BaseExpression, inner) -> cst.BaseExpression:
     """`inner(x)` on the op's axis: moved last (tf.math.top_k and tf.gather's batch_dims work on the last) and back."""
     rank, axis = node.args["x"].type.rank, axis_of(em, node)
@@ -143,6 +150,7 @@ OPS = {
     "uniform": Custom(_uniform),
     "randint": Tmpl("tf.random.uniform({shape}, minval={low}, maxval={high}, dtype=tf.int64)"),
     "bernoulli": Tmpl("tf.cast(tf.random.uniform({shape}) < {p}, tf.float32)"),
+    "categorical": Custom(_categorical),
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
     "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),
@@ -161,12 +169,12 @@ OPS = {
     "cumsum": Custom(_cumsum),
     "norm": Fn("tf.norm"),
     # linear algebra
-    "softmax": Fn("tf.nn.softmax", "x", axis="axis"),
+    "softmax": ExplicitAxis(Fn("tf.nn.softmax", "x", axis="axis")),
     "matmul": Custom(_matmul),
     "dot": Tmpl("tf.tensordot({x}, {y}, axes=1)"),
     # sorting and selection
-    "sort": _sort("tf.sort"),
-    "argsort": _sort("tf.argsort"),
+    "sort": ExplicitAxis(_sort("tf.sort")),
+    "argsort": ExplicitAxis(_sort("tf.argsort")),
     "topk_values": _topk("values"),
     "topk_indices": _topk("indices"),
     "take_along_axis": Custom(_take_along_axis),

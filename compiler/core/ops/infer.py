@@ -240,6 +240,19 @@ def randint(c: Ctx) -> Type:
     return TensorType(DEFAULT_INT, _shape_of(c))
 
 
+def categorical(c: Ctx) -> Type:
+    probs = c.t("probs")
+    if not probs.dtype.is_float or probs.rank not in (1, 2):
+        raise OpTypeError(f"`categorical` needs float probabilities of shape [k] or [n, k], got {probs}",
+                          expected="f32[k] or f32[n, k]", hint="one row of class probabilities per distribution; "
+                          "use softmax(...) to turn scores into probabilities")
+    n = c.static.get("num_samples")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise OpTypeError(f"`num_samples` of `categorical` must be a constant int of at least 1, got {n!r}",
+                          expected="an int literal such as 10", hint="the result's shape depends on it")
+    return TensorType(DEFAULT_INT, probs.shape[:-1] + (n,))
+
+
 def bernoulli(c: Ctx) -> Type:
     p = c.static.get("p")
     if isinstance(p, (int, float)) and not isinstance(p, bool) and not 0 <= p <= 1:
