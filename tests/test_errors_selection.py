@@ -189,3 +189,34 @@ ch.md:5:8: error: element assignment through a negative slice step
 @pytest.mark.parametrize("src, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_selection_error_message(src: str, expected: str) -> None:
     assert_error(src, expected)
+
+
+CHANNELS_LAST = """\
+# CL
+
+```d2l
+model Flat():
+    conv = Conv2d(2, kernel=2)
+    head = Sequential(Flatten(), Linear(2))
+    def forward(X: f32[n, 1, 4, 4], lens: i64[n]):
+        Y = conv(X)
+        return head(repeat(Y, 2).reshape(Y.shape[0], -1) + masked_softmax(Y, lens).reshape(Y.shape[0], -1))
+```
+"""
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "jax"])
+def test_channels_last_targets_refuse_what_reads_a_rank_4_layout(target: str) -> None:
+    """A rank-4 value inside a TF/JAX model is stored NHWC: a flattening `repeat` or a masked softmax over its
+    last axis would read the stored order, so both targets refuse them when the chapter compiles."""
+    from d2lc.build.notebook import build_notebook
+    from d2lc.emit.backend import get_backend
+    from d2lc.emit.base import EmitError
+    module = compile_chapter(CHANNELS_LAST, "cl.md", TARGETS)
+    with pytest.raises(EmitError) as info:
+        build_notebook(module, get_backend(target))
+    first = info.value.diagnostic.render(CHANNELS_LAST.splitlines()).splitlines()
+    assert first[0] == f"cl.md:9:21: error: op `repeat` is not supported by target `{target}`", first
+    assert first[-1] == "  hint: inside a channels-last model a rank-4 value is stored NHWC: do this outside the model"
+    for other in ("pytorch", "mxnet", "paddle"):
+        build_notebook(module, get_backend(other))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from d2lc.core.ops import SPECS
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Rule, Tmpl
-from d2lc.emit.select_ops import ExplicitAxis, masked_fill_where, masked_softmax
+from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, masked_fill_where, masked_softmax
 
 # The elementwise ops: the usual start of a backend's CAST_OPERANDS.
 ELEMENTWISE = frozenset(name for name, spec in SPECS.items() if spec.category == "elementwise")
@@ -70,7 +70,7 @@ def base_ops(ns: str) -> dict[str, Rule]:
         "squeeze": Fn(f"{ns}.squeeze", "x", axis="axis"),
         "unsqueeze": Fn(f"{ns}.expand_dims", "x", "axis"),
         "flip": Fn(f"{ns}.flip", "x", axis="axis"),
-        "repeat": Fn(f"{ns}.repeat", "x", "repeats", axis="axis"),
+        "repeat": FlatOrderFree(Fn(f"{ns}.repeat", "x", "repeats", axis="axis"), "no axis"),
         "tile": Fn(f"{ns}.tile", "x", "reps"),
         # misc
         "clone": Method("copy"),

@@ -78,6 +78,25 @@ class ExplicitAxis(Rule):
         return self.rule.emit(em, node)
 
 
+class FlatOrderFree(Rule):
+    """`rule`, refused where it would read a rank-4 value's element order (a channels-last model stores it NHWC):
+    `repeat` without an axis flattens, `one_hot` appends an axis after the stored last one."""
+
+    def __init__(self, rule: Rule, when: str):
+        self.rule, self.when = rule, when
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FlatOrderFree) and (self.rule, self.when) == (other.rule, other.when)
+
+    def __hash__(self) -> int:
+        return hash((self.rule, self.when))
+
+    def emit(self, em, node):
+        if _channels_last(em, node) and (self.when != "no axis" or node.args.get("axis") is None):
+            em.unsupported(node, "inside a channels-last model a rank-4 value is stored NHWC: do this outside the model")
+        return self.rule.emit(em, node)
+
+
 def swap_last(rank: int, axis: int) -> cst.List:
     """The permutation that swaps `axis` with the last axis (its own inverse), as a list literal."""
     perm = list(range(rank))
@@ -127,5 +146,5 @@ def masked_softmax_ir(node: ir.Op) -> ir.Op:
 
 def masked_softmax(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
     if _channels_last(em, node):
-        em.unsupported(node, "inside a channels-last model, reshape rank-4 scores to rank 3 first (or mask outside the model)")
+        em.unsupported(node, "inside a channels-last model a rank-4 value is stored NHWC: do this outside the model")
     return em.expr(masked_softmax_ir(node))

@@ -7,7 +7,7 @@ from d2lc.emit.fmt import attr
 from d2lc.core.types import DType
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call, with_dtype
-from d2lc.emit.select_ops import ExplicitAxis, axis_of
+from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, axis_of
 
 
 def _transpose(em, node):
@@ -77,7 +77,7 @@ OPS = {
     # sorting and selection
     "topk_values": _topk(0),
     "topk_indices": _topk(1),
-    "one_hot": Custom(_one_hot),
+    "one_hot": FlatOrderFree(Custom(_one_hot), "always"),
     # shape
     "transpose": Custom(_transpose),
     # misc

@@ -7,7 +7,7 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Custom, DTyped, Fn, Infix, Tmpl, call
-from d2lc.emit.select_ops import ExplicitAxis, axes_of, axis_of, int_list, kw, swap_last
+from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, axes_of, axis_of, int_list, kw, swap_last
 from d2lc.core.types import DType
 
 
@@ -178,7 +178,7 @@ OPS = {
     "topk_values": _topk("values"),
     "topk_indices": _topk("indices"),
     "take_along_axis": Custom(_take_along_axis),
-    "one_hot": Fn("tf.one_hot", "x", "num_classes"),
+    "one_hot": FlatOrderFree(Fn("tf.one_hot", "x", "num_classes"), "always"),
     # shape
     "reshape": Fn("tf.reshape", "x", "shape"),
     "flip": Custom(lambda em, node: call("tf.reverse", em.expr(node.args["x"]), axis=int_list(axes_of(em, node)))),
