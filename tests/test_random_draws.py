@@ -144,3 +144,22 @@ def test_a_draw_inside_a_function_is_refused_by_jax_only() -> None:
     assert "hint: draw the random values outside the function and pass them in" in rendered
     for target in TARGETS - {"jax"}:
         build_notebook(module, get_backend(target))
+
+
+def test_check_rejects_exactly_what_compile_rejects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """MXNet's refusal of categorical rows and JAX's of a draw in a function: `d2lc check` says what compile says."""
+    from d2lc.cli import main as cli
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rows.md").write_text(ROWS + "\n```d2l\ndef f(x: f32[n]) -> f32[n]:\n    return x * bernoulli(0.5, x.shape)\n```\n",
+                                      encoding="utf-8")
+    results = []
+    for argv in (["check", "rows.md"], ["compile", "rows.md", "-o", "out"]):
+        code = cli.main(argv)
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("d2lc: ")]
+        results.append((code, lines))
+    assert results[0] == results[1] and results[0][0] == 1
+    errors = [ln for ln in results[0][1] if ": error: " in ln]
+    assert sorted(errors) == ["rows.md:10:16: error: `bernoulli` inside a function needs an explicit PRNG key in JAX",
+                              "rows.md:5:5: error: op `categorical` is not supported by target `mxnet`"], errors
+    assert not (tmp_path / "out").exists()
