@@ -163,3 +163,11 @@ def test_check_rejects_exactly_what_compile_rejects(tmp_path: Path, monkeypatch:
     assert sorted(errors) == ["rows.md:10:16: error: `bernoulli` inside a function needs an explicit PRNG key in JAX",
                               "rows.md:5:5: error: op `categorical` is not supported by target `mxnet`"], errors
     assert not (tmp_path / "out").exists()
+
+
+def test_jax_keeps_a_model_s_init_key_apart_from_a_draw_of_the_same_statement() -> None:
+    text = ("# T\n\n```d2l\nmodel M():\n    net = Linear(2)\n    def forward(X: f32[n, 3]):\n        return net(X)\n\n"
+            "X = ones((2, 3))\nm = M()\ny = normal((2, 2)) + m(X)\n```\n")
+    code = "".join(_code(text, "jax").split())
+    assert "key,subkey=jax.random.split(key)key,subkey2=jax.random.split(key)m_variables=m.init(subkey2,X)" in code
+    assert "y=jax.random.normal(subkey,(2,2))+m.apply(m_variables,X)" in code
