@@ -75,7 +75,8 @@ MUTANTS = [
     m("tf-sum-as-mean", TF + "ops.py", '"sum": Fn("tf.reduce_sum"', '"sum": Fn("tf.reduce_mean"', RED, "tensorflow"),
     m("tf-sum-keepdims-dropped", TF + "ops.py", '"sum": Fn("tf.reduce_sum", "x", axis="axis", keepdims="keepdims")',
       '"sum": Fn("tf.reduce_sum", "x", axis="axis")', RED, "tensorflow"),
-    m("tf-softmax-axis", TF + "ops.py", '"softmax": Fn("tf.nn.softmax", "x", axis="axis")', '"softmax": Fn("tf.nn.softmax", "x")',
+    m("tf-softmax-axis", TF + "ops.py", '"softmax": ExplicitAxis(Fn("tf.nn.softmax", "x", axis="axis"))',
+      '"softmax": ExplicitAxis(Fn("tf.nn.softmax", "x"))',
       RED, "tensorflow"),
     m("tf-argmax-keepdims-axis", TF + "ops.py", 'return call("tf.expand_dims", out, em.arg(node, "axis")) if _keep(node) else out',
       'return call("tf.expand_dims", out, cst.Integer("0")) if _keep(node) else out', RED, "tensorflow"),
@@ -93,7 +94,8 @@ MUTANTS = [
       # is the window, so dropping the argument would be an equivalent mutant)
       'strides=self.expr(stride) if stride is not None else cst.Integer("1")', MODELS, "tensorflow", True),
     # JAX
-    m("jax-softmax-axis", J + "ops.py", '"softmax": Fn("jax.nn.softmax", "x", axis="axis")', '"softmax": Fn("jax.nn.softmax", "x")',
+    m("jax-softmax-axis", J + "ops.py", '"softmax": ExplicitAxis(Fn("jax.nn.softmax", "x", axis="axis"))',
+      '"softmax": ExplicitAxis(Fn("jax.nn.softmax", "x"))',
       RED, "jax"),
     m("jax-sum-as-mean", J + "ops.py", '"sum": with_dtype(Method("sum"', '"sum": with_dtype(Method("mean"', RED, "jax"),
     jax_row("jax-mean-keepdims-dropped", '"mean": Method("mean", axis="axis")', RED),

@@ -10,7 +10,8 @@ it differently writes that one row.
 from __future__ import annotations
 
 from d2lc.core.ops import SPECS
-from d2lc.emit.rules import Attr, DTyped, Fn, Infix, Method, Prefix, Rule, Tmpl
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Method, Prefix, Rule, Tmpl
+from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, masked_fill_where, masked_softmax
 
 # The elementwise ops: the usual start of a backend's CAST_OPERANDS.
 ELEMENTWISE = frozenset(name for name, spec in SPECS.items() if spec.category == "elementwise")
@@ -48,6 +49,7 @@ def base_ops(ns: str) -> dict[str, Rule]:
         "zeros_like": Fn(f"{ns}.zeros_like", "x", dtype="dtype"),
         "ones_like": Fn(f"{ns}.ones_like", "x", dtype="dtype"),
         "full_like": Fn(f"{ns}.full_like", "x", "value", dtype="dtype"),
+        "randint": Fn(f"{ns}.random.randint", "low", "high", size="shape"),
         # elementwise
         "where": Tmpl(f"{ns}.where({{cond}}, {{x}}, {{y}})"),
         "clip": Fn(f"{ns}.clip", "x", "min", "max"),
@@ -55,12 +57,21 @@ def base_ops(ns: str) -> dict[str, Rule]:
         **{name: _reduce(name) for name in ("sum", "mean", "max", "min", "prod", "var", "argmax", "argmin")},
         "cumsum": Fn(f"{ns}.cumsum", "x", axis="axis"),
         "norm": Fn(f"{ns}.linalg.norm"),
+        # sorting and selection (topk and one_hot have no NumPy spelling: every backend writes its own)
+        "sort": ExplicitAxis(Fn(f"{ns}.sort", "x", axis="axis", descending="descending")),
+        "argsort": ExplicitAxis(Fn(f"{ns}.argsort", "x", axis="axis", descending="descending")),
+        "take_along_axis": Fn(f"{ns}.take_along_axis", "x", "indices", axis="axis"),
+        "masked_fill": Custom(masked_fill_where),  # where(mask, value, x)
+        "masked_softmax": Custom(masked_softmax),  # softmax(where(arange(k) < valid_lens[..., None], x, -1e6))
         # shape
         "reshape": Method("reshape", "*shape"),
         "concat": Fn(f"{ns}.concatenate", "tensors", axis="axis"),
         "stack": Fn(f"{ns}.stack", "tensors", axis="axis"),
         "squeeze": Fn(f"{ns}.squeeze", "x", axis="axis"),
         "unsqueeze": Fn(f"{ns}.expand_dims", "x", "axis"),
+        "flip": Fn(f"{ns}.flip", "x", axis="axis"),
+        "repeat": FlatOrderFree(Fn(f"{ns}.repeat", "x", "repeats", axis="axis"), "no axis"),
+        "tile": Fn(f"{ns}.tile", "x", "reps"),
         # misc
         "clone": Method("copy"),
         "detach": Method("detach"),

@@ -31,6 +31,11 @@ class IndexLowering(LowererBase):
                        expected="a tensor", hint=f"create `{name}` as a tensor, e.g. `{name} = zeros((3,))`")
             return None
         index, slot = self._index(target, ir.Var(sym.type, target.value.loc, name))
+        for it in index or ():
+            if isinstance(it, ir.IndexSlice) and isinstance(static_value(it.step), int) and static_value(it.step) < 0:
+                self.error(it.step.loc, "element assignment through a negative slice step", expected="positive steps",
+                           hint="flip the value instead: `X[::-1] = V` is `X[:] = flip(V, axis=0)`")
+                return None
         if isinstance(slot, TensorType) and isinstance(value.type, (TensorType, ScalarType)):
             vshape = value.type.shape if isinstance(value.type, TensorType) else ()
             try:
@@ -77,9 +82,12 @@ class IndexLowering(LowererBase):
                         self.error(p.loc, f"slice bounds must be ints, got {p.type}", expected="an int",
                                    hint="convert with `int(...)`")
                 step = static_value(parts[2]) if parts[2] is not None else None
-                if isinstance(step, int) and step <= 0:
-                    self.error(parts[2].loc, "slice steps must be positive", expected="a step of 1 or more",
-                               hint="reverse with flip-free indexing is not portable; compute indices instead")
+                if isinstance(step, int) and step == 0:
+                    self.error(parts[2].loc, "a slice step of 0", expected="a non-zero step",
+                               hint="a step of 1 takes every element; -1 reverses the axis")
+                elif isinstance(step, int) and step < 0 and (parts[0] is not None or parts[1] is not None):
+                    self.error(parts[2].loc, "a negative slice step with bounds", expected="`::-k`: the whole axis, reversed",
+                               hint="flip the axis first, then slice it: `flip(X, axis=0)[1:3]`")
                 items.append(ir.IndexSlice(*parts))
             elif isinstance(node, A.EllipsisLit):
                 items.append(ir.IndexEllipsis())

@@ -6,7 +6,7 @@ needs of its arguments:
   - positive (`OpSpec.positive`): log, sqrt, a divisor (/, //, %); and the base of a non-integer power;
   - distinct (`OpSpec.distinct`): argmax/argmin/max/min (no ties, so every framework picks the same element);
   - index bounds: used (after `int(...)`/`.item()`) as an index into an axis, or an `OpSpec.index_of`
-    argument (cross_entropy's labels): values in [0, size);
+    argument (cross_entropy's labels, take_along_axis's indices, one_hot's classes): values in [0, size);
   - counts: a `range(...)` bound: small non-negative ints.
 Values do not flow through ops whose spec has `passes_values=False` (shapes, comparisons, argmax), and
 no gradient flows to an `OpSpec.nondiff` argument.
@@ -109,11 +109,10 @@ class Analyzer:
             if e.op == "getitem" and isinstance(e.args["x"].type, TensorType):
                 self._index_bounds(e.args["x"].type, e.args["index"], env, domains)
             if spec is not None and spec.index_of is not None:
-                idx, base, axis = spec.index_of
-                t = getattr(e.args.get(base), "type", None)
-                if isinstance(t, TensorType) and t.rank and t.shape[axis] is not None:
-                    for p in self._deps(e.args.get(idx), env, diff=False):
-                        domains[p].index_bounds.add(t.shape[axis])
+                size = _indexed_size(e, spec.index_of)
+                if size is not None:
+                    for p in self._deps(e.args.get(spec.index_of[0]), env, diff=False):
+                        domains[p].index_bounds.add(size)
         elif isinstance(e, ir.CallFunc) and e.func in self.facts:
             callee = self.module.functions[e.func]
             bindings: dict[str, Dim] = {}
@@ -188,6 +187,22 @@ class Analyzer:
                     out |= self._deps(v, env, diff)
             return out
         return out
+
+
+def _indexed_size(e: ir.Op, index_of: tuple) -> Dim | None:
+    """The size an `OpSpec.index_of` argument indexes: an axis of a tensor argument (a fixed axis, or the op's own
+    constant axis argument when the spec names it), or a constant count (one_hot's num_classes)."""
+    _, base, axis = index_of
+    value = e.args.get(base)
+    t = getattr(value, "type", None)
+    if isinstance(t, ScalarType):
+        n = ir.static_value(value)
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
+    if isinstance(axis, str):
+        axis = ir.static_value(e.args.get(axis))
+    if isinstance(t, TensorType) and t.rank and isinstance(axis, int) and -t.rank <= axis < t.rank:
+        return t.shape[axis]
+    return None
 
 
 def _differentiable(e: ir.Op) -> bool:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from d2lc.core import ir
 from d2lc.core.layers import LAYERS, RECURRENT_KINDS
+from d2lc.core.ops import SPECS
 from d2lc.core.types import OpaqueType
 
-RANDOM_OPS = frozenset({"normal", "uniform"})
+RANDOM_OPS = frozenset(name for name, spec in SPECS.items() if spec.category == "random" and name != "seed")  # the draws
 FIXED_INITS = frozenset({"zeros", "ones", "constant"})  # initialisers that draw nothing
 RANDOM_LAYERS = frozenset(RECURRENT_KINDS)  # their parameters always start from the framework's scheme
 

@@ -331,7 +331,7 @@ def detect_features(module: ir.Module) -> set[str]:
             t = e.type
             if isinstance(t, TensorType) and t.dtype.is_64bit:
                 feats.add("x64")
-            if isinstance(e, ir.Op) and e.op in ("normal", "uniform", "seed"):
+            if isinstance(e, ir.Op) and e.op in SPECS and SPECS[e.op].category == "random":
                 feats.add("random")
             if isinstance(e, ir.Grad):
                 feats.add("grad")

@@ -18,7 +18,8 @@ backend = Backend(
     emitter=JaxEmitter,
     member_names=MEMBER_NAMES,
     # the PRNG key threading and the training flag of the emitted flax code
-    emitted_names=frozenset({"key", "subkey", "init_key", "dropout_key", "rng", "training"}),
+    emitted_names=frozenset({"key", "subkey", "subkey2", "subkey3", "subkey4", "init_key", "dropout_key", "rng",
+                             "training"}),
     environment=Environment("main", "envs/main.txt", ("jax", "flax", "optax")),
     harness=HarnessAdapter(
         setup="import jax\nfrom jax import numpy as jnp\n"

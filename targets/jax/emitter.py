@@ -7,6 +7,7 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc.core import ir
+from d2lc.core.ops import SPECS
 from d2lc.emit.base import Emitter
 from d2lc.emit.dtypes import creation_defaults, widened_sum
 from d2lc.emit.rules import call
@@ -123,16 +124,27 @@ class JaxEmitter(JaxModels, Emitter):
         return [self.assign(s.name, update)]
 
     # random draws split the notebook's key
-    def random_draw(self, node: ir.Op) -> cst.BaseExpression:
+    def split_key(self, node: ir.Op) -> cst.Name:
+        """Split the notebook's key before a draw (`key, subkey = jax.random.split(key)`) and return the draw's key:
+        `subkey`, or `subkey2` ... for the later draws of one statement, so that no two draws share a key."""
         if self.in_function is not None:
             self.error(node.loc, f"`{node.op}` inside a function needs an explicit PRNG key in JAX",
                        hint="draw the random values outside the function and pass them in")
-        self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
+        n = sum(1 for s in self.pre if _splits_key(s))
+        if n >= MAX_DRAWS:
+            self.error(node.loc, f"more than {MAX_DRAWS} random draws in one statement on JAX",
+                       hint="assign some of the draws to names first, one statement each")
+        name = "subkey" if n == 0 else f"subkey{n + 1}"
+        self.pre.append(cst.parse_statement(f"key, {name} = jax.random.split(key)\n"))
+        return cst.Name(name)
+
+    def random_draw(self, node: ir.Op) -> cst.BaseExpression:
+        subkey = self.split_key(node)
         shape = self.value(node.args["shape"])
         # draws are float32 (the IR's type); in 64-bit mode JAX would draw float64 unless told
         dtype = {"dtype": self.dtype_expr(DType.float32)} if self.x64 else {}
         if node.op == "normal":
-            draw = call("jax.random.normal", cst.Name("subkey"), shape, **dtype)
+            draw = call("jax.random.normal", subkey, shape, **dtype)
             std, mean = node.args.get("std"), node.args.get("mean")
             if std is not None and not _is_const(std, 1):
                 draw = binop(draw, cst.Multiply(), self.expr(std))
@@ -140,7 +152,7 @@ class JaxEmitter(JaxModels, Emitter):
                 draw = binop(draw, cst.Add(), self.expr(mean))
             return draw
         low, high = node.args.get("low"), node.args.get("high")
-        return call("jax.random.uniform", cst.Name("subkey"), shape, **dtype,
+        return call("jax.random.uniform", subkey, shape, **dtype,
                     minval=self.expr(low) if low is not None else None, maxval=self.expr(high) if high is not None else None)
 
     def expr_statement(self, s: ir.ExprStmt):
@@ -148,6 +160,18 @@ class JaxEmitter(JaxModels, Emitter):
         if isinstance(v, ir.Op) and v.op == "seed":
             return [self.assign("key", call("jax.random.key", self.expr(v.args["value"])))]
         return super().expr_statement(s)
+
+
+MAX_DRAWS = 4  # draws in one statement: their keys are subkey, subkey2, ... (Backend.emitted_names lists them)
+
+
+def _splits_key(stmt: cst.BaseStatement) -> bool:
+    """Whether a statement is `key, subkeyN = jax.random.split(key)`."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign)):
+        return False
+    target = stmt.body[0].targets[0].target
+    return isinstance(target, cst.Tuple) and len(target.elements) == 2 and isinstance(target.elements[1].value, cst.Name) \
+        and target.elements[1].value.value.startswith("subkey")
 
 
 def _differentiates_call(g: ir.Grad) -> int | None:
@@ -174,7 +198,8 @@ def _replayed_only(module: ir.Module) -> set[int]:
         exprs = ir.walk_exprs(s) if not isinstance(s, ir.ModelDef) else ir.walk_exprs([m.value for m in s.members])
         used |= {e.name for e in exprs if isinstance(e, ir.Var) and id(e) not in recomputed}
     return {id(s) for g in grads for s in g.slice if isinstance(s, ir.Assign) and s.name not in used
-            and not any(isinstance(e, ir.Op) and e.op in ("normal", "uniform") for e in ir.walk_exprs(s.value))}
+            and not any(isinstance(e, ir.Op) and e.op in SPECS and SPECS[e.op].category == "random"
+                        for e in ir.walk_exprs(s.value))}
 
 
 def _grad_targets(module: ir.Module) -> dict[int, str]:

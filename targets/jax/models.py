@@ -184,8 +184,7 @@ class JaxModels:
         if name is not None and name not in trained and self.in_function is None and not self.block_depth \
                 and all(isinstance(a, ir.Var) for a in c.args):  # first use: initialise once, `apply` from then on
             if "random" in self.module.features:
-                self.pre.append(cst.parse_statement("key, subkey = jax.random.split(key)\n"))
-                init_key = cst.Name("subkey")
+                init_key = self.split_key(c)  # its own key, apart from any draw of the same statement
             else:
                 init_key = call("jax.random.key", cst.Integer("0"))
             self.pre.append(self.assign(self.variables_of(name), call(f"{name}.init", init_key, *args)))

@@ -10,7 +10,8 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, call, with_dtype
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType, ScalarType, SeqType
 
 # ---- what Paddle spells differently ----------------------------------------------------------
@@ -106,6 +107,20 @@ def _reduce(method: str) -> Method:
     return Method(method, axis="axis", keepdim="keepdims")
 
 
+def _topk(field: int):
+    """paddle.topk gives (values, indices)."""
+    def emit(em, node):
+        out = Fn("paddle.topk", "x", "k", axis="axis").emit(em, node)
+        return cst.Subscript(out, [cst.SubscriptElement(cst.Index(cst.Integer(str(field))))])
+    return Custom(emit)
+
+
+def _flip(em, node):
+    if node.args.get("axis") is not None:
+        return Fn("paddle.flip", "x", axis="axis").emit(em, node)
+    return call("paddle.flip", em.expr(node.args["x"]), axis=int_list(axes_of(em, node)))  # paddle.flip needs its axes
+
+
 OPS = {
     **base_ops("paddle"),
     # creation
@@ -115,6 +130,9 @@ OPS = {
     "full": shape_list(DTyped(Fn("paddle.full", "shape", "value"))),
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
+    "randint": shape_list(Fn("paddle.randint", "low", "high", "shape")),
+    "bernoulli": shape_list(Tmpl("paddle.bernoulli(paddle.full({shape}, {p}))")),
+    "categorical": Tmpl("paddle.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("paddle.seed", "value"),
     # elementwise
     "sigmoid": Fn("paddle.nn.functional.sigmoid"),
@@ -130,8 +148,16 @@ OPS = {
     "var": Custom(_var),
     "cumsum": Method("cumsum", axis="axis"),
     "softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis"),
+    # sorting and selection
+    "topk_values": _topk(0),
+    "topk_indices": _topk(1),
+    "one_hot": Fn("paddle.nn.functional.one_hot", "x", "num_classes"),
+    "masked_fill": Method("masked_fill", "mask", "value"),
     # shape
     "reshape": shape_list(Method("reshape", "shape")),
+    "flip": Custom(_flip),
+    "repeat": Fn("paddle.repeat_interleave", "x", "repeats", axis="axis"),
+    "tile": shape_list(Fn("paddle.tile", "x", "reps"), "reps"),
     "transpose": Custom(_transpose),
     "concat": Fn("paddle.concat", "tensors", axis="axis"),
     "squeeze": Method("squeeze", "axis"),

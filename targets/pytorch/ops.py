@@ -1,8 +1,11 @@
 """PyTorch op table: where PyTorch spells an op differently from the shared base table (d2lc.emit.base_ops)."""
+import libcst as cst
+
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import base_ops
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call
+from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType
 
 
@@ -84,12 +87,62 @@ def _cumsum(em, node):
     return Method("cumsum", "axis").emit(em, node)
 
 
+def _field(rule, name: str):
+    """`rule`'s result's named field: torch.sort and torch.topk give (values, indices)."""
+    return Custom(lambda em, node: attr(rule.emit(em, node), cst.Name(name)))
+
+
+def _long(em, node, name):
+    """An index tensor as int64: torch.gather and one_hot take no int32 indices."""
+    e = node.args[name]
+    code = em.expr(e)
+    return em.cast(code, e, DType.int64) if e.type.dtype != DType.int64 else code
+
+
+def _gather(em, node):
+    return call("torch.gather", em.expr(node.args["x"]), em.arg(node, "axis"), _long(em, node, "indices"))
+
+
+def _one_hot(em, node):
+    return em.cast(call("nn.functional.one_hot", _long(em, node, "x"), em.arg(node, "num_classes")), node, DType.float32)
+
+
+def _getitem(em, node):
+    """PyTorch slices take no negative steps: `X[::-k]` is `torch.flip(X, [axis])[::k]`."""
+    from d2lc.core import ir
+    from d2lc.core.ir import static_value
+    items, rank = node.args["index"], node.args["x"].type.rank
+    consumed = sum(1 for i in items if not isinstance(i, ir.IndexEllipsis) and not (isinstance(i, ir.Const) and i.value is None))
+    axes, out, pos = [], [], 0
+    for it in items:
+        step = static_value(it.step) if isinstance(it, ir.IndexSlice) else None
+        if isinstance(step, int) and step < 0:
+            axes.append(pos)
+            it = ir.IndexSlice(it.start, it.stop, None if step == -1 else ir.Const(it.step.type, it.step.loc, -step))
+        out.append(it)
+        pos += rank - consumed if isinstance(it, ir.IndexEllipsis) else 0 if isinstance(it, ir.Const) and it.value is None else 1
+    if not axes:
+        return em.subscript(em.expr(node.args["x"]), items)
+    flipped = call("torch.flip", em.expr(node.args["x"]), int_list(axes))
+    while out and isinstance(out[-1], ir.IndexSlice) and out[-1].start is None and out[-1].stop is None \
+            and out[-1].step is None:
+        out.pop()  # `[-1, :]` is `[-1]`
+    return em.subscript(flipped, out) if out else flipped
+
+
+def _flip(em, node):
+    return call("torch.flip", em.expr(node.args["x"]), int_list(axes_of(em, node)))
+
+
 OPS = {
     **base_ops("torch"),
     # creation
     "tensor": DTyped(Fn("torch.tensor", "data")),
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
+    "randint": Fn("torch.randint", "low", "high", "shape"),
+    "bernoulli": Tmpl("torch.bernoulli(torch.full({shape}, {p}))"),
+    "categorical": Tmpl("torch.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("torch.manual_seed", "value"),
     # elementwise
     "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),
@@ -106,12 +159,23 @@ OPS = {
     "argmin": Method("argmin", dim="axis", keepdim="keepdims"),
     "cumsum": Custom(_cumsum),
     "softmax": Fn("torch.softmax", "x", dim="!axis"),
+    # sorting and selection
+    "sort": _field(Fn("torch.sort", "x", dim="axis", descending="descending"), "values"),
+    "argsort": Fn("torch.argsort", "x", dim="axis", descending="descending"),
+    "topk_values": _field(Fn("torch.topk", "x", "k", dim="axis"), "values"),
+    "topk_indices": _field(Fn("torch.topk", "x", "k", dim="axis"), "indices"),
+    "take_along_axis": Custom(_gather),
+    "one_hot": Custom(_one_hot),
+    "masked_fill": Method("masked_fill", "mask", "value"),
     # shape
+    "getitem": Custom(_getitem),
     "transpose": Custom(_transpose),
     "concat": Fn("torch.cat", "tensors", dim="axis"),
     "stack": Fn("torch.stack", "tensors", dim="axis"),
     "squeeze": Method("squeeze", "axis"),
     "unsqueeze": Method("unsqueeze", "axis"),
+    "flip": Custom(_flip),
+    "repeat": Fn("torch.repeat_interleave", "x", "repeats", dim="axis"),
     # misc
     "clone": Method("clone"),
     "astype": Method("to", "dtype"),

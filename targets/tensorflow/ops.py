@@ -7,6 +7,7 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Custom, DTyped, Fn, Infix, Tmpl, call
+from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, axes_of, axis_of, int_list, kw, swap_last
 from d2lc.core.types import DType
 
 
@@ -90,6 +91,53 @@ def _item(em, node):
     return cst.Call(attr(cst.Call(attr(em.expr(node.args["x"]), cst.Name("numpy")), []), cst.Name("item")), [])
 
 
+def _descending(em, node) -> list[cst.Arg]:
+    flag = node.args.get("descending")
+    if isinstance(flag, ir.Const) and flag.value is True:
+        return [kw("direction", cst.SimpleString('"DESCENDING"'))]
+    return []
+
+
+def _sort(fn: str):
+    def emit(em, node):
+        out = Fn(fn, "x", axis="axis").emit(em, node)
+        out = out.with_changes(args=[*out.args, *_descending(em, node)])
+        return em.cast(out, node, DType.int64) if fn == "tf.argsort" else out
+    return Custom(emit)
+
+
+def _categorical(em, node):
+    """tf.random.categorical draws from rows of log-probabilities: one distribution is a batch of one."""
+    if node.args["probs"].type.rank == 2:
+        return Tmpl("tf.random.categorical(tf.math.log({probs}), {num_samples})").emit(em, node)
+    return Tmpl("tf.random.categorical(tf.math.log({probs})[None], {num_samples})[0]").emit(em, node)
+
+
+def _along_last(em, node, x: cst.BaseExpression, inner) -> cst.BaseExpression:
+    """`inner(x)` on the op's axis: moved last (tf.math.top_k and tf.gather's batch_dims work on the last) and back."""
+    rank, axis = node.args["x"].type.rank, axis_of(em, node)
+    if axis == rank - 1:
+        return inner(x)
+    return call("tf.transpose", inner(call("tf.transpose", x, perm=swap_last(rank, axis))), perm=swap_last(rank, axis))
+
+
+def _topk(field: str):
+    def emit(em, node):
+        top = lambda x: attr(call("tf.math.top_k", x, k=em.arg(node, "k")), cst.Name(field))
+        out = _along_last(em, node, em.expr(node.args["x"]), top)
+        return em.cast(out, node, DType.int64) if field == "indices" else out
+    return Custom(emit)
+
+
+def _take_along_axis(em, node):
+    rank = node.args["x"].type.rank
+    batch = {"batch_dims": cst.Integer(str(rank - 1))} if rank > 1 else {}
+    indices, x = em.expr(node.args["indices"]), em.expr(node.args["x"])
+    if axis_of(em, node) != rank - 1:
+        indices = call("tf.transpose", indices, perm=swap_last(rank, axis_of(em, node)))
+    return _along_last(em, node, x, lambda v: call("tf.gather", v, indices, **batch))
+
+
 OPS = {
     **base_ops("tf"),
     # creation
@@ -100,6 +148,9 @@ OPS = {
     "full_like": Tmpl("tf.fill(tf.shape({x}), tf.constant({value}, dtype={dtype}))"),
     "normal": Fn("tf.random.normal", "shape", mean="mean", stddev="std"),
     "uniform": Custom(_uniform),
+    "randint": Tmpl("tf.random.uniform({shape}, minval={low}, maxval={high}, dtype=tf.int64)"),
+    "bernoulli": Tmpl("tf.cast(tf.random.uniform({shape}) < {p}, tf.float32)"),
+    "categorical": Custom(_categorical),
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
     "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),
@@ -118,11 +169,19 @@ OPS = {
     "cumsum": Custom(_cumsum),
     "norm": Fn("tf.norm"),
     # linear algebra
-    "softmax": Fn("tf.nn.softmax", "x", axis="axis"),
+    "softmax": ExplicitAxis(Fn("tf.nn.softmax", "x", axis="axis")),
     "matmul": Custom(_matmul),
     "dot": Tmpl("tf.tensordot({x}, {y}, axes=1)"),
+    # sorting and selection
+    "sort": ExplicitAxis(_sort("tf.sort")),
+    "argsort": ExplicitAxis(_sort("tf.argsort")),
+    "topk_values": _topk("values"),
+    "topk_indices": _topk("indices"),
+    "take_along_axis": Custom(_take_along_axis),
+    "one_hot": FlatOrderFree(Fn("tf.one_hot", "x", "num_classes"), "always"),
     # shape
     "reshape": Fn("tf.reshape", "x", "shape"),
+    "flip": Custom(lambda em, node: call("tf.reverse", em.expr(node.args["x"]), axis=int_list(axes_of(em, node)))),
     "transpose": Custom(_transpose),
     "concat": Fn("tf.concat", "tensors", axis="!axis"),
     # misc

@@ -227,6 +227,40 @@ def random_draw(c: Ctx) -> Type:
     return TensorType(DEFAULT_FLOAT, _shape_of(c))
 
 
+def randint(c: Ctx) -> Type:
+    for name in ("low", "high"):
+        t = c.types[name]
+        if not (isinstance(t, ScalarType) and t.kind == "int" or isinstance(t, TensorType) and t.dtype.is_int):
+            raise OpTypeError(f"`randint` needs int bounds, got {name}={t}", expected="ints: randint(low, high, shape)",
+                              hint="the draws are ints in [low, high); use `uniform` for floats")
+    low, high = c.static.get("low"), c.static.get("high")
+    if isinstance(low, int) and isinstance(high, int) and low >= high:
+        raise OpTypeError(f"`randint` needs low < high, got randint({low}, {high}, ...)", expected="low < high",
+                          hint="the draws lie in [low, high): high itself is never drawn")
+    return TensorType(DEFAULT_INT, _shape_of(c))
+
+
+def categorical(c: Ctx) -> Type:
+    probs = c.t("probs")
+    if not probs.dtype.is_float or probs.rank not in (1, 2):
+        raise OpTypeError(f"`categorical` needs float probabilities of shape [k] or [n, k], got {probs}",
+                          expected="f32[k] or f32[n, k]", hint="one row of class probabilities per distribution; "
+                          "use softmax(...) to turn scores into probabilities")
+    n = c.static.get("num_samples")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise OpTypeError(f"`num_samples` of `categorical` must be a constant int of at least 1, got {n!r}",
+                          expected="an int literal such as 10", hint="the result's shape depends on it")
+    return TensorType(DEFAULT_INT, probs.shape[:-1] + (n,))
+
+
+def bernoulli(c: Ctx) -> Type:
+    p = c.static.get("p")
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and not 0 <= p <= 1:
+        raise OpTypeError(f"`bernoulli` with a probability of {p}", expected="a probability in [0, 1]",
+                          hint="p is the chance of drawing 1.0; e.g. 1 - dropout keeps a unit with probability p")
+    return TensorType(DEFAULT_FLOAT, _shape_of(c))
+
+
 def reshape(c: Ctx) -> Type:
     x = c.t("x")
     shape = c.static.get("shape") or ()

@@ -43,7 +43,9 @@ class OpSpec:
     passes_values: bool = True  # False: only shapes, indices or truth values come out, not its inputs' values
     positive: tuple[str, ...] = ()  # params whose values must be > 0
     distinct: tuple[str, ...] = ()  # params whose values must have no ties (so every framework picks one element)
-    index_of: tuple[str, str, int] | None = None  # (index param, indexed param, axis): labels index logits' classes
+    # (index param, indexed param, axis): the index's values lie in [0, size of that axis) (cross_entropy's labels
+    # index the logits' classes); the axis may name the op's axis param, and a scalar indexed param is the size itself
+    index_of: tuple[str, str, int | str | None] | None = None
     nondiff: tuple[str, ...] = ()  # params no gradient flows to
     # -- diagnostics
     shape_hint: str | None = None  # how to fix a shape mismatch in its arguments

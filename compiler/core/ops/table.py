@@ -1,10 +1,13 @@
 """The op table: every op of the DSL with its spec, and the spellings the front end reads from it."""
 from __future__ import annotations
 
-from d2lc.core.ops.infer import (arange, binary, cast, clip, compare, concat, cross_entropy, cumsum, dot, eye, filled,
-                                 like, linspace, logical, matmul, norm, print_, random_draw, reduce_float, reduce_index,
-                                 reduce_same, reshape, seed, shape_of, size_of, softmax, squared_loss, squeeze, stack,
-                                 tensor_lit, to_scalar, transpose, unary_float, unary_same, unsqueeze, where)
+from d2lc.core.ops.infer import (arange, bernoulli, binary, cast, categorical, clip, compare, concat, cross_entropy, cumsum, dot,
+                                 eye, filled, like, linspace, logical, matmul, norm, print_, randint, random_draw,
+                                 reduce_float, reduce_index, reduce_same, reshape, seed, shape_of, size_of, softmax,
+                                 squared_loss, squeeze, stack, tensor_lit, to_scalar, transpose, unary_float,
+                                 unary_same, unsqueeze, where)
+from d2lc.core.ops.infer_select import (flip, masked_fill, masked_softmax, one_hot, repeat, sort, take_along_axis, tile,
+                                        topk)
 from d2lc.core.ops.spec import OpSpec, P
 
 X = P("x", "tensor")
@@ -52,6 +55,12 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
            "Gaussian draws, float32, from the notebook's seeded generator.", False, "random"),
     OpSpec("uniform", (P("shape", "shape"), P("low", "scalar", 0.0), P("high", "scalar", 1.0)), random_draw,
            "Uniform draws in [low, high), float32, from the notebook's seeded generator.", False, "random"),
+    OpSpec("randint", (P("low", "scalar"), P("high", "scalar"), P("shape", "shape")), randint,
+           "Uniform integer draws in [low, high), int64, from the notebook's seeded generator.", False, "random"),
+    OpSpec("bernoulli", (P("p", "scalar"), P("shape", "shape")), bernoulli,
+           "Draws of 1.0 with probability p, else 0.0 (float32), from the notebook's seeded generator.", False, "random"),
+    OpSpec("categorical", (P("probs", "tensor"), P("num_samples", "scalar")), categorical,
+           "num_samples class indices drawn with replacement from each row of probabilities; int64.", False, "random"),
     OpSpec("seed", (P("value", "scalar"),), seed, "Seeds the notebook's random generator.", False, "random"),
     # elementwise
     _u("exp", unary_float, "e to the x.", method=True, array_name="exp"),
@@ -108,6 +117,31 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     OpSpec("norm", (X,), norm, "The L2 (Frobenius) norm of all elements.", category="reduction", method=True),
     OpSpec("softmax", (X, P("axis", "axis", -1)), softmax, "exp(x) / sum(exp(x)) along an axis (the last by default).",
            category="reduction", method=True),
+    # sorting and selection
+    OpSpec("sort", (X, P("axis", "axis", -1), P("descending", "flag", False)), sort,
+           "The values sorted along an axis (the last by default), smallest first unless descending.", category="selection",
+           method=True),
+    OpSpec("argsort", (X, P("axis", "axis", -1), P("descending", "flag", False)), sort,
+           "The positions that sort x along an axis; int64. Ties: in no promised order.", False, "selection",
+           method=True, distinct=("x",), passes_values=False),
+    OpSpec("topk_values", (X, P("k", "scalar"), P("axis", "axis", -1)), topk,
+           "The k largest values along an axis (the last by default), largest first.", category="selection"),
+    OpSpec("topk_indices", (X, P("k", "scalar"), P("axis", "axis", -1)), topk,
+           "The positions of the k largest values along an axis, largest first; int64.", False, "selection",
+           distinct=("x",), passes_values=False),
+    OpSpec("take_along_axis", (X, P("indices", "tensor"), P("axis", "axis")), take_along_axis,
+           "The values of x at the positions `indices` along one axis (a gather); the result has the indices' shape.",
+           category="selection", index_of=("indices", "x", "axis"), nondiff=("indices",),
+           shape_hint="the indices need x's rank and its sizes in every other axis"),
+    OpSpec("one_hot", (X, P("num_classes", "scalar")), one_hot,
+           "Class indices in [0, num_classes) as float32 one-hot rows: a new last axis of length num_classes.", False,
+           "selection", index_of=("x", "num_classes", None), passes_values=False),
+    OpSpec("masked_fill", (X, P("mask", "tensor"), P("value", "scalar")), masked_fill,
+           "x with `value` where mask holds (the mask broadcasts to x's shape); keeps x's dtype.", category="selection",
+           method=True, nondiff=("mask",), number_operands=True, shape_hint=BROADCAST_HINT),
+    OpSpec("masked_softmax", (X, P("valid_lens", "tensor")), masked_softmax,
+           "Softmax over the last axis that gives positions at or past each valid length a zero weight.",
+           category="selection", nondiff=("valid_lens",)),
     # linear algebra
     OpSpec("matmul", (X, Y), matmul, "Matrix product, `x @ y`.", category="linalg", operator="@",
            shape_hint="transpose one operand (`.T`) or check which axis holds the features"),
@@ -125,6 +159,12 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     OpSpec("squeeze", (X, AXIS), squeeze, "Drop axes of size 1.", category="shape", method=True, view=True),
     OpSpec("unsqueeze", (X, P("axis", "axis")), unsqueeze, "Insert an axis of size 1.", category="shape", method=True,
            view=True),
+    OpSpec("flip", (X, P("axis", "axis", None)), flip, "Reverse the order along an axis, a tuple of axes, or all of them.",
+           category="shape"),
+    OpSpec("repeat", (X, P("repeats", "scalar"), P("axis", "axis", None)), repeat,
+           "Repeat each element `repeats` times along an axis (of the flattened tensor when none).", category="shape"),
+    OpSpec("tile", (X, P("reps", "shape")), tile, "Repeat the whole tensor `reps[i]` times along each axis i.",
+           category="shape", varargs="reps"),
     OpSpec("getitem", (X, P("index", "index")), lambda c: c.static["result"], "Indexing and slicing.", category="shape",
            function=False, view=True),
     # misc
