@@ -125,8 +125,10 @@ MUTANTS = [
     # MXNet
     m("mxnet-argmax-keepdims-axis", MX + "ops.py", 'return call("np.expand_dims", out, em.arg(node, "axis"))',
       'return call("np.expand_dims", out, cst.Integer("0"))', RED, "mxnet"),
-    m("mxnet-var-sum-for-mean", MX + "ops.py", 'outer = Method("mean", axis="axis", keepdims="keepdims").emit(em, node)',
-      'outer = Method("sum", axis="axis", keepdims="keepdims").emit(em, node)', RED, "mxnet"),
+    # the outer reduction's method name is the one `with_changes(func=...)` writes (the Method row only lends its
+    # arguments), so the mutant edits that name: mutating the Method row was an equivalent mutant
+    m("mxnet-var-sum-for-mean", MX + "ops.py", 'return outer.with_changes(func=attr(squared, cst.Name("mean")))',
+      'return outer.with_changes(func=attr(squared, cst.Name("sum")))', RED, "mxnet"),
     m("mxnet-softmax-axis", MX + "ops.py", '"softmax": Fn("npx.softmax", "x", axis="axis")', '"softmax": Fn("npx.softmax", "x")',
       RED, "mxnet"),
     m("mxnet-where-swapped", MX + "ops.py", 'call("np.where", em.arg(node, "cond"), branch("x", y), branch("y", x))',

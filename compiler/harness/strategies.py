@@ -172,15 +172,21 @@ def drawable(specs: list[ParamSpec]) -> bool:
                or s.choices for s in specs)
 
 
+DISTINCT_SIZES = (2, 3, 4, 5, 2, 3, 4, 5)  # a function's first four symbols all differ, none is 1
+
+
 def shape_pool(seed: int, size: int = 4, length: int = 8) -> list[tuple[int, ...]]:
-    """Size vectors shared by every function of a run: all ones, then `size - 1` seeded draws from 1..5.
+    """Size vectors shared by every function of a run: distinct sizes, all ones, then seeded draws from 1..5.
 
     A function's symbols, in order of first appearance, take the first entries of one vector, so
     all functions see the same few shapes. JAX compiles every eager op once per shape; sharing
-    shapes across functions is what keeps a run's compile time small.
+    shapes across functions is what keeps a run's compile time small. The first vector is the one
+    hypothesis tries first (its simplest choice): sizes that all differ, so that a transposed or
+    misplaced axis changes the result's shape in every run, however few examples it draws (with
+    random sizes an [n, 1] result put as [1, n] went unnoticed whenever n came out 1).
     """
     rng = np.random.default_rng(seed)
-    pool = [(MIN_DIM,) * length]
+    pool = [DISTINCT_SIZES[:length] + (MIN_DIM + 1,) * (length - len(DISTINCT_SIZES)), (MIN_DIM,) * length]
     while len(pool) < size:
         v = tuple(int(x) for x in rng.integers(MIN_DIM, MAX_DIM + 1, size=length))
         if v not in pool:
