@@ -37,6 +37,12 @@ class ListLit(Node):
 
 
 @dataclass
+class Starred(Node):
+    """`*layers` as a call argument (only `Sequential(*layers)` takes one)."""
+    value: Node
+
+
+@dataclass
 class BinOp(Node):
     op: str
     left: Node
@@ -370,6 +376,10 @@ class ToAst(Transformer_NonRecursive):
         if not isinstance(value, Name):
             return Keyword("<invalid>", default, value.loc)
         return Keyword(value.id, default, value.loc)
+
+    @v_args(meta=True)
+    def star_arg(self, meta, items):
+        return Starred(self._loc(meta), items[0])
 
     @v_args(meta=True)
     def getitem(self, meta, items):

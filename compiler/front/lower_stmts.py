@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scope, Symbol, article
+from d2lc.front.lower_lists import is_list_iter, lower_list_for
 from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -90,6 +91,8 @@ class StatementLowering(LowererBase):
         return ir.Return(s.loc, self.expr(s.value) if s.value is not None else None)
 
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
+        if is_list_iter(self, s.iter):  # `for blk in blocks:` in forward, over a layer list member
+            return lower_list_for(self, s)
         if len(s.targets) != 1:
             self.error(s.loc, "a `for` loop takes one loop variable", expected="for i in range(n):",
                        hint="loop over one index and compute the others inside the loop")

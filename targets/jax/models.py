@@ -47,7 +47,9 @@ class JaxModels:
         k = layer.kind
         a = layer.args
         if k == "Sequential":
-            return call("nn.Sequential", cst.List([cst.Element(self._in_sequence(c)) for c in layer.children]))
+            if len(layer.children) == 1 and self.is_layer_list(layer.children[0]):
+                return call("nn.Sequential", self.expr(layer.children[0]))
+            return call("nn.Sequential", cst.List(self.sequence_elements(layer.children, self._in_sequence)))
         if k in ACTIVATIONS:
             return cst.parse_expression(ACTIVATIONS[k])
         if k == "Flatten":
@@ -124,6 +126,9 @@ class JaxModels:
         try:
             members: list[cst.BaseStatement] = []
             for mm in m.members:
+                if isinstance(mm.value, ir.LayerList):  # a list of submodules built in the compact method
+                    members.extend(self.list_statements(mm.name, mm.value, self._in_sequence))
+                    continue
                 if isinstance(mm.value, ir.ParamDecl):
                     # float32 like the IR's type: in 64-bit mode the initialisers would make float64
                     dtype = [self.dtype_expr(DType.float32)] if getattr(self, "x64", False) else []
