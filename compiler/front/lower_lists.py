@@ -240,7 +240,7 @@ def apply_steps(lw: LowererBase, steps: list, t: Type, loc: Loc, apply_value: Ap
         if not isinstance(t, TensorType):
             return ANY
         if isinstance(st, ir.LayerAppend):
-            t = apply_value(st.value, t, st.loc)
+            t = apply_value(st.value, t, st.value.loc)
             continue
         count = static_count(st.iter)
         saved, lw.layer_inputs = lw.layer_inputs, {}  # each pass of a loop makes new layers

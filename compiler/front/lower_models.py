@@ -209,6 +209,13 @@ def _apply_model(lw: LowererBase, n: ir.NewModel, x: TensorType, loc) -> Type:
     model = lw.models.get(n.model)
     if model is None or model.forward is None:
         return ANY
+    want = model.forward.params[0].type if len(model.forward.params) == 1 else None
+    if isinstance(want, TensorType) and (want.rank != x.rank or any(
+            isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(want.shape, x.shape))):
+        lw.error(loc, f"`{n.model}`'s forward takes {want}, here it gets {x}", expected=str(want),
+                 hint=f"a size written as a number in `{n.model}`'s forward is the only size it takes; name the axis (X: f32[b, c, h, w]) "
+                      "to take any")
+        return ANY
     probed = probe_forward(lw, n.model, [ir.Var(x, loc, "_")], loc)
     return probed if probed is not None else model.forward.result
 
