@@ -22,7 +22,7 @@ model VGGBlock(num_convs: int = 2, out_channels: int = 6):
     layers = []
     for i in range(num_convs):
         layers.append(Conv2d(out_channels, kernel=3, padding=1))
-        layers.append(ReLU())
+        layers.append(Sigmoid())
     layers.append(MaxPool2d(2, stride=2))
     net = Sequential(*layers)
     def forward(X: f32[b, c, h, w]):

@@ -161,7 +161,10 @@ def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int,
     if k == "Embedding":
         return dims + (_sym(a.get("dim"), hparams),)
     if k in ("RNN", "GRU", "LSTM") and len(dims) == 3:
-        return dims[:2] + (_sym(a.get("num_hiddens"), hparams),)
+        h = _sym(a.get("num_hiddens"), hparams)
+        if static_value(a.get("bidirectional")) is True and h is not None:  # both directions, concatenated
+            h = 2 * h if isinstance(h, int) else f"{h} * 2"
+        return dims[:2] + (h,)
     return dims  # activations, Dropout, BatchNorm, LayerNorm keep the shape
 
 

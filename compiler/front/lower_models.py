@@ -125,6 +125,8 @@ def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
     args = bind(lw, spec.params, e, kind, skip_kw=tuple(INIT_KEYWORDS))
     if args is None:
         return ir.Const(ANY, e.loc, None)
+    if spec.gates and not _recurrent_args(lw, kind, args):
+        return ir.Const(ANY, e.loc, None)
     inits: dict[str, ir.Init] = {}
     for kw in stated:
         role = INIT_KEYWORDS[kw.name]
@@ -133,6 +135,22 @@ def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
             if init is not None:
                 inits[role] = init
     return ir.Layer(LayerType(kind), e.loc, kind, args, [], inits.get("weight"), inits.get("bias"))
+
+
+def _recurrent_args(lw: LowererBase, kind: str, args: dict[str, Any]) -> bool:
+    """`bidirectional=` is True or False written out; `num_layers=` an int of at least 1."""
+    bi, layers = args.get("bidirectional"), args.get("num_layers")
+    if bi is not None and not isinstance(static_value(bi), bool):
+        lw.error(bi.loc, f"`bidirectional=` of `{kind}` must be True or False", expected="True or False written out",
+                 hint="the layer's parameters and output size depend on it; write it in the model body")
+        return False
+    n = static_value(layers) if layers is not None else 1
+    if layers is not None and not (isinstance(layers.type, (ScalarType, AnyType)) and getattr(layers.type, "kind", "int") == "int") \
+            or isinstance(n, int) and n < 1:
+        lw.error(layers.loc, f"`num_layers=` of `{kind}` must be an int of at least 1", expected="num_layers=2, or an int hyperparameter",
+                 hint="layers are stacked: each reads every step's state of the one below")
+        return False
+    return True
 
 
 def _init_allowed(lw: LowererBase, kind: str, args: dict[str, Any], kw: A.Keyword, role: str) -> bool:

@@ -56,7 +56,12 @@ class JaxModels:
             return _lambda("x.reshape((x.shape[0], -1))")
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
-            return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
+            one = lambda: call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))  # noqa: E731
+            rnn = call("nn.Bidirectional", one(), one()) if static_value(a.get("bidirectional")) is True else one()
+            n = a.get("num_layers")
+            if n is None or static_value(n) == 1:
+                return rnn
+            return call("nn.Sequential", cst.ListComp(rnn, cst.CompFor(cst.Name("_"), call("range", self.expr(n)))))  # stacked
         if k.startswith("BatchNorm"):
             m = a.get("momentum")
             return call("nn.BatchNorm", use_running_average=cst.parse_expression("not training"),

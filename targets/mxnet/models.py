@@ -24,8 +24,10 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
               **{k: LayerRow("nn.Activation", (f"='{k.lower()}'",)) for k in ("ReLU", "Sigmoid", "Tanh")},
               # batch-first ("NTC"), as sequences are in the DSL; gluon's RNN defaults to relu
-              "RNN": LayerRow("rnn.RNN", ("num_hiddens",), {"activation": "='tanh'", "layout": "='NTC'", "input_size": "num_inputs"}),
-              **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"layout": "='NTC'", "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
+              "RNN": LayerRow("rnn.RNN", ("num_hiddens",), {"num_layers": "num_layers", "activation": "='tanh'", "layout": "='NTC'",
+                                                             "bidirectional": "bidirectional", "input_size": "num_inputs"}),
+              **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"num_layers": "num_layers", "layout": "='NTC'", "bidirectional": "bidirectional",
+                                                           "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
               "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 

@@ -16,6 +16,7 @@ from typing import ClassVar
 import libcst as cst
 
 from d2lc.core import ir
+from d2lc.core.ir import static_value
 from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import LayerInits, init_call
@@ -38,7 +39,9 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the const
               "BatchNorm2d": LayerRow("nn.BatchNorm2D", (), {"epsilon": "eps"}, in_axis=1),
               "LayerNorm": LayerRow("nn.LayerNorm", ("size",), {"epsilon": "eps"}),
               "GroupNorm": LayerRow("nn.GroupNorm", ("num_groups", "num_channels"), {"epsilon": "eps"}),
-              "RNN": LayerRow("nn.SimpleRNN", ("num_inputs", "num_hiddens"))}  # batch-first by default (time_major=False)
+              # batch-first by default (time_major=False); both directions: direction="bidirect" (`layer`)
+              **{k: LayerRow(path, ("num_inputs", "num_hiddens"), {"num_layers": "num_layers"})
+                 for k, path in (("RNN", "nn.SimpleRNN"), ("GRU", "nn.GRU"), ("LSTM", "nn.LSTM"))}}
 
 
 class PaddleModels:
@@ -79,6 +82,8 @@ class PaddleModels:
             value = self.literal(round(1 - m.value, 12)) if isinstance(m, ir.Const) else \
                 cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m))
             args.append(keyword("momentum", value))
+        if layer.kind in RECURRENT_KINDS and static_value(a.get("bidirectional")) is True:
+            args.append(keyword("direction", cst.SimpleString('"bidirect"')))
         if layer.kind == "AvgPool2d" and not is_default(a.get("padding"), 0):
             args.append(keyword("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
         args.extend(self.layer_inits.args(self, layer))

@@ -27,7 +27,8 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size
               "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
               "BatchNorm1d": LayerRow("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
               "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
-              **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"), {"batch_first": "=True"})  # the DSL's sequences
+              **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"),  # batch-first: the DSL's sequences
+                             {"num_layers": "num_layers", "batch_first": "=True", "bidirectional": "bidirectional"})
                  for k in RECURRENT_KINDS}}
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 

@@ -7,7 +7,8 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
-from d2lc.core.layers import LAYERS
+from d2lc.core.ir import static_value
+from d2lc.core.layers import LAYERS, RECURRENT_KINDS
 from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
@@ -55,12 +56,26 @@ class TensorFlowModels:
                 for e in ([cst.StarredElement(self.expr(c))] if self.is_layer_list(c) else [cst.Element(x) for x in self.layer_list(c)])]))]
         if layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
             return self._windowed(layer)
+        if layer.kind in RECURRENT_KINDS:
+            return [self._recurrent(layer)]
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
             mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
         return [with_args(layer_call(self, layer, self.layer_rows), self.layer_inits.args(self, layer))]
+
+    def _recurrent(self, layer: ir.Layer) -> cst.BaseExpression:
+        """`GRU(h, return_sequences=True)`; both directions in `Bidirectional` (outputs concatenated, forward first);
+        several layers stacked in a `tf.keras.Sequential`."""
+        one = layer_call(self, layer, self.layer_rows)
+        if static_value(layer.args.get("bidirectional")) is True:
+            one = call(K + "Bidirectional", one)
+        n = layer.args.get("num_layers")
+        if n is None or static_value(n) == 1:
+            return one
+        stacked = cst.ListComp(one, cst.CompFor(cst.Name("_"), call("range", self.expr(n))))
+        return call("tf.keras.Sequential", stacked)
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
