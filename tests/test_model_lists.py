@@ -110,6 +110,34 @@ model InitLoop(n: int = 2):
         return net(X)
 ```
 """
+RECURRENT = """
+# Stacked and bidirectional recurrent layers
+
+```d2l
+model DeepGRU(num_hiddens: int = 4, num_layers: int = 2):
+    rnn = GRU(3, num_hiddens, num_layers=num_layers)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+
+model BiLSTM(num_hiddens: int = 4):
+    rnn = LSTM(3, num_hiddens, bidirectional=True)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+
+model DeepBiRNN(num_hiddens: int = 4):
+    rnn = RNN(3, num_hiddens, num_layers=2, bidirectional=True)
+    def forward(X: f32[b, t, 3]):
+        return rnn(X)
+
+model DeepBiGRU(num_hiddens: int = 3):
+    rnn = GRU(3, num_hiddens, num_layers=3, bidirectional=True)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+```
+"""
 NAMES = {"VGGBlock", "VGGNet", "Stack", "ConvBlock", "DenseBlock", "Residual", "ResStage", "Widening", "Normed", "InitLoop"}
 
 
@@ -162,3 +190,34 @@ def test_a_dropped_loop_pass_is_caught(session, tmp_path, monkeypatch):
     for name in ("VGGBlock", "VGGNet", "Stack", "DenseBlock", "ResStage", "Widening", "Normed", "InitLoop"):
         assert by[(name, "jax")] in ("FAIL", "error"), name
     assert by[("ConvBlock", "jax")] == "pass" and by[("Residual", "jax")] == "pass"
+
+
+def test_stacked_and_bidirectional_recurrent_layers_agree(session, tmp_path, monkeypatch):
+    """num_layers= and bidirectional=: forward and gradients agree everywhere (optimizer steps too, except where a
+    framework keeps one bias for two: Keras RNN/LSTM, flax). Planted: gluon's LSTM row without `bidirectional` and
+    Paddle's GRU row without `num_layers` must fail exactly those models there."""
+    from d2lc.emit.model_code import LayerRow
+    from d2lc_targets.mxnet import models as mx_models
+    from d2lc_targets.paddle import models as paddle_models
+    chapter = tmp_path / "recurrent.md"
+    chapter.write_text(RECURRENT, encoding="utf-8")
+    cases, _ = model_cases([chapter])
+    results = run_model_cases(session, cases, {n: get_backend(n) for n in TARGETS})
+    by = {(r.case, r.check, r.target): r for r in results}
+    for target in set(TARGETS) & set(session.available()):
+        for case in ("DeepGRU", "BiLSTM", "DeepBiRNN", "DeepBiGRU"):
+            for check in ("forward", "grads"):
+                assert by[(case, check, target)].status == "pass", (case, check, target, by[(case, check, target)].detail)
+            for check in ("sgd", "adam"):
+                r = by[(case, check, target)]
+                assert r.status == "pass" or r.status == "skip" and "one bias" in r.detail, (case, check, target, r.detail)
+    planted = [n for n in ("pytorch", "mxnet", "paddle") if n in session.available()]
+    if planted != ["pytorch", "mxnet", "paddle"]:
+        pytest.skip("MXNet or Paddle is not installed")
+    monkeypatch.setitem(mx_models.LAYER_ROWS, "LSTM", LayerRow("rnn.LSTM", ("num_hiddens",), {"layout": "='NTC'", "input_size": "num_inputs"}))
+    monkeypatch.setitem(paddle_models.LAYER_ROWS, "GRU", LayerRow("nn.GRU", ("num_inputs", "num_hiddens")))
+    wrong = {(r.case, r.target): r.status for r in run_model_cases(session, cases, {n: get_backend(n) for n in planted})
+             if r.check == "forward"}
+    assert wrong[("BiLSTM", "mxnet")] in ("FAIL", "error") and wrong[("DeepBiGRU", "paddle")] in ("FAIL", "error")
+    assert wrong[("DeepGRU", "paddle")] in ("FAIL", "error")
+    assert wrong[("DeepGRU", "mxnet")] == "pass" and wrong[("BiLSTM", "paddle")] == "pass"
