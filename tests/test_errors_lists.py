@@ -1,5 +1,5 @@
-"""Error messages for layer lists in model bodies (docs/dsl.md, "Layer lists and loops"): what stays rejected, each
-message compared whole (location, caret, expected, hint), as in tests/test_errors.py."""
+"""Error messages for layer lists in model bodies and recurrent layer options (docs/dsl.md, "Layer lists and loops"):
+what stays rejected, each message compared whole (location, caret, expected, hint), as in tests/test_errors.py."""
 from __future__ import annotations
 
 import pytest
@@ -176,6 +176,107 @@ ch.md:5:5: error: this loop appends no layers
         ^
   expected: name.append(Layer(...)) or a nested `for i in range(n):`
   hint: a model body's loops build layer lists: start one with `blocks = []`
+'''),
+    ('empty_sequential', '''\
+model M():
+    layers = []
+    net = Sequential(*layers)
+    def forward(X: f32[b, 4]):
+        return net(X)
+''', '''\
+ch.md:6:11: error: `Sequential` needs at least one layer
+        net = Sequential(*layers)
+              ^^^^^^^^^^
+  expected: Sequential(Linear(10), ReLU()) or Sequential(*blocks) with blocks appended to
+  hint: flax and Keras have no empty Sequential; leave the member out
+'''),
+    ('loop_variable_hides_hyperparameter', '''\
+model M(n: int = 2):
+    layers = []
+    for n in range(3):
+        layers.append(Linear(3))
+    net = Sequential(*layers)
+    def forward(X: f32[b, 4]):
+        return net(X)
+''', '''\
+ch.md:6:9: error: the loop variable `n` hides the model's own `n`
+        for n in range(3):
+            ^
+  expected: a name of its own, e.g. `i`
+  hint: a hyperparameter or member keeps its name in the whole model
+'''),
+    ('list_held_twice', '''\
+model M():
+    layers = [Linear(3)]
+    net = Sequential(*layers)
+    other = Sequential(layers)
+    def forward(X: f32[b, 4]):
+        return net(X) + other(X)
+''', '''\
+ch.md:7:24: error: the layer list `layers` is already held by `net`
+        other = Sequential(layers)
+                           ^^^^^^
+  expected: one member holding `layers`
+  hint: build a second list for the second use: its layers would be shared
+'''),
+    ('held_list_iterated', '''\
+model M():
+    blocks = [Linear(4), ReLU()]
+    net = Sequential(*blocks)
+    def forward(X: f32[b, 4]):
+        for blk in blocks:
+            X = blk(X)
+        return net(X)
+''', '''\
+ch.md:8:20: error: the layer list `blocks` is held by `net`
+            for blk in blocks:
+                       ^^^^^^
+  expected: `for blk in blocks:` over a list no member holds
+  hint: apply `net` instead, or build a second list: its layers would be shared
+'''),
+    ('model_block_with_a_fixed_size', '''\
+model Block(c: int = 8):
+    conv = Conv2d(c, kernel=3, padding=1)
+    def forward(X: f32[b, 3, h, w]):
+        return conv(X)
+
+model M():
+    blocks = []
+    for i in range(2):
+        blocks.append(Block(8))
+    net = Sequential(*blocks)
+    def forward(X: f32[b, 3, 8, 8]):
+        return net(X)
+''', '''\
+ch.md:12:23: error: `Block`'s forward takes float32[b, 3, h, w], here it gets float32[b, ?, 8, 8]
+            blocks.append(Block(8))
+                          ^^^^^
+  expected: float32[b, 3, h, w]
+  hint: a size written as a number in `Block`'s forward is the only size it takes; name the axis (X: f32[b, c, h, w]) to take any
+'''),
+    ('bidirectional_not_written_out', '''\
+model M(bi: bool = True):
+    rnn = GRU(4, 8, bidirectional=bi)
+    def forward(X: f32[b, t, 4]):
+        return rnn(X)
+''', '''\
+ch.md:5:35: error: `bidirectional=` of `GRU` must be True or False
+        rnn = GRU(4, 8, bidirectional=bi)
+                                      ^^
+  expected: True or False written out
+  hint: the layer's parameters and output size depend on it; write it in the model body
+'''),
+    ('zero_layers', '''\
+model M():
+    rnn = LSTM(4, 8, num_layers=0)
+    def forward(X: f32[b, t, 4]):
+        return rnn(X)
+''', '''\
+ch.md:5:33: error: `num_layers=` of `LSTM` must be an int of at least 1
+        rnn = LSTM(4, 8, num_layers=0)
+                                    ^
+  expected: num_layers=2, or an int hyperparameter
+  hint: layers are stacked: each reads every step's state of the one below
 '''),
 ]
 

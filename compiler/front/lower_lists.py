@@ -43,6 +43,9 @@ class ListBuilder:
         self.lists: dict[str, ir.LayerList] = {}
         self.closed: dict[str, Loc] = {}  # a list read by a later member or by forward: no appends after that
         self.loop_vars: list[str] = []
+        self.held: dict[str, str] = {}  # list name -> the member (Sequential) holding it
+        self.failed = False  # an append or loop of this body was an error (an empty list then says nothing new)
+        lw.layer_lists = self  # type: ignore[attr-defined]  (forward's `for blk in blocks:` checks `held`)
 
     def start(self, stmt: A.Assign) -> None:
         name = stmt.target.id  # type: ignore[attr-defined]
@@ -54,11 +57,16 @@ class ListBuilder:
         for item in stmt.value.items:  # type: ignore[attr-defined]
             self._add(name, item, item.loc, lambda n: lst.steps)
 
-    def close_read(self, value: ir.Expr, loc: Loc) -> None:
-        """The lists a member's value reads are complete from here on."""
+    def close_read(self, value: ir.Expr, loc: Loc, member: str) -> None:
+        """The lists a member's value reads are complete from here on, and held by that member only."""
         for e in ir.walk_exprs(value):
             if isinstance(e, ir.Var) and e.name in self.lists:
+                if e.name in self.held:
+                    self.lw.error(e.loc, f"the layer list `{e.name}` is already held by `{self.held[e.name]}`",
+                                  expected=f"one member holding `{e.name}`", hint="build a second list for the second use: its layers would be shared")
+                self.held.setdefault(e.name, member)
                 self.closed.setdefault(e.name, loc)
+
 
     def close_all(self, loc: Loc) -> None:
         for name in self.lists:
@@ -118,6 +126,11 @@ class ListBuilder:
             return
         rng = self._range(s.iter)
         var = s.targets[0]
+        if var in {p.name for p in self.mdef.hparams} | {m.name for m in self.mdef.members}:
+            self.lw.error(Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(var)),
+                          f"the loop variable `{var}` hides the model's own `{var}`", expected="a name of its own, e.g. `i`",
+                          hint="a hyperparameter or member keeps its name in the whole model")
+            return
         if rng is None or self.lw.reserved_word(var, Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(var))):
             return
         made: dict[str, ir.LayerLoop] = {}
@@ -174,6 +187,11 @@ def lower_list_for(lw: LowererBase, s: A.For) -> ir.Stmt | None:
         return None
     var = s.targets[0]
     if lw.reserved_word(var, Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(var))):
+        return None
+    held = getattr(getattr(lw, "layer_lists", None), "held", {})
+    if name in held:
+        lw.error(s.iter.loc, f"the layer list `{name}` is held by `{held[name]}`", expected=f"`for blk in {name}:` over a list no member holds",
+                 hint=f"apply `{held[name]}` instead, or build a second list: its layers would be shared")
         return None
     lw.scope.symbols[var] = Symbol(ITEM_TYPE, layer=sym.layer)
     lw._in_loop += 1  # type: ignore[attr-defined]

@@ -120,13 +120,18 @@ def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
                          hint="pass single layers without `*`")
             elif not isinstance(c.type, (LayerType, ModelType, AnyType)) or c.type == ITEM_TYPE:
                 lw.error(c.loc, f"`Sequential` takes layers, got {c.type}", expected="layers such as Linear(10) or ReLU()")
+        lists = [c for c in children if c.type == LIST_TYPE]
+        held = [c for c in children if c.type != LIST_TYPE] + [st for c in lists for st in getattr(lw.scope.lookup(c.name), "layer").steps]
+        if not held and not (lists and getattr(getattr(lw, "layer_lists", None), "failed", False)):  # (after an error in a loop: it says why)
+            lw.error(e.loc, "`Sequential` needs at least one layer", expected="Sequential(Linear(10), ReLU()) or Sequential(*blocks) with blocks appended to",
+                     hint="flax and Keras have no empty Sequential; leave the member out")
         return ir.Layer(LayerType(kind), e.loc, kind, {}, children)
     stated = [kw for kw in e.kwargs if kw.name in INIT_KEYWORDS]
     args = bind(lw, spec.params, e, kind, skip_kw=tuple(INIT_KEYWORDS))
     if args is None:
         return ir.Const(ANY, e.loc, None)
-    if spec.gates and not _recurrent_args(lw, kind, args):
-        return ir.Const(ANY, e.loc, None)
+    if spec.gates:
+        _recurrent_args(lw, kind, args)
     inits: dict[str, ir.Init] = {}
     for kw in stated:
         role = INIT_KEYWORDS[kw.name]
@@ -228,8 +233,8 @@ def _apply_model(lw: LowererBase, n: ir.NewModel, x: TensorType, loc) -> Type:
     if model is None or model.forward is None:
         return ANY
     want = model.forward.params[0].type if len(model.forward.params) == 1 else None
-    if isinstance(want, TensorType) and (want.rank != x.rank or any(
-            isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(want.shape, x.shape))):
+    if isinstance(want, TensorType) and (want.rank != x.rank or any(  # a size not known here may not be the one it takes
+            isinstance(a, int) and b != a for a, b in zip(want.shape, x.shape))):
         lw.error(loc, f"`{n.model}`'s forward takes {want}, here it gets {x}", expected=str(want),
                  hint=f"a size written as a number in `{n.model}`'s forward is the only size it takes; name the axis (X: f32[b, c, h, w]) "
                       "to take any")
@@ -269,11 +274,13 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
             if is_list_start(stmt):
                 lists.start(stmt)  # type: ignore[arg-type]
             elif is_append(stmt) or isinstance(stmt, A.For):
+                before = len(lw.diags.items)
                 lists.statement(stmt, lists.top)
+                lists.failed |= len(lw.diags.items) > before
             elif isinstance(stmt, A.Assign) and isinstance(stmt.target, A.Name):
                 lw.reserved_word(stmt.target.id, stmt.target.loc)
                 value = lw.expr(stmt.value)
-                lists.close_read(value, stmt.loc)
+                lists.close_read(value, stmt.loc, stmt.target.id)
                 members.append(ir.Member(stmt.target.id, value, stmt.loc))
                 mscope.symbols[stmt.target.id] = Symbol(value.type)
             elif isinstance(stmt, A.FuncDef) and stmt.name == "forward":
