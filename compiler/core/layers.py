@@ -191,12 +191,20 @@ WEIGHT_NAMES: dict[str, dict[str, str]] = {  # layer kind -> {tensor name in the
 
 def has_params(layer: Any) -> bool:
     """Whether a layer tree (an ir.Layer, Sequential included) holds learned parameters; other values may."""
+    steps = getattr(layer, "steps", None)
+    if steps is not None:  # an ir.LayerList
+        return _steps_have_params(steps)
     kind = getattr(layer, "kind", None)
     if kind not in LAYERS:
         return True  # a model instance or an unknown value: assume it has parameters
     if kind == "Sequential":
         return any(has_params(c) for c in layer.children)
     return LAYERS[kind].has_params
+
+
+def _steps_have_params(steps: list) -> bool:
+    """A layer list's appends (`.value`) and loops (`.body`)."""
+    return any(has_params(st.value) if hasattr(st, "value") else _steps_have_params(st.body) for st in steps)
 
 
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}
