@@ -278,6 +278,21 @@ ch.md:5:33: error: `num_layers=` of `LSTM` must be an int of at least 1
   expected: num_layers=2, or an int hyperparameter
   hint: layers are stacked: each reads every step's state of the one below
 '''),
+    ('chain_in_forward_checked', '''\
+model M():
+    blocks = [Linear(3), ReLU()]
+    for i in range(2):
+        blocks.append(BatchNorm2d())
+    def forward(X: f32[b, 4]):
+        for blk in blocks:
+            X = blk(X)
+        return X
+''', '''\
+ch.md:7:23: error: `BatchNorm2d`: BatchNorm2d needs rank-4 inputs, got [b, 3]
+            blocks.append(BatchNorm2d())
+                          ^^^^^^^^^^^
+  expected: [batch, channels, height, width]
+'''),
 ]
 
 

@@ -19,6 +19,7 @@ from d2lc.core.types import ANY, INT, AnyType, LayerType, ModelType, ScalarType,
 
 LIST_TYPE = LayerType("list")  # a model member list of layers (`blocks = []`)
 ITEM_TYPE = LayerType("list item")  # the loop variable of `for blk in blocks:` in forward
+CHAIN_TYPE = LayerType("list element")  # ... whose body is `X = blk(X)`: the elements applied in turn
 MAX_UNROLL = 16  # a loop with a literal count up to this is typed pass by pass; others to a fixed point
 APPEND_EXPECTED = "name.append(Layer(...)) or a nested `for i in range(n):`"
 
@@ -193,7 +194,11 @@ def lower_list_for(lw: LowererBase, s: A.For) -> ir.Stmt | None:
         lw.error(s.iter.loc, f"the layer list `{name}` is held by `{held[name]}`", expected=f"`for blk in {name}:` over a list no member holds",
                  hint=f"apply `{held[name]}` instead, or build a second list: its layers would be shared")
         return None
-    lw.scope.symbols[var] = Symbol(ITEM_TYPE, layer=sym.layer)
+    chain = len(s.body) == 1 and isinstance(s.body[0], A.Assign) and isinstance(s.body[0].target, A.Name) \
+        and isinstance(s.body[0].value, A.Call) and isinstance(s.body[0].value.func, A.Name) and s.body[0].value.func.id == var \
+        and len(s.body[0].value.args) == 1 and isinstance(s.body[0].value.args[0], A.Name) \
+        and s.body[0].value.args[0].id == s.body[0].target.id and not s.body[0].value.kwargs
+    lw.scope.symbols[var] = Symbol(CHAIN_TYPE if chain else ITEM_TYPE, layer=sym.layer)
     lw._in_loop += 1  # type: ignore[attr-defined]
     try:
         lw._forget_consts(s.body)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
-from d2lc.front.lower_lists import ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
+from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
@@ -118,7 +118,7 @@ def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
             if isinstance(a, A.Starred):
                 lw.error(a.loc, f"`*` unpacks a layer list, got {c.type}", expected="Sequential(*blocks) with blocks = [] in the model body",
                          hint="pass single layers without `*`")
-            elif not isinstance(c.type, (LayerType, ModelType, AnyType)) or c.type == ITEM_TYPE:
+            elif not isinstance(c.type, (LayerType, ModelType, AnyType)) or c.type in (ITEM_TYPE, CHAIN_TYPE):
                 lw.error(c.loc, f"`Sequential` takes layers, got {c.type}", expected="layers such as Linear(10) or ReLU()")
         lists = [c for c in children if c.type == LIST_TYPE]
         held = [c for c in children if c.type != LIST_TYPE] + [st for c in lists for st in getattr(lw.scope.lookup(c.name), "layer").steps]
@@ -352,6 +352,9 @@ def lower_apply(lw: LowererBase, e: A.Call, sym_type: Type, name: str, layer: ir
         member = next((m for m in (lw.current_model.members if lw.current_model else []) if m.name == name), None)
         if len(args) != 1:
             return lw.error(e.loc, f"a layer takes one input, got {len(args)}")
+        if sym_type == CHAIN_TYPE and isinstance(layer, ir.LayerList):  # `X = blk(X)`: every element in turn, checked
+            return ir.ApplyLayer(apply_steps(lw, layer.steps, args[0].type, e.loc, lambda v, t, at: apply_layer(lw, v, ir.Var(t, at, "_"), at))
+                                 if isinstance(args[0].type, TensorType) else ANY, e.loc, name, args)
         if sym_type == ITEM_TYPE and isinstance(layer, ir.LayerList):  # `blk(X)` in `for blk in blocks:`
             return ir.ApplyLayer(apply_item(lw, layer, args[0].type, e.loc, lambda v, t, at: apply_layer(lw, v, ir.Var(t, at, "_"), at)),
                                  e.loc, name, args)
