@@ -247,6 +247,9 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
             for v in node.args.values():
                 yield from walk_exprs(v)
             yield from walk_exprs(getattr(node, "children", []))
+        elif isinstance(node, LayerList):
+            for st in list_steps(node.steps):
+                yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
         elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
             yield from walk_exprs(node.args)
             if isinstance(node, NewModel):
@@ -357,6 +360,41 @@ class Member:
     name: str
     value: Expr  # Layer | ParamDecl | an instance of another model (NewModel) | a plain value
     loc: Loc
+
+
+@dataclass(eq=False)
+class LayerAppend:
+    """`blocks.append(value)` in a model body: `value` is a built-in layer (an ir.Layer) or a model instance (NewModel)."""
+
+    value: Expr
+    loc: Loc
+
+
+@dataclass(eq=False)
+class LayerLoop:
+    """A `for` loop of a model body that appends to a layer list. `var` is its loop variable (tuple unpacking would
+    give it several names); `iter` is `range(...)` over ints known when the model is built (hyperparameters)."""
+
+    var: str
+    iter: Expr
+    body: list["LayerAppend | LayerLoop"]
+    loc: Loc
+
+
+@dataclass(eq=False)
+class LayerList(Expr):
+    """A model member list of layers or model instances: `blocks = []` and its appends, in the model body's loops
+    (a list literal `[Linear(8), ReLU()]` is its appends). Held by `Sequential(*blocks)` or iterated in forward."""
+
+    steps: list[LayerAppend | LayerLoop]
+
+
+def list_steps(steps: list[LayerAppend | LayerLoop]) -> Iterator[LayerAppend | LayerLoop]:
+    """Every append and loop of a layer list, depth first."""
+    for st in steps:
+        yield st
+        if isinstance(st, LayerLoop):
+            yield from list_steps(st.body)
 
 
 @dataclass(eq=False)

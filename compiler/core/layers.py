@@ -36,6 +36,7 @@ _CONV = (Weight("weight", "conv_kernel", "kernel"), Weight("bias", "conv_bias"))
 # PyTorch's running variance is the unbiased batch variance, the other frameworks' the biased one: not compared
 _BN = (*_affine("bn", positive_scale=True), Weight("running_mean", "bn_mean", trainable=False),
        Weight("running_var", "bn_var", trainable=False, compared=False, positive=True))
+# one group of four per layer and direction (PyTorch names the others weight_ih_l1, weight_ih_l0_reverse, ...: same roles)
 _RECURRENT = tuple(Weight(f"{name}_l0", f"rnn_{name}", "gates") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
@@ -139,8 +140,12 @@ def _rnn(a, x: TensorType) -> TensorType:
     n_in, h = a.get("num_inputs"), a.get("num_hiddens")
     if isinstance(n_in, int) and isinstance(x.shape[2], int) and n_in != x.shape[2]:
         raise ShapeError(f"the layer expects {n_in} input features, got {x.shape[2]}", expected=f"{n_in} features")
-    return TensorType(x.dtype, (x.shape[0], x.shape[1], h if isinstance(h, int) else None))
+    width = 2 if a.get("bidirectional") is True else 1  # both directions' states, concatenated
+    return TensorType(x.dtype, (x.shape[0], x.shape[1], h * width if isinstance(h, int) else None))
 
+
+# stacked layers (each reads the states of the one below) and both directions (outputs [forward; backward] per step)
+_RNN_PARAMS = (P("num_inputs", "scalar"), P("num_hiddens", "scalar"), P("num_layers", "scalar", 1), P("bidirectional", "flag", False))
 
 LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
@@ -168,11 +173,11 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
               _affine("gn")),
     LayerSpec("Embedding", (P("num_embeddings", "scalar"), P("dim", "scalar")), _embedding,
               "Looks up a learned vector for each integer token id.", (Weight("weight", "embedding"),), inits=("weight",)),
-    LayerSpec("RNN", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+    LayerSpec("RNN", _RNN_PARAMS, _rnn,
               "A tanh recurrent layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="h"),
-    LayerSpec("GRU", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+    LayerSpec("GRU", _RNN_PARAMS, _rnn,
               "A gated recurrent unit layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="rzn"),
-    LayerSpec("LSTM", (P("num_inputs", "scalar"), P("num_hiddens", "scalar")), _rnn,
+    LayerSpec("LSTM", _RNN_PARAMS, _rnn,
               "A long short-term memory layer over [batch, time, features]; returns every step's hidden state.", _RECURRENT, gates="ifgo"),
 ]}
 
@@ -186,12 +191,20 @@ WEIGHT_NAMES: dict[str, dict[str, str]] = {  # layer kind -> {tensor name in the
 
 def has_params(layer: Any) -> bool:
     """Whether a layer tree (an ir.Layer, Sequential included) holds learned parameters; other values may."""
+    steps = getattr(layer, "steps", None)
+    if steps is not None:  # an ir.LayerList
+        return _steps_have_params(steps)
     kind = getattr(layer, "kind", None)
     if kind not in LAYERS:
         return True  # a model instance or an unknown value: assume it has parameters
     if kind == "Sequential":
         return any(has_params(c) for c in layer.children)
     return LAYERS[kind].has_params
+
+
+def _steps_have_params(steps: list) -> bool:
+    """A layer list's appends (`.value`) and loops (`.body`)."""
+    return any(has_params(st.value) if hasattr(st, "value") else _steps_have_params(st.body) for st in steps)
 
 
 INITS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "zeros": (), "ones": (), "xavier": (), "constant": ("value",)}

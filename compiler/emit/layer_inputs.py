@@ -29,17 +29,34 @@ def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
         if isinstance(e, ir.ApplyLayer) and isinstance(members.get(e.member), ir.Layer) and e.args:
             inner = dims_of(e.args[0])
             if inner is not None:
-                out = _propagate(members[e.member], inner, hparams, found)
+                out = _propagate(members[e.member], inner, hparams, found, members)
                 if typed is None or len(typed) != len(out):
                     return out
                 return tuple(t if t is not None else o for t, o in zip(typed, out))
         return typed
 
     for s in ir.walk_stmts(m.forward.body):
+        chain = _chain(s, members)
+        if chain is not None:  # `for blk in blocks: X = blk(X)`: the list's elements applied in turn
+            inner = dims_of(chain[1])
+            if inner is not None:
+                _steps(chain[0].steps, inner, hparams, found, members)
         for e in ir.walk_exprs(s):
             if isinstance(e, ir.ApplyLayer):
                 dims_of(e)
     return found
+
+
+def _chain(s: ir.Stmt, members) -> tuple[ir.LayerList, ir.Expr] | None:
+    """(the list, its input) for a forward loop whose body is `X = blk(X)` over a layer list member, else None."""
+    if not (isinstance(s, ir.For) and isinstance(s.iter, ir.Var) and isinstance(members.get(s.iter.name), ir.LayerList)
+            and len(s.body) == 1 and isinstance(s.body[0], ir.Assign)):
+        return None
+    value = s.body[0].value
+    if isinstance(value, ir.ApplyLayer) and value.member == s.var and len(value.args) == 1 \
+            and isinstance(value.args[0], ir.Var) and value.args[0].name == s.body[0].name:
+        return members[s.iter.name], value.args[0]
+    return None
 
 
 def input_size(inputs: dict[int, tuple[Dim, ...]], layer: ir.Layer, axis: int) -> Dim:
@@ -73,15 +90,63 @@ def _window(n: Dim, k, s, p) -> Dim:
     return (n + 2 * p - k) // s + 1
 
 
-def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int, tuple[Dim, ...]]) -> tuple[Dim, ...]:
+def _join(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """Dims that hold for both shapes (those that differ are unknown)."""
+    return tuple(x if x == y else None for x, y in zip(a, b)) if len(a) == len(b) else tuple(None for _ in a)
+
+
+def _first_or_later(first: tuple[Dim, ...], later: tuple[Dim, ...], var: str | None) -> tuple[Dim, ...]:
+    """A loop's layer input: the same on every pass, or `(first if i == 0 else later)` over `range(n)`, else unknown."""
+    if len(first) != len(later):
+        return tuple(None for _ in first)
+    return tuple(f if f == g else f"({f} if {var} == 0 else {g})" if var is not None and f is not None and g is not None else None
+                 for f, g in zip(first, later))
+
+
+def _steps(steps: list, dims: tuple[Dim, ...], hparams: set[str], found: dict[int, tuple[Dim, ...]], members) -> tuple[Dim, ...]:
+    """A layer list's elements applied in turn; a layer in a loop gets the input shape every pass agrees on."""
+    for st in steps:
+        if isinstance(st, ir.LayerAppend):
+            dims = _propagate(st.value, dims, hparams, found, members)
+            continue
+        bounds = [static_value(st.iter.args[k]) for k in ("start", "stop", "step") if k in st.iter.args]
+        count = len(range(*bounds)) if all(isinstance(v, int) for v in bounds) else None
+        if count == 0:
+            continue
+        first: dict[int, tuple[Dim, ...]] = {}
+        cur = _steps(st.body, dims, hparams, first, members)  # the shape after one pass
+        later: dict[int, tuple[Dim, ...]] = {}
+        for _ in range(0 if count == 1 else 4):  # the passes after the first, to a fixed point
+            local: dict[int, tuple[Dim, ...]] = {}
+            nxt = _join(cur, _steps(st.body, cur, hparams, local, members))
+            for key, d in local.items():
+                later[key] = _join(later[key], d) if key in later else d
+            if nxt == cur:
+                break
+            cur = nxt
+        else:
+            if count != 1:
+                cur = tuple(None for _ in cur)
+        by_pass = list(st.iter.args) == ["stop"]  # range(n): the first pass is `i == 0`
+        for key, d in first.items():
+            found.setdefault(key, d if key not in later else _first_or_later(d, later[key], st.var if by_pass else None))
+        dims = cur if count is not None else _join(dims, cur)  # an unknown count may be 0
+    return dims
+
+
+def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int, tuple[Dim, ...]], members=None) -> tuple[Dim, ...]:
     """Record the input shape of `layer` (and of its children) and return its output shape."""
+    if isinstance(layer, ir.Var) and isinstance((members or {}).get(layer.name), ir.LayerList):
+        layer = members[layer.name]
+    if isinstance(layer, ir.LayerList):
+        return _steps(layer.steps, dims, hparams, found, members)
     if not isinstance(layer, ir.Layer):
         return tuple(None for _ in dims)
     found.setdefault(id(layer), dims)
     k, a = layer.kind, layer.args
     if k == "Sequential":
         for child in layer.children:
-            dims = _propagate(child, dims, hparams, found)
+            dims = _propagate(child, dims, hparams, found, members)
         return dims
     if k == "Linear" and dims:
         return dims[:-1] + (_sym(a.get("out_features"), hparams),)
@@ -96,7 +161,10 @@ def _propagate(layer, dims: tuple[Dim, ...], hparams: set[str], found: dict[int,
     if k == "Embedding":
         return dims + (_sym(a.get("dim"), hparams),)
     if k in ("RNN", "GRU", "LSTM") and len(dims) == 3:
-        return dims[:2] + (_sym(a.get("num_hiddens"), hparams),)
+        h = _sym(a.get("num_hiddens"), hparams)
+        if static_value(a.get("bidirectional")) is True and h is not None:  # both directions, concatenated
+            h = 2 * h if isinstance(h, int) else f"{h} * 2"
+        return dims[:2] + (h,)
     return dims  # activations, Dropout, BatchNorm, LayerNorm keep the shape
 
 

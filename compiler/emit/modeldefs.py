@@ -36,11 +36,73 @@ class ModelEmission:
         """While a member's value is emitted in the constructor, the members before it (a layer reused inside a
         member Sequential) are read through `self`; hyperparameters stay the constructor's arguments."""
         saved = self.model_scope
-        self.model_scope = {mm.name for mm in m.members[:m.members.index(member)]}
+        self.model_scope = {mm.name for mm in m.members[:m.members.index(member)] if not isinstance(mm.value, ir.LayerList)}
         try:
             yield
         finally:
             self.model_scope = saved
+
+    # ---- layer lists (`blocks = []` and the model body's loops that append to it) ----------------------------------
+    layer_loop_vars: tuple[str, ...] = ()  # the loop variables around the layer being emitted
+
+    def list_statements(self, name: str, lst: ir.LayerList, item=None, after=None) -> list[cst.BaseStatement]:
+        """`name = []` and its appends in the author's loops, as statements of the constructor (or of flax's compact
+        `__call__`); `item` spells an element (default: `self.expr`), `after(target, value)` adds statements after each
+        append (PyTorch's `nn.init` calls on `name[-1]`)."""
+        item = item or self.expr
+        target = cst.Name(name)
+
+        def steps(sts: list) -> list[cst.BaseStatement]:
+            out: list[cst.BaseStatement] = []
+            for st in sts:
+                if isinstance(st, ir.LayerLoop):
+                    saved_vars, self.layer_loop_vars = self.layer_loop_vars, (*self.layer_loop_vars, st.var)
+                    try:
+                        body = steps(st.body)
+                    finally:
+                        self.layer_loop_vars = saved_vars
+                    out.append(cst.For(cst.Name(st.var), self.range_expr(st.iter), self.indented(body)))
+                    continue
+                saved, self.pre = self.pre, []
+                try:
+                    value = item(st.value)
+                    made = self.pre
+                finally:
+                    self.pre = saved
+                # a helper's definition (Paddle's Lazy) goes before the statement; a nested gluon Sequential's lines here
+                self.pre.extend(d for d in made if isinstance(d, (cst.ClassDef, cst.FunctionDef)))
+                out.extend(d for d in made if not isinstance(d, (cst.ClassDef, cst.FunctionDef)))
+                out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("append")), [cst.Arg(value)]))]))
+                if after is not None:
+                    last = cst.Subscript(target, [cst.SubscriptElement(cst.Index(cst.UnaryOperation(cst.Minus(), cst.Integer("1"))))])
+                    out.extend(after(last, st.value))
+            return out
+        return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], cst.List([]))]), *steps(lst.steps)]
+
+    def list_of_item(self, name: str) -> "ir.Member | None":
+        """The layer list member a forward loop `for name in blocks:` runs over, or None."""
+        m = self.current_model
+        for s in ir.walk_stmts(m.forward.body) if m is not None and m.forward is not None else []:
+            if isinstance(s, ir.For) and s.var == name and isinstance(s.iter, ir.Var):
+                member = self.model_member(s.iter.name)
+                if member is not None and isinstance(member.value, ir.LayerList):
+                    return member
+        return None
+
+    def is_layer_list(self, e: ir.Expr) -> bool:
+        """Whether `e` names a layer list member of the model being emitted (`blocks` in Sequential(*blocks))."""
+        member = self.model_member(e.name) if isinstance(e, ir.Var) else None
+        return member is not None and isinstance(member.value, ir.LayerList)
+
+    def sequence_args(self, children: list[ir.Expr], item=None) -> list[cst.Arg]:
+        """Sequential's arguments: one per layer, `*blocks` for a layer list."""
+        item = item or self.expr
+        return [cst.Arg(self.expr(c), star="*") if self.is_layer_list(c) else cst.Arg(item(c)) for c in children]
+
+    def sequence_elements(self, children: list[ir.Expr], item=None) -> list[cst.BaseElement]:
+        """Sequential's list elements: one per layer, `*blocks` for a layer list."""
+        item = item or self.expr
+        return [cst.StarredElement(self.expr(c)) if self.is_layer_list(c) else cst.Element(item(c)) for c in children]
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.unsupported_construct(m.loc, "model definitions")
@@ -114,6 +176,8 @@ class ModelEmission:
         def visit(v, seen: frozenset[str]) -> bool:
             if isinstance(v, ir.Layer):
                 return v.kind in MODE_DEPENDENT_LAYERS or any(visit(c, seen) for c in v.children)
+            if isinstance(v, ir.LayerList):
+                return any(visit(st.value, seen) for st in ir.list_steps(v.steps) if isinstance(st, ir.LayerAppend))
             if isinstance(v, ir.NewModel) and v.model in models and v.model not in seen:
                 return any(visit(m.value, seen | {v.model}) for m in models[v.model].members)
             return False

@@ -150,7 +150,9 @@ class Statements:
                 orelse = cst.Else(self.indented(self.block(s.orelse)))
         return cst.If(self.expr(s.cond), self.indented(self.block(s.body)), orelse)
 
-    def range_expr(self, it: ir.Op) -> cst.BaseExpression:
+    def range_expr(self, it: ir.Expr) -> cst.BaseExpression:
+        if not (isinstance(it, ir.Op) and it.op == "range"):  # `for blk in blocks:` over a model's layer list
+            return self.expr(it)
         return cst.Call(cst.Name("range"), [cst.Arg(self.expr(v)) for v in it.args.values() if v is not None])
 
     def funcdef(self, f: ir.FuncDef) -> cst.FunctionDef:

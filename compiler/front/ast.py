@@ -44,6 +44,12 @@ class Lambda(Node):
 
 
 @dataclass
+class Starred(Node):
+    """`*layers` as a call argument (only `Sequential(*layers)` takes one)."""
+    value: Node
+
+
+@dataclass
 class BinOp(Node):
     op: str
     left: Node
@@ -374,6 +380,10 @@ class ToAst(Transformer_NonRecursive):
         if not isinstance(value, Name):
             return Keyword("<invalid>", default, value.loc)
         return Keyword(value.id, default, value.loc)
+
+    @v_args(meta=True)
+    def star_arg(self, meta, items):
+        return Starred(self._loc(meta), items[0])
 
     @v_args(meta=True)
     def getitem(self, meta, items):

@@ -6,6 +6,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
+from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
@@ -101,19 +102,37 @@ def _sensible(lw: LowererBase, init: ir.Init) -> bool:
     return True
 
 
+LIST_TYPE = LayerType("list")
+
+
 def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
     kind = e.func.id  # type: ignore[attr-defined]
     spec = LAYERS[kind]
     if kind == "Sequential":
-        children = [lw.expr(a) for a in e.args]
-        for c in children:
-            if not isinstance(c.type, (LayerType, ModelType, AnyType)):
+        children = []
+        args = e.args[0].items if len(e.args) == 1 and isinstance(e.args[0], A.ListLit) else e.args  # Sequential([a, b])
+        for a in args:
+            c = lw.expr(a.value if isinstance(a, A.Starred) else a)
+            children.append(c)
+            if c.type == LIST_TYPE:
+                continue
+            if isinstance(a, A.Starred):
+                lw.error(a.loc, f"`*` unpacks a layer list, got {c.type}", expected="Sequential(*blocks) with blocks = [] in the model body",
+                         hint="pass single layers without `*`")
+            elif not isinstance(c.type, (LayerType, ModelType, AnyType)) or c.type in (ITEM_TYPE, CHAIN_TYPE):
                 lw.error(c.loc, f"`Sequential` takes layers, got {c.type}", expected="layers such as Linear(10) or ReLU()")
+        lists = [c for c in children if c.type == LIST_TYPE]
+        held = [c for c in children if c.type != LIST_TYPE] + [st for c in lists for st in getattr(lw.scope.lookup(c.name), "layer").steps]
+        if not held and not (lists and getattr(getattr(lw, "layer_lists", None), "failed", False)):  # (after an error in a loop: it says why)
+            lw.error(e.loc, "`Sequential` needs at least one layer", expected="Sequential(Linear(10), ReLU()) or Sequential(*blocks) with blocks appended to",
+                     hint="flax and Keras have no empty Sequential; leave the member out")
         return ir.Layer(LayerType(kind), e.loc, kind, {}, children)
     stated = [kw for kw in e.kwargs if kw.name in INIT_KEYWORDS]
     args = bind(lw, spec.params, e, kind, skip_kw=tuple(INIT_KEYWORDS))
     if args is None:
         return ir.Const(ANY, e.loc, None)
+    if spec.gates:
+        _recurrent_args(lw, kind, args)
     inits: dict[str, ir.Init] = {}
     for kw in stated:
         role = INIT_KEYWORDS[kw.name]
@@ -122,6 +141,22 @@ def lower_layer(lw: LowererBase, e: A.Call) -> ir.Expr:
             if init is not None:
                 inits[role] = init
     return ir.Layer(LayerType(kind), e.loc, kind, args, [], inits.get("weight"), inits.get("bias"))
+
+
+def _recurrent_args(lw: LowererBase, kind: str, args: dict[str, Any]) -> bool:
+    """`bidirectional=` is True or False written out; `num_layers=` an int of at least 1."""
+    bi, layers = args.get("bidirectional"), args.get("num_layers")
+    if bi is not None and not isinstance(static_value(bi), bool):
+        lw.error(bi.loc, f"`bidirectional=` of `{kind}` must be True or False", expected="True or False written out",
+                 hint="the layer's parameters and output size depend on it; write it in the model body")
+        return False
+    n = static_value(layers) if layers is not None else 1
+    if layers is not None and not (isinstance(layers.type, (ScalarType, AnyType)) and getattr(layers.type, "kind", "int") == "int") \
+            or isinstance(n, int) and n < 1:
+        lw.error(layers.loc, f"`num_layers=` of `{kind}` must be an int of at least 1", expected="num_layers=2, or an int hyperparameter",
+                 hint="layers are stacked: each reads every step's state of the one below")
+        return False
+    return True
 
 
 def _init_allowed(lw: LowererBase, kind: str, args: dict[str, Any], kw: A.Keyword, role: str) -> bool:
@@ -152,7 +187,7 @@ def _member_layer(lw: LowererBase, layer: ir.Expr | None) -> ir.Expr | None:
     """A member named inside a member Sequential (`shared` in Sequential(..., shared, ...)) stands for its layer."""
     if isinstance(layer, ir.Var) and lw.current_model is not None:
         member = next((m for m in lw.current_model.members if m.name == layer.name), None)
-        if member is not None and isinstance(member.value, ir.Layer):
+        if member is not None and isinstance(member.value, (ir.Layer, ir.LayerList, ir.NewModel)):
             return member.value
     return layer
 
@@ -173,6 +208,10 @@ def _check_input_size(lw: LowererBase, layer: ir.Layer, x: TensorType, loc) -> N
 def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type:
     """The output type of applying a layer (tree) to x."""
     layer = _member_layer(lw, layer)
+    if isinstance(layer, ir.NewModel) and isinstance(x.type, TensorType):
+        return _apply_model(lw, layer, x.type, loc)
+    if isinstance(layer, ir.LayerList) and isinstance(x.type, TensorType):
+        return apply_steps(lw, layer.steps, x.type, loc, lambda v, t, at: apply_layer(lw, v, ir.Var(t, at, "_"), at))
     if not isinstance(layer, ir.Layer) or not isinstance(x.type, TensorType):
         return ANY
     t: Type = x.type
@@ -187,6 +226,22 @@ def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type
     except ShapeError as exc:
         lw.error(loc, f"`{layer.kind}`: {exc}", expected=exc.expected)
         return ANY
+
+
+def _apply_model(lw: LowererBase, n: ir.NewModel, x: TensorType, loc) -> Type:
+    """A model instance inside Sequential or a layer list, applied to an input of type x."""
+    model = lw.models.get(n.model)
+    if model is None or model.forward is None:
+        return ANY
+    want = model.forward.params[0].type if len(model.forward.params) == 1 else None
+    if isinstance(want, TensorType) and (want.rank != x.rank or any(  # a size not known here may not be the one it takes
+            isinstance(a, int) and b != a for a, b in zip(want.shape, x.shape))):
+        lw.error(loc, f"`{n.model}`'s forward takes {want}, here it gets {x}", expected=str(want),
+                 hint=f"a size written as a number in `{n.model}`'s forward is the only size it takes; name the axis (X: f32[b, c, h, w]) "
+                      "to take any")
+        return ANY
+    probed = probe_forward(lw, n.model, [ir.Var(x, loc, "_")], loc)
+    return probed if probed is not None else model.forward.result
 
 
 def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
@@ -214,22 +269,32 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
     lw.model_asts[s.name] = s
     outer, lw.scope = lw.scope, mscope
     lw.current_model = mdef
+    lists = ListBuilder(lw, mdef, mscope)
     try:
         for stmt in s.body:
-            if isinstance(stmt, A.Assign) and isinstance(stmt.target, A.Name):
+            if is_list_start(stmt):
+                lists.start(stmt)  # type: ignore[arg-type]
+            elif is_append(stmt) or isinstance(stmt, A.For):
+                before = len(lw.diags.items)
+                lists.statement(stmt, lists.top)
+                lists.failed |= len(lw.diags.items) > before
+            elif isinstance(stmt, A.Assign) and isinstance(stmt.target, A.Name):
                 lw.reserved_word(stmt.target.id, stmt.target.loc)
                 value = lw.expr(stmt.value)
+                lists.close_read(value, stmt.loc, stmt.target.id)
                 members.append(ir.Member(stmt.target.id, value, stmt.loc))
                 mscope.symbols[stmt.target.id] = Symbol(value.type)
             elif isinstance(stmt, A.FuncDef) and stmt.name == "forward":
+                lists.close_all(stmt.loc)
                 forward = lw.stmt_FuncDef(stmt, scope_parent=mscope, register=False)
             elif isinstance(stmt, A.FuncDef):
                 lw.error(stmt.loc, f"a model has one method, `forward`; got `{stmt.name}`", hint="write helpers as top-level functions")
             elif isinstance(stmt, A.Pass):
                 continue
             else:
-                lw.error(stmt.loc, "a model body holds member assignments and `def forward`",
-                         expected="name = Layer(...), name = param(shape, init=...), or def forward(...)")
+                lw.error(stmt.loc, "a model body holds member assignments, layer lists and `def forward`",
+                         expected="name = Layer(...), name = param(shape, init=...), blocks = [] with `for` loops of blocks.append(...), "
+                                  "or def forward(...)")
     finally:
         lw.scope = outer
         lw.current_model = None
@@ -288,6 +353,15 @@ def lower_apply(lw: LowererBase, e: A.Call, sym_type: Type, name: str, layer: ir
         member = next((m for m in (lw.current_model.members if lw.current_model else []) if m.name == name), None)
         if len(args) != 1:
             return lw.error(e.loc, f"a layer takes one input, got {len(args)}")
+        if sym_type == CHAIN_TYPE and isinstance(layer, ir.LayerList):  # `X = blk(X)`: every element in turn, checked
+            return ir.ApplyLayer(apply_steps(lw, layer.steps, args[0].type, e.loc, lambda v, t, at: apply_layer(lw, v, ir.Var(t, at, "_"), at))
+                                 if isinstance(args[0].type, TensorType) else ANY, e.loc, name, args)
+        if sym_type == ITEM_TYPE and isinstance(layer, ir.LayerList):  # `blk(X)` in `for blk in blocks:`
+            return ir.ApplyLayer(apply_item(lw, layer, args[0].type, e.loc, lambda v, t, at: apply_layer(lw, v, ir.Var(t, at, "_"), at)),
+                                 e.loc, name, args)
+        if sym_type == LIST_TYPE:
+            return lw.error(e.loc, f"`{name}` is a list of layers; it cannot be applied", expected=f"Sequential(*{name}) as a member, "
+                            f"or `for blk in {name}: X = blk(X)` in forward", hint="a list holds layers; Sequential applies them one after another")
         if member is None and lw.current_model is None:  # a layer called like a model: same layouts, initialisation
             t = apply_layer(lw, layer, args[0], e.loc)
             return ir.CallModel(t, e.loc, ir.Var(sym_type, e.func.loc, name), args, layer)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scope, Symbol, article
+from d2lc.front.lower_lists import is_list_iter, lower_list_for
 from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -137,6 +138,8 @@ class StatementLowering(LowererBase):
         return ir.Return(s.loc, self.expr(s.value) if s.value is not None else None)
 
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
+        if is_list_iter(self, s.iter):  # `for blk in blocks:` in forward, over a layer list member
+            return lower_list_for(self, s)
         it = s.iter
         if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range" and self.scope.lookup("range") is None):
             return self._for_items(s)

@@ -66,6 +66,8 @@ class ModelResult:
 
 
 def _dropout_rates(layer) -> list:
+    if isinstance(layer, ir.LayerList):
+        return [r for st in ir.list_steps(layer.steps) if isinstance(st, ir.LayerAppend) for r in _dropout_rates(st.value)]
     if isinstance(layer, ir.Layer):
         own = [layer.args.get("rate")] if layer.kind == "Dropout" else []
         return own + [r for c in layer.children for r in _dropout_rates(c)]

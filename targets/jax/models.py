@@ -47,14 +47,21 @@ class JaxModels:
         k = layer.kind
         a = layer.args
         if k == "Sequential":
-            return call("nn.Sequential", cst.List([cst.Element(self._in_sequence(c)) for c in layer.children]))
+            if len(layer.children) == 1 and self.is_layer_list(layer.children[0]):
+                return call("nn.Sequential", self.expr(layer.children[0]))
+            return call("nn.Sequential", cst.List(self.sequence_elements(layer.children, self._in_sequence)))
         if k in ACTIVATIONS:
             return cst.parse_expression(ACTIVATIONS[k])
         if k == "Flatten":
             return _lambda("x.reshape((x.shape[0], -1))")
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
-            return call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))
+            one = lambda: call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))  # noqa: E731
+            rnn = call("nn.Bidirectional", one(), one()) if static_value(a.get("bidirectional")) is True else one()
+            n = a.get("num_layers")
+            if n is None or static_value(n) == 1:
+                return rnn
+            return call("nn.Sequential", cst.ListComp(rnn, cst.CompFor(cst.Name("_"), call("range", self.expr(n)))))  # stacked
         if k.startswith("BatchNorm"):
             m = a.get("momentum")
             return call("nn.BatchNorm", use_running_average=cst.parse_expression("not training"),
@@ -124,6 +131,9 @@ class JaxModels:
         try:
             members: list[cst.BaseStatement] = []
             for mm in m.members:
+                if isinstance(mm.value, ir.LayerList):  # a list of submodules built in the compact method
+                    members.extend(self.list_statements(mm.name, mm.value, self._in_sequence))
+                    continue
                 if isinstance(mm.value, ir.ParamDecl):
                     # float32 like the IR's type: in 64-bit mode the initialisers would make float64
                     dtype = [self.dtype_expr(DType.float32)] if getattr(self, "x64", False) else []

@@ -24,8 +24,10 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
               **{k: LayerRow("nn.Activation", (f"='{k.lower()}'",)) for k in ("ReLU", "Sigmoid", "Tanh")},
               # batch-first ("NTC"), as sequences are in the DSL; gluon's RNN defaults to relu
-              "RNN": LayerRow("rnn.RNN", ("num_hiddens",), {"activation": "='tanh'", "layout": "='NTC'", "input_size": "num_inputs"}),
-              **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"layout": "='NTC'", "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
+              "RNN": LayerRow("rnn.RNN", ("num_hiddens",), {"num_layers": "num_layers", "activation": "='tanh'", "layout": "='NTC'",
+                                                             "bidirectional": "bidirectional", "input_size": "num_inputs"}),
+              **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"num_layers": "num_layers", "layout": "='NTC'", "bidirectional": "bidirectional",
+                                                           "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
               "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 
@@ -42,7 +44,7 @@ class MXNetModels:
         if k == "Sequential":  # gluon builds Sequential with .add(); a nested one needs a name
             name = self.fresh("block")
             self.pre.append(self.assign(name, call("nn.Sequential")))
-            self.pre.append(cst.SimpleStatementLine([cst.Expr(call(f"{name}.add", *[self.expr(c) for c in layer.children]))]))
+            self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.parse_expression(f"{name}.add"), self.sequence_args(layer.children)))]))
             return cst.Name(name)
         if k == "LayerNorm":
             eps = layer.args.get("eps")
@@ -99,14 +101,20 @@ class MXNetModels:
                 value = call("self.params.get", cst.SimpleString(repr(mm.name)), shape=self.expr(mm.value.shape),
                              init=self.initializer(mm.value.init))
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
+            elif isinstance(mm.value, ir.LayerList):  # built in the constructor; forward iterates a Sequential of it
+                with self.earlier_members(m, mm):
+                    body.extend(self.list_statements(mm.name, mm.value))
+                if mm.name in used:
+                    body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], call("nn.Sequential"))]))
+                    body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("add")), [cst.Arg(cst.Name(mm.name), star="*")]))]))
             elif isinstance(mm.value, ir.Layer) and mm.value.kind == "Sequential":
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], call("nn.Sequential"))]))
                 saved, self.pre = self.pre, []
                 with self.earlier_members(m, mm):
-                    children = [self.expr(c) for c in mm.value.children]
+                    children = self.sequence_args(mm.value.children)
                 body.extend(self.pre)
                 self.pre = saved
-                body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("add")), [cst.Arg(c) for c in children]))]))
+                body.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(target, cst.Name("add")), children))]))
             else:
                 saved, self.pre = self.pre, []
                 with self.earlier_members(m, mm):

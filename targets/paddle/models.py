@@ -16,10 +16,11 @@ from typing import ClassVar
 import libcst as cst
 
 from d2lc.core import ir
+from d2lc.core.ir import static_value
 from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import LayerInits, init_call
-from d2lc.emit.lambdas import capture_free_lambda
+from d2lc.emit.lambdas import capture_free_lambda, free_names
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, is_zero, keyword, layer_call, names_read, train_call
@@ -38,7 +39,9 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the const
               "BatchNorm2d": LayerRow("nn.BatchNorm2D", (), {"epsilon": "eps"}, in_axis=1),
               "LayerNorm": LayerRow("nn.LayerNorm", ("size",), {"epsilon": "eps"}),
               "GroupNorm": LayerRow("nn.GroupNorm", ("num_groups", "num_channels"), {"epsilon": "eps"}),
-              "RNN": LayerRow("nn.SimpleRNN", ("num_inputs", "num_hiddens"))}  # batch-first by default (time_major=False)
+              # batch-first by default (time_major=False); both directions: direction="bidirect" (`layer`)
+              **{k: LayerRow(path, ("num_inputs", "num_hiddens"), {"num_layers": "num_layers"})
+                 for k, path in (("RNN", "nn.SimpleRNN"), ("GRU", "nn.GRU"), ("LSTM", "nn.LSTM"))}}
 
 
 class PaddleModels:
@@ -60,13 +63,17 @@ class PaddleModels:
             return build(size)
         self.helper("Lazy", (SNIPPETS / "lazy.py").read_text())
         make = capture_free_lambda(["size"], build)
+        read = free_names(make.body)
+        bound = [cst.Param(cst.Name(v), default=cst.Name(v)) for v in self.layer_loop_vars if v in read]
+        if bound:  # built on the first batch, after the loop: the loop variables' values now (`lambda size, i=i: ...`)
+            make = make.with_changes(params=make.params.with_changes(params=[*make.params.params, *bound]))
         axis_code = cst.Integer(str(axis)) if axis >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-axis)))
         return call("Lazy", make, axis_code)
 
     # ---- layers and parameters ---------------------------------------------------------------
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
-            return call("nn.Sequential", *[self.expr(c) for c in layer.children])
+            return cst.Call(cst.parse_expression("nn.Sequential"), self.sequence_args(layer.children))
         a = layer.args
         args = list(layer_call(self, layer, self.layer_rows).args)
         if layer.kind.startswith("BatchNorm") and not is_default(a.get("momentum"), 0.1):
@@ -75,6 +82,8 @@ class PaddleModels:
             value = self.literal(round(1 - m.value, 12)) if isinstance(m, ir.Const) else \
                 cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), self.expr(m))
             args.append(keyword("momentum", value))
+        if layer.kind in RECURRENT_KINDS and static_value(a.get("bidirectional")) is True:
+            args.append(keyword("direction", cst.SimpleString('"bidirect"')))
         if layer.kind == "AvgPool2d" and not is_default(a.get("padding"), 0):
             args.append(keyword("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
         args.extend(self.layer_inits.args(self, layer))
@@ -109,6 +118,13 @@ class PaddleModels:
             if hp.name in used:
                 body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
+            if isinstance(member.value, ir.LayerList):  # built in the constructor; forward iterates a LayerList
+                with self.earlier_members(m, member):
+                    body.extend(self.list_statements(member.name, member.value))
+                if member.name in used:
+                    body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))],
+                                                                    call("nn.LayerList", cst.Name(member.name)))]))
+                continue
             with self.earlier_members(m, member):
                 value = self.expr(member.value)
             body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], value)]))

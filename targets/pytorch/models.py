@@ -27,7 +27,8 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size
               "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
               "BatchNorm1d": LayerRow("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
               "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
-              **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"), {"batch_first": "=True"})  # the DSL's sequences
+              **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"),  # batch-first: the DSL's sequences
+                             {"num_layers": "num_layers", "batch_first": "=True", "bidirectional": "bidirectional"})
                  for k in RECURRENT_KINDS}}
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 
@@ -40,7 +41,7 @@ class PyTorchModels:
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
         if layer.kind == "Sequential":
-            return call("nn.Sequential", *[self.expr(c) for c in layer.children])
+            return cst.Call(cst.parse_expression("nn.Sequential"), self.sequence_args(layer.children))
         if layer.stated and not self.state.model_members:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
@@ -83,8 +84,17 @@ class PyTorchModels:
         """`nn.init.normal_(self.net[1].weight, ...)` for each layer with stated initialisers in a member's value."""
         out: list[cst.BaseStatement] = []
         if isinstance(value, ir.Layer) and value.kind == "Sequential":
+            lists = [self.is_layer_list(c) for c in value.children]
             for i, child in enumerate(value.children):
-                out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))]), child))
+                # the children after a layer list (`Sequential(*blocks, Linear(10))`) are indexed from the end
+                if lists[i]:
+                    continue
+                if any(lists[:i]) and any(lists[i + 1:]):
+                    if self.init_statements(cst.Name("_"), child):
+                        self.unsupported_construct(child.loc, "an initialised layer between two layer lists of one Sequential")
+                    continue
+                index = cst.UnaryOperation(cst.Minus(), cst.Integer(str(len(lists) - i))) if any(lists[:i]) else cst.Integer(str(i))
+                out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(index))]), child))
         elif isinstance(value, ir.Layer):
             for role, init in self.spelt_inits(value).items():
                 tensor = attr(target, cst.Name(self.layer_inits.keywords[value.kind][role]))
@@ -116,6 +126,13 @@ class PyTorchModels:
         try:
             for member in m.members:
                 target = attr(cst.Name("self"), cst.Name(member.name))
+                if isinstance(member.value, ir.LayerList):  # built in the constructor; forward iterates a ModuleList
+                    with self.earlier_members(m, member):
+                        init_body.extend(self.list_statements(member.name, member.value, after=self.init_statements))
+                    if member.name in used:
+                        init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)],
+                                                                             call("nn.ModuleList", cst.Name(member.name)))]))
+                    continue
                 with self.earlier_members(m, member):
                     value = self.expr(member.value)
                 init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))

@@ -7,7 +7,8 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
-from d2lc.core.layers import LAYERS
+from d2lc.core.ir import static_value
+from d2lc.core.layers import LAYERS, RECURRENT_KINDS
 from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
@@ -48,15 +49,33 @@ class TensorFlowModels:
         if not isinstance(layer, ir.Layer):
             return [self.expr(layer)]
         if layer.kind == "Sequential":
-            return [call("tf.keras.Sequential", cst.List([cst.Element(x) for c in layer.children for x in self.layer_list(c)]))]
+            if len(layer.children) == 1 and self.is_layer_list(layer.children[0]):
+                return [call("tf.keras.Sequential", self.expr(layer.children[0]))]
+            return [call("tf.keras.Sequential", cst.List([
+                e for c in layer.children
+                for e in ([cst.StarredElement(self.expr(c))] if self.is_layer_list(c) else [cst.Element(x) for x in self.layer_list(c)])]))]
         if layer.kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
             return self._windowed(layer)
+        if layer.kind in RECURRENT_KINDS:
+            return [self._recurrent(layer)]
         if layer.kind.startswith("BatchNorm"):
             eps, m = layer.args.get("eps"), layer.args.get("momentum")
             eps_v = self.expr(eps) if eps is not None else cst.Float("1e-05")
             mom = binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9")
             return [call(K + "BatchNormalization", epsilon=eps_v, momentum=mom)]
         return [with_args(layer_call(self, layer, self.layer_rows), self.layer_inits.args(self, layer))]
+
+    def _recurrent(self, layer: ir.Layer) -> cst.BaseExpression:
+        """`GRU(h, return_sequences=True)`; both directions in `Bidirectional` (outputs concatenated, forward first);
+        several layers stacked in a `tf.keras.Sequential`."""
+        one = layer_call(self, layer, self.layer_rows)
+        if static_value(layer.args.get("bidirectional")) is True:
+            one = call(K + "Bidirectional", one)
+        n = layer.args.get("num_layers")
+        if n is None or static_value(n) == 1:
+            return one
+        stacked = cst.ListComp(one, cst.CompFor(cst.Name("_"), call("range", self.expr(n))))
+        return call("tf.keras.Sequential", stacked)
 
     def _windowed(self, layer: ir.Layer) -> list[cst.BaseExpression]:
         k, s, p = (_static(layer.args.get(n)) for n in ("kernel", "stride", "padding"))
@@ -101,6 +120,8 @@ class TensorFlowModels:
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
         member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
+        if member is None and self.current_model is not None:  # `blk(X)` over a layer list: the list the loop reads
+            member = self.list_of_item(a.member)
         if member is not None and _train_dependent(member.value):
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=EQ)])
         return out
@@ -114,6 +135,13 @@ class TensorFlowModels:
             if hp.name in used:
                 init_body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         for member in m.members:
+            if isinstance(member.value, ir.LayerList):  # a list of layers in an attribute: Keras tracks its layers
+                with self.earlier_members(m, member):
+                    init_body.extend(self.list_statements(member.name, member.value))
+                if member.name in used:
+                    init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))],
+                                                                         cst.Name(member.name))]))
+                continue
             with self.earlier_members(m, member):
                 value = self.expr(member.value)
             init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], value)]))
@@ -149,6 +177,8 @@ class TensorFlowModels:
 
 
 def _train_dependent(v) -> bool:
+    if isinstance(v, ir.LayerList):
+        return any(_train_dependent(st.value) for st in ir.list_steps(v.steps) if isinstance(st, ir.LayerAppend))
     if isinstance(v, ir.Layer):
         return v.kind in LAYERS and LAYERS[v.kind].train_dependent or any(_train_dependent(c) for c in v.children)
     return isinstance(v, ir.NewModel)

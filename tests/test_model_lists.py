@@ -1,0 +1,223 @@
+"""Layer lists in model bodies (docs/dsl.md, "Layer lists and loops"): VGG-style blocks built in loops, lists of
+layers and of models iterated in forward, Sequential of models, stated initialisers in loops. Every target agrees with
+PyTorch under the canonical parameter layout; a planted emission bug (one pass of a loop dropped on JAX) is caught."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from d2lc.emit.backend import get_backend, target_names
+from d2lc.harness.models import model_cases, run_model_cases
+from d2lc.harness.session import Session
+
+TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet", "paddle") if n in target_names()]
+
+LISTS = """
+# Layer lists
+
+```d2l
+model VGGBlock(num_convs: int = 2, out_channels: int = 6):
+    layers = []
+    for i in range(num_convs):
+        layers.append(Conv2d(out_channels, kernel=3, padding=1))
+        layers.append(Sigmoid())
+    layers.append(MaxPool2d(2, stride=2))
+    net = Sequential(*layers)
+    def forward(X: f32[b, c, h, w]):
+        return net(X)
+
+model VGGNet(num_classes: int = 4):
+    blocks = []
+    for i in range(2):
+        blocks.append(VGGBlock(1, 4 * (i + 1)))
+    net = Sequential(*blocks, Flatten(), Linear(num_classes))
+    def forward(X: f32[b, 3, 8, 8]):
+        return net(X)
+
+model Stack(num_blocks: int = 3, width: int = 6):
+    blocks = []
+    for i in range(num_blocks):
+        blocks.append(Linear(width))
+        blocks.append(Tanh())
+    head = Linear(2)
+    def forward(X: f32[b, 5]):
+        for blk in blocks:
+            X = blk(X)
+        return head(X)
+
+model ConvBlock(num_channels: int = 4):
+    net = Sequential(BatchNorm2d(), ReLU(), Conv2d(num_channels, kernel=3, padding=1))
+    def forward(X: f32[b, c, h, w]):
+        return net(X)
+
+model DenseBlock(num_convs: int = 2, num_channels: int = 3):
+    blocks = []
+    for i in range(num_convs):
+        blocks.append(ConvBlock(num_channels))
+    def forward(X: f32[b, 3, 5, 5]):
+        for blk in blocks:
+            Y = blk(X)
+            X = concat((X, Y), axis=1)
+        return X
+
+model Residual(num_channels: int = 3):
+    conv1 = Conv2d(num_channels, kernel=3, padding=1)
+    conv2 = Conv2d(num_channels, kernel=3, padding=1)
+    def forward(X: f32[b, num_channels, h, w]):
+        Y = relu(conv1(X))
+        return relu(conv2(Y) + X)
+
+model ResStage(num_residuals: int = 2):
+    head = Sequential(Residual(3), Residual(3))
+    stage = []
+    for i in range(num_residuals):
+        stage.append(Residual(3))
+    tail = Sequential(*stage, Flatten(), Linear(5))
+    def forward(X: f32[b, 3, 4, 4]):
+        return tail(head(X))
+
+model Widening(depth: int = 3):
+    layers = []
+    for i in range(depth):
+        layers.append(Linear(4 * (i + 1)))
+        layers.append(ReLU())
+    for i in range(2):
+        for j in range(i + 1):
+            layers.append(Linear(3))
+    net = Sequential(Flatten(), *layers, Linear(2))
+    def forward(X: f32[b, 2, 3]):
+        return net(X)
+
+model Normed(n: int = 2):
+    blocks = [Linear(6, bias=False), BatchNorm1d(), ReLU()]
+    for i in range(n):
+        blocks.append(Sequential(Linear(6, bias=False), BatchNorm1d(), Sigmoid()))
+    net = Sequential([Linear(3), ReLU()])
+    def forward(X: f32[b, 5]):
+        for blk in blocks:
+            X = blk(X)
+        return net(X)
+
+model InitLoop(n: int = 2):
+    layers = []
+    for i in range(n):
+        layers.append(Linear(5, init=normal(0.0, 0.3), bias_init=constant(0.1)))
+        layers.append(Tanh())
+    net = Sequential(*layers, Linear(2, init=uniform(-0.5, 0.5)))
+    def forward(X: f32[b, 5]):
+        return net(X)
+```
+"""
+RECURRENT = """
+# Stacked and bidirectional recurrent layers
+
+```d2l
+model DeepGRU(num_hiddens: int = 4, num_layers: int = 2):
+    rnn = GRU(3, num_hiddens, num_layers=num_layers)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+
+model BiLSTM(num_hiddens: int = 4):
+    rnn = LSTM(3, num_hiddens, bidirectional=True)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+
+model DeepBiRNN(num_hiddens: int = 4):
+    rnn = RNN(3, num_hiddens, num_layers=2, bidirectional=True)
+    def forward(X: f32[b, t, 3]):
+        return rnn(X)
+
+model DeepBiGRU(num_hiddens: int = 3):
+    rnn = GRU(3, num_hiddens, num_layers=3, bidirectional=True)
+    head = Linear(2)
+    def forward(X: f32[b, t, 3]):
+        return head(rnn(X))
+```
+"""
+NAMES = {"VGGBlock", "VGGNet", "Stack", "ConvBlock", "DenseBlock", "Residual", "ResStage", "Widening", "Normed", "InitLoop"}
+
+
+@pytest.fixture(scope="module")
+def session():
+    with Session([get_backend(n) for n in TARGETS], call_timeout=300) as s:
+        s.start()
+        yield s
+
+
+def _results(session, path: Path, targets):
+    cases, _ = model_cases([path])
+    assert {c.name for c in cases} == NAMES
+    return run_model_cases(session, cases, {n: get_backend(n) for n in targets})
+
+
+def test_layer_lists_agree_on_every_target(session, tmp_path):
+    chapter = tmp_path / "lists.md"
+    chapter.write_text(LISTS, encoding="utf-8")
+    results = _results(session, chapter, TARGETS)
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.max_abs:.2e} {r.detail}" for r in results if r.status in ("FAIL", "error", "skip")]
+    assert not bad, "\n".join(bad)
+    compared = {(r.case, r.target) for r in results if r.status == "pass" and r.detail != "reference"}
+    others = (set(TARGETS) - {"pytorch"}) & set(session.available())
+    assert others and compared == {(n, t) for n in NAMES for t in others}
+
+
+def test_a_dropped_loop_pass_is_caught(session, tmp_path, monkeypatch):
+    """Planted: JAX builds each layer list with one pass of each loop fewer (`for i in list(range(n))[1:]`). Every
+    model whose loops make parameters must then fail on JAX, and only there."""
+    if "jax" not in session.available():
+        pytest.skip("JAX is not installed")
+    from d2lc.emit.modeldefs import ModelEmission
+    from d2lc_targets.jax.emitter import JaxEmitter
+    original = ModelEmission.list_statements
+
+    class DropOne(cst.CSTTransformer):
+        def leave_For(self, node, updated):
+            rest = cst.Subscript(cst.Call(cst.Name("list"), [cst.Arg(updated.iter)]),
+                                 [cst.SubscriptElement(cst.Slice(lower=cst.Integer("1"), upper=None))])
+            return updated.with_changes(iter=rest)
+
+    def planted(self, *args, **kwargs):
+        return [s.visit(DropOne()) for s in original(self, *args, **kwargs)]
+
+    monkeypatch.setattr(JaxEmitter, "list_statements", planted, raising=False)
+    chapter = tmp_path / "lists.md"
+    chapter.write_text(LISTS, encoding="utf-8")
+    by = {(r.case, r.target): r.status for r in _results(session, chapter, ["pytorch", "jax"]) if r.check == "forward"}
+    for name in ("VGGBlock", "VGGNet", "Stack", "DenseBlock", "ResStage", "Widening", "Normed", "InitLoop"):
+        assert by[(name, "jax")] in ("FAIL", "error"), name
+    assert by[("ConvBlock", "jax")] == "pass" and by[("Residual", "jax")] == "pass"
+
+
+def test_stacked_and_bidirectional_recurrent_layers_agree(session, tmp_path, monkeypatch):
+    """num_layers= and bidirectional=: forward and gradients agree everywhere (optimizer steps too, except where a
+    framework keeps one bias for two: Keras RNN/LSTM, flax). Planted: gluon's LSTM row without `bidirectional` and
+    Paddle's GRU row without `num_layers` must fail exactly those models there."""
+    from d2lc.emit.model_code import LayerRow
+    from d2lc_targets.mxnet import models as mx_models
+    from d2lc_targets.paddle import models as paddle_models
+    chapter = tmp_path / "recurrent.md"
+    chapter.write_text(RECURRENT, encoding="utf-8")
+    cases, _ = model_cases([chapter])
+    results = run_model_cases(session, cases, {n: get_backend(n) for n in TARGETS})
+    by = {(r.case, r.check, r.target): r for r in results}
+    for target in set(TARGETS) & set(session.available()):
+        for case in ("DeepGRU", "BiLSTM", "DeepBiRNN", "DeepBiGRU"):
+            for check in ("forward", "grads"):
+                assert by[(case, check, target)].status == "pass", (case, check, target, by[(case, check, target)].detail)
+            for check in ("sgd", "adam"):
+                r = by[(case, check, target)]
+                assert r.status == "pass" or r.status == "skip" and "one bias" in r.detail, (case, check, target, r.detail)
+    planted = [n for n in ("pytorch", "mxnet", "paddle") if n in session.available()]
+    if planted != ["pytorch", "mxnet", "paddle"]:
+        pytest.skip("MXNet or Paddle is not installed")
+    monkeypatch.setitem(mx_models.LAYER_ROWS, "LSTM", LayerRow("rnn.LSTM", ("num_hiddens",), {"layout": "='NTC'", "input_size": "num_inputs"}))
+    monkeypatch.setitem(paddle_models.LAYER_ROWS, "GRU", LayerRow("nn.GRU", ("num_inputs", "num_hiddens")))
+    wrong = {(r.case, r.target): r.status for r in run_model_cases(session, cases, {n: get_backend(n) for n in planted})
+             if r.check == "forward"}
+    assert wrong[("BiLSTM", "mxnet")] in ("FAIL", "error") and wrong[("DeepBiGRU", "paddle")] in ("FAIL", "error")
+    assert wrong[("DeepGRU", "paddle")] in ("FAIL", "error")
+    assert wrong[("DeepGRU", "mxnet")] == "pass" and wrong[("BiLSTM", "paddle")] == "pass"
