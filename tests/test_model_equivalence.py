@@ -311,3 +311,50 @@ def test_the_describing_backend_is_chosen_by_its_capability(monkeypatch):
     monkeypatch.setattr(backend_module, "registry", lambda: fake)
     assert describing_backend({"pytorch", "other"}).name == "other"
     assert describing_backend({"pytorch"}) is None
+
+
+BIAS_BEFORE_BN = """
+# A bias before batch normalisation
+
+```d2l
+model BiasBeforeBN():
+    conv = Conv2d(3, kernel=3, padding=1)
+    bn = BatchNorm2d()
+    head = Sequential(Flatten(), Linear(4))
+    def forward(X: f32[n, 2, 5, 5]):
+        return head(relu(bn(conv(X))))
+```
+"""
+
+
+def test_adam_on_a_bias_before_batch_norm_is_compared_honestly(session, tmp_path, monkeypatch):
+    """The conv bias before BatchNorm has an exactly zero gradient: Adam moves it by lr-sized steps of a sign rounding
+    sets, and the running mean after it integrates them. Those elements are not compared (the bias by its reference
+    gradient, the running mean because the reference itself does not reproduce it from parameters 1 ulp away), so
+    every honest target passes (before, the masks were zipped against the wrong arrays and the running means were
+    compared: FAIL), while a planted wrong Adam beta on JAX still FAILs."""
+    from d2lc_targets.jax.models import JaxModels
+    chapter = tmp_path / "bias_bn.md"
+    chapter.write_text(BIAS_BEFORE_BN, encoding="utf-8")
+    _, results = _run(session, [chapter], [get_backend(n) for n in BOOK_TARGETS])
+    by = {(r.check, r.target): r for r in results}
+    compared = set(BOOK_TARGETS) & set(session.available()) - {"pytorch"}
+    assert compared, "no target to compare"
+    for target in compared:
+        for check in ("forward", "grads", "sgd", "adam", "train"):
+            assert by[(check, target)].status == "pass", (check, target, by[(check, target)].detail)
+        assert "zero-gradient elements not compared, 3 running-statistic elements" in by[("adam", target)].detail
+    if "jax" not in session.available():
+        return
+    honest = JaxModels.construct
+
+    def wrong_beta(self, c):
+        if c.kind == "Adam":
+            import libcst as cst
+            return cst.parse_expression(f"optax.adam({c.args['lr'].value}, b1=0.5)")
+        return honest(self, c)
+
+    monkeypatch.setattr(JaxModels, "construct", wrong_beta)
+    planted = {r.check: r.status for r in _run(session, [chapter], [get_backend("pytorch"), get_backend("jax")])[1]
+               if r.target == "jax"}
+    assert planted["adam"] == "FAIL" and planted["sgd"] == "pass", planted
