@@ -61,7 +61,7 @@ class ModelEmission:
                         body = steps(st.body)
                     finally:
                         self.layer_loop_vars = saved_vars
-                    var = cst.Tuple([cst.Element(cst.Name(n)) for n in st.names], lpar=[], rpar=[]) if st.names else cst.Name(st.var)
+                    var = cst.Tuple([cst.Element(cst.Name(n)) for n in st.names], lpar=[], rpar=[]) if len(st.names) > 1 else cst.Name(st.var)
                     out.append(cst.For(var, self.range_expr(st.iter), self.indented(body)))
                     continue
                 saved, self.pre = self.pre, []
