@@ -178,6 +178,21 @@ ch.md:6:17: error: `arch` is tuple[tuple[int, int], tuple[int, int, int]], not a
   expected: a non-empty tuple of 2-int tuples, e.g. ((1, 64), (2, 128))
   hint: a layer loop's values size layers: give every item the same number of int values as the loop has names
 '''),
+    ('tuple_loop_checked_pass_by_pass', '''\
+model M(arch: tuple = ((1, 2), (1, 2), (1, 2), (1, 2))):
+    layers = []
+    for n, c in arch:
+        layers.append(Conv2d(c, kernel=3, padding=1))
+        layers.append(MaxPool2d(2, stride=2))
+    net = Sequential(*layers)
+    def forward(X: f32[b, 1, 8, 8]):
+        return net(X)
+''', '''\
+ch.md:8:23: error: `MaxPool2d`: a window of 2 with padding 0 does not fit a size of 1
+            layers.append(MaxPool2d(2, stride=2))
+                          ^^^^^^^^^
+  expected: a kernel no larger than the padded input
+'''),
     ('tuple_hyperparameter_of_another_length', '''\
 model M(arch: tuple = ((1, 4), (2, 6))):
     layers = []
