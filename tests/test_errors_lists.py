@@ -30,11 +30,11 @@ model M(sizes: int = 3):
     def forward(X: f32[b, 4]):
         return net(X)
 ''', '''\
-ch.md:6:14: error: a loop in a model body runs over `range(...)`
+ch.md:6:14: error: a loop in a model body runs over `range(...)` or a tuple hyperparameter; the hyperparameter `sizes` is an int
         for i in sizes:
                  ^^^^^
-  expected: for i in range(num_layers):
-  hint: the count is a hyperparameter or a number, known when the model is built
+  expected: for i in range(num_layers): or for num_convs, channels in arch:
+  hint: count with `for i in range(sizes):`
 '''),
     ('loop_bound_not_hyperparameter', '''\
 k = 3
@@ -157,11 +157,58 @@ model M():
     def forward(X: f32[b, 4]):
         return net(X)
 ''', '''\
-ch.md:6:5: error: a loop in a model body takes one loop variable
+ch.md:6:5: error: a loop over `range(...)` in a model body takes one loop variable
         for i, j in range(3):
         ^
   expected: for i in range(n):
-  hint: loop over an index and compute the other sizes from it
+  hint: unpack the items of a tuple hyperparameter: `for num_convs, channels in arch:`
+'''),
+    ('tuple_loop_items_of_two_lengths', '''\
+model M(arch: tuple = ((1, 4), (2, 6, 1))):
+    layers = []
+    for n, c in arch:
+        layers.append(Linear(c))
+    net = Sequential(*layers)
+    def forward(X: f32[b, 4]):
+        return net(X)
+''', '''\
+ch.md:6:17: error: `arch` is tuple[tuple[int, int], tuple[int, int, int]], not a tuple of 2-int tuples that `for _, _ in arch:` unpacks
+        for n, c in arch:
+                    ^^^^
+  expected: a non-empty tuple of 2-int tuples, e.g. ((1, 64), (2, 128))
+  hint: a layer loop's values size layers: give every item the same number of int values as the loop has names
+'''),
+    ('tuple_loop_checked_pass_by_pass', '''\
+model M(arch: tuple = ((1, 2), (1, 2), (1, 2), (1, 2))):
+    layers = []
+    for n, c in arch:
+        layers.append(Conv2d(c, kernel=3, padding=1))
+        layers.append(MaxPool2d(2, stride=2))
+    net = Sequential(*layers)
+    def forward(X: f32[b, 1, 8, 8]):
+        return net(X)
+''', '''\
+ch.md:8:23: error: `MaxPool2d`: a window of 2 with padding 0 does not fit a size of 1
+            layers.append(MaxPool2d(2, stride=2))
+                          ^^^^^^^^^
+  expected: a kernel no larger than the padded input
+'''),
+    ('tuple_hyperparameter_of_another_length', '''\
+model M(arch: tuple = ((1, 4), (2, 6))):
+    layers = []
+    for n, c in arch:
+        for i in range(n):
+            layers.append(Linear(c))
+    net = Sequential(*layers)
+    def forward(X: f32[b, 4]):
+        return net(X)
+m = M(((1, 8),))
+''', '''\
+ch.md:12:7: error: `arch` of `M` is tuple[tuple[int, int], tuple[int, int]], got tuple[tuple[int, int]]
+    m = M(((1, 8),))
+          ^^^^^^^^^
+  expected: a value of type tuple[tuple[int, int], tuple[int, int]], like its default
+  hint: a tuple hyperparameter keeps its default's structure (the number of items and their kinds); change the values, or the default
 '''),
     ('loop_appends_nothing', '''\
 model M():

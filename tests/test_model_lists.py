@@ -138,6 +138,36 @@ model DeepBiGRU(num_hiddens: int = 3):
         return head(rnn(X))
 ```
 """
+TUPLE_LOOP = """
+# A loop over a tuple hyperparameter
+
+```d2l
+model TupleVGG(arch: tuple = ((1, 3), (2, 5)), num_classes: int = 4):
+    blocks = []
+    for num_convs, out_channels in arch:
+        for i in range(num_convs):
+            blocks.append(Conv2d(out_channels, kernel=3, padding=1))
+            blocks.append(ReLU())
+        blocks.append(MaxPool2d(2, stride=2))
+    net = Sequential(*blocks, Flatten(), Linear(num_classes))
+    def forward(X: f32[b, 1, 8, 8]):
+        return net(X)
+
+model OtherArch():
+    vgg = TupleVGG(((2, 4), (1, 2)), 3)
+    def forward(X: f32[b, 1, 8, 8]):
+        return vgg(X)
+
+model TupleWidths(widths: tuple = (4, 6, 3)):
+    layers = []
+    for width in widths:
+        layers.append(Linear(width))
+        layers.append(Tanh())
+    net = Sequential(*layers, Linear(2))
+    def forward(X: f32[b, 5]):
+        return net(X)
+```
+"""
 NAMES = {"VGGBlock", "VGGNet", "Stack", "ConvBlock", "DenseBlock", "Residual", "ResStage", "Widening", "Normed", "InitLoop"}
 
 
@@ -221,3 +251,19 @@ def test_stacked_and_bidirectional_recurrent_layers_agree(session, tmp_path, mon
     assert wrong[("BiLSTM", "mxnet")] in ("FAIL", "error") and wrong[("DeepBiGRU", "paddle")] in ("FAIL", "error")
     assert wrong[("DeepGRU", "paddle")] in ("FAIL", "error")
     assert wrong[("DeepGRU", "mxnet")] == "pass" and wrong[("BiLSTM", "paddle")] == "pass"
+
+
+def test_tuple_hyperparameter_loop_agrees_on_every_target(session, tmp_path):
+    """`for num_convs, out_channels in arch:` over a tuple hyperparameter, with its default and with another value
+    of the same structure, and `for width in widths:` over a tuple of ints: every target builds the same layers
+    (Paddle's loop-dependent channels through Lazy)."""
+    chapter = tmp_path / "tuple_loop.md"
+    chapter.write_text(TUPLE_LOOP, encoding="utf-8")
+    cases, _ = model_cases([chapter])
+    assert {c.name for c in cases} == {"TupleVGG", "OtherArch", "TupleWidths"}
+    results = run_model_cases(session, cases, {n: get_backend(n) for n in TARGETS})
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.max_abs:.2e} {r.detail}" for r in results if r.status in ("FAIL", "error", "skip")]
+    assert not bad, "\n".join(bad)
+    compared = {(r.case, r.target) for r in results if r.status == "pass" and r.detail != "reference"}
+    others = (set(TARGETS) - {"pytorch"}) & set(session.available())
+    assert others and compared == {(n, t) for n in ("TupleVGG", "OtherArch", "TupleWidths") for t in others}

@@ -372,13 +372,15 @@ class LayerAppend:
 
 @dataclass(eq=False)
 class LayerLoop:
-    """A `for` loop of a model body that appends to a layer list. `var` is its loop variable (tuple unpacking would
-    give it several names); `iter` is `range(...)` over ints known when the model is built (hyperparameters)."""
+    """A `for` loop of a model body that appends to a layer list. `var` is its loop variable and `iter` is `range(...)`
+    over ints known when the model is built (hyperparameters); or, with `names` (`for num_convs, channels in arch:`),
+    `iter` is the Var of a tuple hyperparameter whose type fixes the number of passes, `var` the first name."""
 
     var: str
     iter: Expr
     body: list["LayerAppend | LayerLoop"]
     loc: Loc
+    names: tuple[str, ...] = ()  # `for num_convs, channels in arch:` over a tuple hyperparameter (`iter` its Var)
 
 
 @dataclass(eq=False)

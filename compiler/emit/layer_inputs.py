@@ -109,8 +109,11 @@ def _steps(steps: list, dims: tuple[Dim, ...], hparams: set[str], found: dict[in
         if isinstance(st, ir.LayerAppend):
             dims = _propagate(st.value, dims, hparams, found, members)
             continue
-        bounds = [static_value(st.iter.args[k]) for k in ("start", "stop", "step") if k in st.iter.args]
-        count = len(range(*bounds)) if all(isinstance(v, int) for v in bounds) else None
+        if st.names:  # `for a, b in arch:` over a tuple hyperparameter: as many passes as its type has items
+            count: int | None = len(st.iter.type.items)
+        else:
+            bounds = [static_value(st.iter.args[k]) for k in ("start", "stop", "step") if k in st.iter.args]
+            count = len(range(*bounds)) if all(isinstance(v, int) for v in bounds) else None
         if count == 0:
             continue
         first: dict[int, tuple[Dim, ...]] = {}
@@ -127,7 +130,7 @@ def _steps(steps: list, dims: tuple[Dim, ...], hparams: set[str], found: dict[in
         else:
             if count != 1:
                 cur = tuple(None for _ in cur)
-        by_pass = list(st.iter.args) == ["stop"]  # range(n): the first pass is `i == 0`
+        by_pass = not st.names and list(st.iter.args) == ["stop"]  # range(n): the first pass is `i == 0`
         for key, d in first.items():
             found.setdefault(key, d if key not in later else _first_or_later(d, later[key], st.var if by_pass else None))
         dims = cur if count is not None else _join(dims, cur)  # an unknown count may be 0

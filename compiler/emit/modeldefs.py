@@ -56,12 +56,13 @@ class ModelEmission:
             out: list[cst.BaseStatement] = []
             for st in sts:
                 if isinstance(st, ir.LayerLoop):
-                    saved_vars, self.layer_loop_vars = self.layer_loop_vars, (*self.layer_loop_vars, st.var)
+                    saved_vars, self.layer_loop_vars = self.layer_loop_vars, (*self.layer_loop_vars, *(st.names or (st.var,)))
                     try:
                         body = steps(st.body)
                     finally:
                         self.layer_loop_vars = saved_vars
-                    out.append(cst.For(cst.Name(st.var), self.range_expr(st.iter), self.indented(body)))
+                    var = cst.Tuple([cst.Element(cst.Name(n)) for n in st.names], lpar=[], rpar=[]) if len(st.names) > 1 else cst.Name(st.var)
+                    out.append(cst.For(var, self.range_expr(st.iter), self.indented(body)))
                     continue
                 saved, self.pre = self.pre, []
                 try:

@@ -1,9 +1,9 @@
 """Layer lists of a model body: `blocks = []`, `for i in range(n): blocks.append(Layer(...))`, list literals of
 layers, `Sequential(*blocks)` and `for blk in blocks:` in forward; their lowering to ir.LayerList and their types.
 
-A list's loops run over `range(...)` of hyperparameters, loop variables and literals: values known when the model
-is built, so every target builds the same layers in the same order. The loop statement is lowered by `lower_loop`;
-tuple unpacking (`for num_convs, channels in arch:`) plugs in there (`s.targets`, one `ir.LayerLoop.var` today).
+A list's loops run over `range(...)` of hyperparameters, loop variables and literals, or over a tuple hyperparameter
+with unpacking (`for num_convs, channels in arch:`, its number of passes fixed by its type): values known when the model
+is built, so every target builds the same layers in the same order.
 """
 from __future__ import annotations
 
@@ -119,44 +119,73 @@ class ListBuilder:
         container(name).append(ir.LayerAppend(value, loc))
 
     def loop(self, s: A.For, container: Container) -> None:
-        # (tuple unpacking, `for num_convs, channels in arch:`, binds several names here: one Symbol each, and a
-        # LayerLoop with those targets; the emitters write `for a, b in ...:` through emit/modeldefs.list_statements)
-        if len(s.targets) != 1:
-            self.lw.error(s.loc, "a loop in a model body takes one loop variable", expected="for i in range(n):",
-                          hint="loop over an index and compute the other sizes from it")
+        names = list(s.targets)
+        if isinstance(s.iter, A.Name):
+            rng, kinds = self._tuple_iter(s.iter, len(names))
+        elif len(names) != 1:
+            self.lw.error(s.loc, "a loop over `range(...)` in a model body takes one loop variable", expected="for i in range(n):",
+                          hint="unpack the items of a tuple hyperparameter: `for num_convs, channels in arch:`")
             return
-        rng = self._range(s.iter)
-        var = s.targets[0]
-        if var in {p.name for p in self.mdef.hparams} | {m.name for m in self.mdef.members}:
-            self.lw.error(Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(var)),
-                          f"the loop variable `{var}` hides the model's own `{var}`", expected="a name of its own, e.g. `i`",
-                          hint="a hyperparameter or member keeps its name in the whole model")
+        else:
+            rng, kinds = self._range(s.iter), [INT]
+        if rng is None:
             return
-        if rng is None or self.lw.reserved_word(var, Loc(s.loc.file, s.loc.line, s.loc.col + 4, s.loc.col + 4 + len(var))):
-            return
+        col = s.loc.col + 4
+        for var in names:
+            vloc = Loc(s.loc.file, s.loc.line, col, col + len(var))
+            col += len(var) + 2
+            if var in {p.name for p in self.mdef.hparams} | {m.name for m in self.mdef.members}:
+                self.lw.error(vloc, f"the loop variable `{var}` hides the model's own `{var}`", expected="a name of its own, e.g. `i`",
+                              hint="a hyperparameter or member keeps its name in the whole model")
+                return
+            if self.lw.reserved_word(var, vloc):
+                return
         made: dict[str, ir.LayerLoop] = {}
 
         def inner(name: str) -> list:
             if name not in made:
-                made[name] = ir.LayerLoop(var, rng, [], s.loc)
+                made[name] = ir.LayerLoop(names[0], rng, [], s.loc, tuple(names) if isinstance(rng, ir.Var) else ())
                 container(name).append(made[name])
             return made[name].body
 
-        saved = self.mscope.symbols.get(var)
-        self.mscope.symbols[var] = Symbol(INT)
-        self.loop_vars.append(var)
+        saved = {var: self.mscope.symbols.get(var) for var in names}
+        for var, kind in zip(names, kinds):
+            self.mscope.symbols[var] = Symbol(kind)
+        self.loop_vars.extend(v for v, k in zip(names, kinds) if k == INT)
         try:
             for st in s.body:
                 self.statement(st, inner)
         finally:
-            self.loop_vars.pop()
-            if saved is None:
-                self.mscope.symbols.pop(var, None)
-            else:
-                self.mscope.symbols[var] = saved
+            del self.loop_vars[len(self.loop_vars) - sum(k == INT for k in kinds):]
+            for var, old in saved.items():
+                if old is None:
+                    self.mscope.symbols.pop(var, None)
+                else:
+                    self.mscope.symbols[var] = old
         if not made and not self.lw.diags.items:
             self.lw.error(s.loc, "this loop appends no layers", expected=APPEND_EXPECTED,
                           hint="a model body's loops build layer lists: start one with `blocks = []`")
+
+    def _tuple_iter(self, it: A.Name, n: int) -> tuple[ir.Expr | None, list[Type]]:
+        """`for num_convs, channels in arch:` over a tuple hyperparameter whose items are tuples of n ints (or, with one
+        name, ints): its structure is fixed by its default, so the loop's passes are known when the chapter compiles."""
+        hp = next((p for p in self.mdef.hparams if p.name == it.id), None)
+        t = hp.type if hp is not None else None
+        shape = f"tuple of {n}-int tuples" if n > 1 else "tuple of ints"
+        if hp is None or not isinstance(t, SeqType) or t.kind != "tuple":
+            what = f"the hyperparameter `{it.id}` is {article(t)}" if hp is not None else f"`{it.id}` is not a hyperparameter"
+            self.lw.error(it.loc, f"a loop in a model body runs over `range(...)` or a tuple hyperparameter; {what}",
+                          expected="for i in range(num_layers): or for num_convs, channels in arch:",
+                          hint=f"count with `for i in range({it.id}):`" if t == INT else
+                          "make it a hyperparameter with a tuple default, e.g. arch: tuple = ((1, 64), (2, 128))")
+            return None, []
+        ok = bool(t.items) and all(item == INT if n == 1 else isinstance(item, SeqType) and item.items == (INT,) * n for item in t.items)
+        if not ok:
+            self.lw.error(it.loc, f"`{it.id}` is {t}, not a {shape} that `for {', '.join(['_'] * n)} in {it.id}:` unpacks",
+                          expected=f"a non-empty {shape}, e.g. " + ("((1, 64), (2, 128))" if n == 2 else "(64, 128)" if n == 1 else f"(({', '.join(['1'] * n)}),)"),
+                          hint="a layer loop's values size layers: give every item the same number of int values as the loop has names")
+            return None, []
+        return ir.Var(t, it.loc, it.id), [INT] * n
 
     def _range(self, it: A.Node) -> ir.Op | None:
         if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range"):
@@ -224,6 +253,8 @@ def join(a: Type, b: Type) -> Type:
 
 
 def static_count(rng: ir.Expr) -> int | None:
+    if isinstance(rng, ir.Var) and isinstance(rng.type, SeqType):  # a tuple hyperparameter: its length is its type's
+        return len(rng.type.items)
     args = {k: static_value(v) for k, v in getattr(rng, "args", {}).items()}
     if not all(isinstance(v, int) for v in args.values()):
         return None

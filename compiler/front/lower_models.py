@@ -13,7 +13,7 @@ from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
 from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from d2lc.core.ops import REQUIRED, P
 from d2lc.core.plots import PLOTS
-from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, ShapeError, TensorType, Type
+from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, SeqType, ShapeError, TensorType, Type
 
 MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | set(PLOTS) | {"param", "train"}
 
@@ -342,6 +342,12 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
         if len(args) > len(names) or len(args) + len([k for k in kwargs if k in names]) < len(required):
             return lw.error(e.loc, f"`{name}` takes {len(names)} hyperparameter{'s' * (len(names) != 1)} ({', '.join(names)}), got {len(args) + len(kwargs)}",
                             expected=f"{name}({', '.join(names)})")
+        given = [*zip(mdef.hparams, args), *((p, kwargs[p.name]) for p in mdef.hparams if p.name in kwargs)]
+        for p, v in given:  # a tuple hyperparameter's structure is its default's: the model's loops were checked for it
+            if isinstance(p.type, SeqType) and not isinstance(v.type, AnyType) and v.type != p.type:
+                lw.error(v.loc, f"`{p.name}` of `{name}` is {p.type}, got {v.type}", expected=f"a value of type {p.type}, like its default",
+                         hint="a tuple hyperparameter keeps its default's structure (the number of items and their kinds); "
+                              "change the values, or the default")
         return ir.NewModel(ModelType(name), e.loc, name, args, kwargs)
     return None
 
