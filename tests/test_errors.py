@@ -388,6 +388,16 @@ ch.md:7:5: error: the result of `f` does not depend on `x` (or only through `det
   expected: a function whose result is computed from `x`
   hint: use that parameter in `f`'s result, or differentiate with respect to another argument
 '''),
+    ("calling_a_model_made_inline", '''\
+X = ones((3, 2))
+y = Linear(2)(X)
+''', '''\
+ch.md:5:5: error: only named functions can be called
+    y = Linear(2)(X)
+        ^^^^^^
+  expected: name(...)
+  hint: assign it to a name first, e.g. `net = Linear(...)`, then call `net(X)`
+'''),
     ("grad_with_respect_to_python_number", '''\
 x = 2.0
 g = grad(x * x, x)

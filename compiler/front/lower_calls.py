@@ -45,8 +45,10 @@ class CallLowering(LowererBase):
             return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
         if not isinstance(f, A.Name):
+            made_inline = isinstance(f, A.Call) and isinstance(f.func, A.Name)  # `MLP()(X)`, `Linear(2)(X)`
             return self.error(f.loc, "only named functions can be called", expected="name(...)",
-                              hint="call a built-in or a function defined with `def`")
+                              hint=f"assign it to a name first, e.g. `net = {f.func.id}(...)`, then call `net(X)`"
+                              if made_inline else "call a built-in or a function defined with `def`")
         name = f.id
         sym = self.scope.lookup(name)
         if sym is not None and sym.func is not None:
