@@ -7,6 +7,7 @@ its own idiom and its own casts for them; the helpers below give the static fact
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -56,19 +57,14 @@ def _channels_last(em: "EmitterLike", node: ir.Op) -> bool:
         and channels_last()
 
 
+@dataclass(frozen=True)
 class ExplicitAxis(Rule):
     """`rule` with a left-out axis written out where the target moves axes (a rank-4 value in a channels-last
     model): the DSL's default axis (-1, the NCHW width) is then emitted as the stored layout's axis, not as the
     framework's default (NHWC's last axis, the channels)."""
 
-    def __init__(self, rule: Rule, name: str = "axis"):
-        self.rule, self.name = rule, name
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, ExplicitAxis) and (self.rule, self.name) == (other.rule, other.name)
-
-    def __hash__(self) -> int:
-        return hash((self.rule, self.name))
+    rule: Rule
+    name: str = "axis"
 
     def emit(self, em, node):
         if node.args.get(self.name) is None and _channels_last(em, node):
@@ -78,18 +74,13 @@ class ExplicitAxis(Rule):
         return self.rule.emit(em, node)
 
 
+@dataclass(frozen=True)
 class FlatOrderFree(Rule):
     """`rule`, refused where it would read a rank-4 value's element order (a channels-last model stores it NHWC):
     `repeat` without an axis flattens, `one_hot` appends an axis after the stored last one."""
 
-    def __init__(self, rule: Rule, when: str):
-        self.rule, self.when = rule, when
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, FlatOrderFree) and (self.rule, self.when) == (other.rule, other.when)
-
-    def __hash__(self) -> int:
-        return hash((self.rule, self.when))
+    rule: Rule
+    when: str
 
     def emit(self, em, node):
         if _channels_last(em, node) and (self.when != "no axis" or node.args.get("axis") is None):
