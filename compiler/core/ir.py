@@ -250,6 +250,8 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, LayerList):
             for st in list_steps(node.steps):
                 yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
+        elif isinstance(node, (SubLayer, ParamRef, NumParams)):
+            yield from walk_exprs(node.root)
         elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
             yield from walk_exprs(node.args)
             if isinstance(node, NewModel):
@@ -442,6 +444,49 @@ class Train(Stmt):
     epochs: Expr
     clip: Expr | None = None
     model: "ModelDef | None" = None
+
+
+@dataclass(eq=False)
+class PathStep:
+    """One step from a model instance (or a layer held by a name) to a sub-layer: `.member` or `[index]` of a
+    Sequential. `node` is the layer, model instance or param(...) it reaches; `owner` the model whose body builds it
+    (None: the top-level layer itself); `parent` the Sequential indexed (None for a member)."""
+
+    member: str | None
+    index: int | None
+    node: Expr
+    owner: "ModelDef | None"
+    parent: "Layer | None" = None
+
+
+@dataclass(eq=False)
+class SubLayer(Expr):
+    """`net.out`, `net.net[2]`, read at top level: only the base of a parameter read (`.weight`); nothing else."""
+
+    root: Var
+    steps: list[PathStep]
+
+
+@dataclass(eq=False)
+class ParamRef(Expr):
+    """A parameter read at top level: `net.net[2].weight` (`weight`: its canonical name in the layer spec, or, with
+    `own`, the name of a model's own `param(...)` member, the last step), as a tensor in the canonical layout."""
+
+    root: Var
+    steps: list[PathStep]
+    weight: str
+    own: bool = False
+
+    @property
+    def layer(self) -> "Expr":
+        return self.steps[-1].node if self.steps else self.root
+
+
+@dataclass(eq=False)
+class NumParams(Expr):
+    """`num_params(net)`: the number of trainable parameter values of a model instance (or a layer held by a name)."""
+
+    root: Var
 
 
 def static_value(e: Expr | None) -> Any:

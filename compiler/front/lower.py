@@ -20,6 +20,7 @@ from d2lc.front.lower_calls import CallLowering
 from d2lc.front.lower_exprs import ExpressionLowering
 from d2lc.front.lower_funcs import FunctionValueLowering
 from d2lc.front.lower_index import IndexLowering
+from d2lc.front.lower_params import ParamLowering
 from d2lc.front.lower_stmts import StatementLowering
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -28,7 +29,7 @@ from d2lc.core.ops import REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
 from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, ScalarType, SeqType, ShapeError, TensorType, Type, scalar_dtype
 
 
-class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering):
+class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering):
     """Lowers the AST of one chapter; its own methods bind an op call's arguments and type its result."""
 
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:

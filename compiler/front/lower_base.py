@@ -30,6 +30,7 @@ class Symbol:
     const: Any = None  # a statically known Python value, if any
     func: ir.FuncDef | None = None
     layer: ir.Layer | None = None  # the built-in layer a name holds (`pool = MaxPool2d(3)`), for calls outside models
+    instance: ir.NewModel | None = None  # the model instance a top-level name holds, for reading its parameters
 
 
 @dataclass

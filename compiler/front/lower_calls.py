@@ -57,6 +57,8 @@ class CallLowering(LowererBase):
             return self.call_value(ir.Var(sym.type, f.loc, name), e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
             return lower_apply(self, e, sym.type, name, sym.layer)
+        if sym is None and name == "num_params":
+            return self.num_params_call(e)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
         if sym is None and name in DATA_FROM:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import BUILTIN_NAMES, LowererBase, article
+from d2lc.front.lower_params import is_path_base
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
-from d2lc.core.types import BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType, is_str
+from d2lc.core.types import ANY, BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType, is_str
 
 
 class ExpressionLowering(LowererBase):
@@ -93,6 +94,10 @@ class ExpressionLowering(LowererBase):
 
     def expr_Attribute(self, e: A.Attribute) -> ir.Expr:
         base = self.expr(e.value)
+        if is_path_base(base):  # `net.out`, `net.net[0].weight`: sub-layers and parameters (lower_params)
+            return self.path_attribute(base, e)
+        if isinstance(base.type, AnyType) and e.attr not in ATTRIBUTES and e.attr not in METHODS:
+            return ir.Const(ANY, e.loc, None)  # after an error reported on the base
         if e.attr in ATTRIBUTES and not isinstance(base.type, (TensorType, AnyType)):
             return self.error(e.loc, f"{article(base.type)} has no attribute `.{e.attr}`", expected="a tensor",
                               hint=f"`.{e.attr}` is for tensors; make one with `tensor(...)` first")

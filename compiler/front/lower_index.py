@@ -5,6 +5,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, article
+from d2lc.front.lower_params import is_path_base
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
@@ -50,6 +51,8 @@ class IndexLowering(LowererBase):
         return ir.IndexAssign(loc, name, sym.type, index, value, slot_type=slot)
     def expr_Subscript(self, e: A.Subscript) -> ir.Expr:
         base = self.expr(e.value)
+        if is_path_base(base):  # `net[2]`: a layer of a Sequential (lower_params)
+            return self.path_index(base, e)
         if isinstance(base.type, SeqType):
             if len(e.index) != 1:
                 return self.error(e.loc, "a tuple takes a single index", expected="one int index, e.g. t[0]",

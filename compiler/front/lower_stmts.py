@@ -114,7 +114,7 @@ class StatementLowering(LowererBase):
             value = ir.Seq(ListType(None), value.loc, [], "list")
         const = static_value(value) if not self._in_loop else None
         layer = value if isinstance(value, ir.Layer) else None
-        self.scope.symbols[name] = Symbol(value.type, const, layer=layer)
+        self.scope.symbols[name] = Symbol(value.type, const, layer=layer, instance=value if isinstance(value, ir.NewModel) else None)
         return ir.Assign(loc, name, value)
 
     def stmt_AugAssign(self, s: A.AugAssign) -> ir.Stmt | None:

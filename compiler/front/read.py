@@ -7,6 +7,7 @@ from d2lc.front.ast import to_ast
 from d2lc.front.chapter import split_chapter
 from d2lc.front.depth import check_depth
 from d2lc.front.lower import Lowerer
+from d2lc.front.lower_params import check_built
 from d2lc.front.parser import parse_cell
 
 
@@ -29,4 +30,5 @@ def lower_chapter(text: str, path: str, known_targets: set[str], bag: Diagnostic
             nodes = []
         stmts = lowerer.block(nodes)
         cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
+    check_built(cells, bag)
     return Module(path, title or path, cells, dict(lowerer.functions))

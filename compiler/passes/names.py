@@ -43,7 +43,7 @@ def reserved_member_names(targets: TargetNames) -> frozenset[str]:
 
 NAME_FIELDS = {ir.Var: ("name",), ir.Assign: ("name",), ir.IndexAssign: ("name",), ir.Param: ("name",),
                ir.FuncDef: ("name",), ir.CallFunc: ("func",), ir.For: ("var", "names"), ir.Unpack: ("names",), ir.Lambda: ("params",), ir.ModelDef: ("name",),
-               ir.Member: ("name",), ir.ApplyLayer: ("member",), ir.NewModel: ("model",)}
+               ir.Member: ("name",), ir.ApplyLayer: ("member",), ir.NewModel: ("model",), ir.PathStep: ("member",)}
 
 
 def _bound_names(module: ir.Module) -> tuple[set[str], set[str]]:

@@ -15,6 +15,7 @@ from d2lc.passes.analysis import reads
 from d2lc.core.types import DType, TensorType
 
 from .models import JaxModels
+from .params import JaxParams
 
 _NATURAL_32 = creation_defaults(int_dtype=DType.int32, float_dtype=DType.float32)
 _NATURAL_64 = creation_defaults(int_dtype=DType.int64, float_dtype=DType.float64)
@@ -28,7 +29,7 @@ class JaxState:
     variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
 
 
-class JaxEmitter(JaxModels, Emitter):
+class JaxEmitter(JaxParams, JaxModels, Emitter):
     State = JaxState
     state: JaxState
 

@@ -192,7 +192,7 @@ class JaxModels:
         args = [self.model_input(a) for a in c.args]
         trained = self.state.trained
         if name is not None and name not in trained and self.in_function is None and not self.block_depth \
-                and all(isinstance(a, ir.Var) for a in c.args):  # first use: initialise once, `apply` from then on
+                and (all(isinstance(a, ir.Var) for a in c.args) or name in self.param_roots):  # first use: initialise once
             if "random" in self.module.features:
                 init_key = self.split_key(c)  # its own key, apart from any draw of the same statement
             else:

@@ -13,6 +13,7 @@ from d2lc.emit.layer_inputs import Dim
 from d2lc.core.types import TensorType
 
 from .models import MXNetModels
+from .params import MXNetParams
 
 
 @dataclass
@@ -23,7 +24,7 @@ class MXNetState:
     model_params: set[str] = field(default_factory=set)  # the `param(...)` members of the model's forward (models.py)
 
 
-class MXNetEmitter(MXNetModels, Emitter):
+class MXNetEmitter(MXNetParams, MXNetModels, Emitter):
     State = MXNetState
     state: MXNetState
 

@@ -12,6 +12,7 @@ from d2lc.core.ops import SPECS
 from d2lc.core.types import ScalarType, TensorType
 
 from .models import PaddleModels
+from .params import PaddleParams
 
 BINARY = {n for n, s in SPECS.items() if s.category == "elementwise" and [p.name for p in s.params] == ["x", "y"]}
 
@@ -23,7 +24,7 @@ class PaddleState:
     layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
 
 
-class PaddleEmitter(PaddleModels, Emitter):
+class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
     `backward()` *adds* into `x.grad`, and the tensor `x.grad` returns is that live buffer: an earlier

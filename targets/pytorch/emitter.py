@@ -11,6 +11,7 @@ from d2lc.emit.layer_inputs import Dim
 from d2lc.passes.analysis import reads, writes
 
 from .models import PyTorchModels
+from .params import PyTorchParams
 
 
 @dataclass
@@ -23,7 +24,7 @@ class PyTorchState:
     model_members: bool = False  # while a model's members are emitted (models.py)
 
 
-class PyTorchEmitter(PyTorchModels, Emitter):
+class PyTorchEmitter(PyTorchParams, PyTorchModels, Emitter):
     """Gradients as in d2l's PyTorch edition: `x.requires_grad_(True)`, `y.backward()`, `x.grad`.
 
     Three sets of names (in `state`) keep this correct without redundant statements:

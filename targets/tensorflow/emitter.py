@@ -12,6 +12,7 @@ from d2lc.emit.rules import call
 from d2lc.core.types import DType, TensorType
 
 from .models import TensorFlowModels
+from .params import TensorFlowParams
 
 
 @dataclass
@@ -25,7 +26,7 @@ class TensorFlowState:
     hoisted: list[list[str]] = field(default_factory=list)  # per open loop or branch: made Variables before it
 
 
-class TensorFlowEmitter(TensorFlowModels, Emitter):
+class TensorFlowEmitter(TensorFlowParams, TensorFlowModels, Emitter):
     State = TensorFlowState
     state: TensorFlowState
 

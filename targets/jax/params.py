@@ -1,0 +1,87 @@
+"""flax parameter reads: a path into the variables pytree. Submodules made in an `@nn.compact` method are named by
+their class and a count of the earlier ones of that class (`Dense_1`), a top-level Sequential's by position
+(`layers_2`); kernels are stored (in, out) and HWIO, transposed to the canonical (out, in) and OIHW."""
+from functools import cached_property
+
+import libcst as cst
+
+from d2lc.core import ir
+from d2lc.emit.fmt import attr, sub
+
+# the flax module class each DSL layer is built as (the rest are functions: no parameters, no name)
+_CLASSES = {"Linear": "Dense", "Conv2d": "Conv", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm", "LayerNorm": "LayerNorm",
+            "GroupNorm": "GroupNorm", "Embedding": "Embed", "Dropout": "Dropout", "Sequential": "Sequential",
+            "RNN": "RNN", "GRU": "RNN", "LSTM": "RNN"}
+_NAMES = {("Linear", "weight"): "kernel", ("Conv2d", "weight"): "kernel", ("Embedding", "weight"): "embedding",
+          **{(k, "weight"): "scale" for k in ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm")}}
+_STATS = {"running_mean": "mean", "running_var": "var"}
+
+
+def _class(node: ir.Expr) -> str | None:
+    if isinstance(node, ir.NewModel):
+        return node.model
+    return _CLASSES.get(node.kind) if isinstance(node, ir.Layer) else None
+
+
+def _constructions(m: ir.ModelDef) -> dict[int, str]:
+    """id(layer or instance) -> its flax name, for everything model `m`'s compact method constructs, in order."""
+    counts: dict[str, int] = {}
+    out: dict[int, str] = {}
+
+    def visit(node: ir.Expr) -> None:
+        if isinstance(node, ir.Layer) and node.kind == "Sequential":
+            for c in node.children:
+                visit(c)  # built before the Sequential that holds them (and named in the model, not in it)
+        cls = _class(node)
+        if cls is not None:
+            out[id(node)] = f"{cls}_{counts.get(cls, 0)}"
+            counts[cls] = counts.get(cls, 0) + 1
+
+    for mm in m.members:
+        visit(mm.value)
+    return out
+
+
+def _key(k: str) -> cst.SubscriptElement:
+    return cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{k}"')))
+
+
+class JaxParams:
+    """Mixed into JaxEmitter."""
+
+    @cached_property
+    def param_roots(self) -> set[str]:
+        """The models whose parameters the chapter reads: their first call initialises them even on unnamed inputs."""
+        return {e.root.name for s in ir.walk_stmts(list(self.module.stmts())) for e in ir.own_exprs(s)
+                if isinstance(e, (ir.ParamRef, ir.NumParams))}
+
+    def param_ref(self, p: ir.ParamRef) -> cst.BaseExpression:
+        keys: list[str] = []
+        for st in p.steps[1:]:
+            if st.owner is None:  # a top-level Sequential adopts its layers as layers_0, layers_1, ...
+                keys.append(f"layers_{st.index}")
+            elif isinstance(st.node, ir.ParamDecl):
+                keys.append(st.member or "")
+            elif isinstance(st.node, ir.Layer) and st.node.kind == "Sequential" or _class(st.node) is None:
+                continue  # a Sequential made in a compact method names nothing: its layers belong to the model
+            else:
+                keys.append(_constructions(st.owner)[id(st.node)])
+        layer = p.layer
+        collection = "params"
+        if not p.own:
+            if p.weight in _STATS:
+                collection, leaf = "batch_stats", _STATS[p.weight]
+            else:
+                leaf = _NAMES.get((layer.kind, p.weight), p.weight)
+            keys.append(leaf)
+        code: cst.BaseExpression = cst.Name(self.variables_of(p.root.name))
+        for k in [collection, *keys]:
+            code = sub(code, [_key(k)])
+        if not p.own and p.weight == "weight" and layer.kind == "Linear":
+            return attr(code, cst.Name("T"))
+        if not p.own and p.weight == "weight" and layer.kind == "Conv2d":
+            return cst.Call(attr(code, cst.Name("transpose")), [cst.Arg(cst.parse_expression("(3, 2, 0, 1)"))])
+        return code
+
+    def num_params(self, n: ir.NumParams) -> cst.BaseExpression:
+        return cst.parse_expression(f'sum(x.size for x in jax.tree_util.tree_leaves({self.variables_of(n.root.name)}["params"]))')

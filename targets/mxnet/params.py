@@ -1,0 +1,21 @@
+"""Gluon parameter reads: `Parameter.data()`, weights already (out, in) and OIHW; normalisation's gamma and beta."""
+import libcst as cst
+
+from d2lc.emit.fmt import attr
+
+_NAMES = {(k, n): v for k in ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm") for n, v in (("weight", "gamma"), ("bias", "beta"))}
+
+
+class MXNetParams:
+    """Mixed into MXNetEmitter."""
+
+    param_names = _NAMES
+
+    def param_value(self, code, layer, name):
+        return cst.Call(attr(code, cst.Name("data")), [])
+
+    def own_param(self, code):
+        return cst.Call(attr(code, cst.Name("data")), [])
+
+    def num_params(self, n):
+        return cst.parse_expression(f'sum(p.data().size for p in {n.root.name}.collect_params().values() if p.grad_req != "null")')

@@ -1,0 +1,40 @@
+"""Paddle parameter reads: a Linear's weight is stored [in, out] (transposed to the canonical (out, in)); batch
+normalisation's running statistics are `_mean` and `_variance`; a layer built on its first batch sits in `Lazy.layer`."""
+import libcst as cst
+
+from d2lc.emit.fmt import attr
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs
+from d2lc.core import ir
+
+_NAMES = {(k, n): v for k in ("BatchNorm1d", "BatchNorm2d") for n, v in (("running_mean", "_mean"), ("running_var", "_variance"))}
+
+
+class PaddleParams:
+    """Mixed into PaddleEmitter."""
+
+    param_names = _NAMES
+
+    def _lazy(self, code, st):
+        layer = st.node
+        row = self.layer_rows.get(layer.kind) if isinstance(layer, ir.Layer) else None
+        if row is None or row.in_axis is None:
+            return code
+        size = input_size_code(layer_inputs(st.owner), layer, row.in_axis) if st.owner is not None else self._in_size(layer, row.in_axis)
+        if size is None:
+            return attr(code, cst.Name("layer"))  # the Lazy wrapper's layer, built on the first batch
+        return code
+
+    def path_member(self, code, st):
+        return self._lazy(attr(code, cst.Name(st.member or "")), st)
+
+    def path_index(self, code, st):
+        return self._lazy(super().path_index(code, st), st)
+
+    def param_value(self, code, layer, name):
+        return attr(code, cst.Name("T")) if name == "weight" and layer.kind == "Linear" else code
+
+    def own_param(self, code):
+        return code
+
+    def num_params(self, n):
+        return cst.parse_expression(f"sum(p.size for p in {n.root.name}.parameters() if not p.stop_gradient)")

@@ -1,0 +1,35 @@
+"""Keras parameter reads: a Sequential's `.layers[i]`, kernels stored (in, out) and HWIO, transposed to the canonical
+(out, in) and OIHW; batch normalisation's gamma, beta and moving statistics."""
+import libcst as cst
+
+from d2lc.emit.fmt import attr
+from d2lc.emit.params import index
+from d2lc.emit.rules import call
+
+_NAMES = {("Linear", "weight"): "kernel", ("Conv2d", "weight"): "kernel", ("Embedding", "weight"): "embeddings",
+          **{(k, n): v for k in ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm")
+             for n, v in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance"))}}
+
+
+class TensorFlowParams:
+    """Mixed into TensorFlowEmitter."""
+
+    param_names = _NAMES
+
+    def path_index(self, code, st):
+        # a Keras Sequential may hold more layers than the DSL's (a ZeroPadding2D before a padded convolution)
+        at = sum(len(self.layer_list(c)) for c in st.parent.children[:st.index]) + len(self.layer_list(st.node)) - 1
+        return index(attr(code, cst.Name("layers")), at)
+
+    def param_value(self, code, layer, name):
+        if name == "weight" and layer.kind == "Linear":
+            return call("tf.transpose", code)
+        if name == "weight" and layer.kind == "Conv2d":
+            return call("tf.transpose", code, cst.parse_expression("(3, 2, 0, 1)"))
+        return call("tf.convert_to_tensor", code)
+
+    def own_param(self, code):
+        return call("tf.convert_to_tensor", code)
+
+    def num_params(self, n):
+        return cst.parse_expression(f"sum(int(tf.size(w)) for w in {n.root.name}.trainable_weights)")
