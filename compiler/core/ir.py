@@ -448,9 +448,8 @@ class Train(Stmt):
 
 @dataclass(eq=False)
 class PathStep:
-    """One step from a model instance (or a layer held by a name) to a sub-layer: `.member` or `[index]` of a
-    Sequential. `node` is the layer, model instance or param(...) it reaches; `owner` the model whose body builds it
-    (None: the top-level layer itself); `parent` the Sequential indexed (None for a member)."""
+    """A step to a sub-layer (`.member`, `[index]` of the Sequential `parent`) reaching `node` (a layer, a model instance,
+    a param), built by the model `owner` (None: the top-level value itself: the first step, or a top-level Sequential's)."""
 
     member: str | None
     index: int | None
@@ -461,8 +460,7 @@ class PathStep:
 
 @dataclass(eq=False)
 class SubLayer(Expr):
-    """`net.out`, `net.net[2]`, read at top level: only the base of a parameter read (`.weight`); nothing else."""
-
+    """`net.out`, `net.net[2]`, read at top level: only the base of a parameter read (`.weight`)."""
     root: Var
     steps: list[PathStep]
 
@@ -471,7 +469,6 @@ class SubLayer(Expr):
 class ParamRef(Expr):
     """A parameter read at top level: `net.net[2].weight` (`weight`: its canonical name in the layer spec, or, with
     `own`, the name of a model's own `param(...)` member, the last step), as a tensor in the canonical layout."""
-
     root: Var
     steps: list[PathStep]
     weight: str
@@ -479,13 +476,12 @@ class ParamRef(Expr):
 
     @property
     def layer(self) -> "Expr":
-        return self.steps[-1].node if self.steps else self.root
+        return self.steps[-1].node
 
 
 @dataclass(eq=False)
 class NumParams(Expr):
     """`num_params(net)`: the number of trainable parameter values of a model instance (or a layer held by a name)."""
-
     root: Var
 
 
