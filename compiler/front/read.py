@@ -5,6 +5,7 @@ from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ir import Cell, Module
 from d2lc.front.ast import to_ast
 from d2lc.front.chapter import split_chapter
+from d2lc.front.comments import attach_comments, scan_comments
 from d2lc.front.depth import check_depth
 from d2lc.front.lower import Lowerer
 from d2lc.front.parser import parse_cell
@@ -28,5 +29,6 @@ def lower_chapter(text: str, path: str, known_targets: set[str], bag: Diagnostic
             bag.items.append(too_deep)
             nodes = []
         stmts = lowerer.block(nodes)
+        attach_comments(stmts, scan_comments(raw.text, raw.line))
         cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
     return Module(path, title or path, cells, dict(lowerer.functions))
