@@ -8,6 +8,7 @@ from nbformat.v4 import new_notebook
 
 from d2lc.emit.backend import Backend
 from d2lc.emit.base import Emitter
+from d2lc.emit.prose import render_prose
 from d2lc.core.ir import Module
 
 
@@ -35,7 +36,7 @@ def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str,
         if cell.only is not None and backend.name not in cell.only and not set(cell.only) & set(backend.aliases):
             continue
         if cell.kind == "markdown":
-            out.append(("markdown", cell.source, cell.source, (), index))
+            out.append(("markdown", render_prose(cell.source, backend), cell.source, (), index))
         else:
             code = em.cell_code(cell.stmts)
             if code.strip():

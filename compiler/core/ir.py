@@ -98,9 +98,20 @@ class Grad(Expr):
 
 
 # ---- statements -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comments:
+    """The author's comments around one statement (or model member, layer loop or append), as written
+    (`# ...`): whole lines above it, the end of its own line, and, for a cell's last statement, whole lines after it."""
+
+    before: tuple[str, ...] = ()
+    trailing: str | None = None
+    after: tuple[str, ...] = ()
+
+
 @dataclass(eq=False)
 class Stmt:
     loc: Loc
+    comments: Comments | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -362,6 +373,7 @@ class Member:
     name: str
     value: Expr  # Layer | ParamDecl | an instance of another model (NewModel) | a plain value
     loc: Loc
+    comments: Comments | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -370,6 +382,7 @@ class LayerAppend:
 
     value: Expr
     loc: Loc
+    comments: Comments | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -383,6 +396,7 @@ class LayerLoop:
     body: list["LayerAppend | LayerLoop"]
     loc: Loc
     names: tuple[str, ...] = ()  # `for num_convs, channels in arch:` over a tuple hyperparameter (`iter` its Var)
+    comments: Comments | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)

@@ -32,7 +32,8 @@ class Assembly:
     helpers_emitted: set[str]
 
     def cell_code(self, stmts: list[ir.Stmt]) -> str:
-        return render(self.sequence(stmts))
+        last = stmts[-1].comments if stmts else None
+        return render(self.sequence(stmts), last.after if last is not None else ())
 
     def helper(self, name: str, code: str) -> None:
         """Emit a helper definition (a snippet's source) once per notebook, before the current statement."""

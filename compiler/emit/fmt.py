@@ -72,9 +72,9 @@ class AddParens(cst.CSTTransformer):
 LINE_LENGTH = 100
 
 
-def render(body: list[cst.BaseStatement]) -> str:
-    """Source text for statements: parenthesised, then formatted."""
-    code = statements_code(body)  # parentheses were added as the tree was built (binop, attr, ...)
+def render(body: list[cst.BaseStatement], footer: tuple[str, ...] = ()) -> str:
+    """Source text for statements (and the comment lines after them): parenthesised, then formatted."""
+    code = statements_code(body) + "".join(line + "\n" for line in footer)  # parentheses: added as the tree was built
     if not code.strip():
         return ""
     return format_code(code)
@@ -118,6 +118,12 @@ def parse_snippet(code: str) -> tuple[cst.BaseStatement, ...]:
     for stmt in module.body:
         _SNIPPET_CODE[id(stmt)] = (stmt, cst.Module(body=[stmt]).code)
     return tuple(module.body)
+
+
+def is_snippet(stmt: cst.BaseStatement) -> bool:
+    """Whether `stmt` is a statement of a helper snippet (as parse_snippet gave it)."""
+    known = _SNIPPET_CODE.get(id(stmt))
+    return known is not None and known[0] is stmt
 
 
 def clear_memos() -> None:

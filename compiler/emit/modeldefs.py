@@ -12,6 +12,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.layers import LAYERS
 from d2lc.core.diagnostics import Diagnostic, Loc
+from d2lc.emit.comments import leading, with_comments
 from d2lc.emit.errors import EmitError
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class ModelEmission:
                     finally:
                         self.layer_loop_vars = saved_vars
                     var = cst.Tuple([cst.Element(cst.Name(n)) for n in st.names], lpar=[], rpar=[]) if len(st.names) > 1 else cst.Name(st.var)
-                    out.append(cst.For(var, self.range_expr(st.iter), self.indented(body)))
+                    out.extend(with_comments([], [cst.For(var, self.range_expr(st.iter), self.indented(body))], st.comments))
                     continue
                 saved, self.pre = self.pre, []
                 try:
@@ -72,8 +73,9 @@ class ModelEmission:
                     self.pre = saved
                 # a helper's definition (Paddle's Lazy) goes before the statement; a nested gluon Sequential's lines here
                 self.pre.extend(d for d in made if isinstance(d, (cst.ClassDef, cst.FunctionDef)))
-                out.extend(d for d in made if not isinstance(d, (cst.ClassDef, cst.FunctionDef)))
-                out.append(cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("append")), [cst.Arg(value)]))]))
+                here = [d for d in made if not isinstance(d, (cst.ClassDef, cst.FunctionDef))]
+                append = cst.SimpleStatementLine([cst.Expr(cst.Call(cst.Attribute(target, cst.Name("append")), [cst.Arg(value)]))])
+                out.extend(with_comments(here, [append], st.comments))
                 if after is not None:
                     last = cst.Subscript(target, [cst.SubscriptElement(cst.Index(cst.UnaryOperation(cst.Minus(), cst.Integer("1"))))])
                     out.extend(after(last, st.value))
@@ -119,7 +121,9 @@ class ModelEmission:
         finally:
             self.model_scope = saved
         params = [cst.Param(cst.Name("self")), *fn.params.params, *extra]
-        return fn.with_changes(name=cst.Name(name), params=cst.Parameters(params))
+        fn = fn.with_changes(name=cst.Name(name), params=cst.Parameters(params))
+        c = f.comments  # a method's body may be rebuilt (flax puts the members first): its comments all go above it
+        return leading(fn, (*c.before, *((c.trailing,) if c.trailing else ()))) if c is not None else fn
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
         self.unsupported_construct(t.loc, "train(...)")

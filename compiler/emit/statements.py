@@ -15,6 +15,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.types import TensorType
 from d2lc.passes.analysis import VIEW_OPS, grads_in
+from d2lc.emit.comments import member_comments, with_comments
 from d2lc.emit.rules import call
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Statements:
         saved_stmt, self.current_stmt = self.current_stmt, s
         try:
             body = self._walk(s)
-            return self.pre + body
+            return with_comments(self.pre, body, s.comments)
         finally:
             self.pre, self.current_stmt = saved, saved_stmt
 
@@ -112,7 +113,7 @@ class Statements:
             saved, self.in_model = self.in_model, True
             self.current_model = s
             try:
-                return self.model_def(s)
+                return member_comments(self.model_def(s), s)
             finally:
                 self.in_model = saved
                 self.current_model = None

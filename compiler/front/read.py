@@ -5,10 +5,12 @@ from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ir import Cell, Module
 from d2lc.front.ast import to_ast
 from d2lc.front.chapter import split_chapter
+from d2lc.front.comments import attach_comments, scan_comments
 from d2lc.front.depth import check_depth
 from d2lc.front.lower import Lowerer
 from d2lc.front.lower_params import check_built
 from d2lc.front.parser import parse_cell
+from d2lc.front.roles import check_roles
 
 
 def lower_chapter(text: str, path: str, known_targets: set[str], bag: DiagnosticBag) -> Module:
@@ -17,8 +19,11 @@ def lower_chapter(text: str, path: str, known_targets: set[str], bag: Diagnostic
     bag.items.extend(chapter_diags)
     lowerer = Lowerer(bag)
     cells: list[Cell] = []
+    lines = text.removeprefix("\ufeff").splitlines()
     for raw in raw_cells:
         if raw.kind == "markdown":
+            if "}`" in raw.text:
+                bag.items.extend(check_roles(raw.text, path, _first_line(lines, raw.text, raw.line)))
             cells.append(Cell("markdown", raw.text, only=raw.only, line=raw.line))
             continue
         tree, errors = parse_cell(raw.text, path, raw.line)
@@ -29,6 +34,13 @@ def lower_chapter(text: str, path: str, known_targets: set[str], bag: Diagnostic
             bag.items.append(too_deep)
             nodes = []
         stmts = lowerer.block(nodes)
+        attach_comments(stmts, scan_comments(raw.text, raw.line))
         cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
     check_built(cells, bag)
     return Module(path, title or path, cells, dict(lowerer.functions))
+
+
+def _first_line(lines: list[str], cell: str, near: int) -> int:
+    """The file line where a prose cell's text starts (at or after `near`: blank lines before it are dropped)."""
+    head = cell.split("\n", 1)[0]
+    return next((i + 1 for i in range(near - 1, len(lines)) if lines[i] == head), near)

@@ -17,6 +17,8 @@ from pathlib import Path
 from d2lc.front.chapter import split_chapter
 from d2lc.build.notebook import cell_id
 from d2lc.build.site.markup import Labels, to_myst
+from d2lc.emit.backend import get_backend
+from d2lc.emit.prose import ROLE_RE, render_prose
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -50,7 +52,11 @@ def section_page(docname: str, source_path: str, source_text: str, targets: list
     for index, cell in enumerate(raw):
         if cell.kind == "markdown":
             text = to_myst(cell.text, labels)
-            if cell.only is not None:
+            if ROLE_RE.search(cell.text):  # prose naming an op or a layer: one copy per target, in its spelling
+                names = [t.name for t in targets if cell.only is None or t.name in cell.only]
+                text = "\n\n".join(f"::::{{container}} d2lc-only d2lc-only-{n}\n"
+                                     f"{to_myst(render_prose(cell.text, get_backend(n)), labels)}\n::::" for n in names)
+            elif cell.only is not None:
                 names = " ".join(f"d2lc-only-{n}" for n in cell.only)
                 text = f"::::{{container}} d2lc-only {names}\n{text}\n::::"
             out.append(text)
