@@ -3,6 +3,9 @@
 Statements keep the author's structure and variable names, so that each backend can emit code
 that reads like hand-written code; ops are named, framework-neutral operations whose
 semantics are defined once in `d2lc.core.ops`.
+
+Over 500 lines: the node types are one vocabulary that every stage reads as `ir.X`, and the walkers
+must know every node kind; splitting them would make the walkers import the nodes back (a cycle).
 """
 from __future__ import annotations
 
