@@ -181,3 +181,27 @@ def test_every_loader_reads_only_files_the_hub_knows():
             for kind in ("train", "t10k"):
                 assert name.replace("{kind}", kind) in hub_names, f"{loader}: {name}"
         assert "../data" not in text, f"{loader} still reads ../data"
+
+
+def test_a_generated_notebook_alone_and_offline_stops_at_its_data_with_what_to_fetch(tmp_path):
+    """The committed PyTorch notebook, its code alone in an empty folder and home, no data hub variables, every
+    connection sent to a proxy where nothing listens (so nothing reaches the internet): it stops at the data
+    cell and says which file to put where."""
+    import json
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    nb = json.loads((ROOT / "generated/pytorch/chapter_linear-classification/softmax-regression-concise.ipynb").read_text())
+    (tmp_path / "notebook.py").write_text("\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"))
+    s = Server({})
+    closed = s.url
+    s.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("D2LBOOK_") and "proxy" not in k.lower()}
+    env.update({"HOME": str(tmp_path), "MPLBACKEND": "Agg", "http_proxy": closed, "https_proxy": closed})
+    run = subprocess.run([sys.executable, "notebook.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    file = tmp_path / ".cache" / "d2lbook" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    assert last.startswith("FileNotFoundError: could not download https://raw.githubusercontent.com/zalandoresearch/"), last
+    assert f"put that file at {file}, or set D2LBOOK_DATA" in last, last
+    assert "refused" in last, f"the connection did not go to the closed proxy: {last}"

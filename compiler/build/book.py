@@ -31,7 +31,7 @@ class SiteOptions:
 class ExecuteOptions:
     output: str = "build/executed"
     cache: str = "build/.d2lc-cache/executed"
-    data: str = "build/data"  # the folder notebooks read as ../data
+    data: str = "build/data"  # the folder the notebooks' data hub reads when the book is executed (D2LBOOK_DATA)
     timeout: int = 600
     parameters: dict[str, object] = field(default_factory=dict)  # overrides after a ```d2l parameters cell
 
