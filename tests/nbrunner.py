@@ -79,7 +79,8 @@ _RUNNERS: dict[str, NotebookRunner] = {}
 
 def runner_for(python: str) -> NotebookRunner:
     if python not in _RUNNERS:
-        env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # the tests run on synthetic stand-ins (build/sampledata.py), which the data hub would not verify
+        env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", "D2LBOOK_VERIFY": "0"}
         _RUNNERS[python] = NotebookRunner(python, env)
     return _RUNNERS[python]
 

@@ -216,3 +216,16 @@ def test_a_kernel_that_dies_is_reported_as_a_failure_not_waited_on(tmp_path):
     ran, _, failures = result[0]
     assert ran == 0 and [f.render() for f in failures] == ["n.ipynb: cell 0 (%s): the kernel died while the cell ran (a crash in native code, or out of memory)"
                                                              % nbformat.read(path, as_version=4).cells[0].id]
+
+
+def test_the_library_section_names_the_helper_library_and_its_pin(tmp_path):
+    from d2lc.build.book import BookConfigError, library_requirement, load
+    assert library_requirement(load(tmp_path)) == "d2lbook==0.1.0"  # no book.toml: the defaults
+    (tmp_path / "book.toml").write_text('[library]\nname = "mybook"\nversion = "2.1"\n', encoding="utf-8")
+    book = load(tmp_path)
+    assert (library_requirement(book), book.library.wheel) == ("mybook==2.1", "mybook-2.1-py3-none-any.whl")
+    (tmp_path / "book.toml").write_text('[library]\nname = "my-book"\n', encoding="utf-8")
+    with pytest.raises(BookConfigError, match="not a Python module name"):
+        load(tmp_path)
+    repo = load(Path(__file__).resolve().parents[1])
+    assert library_requirement(repo) == f"{repo.library.name}=={repo.library.version}" == "d2lbook==0.1.0"

@@ -467,6 +467,7 @@ HOSTILE_NAMES = sorted(set(keyword.kwlist) | {
     "torch", "tf", "jnp", "np", "npx", "mx", "paddle", "nn", "optax", "jax", "plt", "numpy", "functools", "gzip",
     "re", "pathlib", "autograd", "gluon", "init", "rnn", "plot_history", "minibatches", "flatten_steps", "train",
     "fashion_mnist", "synthetic_regression", "time_machine", "Lazy", "key", "subkey", "self", "training", "rng",
+    "download", "DATA_HUB", "has_digest", "os", "hashlib", "urllib",
     "parameters", "weights", "params", "name", "forward", "list", "sum", "type", "Sequential", "Linear", "exp",
     "print", "range", "x", "y", "X", "w", "lambda_", "np_", "elif", "model", "def", "pass"})
 EVERY_TARGET = ("pytorch", "tensorflow", "jax", "mxnet", "paddle")

@@ -31,9 +31,27 @@ class SiteOptions:
 class ExecuteOptions:
     output: str = "build/executed"
     cache: str = "build/.d2lc-cache/executed"
-    data: str = "build/data"  # the folder notebooks read as ../data
+    data: str = "build/data"  # the folder the notebooks' data hub reads when the book is executed (D2LBOOK_DATA)
     timeout: int = 600
     parameters: dict[str, object] = field(default_factory=dict)  # overrides after a ```d2l parameters cell
+
+
+@dataclass(frozen=True)
+class LibraryOptions:
+    """The book's helper library: the package a notebook installs and imports its helpers from."""
+
+    name: str = "d2lbook"  # the import name (`from d2lbook import torch as d2l`) and the distribution name
+    version: str = "0.1.0"
+
+    @property
+    def requirement(self) -> str:
+        """What an install cell pins: `d2lbook==0.1.0`."""
+        return f"{self.name}=={self.version}"
+
+    @property
+    def wheel(self) -> str:
+        """The file name of its wheel (pure Python, any platform): `d2lbook-0.1.0-py3-none-any.whl`."""
+        return f"{self.name.replace('-', '_')}-{self.version}-py3-none-any.whl"
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,7 @@ class Book:
     toc: dict[str, list[str]] = field(default_factory=dict)  # chapter folder -> section order (chapters in this order)
     site: SiteOptions = field(default_factory=SiteOptions)
     execute: ExecuteOptions = field(default_factory=ExecuteOptions)
+    library: LibraryOptions = field(default_factory=LibraryOptions)
 
     @property
     def sources_dir(self) -> Path:
@@ -59,6 +78,11 @@ class Book:
     def relative(self, path: Path) -> str:
         """`path` relative to the book root, in POSIX form (the spelling every output uses)."""
         return path.resolve().relative_to(self.root).as_posix()
+
+
+def library_requirement(book: Book) -> str:
+    """The pip requirement of the book's helper library, for a notebook's install line (`d2lbook==0.1.0`)."""
+    return book.library.requirement
 
 
 def find_root(start: Path) -> Path | None:
@@ -83,11 +107,14 @@ def load(root: Path) -> Book:
     book = data.get("book", {})
     site = data.get("site", {})
     execute = data.get("execute", {})
-    known = {"book", "targets", "versions", "toc", "site", "execute"}
+    known = {"book", "targets", "versions", "toc", "site", "execute", "library"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise BookConfigError(f"{file}: unknown section(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     mathjax = site.get("mathjax", SiteOptions.mathjax)
+    library = LibraryOptions(**{k: str(v) for k, v in data.get("library", {}).items() if k in ("name", "version")})
+    if not library.name.isidentifier():
+        raise BookConfigError(f"{file}: [library] name {library.name!r} is not a Python module name (e.g. \"d2lbook\")")
     return Book(
         root=root,
         title=book.get("title", Book.title),
@@ -106,6 +133,7 @@ def load(root: Path) -> Book:
                                data=execute.get("data", ExecuteOptions.data),
                                timeout=int(execute.get("timeout", ExecuteOptions.timeout)),
                                parameters=dict(execute.get("parameters", {}))),
+        library=library,
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from d2lc.build.envs import FRAMEWORK_ENV
+from d2lc.build.sampledata import data_env
 from d2lc.build.uptodate import data_fingerprint
 
 EXECUTOR_VERSION = "3"  # bump when the way notebooks are run changes their outputs
@@ -97,9 +98,10 @@ def cache_key(nb: nbformat.NotebookNode, lock: Path | None, data: str) -> str:
     return h.hexdigest()[:32]
 
 
-def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, work: Path,
-                 timeout: int) -> tuple[nbformat.NotebookNode, ExecutionFailure | None]:
-    """Execute `nb` in a fresh kernel of ENV with `work` as its cwd; (executed notebook, failure or None)."""
+def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, work: Path, timeout: int,
+                 env: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, ExecutionFailure | None]:
+    """Execute `nb` in a fresh kernel of ENV with `work` as its cwd and ENV's variables added to the kernel's
+    environment; (executed notebook, failure or None)."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
@@ -117,7 +119,7 @@ def run_notebook(nb: nbformat.NotebookNode, kernel_dirs: Path, env_name: str, wo
     failure = None
     try:
         # the kernel process's own stdout/stderr (framework start-up logs) are dropped; cell output comes over IOPub
-        client.execute(cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.execute(cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         index = started[-1] if started else _failed_cell(nb)
         cell = nb.cells[index] if index is not None else None
@@ -176,9 +178,7 @@ def execute_all(jobs: list[Job], overrides: dict[str, object], cache: Path, kern
         with tempfile.TemporaryDirectory(prefix="d2lc-run-") as tmp:
             work = Path(tmp) / "chapter"
             work.mkdir()
-            if data.is_dir():
-                os.symlink(data.resolve(), Path(tmp) / "data")
-            executed, failure = run_notebook(nb, kernel_dirs, job.env_name, work, timeout)
+            executed, failure = run_notebook(nb, kernel_dirs, job.env_name, work, timeout, data_env(data))
         if failure is not None:
             failure.notebook = job.shown
             return job, failure

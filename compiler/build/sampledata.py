@@ -1,6 +1,6 @@
 """Small synthetic data files in the real formats (Fashion-MNIST idx, The Time Machine text), so the
 generated loaders run without a network: the tests and `d2lc build --execute` use them when the
-book's data folder lacks the real files."""
+book's data folder lacks the real files, pointing the notebooks' data hub at that folder (`data_env`)."""
 from __future__ import annotations
 
 import gzip
@@ -8,6 +8,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
+
+def data_env(folder: Path) -> dict[str, str]:
+    """The environment under which a notebook's data hub (the emitted `download`) reads FOLDER and trusts
+    the files in it: synthetic stand-ins do not have the published digests."""
+    return {"D2LBOOK_DATA": str(folder.resolve()), "D2LBOOK_VERIFY": "0"}
 
 
 def write_idx_images(path: Path, images: np.ndarray) -> None:

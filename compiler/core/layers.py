@@ -232,8 +232,8 @@ DATASETS: dict[str, tuple[P, ...]] = {
     "synthetic_regression": (P("w", "tensor"), P("b", "scalar"), P("num_train", "scalar", 1000), P("num_val", "scalar", 1000),
                              P("noise", "scalar", 0.01), P("batch_size", "scalar", 32)),
     # resize: a size or (height, width) every image is resized to, bilinearly, as it is loaded
-    "fashion_mnist": (P("batch_size", "scalar", 64), P("root", "scalar", "../data"), P("resize", "scalar", None)),
-    "time_machine": (P("batch_size", "scalar", 32), P("num_steps", "scalar", 35), P("root", "scalar", "../data")),
+    "fashion_mnist": (P("batch_size", "scalar", 64), P("root", "scalar", None), P("resize", "scalar", None)),
+    "time_machine": (P("batch_size", "scalar", 32), P("num_steps", "scalar", 35), P("root", "scalar", None)),
     # examples X [n, ...] and labels or targets y [n, ...] held in tensors; the last num_val examples validate
     # (0: validation runs over the training examples, in order)
     "load_array": (P("X", "tensor"), P("y", "tensor"), P("batch_size", "scalar"), P("shuffle", "scalar", True),

@@ -207,7 +207,7 @@ def _batch(t: Type) -> TensorType | None:
 
 
 def lower_fashion_mnist(lw: LowererBase, e: A.Call) -> ir.Expr:
-    """`fashion_mnist(batch_size=64, root="../data", resize=None)`; `resize` is a size or (height, width)."""
+    """`fashion_mnist(batch_size=64, root=None, resize=None)`; `resize` is a size or (height, width)."""
     args = bind(lw, DATASETS["fashion_mnist"], e, "fashion_mnist")
     if args is None:
         return ir.Const(ANY, e.loc, None)

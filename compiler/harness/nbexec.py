@@ -147,6 +147,9 @@ def run_notebook(request=None):
     os.environ.setdefault("MPLBACKEND", "Agg")
     ns = {"__name__": "__main__", "print": recording_print}
     old_cwd = os.getcwd()
+    env = req.get("env", {})  # e.g. where the notebook's data hub finds its files
+    old_env = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     errors = []
     keep_going = bool(req.get("keep_going"))
     t0 = time.perf_counter()
@@ -177,6 +180,11 @@ def run_notebook(request=None):
                 break
     finally:
         os.chdir(old_cwd)
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
             try:

@@ -27,6 +27,7 @@ from d2lc.core.diagnostics import CompileError
 from d2lc.emit.base import EmitError
 from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_indexed_cells
+from d2lc.build.sampledata import data_env
 from d2lc.core.types import DType
 from d2lc.harness.client import CallFailed, WorkerError
 from d2lc.harness.compare import compare_values
@@ -164,7 +165,7 @@ def prepare(path: Path, backends: list[Backend], known_targets: set[str],
 def _request(program: Program, backend: Backend, cwd: Path, device: str, keep_going: bool) -> str:
     cells = [{"source": c.source, "filename": c.filename, "record": c.record} for c in program.cells[backend.name]]
     return json.dumps({"setup": backend.harness.setup, "to_numpy": backend.harness.to_numpy, "device": device,
-                       "cwd": str(cwd), "cells": cells, "keep_going": keep_going})
+                       "cwd": str(cwd), "env": data_env(cwd.parent / "data"), "cells": cells, "keep_going": keep_going})
 
 
 def run_programs(session: Session, programs: list[Program], cwd: Path, timeout: float = 600.0,
@@ -428,7 +429,8 @@ def _is_chapter_print(cell: PlannedCell, line: int) -> bool:
 
 # ---- the whole run ----------------------------------------------------------------------------------------
 def fake_data_root() -> Path:
-    """A temporary folder with small data sets in the real formats, and `nb/` to run in (notebooks read ../data)."""
+    """A temporary folder with small data sets in the real formats in `data/`, and `nb/` to run in (the
+    notebooks' data hub reads ../data: `_request` sets its environment)."""
     from d2lc.build.sampledata import write_fashion_mnist, write_time_machine
     root = Path(tempfile.mkdtemp(prefix="d2lc-notebooks-"))
     write_fashion_mnist(root / "data")

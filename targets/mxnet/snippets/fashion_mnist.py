@@ -1,11 +1,10 @@
-def fashion_mnist(batch_size=64, root="../data", resize=None):
-    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 1, 28, 28] in [0, 1] (each resized to
+def fashion_mnist(batch_size=64, root=None, resize=None):
+    """Fashion-MNIST (downloaded once, see `download`): images [n, 1, 28, 28] in [0, 1] (each resized to
     RESIZE, a size or (height, width), if given), int64 labels."""
     def read(kind):
-        folder = pathlib.Path(root) / "fashion-mnist"
-        with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
+        with gzip.open(download(f"fashion-mnist/{kind}-images-idx3-ubyte.gz", root)) as f:
             images = numpy.frombuffer(f.read(), numpy.uint8, offset=16)
-        with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
+        with gzip.open(download(f"fashion-mnist/{kind}-labels-idx1-ubyte.gz", root)) as f:
             labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
         X = np.array(images.reshape(-1, 1, 28, 28), dtype=np.float32) / 255
         data = gluon.data.ArrayDataset(X, np.array(labels, dtype=np.int64))

@@ -1,11 +1,10 @@
-def fashion_mnist(batch_size=64, root="../data", resize=None):
-    """Fashion-MNIST from its IDX files in ROOT/fashion-mnist: images [n, 28, 28, 1] (channels last) in [0, 1],
+def fashion_mnist(batch_size=64, root=None, resize=None):
+    """Fashion-MNIST (downloaded once, see `download`): images [n, 28, 28, 1] (channels last) in [0, 1],
     each batch resized to RESIZE (a size or (height, width)) if given."""
     def read(kind):
-        folder = pathlib.Path(root) / "fashion-mnist"
-        with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
+        with gzip.open(download(f"fashion-mnist/{kind}-images-idx3-ubyte.gz", root)) as f:
             images = numpy.frombuffer(f.read(), numpy.uint8, offset=16)
-        with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
+        with gzip.open(download(f"fashion-mnist/{kind}-labels-idx1-ubyte.gz", root)) as f:
             labels = numpy.frombuffer(f.read(), numpy.uint8, offset=8)
         X = tf.constant(images.reshape(-1, 28, 28, 1), dtype=tf.float32) / 255
         return tf.data.Dataset.from_tensor_slices((X, tf.constant(labels, dtype=tf.int64)))
