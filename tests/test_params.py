@@ -84,6 +84,21 @@ ch.md:11:20: error: shape mismatch in matrix product: [2, 3] @ [4, 5]
   expected: the last dimension of the left operand (3) to equal the second-to-last dimension of the right (4)
   hint: transpose one operand (`.T`) or check which axis holds the features
 '''),
+    ("flattened_channels", '''\
+model Small():
+    net = Sequential(Conv2d(4, kernel=3), Flatten(), Linear(3))
+    def forward(X: f32[b, 1, 6, 6]):
+        return net(X)
+net = Small()
+y = net(ones((2, 1, 6, 6)))
+print(net.net[2].weight)
+''', '''\
+ch.md:10:18: error: reading the weight of a `Linear` that reads flattened features of several channels is not supported yet
+    print(net.net[2].weight)
+                     ^^^^^^
+  expected: a Linear after a Flatten of one channel, or of features
+  hint: channels-last frameworks order such a weight's inputs differently; read its bias, or another layer
+'''),
     ("inside_def", M + "def f(x: f32[n]) -> f32[n]:\n    return x * net.out.bias.sum()\n", '''\
 ch.md:11:16: error: parameters are read at the top level of a chapter
         return x * net.out.bias.sum()
@@ -128,8 +143,11 @@ seq = Sequential(Linear(5), ReLU(), Linear(3))
 S = seq(X[:, 0, 0])
 print(float(abs(S - (relu(X[:, 0, 0] @ seq[0].weight.T + seq[0].bias) @ seq[2].weight.T + seq[-1].bias)).max()) < 1e-5)
 print(seq[2].weight.shape[0], seq[2].weight.shape[1], num_params(seq))
+flat = Sequential(Flatten(), Linear(3))
+F = flat(X[:, :1])
+print(float(abs(F - (X[:, :1].reshape(2, 9) @ flat[1].weight.T + flat[1].bias)).max()) < 1e-5)
 '''
-WANT = "4 2 3 3 110\nTrue\n4.0 4.0 0.0\nTrue\n3 5 38\n"  # 110 = 4*2*9+4 + 8 + 4*3+3 + 3 + 3*2+2
+WANT = "4 2 3 3 110\nTrue\n4.0 4.0 0.0\nTrue\n3 5 38\nTrue\n"  # 110 = 4*2*9+4 + 8 + 4*3+3 + 3 + 3*2+2
 
 
 def test_parameters_agree_on_every_target(tmp_path):

@@ -220,6 +220,8 @@ def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type
             t = apply_layer(lw, child, ir.Var(t, loc, "_"), loc) if isinstance(t, TensorType) else ANY
         return t
     static = {k: static_value(v) for k, v in layer.args.items()}
+    if layer.kind == "Flatten" and x.type.rank == 4:  # the order a Linear after it reads (lower_params)
+        lw.layer_inputs.setdefault(id(layer), (x.type.shape[1:], loc, layer))
     _check_input_size(lw, layer, x.type, loc)
     try:
         return LAYERS[layer.kind].shape(static, x.type)

@@ -85,7 +85,27 @@ class ParamLowering(LowererBase):
                 what = f"`{layer.kind}(..., bias=False)` has no bias"
             return self.error(e.loc, what, expected="one of: " + ", ".join(f".{n}" for n in names) if names else "a layer with parameters",
                               hint=did_you_mean(e.attr, names) or ("index its Sequential to reach a layer with parameters" if not names else PARAM_HINT))
+        if e.attr == "weight" and layer.kind == "Linear" and self._reads_flattened_channels(steps):
+            return self.error(e.loc, "reading the weight of a `Linear` that reads flattened features of several channels is not "
+                              "supported yet", expected="a Linear after a Flatten of one channel, or of features",
+                              hint="channels-last frameworks order such a weight's inputs differently; read its bias, or another layer")
         return ir.ParamRef(TensorType(DEFAULT_FLOAT, self._weight_shape(steps, layer, e.attr)), e.loc, root, steps, e.attr)
+
+    def _reads_flattened_channels(self, steps: list[ir.PathStep]) -> bool:
+        """Whether a Linear may read a Flatten of [channels, height, width] with several channels and positions (its
+        Sequential's previous layer, or a Flatten member of its model): those columns are HWC-ordered on TF and flax."""
+        st = steps[-1]
+        if st.parent is not None and st.index:
+            before = [st.parent.children[st.index - 1]]
+        elif st.owner is not None and st.parent is None:
+            before = [m.value for m in st.owner.members]
+        else:
+            return False
+        flats = [b for b in before if isinstance(b, ir.Layer) and b.kind == "Flatten"]
+        flats += [c for b in before if isinstance(b, ir.Layer) and b.kind == "Sequential" and st.parent is None
+                  for c in b.children[-1:] if isinstance(c, ir.Layer) and c.kind == "Flatten"]
+        chw = [self.layer_inputs[id(f)][0] for f in flats if id(f) in self.layer_inputs]  # recorded: a rank-4 input
+        return any(not (c == 1 or h == 1 and w == 1) for c, h, w in chw)  # one channel, or 1x1: both orders agree
 
     def _weight_shape(self, steps: list[ir.PathStep], layer: ir.Layer, name: str) -> tuple:
         """The canonical (PyTorch) shape of a layer's tensor; a size not known at compile time is None."""
