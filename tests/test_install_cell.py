@@ -103,3 +103,15 @@ def test_gluon_dense_says_flatten_false_only_for_inputs_above_rank_2_and_batchno
     code = emit(MLP, "mxnet")
     assert "nn.Dense(8, weight" in code and "nn.Dense(2, weight" in code and "nn.BatchNorm()," in code
     assert "nn.Dense(3, flatten=False, weight" in code  # rank 3: gluon would flatten it
+
+
+def test_the_site_still_finds_every_code_cell_after_the_install_cell(tmp_path):
+    """Planted bug caught: counting the install cell among the positions the cell ids were made with."""
+    from d2lc.build.site.pages import _match_cells
+    from d2lc.front.chapter import split_chapter
+    root = _book(tmp_path, 'mxnet = "mxnet==1.9.1"')
+    nb = json.loads(next(iter(build([root / "sources"], ["mxnet"], tmp_path / "out").outputs.values())))
+    raw, _, _ = split_chapter(CHAPTER, "sources/ch/a.md", {"mxnet"})
+    by_index, setup = _match_cells(nb, "sources/ch/a.md", raw)
+    assert setup is not None and "npx.set_np()" in "".join(setup["source"])
+    assert [("".join(c["source"])) for c in by_index.values()] == ["x = np.ones((2, 3))\nprint(x)"]
