@@ -13,6 +13,7 @@ from d2lc.core.diagnostics import Diagnostic, Loc
 
 Outputs = dict[str, str]  # target -> notebook text
 Task = tuple[str, str, str, list[str]]  # (chapter file, book-relative source, shown name, targets)
+Requirements = dict[str, tuple[str, ...]]  # target -> its install cell's pip requirements (book.toml [versions])
 
 
 @dataclass
@@ -29,8 +30,11 @@ class UnknownTargets(KeyError):
 def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[str], None] | None,
                      cache: NotebookCache | None) -> list[ChapterResult]:
     """One result per task, in order. A chapter's text is read once: the key hashes what is compiled."""
+    from pathlib import Path
+
+    from d2lc.build.install import requirements_for
     results: list[ChapterResult] = []
-    todo: list[tuple[int, tuple[str, str, str, list[str]]]] = []  # (result index, (text, source, shown, targets))
+    todo: list[tuple[int, tuple[str, str, str, list[str], Requirements]]] = []  # (result index, compile_source task)
     for file, source, shown, names in tasks:
         result = ChapterResult()
         results.append(result)
@@ -46,19 +50,20 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
             result.errors.append(bad)
             _report(progress, shown)
             continue
+        requirements = requirements_for(Path(file), names)
         missing = []
         for name in names:
-            hit = cache.get(notebook_key(text, source, name)) if cache is not None else None
+            hit = cache.get(notebook_key(text, source, name, requirements[name])) if cache is not None else None
             if hit is None:
                 missing.append(name)
             else:
                 result.outputs[name] = hit
         result.from_cache = len(result.outputs)
         if missing or not names:
-            todo.append((len(results) - 1, (text, source, shown, missing)))
+            todo.append((len(results) - 1, (text, source, shown, missing, requirements)))
         else:
             _report(progress, shown)
-    wanted = {n for _, (_, _, _, names) in todo for n in names}
+    wanted = {n for _, (_, _, _, names, _) in todo for n in names}
     if wanted:
         from d2lc.emit.backend import registry
         unknown = sorted(wanted - set(registry()))
@@ -66,7 +71,7 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
             raise UnknownTargets(unknown)
     if cache is not None:
         activate(cache)
-    for (index, (text, source, shown, _)), (outputs, errors) in zip(todo, _run([t for _, t in todo], jobs, progress)):
+    for (index, (text, source, shown, _, requirements)), (outputs, errors) in zip(todo, _run([t for _, t in todo], jobs, progress)):
         result = results[index]
         if errors:
             result.outputs, result.errors, result.from_cache = {}, errors, 0
@@ -74,7 +79,7 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
         for name, notebook in outputs.items():
             result.outputs[name] = notebook
             if cache is not None:
-                cache.put(notebook_key(text, source, name), notebook)
+                cache.put(notebook_key(text, source, name, requirements[name]), notebook)
         order = tasks[index][3]
         result.outputs = {name: result.outputs[name] for name in order}  # the targets' order, whatever came from where
     return results
@@ -85,7 +90,7 @@ def _report(progress: Callable[[str], None] | None, shown: str) -> None:
         progress(shown)
 
 
-def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
+def _run(todo: list[tuple[str, str, str, list[str], Requirements]], jobs: int | None,
          progress: Callable[[str], None] | None) -> list[tuple[Outputs, list[Diagnostic]]]:
     jobs = jobs if jobs is not None else min(len(todo), os.cpu_count() or 1)
     results = []
@@ -103,15 +108,16 @@ def _run(todo: list[tuple[str, str, str, list[str]]], jobs: int | None,
     return results
 
 
-def compile_source(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str], list[Diagnostic]]:
-    """One chapter's text (with its book-relative source, shown name and targets): (target -> notebook text,
-    diagnostics)."""
+def compile_source(task: tuple) -> tuple[dict[str, str], list[Diagnostic]]:
+    """One chapter's text (with its book-relative source, shown name, targets and, optionally, each target's
+    install requirements): (target -> notebook text, diagnostics)."""
     from d2lc.emit.backend import get_backend, registry
     from d2lc.core.diagnostics import CompileError
     from d2lc.emit.base import EmitError
     from d2lc.build.checked import compile_chapter
     from d2lc.build.notebook import build_notebook
-    text, source, shown, names = task
+    text, source, shown, names = task[:4]
+    requirements: Requirements = task[4] if len(task) > 4 else {}
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
     try:
         module = compile_chapter(text, source, known)
@@ -120,7 +126,7 @@ def compile_source(task: tuple[str, str, str, list[str]]) -> tuple[dict[str, str
     outputs, errors = {}, []
     for name in names:
         try:
-            outputs[name] = build_notebook(module, get_backend(name))
+            outputs[name] = build_notebook(module, get_backend(name), requirements.get(name, ()))
         except EmitError as exc:
             errors.append(_shown_as(exc.diagnostic, source, shown))
     return (outputs if not errors else {}), errors

@@ -6,6 +6,7 @@ import hashlib
 import nbformat
 from nbformat.v4 import new_notebook
 
+from d2lc.build.install import install_cell, pinned_versions
 from d2lc.emit.backend import Backend
 from d2lc.emit.base import Emitter
 from d2lc.emit.prose import render_prose
@@ -49,22 +50,37 @@ def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str,
     return out
 
 
-def build_notebook(module: Module, backend: Backend) -> str:
-    """The notebook for `module` on `backend`, as JSON text (validated)."""
+def build_notebook(module: Module, backend: Backend, requirements: tuple[str, ...] = ()) -> str:
+    """The notebook for `module` on `backend`, as JSON text (validated).
+
+    With `requirements` (pip requirements, see d2lc.build.install), the first code cell installs them
+    where the target's framework is missing, and the metadata records the pinned versions."""
     nb = new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, (kind, source, seed, tags) in enumerate(emit_tagged_cells(module, backend)):
+        if requirements and seed == "<setup>":  # the install cell comes first; the other cells keep their ids
+            nb.cells.append(_code_cell(cell_id(module.path, 0, "install", seed),
+                                       install_cell(backend.environment.packages, requirements), ()))
         cid = cell_id(module.path, i, kind, seed)
-        cell = nbformat.NotebookNode({"cell_type": kind, "id": cid, "metadata": {}, "source": source})
         if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
+            nb.cells.append(_code_cell(cid, source, tags))
+        else:
+            nb.cells.append(nbformat.NotebookNode({"cell_type": kind, "id": cid, "metadata": {}, "source": source}))
+    info = {"source": module.path, "target": backend.name, "title": module.title}
+    if any(c.id.startswith("in000-") for c in nb.cells):
+        info["versions"] = pinned_versions(requirements)
     nb.metadata = {
         "kernelspec": dict(sorted(backend.kernelspec.items())),
         "language_info": {"name": "python"},
-        "d2lc": {"source": module.path, "target": backend.name, "title": module.title},
+        "d2lc": info,
     }
     nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"
+
+
+def _code_cell(cid: str, source: str, tags: tuple[str, ...]) -> nbformat.NotebookNode:
+    cell = nbformat.NotebookNode({"cell_type": "code", "id": cid, "metadata": {}, "source": source,
+                                  "execution_count": None, "outputs": []})
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell

@@ -83,9 +83,9 @@ def content_key(kind: str, *parts: str) -> str:
     return h.hexdigest()
 
 
-def notebook_key(text: str, shown_path: str, target: str) -> str:
-    """The key of one chapter's notebook for one target."""
-    return content_key("notebook", target, shown_path, text)
+def notebook_key(text: str, shown_path: str, target: str, requirements: tuple[str, ...] = ()) -> str:
+    """The key of one chapter's notebook for one target (and the install cell's pip requirements)."""
+    return content_key("notebook", target, shown_path, text, *requirements)
 
 
 class NotebookCache:

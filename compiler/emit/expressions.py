@@ -83,11 +83,11 @@ class Expressions:
         if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool) \
                 and want is not None and want.is_float and getattr(SPECS.get(node.op), "number_operands", False):
             return self.literal(float(e.value))
-        code = self.expr(e)
         if node.op in self.backend.cast_operands and isinstance(e.type, TensorType) and name != "cond":
             if want is not None and self.effective(e.type.dtype) != self.effective(want):
-                return self.cast(code, e, want)
-        return code
+                made = made_in(e, want)  # `tf.range(n, dtype=tf.float32)`, not a cast of `tf.range(n)`
+                return self.expr(made) if made is not None else self.cast(self.expr(e), e, want)
+        return self.expr(e)
 
     def effective(self, dtype: DType) -> DType:
         """The dtype this target really computes in for an IR dtype (JAX without x64: int64 -> int32)."""
@@ -176,3 +176,21 @@ class Expressions:
 
     def subscript(self, base: cst.BaseExpression, items: list) -> cst.Subscript:
         return sub(base, self.index(items))
+
+
+SHAPE_ONLY = frozenset({"reshape", "transpose", "squeeze", "unsqueeze"})  # ops that move elements, never change them
+
+
+def made_in(e: ir.Expr, dtype: DType) -> ir.Expr | None:
+    """`e` with its `arange` made in `dtype` (through shape-only ops, `arange(n).reshape(-1, 1)`), when an
+    integer `arange` cast to a float `dtype` is what `e` is; else None."""
+    if not (isinstance(e, ir.Op) and isinstance(e.type, TensorType) and dtype.is_float and not e.type.dtype.is_float
+            and e.type.dtype != DType.bool):
+        return None
+    if e.op == "arange":
+        args = dict(e.args, dtype=ir.Const(ScalarType("dtype"), e.loc, dtype)) if "dtype" in e.args else e.args
+        return ir.Op(TensorType(dtype, e.type.shape), e.loc, "arange", args)
+    if e.op in SHAPE_ONLY and isinstance(e.args.get("x"), ir.Expr):
+        x = made_in(e.args["x"], dtype)
+        return ir.Op(TensorType(dtype, e.type.shape), e.loc, e.op, dict(e.args, x=x)) if x is not None else None
+    return None

@@ -47,6 +47,19 @@ def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
     return found
 
 
+def matrix_layers(m: ir.ModelDef, inputs: dict[int, tuple[Dim, ...]]) -> set[int]:
+    """id(layer) of the layers whose every input is a matrix (rank 2): the first input `inputs` records,
+    and for a member applied directly, each of its applications."""
+    rank2 = {key for key, dims in inputs.items() if len(dims) == 2}
+    members = {mm.name: mm.value for mm in m.members}
+    for s in ir.walk_stmts(m.forward.body):
+        for e in ir.walk_exprs(s):
+            if isinstance(e, ir.ApplyLayer) and isinstance(members.get(e.member), ir.Layer) and not all(
+                    isinstance(a.type, TensorType) and len(a.type.shape) == 2 for a in e.args):
+                rank2.discard(id(members[e.member]))
+    return rank2
+
+
 def _chain(s: ir.Stmt, members) -> tuple[ir.LayerList, ir.Expr] | None:
     """(the list, its input) for a forward loop whose body is `X = blk(X)` over a layer list member, else None."""
     if not (isinstance(s, ir.For) and isinstance(s.iter, ir.Var) and isinstance(members.get(s.iter.name), ir.LayerList)

@@ -27,6 +27,7 @@ class JaxState:
     value_and_grad: dict[int, list[cst.BaseStatement]] = field(default_factory=dict)  # id(grad) -> `y = ...`, for one value_and_grad
     trained: set[str] = field(default_factory=set)  # models whose flax variables exist (models.py)
     variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
+    objectives: dict[str, str] = field(default_factory=dict)  # a top-level objective's code -> its function's name
 
 
 class JaxEmitter(JaxParams, JaxModels, Emitter):
@@ -68,13 +69,23 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
         return cst.Call(call("jax.grad", cst.Name(self._objective(g, run))), [cst.Arg(cst.Name(x))])
 
     def _objective(self, g: ir.Grad, body: list[cst.BaseStatement]) -> str:
-        """Define the function of x that recomputes y from the statements `body`; return its name."""
-        base = g.y.name if isinstance(g.y, ir.Var) else "value"
-        fname = self.fresh(f"compute_{base}")
+        """Define the function of x that recomputes y from the statements `body`; return its name.
+
+        It is named after what it computes (`compute_y`, `sum_of_squares`); a top-level function whose
+        body an earlier top-level one already has is not defined again, the earlier one is used (both
+        read the notebook's names when called, so they compute the same)."""
         body = [*body, cst.SimpleStatementLine([cst.Return(self.expr(g.y))])]
         if len(body) == 2 and isinstance(g.y, ir.Var) and _assigns(body[0], g.y.name):
             body = [cst.SimpleStatementLine([cst.Return(body[0].body[0].value)])]
-        self.pre.append(cst.FunctionDef(cst.Name(fname), cst.Parameters([cst.Param(cst.Name(g.wrt.name))]), cst.IndentedBlock(body)))
+        params = cst.Parameters([cst.Param(cst.Name(g.wrt.name))])
+        top = self.block_depth == 0 and self.in_function is None and not self.in_model
+        key = cst.Module([cst.FunctionDef(cst.Name("_"), params, cst.IndentedBlock(body))]).code
+        if top and key in self.state.objectives:
+            return self.state.objectives[key]
+        fname = self.fresh(objective_name(g.y))
+        if top:
+            self.state.objectives[key] = fname
+        self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
         return fname
 
     # `y = ...` right before `g = grad(y, x)`: both at once, `y, g = jax.value_and_grad(compute_y)(x)`
@@ -164,6 +175,34 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
 
 
 MAX_DRAWS = 4  # draws in one statement: their keys are subkey, subkey2, ... (Backend.emitted_names lists them)
+
+
+OPERATOR_WORDS = {"add": "plus", "sub": "minus", "mul": "times", "div": "over", "matmul": "at"}
+
+
+def objective_name(y: ir.Expr) -> str:
+    """A function name for what `y` computes: `compute_y` for a variable, `sum_of_squares` for
+    `squares.sum()`, `mean_of_v_times_w` for `(v * w).mean()`; `objective` when nothing names it."""
+    if isinstance(y, ir.Var):
+        return f"compute_{y.name}"
+    if isinstance(y, ir.Op) and isinstance(y.args.get("x"), ir.Expr):
+        words = _words(y.args["x"])
+        if words:
+            return f"{y.op}_of_{words}"
+    return "objective"
+
+
+def _words(e: ir.Expr) -> str:
+    """`e` in a few words of a name (a variable, a function called, `a_times_b`), or "" when longer."""
+    if isinstance(e, ir.Var):
+        return e.name
+    if isinstance(e, ir.CallFunc):
+        return e.func
+    if isinstance(e, ir.Op) and e.op in OPERATOR_WORDS and set(e.args) == {"x", "y"}:
+        left, right = e.args["x"], e.args["y"]
+        if isinstance(left, ir.Var) and isinstance(right, ir.Var):
+            return f"{left.name}_{OPERATOR_WORDS[e.op]}_{right.name}"
+    return ""
 
 
 def _splits_key(stmt: cst.BaseStatement) -> bool:

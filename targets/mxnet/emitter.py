@@ -21,6 +21,7 @@ class MXNetState:
     recorded_y: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(grad) -> y, for a run recorded in place
     layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
     conditional_layers: set[int] = field(default_factory=set)  # id(layer) of layers applied under a branch (models.py)
+    matrix_layers: set[int] = field(default_factory=set)  # id(layer) of layers whose inputs are all matrices (models.py)
     model_params: set[str] = field(default_factory=set)  # the `param(...)` members of the model's forward (models.py)
 
 

@@ -9,7 +9,7 @@ from d2lc.emit.fmt import attr, binop
 from d2lc.core import ir
 from d2lc.emit.inits import LayerInits, init_call, with_args
 from d2lc.emit.rules import call
-from d2lc.emit.layer_inputs import input_size_code, layer_inputs
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs, matrix_layers
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
@@ -50,9 +50,11 @@ class MXNetModels:
             eps = layer.args.get("eps")
             return call("nn.LayerNorm", epsilon=self.expr(eps) if eps is not None else None)
         if k.startswith("BatchNorm"):
+            # gluon's defaults (running averages kept with weight 0.9, epsilon 1e-5) are the DSL's: only others are written
             m, eps = layer.args.get("momentum"), layer.args.get("eps")
-            return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if m is not None else cst.Float("0.9"),
-                        epsilon=self.expr(eps) if eps is not None else cst.Float("1e-05"))
+            keep = m is not None and static_value(m) != 0.1
+            return call("nn.BatchNorm", momentum=binop(cst.Integer("1"), cst.Subtract(), self.expr(m)) if keep else None,
+                        epsilon=self.expr(eps) if eps is not None and static_value(eps) != 1e-5 else None)
         out = layer_call(self, layer, self.layer_rows)
         if id(layer) in self.state.conditional_layers and k in ("Linear", "Conv2d"):
             # a layer forward may skip (`if num_convs > 1:`) is never shape-inferred: gluon would fail with a
@@ -61,7 +63,8 @@ class MXNetModels:
             if size is not None:
                 key = "in_units" if k == "Linear" else "in_channels"
                 out = out.with_changes(args=[*out.args, cst.Arg(size, keyword=cst.Name(key), equal=EQ)])
-        if k == "Linear":  # the DSL's Linear acts on the last axis; gluon's Dense would flatten
+        if k == "Linear" and id(layer) not in self.state.matrix_layers:  # the DSL's Linear acts on the last axis;
+            # gluon's Dense flattens all axes after the first, the same only for a matrix
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=EQ)])
         out = with_args(out, self.layer_inits.args(self, layer))
         return self._initialized(layer, out)  # (gluon's default pooling stride is the window, as in the DSL)
@@ -88,6 +91,7 @@ class MXNetModels:
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.state.layer_inputs, self.state.conditional_layers = layer_inputs(m), _conditional_layers(m)
+        self.state.matrix_layers = matrix_layers(m, self.state.layer_inputs)
         used = names_read(m.forward)
         body: list[cst.BaseStatement] = [cst.parse_statement("super().__init__()\n")]
         for hp in m.hparams:

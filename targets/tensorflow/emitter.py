@@ -26,9 +26,29 @@ class TensorFlowState:
     hoisted: list[list[str]] = field(default_factory=list)  # per open loop or branch: made Variables before it
 
 
+# Set before TensorFlow is imported (docs/site.md, "TensorFlow without oneDNN"): its C++ log shows errors
+# only, and its oneDNN CPU kernels, whose batched matmul with a broadcast rank-2 operand corrupts the heap in
+# TF 2.21, are off (as in every process the harness and the book build run TensorFlow in: d2lc.build.envs).
+ENVIRONMENT = (
+    'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # C++ log: errors only',
+    'os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # oneDNN off: its CPU batched matmul corrupts memory in TF 2.21',
+)
+TF_IMPORT = "import tensorflow as tf"
+
+
 class TensorFlowEmitter(TensorFlowParams, TensorFlowModels, Emitter):
     State = TensorFlowState
     state: TensorFlowState
+
+    def setup_code(self, code: str) -> str:
+        """The imports, with TensorFlow's environment variables set right before `import tensorflow`."""
+        text = super().setup_code(code)
+        lines = text.splitlines()
+        if TF_IMPORT not in lines:
+            return text
+        at = lines.index(TF_IMPORT)
+        head = [line for line in lines[:at] if line != "import os"]
+        return "\n".join(["import os", *head, "", *ENVIRONMENT, *lines[at:]]) + ("\n" if text.endswith("\n") else "")
 
     def records_inplace(self, g: ir.Grad) -> bool:
         # an expression y must itself be computed under the tape: with the run, when the grad comes right after it

@@ -92,6 +92,8 @@ def _match_cells(nb: dict, source_path: str, raw) -> tuple[dict[int, dict], dict
             if previous is not None:  # shown under the parameters cell: the values the outputs were made with
                 previous["d2lc_injected"] = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             continue
+        if cell.get("id", "").startswith("in000-"):  # the install cell: the links bar shows the install line
+            continue  # (the other cells' ids count positions without it)
         previous = cell
         if cell["cell_type"] == "code":
             cid = cell.get("id", "")

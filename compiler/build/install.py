@@ -1,0 +1,45 @@
+"""The install cell: a notebook's first code cell, which installs the tested packages where they are missing.
+
+The packages and their versions are book.toml's `[versions]` line for the target (the same line the
+site shows), so a chapter compiled alone, or in the whole book, gets the same cell. Colab preinstalls
+PyTorch, TensorFlow and JAX (the check finds them and installs nothing); MXNet and Paddle are
+installed there. The check uses `importlib.util.find_spec`, which imports nothing: TensorFlow's
+environment variables, set in the next cell before `import tensorflow`, still take effect.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from d2lc.build.book import Book, book_for
+
+
+def install_requirements(book: Book, target: str) -> list[str]:
+    """The pip requirements of `target`'s install line, in book.toml's order (none when it names none).
+
+    The one place the line is made: whatever else a notebook needs installed (e.g. the book's helper
+    library wheel) is appended to this list."""
+    return book.versions.get(target, "").split()
+
+
+def requirements_for(chapter: Path, targets: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each target's install requirements for a chapter file, read from the book it belongs to."""
+    book = book_for(chapter)
+    return {t: tuple(install_requirements(book, t)) for t in targets}
+
+
+def install_cell(packages: tuple[str, ...], requirements: tuple[str, ...]) -> str:
+    """The cell's text: when any of `packages` (import names) is missing, `%pip install` the requirements."""
+    if len(packages) == 1:
+        test = f'importlib.util.find_spec("{packages[0]}") is None'
+    else:
+        names = ", ".join(f'"{p}"' for p in packages)
+        test = f"not all(importlib.util.find_spec(name) for name in ({names}))"
+    return ("# Install the versions this notebook was tested with, where they are missing\n"
+            "import importlib.util\n\n"
+            f"if {test}:\n"
+            f"    %pip install {' '.join(requirements)}")
+
+
+def pinned_versions(requirements: tuple[str, ...]) -> dict[str, str]:
+    """package -> version of every `package==version` requirement (what the notebook's metadata records)."""
+    return dict(r.split("==", 1) for r in requirements if "==" in r)
