@@ -192,7 +192,10 @@ def test_a_generated_notebook_alone_and_offline_stops_at_its_data_with_what_to_f
     import sys
     pytest.importorskip("torch")
     nb = json.loads((ROOT / "generated/pytorch/chapter_linear-classification/softmax-regression-concise.ipynb").read_text())
-    (tmp_path / "notebook.py").write_text("\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"))
+    from IPython.core.inputtransformer2 import TransformerManager  # the install cell's `%pip`, as Jupyter reads it
+
+    cells = ("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    (tmp_path / "notebook.py").write_text("\n\n".join(TransformerManager().transform_cell(c) for c in cells))
     s = Server({})
     closed = s.url
     s.close()
