@@ -47,6 +47,16 @@ class HarnessAdapter:
     to_numpy: str  # expression over `t` (a framework tensor)
 
 
+@dataclass(frozen=True)
+class CreationDevice:
+    """How a tensor made inside a model's forward is put on its input's device (compiler/emit/devices.py):
+    `keyword=<input>.attribute` on each call of `functions` (dotted paths: "torch.zeros", "np.random.normal")."""
+
+    keyword: str  # "device" (PyTorch), "ctx" (MXNet)
+    attribute: str  # the input tensor's attribute naming its device
+    functions: frozenset[str]
+
+
 @dataclass
 class Backend:
     name: str
@@ -74,6 +84,8 @@ class Backend:
     narrow_dtypes: dict[DType, DType] = field(default_factory=dict)
     # A tensor `{x}` as a NumPy array, in the framework's idiom (what figures hand to matplotlib)
     numpy_of: str = "numpy.asarray({x})"
+    # Creation calls that take a device, for tensors a forward makes (None: the framework has a global device)
+    creation_device: CreationDevice | None = None
 
     def supports(self, op: str) -> bool:
         from d2lc.emit.generic import GENERIC  # here, not above: a rebuild from the cache loads no libcst

@@ -9,6 +9,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.ops import SPECS
 from d2lc.core.types import DType, ScalarType, TensorType, promote
+from d2lc.emit.devices import on_device
 from d2lc.emit.fmt import attr, sub, unary
 from d2lc.emit.generic import GENERIC, PYTHON_SCALAR_RULES
 
@@ -33,6 +34,7 @@ class Expressions:
 
     backend: "Backend"
     model_scope: set[str] | None = None  # inside a model's methods: the names read through `self`
+    device_anchor: str | None = None  # inside a model's forward: the input whose device new tensors follow
 
     # ---- values ------------------------------------------------------------------------------
     def dtype_expr(self, dtype: DType) -> cst.BaseExpression:
@@ -151,7 +153,7 @@ class Expressions:
         if isinstance(node.type, ScalarType) and node.op in ELEMENTWISE and all(
                 not isinstance(a.type, TensorType) for a in node.tensor_args()):
             return PYTHON_SCALAR_RULES[node.op](self, node) if node.op in PYTHON_SCALAR_RULES else rule.emit(self, node)
-        return rule.emit(self, node)
+        return on_device(self.backend.creation_device, self.device_anchor, node, rule.emit(self, node))
 
     def getitem(self, node: ir.Op) -> cst.BaseExpression:
         """`x[index]`: the backend's rule for a tensor, Python's subscript for anything else."""

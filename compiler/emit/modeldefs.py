@@ -13,6 +13,7 @@ from d2lc.core import ir
 from d2lc.core.layers import LAYERS
 from d2lc.core.diagnostics import Diagnostic, Loc
 from d2lc.emit.comments import leading, with_comments
+from d2lc.emit.devices import device_anchor
 from d2lc.emit.errors import EmitError
 
 if TYPE_CHECKING:
@@ -114,12 +115,13 @@ class ModelEmission:
     def method(self, m: ir.ModelDef, f: ir.FuncDef, name: str, extra: list[cst.Param],
                scope: set[str] | None = None) -> cst.FunctionDef:
         """A model's forward as a method: `self` first, members and hyperparameters read through `self`."""
-        saved = self.model_scope
+        saved, saved_anchor = self.model_scope, self.device_anchor
         self.model_scope = scope if scope is not None else {hp.name for hp in m.hparams} | {mm.name for mm in m.members}
+        self.device_anchor = device_anchor(f)
         try:
             fn = self.funcdef(f)
         finally:
-            self.model_scope = saved
+            self.model_scope, self.device_anchor = saved, saved_anchor
         params = [cst.Param(cst.Name("self")), *fn.params.params, *extra]
         fn = fn.with_changes(name=cst.Name(name), params=cst.Parameters(params))
         c = f.comments  # a method's body may be rebuilt (flax puts the members first): its comments all go above it

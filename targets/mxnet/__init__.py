@@ -1,10 +1,17 @@
 """MXNet (1.9, numpy interface): `np`/`npx` with `npx.set_np()`, `attach_grad` + `autograd.record()`."""
 from d2lc.emit.dtypes import dtype_names
-from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from pathlib import Path
+
+from d2lc.emit.backend import Backend, CreationDevice, Environment, HarnessAdapter, Layouts
 
 from .emitter import MXNetEmitter
 from .members import MEMBER_NAMES
 from .ops import CAST_OPERANDS, OPS, natural_dtype
+
+# The device: try_gpu() picks it in the notebooks, and the harness's --device=gpu setup runs the same helper.
+TRY_GPU = (Path(__file__).parent / "snippets" / "try_gpu.py").read_text(encoding="utf-8")
+CREATION = frozenset({*(f"np.{f}" for f in ("array", "arange", "zeros", "ones", "full", "linspace", "eye")),
+                      *(f"np.random.{f}" for f in ("normal", "uniform", "randint"))})
 
 backend = Backend(
     name="mxnet",
@@ -12,7 +19,7 @@ backend = Backend(
     aliases=("mx",),
     ops=OPS,
     dtypes=dtype_names("np", bool_name="bool_"),
-    imports={"gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
+    imports={"gzip": "import gzip", "hashlib": "import hashlib", "mx": "import mxnet as mx", "os": "import os",
              "re": "import re", "pathlib": "import pathlib", "urllib": "import urllib.request",
              "numpy": "import numpy",
              "np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd",
@@ -23,7 +30,7 @@ backend = Backend(
     environment=Environment("mxnet", "envs/mxnet.txt", ("mxnet",)),
     harness=HarnessAdapter(
         setup="import mxnet as mx\nfrom mxnet import np, npx\nnpx.set_np()\n"
-              "CTX = mx.gpu() if DEVICE == 'gpu' else mx.cpu()",
+              + TRY_GPU + "CTX = try_gpu() if DEVICE == 'gpu' else mx.cpu()",
         to_native="np.array(a, dtype=a.dtype, ctx=CTX)",
         to_numpy="t.asnumpy()",
     ),
@@ -31,4 +38,5 @@ backend = Backend(
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
     numpy_of="{x}.asnumpy()",
+    creation_device=CreationDevice("ctx", "ctx", CREATION),
 )

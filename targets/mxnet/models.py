@@ -29,6 +29,10 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"num_layers": "num_layers", "layout": "='NTC'", "bidirectional": "bidirectional",
                                                            "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
               "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
+# The comment above a train(...) with Adam: what the epsilon is (docs/dsl.md: Keras' and gluon's Adam add it to
+# sqrt(v) before the bias correction, PyTorch's after; this value is PyTorch's 1e-8 at the first step, a smaller
+# one later, which changes an update only where sqrt(v_hat) is within a few orders of 1e-8).
+ADAM_EPSILON = "# epsilon: PyTorch's 1e-8, scaled to the first step's bias correction (gluon adds it before the correction)"
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 
 
@@ -169,13 +173,16 @@ class MXNetModels:
         wd = c.args.get("weight_decay")
         if wd is not None and not is_zero(wd):
             items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
-        if c.kind == "Adam":  # gluon adds epsilon before v's bias correction and has no option to move it: PyTorch's
-            # 1e-8 at step 1, a smaller one later, which matters only for gradients near 1e-8 (see the Keras emitter)
+        if c.kind == "Adam":  # gluon adds epsilon before v's bias correction and has no option to move it (ADAM_EPSILON)
             items.append(cst.DictElement(cst.SimpleString("'epsilon'"), cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5")))
         return cst.Dict(items)
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        return expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
+        self.helper("try_gpu", (SNIPPETS / "try_gpu.py").read_text(encoding="utf-8"))
+        code = expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
+        if t.optimizer.kind == "Adam":
+            code[0] = code[0].with_changes(leading_lines=[*code[0].leading_lines, cst.EmptyLine(comment=cst.Comment(ADAM_EPSILON))])
+        return code
 
 
 def _needs_initialize(v: ir.Expr) -> bool:

@@ -1,10 +1,17 @@
 """PyTorch: eager tensors, `requires_grad_` + `backward()`, channels-first, (out, in) weights."""
 from d2lc.emit.dtypes import dtype_names
-from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
+from pathlib import Path
+
+from d2lc.emit.backend import Backend, CreationDevice, Environment, HarnessAdapter, Layouts
 
 from .emitter import PyTorchEmitter
 from .members import MEMBER_NAMES
 from .ops import OPS, natural_dtype
+
+# The device: try_gpu() picks it in the notebooks, and the harness's --device=gpu setup runs the same helper.
+TRY_GPU = (Path(__file__).parent / "snippets" / "try_gpu.py").read_text(encoding="utf-8")
+CREATION = frozenset(f"torch.{f}" for f in ("tensor", "arange", "zeros", "ones", "full", "linspace", "eye", "empty",
+                                             "normal", "rand", "randn", "randint"))
 
 backend = Backend(
     name="pytorch",
@@ -24,7 +31,7 @@ backend = Backend(
         setup="import torch\n"
               "torch.backends.cuda.matmul.allow_tf32 = False\n"
               "torch.backends.cudnn.allow_tf32 = False\n"
-              "DEV = 'cuda' if DEVICE == 'gpu' else 'cpu'",
+              + TRY_GPU + "DEV = try_gpu() if DEVICE == 'gpu' else torch.device('cpu')",
         to_native="torch.from_numpy(a).to(DEV)",
         to_numpy="t.detach().cpu().numpy()",
     ),
@@ -32,4 +39,5 @@ backend = Backend(
     cast_operands=frozenset({"mean", "var", "norm"}),
     natural_dtype=natural_dtype,
     numpy_of="{x}.detach().numpy()",
+    creation_device=CreationDevice("device", "device", CREATION),
 )

@@ -157,6 +157,7 @@ class PyTorchModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        self.helper("try_gpu", (SNIPPETS / "try_gpu.py").read_text(encoding="utf-8"))
         return expression_statement(train_call(self, t, SNIPPETS))
 
 

@@ -29,6 +29,11 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),
               "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"}),  # Keras' default is 1e-3
               "GroupNorm": LayerRow(K + "GroupNormalization", (), {"groups": "!num_groups", "epsilon": "!eps"})}  # channels last
+# The comment above a train(...) with Adam. Keras adds epsilon to sqrt(v) before v's bias correction, PyTorch after
+# it, and no Keras option moves it: this value is PyTorch's 1e-8 at step 1; at step t Keras' is
+# sqrt((1 - 0.999) / (1 - 0.999 ** t)) of it, which changes an update only where sqrt(v_hat) is within a few orders
+# of 1e-8 (docs/dsl.md).
+ADAM_EPSILON = "# epsilon: PyTorch's 1e-8, scaled to the first step's bias correction (Keras adds it before the correction)"
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
           "squared_loss": "tf.keras.losses.MeanSquaredError()"}
 
@@ -164,16 +169,16 @@ class TensorFlowModels:
             return call("tf.keras.optimizers.SGD", learning_rate=self.expr(c.args["lr"]),
                         weight_decay=self.expr(wd) if wd is not None and not is_zero(wd) else None)
         if c.kind == "Adam":
-            lr = c.args.get("lr")
-            # Keras adds epsilon to sqrt(v) before v's bias correction, PyTorch after it, and no Keras option moves
-            # it: this value is PyTorch's 1e-8 at step 1; at step t Keras' is sqrt((1 - 0.999) / (1 - 0.999 ** t))
-            # of it, which changes an update only where sqrt(v_hat) is within a few orders of 1e-8 (docs/dsl.md).
+            lr = c.args.get("lr")  # epsilon: see ADAM_EPSILON
             return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None,
                         epsilon=cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5"))
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        return expression_statement(train_call(self, t, SNIPPETS))
+        code = expression_statement(train_call(self, t, SNIPPETS))
+        if t.optimizer.kind == "Adam":
+            code[0] = code[0].with_changes(leading_lines=[*code[0].leading_lines, cst.EmptyLine(comment=cst.Comment(ADAM_EPSILON))])
+        return code
 
 
 def _train_dependent(v) -> bool:

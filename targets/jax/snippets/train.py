@@ -6,10 +6,11 @@ def flatten_steps(y_hat, y):
 
 
 def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
-    """Minibatch training with a jitted step and per-epoch validation; returns the trained variables."""
+    """Minibatch training with a jitted step on full batches and per-epoch validation; returns the trained variables."""
     train_batches, val_batches = data
     key, init_key = jax.random.split(jax.random.key(seed))
-    variables = net.init(init_key, next(iter(train_batches()))[0], training=False)
+    first = next(iter(train_batches()))[0]
+    variables = net.init(init_key, first, training=False)
     params, batch_stats = variables["params"], variables.get("batch_stats", {})
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
@@ -35,6 +36,8 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
     for epoch in range(num_epochs):
         total, count = 0.0, 0
         for X, y in train_batches():
+            if len(X) < len(first):  # the last, partial batch is dropped: train_step compiles for one shape only
+                continue
             key, dropout_key = jax.random.split(key)
             params, batch_stats, opt_state, loss = train_step(params, batch_stats, opt_state, X, y, dropout_key)
             total += loss * y.size

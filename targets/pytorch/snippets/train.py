@@ -6,16 +6,19 @@ def flatten_steps(y_hat, y):
 
 
 def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
-    """Minibatch training with per-epoch validation; returns the history and plots it."""
+    """Minibatch training on try_gpu() with per-epoch validation; returns the history and plots it."""
     train_iter, val_iter = data
+    device = try_gpu()
+    net.to(device)
     with torch.no_grad():  # run one batch so lazy layers know their input sizes
-        net(next(iter(train_iter))[0])
+        net(next(iter(train_iter))[0].to(device))
     optimizer = make_optimizer(net.parameters())
     history = {"train loss": [], "val loss": [], "val acc": []}
     for epoch in range(num_epochs):
         net.train()
         total, count = 0.0, 0
         for X, y in train_iter:
+            X, y = X.to(device), y.to(device)
             loss = loss_fn(*flatten_steps(net(X), y))
             optimizer.zero_grad()
             loss.backward()
@@ -29,6 +32,7 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
         total, correct, count = 0.0, 0, 0
         with torch.no_grad():
             for X, y in val_iter:
+                X, y = X.to(device), y.to(device)
                 y_hat, y = flatten_steps(net(X), y)
                 total += loss_fn(y_hat, y) * len(y)
                 if not y.is_floating_point():
@@ -38,5 +42,6 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
         if not y.is_floating_point():  # a classifier: its accuracy, 0 included
             history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
+    net.cpu()  # back where the notebook's other tensors are
     plot_history(history)
     return history

@@ -15,12 +15,18 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         with tf.GradientTape() as tape:
             y_hat, labels = flatten_steps(net(X, training=True), y)
             loss = loss_fn(labels, y_hat)
-        # dense gradients: Keras Adam squares an embedding's sparse gradient row by row, miscounting repeated tokens
+        # dense, as Keras Adam would miscount a token repeated in an embedding's sparse gradient
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, net.trainable_variables)]
         if clip is not None:
             grads, _ = tf.clip_by_global_norm(grads, clip)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
         return loss
+
+    @tf.function
+    def eval_step(X, y):
+        y_hat, labels = flatten_steps(net(X, training=False), y)
+        right = tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == labels, tf.int32)) if labels.dtype.is_integer else 0
+        return loss_fn(labels, y_hat), right, tf.shape(labels)[0]
 
     for epoch in range(num_epochs):
         total, count = 0.0, 0
@@ -31,11 +37,11 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         history["train loss"].append(float(total) / count)
         total, correct, count = 0.0, 0, 0
         for X, y in val_ds:
-            y_hat, y = flatten_steps(net(X, training=False), y)
-            total += loss_fn(y, y_hat) * len(y)
-            if y.dtype.is_integer:
-                correct += tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == y, tf.int32))
-            count += len(y)
+            loss, right, n = eval_step(X, y)
+            total += loss * tf.cast(n, loss.dtype)
+            correct += right
+            count += n
+        count = int(count)
         history["val loss"].append(float(total) / count)
         if y.dtype.is_integer:  # a classifier: its accuracy, 0 included
             history["val acc"].append(int(correct) / count)
