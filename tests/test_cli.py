@@ -280,7 +280,7 @@ def noisy(X: f32[n]) -> f32[n]:
     return X + normal(X.shape)
 
 model Padded():
-    pool = MaxPool2d(3, stride=1, padding=1)
+    pool = MaxPool2d(3, stride=2, padding=1)
     def forward(X: f32[n, 1, 8, 8]):
         return pool(X)
 ```

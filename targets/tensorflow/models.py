@@ -92,10 +92,11 @@ class TensorFlowModels:
         p = p or 0
         padding = "valid"
         pre: list[cst.BaseExpression] = []
-        if p and layer.kind == "MaxPool2d":
-            what = "padding that is not a literal 0" if p == "dynamic" else "padding"
+        same = isinstance(p, int) and isinstance(k, int) and s == 1 and 2 * p == k - 1  # "same" pads p on each side
+        if p and layer.kind == "MaxPool2d" and not same:  # Keras' "same" max pooling ignores its padding, like -inf
+            what = "padding that is not a literal 0" if p == "dynamic" else "padding other than (kernel - 1) // 2 with stride 1"
             self.unsupported_construct(layer.loc, f"MaxPool2d with {what} (Keras pads with zeros, not -inf)")
-        if p and isinstance(k, int) and s == 1 and 2 * p == k - 1 and layer.kind == "Conv2d":
+        if p and same and layer.kind != "AvgPool2d":  # an average would count the padding: ZeroPadding2D below
             padding = "same"
         elif p:
             pre.append(call(K + "ZeroPadding2D", self.expr(layer.args["padding"])))
@@ -108,7 +109,8 @@ class TensorFlowModels:
         else:
             name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"
             stride = layer.args.get("stride")
-            fn = call(K + name, pool_size=self.expr(layer.args["kernel"]), strides=self.expr(stride) if stride is not None else self.expr(layer.args["kernel"]))
+            fn = call(K + name, pool_size=self.expr(layer.args["kernel"]), strides=self.expr(stride) if stride is not None else self.expr(layer.args["kernel"]),
+                      padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
         del kw
         return pre + [fn]
 
