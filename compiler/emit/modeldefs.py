@@ -11,6 +11,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.core.layers import LAYERS
+from d2lc.core.types import SeqType
 from d2lc.core.diagnostics import Diagnostic, Loc
 from d2lc.emit.comments import leading, with_comments
 from d2lc.emit.devices import device_anchor
@@ -97,6 +98,13 @@ class ModelEmission:
         """Whether `e` names a layer list member of the model being emitted (`blocks` in Sequential(*blocks))."""
         member = self.model_member(e.name) if isinstance(e, ir.Var) else None
         return member is not None and isinstance(member.value, ir.LayerList)
+
+    def may_be_empty(self, children: list[ir.Expr]) -> bool:
+        """Whether a Sequential of these children holds only layer lists that a hyperparameter count of 0 leaves empty
+        (Keras and flax refuse to call an empty Sequential; the others pass their input through)."""
+        members = [self.model_member(c.name) if isinstance(c, ir.Var) else None for c in children]
+        return bool(members) and all(m is not None and isinstance(m.value, ir.LayerList) and _may_be_empty(m.value.steps)
+                                     for m in members)
 
     def sequence_args(self, children: list[ir.Expr], item=None) -> list[cst.Arg]:
         """Sequential's arguments: one per layer, `*blocks` for a layer list."""
@@ -189,3 +197,22 @@ class ModelEmission:
                 return any(visit(m.value, seen | {v.model}) for m in models[v.model].members)
             return False
         return visit(value, frozenset())
+
+
+def _may_be_empty(steps: list[ir.LayerAppend | ir.LayerLoop]) -> bool:
+    """No append outside loops, and no loop known to run (a literal count, or a tuple hyperparameter's fixed length)."""
+    for st in steps:
+        if isinstance(st, ir.LayerAppend):
+            return False
+        t = getattr(st.iter, "type", None)
+        passes = len(t.items) if isinstance(st.iter, ir.Var) and isinstance(t, SeqType) else _range_len(st.iter)
+        if passes and not _may_be_empty(st.body):
+            return False
+    return True
+
+
+def _range_len(rng: ir.Expr) -> int | None:
+    args = {k: ir.static_value(v) for k, v in getattr(rng, "args", {}).items()}
+    if not args or not all(isinstance(v, int) for v in args.values()):
+        return None
+    return len(range(args.get("start", 0), args["stop"], args.get("step", 1)) if "start" in args else range(args["stop"]))

@@ -48,8 +48,12 @@ class JaxModels:
         a = layer.args
         if k == "Sequential":
             if len(layer.children) == 1 and self.is_layer_list(layer.children[0]):
-                return call("nn.Sequential", self.expr(layer.children[0]))
-            return call("nn.Sequential", cst.List(self.sequence_elements(layer.children, self._in_sequence)))
+                layers = self.expr(layer.children[0])
+            else:
+                layers = cst.List(self.sequence_elements(layer.children, self._in_sequence))
+            if self.may_be_empty(layer.children):  # flax refuses an empty Sequential: the identity instead
+                layers = cst.BooleanOperation(layers, cst.Or(), cst.parse_expression("[lambda x: x]"))
+            return call("nn.Sequential", layers)
         if k in ACTIVATIONS:
             return cst.parse_expression(ACTIVATIONS[k])
         if k == "Flatten":

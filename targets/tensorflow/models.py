@@ -54,6 +54,9 @@ class TensorFlowModels:
         if not isinstance(layer, ir.Layer):
             return [self.expr(layer)]
         if layer.kind == "Sequential":
+            if self.may_be_empty(layer.children):  # Keras cannot build an empty Sequential: the identity instead
+                items = self.expr(layer.children[0]) if len(layer.children) == 1 else cst.List(self.sequence_elements(layer.children))
+                return [call("tf.keras.Sequential", cst.BooleanOperation(items, cst.Or(), cst.parse_expression(f"[{K}Identity()]")))]
             if len(layer.children) == 1 and self.is_layer_list(layer.children[0]):
                 return [call("tf.keras.Sequential", self.expr(layer.children[0]))]
             return [call("tf.keras.Sequential", cst.List([
