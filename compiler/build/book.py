@@ -42,6 +42,7 @@ class LibraryOptions:
 
     name: str = "d2lbook"  # the import name (`from d2lbook import torch as d2l`) and the distribution name
     version: str = "0.1.0"
+    output: str = "build/library"  # the package, its pyproject.toml and wheel (`d2lc library`)
 
     @property
     def requirement(self) -> str:
@@ -112,7 +113,7 @@ def load(root: Path) -> Book:
     if unknown:
         raise BookConfigError(f"{file}: unknown section(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     mathjax = site.get("mathjax", SiteOptions.mathjax)
-    library = LibraryOptions(**{k: str(v) for k, v in data.get("library", {}).items() if k in ("name", "version")})
+    library = LibraryOptions(**{k: str(v) for k, v in data.get("library", {}).items() if k in ("name", "version", "output")})
     if not library.name.isidentifier():
         raise BookConfigError(f"{file}: [library] name {library.name!r} is not a Python module name (e.g. \"d2lbook\")")
     return Book(

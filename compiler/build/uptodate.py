@@ -111,9 +111,10 @@ def inputs_digest(book: Book, options: Options) -> str:
 
 
 def outputs_digest(book: Book) -> str:
-    """A digest of the stat signatures of every file the build leaves: notebooks, executed copies, the site."""
+    """A digest of the stat signatures of every file the build leaves: notebooks, the library, executed copies,
+    the site."""
     h = hashlib.sha256()
-    for rel in (book.output, book.execute.output, book.site.output):
+    for rel in (book.output, book.library.output, book.execute.output, book.site.output):
         _hash_signatures(h, book.path(rel))
     return h.hexdigest()
 

@@ -88,6 +88,7 @@ def cmd_build(args, parser) -> int:
     if written is None:
         return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
+    _library(book, backends, quiet)
     _say(f"d2lc: {len(good)} of {len(chapters)} chapters built for {len(backends)} targets in "
          f"{time.perf_counter() - t0:.1f} s ({result.from_cache} notebooks unchanged, from the compile cache; "
          f"{len(written)} rewritten)", quiet)
@@ -95,7 +96,8 @@ def cmd_build(args, parser) -> int:
         _say("d2lc: broken chapters (kept their previous notebooks):\n" + "\n".join(f"  {b}" for b in sorted(broken)))
 
     executed_dir = book.path(book.execute.output)
-    summary = [f"d2lc: kept {len(good)} chapters for {len(backends)} targets in {book.output}/"]
+    summary = [f"d2lc: kept {len(good)} chapters for {len(backends)} targets in {book.output}/",
+               f"d2lc: kept the helper library in {book.library.output}/"]
     if args.execute:
         status = max(status, _execute(book, backends, good, args))
         summary.append(f"d2lc: kept the executed copies in {book.execute.output}/")
@@ -105,6 +107,26 @@ def cmd_build(args, parser) -> int:
     if status == EXIT_OK:
         stamp.record("\n".join(summary))
     return status
+
+
+def _library(book: Book, backends, quiet: bool) -> None:
+    """Write the helper library (package, pyproject.toml, wheel) to [library] output; unchanged files stay as they are."""
+    from d2lc.build.library import write_library
+    out = book.path(book.library.output)
+    written = write_library(book, backends, out)
+    n = len(written)
+    _say(f"d2lc: library {book.library.name} ({len(backends)} module{'s' * (len(backends) != 1)}) in "
+         f"{book.library.output}/: {n} file{'s' * (n != 1)} rewritten", quiet)
+
+
+def cmd_library(args, parser) -> int:
+    try:
+        book = _book(args)
+    except BookConfigError as exc:
+        print(f"d2lc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _library(book, _targets(book), args.quiet)
+    return EXIT_OK
 
 
 def _execute(book: Book, backends, chapters, args) -> int:
@@ -202,6 +224,11 @@ def cmd_serve(args, parser) -> int:
 
 
 def add_book_parsers(sub) -> None:
+    helptext = "write the book's helper library from book.toml: one module per target, pyproject.toml, a wheel"
+    p = sub.add_parser("library", help=helptext, description=helptext)
+    p.add_argument("--book", help="the book's root (default: the nearest book.toml at or above the cwd)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_library)
     for name, helptext in (("build", "build the book from book.toml: notebooks, executed copies (--execute), the site"),
                            ("serve", "build, serve the site on 127.0.0.1 and rebuild on change")):
         p = sub.add_parser(name, help=helptext, description=helptext)
