@@ -216,3 +216,23 @@ def test_a_model_made_in_the_train_call_is_initialised_on_mxnet(tmp_path):
         print("trained")
     """, tmp_path)
     assert {t: out.splitlines()[-1] for t, out in printed.items()} == {t: "trained" for t in printed}
+
+
+def test_a_creation_op_sized_by_an_unannotated_hyperparameter_in_forward(tmp_path):
+    """`arange(h)` / `zeros((n, h))` in a forward, with `h=4` unannotated: typed by the default (an int), so it
+    compiles and agrees everywhere (it was an internal error: the hyperparameter was untyped)."""
+    agree("""
+        model Tiny(vocab_size=5, h=4):
+            W = param((vocab_size, h), init=constant(0.5))
+            def forward(X: i64[b, t]):
+                inputs = (X.unsqueeze(-1) == arange(vocab_size)).astype(f32)
+                H = zeros((X.shape[0], h)) + 1.0
+                return inputs @ W + H.sum()
+        net = Tiny()
+        Y = net(tensor([[1, 2, 7]]))
+        print(Y.shape[0], Y.shape[1], Y.shape[2])
+        print(float(Y[0, 0, 0]), float(Y[0, 2, 3]))
+    """, tmp_path, """
+        1 3 4
+        4.5 4.0
+    """)

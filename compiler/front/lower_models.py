@@ -261,7 +261,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
     for p in s.params:
         lw.reserved_word(p.name, p.loc)
         default = lw.expr(p.default) if p.default is not None else None
-        ptype = lw.ann_type(p.ann, default) if p.ann else ANY
+        ptype = lw.ann_type(p.ann, default) if p.ann else _default_type(default)
         hparams.append(ir.Param(p.name, ptype, default, p.loc))
         mscope.symbols[p.name] = Symbol(ptype)
     members: list[ir.Member] = []
@@ -383,6 +383,12 @@ def lower_apply(lw: LowererBase, e: A.Call, sym_type: Type, name: str, layer: ir
     if lw.current_model is not None and any(m.name == name for m in lw.current_model.members):
         return ir.ApplyLayer(result, e.loc, name, args)
     return ir.CallModel(result, e.loc, ir.Var(sym_type, e.func.loc, name), args)
+
+
+def _default_type(default: ir.Expr | None) -> Type:
+    """An unannotated hyperparameter is typed by its default when that is a number (`h=4` is an int)."""
+    t = default.type if default is not None else ANY
+    return t if isinstance(t, ScalarType) and t.kind in ("int", "float", "bool") else ANY
 
 
 def probe_forward(lw: LowererBase, name: str, args: list[ir.Expr], loc) -> Type | None:
