@@ -8,10 +8,14 @@ book:
 	@scripts/envs.sh
 	.venv/bin/d2lc build --execute --small --jobs 2
 
+# The test files run on two pytest-xdist workers (D2LC_TEST_JOBS=N for another count, 0 for one process), a
+# whole file per worker (--dist loadfile) so each module's fixtures (harness sessions, warm runners) start once.
 test:
 	@scripts/envs.sh
 	@scripts/browser.sh
-	@TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m pytest tests; rc=$$?; \
+	@jobs=$${D2LC_TEST_JOBS:-2}; \
+	  if [ "$$jobs" != 0 ] && .venv/bin/python -c "import xdist" 2>/dev/null; then par="-n $$jobs --dist loadfile"; fi; \
+	  TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m pytest tests $$par; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 envs:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from pathlib import Path
 
 from d2lc.emit.backend import get_backend
 from d2lc.build.checked import compile_chapter
@@ -31,3 +33,58 @@ def available_backends(names: list[str]) -> list:
         if python is not None and framework_available(str(python), b.environment.packages):
             out.append(b)
     return out
+
+
+def notebook_code(text: str) -> str:
+    """The code cells of a notebook (its JSON text), joined into one script."""
+    import json
+    cells = json.loads(text)["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+@dataclass
+class TargetRun:
+    """One target's run of a compiled chapter: its folder, what it printed, and its error (empty when it ran)."""
+    work: Path
+    stdout: str
+    error: str
+
+
+def run_on_every_target(dsl: str, tmp_path: Path, epilogue: str = "", cwd: Path | None = None,
+                        timeout: float = 300) -> dict[str, TargetRun]:
+    """Compile the DSL cell(s) `dsl` for every target whose framework is installed and run each notebook (plus
+    `epilogue`) from tmp_path/TARGET/case.py, in that folder (or in `cwd`), every target at once in its own warm
+    runner (tests/nbrunner.py; a module closes them with `close_all`). Skips the test when no framework is installed."""
+    import pytest
+    from concurrent.futures import ThreadPoolExecutor
+    from d2lc.build.compile import build
+    from d2lc.build.envs import framework_available, python_for
+    from d2lc.emit.backend import target_names
+    from nbrunner import runner_for
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    src = tmp_path / "case.md"
+    src.write_text(chapter(dsl), encoding="utf-8")
+    result = build([src], [get_backend(n) for n in target_names()], tmp_path / "out", jobs=1)
+    assert not result.errors, result.errors
+    scripts = {}
+    for path, text in sorted(result.outputs.items()):
+        backend = get_backend(path.relative_to(tmp_path / "out").parts[0])
+        python = python_for(backend)
+        if python is None or not framework_available(str(python), backend.environment.packages):
+            continue
+        work = tmp_path / backend.name
+        work.mkdir()
+        script = work / "case.py"
+        script.write_text(notebook_code(text) + ("\n" + epilogue if epilogue else ""), encoding="utf-8")
+        scripts[backend.name] = (runner_for(str(python), backend.name), script)
+    if not scripts:
+        pytest.skip("no target's framework is installed")
+
+    def run(target: str) -> TargetRun:
+        runner, script = scripts[target]
+        ok, error = runner.run(str(script), str(cwd or script.parent), timeout=timeout)
+        return TargetRun(script.parent, runner.last_stdout, "" if ok else error or "failed")
+
+    with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+        return dict(zip(scripts, pool.map(run, scripts)))

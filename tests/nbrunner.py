@@ -74,15 +74,17 @@ class NotebookRunner:
             self.proc = None
 
 
-_RUNNERS: dict[str, NotebookRunner] = {}
+_RUNNERS: dict[str, NotebookRunner] = {}  # by python|target
 
 
-def runner_for(python: str) -> NotebookRunner:
-    if python not in _RUNNERS:
+def runner_for(python: str, target: str = "") -> NotebookRunner:
+    """The warm runner of `python`; one per `target` when given, so targets sharing an environment run in parallel."""
+    key = f"{python}|{target}"
+    if key not in _RUNNERS:
         # the tests run on synthetic stand-ins (build/sampledata.py), which the data hub would not verify
         env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", "D2LBOOK_VERIFY": "0"}
-        _RUNNERS[python] = NotebookRunner(python, env)
-    return _RUNNERS[python]
+        _RUNNERS[key] = NotebookRunner(python, env)
+    return _RUNNERS[key]
 
 
 def close_all() -> None:

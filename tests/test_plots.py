@@ -17,8 +17,7 @@ import pytest
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.build.compile import build
 from d2lc.build.envs import framework_available, python_for
-from helpers import chapter, emit
-from test_soundness import notebook_code
+from helpers import chapter, emit, run_on_every_target
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -51,33 +50,14 @@ open("figures.json", "w").write(_json.dumps(_figures))
 
 def draw_everywhere(dsl: str, tmp_path: Path) -> dict[str, list]:
     """Compile `dsl` for every target, run each notebook headless; target -> the figures it drew."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    src = tmp_path / "case.md"
-    src.write_text(chapter(dsl), encoding="utf-8")
-    result = build([src], [get_backend(n) for n in target_names()], tmp_path / "out", jobs=1)
-    assert not result.errors, result.errors
-    from nbrunner import runner_for
-    drawn, failures = {}, []
-    for path, text in sorted(result.outputs.items()):
-        backend = get_backend(path.relative_to(tmp_path / "out").parts[0])
-        python = python_for(backend)
-        if python is None or not framework_available(str(python), backend.environment.packages):
-            continue
-        work = tmp_path / backend.name
-        work.mkdir()
-        script = work / "case.py"
-        script.write_text(notebook_code(text) + "\n" + DUMP, encoding="utf-8")
-        runner = runner_for(str(python))
-        ok, error = runner.run(str(script), str(work), timeout=300)
-        if not ok:
-            failures.append(f"{backend.name}:\n{error}")
-            continue
-        figures = json.loads((work / "figures.json").read_text())
-        assert all((work / f"figure_{i}.png").read_bytes()[:4] == b"\x89PNG" for i in range(len(figures))), backend.name
-        drawn[backend.name] = figures
+    runs = run_on_every_target(dsl, tmp_path, epilogue=DUMP)
+    failures = [f"{target}:\n{run.error}" for target, run in runs.items() if run.error]
     assert not failures, "\n".join(failures)
-    if not drawn:
-        pytest.skip("no target's framework is installed")
+    drawn = {}
+    for target, run in runs.items():
+        figures = json.loads((run.work / "figures.json").read_text())
+        assert all((run.work / f"figure_{i}.png").read_bytes()[:4] == b"\x89PNG" for i in range(len(figures))), target
+        drawn[target] = figures
     return drawn
 
 

@@ -5,16 +5,13 @@ must print the same lines. Cases that must be rejected check the compile error a
 """
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from d2lc.emit.backend import get_backend, target_names
-from d2lc.build.compile import build
-from d2lc.build.envs import framework_available, python_for
-from helpers import chapter
+from d2lc.emit.backend import target_names
+from helpers import chapter, notebook_code, run_on_every_target  # noqa: F401 (notebook_code: re-exported)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,35 +21,12 @@ def _close_runners():
     close_all()
 
 
-def notebook_code(text: str) -> str:
-    cells = json.loads(text)["cells"]
-    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-
-
 def run_everywhere(dsl: str, tmp_path: Path) -> dict[str, str]:
-    """Compile `dsl` for every target and run each notebook; target -> what it printed. Fails on any error."""
-    src = tmp_path / "case.md"
-    src.write_text(chapter(dsl), encoding="utf-8")
-    result = build([src], [get_backend(n) for n in target_names()], tmp_path / "out", jobs=1)
-    assert not result.errors, result.errors
-    from nbrunner import runner_for
-    printed, failures = {}, []
-    for path, text in sorted(result.outputs.items()):
-        backend = get_backend(path.relative_to(tmp_path / "out").parts[0])
-        python = python_for(backend)
-        if python is None or not framework_available(str(python), backend.environment.packages):
-            continue
-        script = tmp_path / f"case_{backend.name}.py"
-        script.write_text(notebook_code(text), encoding="utf-8")
-        runner = runner_for(str(python))
-        ok, error = runner.run(str(script), str(tmp_path), timeout=300)
-        if not ok:
-            failures.append(f"{backend.name}:\n{error}")
-        printed[backend.name] = runner.last_stdout
+    """Compile `dsl` for every target and run each notebook in tmp_path; target -> what it printed. Fails on any error."""
+    runs = run_on_every_target(dsl, tmp_path, cwd=tmp_path)
+    failures = [f"{target}:\n{run.error}" for target, run in runs.items() if run.error]
     assert not failures, "\n".join(failures)
-    if not printed:
-        pytest.skip("no target's framework is installed")
-    return printed
+    return {target: run.stdout for target, run in runs.items()}
 
 
 def agree(dsl: str, tmp_path: Path, expected: str) -> None:
