@@ -36,8 +36,9 @@ model Counts(vocab_size: int = 5, h: int = 3):
 
 def _code(nb: Path) -> str:
     cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells
-                     if c["cell_type"] == "code" and not "".join(c["source"]).lstrip().startswith(("!", "%")))
+    from IPython.core.inputtransformer2 import TransformerManager  # `%pip` in the install cell, as Jupyter reads it
+
+    return "\n".join(TransformerManager().transform_cell("".join(c["source"])) for c in cells if c["cell_type"] == "code")
 
 
 def _dotted(e: ast.expr) -> str:
