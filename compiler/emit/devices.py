@@ -13,6 +13,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.types import TensorType
 from d2lc.emit.backend import CreationDevice
+from d2lc.emit.fmt import dotted_name
 
 
 def device_anchor(f: ir.FuncDef) -> str | None:
@@ -30,21 +31,13 @@ def _bound(s: ir.Stmt) -> set[str]:
     return set(getattr(s, "names", ()) or ())
 
 
-def _dotted(e: cst.BaseExpression) -> str | None:
-    if isinstance(e, cst.Name):
-        return e.value
-    if isinstance(e, cst.Attribute):
-        head = _dotted(e.value)
-        return f"{head}.{e.attr.value}" if head is not None else None
-    return None
-
 
 class _OnDevice(cst.CSTTransformer):
     def __init__(self, spec: CreationDevice, anchor: str):
         self.spec, self.anchor = spec, anchor
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        if _dotted(updated.func) not in self.spec.functions:
+        if dotted_name(updated.func) not in self.spec.functions:
             return updated
         if any(a.keyword is not None and a.keyword.value == self.spec.keyword for a in updated.args):
             return updated

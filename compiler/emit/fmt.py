@@ -154,6 +154,16 @@ def compare(left: cst.BaseExpression, targets: list[cst.ComparisonTarget]) -> cs
     return cst.Comparison(left, targets)
 
 
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """`torch.nn.Conv2d` for a Name/Attribute chain, None for anything else (a call, a subscript)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = dotted_name(node.value)
+        return f"{inner}.{node.attr.value}" if inner is not None else None
+    return None
+
+
 def attr(value: cst.BaseExpression, name: cst.Name) -> cst.Attribute:
     if precedence(value) < ATOM or isinstance(value, (cst.Integer, cst.Float)):
         value = _paren(value)

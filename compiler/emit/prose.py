@@ -18,6 +18,7 @@ from d2lc.core.layers import LAYERS
 from d2lc.core.ops import REQUIRED, SPECS
 from d2lc.core.types import BOOL, FLOAT, INT, DType, SeqType, TensorType
 from d2lc.emit import rules
+from d2lc.emit.fmt import dotted_name
 
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
@@ -49,14 +50,6 @@ def spelling(backend: "Backend", role: str, name: str) -> str:
     return _SPELT[key]
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr.value}" if inner is not None else None
-    return None
-
 
 def _library_names(nodes: list[cst.CSTNode], roots: set[str]) -> list[str]:
     """The dotted names of the framework's API (rooted at an import of the backend) in `nodes`, in order."""
@@ -64,7 +57,7 @@ def _library_names(nodes: list[cst.CSTNode], roots: set[str]) -> list[str]:
 
     class Names(cst.CSTVisitor):
         def visit_Attribute(self, node: cst.Attribute) -> bool:
-            name = _dotted(node)
+            name = dotted_name(node)
             if name is not None and name.split(".")[0] in roots:
                 found.append(name)
                 return False
