@@ -134,7 +134,7 @@ MUTANTS = [
     m("mxnet-where-swapped", MX + "ops.py", 'call("np.where", em.arg(node, "cond"), branch("x", y), branch("y", x))',
       'call("np.where", em.arg(node, "cond"), branch("y", x), branch("x", y))', LOGIC + " " + COMP, "mxnet"),
     m("mxnet-floordiv-ceil", MX + "ops.py", 'out = call("np.floor", quotient)', 'out = call("np.ceil", quotient)', ELEM, "mxnet"),
-    m("mxnet-bn-momentum", MX + "models.py", 'if m is not None else cst.Float("0.9")', 'if m is not None else cst.Float("0.1")',
+    m("mxnet-bn-momentum", MX + "models.py", 'self.expr(m)) if keep else None,', 'self.expr(m)) if keep else cst.Float("0.1"),',
       MODELS, "mxnet", True),
     m("mxnet-dense-flattens", MX + "models.py", 'cst.Arg(cst.Name("False"), keyword=cst.Name("flatten")',
       'cst.Arg(cst.Name("True"), keyword=cst.Name("flatten")', MODELS, "mxnet", True),
