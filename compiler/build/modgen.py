@@ -104,9 +104,10 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
         if hasattr(em, "hyperparams"):
             value = cst.Tuple([cst.Element(value), cst.Element(em.hyperparams(opt))])
         optimizers.append(em.assign(name, value))
-    mdef = next(s for s in module.stmts() if isinstance(s, ir.ModelDef) and s.name == model)
-    order = [m.name for m in mdef.members if isinstance(m.value, ir.ParamDecl)]
-    optimizers.append(em.assign("D2LC_PARAM_ORDER", cst.List([cst.Element(cst.SimpleString(repr(n))) for n in order])))
+    # every model's own param(...) names in declaration order, by class: a model nested in another lists its own
+    orders = {s.name: [m.name for m in s.members if isinstance(m.value, ir.ParamDecl)]
+              for s in module.stmts() if isinstance(s, ir.ModelDef)}
+    optimizers.append(em.assign("D2LC_PARAM_ORDERS", cst.parse_expression(repr(orders))))
     from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES  # the specs' tensor roles, for the reference's description
     optimizers.append(em.assign("D2LC_ROLES", cst.parse_expression(repr(list(WEIGHT_ROLES)))))
     optimizers.append(em.assign("D2LC_WEIGHT_NAMES", cst.parse_expression(repr(WEIGHT_NAMES))))

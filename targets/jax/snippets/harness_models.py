@@ -6,13 +6,13 @@ def d2lc_build(net, X):
 
 
 def d2lc_call_order(net, variables, X):
-    """Paths of the submodules in the order forward calls them (flax sorts its parameter names)."""
+    """(path, class name) of the submodules in the order forward calls them (flax sorts its parameter names)."""
     order = []
 
     def interceptor(next_fun, args, kwargs, context):
         path = tuple(context.module.scope.path) if context.module.scope is not None else ()
-        if context.method_name == "__call__" and path not in order:
-            order.append(path)
+        if context.method_name == "__call__" and path not in [p for p, _ in order]:
+            order.append((path, type(context.module).__name__))
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(interceptor):
@@ -24,21 +24,22 @@ def d2lc_paths(handle):
     """(collection, path) of every array: modules in call order, each one's parameters before its statistics."""
     variables, order = handle[1], handle[2]
     out = []
-    for path in order:
+    for path, cls in order:
         node, stats = variables.get("params", {}), variables.get("batch_stats", {})  # a model may have no parameters
         for p in path:
             node = node.get(p, {}) if isinstance(node, dict) else {}
             stats = stats.get(p, {}) if isinstance(stats, dict) else {}
-        leaves = sorted((k for k, v in node.items() if not isinstance(v, dict)), key=d2lc_leaf_rank)
+        declared = D2LC_PARAM_ORDERS.get(cls, [])  # a model's own param(...) names, in declaration order
+        leaves = sorted((k for k, v in node.items() if not isinstance(v, dict)), key=lambda k: d2lc_leaf_rank(declared, k))
         out.extend(("params", path + (k,)) for k in leaves)
         out.extend(("batch_stats", path + (k,)) for k in ("mean", "var") if isinstance(stats, dict) and k in stats)
     return out
 
 
-def d2lc_leaf_rank(name):
+def d2lc_leaf_rank(declared, name):
     order = ["kernel", "scale", "embedding", "bias"]
-    if name in D2LC_PARAM_ORDER:
-        return (0, D2LC_PARAM_ORDER.index(name), name)
+    if name in declared:
+        return (0, declared.index(name), name)
     return (1, order.index(name) if name in order else len(order), name)
 
 
