@@ -106,6 +106,7 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
         optimizers.append(em.assign(name, value))
     mdef = next(s for s in module.stmts() if isinstance(s, ir.ModelDef) and s.name == model)
     order = [m.name for m in mdef.members if isinstance(m.value, ir.ParamDecl)]
+    optimizers.extend(em.harness_globals(mdef))
     optimizers.append(em.assign("D2LC_PARAM_ORDER", cst.List([cst.Element(cst.SimpleString(repr(n))) for n in order])))
     from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES  # the specs' tensor roles, for the reference's description
     optimizers.append(em.assign("D2LC_ROLES", cst.parse_expression(repr(list(WEIGHT_ROLES)))))
