@@ -157,3 +157,29 @@ def test_group_norm_agrees_with_pytorch(tmp_path):
     mine = {r.check: r for r in results if r.target == "paddle"}
     assert set(mine) == {"forward", "grads", "sgd", "adam", "train"}
     assert all(r.status == "pass" for r in mine.values()), {c: (r.status, r.detail) for c, r in mine.items()}
+
+
+ITEMS = """
+model Items(channels: tuple = (4, 6), k: int = 3):
+    net = Sequential(Conv2d(channels[0], kernel=3, padding=1), ReLU(), Conv2d(channels[1], kernel=3), Flatten(), Linear(k))
+    def forward(X: f32[b, 1, 6, 6]):
+        return net(X)
+
+X = normal((2, 3, 5, 5))
+conv = Conv2d(4, kernel=3)
+print(conv(X).shape)
+"""
+
+
+def test_an_item_of_a_tuple_hyperparameter_sizes_the_next_layer_without_lazy():
+    """`Conv2d(channels[1])` after `Conv2d(channels[0])`: built with `channels[0]` input channels, and the Linear after
+    Flatten with `channels[1] * 16` inputs, and a top-level Conv2d with the channels of the input its first call gets,
+    none through the Lazy shim (planted: `_sym` ignoring `channels[i]`, or `_in_size` ignoring top-level calls, brings
+    `Lazy(` back); another tuple value still builds layers that fit."""
+    module = compile_chapter(chapter_text(ITEMS), "test.md", known_targets())
+    code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
+    assert "Lazy" not in code and "channels[0],\n" in code and "channels[1] * 16," in code and "nn.Conv2D(3, 4, 3" in code, code
+    out = run_paddle(ITEMS, """
+        print(Items()(paddle.ones([2, 1, 6, 6])).shape, Items(channels=(2, 5), k=4)(paddle.ones([2, 1, 6, 6])).shape)
+        """)
+    assert out.strip().splitlines()[-1] == "paddle.Size([2, 3]) paddle.Size([2, 4])"

@@ -108,6 +108,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
     orders = {s.name: [m.name for m in s.members if isinstance(m.value, ir.ParamDecl)]
               for s in module.stmts() if isinstance(s, ir.ModelDef)}
     optimizers.append(em.assign("D2LC_PARAM_ORDERS", cst.parse_expression(repr(orders))))
+    mdef = next(s for s in module.stmts() if isinstance(s, ir.ModelDef) and s.name == model)
+    optimizers.extend(em.harness_globals(mdef))
     from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES  # the specs' tensor roles, for the reference's description
     optimizers.append(em.assign("D2LC_ROLES", cst.parse_expression(repr(list(WEIGHT_ROLES)))))
     optimizers.append(em.assign("D2LC_WEIGHT_NAMES", cst.parse_expression(repr(WEIGHT_NAMES))))

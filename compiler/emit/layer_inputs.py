@@ -13,7 +13,7 @@ from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.types import TensorType
 
-Dim = int | str | None  # a size, a hyperparameter's name (or a product of them), or unknown
+Dim = int | str | None  # a size, a hyperparameter's name or item (`channels[1]`) or a product of them, or unknown
 
 
 def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
@@ -44,6 +44,28 @@ def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
         for e in ir.walk_exprs(s):
             if isinstance(e, ir.ApplyLayer):
                 dims_of(e)
+    return found
+
+
+def top_level_inputs(module: ir.Module) -> dict[int, tuple[Dim, ...]]:
+    """id(layer) -> the shape of its input, for the built-in layers top-level code calls on inputs of static shape
+    (`conv1 = Conv2d(96, ...)` then `conv1(X)` with `X: f32[1, 1, 224, 224]`); the first call wins."""
+    found: dict[int, tuple[Dim, ...]] = {}
+
+    def top_level(stmts):
+        for st in stmts:
+            if isinstance(st, (ir.ModelDef, ir.FuncDef)):
+                continue
+            yield st
+            if isinstance(st, (ir.For, ir.If)):
+                yield from top_level(st.body + (st.orelse if isinstance(st, ir.If) else []))
+
+    for st in top_level(module.stmts()):
+        for e in ir.walk_exprs(st):
+            if isinstance(e, ir.CallModel) and isinstance(e.layer, ir.Layer) and e.args \
+                    and isinstance(e.args[0].type, TensorType) and id(e.layer) not in found:
+                dims = tuple(d if isinstance(d, int) else None for d in e.args[0].type.shape)
+                _propagate(e.layer, dims, set(), found)
     return found
 
 
@@ -83,6 +105,10 @@ def _sym(v, hparams: set[str]) -> Dim:
         return v.value
     if isinstance(v, ir.Var) and v.name in hparams:
         return v.name
+    if isinstance(v, ir.Op) and v.op == "getitem" and isinstance(v.args["x"], ir.Var) and v.args["x"].name in hparams:
+        index = v.args["index"]  # an item of a tuple hyperparameter at a literal position: `channels[1]`
+        if len(index) == 1 and isinstance(index[0], ir.Const) and type(index[0].value) is int:
+            return f"{v.args['x'].name}[{index[0].value}]"
     return None
 
 

@@ -198,6 +198,15 @@ class ModelEmission:
             return False
         return visit(value, frozenset())
 
+    def model_acts_differently_in_training(self, name: str) -> bool:
+        """Whether the `model` block `name` holds, at any depth, a layer whose output depends on the mode."""
+        models = {m.name: m for m in ir.walk_stmts(list(self.module.stmts())) if isinstance(m, ir.ModelDef)}
+        return name in models and any(self.acts_differently_in_training(m.value) for m in models[name].members)
+
+    def harness_globals(self, model: ir.ModelDef) -> list[cst.BaseStatement]:
+        """Assignments the backend's harness glue reads for the model under test (build/modgen.py); none by default."""
+        return []
+
 
 def _may_be_empty(steps: list[ir.LayerAppend | ir.LayerLoop]) -> bool:
     """No append outside loops, and no loop known to run (a literal count, or a tuple hyperparameter's fixed length)."""

@@ -12,8 +12,9 @@ from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
 from d2lc.core.ir import static_value
-from d2lc.core.types import DType, ScalarType, SeqType
-from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, layer_call, train_call
+from d2lc.core.types import DType, ModelType, ScalarType, SeqType
+from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, keyword, layer_call,
+                                  train_call)
 from libcst.helpers import parse_template_expression
 
 from .inits import INITIALIZERS, LAYER_INITS, SHIFTED
@@ -91,7 +92,13 @@ class JaxModels:
     def _in_sequence(self, child: ir.Expr) -> cst.BaseExpression:
         """flax's Sequential hands each layer only the activation: a model of ours gets its training flag bound."""
         out = self.expr(child)
-        return call("functools.partial", out, training=cst.Name("training")) if isinstance(child, ir.NewModel) else out
+        return call("functools.partial", out, training=cst.Name("training")) if self.takes_training(child) else out
+
+    def takes_training(self, value: ir.Expr) -> bool:
+        """Whether a flax module of ours takes `training`: a model whose output depends on the mode (Dropout,
+        BatchNorm, a submodel that has one); any other model's `__call__` has no such parameter."""
+        model = value.model if isinstance(value, ir.NewModel) else value.type.name if isinstance(value.type, ModelType) else None
+        return model is not None and self.model_acts_differently_in_training(model)
 
     def _code(self, e) -> str:
         return cst.Module([]).code_for_node(self.expr(e))
@@ -117,11 +124,16 @@ class JaxModels:
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = cst.Call(cst.Name(a.member), [cst.Arg(self.expr(x)) for x in a.args])
         member = next((m for m in self.current_model.members if m.name == a.member), None) if self.current_model else None
-        if member is not None and isinstance(member.value, ir.NewModel):
+        if member is not None and self.takes_training(member.value):
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("training"), keyword=cst.Name("training"), equal=EQ)])
         return out
 
     current_model = None
+
+    def harness_globals(self, model: ir.ModelDef) -> list[cst.BaseStatement]:
+        """The harness glue's `D2LC_MODE(training)`: the keyword the model under test takes, if any."""
+        flag = "{'training': training}" if self.model_acts_differently_in_training(model.name) else "{}"
+        return [self.assign("D2LC_MODE", cst.parse_expression(f"lambda training: {flag}"))]
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         fields: list[cst.BaseStatement] = []
@@ -149,7 +161,8 @@ class JaxModels:
         finally:
             self.model_scope = saved
         try:
-            fn = self.method(m, m.forward, "__call__", [cst.Param(cst.Name("training"), default=cst.Name("False"))], scope=scope)
+            flag = [cst.Param(cst.Name("training"), default=cst.Name("False"))] if self.model_acts_differently_in_training(m.name) else []
+            fn = self.method(m, m.forward, "__call__", flag, scope=scope)
         finally:
             self.current_model = None
         fn = fn.with_changes(body=cst.IndentedBlock([*members, *fn.body.body]),
@@ -173,6 +186,8 @@ class JaxModels:
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
         call = train_call(self, t, SNIPPETS)  # flax's variables come back from training
+        if self.takes_training(t.net):
+            call = call.with_changes(args=[*call.args, keyword("training_flag", cst.Name("True"))])
         return [self.assign(self.variables_name(t.net), call)]
 
     def variables_name(self, net: ir.Expr) -> str:

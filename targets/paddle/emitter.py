@@ -22,6 +22,7 @@ class PaddleState:
     tracked: set[str] = field(default_factory=set)  # top-level names marked `stop_gradient = False`, not rebound since
     grad_names: dict[int, set[str]] = field(default_factory=dict)  # id(statement) -> its gradients' names (in functions)
     layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
+    top_level_inputs: dict[int, tuple[Dim, ...]] | None = None  # the same for top-level code's layers, once read
 
 
 class PaddleEmitter(PaddleParams, PaddleModels, Emitter):

@@ -22,7 +22,7 @@ from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import LayerInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda, free_names
 from d2lc.emit.rules import call
-from d2lc.emit.layer_inputs import input_size_code, layer_inputs
+from d2lc.emit.layer_inputs import input_size_code, layer_inputs, top_level_inputs
 from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, is_zero, keyword, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS
@@ -54,6 +54,10 @@ class PaddleModels:
     # ---- input sizes -------------------------------------------------------------------------
     def _in_size(self, layer: ir.Layer, axis: int) -> cst.BaseExpression | None:
         """The input size of `layer` along `axis` as code (a number or hyperparameters), or None if unknown."""
+        if id(layer) not in self.state.layer_inputs:  # a layer of top-level code: what its first call is given
+            if self.state.top_level_inputs is None:
+                self.state.top_level_inputs = top_level_inputs(self.module)
+            return input_size_code(self.state.top_level_inputs, layer, axis)
         return input_size_code(self.state.layer_inputs, layer, axis)
 
     def _sized(self, layer: ir.Layer, axis: int, build) -> cst.BaseExpression:

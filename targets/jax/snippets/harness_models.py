@@ -1,7 +1,8 @@
 # Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py.
-# A flax model is stateless, so the handle is [module, variables, submodule paths in call order].
+# A flax model is stateless, so the handle is [module, variables, submodule paths in call order]; D2LC_MODE(training)
+# is the keyword the model under test takes (build/modgen.py: only a model with Dropout or BatchNorm takes one).
 def d2lc_build(net, X):
-    variables = net.init(jax.random.key(0), X, training=False)
+    variables = net.init(jax.random.key(0), X, **D2LC_MODE(False))
     return [net, variables, d2lc_call_order(net, variables, X)]
 
 
@@ -16,7 +17,7 @@ def d2lc_call_order(net, variables, X):
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(interceptor):
-        net.apply(variables, X, training=False)
+        net.apply(variables, X, **D2LC_MODE(False))
     return order
 
 
@@ -70,12 +71,12 @@ D2LC_LOSSES = {"cross_entropy": lambda y_hat, y: optax.softmax_cross_entropy_wit
 
 def d2lc_forward(handle, X):
     net, variables = handle[0], handle[1]
-    return net.apply(variables, X, training=False)
+    return net.apply(variables, X, **D2LC_MODE(False))
 
 
 def d2lc_objective(net, variables, X, y, loss):
     def objective(params):
-        y_hat, updated = net.apply({**variables, "params": params}, X, training=True, rngs={"dropout": jax.random.key(1)},
+        y_hat, updated = net.apply({**variables, "params": params}, X, **D2LC_MODE(True), rngs={"dropout": jax.random.key(1)},
                                    mutable=["batch_stats"])
         return D2LC_LOSSES[loss](y_hat, y), updated  # the running statistics a training step leaves
     return objective

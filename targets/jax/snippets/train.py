@@ -5,12 +5,14 @@ def flatten_steps(y_hat, y):
     return y_hat, y
 
 
-def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
-    """Minibatch training with a jitted step on full batches and per-epoch validation; returns the trained variables."""
+def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0, training_flag=False):
+    """Minibatch training with a jitted step on full batches and per-epoch validation; returns the trained variables.
+    With training_flag, net's `__call__` takes `training` (its Dropout or BatchNorm acts differently in training)."""
     train_batches, val_batches = data
     key, init_key = jax.random.split(jax.random.key(seed))
     first = next(iter(train_batches()))[0]
-    variables = net.init(init_key, first, training=False)
+    in_training, in_inference = ({"training": True}, {"training": False}) if training_flag else ({}, {})
+    variables = net.init(init_key, first, **in_inference)
     params, batch_stats = variables["params"], variables.get("batch_stats", {})
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
@@ -19,7 +21,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
     @jax.jit
     def train_step(params, batch_stats, opt_state, X, y, dropout_key):
         def objective(params):
-            y_hat, updates = net.apply({"params": params, "batch_stats": batch_stats}, X, training=True,
+            y_hat, updates = net.apply({"params": params, "batch_stats": batch_stats}, X, **in_training,
                                        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
             return loss_fn(*flatten_steps(y_hat, y)), updates
         (loss, updates), grads = jax.value_and_grad(objective, has_aux=True)(params)
@@ -28,7 +30,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0):
 
     @jax.jit
     def eval_step(params, batch_stats, X, y):
-        y_hat, y = flatten_steps(net.apply({"params": params, "batch_stats": batch_stats}, X, training=False), y)
+        y_hat, y = flatten_steps(net.apply({"params": params, "batch_stats": batch_stats}, X, **in_inference), y)
         correct = (y_hat.argmax(axis=1) == y).sum() if jnp.issubdtype(y.dtype, jnp.integer) else 0
         return loss_fn(y_hat, y), correct
 
