@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from collections.abc import Iterator
+
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.types import TensorType
@@ -47,20 +49,21 @@ def layer_inputs(m: ir.ModelDef) -> dict[int, tuple[Dim, ...]]:
     return found
 
 
+def top_level_stmts(stmts: list[ir.Stmt]) -> Iterator[ir.Stmt]:
+    """The statements top-level code runs (those in its loops and branches too), not model or function bodies."""
+    for st in stmts:
+        if isinstance(st, (ir.ModelDef, ir.FuncDef)):
+            continue
+        yield st
+        if isinstance(st, (ir.For, ir.If)):
+            yield from top_level_stmts(st.body + (st.orelse if isinstance(st, ir.If) else []))
+
+
 def top_level_inputs(module: ir.Module) -> dict[int, tuple[Dim, ...]]:
     """id(layer) -> the shape of its input, for the built-in layers top-level code calls on inputs of static shape
     (`conv1 = Conv2d(96, ...)` then `conv1(X)` with `X: f32[1, 1, 224, 224]`); the first call wins."""
     found: dict[int, tuple[Dim, ...]] = {}
-
-    def top_level(stmts):
-        for st in stmts:
-            if isinstance(st, (ir.ModelDef, ir.FuncDef)):
-                continue
-            yield st
-            if isinstance(st, (ir.For, ir.If)):
-                yield from top_level(st.body + (st.orelse if isinstance(st, ir.If) else []))
-
-    for st in top_level(module.stmts()):
+    for st in top_level_stmts(module.stmts()):
         for e in ir.walk_exprs(st):
             if isinstance(e, ir.CallModel) and isinstance(e.layer, ir.Layer) and e.args \
                     and isinstance(e.args[0].type, TensorType) and id(e.layer) not in found:

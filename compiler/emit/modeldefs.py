@@ -16,6 +16,7 @@ from d2lc.core.diagnostics import Diagnostic, Loc
 from d2lc.emit.comments import leading, with_comments
 from d2lc.emit.devices import device_anchor
 from d2lc.emit.errors import EmitError
+from d2lc.emit.layer_inputs import top_level_stmts
 
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
@@ -174,15 +175,8 @@ class ModelEmission:
     # ---- training mode -------------------------------------------------------------------------
     def called_for_inference(self, name: str) -> bool:
         """Whether top-level code (loops and branches included) calls the instance bound to `name` (outside `train`)."""
-        def top_level(stmts) -> Iterator[ir.Stmt]:
-            for st in stmts:
-                if isinstance(st, (ir.ModelDef, ir.FuncDef)):
-                    continue
-                yield st
-                if isinstance(st, (ir.For, ir.If)):
-                    yield from top_level(st.body + (st.orelse if isinstance(st, ir.If) else []))
         return any(isinstance(e, ir.CallModel) and isinstance(e.instance, ir.Var) and e.instance.name == name
-                   for st in top_level(self.module.stmts()) for e in ir.walk_exprs(st))
+                   for st in top_level_stmts(self.module.stmts()) for e in ir.walk_exprs(st))
 
     def acts_differently_in_training(self, value: ir.Expr) -> bool:
         """Whether a new model or built-in layer holds, at any depth, a layer whose output depends on the mode."""
