@@ -46,6 +46,15 @@ def _book(args) -> Book:
     return load(root)
 
 
+def _book_or_report(args) -> Book | None:
+    """The book project of `args`, or None after printing why its config cannot be read."""
+    try:
+        return _book(args)
+    except BookConfigError as exc:
+        print(f"d2lc: {exc}", file=sys.stderr)
+        return None
+
+
 def _targets(book: Book) -> list:
     names = list(book.targets) or target_names()
     return [get_backend(n) for n in names if n in registry()]
@@ -53,10 +62,8 @@ def _targets(book: Book) -> list:
 
 def cmd_build(args, parser) -> int:
     from d2lc.build.compile import _display, build
-    try:
-        book = _book(args)
-    except BookConfigError as exc:
-        print(f"d2lc: {exc}", file=sys.stderr)
+    book = _book_or_report(args)
+    if book is None:
         return EXIT_USAGE
     quiet = args.quiet
     from d2lc.build.uptodate import BuildStamp, Options
@@ -120,10 +127,8 @@ def _library(book: Book, backends, quiet: bool) -> None:
 
 
 def cmd_library(args, parser) -> int:
-    try:
-        book = _book(args)
-    except BookConfigError as exc:
-        print(f"d2lc: {exc}", file=sys.stderr)
+    book = _book_or_report(args)
+    if book is None:
         return EXIT_USAGE
     _library(book, _targets(book), args.quiet)
     return EXIT_OK
@@ -192,10 +197,8 @@ def cmd_serve(args, parser) -> int:
     import functools
     import http.server
     import threading
-    try:
-        book = _book(args)
-    except BookConfigError as exc:
-        print(f"d2lc: {exc}", file=sys.stderr)
+    book = _book_or_report(args)
+    if book is None:
         return EXIT_USAGE
     args.keep_going, args.no_site = True, False
     cmd_build(args, parser)
