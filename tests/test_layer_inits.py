@@ -7,6 +7,11 @@ standard deviation within six standard errors, the share of a normal sample with
 deviation (which a uniform or truncated draw misses), the bounds of a uniform draw (Glorot's bound for
 `xavier`), and exact values for constants. A wrong mean, scale, bound or shape fails; a correct draw
 fails with a probability far below 1e-6.
+
+A recurrent layer's arrays are checked as the framework stores them (canonical.RECURRENT_LAYOUTS: Keras'
+kernels, flax's Dense per gate, a bias that stands for b_ih + b_hh): each weight against the language's
+U(-1/sqrt(h), 1/sqrt(h)), each bias, merged or not, against zero, so the effective bias and every parameter
+both match.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import numpy as np
 import pytest
 
 from d2lc.emit.backend import get_backend, target_names
-from d2lc.harness.canonical import activation_to_native, to_canonical
+from d2lc.harness.canonical import activation_to_native, param_groups, params_to_native, to_canonical
 from d2lc.emit.base import EmitError
 from d2lc.harness.models import describe, draw_input, model_cases
 from d2lc.harness.session import Session
@@ -63,6 +68,18 @@ model DefaultTokens():
     embed = Embedding(200, 64)
     def forward(X: i64[b, t]):
         return embed(X)
+
+model DefaultRecurrent():
+    rnn = RNN(48, 64)
+    gru = GRU(64, 64, num_layers=2, bidirectional=True)
+    lstm = LSTM(128, 64)
+    def forward(X: f32[b, t, 48]):
+        return lstm(gru(rnn(X)))
+
+model DefaultLazy():
+    net = Sequential(Conv2d(64, kernel=3, padding=1), ReLU(), Flatten(), Linear(96))
+    def forward(X: f32[n, c, h, w]):
+        return net(X)
 ```
 """
 SHIFTED = """# Initialisers gluon has no built-in for (a normal with a mean other than 0, an asymmetric uniform range)
@@ -99,6 +116,12 @@ class Const:
     value: float
 
 
+def _recurrent(gates_h: int, n_in: int, h: int) -> list[tuple[tuple[int, ...], object]]:
+    """One recurrent layer's canonical group (one direction): weight_ih, weight_hh, bias_ih, bias_hh."""
+    w = Uniform(-1 / math.sqrt(h), 1 / math.sqrt(h))
+    return [((gates_h, n_in), w), ((gates_h, h), w), ((gates_h,), Const(0.0)), ((gates_h,), Const(0.0))]
+
+
 # model -> (canonical shape, stated distribution) of every parameter, in canonical order
 EXPECTED = {
     "Dense": [((256, 128), Normal(0.0, 0.02)), ((256,), Const(0.0)),
@@ -113,6 +136,11 @@ EXPECTED = {
     "DefaultDense": [((256, 128), Xavier(128, 256)), ((256,), Const(0.0)), ((96, 256), Xavier(256, 96)), ((96,), Const(0.0))],
     "DefaultConv": [((64, 8, 3, 3), Xavier(8 * 9, 64 * 9)), ((64,), Const(0.0))],
     "DefaultTokens": [((200, 64), Normal(0.0, 1.0))],
+    # recurrent: every weight U(-1/sqrt(h), 1/sqrt(h)), every bias zero (h = 64), per layer and direction
+    "DefaultRecurrent": [*_recurrent(64, 48, 64), *_recurrent(3 * 64, 64, 64), *_recurrent(3 * 64, 64, 64),
+                         *_recurrent(3 * 64, 128, 64), *_recurrent(3 * 64, 128, 64), *_recurrent(4 * 64, 128, 64)],
+    # forward's annotation gives no input size (4 channels of 4 x 4 when drawn): PyTorch's layers are lazy
+    "DefaultLazy": [((64, 4, 3, 3), Xavier(4 * 9, 64 * 9)), ((64,), Const(0.0)), ((96, 64 * 16), Xavier(64 * 16, 96)), ((96,), Const(0.0))],
 }
 UNSPELLABLE: dict[str, set[str]] = {}  # targets that must refuse a model as a declared gap (none today)
 Z = 6.0  # standard errors allowed
@@ -181,8 +209,11 @@ def cases(tmp_path_factory):
     return {c.name: c for c in found}
 
 
-def initialised(session, case, backend, X) -> list[np.ndarray]:
-    """The parameters `backend` gives a freshly built `case` model, in canonical order and layout."""
+SOURCES = {"ih": 0, "hh": 1, "b_ih": 2, "b_hh": 3}  # a Native's sources, in the canonical group
+
+
+def native_arrays(session, case, backend, X) -> tuple[list, list[np.ndarray]]:
+    """The canonical parameter list, and the arrays `backend` gives a freshly built `case` model, in its own order."""
     params = describe(session, case, X)
     assert not isinstance(params, str), params
     source = model_module_source(case.module, backend, case.name, case.hparams, case.loss) + INIT_ENTRY.replace("MODEL", case.name)
@@ -190,18 +221,48 @@ def initialised(session, case, backend, X) -> list[np.ndarray]:
     worker = session.worker_for(backend.name)
     worker.add_module(backend.name, key, source)
     arrays = worker.call(backend.name, key, "d2lc_case_init", [activation_to_native(X, backend.layouts)]).value
-    assert len(arrays) == len(params), f"{backend.name}: {len(arrays)} parameters, the canonical list has {len(params)}"
-    return [to_canonical(p, np.asarray(a), backend.layouts) for p, a in zip(params, arrays)]
+    return params, [np.asarray(a) for a in arrays]
+
+
+def stored(want: list) -> object:
+    """The distribution of one stored array that is the sum of canonical ones (a merged recurrent bias)."""
+    if len(want) == 1:
+        return want[0]
+    assert all(isinstance(w, Const) for w in want), f"no statement for a sum of {want}"
+    return Const(sum(w.value for w in want))
+
+
+def expected_arrays(params, layouts, expected) -> list[tuple[str, tuple[int, ...], object]]:
+    """(label, shape, distribution) of every array the framework stores, in its order: a one-to-one parameter in
+    the canonical layout (label `#i`), a recurrent layer's arrays as the framework groups them (`#i.j`)."""
+    out = []
+    for start, count, natives in param_groups(params, layouts):
+        if natives is None:
+            out.append((f"#{start}", *expected[start]))
+            continue
+        group = expected[start:start + count]
+        shapes = [a.shape for a in params_to_native(params[start:start + count], [np.zeros(s, np.float32) for s, _ in group], layouts)]
+        for j, (n, shape) in enumerate(zip(natives, shapes, strict=True)):
+            out.append((f"#{start}.{j}", shape, stored([group[SOURCES[src]][1] for src in n.sources])))
+    return out
 
 
 def problems_of(session, case, backend) -> list[str]:
     X = draw_input(case, 0)
+    params, arrays = native_arrays(session, case, backend, X)
+    want = EXPECTED[case.name]
+    assert [p.shape for p in params] == [shape for shape, _ in want], f"canonical shapes {[p.shape for p in params]}"
+    expected = expected_arrays(params, backend.layouts, want)
+    assert len(arrays) == len(expected), f"{backend.name}: {len(arrays)} arrays, its layout has {len(expected)}"
     out = []
-    for i, (got, (shape, want)) in enumerate(zip(initialised(session, case, backend, X), EXPECTED[case.name])):
+    canonical = {f"#{start}": params[start] for start, _, natives in param_groups(params, backend.layouts) if natives is None}
+    for got, (label, shape, dist) in zip(arrays, expected):
+        if label in canonical:
+            got = to_canonical(canonical[label], got, backend.layouts)
         if got.shape != shape:
-            out.append(f"#{i}: shape {got.shape}, want {shape}")
+            out.append(f"{label}: shape {got.shape}, want {shape}")
         else:
-            out.extend(f"#{i} {type(want).__name__}: {p}" for p in check(got, want))
+            out.extend(f"{label} {type(dist).__name__}: {p}" for p in check(got, dist))
     return out
 
 
@@ -240,6 +301,37 @@ def test_a_framework_default_is_caught(session, cases, monkeypatch):
     problems = problems_of(session, cases["DefaultDense"], get_backend("pytorch"))
     assert any(p.startswith("#0 Xavier") for p in problems), problems
     assert any(p.startswith("#1 Const") for p in problems), problems
+
+
+def test_keras_forget_gate_bias_is_caught(session, cases, monkeypatch):
+    """Plant a bug: Keras' LSTM keeps its own forget-gate bias of 1 (`unit_forget_bias=False` left out): only the
+    LSTM's bias (canonical group at #20, Keras' third array) fails, on its forget block."""
+    if "tensorflow" not in session.available():
+        pytest.skip("TensorFlow is not available")
+    from d2lc.emit.inits import RecurrentInits
+    from d2lc_targets.tensorflow import inits, models
+    monkeypatch.setattr(models.TensorFlowModels, "recurrent_inits", RecurrentInits(inits.RECURRENT_INITS.weights))
+    problems = problems_of(session, cases["DefaultRecurrent"], get_backend("tensorflow"))
+    assert problems and all(p.startswith("#20.2 Const: not all 0.0: values in [0, 1]") for p in problems), problems
+
+
+def test_pytorch_recurrent_biases_are_checked(session, cases, monkeypatch):
+    """Plant a bug: PyTorch's recurrent biases keep its own U(-1/sqrt(h), 1/sqrt(h)) (no zeroing loop): every
+    bias of every layer and direction fails, and no weight does."""
+    from d2lc_targets.pytorch import models
+    monkeypatch.setattr(models.PyTorchModels, "recurrent_bias_statements", lambda self, target: [])
+    problems = problems_of(session, cases["DefaultRecurrent"], get_backend("pytorch"))
+    failing = {p.split()[0] for p in problems}
+    assert failing == {f"#{g}.{j}" for g in range(0, 24, 4) for j in (2, 3)}, problems
+
+
+def test_a_lazy_pytorch_layer_is_checked(session, cases, monkeypatch):
+    """Plant a bug: PyTorch's lazy layers keep PyTorch's own initialisation (Kaiming's uniform, non-zero biases;
+    no `lazy_xavier`): all four parameters fail."""
+    from d2lc_targets.pytorch import models
+    monkeypatch.setattr(models.PyTorchModels, "initialised_when_built", lambda self, layer: False)
+    problems = problems_of(session, cases["DefaultLazy"], get_backend("pytorch"))
+    assert {p.split()[0] for p in problems} == {"#0", "#1", "#2", "#3"}, problems
 
 
 def test_the_checks_reject_wrong_draws():

@@ -217,6 +217,11 @@ DEFAULT_INITS: dict[str, dict[str, tuple[str, dict[str, float]]]] = {
     "Conv2d": {"weight": ("xavier", {}), "bias": ("zeros", {})},
     "Embedding": {"weight": ("normal", {"mean": 0.0, "std": 1.0})},
 }
+# Recurrent layers (RNN, GRU, LSTM, every stacked layer and direction): every input and recurrent weight
+# U(-1/sqrt(num_hiddens), 1/sqrt(num_hiddens)), PyTorch's scale, and every bias zero (the frameworks split the biases
+# differently, and zero is the one value both split and merged biases can all hold; docs/dsl.md). Each backend's
+# RecurrentInits (d2lc.emit.inits) spells it out; tests/test_layer_inits.py checks it.
+RECURRENT_DEFAULT = {"weight": ("uniform", {"bound": "1 / sqrt(num_hiddens)"}), "bias": ("zeros", {})}
 
 LOSSES = {
     "squared_loss": "Mean squared error over all elements: mean((y_hat - y) ** 2).",
@@ -241,4 +246,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "INITS", "DEFAULT_INITS", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

@@ -13,7 +13,8 @@ A row is (callable, arguments). An argument is a DSL argument name (`mean`, `std
 whose DSL argument is absent is left out; an absent positional one is the DSL's default. A row whose
 arguments are None is the bare callable (`nn.initializers.zeros`).
 
-`LayerInits` says which keyword of a layer constructor takes which parameter's initialiser.
+`LayerInits` says which keyword of a layer constructor takes which parameter's initialiser;
+`RecurrentInits` where a recurrent layer takes the language's default initialisation.
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 
+from d2lc.core import ir
+from d2lc.emit.fmt import binop
 from d2lc.emit.model_code import EQ
 from d2lc.emit.rules import dotted
 
 if TYPE_CHECKING:
-    from d2lc.core import ir
     from d2lc.emit.base import Emitter
 
 Row = tuple[str, "tuple[str, ...] | None"]
@@ -72,6 +74,38 @@ class LayerInits:
         for role, init in layer.inits(self.zero_bias_default).items():
             value = em.initializer(init)
             out.append(cst.Arg(self.wrap(value) if self.wrap else value, keyword=cst.Name(self.keywords[layer.kind][role]), equal=EQ))
+        return out
+
+
+def hidden_bound(em: "Emitter", layer: "ir.Layer") -> cst.BaseExpression:
+    """`1 / num_hiddens**0.5`: the bound of a recurrent layer's default uniform weights (docs/dsl.md)."""
+    return binop(cst.Integer("1"), cst.Divide(), binop(em.expr(layer.args["num_hiddens"]), cst.Power(), cst.Float("0.5")))
+
+
+@dataclass(frozen=True)
+class RecurrentInits:
+    """Where a framework's recurrent layers (RNN, GRU, LSTM) take the language's default initialisation: every
+    weight U(-1/sqrt(num_hiddens), 1/sqrt(num_hiddens)), every bias zero (layers.RECURRENT_DEFAULT).
+
+    weights: the constructor keywords of the input and the recurrent weights, each given
+        `uniform(bound)` (the framework's U(-bound, bound)); empty where that is the framework's own default.
+    biases: the keywords of the biases, each given `zeros` (wrapped as LayerInits.wrap says); empty where the
+        framework starts its biases at zero.
+    fixed: {layer kind: {keyword: code}} switching off a scheme of the framework's own (Keras'
+        `unit_forget_bias=False`)."""
+
+    weights: tuple[str, ...] = ()
+    biases: tuple[str, ...] = ()
+    fixed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def args(self, em: "Emitter", layer: "ir.Layer", uniform: Callable[[cst.BaseExpression], cst.BaseExpression],
+             wrap: Callable[[cst.BaseExpression], cst.BaseExpression] | None = None) -> list[cst.Arg]:
+        """Keyword arguments giving `layer` the language's recurrent initialisation."""
+        out = [cst.Arg(uniform(hidden_bound(em, layer)), keyword=cst.Name(k), equal=EQ) for k in self.weights]
+        zeros = em.initializer(ir.Init("zeros", {}, layer.loc)) if self.biases else None
+        out += [cst.Arg(wrap(zeros) if wrap else zeros, keyword=cst.Name(k), equal=EQ) for k in self.biases]
+        out += [cst.Arg(cst.parse_expression(code), keyword=cst.Name(k), equal=EQ)
+                for k, code in self.fixed.get(layer.kind, {}).items()]
         return out
 
 

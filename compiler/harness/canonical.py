@@ -172,7 +172,7 @@ def _pull(n: Native, a: np.ndarray, acc: list[np.ndarray], cell: str) -> None:
             target[g] += block
 
 
-def _groups(params: list[CanonicalParam], layouts: Layouts) -> list[tuple[int, int, tuple[Native, ...] | None]]:
+def param_groups(params: list[CanonicalParam], layouts: Layouts) -> list[tuple[int, int, tuple[Native, ...] | None]]:
     """(start, canonical count, native arrays or None for a one-to-one parameter), in order."""
     out, i = [], 0
     while i < len(params):
@@ -192,7 +192,7 @@ def _groups(params: list[CanonicalParam], layouts: Layouts) -> list[tuple[int, i
 def params_to_native(params: list[CanonicalParam], arrays: list[np.ndarray], layouts: Layouts) -> list[np.ndarray]:
     """Every canonical array -> the arrays the backend stores, in its order (a recurrent group may change count)."""
     out = []
-    for start, count, natives in _groups(params, layouts):
+    for start, count, natives in param_groups(params, layouts):
         if natives is None:
             out.append(to_native(params[start], arrays[start], layouts))
         else:
@@ -205,7 +205,7 @@ def grads_to_canonical(params: list[CanonicalParam], arrays: list[np.ndarray], l
     """A backend's gradients -> canonical ones, by the transpose of `params_to_native` (a merged bias's gradient
     is the gradient of each canonical bias it stands for). For a bijective layout this is also the inverse."""
     arrays, out, k = list(arrays), [], 0
-    for start, count, natives in _groups(params, layouts):
+    for start, count, natives in param_groups(params, layouts):
         if natives is None:
             out.append(to_canonical(params[start], np.asarray(arrays[k]), layouts))
             k += 1
@@ -230,7 +230,7 @@ def params_to_canonical(params: list[CanonicalParam], arrays: list[np.ndarray], 
 
 def not_invertible(params: list[CanonicalParam], layouts: Layouts) -> str | None:
     """Why the backend's parameters cannot be read back as canonical ones (None when they can)."""
-    for start, _, natives in _groups(params, layouts):
+    for start, _, natives in param_groups(params, layouts):
         if natives is not None and any(n.merged for n in natives):
             return (f"the {layouts.recurrent} {params[start].cell} layer keeps one bias for b_ih + b_hh: its optimizer steps "
                     "move one bias where the canonical layer moves two (forward and gradients are compared)")

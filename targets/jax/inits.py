@@ -4,7 +4,7 @@
 [0, scale); other means and ranges are small initialiser functions (key, shape, dtype) over
 `jax.random`, which flax calls as it calls its own.
 """
-from d2lc.emit.inits import LayerInits
+from d2lc.emit.inits import LayerInits, RecurrentInits
 
 I = "nn.initializers."
 INITIALIZERS = {  # DSL initialiser -> (flax initializer, its arguments); see d2lc.emit.inits
@@ -23,3 +23,6 @@ LAYER_INITS = LayerInits({  # flax layers start their biases at zero
     "Conv2d": {"weight": "kernel_init", "bias": "bias_init"},
     "Embedding": {"weight": "embedding_init"},
 })
+# recurrent cells: U(-1/sqrt(h), 1/sqrt(h)) for the input and recurrent kernels (flax's own are LeCun's normal and
+# orthogonal); flax starts the biases at zero
+RECURRENT_INITS = RecurrentInits(("kernel_init", "recurrent_kernel_init"))

@@ -7,7 +7,7 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc.core import ir
-from d2lc.emit.inits import LayerInits, init_call, with_args
+from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.core.layers import has_params
@@ -17,7 +17,7 @@ from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, i
                                   train_call)
 from libcst.helpers import parse_template_expression
 
-from .inits import INITIALIZERS, LAYER_INITS, SHIFTED
+from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SHIFTED
 
 SNIPPETS = Path(__file__).parent / "snippets"
 ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
@@ -42,6 +42,7 @@ class JaxModels:
     # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
     layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
     layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    recurrent_inits: ClassVar[RecurrentInits] = RECURRENT_INITS
     initializers: ClassVar[dict] = INITIALIZERS
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
@@ -61,7 +62,8 @@ class JaxModels:
             return _lambda("x.reshape((x.shape[0], -1))")
         if k in ("RNN", "GRU", "LSTM"):
             cell = {"RNN": "nn.SimpleCell", "GRU": "nn.GRUCell", "LSTM": "nn.OptimizedLSTMCell"}[k]
-            one = lambda: call("nn.RNN", call(cell, self.expr(a["num_hiddens"])))  # noqa: E731
+            inits = self.recurrent_inits.args(self, layer, self.symmetric_uniform)
+            one = lambda: call("nn.RNN", cst.Call(cst.parse_expression(cell), [cst.Arg(self.expr(a["num_hiddens"])), *inits]))  # noqa: E731
             rnn = call("nn.Bidirectional", one(), one()) if static_value(a.get("bidirectional")) is True else one()
             n = a.get("num_layers")
             if n is None or static_value(n) == 1:
@@ -106,12 +108,21 @@ class JaxModels:
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         mean = init.args.get("mean")
         if init.kind == "uniform" or init.kind == "normal" and mean is not None and static_value(mean) != 0:
-            args = {k: self.expr(v) for k, v in init.args.items()}
-            return capture_free_lambda(
-                ["key", "shape", "dtype"],
-                lambda key, shape, dtype: parse_template_expression(SHIFTED[init.kind], key=key, shape=shape, dtype=dtype, **args),
-                defaults={"dtype": cst.parse_expression("jnp.float32")})
+            return self._init_lambda(init.kind, {k: self.expr(v) for k, v in init.args.items()})
         return init_call(self, self.initializers[init.kind], init)
+
+    def symmetric_uniform(self, bound: cst.BaseExpression) -> cst.BaseExpression:
+        """U(-bound, bound) (a recurrent cell's default kernels): the notebook's `symmetric_uniform(bound)`, a
+        `jax.random.uniform` initialiser function (snippets/symmetric_uniform.py)."""
+        self.helper("symmetric_uniform", (SNIPPETS / "symmetric_uniform.py").read_text(encoding="utf-8"))
+        return call("symmetric_uniform", bound)
+
+    def _init_lambda(self, kind: str, args: dict[str, cst.BaseExpression]) -> cst.BaseExpression:
+        """`lambda key, shape, dtype=jnp.float32: ...`: an initialiser flax has no factory for (SHIFTED)."""
+        return capture_free_lambda(
+            ["key", "shape", "dtype"],
+            lambda key, shape, dtype: parse_template_expression(SHIFTED[kind], key=key, shape=shape, dtype=dtype, **args),
+            defaults={"dtype": cst.parse_expression("jnp.float32")})
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         raise AssertionError("params are emitted by model_def")

@@ -5,7 +5,7 @@ with another mean, or a uniform range that is not symmetric around zero, becomes
 `init.Initializer` subclass defined in the notebook (snippets/ShiftedNormal.py, UniformRange.py),
 the way gluon's documentation writes custom initialisers.
 """
-from d2lc.emit.inits import LayerInits
+from d2lc.emit.inits import LayerInits, RecurrentInits
 
 INITIALIZERS = {  # DSL initialiser -> (gluon initializer, its arguments); see d2lc.emit.inits
     "normal": ("init.Normal", ("std",)),
@@ -25,3 +25,6 @@ LAYER_INITS = LayerInits({  # gluon layers start their biases at zero
     "Conv2d": {"weight": "weight_initializer", "bias": "bias_initializer"},
     "Embedding": {"weight": "weight_initializer"},
 })
+# recurrent layers: U(-1/sqrt(h), 1/sqrt(h)) for the i2h and h2h weights (without one, a weight takes the
+# initialiser given to `initialize()`); gluon starts both biases at zero
+RECURRENT_INITS = RecurrentInits(("i2h_weight_initializer", "h2h_weight_initializer"))

@@ -7,14 +7,14 @@ import libcst as cst
 from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
-from d2lc.emit.inits import LayerInits, init_call, with_args
+from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs, matrix_layers
-from d2lc.core.layers import has_params
+from d2lc.core.layers import RECURRENT_KINDS, has_params
 from d2lc.core.ir import static_value
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
-from .inits import INITIALIZERS, LAYER_INITS, SNIPPET_CLASSES, UNCENTRED
+from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SNIPPET_CLASSES, UNCENTRED
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYER_ROWS = {**BASE_LAYER_ROWS,
@@ -41,6 +41,7 @@ class MXNetModels:
     # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
     layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
     layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    recurrent_inits: ClassVar[RecurrentInits] = RECURRENT_INITS
     initializers: ClassVar[dict] = INITIALIZERS
 
     def layer(self, layer: ir.Layer) -> cst.BaseExpression:
@@ -71,6 +72,8 @@ class MXNetModels:
             # gluon's Dense flattens all axes after the first, the same only for a matrix
             out = out.with_changes(args=[*out.args, cst.Arg(cst.Name("False"), keyword=cst.Name("flatten"), equal=EQ)])
         out = with_args(out, self.layer_inits.args(self, layer))
+        if k in RECURRENT_KINDS:
+            out = with_args(out, self.recurrent_inits.args(self, layer, lambda bound: call("init.Uniform", bound)))
         return self._initialized(layer, out)  # (gluon's default pooling stride is the window, as in the DSL)
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:

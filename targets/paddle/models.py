@@ -19,13 +19,13 @@ from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import RECURRENT_KINDS
 from d2lc.emit.fmt import attr, sub
-from d2lc.emit.inits import LayerInits, init_call
+from d2lc.emit.inits import LayerInits, RecurrentInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda, free_names
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs, top_level_inputs
 from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, is_zero, keyword, layer_call, names_read, train_call
 
-from .inits import INITIALIZERS, LAYER_INITS
+from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
@@ -49,6 +49,7 @@ class PaddleModels:
     # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
     layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
     layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    recurrent_inits: ClassVar[RecurrentInits] = RECURRENT_INITS
     initializers: ClassVar[dict] = INITIALIZERS
 
     # ---- input sizes -------------------------------------------------------------------------
@@ -91,6 +92,8 @@ class PaddleModels:
         if layer.kind == "AvgPool2d" and not is_default(a.get("padding"), 0):
             args.append(keyword("exclusive", cst.Name("False")))  # count the padding in the average, as PyTorch does
         args.extend(self.layer_inits.args(self, layer))
+        if layer.kind in RECURRENT_KINDS:
+            args.extend(self.recurrent_inits.args(self, layer, self.symmetric_uniform, self.layer_inits.wrap))
         if layer.kind == "Linear" and isinstance(a.get("bias"), ir.Const) and a["bias"].value is False:
             args.append(keyword("bias_attr", cst.Name("False")))
         row = self.layer_rows[layer.kind]
@@ -107,6 +110,10 @@ class PaddleModels:
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         return init_call(self, self.initializers[init.kind], init)
+
+    def symmetric_uniform(self, bound: cst.BaseExpression) -> cst.BaseExpression:
+        """U(-bound, bound) as a parameter attribute (Paddle's recurrent weights start so by default)."""
+        return call("paddle.ParamAttr", initializer=call("nn.initializer.Uniform", cst.UnaryOperation(cst.Minus(), bound), bound))
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         shape = p.shape

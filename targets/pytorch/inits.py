@@ -3,7 +3,10 @@
 (`param(shape, init=...)` creates its tensor directly, e.g. `torch.normal(0.0, 0.01, size=...)`; see
 models.py.) PyTorch's layers do not start their biases at zero, so the zero bias that `init=` implies
 is spelt out. Lazy layers (`nn.LazyLinear`) reset their parameters when first called, after any
-initialiser, so a layer with a stated initialiser is built with its input size (`nn.Linear(in, out)`).
+initialiser, so a layer with a stated initialiser is built with its input size (`nn.Linear(in, out)`);
+one with the default initialisation whose input size is not known is wrapped in `lazy_xavier(...)`
+(snippets/lazy_xavier.py), which initialises it on its first call. A recurrent layer's weights start
+from PyTorch's own U(-1/sqrt(h), 1/sqrt(h)), the language's default; its biases are set to zero.
 """
 from d2lc.emit.inits import LayerInits
 

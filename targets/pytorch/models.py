@@ -46,7 +46,15 @@ class PyTorchModels:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
+        if self.initialised_when_built(layer):
+            self.helper("lazy_xavier", (SNIPPETS / "lazy_xavier.py").read_text(encoding="utf-8"))
+            return call("lazy_xavier", layer_call(self, layer, self.layer_rows))
         return layer_call(self, layer, self.layer_rows)
+
+    def initialised_when_built(self, layer: ir.Layer) -> bool:
+        """Whether a lazy layer gets the language's default initialisation on its first call (`lazy_xavier`): a
+        `Linear` or `Conv2d` that states no initialiser and is not built with its input size."""
+        return layer.kind in EAGER and not layer.stated and bool(layer.inits(self.layer_inits.zero_bias_default))
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
@@ -57,8 +65,8 @@ class PyTorchModels:
 
     def spelt_inits(self, layer: ir.Layer) -> dict[str, ir.Init]:
         """The initialisers `nn.init` sets on this layer: the stated ones, and the language's defaults where the
-        layer can be built with its parameters (in a model, its input size known). A lazy layer keeps PyTorch's
-        own initialisation, which it applies when it first sees an input (a gap docs/dsl.md states)."""
+        layer can be built with its parameters (in a model, its input size known). A lazy layer gets the defaults
+        from `lazy_xavier` on its first call instead (`layer`)."""
         inits = layer.inits(self.layer_inits.zero_bias_default)
         if layer.stated or not inits:
             return inits
@@ -95,11 +103,29 @@ class PyTorchModels:
                     continue
                 index = cst.UnaryOperation(cst.Minus(), cst.Integer(str(len(lists) - i))) if any(lists[:i]) else cst.Integer(str(i))
                 out.extend(self.init_statements(sub(target, [cst.SubscriptElement(cst.Index(index))]), child))
+        elif isinstance(value, ir.Layer) and value.kind in RECURRENT_KINDS:
+            out.extend(self.recurrent_bias_statements(target))
         elif isinstance(value, ir.Layer):
             for role, init in self.spelt_inits(value).items():
                 tensor = attr(target, cst.Name(self.layer_inits.keywords[value.kind][role]))
                 out.append(cst.SimpleStatementLine([cst.Expr(init_call(self, INPLACE[init.kind], init, tensor))]))
         return out
+
+    def recurrent_bias_statements(self, target: cst.BaseExpression) -> list[cst.BaseStatement]:
+        """Zero biases for a recurrent layer, every stacked layer and direction (the language's default; its weights
+        start from PyTorch's own U(-1/sqrt(h), 1/sqrt(h)), which is the language's too)."""
+        name, param = self.scratch("name"), self.scratch("param")
+        layer = cst.Module([]).code_for_node(target)
+        return [cst.parse_statement(f'for {name}, {param} in {layer}.named_parameters():\n'
+                                    f'    if {name}.startswith("bias"):\n'
+                                    f'        nn.init.zeros_({param})\n')]
+
+    def after_stmt(self, s: ir.Stmt, code: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        """A recurrent layer bound at the top level gets its zero biases right after (in a model: init_statements)."""
+        code = super().after_stmt(s, code)
+        if isinstance(s, ir.Assign) and isinstance(s.value, ir.Layer) and s.value.kind in RECURRENT_KINDS and not self.in_model:
+            code = [*code, *self.recurrent_bias_statements(cst.Name(s.name))]
+        return code
 
     def init_tensor(self, init: ir.Init, shape: cst.BaseExpression) -> cst.BaseExpression:
         a = {k: (self.expr(v) if v is not None else None) for k, v in init.args.items()}

@@ -1,5 +1,5 @@
 """Keras initialisers, for `param(init=...)` and for the `init=` / `bias_init=` of built-in layers."""
-from d2lc.emit.inits import LayerInits
+from d2lc.emit.inits import LayerInits, RecurrentInits
 
 I = "tf.keras.initializers."
 INITIALIZERS = {  # DSL initialiser -> (Keras initializer, its arguments); see d2lc.emit.inits
@@ -15,3 +15,6 @@ LAYER_INITS = LayerInits({  # Keras layers start their biases at zero
     "Conv2d": {"weight": "kernel_initializer", "bias": "bias_initializer"},
     "Embedding": {"weight": "embeddings_initializer"},
 })
+# recurrent layers: U(-1/sqrt(h), 1/sqrt(h)) for both kernels (Keras' own are Glorot's and orthogonal); Keras starts
+# the biases at zero but adds 1 to the LSTM's forget gate, which `unit_forget_bias=False` switches off
+RECURRENT_INITS = RecurrentInits(("kernel_initializer", "recurrent_initializer"), fixed={"LSTM": {"unit_forget_bias": "False"}})

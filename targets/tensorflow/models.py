@@ -9,11 +9,11 @@ from d2lc.emit.fmt import attr, binop
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import LAYERS, RECURRENT_KINDS
-from d2lc.emit.inits import LayerInits, init_call, with_args
+from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
 
-from .inits import INITIALIZERS, LAYER_INITS
+from .inits import I, INITIALIZERS, LAYER_INITS, RECURRENT_INITS
 
 SNIPPETS = Path(__file__).parent / "snippets"
 K = "tf.keras.layers."
@@ -47,6 +47,7 @@ class TensorFlowModels:
     # the tables a derived backend extends (`layer_rows = {**Parent.layer_rows, ...}`); see docs/adding-a-backend.md
     layer_rows: ClassVar[dict[str, LayerRow]] = LAYER_ROWS
     layer_inits: ClassVar[LayerInits] = LAYER_INITS
+    recurrent_inits: ClassVar[RecurrentInits] = RECURRENT_INITS
     initializers: ClassVar[dict] = INITIALIZERS
 
     def layer_list(self, layer: ir.Layer | ir.Expr) -> list[cst.BaseExpression]:
@@ -76,7 +77,7 @@ class TensorFlowModels:
     def _recurrent(self, layer: ir.Layer) -> cst.BaseExpression:
         """`GRU(h, return_sequences=True)`; both directions in `Bidirectional` (outputs concatenated, forward first);
         several layers stacked in a `tf.keras.Sequential`."""
-        one = layer_call(self, layer, self.layer_rows)
+        one = with_args(layer_call(self, layer, self.layer_rows), self.recurrent_inits.args(self, layer, self.symmetric_uniform))
         if static_value(layer.args.get("bidirectional")) is True:
             one = call(K + "Bidirectional", one)
         n = layer.args.get("num_layers")
@@ -123,6 +124,10 @@ class TensorFlowModels:
 
     def initializer(self, init: ir.Init) -> cst.BaseExpression:
         return init_call(self, self.initializers[init.kind], init)
+
+    def symmetric_uniform(self, bound: cst.BaseExpression) -> cst.BaseExpression:
+        """U(-bound, bound) (a recurrent layer's default weights)."""
+        return call(I + "RandomUniform", cst.UnaryOperation(cst.Minus(), bound), bound)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         return call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))
