@@ -113,6 +113,11 @@ MUTANTS = [
       'padding=cst.SimpleString(\'"VALID"\')', MODELS, "jax", True),
     m("jax-xavier-normal", J + "inits.py", '"xavier": (I + "xavier_uniform", ())', '"xavier": (I + "xavier_normal", ())',
       "inits", "jax"),
+    # recurrent layers' default initialisation: Keras' forget-gate bias of 1 left on, flax's orthogonal recurrent
+    # kernel kept, Paddle's uniform b_hh kept
+    m("tf-lstm-forget-bias", TF + "inits.py", 'fixed={"LSTM": {"unit_forget_bias": "False"}}', "fixed={}", "inits", "tensorflow"),
+    m("jax-recurrent-orthogonal", J + "inits.py", '("kernel_init", "recurrent_kernel_init")', '("kernel_init",)', "inits", "jax"),
+    m("paddle-recurrent-bias", PD + "inits.py", 'biases=("bias_ih_attr", "bias_hh_attr")', 'biases=("bias_ih_attr",)', "inits", "paddle"),
     # channels-last layout conversions (TensorFlow and JAX)
     m("nhwc-index-hw-swapped", "compiler/emit/layout.py", "out = [full[0], full[2], full[3], full[1]]",
       "out = [full[0], full[3], full[2], full[1]]", MODELS, "jax", True),

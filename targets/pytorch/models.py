@@ -6,7 +6,7 @@ from typing import ClassVar
 import libcst as cst
 
 from d2lc.emit.fmt import attr, sub
-from libcst.helpers import parse_template_expression
+from libcst.helpers import parse_template_expression, parse_template_statement
 
 from d2lc.core import ir
 from d2lc.core.layers import RECURRENT_KINDS
@@ -114,11 +114,10 @@ class PyTorchModels:
     def recurrent_bias_statements(self, target: cst.BaseExpression) -> list[cst.BaseStatement]:
         """Zero biases for a recurrent layer, every stacked layer and direction (the language's default; its weights
         start from PyTorch's own U(-1/sqrt(h), 1/sqrt(h)), which is the language's too)."""
-        name, param = self.scratch("name"), self.scratch("param")
-        layer = cst.Module([]).code_for_node(target)
-        return [cst.parse_statement(f'for {name}, {param} in {layer}.named_parameters():\n'
-                                    f'    if {name}.startswith("bias"):\n'
-                                    f'        nn.init.zeros_({param})\n')]
+        name, param = cst.Name(self.scratch("name")), cst.Name(self.scratch("param"))
+        return [parse_template_statement('for {name}, {param} in {layer}.named_parameters():\n'
+                                         '    if {name}.startswith("bias"):\n'
+                                         '        nn.init.zeros_({param})\n', name=name, param=param, layer=target)]
 
     def after_stmt(self, s: ir.Stmt, code: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
         """A recurrent layer bound at the top level gets its zero biases right after (in a model: init_statements)."""
