@@ -6,7 +6,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
-from d2lc.front.lower_optim import is_optimizer, lower_optimizer
+from d2lc.front.lower_optim import is_optimizer, lower_optimizer, signature
 from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -328,7 +328,7 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
         return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init)
     if name in OPTIMIZERS:
-        return lower_optimizer(lw, e, name)
+        return lower_optimizer(lw, e, name, bind(lw, OPTIMIZERS[name], e, name, hint=f"the signature is {signature(name)}"))
     if name in DATASETS:
         args = bind(lw, DATASETS[name], e, name)
         return ir.Construct(OpaqueType("data"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)

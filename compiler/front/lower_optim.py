@@ -26,10 +26,9 @@ def signature(name: str) -> str:
     return f"{name}({', '.join(p.name if p.default is REQUIRED else f'{p.name}={p.default!r}' for p in OPTIMIZERS[name])})"
 
 
-def lower_optimizer(lw: LowererBase, e: A.Call, name: str) -> ir.Expr:
-    """An optimizer value: every argument a number, every known one in its range."""
-    from d2lc.front.lower_models import bind
-    args = bind(lw, OPTIMIZERS[name], e, name, hint=f"the signature is {signature(name)}")
+def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Expr | None] | None) -> ir.Expr:
+    """An optimizer value from its bound arguments (None: binding failed, reported): every argument a number,
+    every known one in its range."""
     if args is None:
         return ir.Const(ANY, e.loc, None)
     ok = True
