@@ -124,7 +124,7 @@ def _run(session, tmp_path, names, only: str | None = None):
     """Every check of the chapter's models (or of the model `only`, without the training run) on `names`."""
     chapter = tmp_path / "opt.md"
     chapter.write_text(MODELS, encoding="utf-8")
-    cases, _ = model_cases([chapter])
+    cases, _ = model_cases([chapter], all_optimizers=True)
     if only is not None:
         cases = [dataclasses.replace(c, checks=tuple(k for k in c.checks if k != "train")) for c in cases if c.name == only]
     return {(r.case, r.check, r.target): r for r in run_model_cases(session, cases, {n: get_backend(n) for n in names})}

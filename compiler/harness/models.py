@@ -3,8 +3,8 @@
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
-and ten steps of every optimizer the language offers (modgen.HARNESS_OPTIMIZERS; losses and resulting parameters)
-are compared against the reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
+and ten steps of SGD, of Adam and of each other optimizer the chapter trains the model with (modgen.HARNESS_OPTIMIZERS;
+losses and resulting parameters) are compared against the reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
 from __future__ import annotations
@@ -27,6 +27,9 @@ from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train", "momentum", "rmsprop", "adagrad", "adamw")
+# The checks of the other optimizers: a model gets the one of each optimizer its chapter trains it with (every one
+# with `model_cases(..., all_optimizers=True)`, as tests/test_optimizers.py runs them); sgd and adam run on all.
+EXTRA_OPTIMIZER_CHECKS = CHECKS[5:]
 # "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps);
 # every optimizer's ten steps (modgen.HARNESS_OPTIMIZERS) the same as SGD's and Adam's
 TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), **{c: (1e-3, 5e-4) for c in CHECKS[2:]}}
@@ -78,8 +81,9 @@ def _dropout_rates(layer) -> list:
     return []
 
 
-def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
-    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot."""
+def model_cases(paths: list[Path], all_optimizers: bool = False) -> tuple[list[ModelCase], list[str]]:
+    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot; each steps
+    SGD and Adam, and the other optimizers its chapter trains it with (all of them with `all_optimizers`)."""
     from d2lc.emit.backend import registry
     known = set(registry())
     cases, notes = [], []
@@ -96,8 +100,27 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
             if isinstance(case, str):
                 notes.append(f"{author_spelling(module)(s.name)} ({f.name}): {case}")
             else:
+                extra = set(EXTRA_OPTIMIZER_CHECKS) if all_optimizers else optimizer_checks(module).get(s.name, set())
+                case.checks = tuple(c for c in case.checks if c not in EXTRA_OPTIMIZER_CHECKS or c in extra)
                 cases.append(case)
     return cases, notes
+
+
+def optimizer_checks(module: ir.Module) -> dict[str, set[str]]:
+    """{model name: the checks of the optimizers the chapter's `train(...)` calls use for it}."""
+    out: dict[str, set[str]] = {}
+    made = {s.name: s.value.model for s in module.stmts() if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel)}
+    for s in module.stmts():
+        if isinstance(s, ir.Train):
+            net = s.net
+            name = net.model if isinstance(net, ir.NewModel) else made.get(net.name) if isinstance(net, ir.Var) else None
+            opt = s.optimizer
+            check = {"RMSProp": "rmsprop", "Adagrad": "adagrad", "AdamW": "adamw"}.get(opt.kind)
+            if opt.kind == "SGD" and not (isinstance(opt.args.get("momentum"), ir.Const) and not opt.args["momentum"].value):
+                check = "momentum" if opt.args.get("momentum") is not None else None
+            if name is not None and check is not None:
+                out.setdefault(name, set()).add(check)
+    return out
 
 
 def trained_with(module: ir.Module) -> dict[str, str]:
