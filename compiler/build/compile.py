@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Callable
 
 from d2lc.emit.backend import Backend
-from d2lc.build.book import find_chapters as book_chapters
+from d2lc.build.book import Chapter, book_for, find_chapters as book_chapters
+from d2lc.build.install import Wheel, wheel_for
+from d2lc.build.placement import in_reading_order, place_helpers
 from d2lc.core.cache import NotebookCache
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.build.incremental import ChapterResult, compile_chapters
@@ -37,7 +39,15 @@ def build(paths: list[Path], backends: list[Backend | str], out_dir: Path, displ
     names = [b if isinstance(b, str) else b.name for b in backends]
     tasks = [(str(c.file), c.source, _display(c.file, display_root), names) for c in chapters]
     result = BuildResult()
-    for chapter, task, done in zip(chapters, tasks, compile_tasks(tasks, jobs, progress, cache)):
+    compiled = compile_tasks(tasks, jobs, progress, cache)
+    placement, wheel = _placement(chapters, compiled, names, display_root, jobs, cache)
+    if placement:  # the sections that import helpers an earlier section introduced, compiled again with the imports
+        again = [i for i, c in enumerate(chapters) if c.source in placement and not compiled[i].errors]
+        redone = compile_chapters([tasks[i] for i in again], jobs, None, cache, placement, wheel)
+        for i, done in zip(again, redone):
+            done.from_cache = min(done.from_cache, compiled[i].from_cache)
+            compiled[i] = done
+    for chapter, task, done in zip(chapters, tasks, compiled):
         if done.errors:
             result.errors[task[2]] = done.errors
         result.from_cache += done.from_cache
@@ -54,6 +64,25 @@ def compile_tasks(tasks: list[tuple[str, str, str, list[str]]], jobs: int | None
 
     `progress` is called with the shown name of each chapter as it finishes."""
     return compile_chapters(tasks, jobs, progress, cache)
+
+
+def _placement(chapters: list[Chapter], compiled: list[ChapterResult], names: list[str], display_root: Path | None,
+               jobs: int | None, cache: NotebookCache | None) -> tuple[dict, Wheel | None]:
+    """What each section imports from its book's library (build/placement.py): from the needs of every section of
+    the book (the ones not compiled here are compiled for it), when the book has a [toc]; else nothing."""
+    if not chapters:
+        return {}, None
+    book = book_for(chapters[0].file)
+    if not book.toc or not book.sources_dir.is_dir() or any(book_for(c.file).root != book.root for c in chapters):
+        return {}, None
+    usage = {c.source: done.usage for c, done in zip(chapters, compiled)}
+    rest = [c for c in book_chapters([book.sources_dir]) if c.source not in usage]
+    if rest:  # sections outside this build: only their needs are wanted
+        tasks = [(str(c.file), c.source, _display(c.file, display_root), names) for c in rest]
+        for c, done in zip(rest, compile_chapters(tasks, jobs, None, cache)):
+            usage[c.source] = done.usage
+    every = book_chapters([book.sources_dir])
+    return place_helpers(book, in_reading_order(book, every), usage, names), wheel_for(book)
 
 
 def _display(path: Path, root: Path | None) -> str:

@@ -424,6 +424,7 @@ class ModelDef(Stmt):
     hparams: list[Param]
     members: list[Member]
     forward: FuncDef
+    save: bool = False  # marked `@save`: it goes into the book's helper library
 
 
 @dataclass(eq=False)
