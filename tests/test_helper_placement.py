@@ -145,3 +145,42 @@ def test_a_name_saved_by_two_sections_is_an_error_naming_the_first(tmp_path):
     assert [s.source for s in saved] == ["sources/chapter_a/two.md"]
     assert len(errors) == 1 and errors[0].loc.file == "sources/chapter_a/one.md"
     assert "saved to the library twice (first in sources/chapter_a/two.md:5)" in errors[0].message
+
+
+SAVED = """# {title}
+
+```d2l
+@save
+def {name}(y_hat: f32[n], y: f32[n]) -> f32[]:
+    return ((y_hat - y) ** 2).mean()
+
+@save
+model {model}(k: int = 3):
+    w = param((4, k), init=zeros)
+    def forward(X: f32[b, 4]) -> f32[b, k]:
+        return X @ w
+
+print({name}(ones(3), zeros(3)))
+```
+"""
+
+
+def test_saved_definitions_follow_the_built_ins_in_reading_order_documented_and_importable(tmp_path):
+    import pytest
+    torch = pytest.importorskip("torch")
+    from d2lc.build.library import build_library
+    from d2lc.emit.backend import get_backend
+    (tmp_path / "sources" / "chapter_a").mkdir(parents=True)
+    (tmp_path / "sources" / "chapter_a" / "one.md").write_text(SAVED.format(title="One", name="loss_one", model="One"))
+    (tmp_path / "sources" / "chapter_a" / "two.md").write_text(SAVED.format(title="Two", name="loss_two", model="Two"))
+    (tmp_path / "book.toml").write_text('[book]\ntitle = "T"\n[toc]\nchapter_a = ["two", "one"]\n')
+    lib = build_library(load(tmp_path), [get_backend("pytorch")])
+    code = lib.files["d2lbook/torch.py"]
+    order = [code.index(s) for s in ("def train(", "def loss_two(", "class Two(", "def loss_one(", "class One(")]
+    assert order == sorted(order)
+    assert '"""Saved in chapter_a/two.md (Two)."""' in code
+    ns: dict = {}
+    exec(compile(code, "d2lbook/torch.py", "exec"), ns)
+    assert float(ns["loss_one"](torch.ones(3), torch.zeros(3))) == 1.0
+    assert ns["Two"]()(torch.ones(2, 4)).shape == (2, 3)
+    assert build_library(load(tmp_path), [get_backend("pytorch")]).wheel == lib.wheel  # byte-deterministic

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import libcst as cst
+
 from d2lc.build.book import Book, find_chapters
 from d2lc.build.placement import in_reading_order
 from d2lc.core import ir
@@ -80,10 +82,17 @@ def saved_code(saved: list[Saved], backend: Backend) -> list[tuple[str, str]]:
             em = emitters[id(item.module)] = backend.emitter(backend, item.module)
             em.use_library(None)
         body = [st for st in em.stmt(item.stmt) if not is_snippet(st)]  # the built-in helpers are in the library
-        code = render(list(with_comments([], body, item.stmt.comments)))
-        out.append((item.stmt.name, f"# Saved in {item.source.removeprefix(book_prefix(item.source))} "
-                                    f"({item.title})\n{code}"))
+        where = f"Saved in {item.source.removeprefix(book_prefix(item.source))} ({item.title})."
+        body = [_documented(st, where) if isinstance(st, (cst.FunctionDef, cst.ClassDef)) else st for st in body]
+        out.append((item.stmt.name, render(list(with_comments([], body, item.stmt.comments)))))
     return out
+
+
+def _documented(node: cst.FunctionDef | cst.ClassDef, text: str) -> cst.FunctionDef | cst.ClassDef:
+    """The definition with a docstring saying where the book teaches it (a DSL definition has none of its own)."""
+    quoted = '"""' + text.replace('"', "'").replace("\\", "/") + '"""'
+    doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(quoted))])
+    return node.with_changes(body=node.body.with_changes(body=[doc, *node.body.body]))
 
 
 def book_prefix(source: str) -> str:

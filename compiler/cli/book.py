@@ -96,7 +96,8 @@ def cmd_build(args, parser) -> int:
     if written is None:
         return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
-    if not _library(book, backends, quiet, install=True):
+    imports = any(f'"from {book.library.name}.' in text for text in result.outputs.values())
+    if not _library(book, backends, quiet, install=args.execute and imports):  # executed notebooks import it
         return EXIT_ERRORS
     _say(f"d2lc: {len(good)} of {len(chapters)} chapters built for {len(backends)} targets in "
          f"{time.perf_counter() - t0:.1f} s ({result.from_cache} notebooks unchanged, from the compile cache; "
