@@ -184,3 +184,47 @@ def test_saved_definitions_follow_the_built_ins_in_reading_order_documented_and_
     assert float(ns["loss_one"](torch.ones(3), torch.zeros(3))) == 1.0
     assert ns["Two"]()(torch.ones(2, 4)).shape == (2, 3)
     assert build_library(load(tmp_path), [get_backend("pytorch")]).wheel == lib.wheel  # byte-deterministic
+
+
+USES = """# Uses
+
+```d2l
+print(loss_one(ones(3), zeros(3)))
+net = One(2)
+print(net(ones((2, 4))).shape)
+```
+"""
+
+
+def test_a_later_section_calls_a_saved_definition_and_its_notebook_imports_it(tmp_path):
+    """Section `uses` calls `loss_one` and `One`, saved by section `one`: it compiles (in the book, alone, and for
+    the harness), its notebook imports both from the library, and that code runs against the built library."""
+    import os
+    import subprocess
+    import sys
+    import pytest
+    pytest.importorskip("torch")
+    from d2lc.build.checked import compile_chapter
+    from d2lc.build.library import build_library
+    from d2lc.emit.backend import get_backend
+    (tmp_path / "sources" / "chapter_a").mkdir(parents=True)
+    (tmp_path / "sources" / "chapter_a" / "one.md").write_text(SAVED.format(title="One", name="loss_one", model="One"))
+    (tmp_path / "sources" / "chapter_a" / "uses.md").write_text(USES)
+    (tmp_path / "book.toml").write_text('[book]\ntitle = "T"\n[toc]\nchapter_a = ["one", "uses"]\n')
+    result = build([tmp_path / "sources"], ["pytorch"], tmp_path / "out")
+    assert not result.errors, result.errors
+    code = {p.stem: notebook_code(t) for p, t in result.outputs.items()}
+    assert "from d2lbook.torch import One, loss_one" in code["uses"] and "def loss_one" not in code["uses"]
+    assert "def loss_one" in code["one"]
+    assert misplaced([("one", code["one"]), ("uses", code["uses"])], {"loss_one", "One"}) == []
+    alone = build([tmp_path / "sources" / "chapter_a" / "uses.md"], ["pytorch"], tmp_path / "alone")
+    assert [notebook_code(t) for t in alone.outputs.values()] == [code["uses"]]
+    harness = compile_chapter(USES, str(tmp_path / "sources" / "chapter_a" / "uses.md"), set(TARGETS))  # file path
+    assert [c.saved_from for c in harness.cells if c.saved_from] == ["sources/chapter_a/one.md"] * 2  # loss_one, One
+    for rel, text in build_library(load(tmp_path), [get_backend("pytorch")]).files.items():
+        (tmp_path / "lib" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "lib" / rel).write_text(text)
+    run = subprocess.run([sys.executable, "-c", code["uses"]], env={**os.environ, "PYTHONPATH": str(tmp_path / "lib")},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["tensor(1.)", "torch.Size([2,", "2])"]

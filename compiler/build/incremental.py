@@ -29,12 +29,13 @@ class UnknownTargets(KeyError):
 
 
 def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[str], None] | None,
-                     cache: NotebookCache | None, placement: dict | None = None, wheel=None) -> list[ChapterResult]:
+                     cache: NotebookCache | None, placement: dict | None = None, wheel=None,
+                     saved: dict | None = None) -> list[ChapterResult]:
     """One result per task, in order. A chapter's text is read once: the key hashes what is compiled.
 
     `placement` (source -> target -> Library, build/placement.py) names the helpers a section imports from the
     book's library (installed from `wheel` where missing); the sections it does not name paste every helper."""
-    placement = placement or {}
+    placement, saved = placement or {}, saved or {}
     from pathlib import Path
 
     from d2lc.build.install import requirements_for
@@ -56,8 +57,8 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
             _report(progress, shown)
             continue
         requirements = requirements_for(Path(file), names)
-        libraries = placement.get(source, {})
-        keys = {n: _key(text, source, n, requirements[n], libraries.get(n), wheel) for n in names}
+        libraries, cells = placement.get(source, {}), saved.get(source, ())
+        keys = {n: _key(text, source, n, requirements[n], libraries.get(n), wheel, cells) for n in names}
         missing = []
         for name in names:
             hit = cache.get(keys[name]) if cache is not None else None
@@ -69,7 +70,7 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
                 result.usage[name] = frozenset(used.split())
         result.from_cache = len(result.outputs)
         if missing or not names:
-            todo.append((len(results) - 1, (text, source, shown, missing, requirements, libraries, wheel)))
+            todo.append((len(results) - 1, (text, source, shown, missing, requirements, libraries, wheel, cells)))
         else:
             _report(progress, shown)
     wanted = {n for _, (_, _, _, names, *_) in todo for n in names}
@@ -80,7 +81,7 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
             raise UnknownTargets(unknown)
     if cache is not None:
         activate(cache)
-    for (index, (text, source, shown, _, requirements, libraries, _)), (outputs, errors, usage) in zip(
+    for (index, (text, source, shown, _, requirements, libraries, _, cells)), (outputs, errors, usage) in zip(
             todo, _run([t for _, t in todo], jobs, progress)):
         result = results[index]
         if errors:
@@ -90,7 +91,7 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
             result.outputs[name] = notebook
             result.usage[name] = usage[name]
             if cache is not None:
-                key = _key(text, source, name, requirements[name], libraries.get(name), wheel)
+                key = _key(text, source, name, requirements[name], libraries.get(name), wheel, cells)
                 cache.put(key, notebook)
                 cache.put(content_key("usage", key), " ".join(sorted(usage[name])))
         order = tasks[index][3]
@@ -98,10 +99,12 @@ def compile_chapters(tasks: list[Task], jobs: int | None, progress: Callable[[st
     return results
 
 
-def _key(text: str, source: str, target: str, requirements: tuple[str, ...], library, wheel) -> str:
-    """A notebook's cache key: the chapter, target, install requirements and, when it imports helpers, what from."""
+def _key(text: str, source: str, target: str, requirements: tuple[str, ...], library, wheel, saved=()) -> str:
+    """A notebook's cache key: the chapter, target, install requirements, the saved definitions of other sections it
+    sees and, when it imports helpers, what from."""
     extra = () if library is None else ("library", library.package, *sorted(library.helpers),
                                          *((wheel.name, wheel.version, wheel.url, wheel.override) if wheel else ()))
+    extra += tuple(f"saved\0{file}\0{line}\0{code}" for file, code, line in saved)
     return notebook_key(text, source, target, tuple(requirements) + extra)
 
 
@@ -140,9 +143,10 @@ def compile_source(task: tuple) -> tuple[dict[str, str], list[Diagnostic], dict[
     requirements: Requirements = task[4] if len(task) > 4 else {}
     libraries = task[5] if len(task) > 5 else {}
     wheel = task[6] if len(task) > 6 else None
+    saved = task[7] if len(task) > 7 else ()
     known = set(registry()) | {a for b in registry().values() for a in b.aliases}
     try:
-        module = compile_chapter(text, source, known)
+        module = compile_chapter(text, source, known, saved)
     except CompileError as exc:
         return {}, [_shown_as(d, source, shown) for d in exc.diagnostics], {}
     outputs, errors, usage = {}, [], {}

@@ -38,6 +38,7 @@ def _emit(module: Module, backend: Backend, library: Library | None):
     """The cells (as `emit_indexed_cells`) and the emitter that made them (its helpers_emitted, imported)."""
     em: Emitter = backend.emitter(backend, module)
     em.use_library(library)
+    em.imported_saved = set()
     out: list[tuple[str, str, str, tuple[str, ...], int | None]] = []
     first_code = None
     for index, cell in enumerate(module.cells):
@@ -45,6 +46,11 @@ def _emit(module: Module, backend: Backend, library: Library | None):
             continue
         if cell.kind == "markdown":
             out.append(("markdown", render_prose(cell.source, backend), cell.source, (), index))
+        elif cell.saved_from is not None and library is not None and saved_names(cell) <= library.helpers:
+            emitted, imported = set(em.helpers_emitted), dict(em.imported)
+            em.cell_code(cell.stmts)  # imported: emitted only for what the emitter learns from it, then dropped
+            em.helpers_emitted, em.imported = emitted, imported
+            em.imported_saved |= saved_names(cell)
         else:
             code = em.cell_code(cell.stmts)
             if code.strip():
@@ -55,6 +61,11 @@ def _emit(module: Module, backend: Backend, library: Library | None):
     if setup:
         out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", (), None))
     return out, em
+
+
+def saved_names(cell) -> set[str]:
+    """The names a cell of other sections' saved definitions defines."""
+    return {s.name for s in cell.stmts if hasattr(s, "name") and hasattr(s, "save")}
 
 
 def build_notebook(module: Module, backend: Backend, requirements: tuple[str, ...] = (),
@@ -73,7 +84,7 @@ def build_notebook_and_usage(module: Module, backend: Backend, requirements: tup
     nb = new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, 5
     cells, em = _emit(module, backend, library)
-    imports = bool(library is not None and em.imported and em.library_import("\n".join(c[1] for c in cells)))
+    imports = bool(library is not None and em.library_import("\n".join(c[1] for c in cells)))
     for i, (kind, source, seed, tags, _) in enumerate(cells):
         if requirements and seed == "<setup>":  # the install cell comes first; the other cells keep their ids
             nb.cells.append(_code_cell(cell_id(module.path, 0, "install", seed),
@@ -93,7 +104,8 @@ def build_notebook_and_usage(module: Module, backend: Backend, requirements: tup
         "d2lc": info,
     }
     nbformat.validate(nb)
-    return nbformat.writes(nb) + "\n", frozenset(em.helpers_emitted)
+    own = {s.name for c in module.cells for s in c.stmts if getattr(s, "save", False) or c.saved_from is not None}
+    return nbformat.writes(nb) + "\n", frozenset(em.helpers_emitted | own)
 
 
 def _code_cell(cid: str, source: str, tags: tuple[str, ...]) -> nbformat.NotebookNode:

@@ -8,6 +8,10 @@ placement, then the sections that import something, compiled again with their im
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
 from d2lc.build.book import Book, Chapter
 from d2lc.emit.library import Library
 
@@ -42,3 +46,86 @@ def place_helpers(book: Book, ordered: list[Chapter], usage: dict[str, Usage],
                 placed.setdefault(chapter.source, {})[target] = Library(book.library.name, frozenset(earlier))
             introduced |= needs
     return placed
+
+
+SavedCell = tuple[str, str, int]  # (defining file, the `@save` definition's lines, its first line there)
+_DEF = re.compile(r"^(?:def|model)\s+([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True)
+class SavedBlock:
+    name: str
+    source: str
+    code: str
+    line: int
+
+
+def saved_blocks(chapter: Chapter, text: str) -> list[SavedBlock]:
+    """The `@save` definitions of a chapter's text, each as its lines (marker included), read without compiling."""
+    from d2lc.front.chapter import split_chapter
+    out = []
+    for raw in split_chapter(text, chapter.source, set())[0]:
+        if raw.kind != "code" or "@save" not in raw.text:
+            continue
+        lines = raw.text.splitlines()
+        for i, head in enumerate(lines):
+            m = _DEF.match(lines[i + 1]) if head.rstrip() == "@save" and i + 1 < len(lines) else None
+            if m is None:
+                continue
+            end = i + 2
+            while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+                end += 1
+            while not lines[end - 1].strip():
+                end -= 1
+            out.append(SavedBlock(m.group(1), chapter.source, "\n".join(lines[i:end]) + "\n", raw.line + i))
+    return out
+
+
+def saved_cells(before: list[SavedBlock], text: str) -> tuple[SavedCell, ...]:
+    """The saved definitions (from earlier sections, in reading order) a chapter's `text` calls and does not define
+    itself, with the saved definitions those call."""
+    first: dict[str, SavedBlock] = {}
+    for b in before:
+        first.setdefault(b.name, b)
+    own = set(re.findall(r"^(?:def|model)\s+([A-Za-z_]\w*)", text, re.M))
+    wanted = {n for n in first if n not in own and re.search(rf"\b{re.escape(n)}\b", text)}
+    grew = True
+    while grew:  # a saved definition that calls another saved one
+        more = {n for n in first if n not in own and any(re.search(rf"\b{re.escape(n)}\b", first[w].code) for w in wanted)}
+        grew = bool(more - wanted)
+        wanted |= more
+    return tuple((first[n].source, first[n].code, first[n].line) for n in first if n in wanted)
+
+
+def book_saved_cells(book: Book, ordered: list[Chapter], texts: dict[str, str]) -> dict[str, tuple[SavedCell, ...]]:
+    """source -> the saved cells of every chapter (`texts` by source; in reading order `ordered`)."""
+    before: list[SavedBlock] = []
+    out: dict[str, tuple[SavedCell, ...]] = {}
+    for c in ordered:
+        text = texts.get(c.source)
+        if text is None:
+            continue
+        if before:
+            out[c.source] = saved_cells(before, text)
+        if "@save" in text:
+            before.extend(saved_blocks(c, text))
+    return out
+
+
+def saved_cells_for(path: Path, text: str) -> tuple[SavedCell, ...]:
+    """The saved cells of the chapter file `path` (with `text`) in its book; none outside a book with a [toc]."""
+    from d2lc.build.book import book_for, find_chapters
+    if not path.is_file():
+        return ()
+    book = book_for(path)
+    if not book.toc or not book.sources_dir.is_dir() or not path.resolve().is_relative_to(book.sources_dir.resolve()):
+        return ()
+    here = book.relative(path)
+    before: list[SavedBlock] = []
+    for c in in_reading_order(book, find_chapters([book.sources_dir])):
+        if c.source == here:
+            return saved_cells(before, text)
+        other = c.file.read_text(encoding="utf-8")
+        if "@save" in other:
+            before.extend(saved_blocks(c, other))
+    return ()

@@ -221,6 +221,7 @@ class Cell:
     only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
     line: int = 1
     tags: tuple[str, ...] = ()
+    saved_from: str | None = None  # a definition another section saved (`@save`), seen here so this one can use it
 
 
 @dataclass

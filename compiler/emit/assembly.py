@@ -74,10 +74,11 @@ class Assembly:
 
     def library_import(self, code: str) -> list[str]:
         """`from d2lbook.torch import fashion_mnist, train`: the imported helpers' names that `code` uses."""
-        if self.library is None or not self.imported:
+        saved = getattr(self, "imported_saved", set())
+        if self.library is None or not (self.imported or saved):
             return []
         used = _root_names(code)
-        names = sorted({n for src in self.imported.values() for n in defined_names(src)} & used)
+        names = sorted(({n for src in self.imported.values() for n in defined_names(src)} | saved) & used)
         module = f"{self.library.package}.{self.backend.environment.packages[0]}"
         return [f"from {module} import {', '.join(names)}"] if names else []
 

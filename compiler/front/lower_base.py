@@ -80,6 +80,7 @@ class LowererBase:
         self.specialising: list[str] = []  # the calls being specialised now (lower_funcs), innermost last
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
         self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
+        self.importing = False  # lowering another section's saved definitions (read.lower_chapter's `saved`)
 
     # ---- errors ------------------------------------------------------------------------------
     def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:
@@ -90,6 +91,8 @@ class LowererBase:
         """Whether a definition carries `@save` (it goes into the book's library); misplaced or unknown markers are errors."""
         kind = "model" if isinstance(s, A.ModelDef) else "def"
         save = False
+        if self.importing:  # saved by its own section, which checked the marker
+            return False
         for name, loc in s.decorators:
             if name != "save":
                 self.error(loc, f"unknown marker `@{name}` on `{kind} {s.name}`", expected="`@save`",
