@@ -61,7 +61,10 @@ def committed(target: str) -> list[tuple[str, str]]:
 
 
 def test_no_helper_is_pasted_outside_the_section_that_introduces_it():
-    helpers = helper_names()
+    from d2lc.build.saved import saved_definitions
+    saved = {s.stmt.name for s in saved_definitions(load(ROOT))[0]}
+    assert "corr2d" in saved  # the book saves one definition at least, and later sections call it
+    helpers = helper_names() | saved
     for target in TARGETS:
         notebooks = committed(target)
         assert misplaced(notebooks, helpers) == [], target
