@@ -267,7 +267,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         mscope.symbols[p.name] = Symbol(ptype)
     members: list[ir.Member] = []
     forward: ir.FuncDef | None = None
-    mdef = ir.ModelDef(s.loc, s.name, hparams, members, None)  # type: ignore[arg-type]
+    mdef = ir.ModelDef(s.loc, s.name, hparams, members, None, save=lw.save_marker(s))  # type: ignore[arg-type]
     lw.models[s.name] = mdef
     lw.model_asts[s.name] = s
     outer, lw.scope = lw.scope, mscope
