@@ -78,6 +78,7 @@ class LowererBase:
         self.func_asts: dict[str, tuple] = {}  # def name -> (its AST, the scope it was defined in), for specialisation
         self.lambdas: dict[str, tuple] = {}  # a lambda's FuncType name -> (its AST, the scope it closes over)
         self.specialising: list[str] = []  # the calls being specialised now (lower_funcs), innermost last
+        self.lambda_nodes: dict[str, tuple] = {}  # a lambda's FuncType name -> (its IR node, (types, call) once typed)
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
         self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
         self.importing = False  # lowering another section's saved definitions (read.lower_chapter's `saved`)
