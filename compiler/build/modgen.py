@@ -74,7 +74,7 @@ def function_module_source(module: ir.Module, backend: Backend, only: Collection
 
 def model_module_source(module: ir.Module, backend: Backend, model: str, hparams: dict[str, object], loss: str) -> str:
     """A harness module for one model: every model class of the chapter, the backend's harness glue, and
-    `d2lc_case_forward / _grads / _sgd / _adam` entry points taking arrays in the backend's layout."""
+    `d2lc_case_forward / _grads / _sgd / _adam` entry points (and `d2lc_case_trace / _from`, harness/shadow.py) taking arrays in the backend's layout."""
     from pathlib import Path
     import importlib
 
@@ -141,17 +141,38 @@ def d2lc_case_grads(X, y, *params):
 
 
 def d2lc_case_sgd(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, STEPS)
+    losses, after = d2lc_run("sgd", X, y, params)
     return tuple(losses), tuple(after)
 
 
 def d2lc_case_train(X, y, *params):
-    batch = len(y) // TRAIN_STEPS
-    losses, after = d2lc_steps(d2lc_make(X[:batch], params), X, y, LOSS, D2LC_TRAIN, TRAIN_STEPS, batch)
+    losses, after = d2lc_run("train", X, y, params)
     return tuple(losses), tuple(after)
 
 
 def d2lc_case_adam(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, STEPS)
+    losses, after = d2lc_run("adam", X, y, params)
     return tuple(losses), tuple(after)
+
+
+def d2lc_run(check, X, y, params, starts=None, trace=None):
+    optimizer, steps = {"sgd": (D2LC_SGD, STEPS), "adam": (D2LC_ADAM, STEPS), "train": (D2LC_TRAIN, TRAIN_STEPS)}[check]
+    batch = len(y) // steps if check == "train" else None
+    handle = d2lc_make(X if batch is None else X[:batch], params)
+    return d2lc_steps(handle, X, y, LOSS, optimizer, steps, batch, starts=starts, trace=trace)
+
+
+def d2lc_case_trace(check, X, y, *params):
+    trace = []
+    losses, _ = d2lc_run(check, X, y, params, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
+
+
+def d2lc_case_from(check, X, y, *starts):
+    steps = TRAIN_STEPS if check == "train" else STEPS
+    size = len(starts) // steps
+    starts = [starts[i * size:(i + 1) * size] for i in range(steps)]
+    trace = []
+    losses, _ = d2lc_run(check, X, y, starts[0], starts=starts, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
 """
