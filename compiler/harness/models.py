@@ -26,7 +26,7 @@ from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
 from d2lc.build.modgen import OPTIMIZER_STEPS, TRAIN_BATCHES, TRAIN_EPOCHS, model_module_source
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
-from d2lc.harness.shadow import step_by_step
+from d2lc.harness.shadow import one_ulp_away, step_by_step
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train")
 # "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
@@ -319,16 +319,6 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                 results.append(ModelResult(case.written, check, name, "pass" if ok else "FAIL",
                                            max(e[0] for e in errs), max(e[1] for e in errs), detail))
     return results
-
-
-def one_ulp_away(params: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """Every element moved by one unit in the last place, up or down at random (seeded)."""
-    rng = np.random.default_rng(seed + 4)
-    out = []
-    for p in params:
-        toward = np.where(rng.random(p.shape) < 0.5, np.inf, -np.inf).astype(p.dtype)
-        out.append(np.nextafter(p, toward).astype(p.dtype))
-    return out
 
 
 def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tuple, tuple, int, int]:
