@@ -105,7 +105,7 @@ def test_a_step_that_starts_on_a_kink_is_measured_against_the_reference_from_one
         w, b, m = point
         return float(np.sum(w)), [w - 0.01 * np.sign(w - 0.49), b - 0.01, 0.9 * m + 0.1 * np.sum(w)]
     verdict, workers = check(target, reference)
-    assert verdict.ok and "moved by one ulp moves as much" in verdict.detail, verdict.detail
+    assert verdict.ok and "are measured against the reference's own step from those starts moved by one ulp" in verdict.detail, verdict.detail
     assert workers["pytorch"].calls == ["d2lc_case_trace"] + ["d2lc_case_from"] * 3  # the check, two 1-ulp reruns
 
 
