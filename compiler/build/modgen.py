@@ -108,6 +108,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
         except EmitError:  # refused on this target: its check is skipped (optimizer_refusals)
             value = cst.Name("None")
         optimizers.append(em.assign(name, value))
+    table = ", ".join(f"{check!r}: {name}" for check, name, _ in harness_optimizers(loc))
+    optimizers.append(em.assign("D2LC_OPTIMIZERS", cst.parse_expression("{" + table + "}")))
     # every model's own param(...) names in declaration order, by class: a model nested in another lists its own
     orders = {s.name: [m.name for m in s.members if isinstance(m.value, ir.ParamDecl)]
               for s in module.stmts() if isinstance(s, ir.ModelDef)}
@@ -145,15 +147,36 @@ def d2lc_case_grads(X, y, *params):
 
 
 def d2lc_case_train(X, y, *params):
-    batch = len(y) // TRAIN_STEPS
-    losses, after = d2lc_steps(d2lc_make(X[:batch], params), X, y, LOSS, D2LC_TRAIN, TRAIN_STEPS, batch)
+    losses, after = d2lc_run("train", X, y, params)
     return tuple(losses), tuple(after)
+
+
+def d2lc_run(check, X, y, params, starts=None, trace=None):
+    steps = TRAIN_STEPS if check == "train" else STEPS
+    batch = len(y) // steps if check == "train" else None
+    handle = d2lc_make(X if batch is None else X[:batch], params)
+    return d2lc_steps(handle, X, y, LOSS, D2LC_OPTIMIZERS[check], steps, batch, starts=starts, trace=trace)
+
+
+def d2lc_case_trace(check, X, y, *params):
+    trace = []
+    losses, _ = d2lc_run(check, X, y, params, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
+
+
+def d2lc_case_from(check, X, y, *starts):
+    steps = TRAIN_STEPS if check == "train" else STEPS
+    size = len(starts) // steps
+    starts = [starts[i * size:(i + 1) * size] for i in range(steps)]
+    trace = []
+    losses, _ = d2lc_run(check, X, y, starts[0], starts=starts, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
 
 """
 STEPS_CASE = """
 
 def d2lc_case_CHECK(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, OPTIMIZER, STEPS)
+    losses, after = d2lc_run("CHECK", X, y, params)
     return tuple(losses), tuple(after)
 """
 # The optimizers the model harness steps (harness/models.py): check name, the harness module's variable, the

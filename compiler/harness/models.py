@@ -4,7 +4,8 @@ For each model in the chapters: random parameters in the IR's canonical layout (
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
 and ten steps of SGD, of Adam and of each other optimizer the chapter trains the model with (modgen.HARNESS_OPTIMIZERS;
-losses and resulting parameters) are compared against the reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
+losses and resulting parameters) are compared against the reference target; optimizer runs that part are compared step
+by step from the target's own parameters (shadow.py). Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
 from __future__ import annotations
@@ -22,9 +23,10 @@ from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
 from d2lc.core.ir import static_value
 from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
-from d2lc.build.modgen import model_module_source, optimizer_refusals
+from d2lc.build.modgen import OPTIMIZER_STEPS, TRAIN_BATCHES, TRAIN_EPOCHS, model_module_source, optimizer_refusals
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
+from d2lc.harness.shadow import one_ulp_away, step_by_step
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train", "momentum", "rmsprop", "adagrad", "adamw")
 # The checks of the other optimizers: a model gets the one of each optimizer its chapter trains it with (every one
@@ -200,7 +202,7 @@ def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | 
     describer = describing_backend(session.available())
     if describer is None:
         return "no available target describes models (Backend.describes_models: the canonical parameter order)"
-    key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+    key = _key(case)
     worker = session.worker_for(describer.name)
     try:
         worker.add_module(describer.name, key, model_module_source(case.module, describer, case.name, case.hparams, case.loss))
@@ -322,11 +324,11 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     results.append(ModelResult(case.written, check, name, "skip", detail="no reference result"))
                     continue
                 rtol, atol = TOL[check]
-                detail = ""
+                detail, keep = "", None
                 if check in ADAPTIVE and isinstance(ref.get("grads"), tuple):
                     # Adam divides by the gradient's own size, so a gradient that is zero up to rounding becomes
                     # a full step in a direction set by that rounding: compare only elements with a real gradient.
-                    got, want, skipped, noisy = _mask_noise(case, got, want, ref["grads"][1], ref.get(f"{check} 1 ulp"), check)
+                    got, want, skipped, noisy, keep = _mask_noise(case, got, want, ref["grads"][1], ref.get(f"{check} 1 ulp"), check)
                     detail = ", ".join(([f"{skipped} zero-gradient elements not compared"] if skipped else []) +
                                        ([f"{noisy} running-statistic elements the reference does not reproduce from "
                                          "parameters 1 ulp away not compared"] if noisy else []))
@@ -336,22 +338,19 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                 pairs = list(zip(_flat(got), _flat(want)))
                 ok = len(_flat(got)) == len(_flat(want)) and all(_close(a, b, rtol, atol) for a, b in pairs)
                 errs = [_err(a, b) for a, b in pairs] or [(0.0, 0.0)]
+                if check in OPTIMIZER_CHECKS and not ok:
+                    # Trajectories that part: rounding amplified along them, or code? Step by step decides.
+                    count = TRAIN_EPOCHS * TRAIN_BATCHES if check == "train" else OPTIMIZER_STEPS
+                    masks = keep if keep is not None else [None] * len(want[1])
+                    steps = step_by_step(session, case, _key(case), check, backends[name], backends[reference],
+                                         _inputs(case, outputs, seed, check), params, masks, TOL[check], count)
+                    ok, detail = steps.ok, "; ".join(filter(None, [detail, steps.detail]))
                 results.append(ModelResult(case.written, check, name, "pass" if ok else "FAIL",
                                            max(e[0] for e in errs), max(e[1] for e in errs), detail))
     return results
 
 
-def one_ulp_away(params: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """Every element moved by one unit in the last place, up or down at random (seeded)."""
-    rng = np.random.default_rng(seed + 4)
-    out = []
-    for p in params:
-        toward = np.where(rng.random(p.shape) < 0.5, np.inf, -np.inf).astype(p.dtype)
-        out.append(np.nextafter(p, toward).astype(p.dtype))
-    return out
-
-
-def _mask_noise(case: ModelCase, got, want, ref_grads, again=None, check: str = "adam") -> tuple[tuple, tuple, int, int]:
+def _mask_noise(case: ModelCase, got, want, ref_grads, again=None, check: str = "adam") -> tuple[tuple, tuple, int, int, list]:
     """Drop the elements whose reference gradient is zero up to rounding (trainable parameters), and the running-
     statistic elements that the reference itself does not reproduce from parameters one ulp away (`again`: its Adam
     result from there). A bias before BatchNorm has an exactly zero gradient, so Adam moves it by lr-sized steps
@@ -385,7 +384,23 @@ def _mask_noise(case: ModelCase, got, want, ref_grads, again=None, check: str = 
         losses, params = result
         return losses, [np.asarray(a) if k is None else np.asarray(a)[k] for a, k in zip(params, keep)]
 
-    return apply(got), apply(want), skipped, noisy
+    return apply(got), apply(want), skipped, noisy, keep
+
+
+def _key(case: ModelCase) -> str:
+    """The name under which a worker holds the model's harness module."""
+    return f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+
+
+def _inputs(case: ModelCase, outputs: dict[str, dict[str, object]], seed: int, check: str):
+    """A check's (X, y) in a backend's layout, as `_run_target` draws them (labels depend on the scores' shape)."""
+    def inputs(backend: Backend) -> tuple[np.ndarray, np.ndarray]:
+        X = activation_to_native(draw_input(case, seed), backend.layouts)
+        scores = outputs.get(backend.name, {}).get("forward")
+        scores = scores if isinstance(scores, np.ndarray) else np.zeros((case.input_shape[0], 1))
+        y = activation_to_native(labels(case, scores, seed), backend.layouts)
+        return training_run(X, np.asarray(y), seed) if check == "train" else (X, y)
+    return inputs
 
 
 def _flat(v) -> list[np.ndarray]:
@@ -413,7 +428,7 @@ class Skipped(str):
 def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
     from d2lc.harness.client import CallFailed, WorkerError
     layouts = backend.layouts
-    key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+    key = _key(case)
     worker = session.worker_for(backend.name)
     out: dict[str, object] = {}
     try:
