@@ -26,7 +26,7 @@ import psutil
 
 from d2lc.build.book import find_chapters, load
 from d2lc.build.envs import framework_available, python_for
-from d2lc.build.execute import inject_parameters, kernel_name, write_kernelspec
+from d2lc.build.execute import inject_parameters, kernel_name, thread_env, write_kernelspec
 from d2lc.build.sampledata import data_env, write_sample_data
 from d2lc.emit.backend import get_backend, registry
 
@@ -83,12 +83,13 @@ async def _run_cells(client, km, nb, cells: list, t0: float):
 
 
 
-def profile_one(path: Path, target: str, env_name: str, overrides: dict, kernel_dirs: Path, data: Path) -> dict:
+def profile_one(path: Path, target: str, env_name: str, overrides: dict, kernel_dirs: Path, data: Path,
+                threads: dict[str, str]) -> dict:
     nb = inject_parameters(nbformat.read(path, as_version=4), overrides)
     with tempfile.TemporaryDirectory(prefix="d2lc-prof-") as tmp:
         work = Path(tmp) / "chapter"
         work.mkdir()
-        row = asyncio.run(_profile(nb, kernel_dirs, env_name, work, data_env(data)))
+        row = asyncio.run(_profile(nb, kernel_dirs, env_name, work, {**data_env(data), **threads}))
     row.update(notebook=str(path.relative_to(ROOT)), target=target)
     print(f"  done {row['notebook']}: {row['cpu']:.1f} s CPU, {row['wall']:.1f} s wall", file=sys.stderr, flush=True)
     return row
@@ -101,6 +102,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=25, help="how many of the slowest cells to list")
     ap.add_argument("--json", help="write every row to this file")
     ap.add_argument("--full", action="store_true", help="the book's own parameters (no small overrides)")
+    ap.add_argument("--no-thread-share", action="store_true",
+                    help="leave the kernels' thread pools at the frameworks' defaults (as before d2lc sized them)")
     ap.add_argument("--targets", help="comma-separated targets (default: book.toml's)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a small parameter to use instead of book.toml's (a Python literal); repeatable")
@@ -126,13 +129,14 @@ def main() -> None:
         write_kernelspec(kernels, b.environment.name, python)
         for c in chapters:
             todo.append((ROOT / book.output / name / c.rel.with_suffix(".ipynb"), name, b.environment.name))
+    threads = {} if args.no_thread_share else thread_env(args.jobs)
     t0, c0 = time.perf_counter(), _cpu(psutil.Process())
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(lambda t: profile_one(*t, overrides, kernels, data), todo))
+        rows = list(pool.map(lambda t: profile_one(*t, overrides, kernels, data, threads), todo))
     wall = time.perf_counter() - t0
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    print(f"parameters {overrides}; threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    print(f"parameters {overrides}; thread pools {threads.get('OMP_NUM_THREADS', 'the frameworks defaults')}")
     print(f"{len(rows)} notebooks, {wall:.1f} s wall with {args.jobs} jobs, load {os.getloadavg()[0]:.1f}; "
           f"the profiler's own CPU {_cpu(psutil.Process()) - c0:.1f} s")
     print(f"{'notebook':<66} {'start':>6} {'import':>6} {'cells':>6} {'cpu':>6} {'wall':>6}")
