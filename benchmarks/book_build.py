@@ -27,6 +27,15 @@ wall seconds, one session:
   warm, nothing changed              0.95    0.25  (of which 0.05 s hashing inputs and outputs)
   one chapter changed                2.7     3.2   (noise; its compile, the backends' import, Sphinx on one page)
   warm after the change              0.74    0.38
+Measured 2026-12-02 (load 24-35 on the 2 cores), the whole book executed (`make book`'s build, 45 sections
+incl. chapter indexes x 5 targets = 225 notebooks, 46 site pages), --in-place:
+  cold, every notebook executed      38 min 47 s wall, 1409 s CPU (user 1115 + sys 294, kernels included;
+                                     --jobs 4 because of the load; 210 executed, 15 from an aborted first run)
+                                     -> about 12 min on 2 idle cores (CPU / 2)
+  warm, nothing changed              0.59 s (0.2 s CPU)
+  one chapter changed (calculus.md)  39.6 s (15.5 s CPU): 5 notebooks compiled and executed, 220 from the caches
+  warm after the change              0.59 s
+  the edit undone                    8.2 s: the 5 executed copies from the cache, none executed
 Before, a warm build spent ~1.1 s importing the five backends (libcst alone ~0.5 s), ~0.5 s importing
 nbformat/jsonschema for the site's pages and ~0.2 s on 190 compile-cache keys (cProfile, -X importtime);
 Sphinx itself was already skipped by the site's page stamp.
