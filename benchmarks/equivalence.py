@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         h = b.harness
         measured = []
         for jit in (None, jit_kind(b)):  # per call and eager, then batched and (JAX) jitted
-            extra = JIT_ENV if jit and "XLA_FLAGS" not in os.environ else {}
+            extra = dict(h.env) | (JIT_ENV if jit and "XLA_FLAGS" not in os.environ else {})
             worker = WorkerClient(str(python), env={**env, **extra}, name=b.name, call_timeout=300, start_timeout=300)
             try:
                 probe = worker.probe(list(b.environment.packages))

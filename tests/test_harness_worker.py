@@ -45,9 +45,30 @@ def test_npy_round_trip(a):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("a", [
+    np.arange(6, dtype=np.float32).reshape(2, 3).T, np.array(2.5), np.array([True, False]), np.zeros((0, 3), np.int32),
+    np.array([[np.nan, np.inf], [-np.inf, -0.0]], np.float64), np.arange(4, dtype=np.int64)[::2], np.float32(1.5),
+    np.array([1 + 2j], np.complex64), np.arange(3, dtype=">i4"), np.array(["ab", "c"]),
+])
+def test_raw_array_round_trip(a):
+    """Numeric arrays travel as raw bytes (dtype, shape and bits kept, strides made C order), others as .npy."""
+    blobs: list[bytes] = []
+    tag = pack_value(a, blobs)
+    assert ("dtype" in tag) == (np.asarray(a).dtype.kind != "U")
+    b = unpack_value(tag, blobs)
+    assert isinstance(b, np.ndarray) and b.dtype == np.asarray(a).dtype and b.shape == np.shape(a)
+    assert b.flags.writeable and b.flags.c_contiguous
+    np.testing.assert_array_equal(a, b)
+    assert np.asarray(a).tobytes() == b.tobytes()  # every bit: -0.0 and NaN payloads too
+
+
 def test_object_arrays_are_refused():
     with pytest.raises(ValueError):
         array_to_bytes(np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        pack_value(np.array([{"a": 1}], dtype=object), [])
+    with pytest.raises(ValueError):  # a raw tag never names an object dtype
+        unpack_value({"array": 0, "dtype": "|O", "shape": [1]}, [b"\0" * 8])
 
 
 def test_message_round_trip():

@@ -60,7 +60,7 @@ class Session:
         for b in backends:
             python = env_python(b.environment.name)
             if python is not None:
-                extra = JIT_ENV if jit_kind(b) == "jax" and "XLA_FLAGS" not in os.environ else {}
+                extra = dict(b.harness.env) | (JIT_ENV if jit_kind(b) == "jax" and "XLA_FLAGS" not in os.environ else {})
                 self.workers[b.name] = WorkerClient(str(python), env={**env, **extra}, name=f"{b.name} worker",
                                                     call_timeout=call_timeout, start_timeout=start_timeout)
                 # JAX spends its time compiling, on one core: on the CPU, more processes share its inputs out.

@@ -7,8 +7,11 @@ from this same file, so both sides share one definition of the wire format.
 
 Wire format, both directions: a message is a header frame followed by `header["nblobs"]` blob
 frames; a frame is an 8-byte big-endian length and that many bytes. The header is UTF-8 JSON;
-blobs are arrays saved with `np.save` (allow_pickle=False on both sides, never pickle).
-Values inside headers are tagged: {"array": i} (blob i), {"scalar": v, "kind": "int"|"float"|"bool"},
+blobs are arrays: a numeric or bool array is its raw C-order bytes, its tag naming dtype and shape
+(`np.save`'s header costs more than a small array's compute); any other dtype is saved with `np.save`
+(allow_pickle=False on both sides, never pickle: object arrays are refused).
+Values inside headers are tagged: {"array": i, "dtype": str, "shape": [...]} (blob i, raw bytes), {"array": i}
+(blob i, .npy bytes), {"scalar": v, "kind": "int"|"float"|"bool"},
 {"none": true}, {"seq": [values], "kind": "tuple"|"list"}.
 
 Requests (`op`): probe, setup, load, call, batch, exit. Every reply has `ok`; failures carry
@@ -81,13 +84,25 @@ def read_message(stream):
 
 
 # ---- values -------------------------------------------------------------------------------------------
+def pack_array(a, blobs):
+    """Append an array to `blobs` and return its tag: raw bytes for numeric and bool dtypes, else .npy bytes."""
+    a = np.asarray(a)
+    if a.dtype.kind in _RAW_KINDS:
+        blobs.append(a.tobytes())  # C order whatever the strides
+        return {"array": len(blobs) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
+    blobs.append(array_to_bytes(a))
+    return {"array": len(blobs) - 1}
+
+
+_RAW_KINDS = frozenset("biufc")  # bool, signed and unsigned ints, floats, complex
+
+
 def pack_value(v, blobs):
     """Tag a NumPy/Python value for a header, appending arrays (NumPy scalars too) to `blobs`."""
     if v is None:
         return {"none": True}
     if isinstance(v, np.generic):  # before the Python types: np.float64 is a float
-        blobs.append(array_to_bytes(np.asarray(v)))
-        return {"array": len(blobs) - 1}
+        return pack_array(v, blobs)
     if isinstance(v, bool):
         return {"scalar": v, "kind": "bool"}
     if isinstance(v, int):
@@ -98,9 +113,7 @@ def pack_value(v, blobs):
         return {"scalar": v, "kind": "str"}
     if isinstance(v, (tuple, list)):
         return {"seq": [pack_value(i, blobs) for i in v], "kind": "tuple" if isinstance(v, tuple) else "list"}
-    arr = np.asarray(v)
-    blobs.append(array_to_bytes(arr))
-    return {"array": len(blobs) - 1}
+    return pack_array(v, blobs)
 
 
 def unpack_value(tag, blobs):
@@ -108,7 +121,13 @@ def unpack_value(tag, blobs):
     if "none" in tag:
         return None
     if "array" in tag:
-        return array_from_bytes(blobs[tag["array"]])
+        if "dtype" not in tag:
+            return array_from_bytes(blobs[tag["array"]])
+        dtype = np.dtype(tag["dtype"])
+        if dtype.kind not in _RAW_KINDS:
+            raise ValueError("refusing a raw array of dtype %r" % tag["dtype"])
+        # A writable copy: frameworks may share the memory of the arrays they are given.
+        return np.frombuffer(bytearray(blobs[tag["array"]]), dtype=dtype).reshape(tag["shape"])
     if "seq" in tag:
         items = [unpack_value(i, blobs) for i in tag["seq"]]
         return tuple(items) if tag.get("kind") == "tuple" else items
