@@ -1,6 +1,7 @@
 """The numerical equivalence harness: compiled functions must agree across frameworks.
 
     worker.py     the standalone worker process (one per target), its wire format
+    jitcalls.py   the worker's jax.jit / tf.function path, per input signature
     client.py     spawning, timeouts and restarts of a worker
     session.py    one worker per target, target probing and setup
     analysis.py   value domains and differentiability of parameters, read off the IR
