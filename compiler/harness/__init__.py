@@ -7,6 +7,7 @@
     analysis.py   value domains and differentiability of parameters, read off the IR
     strategies.py hypothesis strategies from declared parameter types
     cases.py      chapters -> test cases (gradient wrappers, per-target modules)
+    chapter_cache.py  compiled chapters kept between runs, by content
     compare.py    type checks and the tolerance table
     batches.py    the drawn inputs of a function in one request per target, targets in parallel
     runner.py     the run: draw, call, judge, shrink
