@@ -41,7 +41,7 @@ class Jitter:
     # When tracing pays. JAX compiles every eager op per input shape anyway, so tracing the whole function pays
     # at once. A TF trace costs 10-50 ms of CPU for a small function and a traced call about 0.5 ms, while an
     # eager call costs 0.3 ms (a forward function) to 2-3 ms (a gradient): a TF signature is traced only when the
-    # request holds at least 16 calls of it and its first (eager) call took at least 1.5 ms.
+    # request holds at least 16 calls of it and its second (eager) call took at least 1.5 ms of CPU.
     MIN_REPEATS = {"jax": 1, "tensorflow": 16}
     MIN_EAGER_S = {"jax": 0.0, "tensorflow": 0.0015}
 
@@ -51,6 +51,7 @@ class Jitter:
         self.min_eager_s = self.MIN_EAGER_S[kind]
         self.signatures = set()  # (scope, signature) traced, or to be traced at their next call
         self.eager = set()  # (scope, signature) whose eager call was too quick for tracing to pay
+        self.warm = set()  # (scope, signature) called once eagerly (not timed)
         self.entries = {}  # (target, module, function, static args) -> (traced function, {"ok": still traceable})
 
     def call(self, scope, fname, fn, args, signature, repeats):
@@ -61,7 +62,10 @@ class Jitter:
         if sig not in self.signatures:
             if signature is None or sig in self.eager or repeats < self.min_repeats:
                 return False, fn(*args)
-            if self.min_eager_s:  # the first call runs eagerly, timed: tracing pays only for slow ones
+            if self.min_eager_s:  # the first two calls run eagerly, the second timed: tracing pays for slow ones only
+                if sig not in self.warm:  # the first call of a signature makes its kernels
+                    self.warm.add(sig)
+                    return False, fn(*args)
                 t0 = time.process_time()
                 result = fn(*args)
                 (self.signatures if time.process_time() - t0 >= self.min_eager_s else self.eager).add(sig)
