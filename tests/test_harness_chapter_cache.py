@@ -60,3 +60,12 @@ def test_an_unreadable_entry_is_compiled_again(tmp_path):
     ch = chapter_cache.cached_chapter(path, set(target_names()), backends, tmp_path / "cache")
     assert ch.sources["pytorch"] == _fresh(path, backends).sources["pytorch"]
     assert entry.read_bytes() != b"not a pickle"  # written again
+
+
+def test_a_backend_made_in_memory_is_never_cached(tmp_path):
+    """A derived twin (a planted bug) has code the compiler version cannot see: its chapters compile every time."""
+    twin = get_backend("pytorch").derive(name="pytorch")
+    path = tmp_path / "ch.md"
+    path.write_text(CHAPTER, encoding="utf-8")
+    chapter_cache.cached_chapter(path, set(target_names()), [twin], tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()

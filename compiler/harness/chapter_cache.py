@@ -3,7 +3,8 @@
 A chapter's entry holds what `load_chapter` and `emit_for` made of it (the IR with gradient wrappers,
 the test cases, each target's function module and emission errors), under a `content_key` of the
 compiler's own code version, the chapter's path and text, the known targets and the emitted ones,
-so any change to the compiler or the chapter misses it. Entries live in `CACHE/harness/`, are written
+so any change to the compiler or the chapter misses it; backends made in memory (a test's derived twin)
+are never cached. Entries live in `CACHE/harness/`, are written
 by this process only (atomically) and read back with pickle: the cache folder is trusted like the
 build's own outputs. An entry that cannot be read is compiled again.
 """
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from d2lc.core.cache import content_key
-from d2lc.emit.backend import Backend
+from d2lc.emit.backend import Backend, get_backend
 from d2lc.harness.cases import Chapter, emit_for, load_chapter, set_effective
 
 FOLDER = "harness"
@@ -27,7 +28,7 @@ def chapter_key(path: Path, text: str, known: set[str], backends: list[Backend])
 
 def cached_chapter(path: Path, known: set[str], backends: list[Backend], cache_dir: Path | None) -> Chapter:
     """The chapter compiled and emitted for every backend, from the cache when it holds this text's entry."""
-    if cache_dir is None:
+    if cache_dir is None or not all(_registered(b) for b in backends):
         return load_chapter(path, known)  # the runner emits for the targets that turn out available
     text = path.read_text(encoding="utf-8")
     file = Path(cache_dir) / FOLDER / f"{chapter_key(path, text, known, backends)}.pickle"
@@ -43,6 +44,15 @@ def cached_chapter(path: Path, known: set[str], backends: list[Backend], cache_d
     chapter = _compiled(path, known, backends)
     _store(file, chapter)
     return chapter
+
+
+def _registered(backend: Backend) -> bool:
+    """Whether `backend` is the installed one of its name (whose code the compiler version hashes), not one
+    derived or planted in memory (a test's twin), which the key could not tell from it."""
+    try:
+        return get_backend(backend.name) is backend
+    except (KeyError, LookupError, ValueError):
+        return False
 
 
 def _compiled(path: Path, known: set[str], backends: list[Backend]) -> Chapter:
