@@ -310,3 +310,15 @@ def test_traced_tensorflow_computes_what_eager_tensorflow_computes():
     assert not any(jitted[21:])  # a Python int result, and control flow on a tensor's value: eager
     assert not any(eager_jitted)
     assert single.header["jitted"]  # a traced signature stays traced, in later requests too
+
+
+def test_a_module_loaded_again_is_traced_again():
+    """Loading other code under a module's key drops what was traced for it: no stale traced function."""
+    pytest.importorskip("jax")
+    x = [np.ones((2, 3), np.float32)]
+    with _jax_worker(JAX_TARGET) as w:
+        first = w.call("jax", "m", "count_rows", x, jit=True)
+        w.add_module("jax", "m", JAX_MODULE.replace("return x.shape[0]", "return x * 2"))
+        again = w.call("jax", "m", "count_rows", x, jit=True)
+    assert first.value == 2 and not first.header["jitted"]
+    assert again.header["jitted"] and np.array_equal(again.value, 2 * x[0])

@@ -52,7 +52,14 @@ class Jitter:
         self.signatures = set()  # (scope, signature) traced, or to be traced at their next call
         self.eager = set()  # (scope, signature) whose eager call was too quick for tracing to pay
         self.warm = set()  # (scope, signature) called once eagerly (not timed)
-        self.entries = {}  # (target, module, function, static args) -> (traced function, {"ok": still traceable})
+        self.entries = {}  # (module, function, static args) -> (traced function, {"ok": still traceable})
+
+    def forget(self, scope):
+        """Drop what was traced for a module (it is being loaded again, perhaps with other code)."""
+        self.signatures = {s for s in self.signatures if s[0] != scope}
+        self.eager = {s for s in self.eager if s[0] != scope}
+        self.warm = {s for s in self.warm if s[0] != scope}
+        self.entries = {k: v for k, v in self.entries.items() if k[0] != scope}
 
     def call(self, scope, fname, fn, args, signature, repeats):
         """(traced?, `fn(*args)`): through the framework's tracer where that pays and works, else eagerly.

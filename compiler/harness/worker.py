@@ -227,6 +227,8 @@ class Worker:
         if target not in self.targets:
             raise RuntimeError("target %r is not set up" % target)
         _sticky_set(_STICKY_DEFAULTS)  # every module starts from the frameworks' defaults
+        if target in self.jitters:
+            self.jitters[target].forget(key)
         ns = {"__name__": "d2lc_generated_%s_%s" % (target, key)}
         filename = header.get("filename") or "<generated %s %s>" % (target, key)
         source = header["source"]
