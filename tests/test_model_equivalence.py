@@ -16,6 +16,7 @@ from d2lc.harness.canonical import CanonicalParam, grads_to_canonical, not_inver
 from d2lc.harness.known import MODEL_DIVERGENCES, read_known
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session
+from helpers import SHARED_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet") if n in target_names()]
@@ -114,7 +115,7 @@ def test_each_backend_declares_a_known_recurrent_layout():
 @pytest.fixture(scope="module")
 def session():
     backends = [get_backend(n) for n in BOOK_TARGETS]
-    with Session(backends, call_timeout=300) as s:
+    with Session(backends, call_timeout=300, cache_dir=SHARED_CACHE) as s:
         s.start()
         yield s
 

@@ -286,11 +286,11 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
             continue
         case.params = described
         params = draw(case, seed)
-        outputs: dict[str, dict[str, object]] = {}
-        for name, backend in backends.items():
-            if name not in available:
-                continue
-            outputs[name] = _run_target(session, case, backend, X, params, seed)
+        # Emitted here, one target after another; run on every target at once (each has its own worker).
+        runs = [(backend, _model_source(case, backend)) for name, backend in backends.items() if name in available]
+        outputs: dict[str, dict[str, object]] = dict(zip(
+            [b.name for b, _ in runs],
+            session.pool.map(lambda run: _run_target(session, case, run[0], X, params, seed, run[1]), runs)))
         ref = outputs.get(reference)
         adaptive = [c for c in ADAPTIVE if c in case.checks and ref is not None and isinstance(ref.get(c), tuple)]
         if adaptive and reference in backends:
@@ -425,16 +425,24 @@ class Skipped(str):
     """A check that does not apply to a target: the reason."""
 
 
-def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
+def _model_source(case: ModelCase, backend: Backend) -> str | Exception:
+    """The case's model module for `backend`, or why it cannot be emitted."""
+    try:
+        return model_module_source(case.module, backend, case.name, case.hparams, case.loss)
+    except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
+        return exc
+
+
+def _run_target(session, case: ModelCase, backend: Backend, X, params, seed,
+                source: str | Exception | None = None) -> dict[str, object]:
     from d2lc.harness.client import CallFailed, WorkerError
     layouts = backend.layouts
     key = _key(case)
     worker = session.worker_for(backend.name)
     out: dict[str, object] = {}
-    try:
-        source = model_module_source(case.module, backend, case.name, case.hparams, case.loss)
-    except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
-        return {c: f"cannot emit: {exc}" for c in case.checks}
+    source = _model_source(case, backend) if source is None else source
+    if isinstance(source, Exception):
+        return {c: f"cannot emit: {source}" for c in case.checks}
     worker.add_module(backend.name, key, source)
     native = params_to_native(case.params, params, layouts)
     why_not = not_invertible(case.params, layouts)  # parameters after optimizer steps cannot be read back
