@@ -34,6 +34,8 @@ class StatementLowering(LowererBase):
         if isinstance(s.target, A.Name):
             value = self.expr(s.value)
             return self._bind(s.target, value, s.loc)
+        if isinstance(s.target, A.Attribute) or isinstance(s.target, A.Subscript) and not isinstance(s.target.value, A.Name):
+            return self.param_write(s.target, self.expr(s.value), s.loc)  # `net.out.weight = W` (lower_param_writes)
         if isinstance(s.target, A.Subscript):
             return self.index_assign(s.target, self.expr(s.value), s.loc)
         if isinstance(s.target, A.TupleLit):
