@@ -515,6 +515,7 @@ class ParamWrite(Stmt):
     target: ParamRef
     index: list[IndexItem] | None
     value: Expr
+    aug: str | None = None  # `p += 1`: the op (add, sub, mul, truediv) of a whole write by a number, value's `y`
 
 
 def static_value(e: Expr | None) -> Any:

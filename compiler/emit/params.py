@@ -14,6 +14,10 @@ from d2lc.emit.errors import EmitError
 from d2lc.emit.fmt import attr, sub
 
 
+AUG_OPS = {"add": (cst.Add, cst.AddAssign), "sub": (cst.Subtract, cst.SubtractAssign), "mul": (cst.Multiply, cst.MultiplyAssign),
+           "truediv": (cst.Divide, cst.DivideAssign)}
+
+
 def index(base: cst.BaseExpression, i: int) -> cst.Subscript:
     return sub(base, [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))])
 
@@ -94,6 +98,8 @@ class ParamAccess:
     def param_write(self, s: ir.ParamWrite) -> list[cst.BaseStatement]:
         """`net.out.weight[index] = value`: the index and the value in the framework's layout, then its idiom."""
         p = s.target
+        if s.aug is not None:
+            return self.update_param(p, s.aug, self.write_value(ir.ParamWrite(s.loc, p, None, s.value.args["y"])))
         perm = None if p.own else self.native_perms.get((p.layer.kind, p.weight))
         rank = s.value.type.rank if isinstance(s.value.type, TensorType) else 0
         idx, order = native_write(perm, s.index, rank)
@@ -118,6 +124,15 @@ class ParamAccess:
         raise EmitError(Diagnostic(p.loc, f"writing a parameter is not supported by target `{self.backend.name}`",
                                    expected=f"code that {self.backend.display_name} supports",
                                    hint="mark this cell `::: only` for other targets"))
+
+    def native_value(self, p: ir.ParamRef) -> cst.BaseExpression:
+        """A parameter's tensor in the framework's own layout."""
+        return self.param_object(p)
+
+    def update_param(self, p: ir.ParamRef, op: str, value: cst.BaseExpression) -> list[cst.BaseStatement]:
+        """`p op= value` with a number `value` (op: add, sub, mul, truediv): no layout to convert."""
+        new = cst.BinaryOperation(self.native_value(p), AUG_OPS[op][0](), value)
+        return self.store_param(p, None, new)
 
     def show_model(self, m: ir.ShowModel) -> cst.BaseExpression:
         """`print(net)`: the framework's own printout of a model."""

@@ -186,6 +186,8 @@ class _Taint:
         elif isinstance(s, ir.Train):
             if isinstance(s.net, ir.Var):
                 self.tainted.add(s.net.name)
+        elif isinstance(s, ir.ParamWrite) and (control or self.expr(s.value) or self.expr(s.index)):
+            self.tainted.add(s.target.root.name)  # a random value written into the model: what it computes is random
         elif isinstance(s, ir.FuncDef):
             self.funcs[s.name] = s
             self.summarise_functions()

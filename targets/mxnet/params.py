@@ -2,7 +2,7 @@
 import libcst as cst
 
 from d2lc.emit.fmt import attr, sub
-from d2lc.emit.params import line, method
+from d2lc.emit.params import AUG_OPS, line, method
 
 _NAMES = {(k, n): v for k in ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm") for n, v in (("weight", "gamma"), ("bias", "beta"))}
 
@@ -23,6 +23,10 @@ class MXNetParams:
         if idx is None:
             return [line(method(target, "set_data", value))]
         return [line(cst.Assign([cst.AssignTarget(sub(cst.Call(attr(target, cst.Name("data")), []), idx))], value))]
+
+    def update_param(self, p, op, value):
+        part = sub(cst.Call(attr(self.param_object(p), cst.Name("data")), []), [cst.SubscriptElement(cst.Slice(None, None))])
+        return [line(cst.AugAssign(part, AUG_OPS[op][1](), value))]
 
     def num_params(self, n):
         return cst.parse_expression(f'sum(p.data().size for p in {n.root.name}.collect_params().values() if p.grad_req != "null")')

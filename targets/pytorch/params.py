@@ -3,7 +3,7 @@ write goes into the parameter under `torch.no_grad()`, `print(net)` is the modul
 import libcst as cst
 
 from d2lc.emit.fmt import attr, sub
-from d2lc.emit.params import line, method
+from d2lc.emit.params import AUG_OPS, line, method
 from d2lc.emit.rules import call
 
 
@@ -19,7 +19,11 @@ class PyTorchParams:
     def store_param(self, p, idx, value):
         target = self.param_object(p)
         if idx is None:
-            write = line(method(target, "copy_", value))
-        else:
-            write = line(cst.Assign([cst.AssignTarget(sub(target, idx))], value))
+            return self.no_grad(line(method(target, "copy_", value)))
+        return self.no_grad(line(cst.Assign([cst.AssignTarget(sub(target, idx))], value)))
+
+    def update_param(self, p, op, value):
+        return self.no_grad(line(cst.AugAssign(self.param_object(p), AUG_OPS[op][1](), value)))
+
+    def no_grad(self, write):
         return [cst.With([cst.WithItem(call("torch.no_grad"))], cst.IndentedBlock([write]))]

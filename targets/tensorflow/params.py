@@ -42,6 +42,11 @@ class TensorFlowParams:
         target = self.param_object(p)
         return [line(method(target if idx is None else sub(target, idx), "assign", value))]
 
+    def update_param(self, p, op, value):
+        if op in ("add", "sub"):
+            return [line(method(self.param_object(p), f"assign_{op}", value))]
+        return super().update_param(p, op, value)
+
     def show_model(self, m):
         return call(f"{m.root.name}.summary")
 
