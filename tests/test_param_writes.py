@@ -183,3 +183,20 @@ def test_a_keras_kernel_written_in_the_order_it_is_read_is_caught(tmp_path, monk
     monkeypatch.setattr(params, "native_perms", {**params.native_perms, ("Conv2d", "weight"): (3, 2, 0, 1)})
     with pytest.raises(AssertionError, match="tensorflow"):
         _check(run_everywhere(AGREE, tmp_path))
+
+
+def test_a_model_printout_is_never_compared():
+    """`print(net)` is each framework's own text: a print site marked as a printout, which Keras (`net.summary()`, no
+    print call) leaves out, so the chapter's other prints still match their sites on every target."""
+    from helpers import chapter
+    from d2lc.build.checked import compile_chapter
+    from d2lc.emit.backend import get_backend, target_names
+    from d2lc.harness.determinism import analyse
+    from d2lc.harness.notebooks import plan
+    module = compile_chapter(chapter(CALLED + "print(net)\nprint(y.shape)\n"), "ch.md", set(target_names()))
+    analysis = analyse(module)
+    sites = [s for cell in analysis.prints.values() for s in cell]
+    assert [s.printout for s in sites] == [True, False]
+    for target in target_names():
+        matched = [s for cell in plan(module, get_backend(target), analysis, {}) for s in cell.sites.values()]
+        assert [s.printout for s in matched] == ([False] if target == "tensorflow" else [True, False]), target
