@@ -96,6 +96,7 @@ class JaxParams:
 
     def store_param(self, p, idx, value):
         """flax's variables are not changed in place: a new pytree with the one leaf replaced (`.at[].set` for a part)."""
+        self.state.written.add(p.root.name)
         if idx is not None:
             value = cst.Call(attr(sub(attr(self.param_object(p), cst.Name("at")), idx), cst.Name("set")), [cst.Arg(value)])
         name = self.variables_of(p.root.name)
