@@ -3,8 +3,8 @@
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
-and ten steps of SGD and of Adam (modgen.OPTIMIZER_STEPS; losses and resulting parameters) are compared against the
-reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
+and ten steps of SGD, of Adam and of each other optimizer the chapter trains the model with (modgen.HARNESS_OPTIMIZERS;
+losses and resulting parameters) are compared against the reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
 from __future__ import annotations
@@ -22,13 +22,20 @@ from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
 from d2lc.core.ir import static_value
 from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
-from d2lc.build.modgen import model_module_source
+from d2lc.build.modgen import model_module_source, optimizer_refusals
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
 
-CHECKS = ("forward", "grads", "sgd", "adam", "train")
-# "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
-TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), "sgd": (1e-3, 5e-4), "adam": (1e-3, 5e-4), "train": (1e-3, 5e-4)}
+CHECKS = ("forward", "grads", "sgd", "adam", "train", "momentum", "rmsprop", "adagrad", "adamw")
+# The checks of the other optimizers: a model gets the one of each optimizer its chapter trains it with (every one
+# with `model_cases(..., all_optimizers=True)`, as tests/test_optimizers.py runs them); sgd and adam run on all.
+EXTRA_OPTIMIZER_CHECKS = CHECKS[5:]
+# "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps);
+# every optimizer's ten steps (modgen.HARNESS_OPTIMIZERS) the same as SGD's and Adam's
+TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), **{c: (1e-3, 5e-4) for c in CHECKS[2:]}}
+# Optimizers that divide by a gradient's own running size: an element whose gradient is zero up to rounding takes a
+# step whose direction rounding sets, so those elements are not compared (_mask_noise).
+ADAPTIVE = ("adam", "rmsprop", "adagrad", "adamw")
 
 
 @dataclass
@@ -74,8 +81,9 @@ def _dropout_rates(layer) -> list:
     return []
 
 
-def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
-    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot."""
+def model_cases(paths: list[Path], all_optimizers: bool = False) -> tuple[list[ModelCase], list[str]]:
+    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot; each steps
+    SGD and Adam, and the other optimizers its chapter trains it with (all of them with `all_optimizers`)."""
     from d2lc.emit.backend import registry
     known = set(registry())
     cases, notes = [], []
@@ -92,8 +100,27 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
             if isinstance(case, str):
                 notes.append(f"{author_spelling(module)(s.name)} ({f.name}): {case}")
             else:
+                extra = set(EXTRA_OPTIMIZER_CHECKS) if all_optimizers else optimizer_checks(module).get(s.name, set())
+                case.checks = tuple(c for c in case.checks if c not in EXTRA_OPTIMIZER_CHECKS or c in extra)
                 cases.append(case)
     return cases, notes
+
+
+def optimizer_checks(module: ir.Module) -> dict[str, set[str]]:
+    """{model name: the checks of the optimizers the chapter's `train(...)` calls use for it}."""
+    out: dict[str, set[str]] = {}
+    made = {s.name: s.value.model for s in module.stmts() if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel)}
+    for s in module.stmts():
+        if isinstance(s, ir.Train):
+            net = s.net
+            name = net.model if isinstance(net, ir.NewModel) else made.get(net.name) if isinstance(net, ir.Var) else None
+            opt = s.optimizer
+            check = {"RMSProp": "rmsprop", "Adagrad": "adagrad", "AdamW": "adamw"}.get(opt.kind)
+            if opt.kind == "SGD" and not (isinstance(opt.args.get("momentum"), ir.Const) and not opt.args["momentum"].value):
+                check = "momentum" if opt.args.get("momentum") is not None else None
+            if name is not None and check is not None:
+                out.setdefault(name, set()).add(check)
+    return out
 
 
 def trained_with(module: ir.Module) -> dict[str, str]:
@@ -149,7 +176,7 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
 
 
 KINDS = (None, *WEIGHT_NAMES)  # a described tensor's layer kind: 0 for none, else 1 + its index in WEIGHT_NAMES
-OPTIMIZER_CHECKS = ("sgd", "adam", "train")
+OPTIMIZER_CHECKS = CHECKS[2:]
 
 
 def draw_input(case: ModelCase, seed: int) -> np.ndarray:
@@ -263,11 +290,13 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                 continue
             outputs[name] = _run_target(session, case, backend, X, params, seed)
         ref = outputs.get(reference)
-        if "adam" in case.checks and ref is not None and reference in backends and isinstance(ref.get("adam"), tuple):
+        adaptive = [c for c in ADAPTIVE if c in case.checks and ref is not None and isinstance(ref.get(c), tuple)]
+        if adaptive and reference in backends:
             # the reference once more from parameters 1 ulp away: what it cannot reproduce, rounding decides
-            again = _run_target(session, replace(case, checks=("forward", "adam")), backends[reference], X,
-                                one_ulp_away(params, seed), seed).get("adam")
-            ref["adam 1 ulp"] = again if isinstance(again, tuple) else None
+            again = _run_target(session, replace(case, checks=("forward", *adaptive)), backends[reference], X,
+                                one_ulp_away(params, seed), seed)
+            for c in adaptive:
+                ref[f"{c} 1 ulp"] = again.get(c) if isinstance(again.get(c), tuple) else None
         for name in backends:
             for check in case.checks:
                 if name not in available:
@@ -294,10 +323,10 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     continue
                 rtol, atol = TOL[check]
                 detail = ""
-                if check == "adam" and isinstance(ref.get("grads"), tuple):
+                if check in ADAPTIVE and isinstance(ref.get("grads"), tuple):
                     # Adam divides by the gradient's own size, so a gradient that is zero up to rounding becomes
                     # a full step in a direction set by that rounding: compare only elements with a real gradient.
-                    got, want, skipped, noisy = _mask_noise(case, got, want, ref["grads"][1], ref.get("adam 1 ulp"))
+                    got, want, skipped, noisy = _mask_noise(case, got, want, ref["grads"][1], ref.get(f"{check} 1 ulp"), check)
                     detail = ", ".join(([f"{skipped} zero-gradient elements not compared"] if skipped else []) +
                                        ([f"{noisy} running-statistic elements the reference does not reproduce from "
                                          "parameters 1 ulp away not compared"] if noisy else []))
@@ -322,7 +351,7 @@ def one_ulp_away(params: list[np.ndarray], seed: int) -> list[np.ndarray]:
     return out
 
 
-def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tuple, tuple, int, int]:
+def _mask_noise(case: ModelCase, got, want, ref_grads, again=None, check: str = "adam") -> tuple[tuple, tuple, int, int]:
     """Drop the elements whose reference gradient is zero up to rounding (trainable parameters), and the running-
     statistic elements that the reference itself does not reproduce from parameters one ulp away (`again`: its Adam
     result from there). A bias before BatchNorm has an exactly zero gradient, so Adam moves it by lr-sized steps
@@ -337,7 +366,7 @@ def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tupl
     skipped = sum(int((~k).sum()) for k in keep if k is not None)
     noisy = 0
     if again is not None and len(again[1]) == len(compared):
-        rtol, atol = TOL["adam"]
+        rtol, atol = TOL[check]
 
         def steady(i, margin=1.0):
             a, w = np.asarray(again[1][i], np.float64), np.asarray(want[1][i], np.float64)
@@ -396,9 +425,13 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
     why_not = not_invertible(case.params, layouts)  # parameters after optimizer steps cannot be read back
     Xn = activation_to_native(X, layouts)
     y = None
+    refused = optimizer_refusals(case.module, backend)
     for check in case.checks:
         if why_not and check in OPTIMIZER_CHECKS:
             out[check] = Skipped(why_not)
+            continue
+        if check in refused:  # the compile error a notebook with this optimizer gets on this target
+            out[check] = Skipped(refused[check])
             continue
         if check == "train" and y is not None and len(y) != len(Xn):
             out[check] = Skipped(f"the loss scores {len(y)} rows for {len(Xn)} examples: no per-example data order to shuffle")
@@ -411,8 +444,7 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 y = activation_to_native(labels(case, out[check], seed), layouts) if y is None else y
             else:
                 y = y if y is not None else labels(case, np.zeros((case.input_shape[0], 1)), seed)
-                fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam",
-                      "train": "d2lc_case_train"}[check]
+                fn = f"d2lc_case_{check}"
                 data = (Xn, y) if check != "train" else training_run(Xn, np.asarray(y), seed)
                 first, arrays = worker.call(backend.name, key, fn, [*data, *native]).value
                 to_canonical = grads_to_canonical if check == "grads" else params_to_canonical
