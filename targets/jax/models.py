@@ -4,6 +4,9 @@ from typing import ClassVar
 
 import libcst as cst
 
+from d2lc.core.diagnostics import Diagnostic
+from d2lc.emit.errors import EmitError
+
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc.core import ir
@@ -180,6 +183,11 @@ class JaxModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        if isinstance(t.net, ir.Var) and t.net.name in self.state.written:
+            raise EmitError(Diagnostic(t.net.loc, f"training `{t.net.name}` after writing its parameters is not supported by "
+                                       "target `jax`", expected="train(net, ...) on a model whose parameters were not written",
+                                       hint="the flax `train` starts from a fresh `init`; write the parameters after training, "
+                                            "or mark this cell `::: only` for other targets"))
         call = train_call(self, t, SNIPPETS)  # flax's variables come back from training
         if self.takes_training(t.net):
             call = call.with_changes(args=[*call.args, keyword("training_flag", cst.Name("True"))])
