@@ -16,7 +16,8 @@ change to the emitted code is measured before/after under the same load.
 Time per step = time from the end of the warm-up epoch to the end of the last epoch (training
 plus validation, as every side does them every epoch), divided by the optimizer steps in those
 epochs. The warm-up epoch absorbs JIT compilation (jax.jit, tf.function), lazy-layer shape
-inference and first-call costs. Epoch ends are read off the `epoch N: ...` lines every side
+inference and first-call costs (JAX workers share a persistent compilation cache, so later
+rounds' warm-ups are shorter; the timed spans compile nothing either way). Epoch ends are read off the `epoch N: ...` lines every side
 prints: `print` is replaced by a recorder, so nothing is written while timing, and the plot the
 generated `train` draws after its last epoch is outside the timed span. Both the wall time and the
 CPU time (process, all threads) of that span are kept; CPU time is disturbed less by other load
@@ -327,6 +328,8 @@ def main() -> None:
         env.update(data_env(tmp / "data"))  # the generated loaders' data hub reads the synthetic files
         work = tmp / "work"  # the references read ../data/fashion-mnist
         work.mkdir()
+        # XLA programs compiled in one run's warm-up epoch are reused by the later rounds' (untimed either way)
+        jax_cache = {"JAX_COMPILATION_CACHE_DIR": str(tmp / "jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
         for fw in frameworks:
             python = python_for_target(fw)
             if python is None:
@@ -356,7 +359,7 @@ def main() -> None:
             job_path.write_text(json.dumps(job))
             t0 = time.perf_counter()
             proc = subprocess.run([str(python), str(Path(__file__).resolve()), "--worker", str(job_path)], cwd=work,
-                                  env={**env, "KERAS_BACKEND": KERAS_BACKENDS.get(fw, "tensorflow")},
+                                  env={**env, "KERAS_BACKEND": KERAS_BACKENDS.get(fw, "tensorflow"), **jax_cache},
                                   stdout=subprocess.PIPE, stderr=None if args.verbose else subprocess.PIPE, text=True,
                                   timeout=args.timeout)
             if proc.returncode == NO_GPU:
