@@ -221,6 +221,7 @@ class Cell:
     only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
     line: int = 1
     tags: tuple[str, ...] = ()
+    saved_from: str | None = None  # a definition another section saved (`@save`), seen here so this one can use it
 
 
 @dataclass
@@ -424,6 +425,7 @@ class ModelDef(Stmt):
     hparams: list[Param]
     members: list[Member]
     forward: FuncDef
+    save: bool = False  # marked `@save`: it goes into the book's helper library
 
 
 @dataclass(eq=False)

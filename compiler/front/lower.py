@@ -89,7 +89,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
             if isinstance(v, list):  # an index
                 types[p.name] = None
                 continue
-            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items):
+            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items) \
+                    or isinstance(v.type, ListType) and isinstance(v.type.elem, AnyType):
                 return ir.Op(ANY, loc, op, args)  # an untyped value (after an error, or an unannotated parameter's)
             bad = self._check_kind(p.kind, v, op)
             if bad:

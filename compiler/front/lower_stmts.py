@@ -262,7 +262,7 @@ class StatementLowering(LowererBase):
             params.append(ir.Param(p.name, ptype, default, p.loc))
             fscope.symbols[p.name] = Symbol(ptype)
         declared = self.ann_type(s.returns) if s.returns else None
-        fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save="save" in s.decorators)
+        fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save=self.save_marker(s) if register else False)
         if register:
             self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
             self.functions[s.name] = fdef
