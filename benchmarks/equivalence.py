@@ -5,7 +5,9 @@ For each installed target it runs the same compiled functions (forward and gradi
 few composite functions from tests/corpus/composites.md) on the same inputs three ways:
 
   batched   what `d2lc test` does: one long-lived worker per target, all the inputs of a run in one
-            request (one reply per call), JAX functions jitted per input shape: examples per second;
+            request (one reply per call), JAX (and TF, where a signature repeats enough to pay) functions
+            traced per input signature: examples per second, for the first request of a fresh worker (cold:
+            it traces and compiles) and for the same request again;
   per-call  the same worker, one request per example, every framework eager (the harness before
             batching): examples per second and the per-example overhead beyond the computation;
   naive     a new python process per example, which imports the framework, execs the module,
@@ -13,8 +15,11 @@ few composite functions from tests/corpus/composites.md) on the same inputs thre
 Both worker modes are measured after one warm-up call per function and shape.
 
 With --suite it then times the CI configuration of the suite (`d2lc test sources tests/corpus
---examples=5 --seed=0 --no-models --no-notebooks`) with an empty cache (cold), and again with the
-cache that run left (warm), and prints the harness's own split of the time.
+--examples=5 --seed=0 --no-models --no-notebooks`) three times, in fresh processes: "cold" with an empty
+cache folder (no compiled chapters, no JAX compilation cache); "cold, JAX cache kept" with only the JAX
+compilation cache that run left (what a fresh checkout sees on a machine that ran the suite before, e.g.
+after a compiler change); "warm" with everything that run left. It prints the harness's own split of
+the time and the CPU time (the suite's process and its workers) next to the wall time.
 
     python benchmarks/equivalence.py [--examples N] [--naive N] [--targets a,b] [--functions f,g] [--suite]
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,28 +87,46 @@ def bench_worker(worker: WorkerClient, target: str, key: str, calls: list[tuple[
     """One request per example."""
     for callee, args in calls[:len(calls) // 4 or 1]:
         worker.call(target, key, callee, args)  # warm-up: imports, first-call and per-shape compiles
-    n, t_round, t_compute = 0, 0.0, 0.0
-    t0 = time.perf_counter()
+    n, t_round, t_compute, values = 0, 0.0, 0.0, []
+    t0, c0 = time.perf_counter(), cpu_seconds(worker)
     for callee, args in calls:
         reply = worker.call(target, key, callee, args)
         n += 1
         t_round += reply.roundtrip_s
         t_compute += reply.header["compute_s"]
-    wall = time.perf_counter() - t0
-    return {"per_s": n / wall, "overhead_ms": 1000 * (t_round - t_compute) / n, "compute_ms": 1000 * t_compute / n}
+        values.append(reply.value)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(worker) - c0
+    return {"per_s": n / wall, "per_cpu_s": n / cpu, "overhead_ms": 1000 * (t_round - t_compute) / n,
+            "compute_ms": 1000 * t_compute / n, "values": values}
+
+
+def cpu_seconds(worker: WorkerClient) -> float:
+    """CPU time (user + system, every thread) of the worker process so far, plus this process's."""
+    own = time.process_time()
+    try:
+        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, IndexError, ValueError):
+        return float("nan")
 
 
 def bench_batched(worker: WorkerClient, target: str, key: str, calls: list[tuple[str, list[np.ndarray]]]) -> dict:
-    """All examples in one request."""
-    worker.call_batch(target, key, calls[:len(calls) // 4 or 1], jit=True)  # warm-up, as above
-    t0 = time.perf_counter()
-    replies = worker.call_batch(target, key, calls, jit=True)
-    wall = time.perf_counter() - t0
-    bad = [r for r in replies if not hasattr(r, "header")]
-    if bad or len(replies) != len(calls):
-        raise RuntimeError(f"{target}: a batched call failed: {bad[:1]}")
+    """All examples in one request: the first request in a fresh worker (cold: it traces and compiles), then the
+    same request again (warm, as the other modes)."""
+    worker.ensure(target, key)
+    out = {}
+    for label in ("first", "warm"):
+        t0, c0 = time.perf_counter(), cpu_seconds(worker)
+        replies = worker.call_batch(target, key, calls, jit=True)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds(worker) - c0
+        bad = [r for r in replies if not hasattr(r, "header")]
+        if bad or len(replies) != len(calls):
+            raise RuntimeError(f"{target}: a batched call failed: {bad[:1]}")
+        out[label] = {"per_s": len(calls) / wall, "per_cpu_s": len(calls) / cpu,
+                      "jitted": sum(bool(r.header.get("jitted")) for r in replies)}
     compute = sum(r.header["compute_s"] for r in replies)
-    return {"per_s": len(calls) / wall, "compute_ms": 1000 * compute / len(calls)}
+    return {**out["warm"], "first_per_s": out["first"]["per_s"], "first_per_cpu_s": out["first"]["per_cpu_s"],
+            "compute_ms": 1000 * compute / len(calls), "values": [r.value for r in replies]}
 
 
 def same_values(a, b) -> bool:
@@ -117,13 +141,14 @@ def time_suite(cache: Path, reports: Path) -> dict:
     report = reports / "matrix"
     cmd = [sys.executable, "-m", "d2lc.cli.main", "test", "sources", "tests/corpus", "--examples=5", "--seed=0",
            "--no-models", "--no-notebooks", f"--cache-dir={cache}", f"--reports-dir={reports}", "--report", str(report)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), os.times()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    wall = time.perf_counter() - t0
+    wall, c1 = time.perf_counter() - t0, os.times()
+    cpu = (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
     if not report.with_suffix(".json").exists():
         raise RuntimeError(f"the suite wrote no report (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     data = json.loads(report.with_suffix(".json").read_text())
-    return {"wall_s": wall, "exit": proc.returncode, "counts": data["counts"], "timings": data["timings"],
+    return {"wall_s": wall, "cpu_s": cpu, "exit": proc.returncode, "counts": data["counts"], "timings": data["timings"],
             "compute_s": {t: v["compute_s"] for t, v in data["target_timing"].items()}}
 
 
@@ -182,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         h = b.harness
         measured = []
         for jit in (None, jit_kind(b)):  # per call and eager, then batched and (JAX) jitted
-            extra = JIT_ENV if jit and "XLA_FLAGS" not in os.environ else {}
+            extra = dict(getattr(h, "env", ())) | (JIT_ENV if jit and "XLA_FLAGS" not in os.environ else {})
             worker = WorkerClient(str(python), env={**env, **extra}, name=b.name, call_timeout=300, start_timeout=300)
             try:
                 probe = worker.probe(list(b.environment.packages))
@@ -193,11 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                 worker.add_module(b.name, chapter.key, chapter.sources[b.name])
                 if not measured:
                     measured.append(bench_worker(worker, b.name, chapter.key, calls))
-                    eager = [worker.call(b.name, chapter.key, c, a).value for c, a in calls]
                 else:
                     measured.append(bench_batched(worker, b.name, chapter.key, calls))
-                    batched = [r.value for r in worker.call_batch(b.name, chapter.key, calls, jit=True)]
-                    measured[-1]["same"] = all(same_values(x, y) for x, y in zip(batched, eager))
+                    measured[-1]["same"] = all(same_values(x, y) for x, y in zip(measured[1]["values"], measured[0]["values"]))
             finally:
                 worker.close()
         if len(measured) < 2:
@@ -209,26 +232,35 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nfunctions: {', '.join(c.name for c in cases)} (outputs and gradients); CPU; "
           f"{args.examples} worker calls, {args.naive} naive calls per target\n")
-    head = ("target", "batched ex/s", "values as per-call", "per-call ex/s", "per-call overhead", "compute/ex (per-call)",
-            "naive ex/s", "batched/per-call")
-    print("  ".join(f"{h:>21}" if i else f"{h:12}" for i, h in enumerate(head)))
+    print("ex/s: examples per second of wall time; ex/CPU-s: per second of CPU time (the worker's threads and this\n"
+          "process), the steadier figure on a shared machine. 'first batch' is the first request of a fresh worker\n"
+          "(it traces and compiles); 'batched' is the same request again.\n")
+    head = ("target", "batched ex/s", "batched ex/CPU-s", "traced calls", "first batch ex/s", "first ex/CPU-s",
+            "values as per-call", "per-call ex/s", "per-call ex/CPU-s", "per-call overhead", "naive ex/s")
+    print("  ".join(f"{h:>18}" if i else f"{h:12}" for i, h in enumerate(head)))
     for name, fast, w, n, why in rows:
         if w is None:
             print(f"{name:12}  {'skipped: ' + why}")
             continue
-        cells = [f"{fast['per_s']:.1f}", "yes" if fast["same"] else "NO", f"{w['per_s']:.1f}", f"{w['overhead_ms']:.2f} ms",
-                 f"{w['compute_ms']:.2f} ms", f"{n['per_s']:.2f}" if n else "-", f"{fast['per_s'] / w['per_s']:.1f}x"]
-        print(f"{name:12}  " + "  ".join(f"{c:>21}" for c in cells))
+        cells = [f"{fast['per_s']:.0f}", f"{fast['per_cpu_s']:.0f}", f"{fast['jitted']}/{len(calls)}",
+                 f"{fast['first_per_s']:.0f}", f"{fast['first_per_cpu_s']:.0f}", "yes" if fast["same"] else "NO",
+                 f"{w['per_s']:.0f}", f"{w['per_cpu_s']:.0f}", f"{w['overhead_ms']:.2f} ms", f"{n['per_s']:.2f}" if n else "-"]
+        print(f"{name:12}  " + "  ".join(f"{c:>18}" for c in cells))
 
     if args.suite:
         print("\nCI configuration of the suite (sources + tests/corpus, 5 examples, seed 0, no models, no notebooks):")
         with tempfile.TemporaryDirectory(prefix="d2lc-bench-suite-") as tmp:
-            for label in ("cold", "warm"):
-                r = time_suite(Path(tmp) / "cache", Path(tmp) / f"reports-{label}")
+            cache = Path(tmp) / "cache"
+            for label in ("cold", "cold, JAX cache kept", "warm"):
+                if label.startswith("cold,"):  # keep only the JAX compilation cache of the cold run
+                    for entry in cache.iterdir() if cache.exists() else []:
+                        if entry.name != "jax":
+                            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                r = time_suite(cache, Path(tmp) / f"reports-{label.split(',')[0]}-{len(label)}")
                 t = r["timings"]
                 split = ", ".join(f"{k[:-2]} {t[k]:.1f}s" for k in ("compile_s", "startup_wait_s", "emit_s", "examples_s"))
                 compute = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(r["compute_s"].items()))
-                print(f"  {label}: {r['wall_s']:.1f} s wall (exit {r['exit']}; {split}); counts {r['counts']}; "
+                print(f"  {label}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU (exit {r['exit']}; {split}); counts {r['counts']}; "
                       f"compute per target: {compute}")
     return 0
 

@@ -151,6 +151,13 @@ MUTANTS = [
     m("paddle-softmax-axis", PD + "ops.py", '"softmax": Fn("paddle.nn.functional.softmax", "x", axis="axis")',
       '"softmax": Fn("paddle.nn.functional.softmax", "x")', RED, "paddle"),
     m("paddle-cumsum-flat", PD + "ops.py", '"cumsum": Method("cumsum", axis="axis")', '"cumsum": Method("cumsum")', RED, "paddle"),
+    # optimizers: a framework default that changes PyTorch's formula (the model cases step every optimizer)
+    m("jax-rmsprop-eps-in-sqrt", J + "optimizers.py", 'eps_in_sqrt=cst.Name("False"))', 'eps_in_sqrt=cst.Name("True"))',
+      MODELS, "jax", True),
+    m("tf-adagrad-accumulator", TF + "optimizers.py", 'initial_accumulator_value=cst.Float("0.0"), epsilon=eps)',
+      'initial_accumulator_value=cst.Float("0.1"), epsilon=eps)', MODELS, "tensorflow", True),
+    m("mxnet-rmsprop-gamma", MX + "optimizers.py", 'items["gamma1"] = em.expr(value(c, "alpha"))', 'items["gamma1"] = cst.Float("0.9")',
+      MODELS, "mxnet", True),
 ]
 
 

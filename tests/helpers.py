@@ -9,6 +9,10 @@ from d2lc.emit.backend import get_backend
 from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_cells
 
+# The frameworks' compile caches of the test sessions (JAX's persistent compilation cache), kept between runs in
+# the checkout like the CI suite's: a model JAX compiled in the last `make test` is not compiled again.
+SHARED_CACHE = Path(__file__).resolve().parent.parent / ".d2lc-cache"
+
 TARGETS = ("pytorch", "tensorflow", "jax", "mxnet")
 
 

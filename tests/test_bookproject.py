@@ -229,3 +229,29 @@ def test_the_library_section_names_the_helper_library_and_its_pin(tmp_path):
         load(tmp_path)
     repo = load(Path(__file__).resolve().parents[1])
     assert library_requirement(repo) == f"{repo.library.name}=={repo.library.version}" == "d2lbook==0.1.0"
+
+
+def test_kernels_side_by_side_share_the_cpus_instead_of_each_taking_all(tmp_path, monkeypatch):
+    from d2lc.build.execute import THREAD_VARIABLES, thread_env
+    assert thread_env(1, cpus=2) == {}  # one kernel alone: the frameworks' own defaults
+    two = thread_env(2, cpus=2)
+    assert {k: two[k] for k in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "1")
+    assert "intra_op_parallelism_threads=1" in two["XLA_FLAGS"] and thread_env(2, cpus=8)["OMP_NUM_THREADS"] == "4"
+    assert thread_env(3, cpus=2)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's setting wins
+    assert "OMP_NUM_THREADS" not in thread_env(2, cpus=2)
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    pytest.importorskip("ipykernel")
+    from d2lc.build.execute import Job, execute_all
+    jobs = []
+    for name in ("a", "b"):  # two notebooks on two workers: each kernel gets its share
+        path = tmp_path / f"{name}.ipynb"
+        code = f"import os\nprint({name!r}, os.environ.get('OMP_NUM_THREADS'), os.environ.get('TF_NUM_INTRAOP_THREADS'))"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+        jobs.append(Job(path, path.name, tmp_path / "exec" / path.name, Path(sys.executable), "main", None))
+    ran, _, failures = execute_all(jobs, {}, tmp_path / "cache", tmp_path / "kernels", tmp_path / "data", 120, workers=2)
+    assert ran == 2 and not failures
+    share = thread_env(2)["OMP_NUM_THREADS"]
+    for job in jobs:
+        text = nbformat.read(job.target_out, as_version=4).cells[0].outputs[0]["text"]
+        assert text == f"{job.notebook.stem} {share} {share}\n"

@@ -75,7 +75,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_cold_warm_and_uncached_builds_write_the_same_bytes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert compile_book("cold") == 0
     assert "unchanged" not in capsys.readouterr().out
-    assert len(entries(work / "cache")) == 9  # 3 chapters x 3 targets
+    assert len(entries(work / "cache")) == 18  # 3 chapters x 3 targets: each notebook and the helpers it needs
     assert compile_book("warm") == 0
     assert "(9 rewritten; 9 unchanged, not compiled again (compile cache))" in capsys.readouterr().out
     assert compile_book("uncached", "--no-cache") == 0
@@ -143,7 +143,7 @@ def test_a_failed_chapter_is_not_cached(work: Path) -> None:
                                           encoding="utf-8")
     assert compile_book("out") == 1
     assert not (work / "out").exists()
-    assert len(entries(work / "cache")) == 6  # the two good chapters only
+    assert len(entries(work / "cache")) == 12  # the two good chapters only (notebooks and their needs)
 
 
 def test_a_rebuild_from_the_cache_loads_neither_compiler_nor_backends(work: Path) -> None:

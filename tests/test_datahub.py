@@ -183,28 +183,16 @@ def test_every_loader_reads_only_files_the_hub_knows():
         assert "../data" not in text, f"{loader} still reads ../data"
 
 
-def test_a_generated_notebook_alone_and_offline_stops_at_its_data_with_what_to_fetch(tmp_path):
-    """The committed PyTorch notebook, its code alone in an empty folder and home, no data hub variables, every
-    connection sent to a proxy where nothing listens (so nothing reaches the internet): it stops at the data
-    cell and says which file to put where."""
-    import json
-    import subprocess
-    import sys
-    pytest.importorskip("torch")
-    nb = json.loads((ROOT / "generated/pytorch/chapter_linear-classification/softmax-regression-concise.ipynb").read_text())
-    from IPython.core.inputtransformer2 import TransformerManager  # the install cell's `%pip`, as Jupyter reads it
+# A generated notebook alone, offline, stopping at its data with what to fetch: tests/test_notebook_alone.py.
 
-    cells = ("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    (tmp_path / "notebook.py").write_text("\n\n".join(TransformerManager().transform_cell(c) for c in cells))
-    s = Server({})
-    closed = s.url
-    s.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("D2LBOOK_") and "proxy" not in k.lower()}
-    env.update({"HOME": str(tmp_path), "MPLBACKEND": "Agg", "http_proxy": closed, "https_proxy": closed})
-    run = subprocess.run([sys.executable, "notebook.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode != 0
-    last = run.stderr.strip().splitlines()[-1]
-    file = tmp_path / ".cache" / "d2lbook" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
-    assert last.startswith("FileNotFoundError: could not download https://raw.githubusercontent.com/zalandoresearch/"), last
-    assert f"put that file at {file}, or set D2LBOOK_DATA" in last, last
-    assert "refused" in last, f"the connection did not go to the closed proxy: {last}"
+
+def test_a_mirror_serves_the_files_verified_unless_verification_is_off(server, published, cache, monkeypatch):
+    """$D2LBOOK_DATA_URL/NAME replaces the published address; the digest is still checked, unless D2LBOOK_VERIFY=0."""
+    ns = hub("http://127.0.0.1:9/nowhere", published)  # the table's own addresses cannot be reached
+    ns["DATA_HUB"]["timemachine.txt"] = (ns["DATA_HUB"]["timemachine.txt"][0], "sha256:" + "0" * 64)
+    monkeypatch.setenv("D2LBOOK_DATA_URL", f"{server.url}/files/")
+    with pytest.raises(OSError, match="digest other than"):
+        ns["download"]("timemachine.txt")
+    monkeypatch.setenv("D2LBOOK_VERIFY", "0")
+    assert ns["download"]("timemachine.txt").read_bytes() == published["timemachine.txt"]
+    assert server.requests == ["/files/timemachine.txt"] * 2

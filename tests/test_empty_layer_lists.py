@@ -10,6 +10,7 @@ from d2lc.emit.backend import get_backend, target_names
 from d2lc.emit.modeldefs import ModelEmission
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session
+from helpers import SHARED_CACHE
 
 TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet", "paddle") if n in target_names()]
 GUARDED = [n for n in ("tensorflow", "jax") if n in TARGETS]
@@ -43,7 +44,7 @@ model Nested(arch: tuple = (0, 0)):
 def session():
     if not GUARDED:
         pytest.skip("neither TensorFlow nor JAX is installed")
-    with Session([get_backend(n) for n in TARGETS], call_timeout=300) as s:
+    with Session([get_backend(n) for n in TARGETS], call_timeout=300, cache_dir=SHARED_CACHE) as s:
         s.start()
         yield s
 

@@ -45,9 +45,30 @@ def test_npy_round_trip(a):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("a", [
+    np.arange(6, dtype=np.float32).reshape(2, 3).T, np.array(2.5), np.array([True, False]), np.zeros((0, 3), np.int32),
+    np.array([[np.nan, np.inf], [-np.inf, -0.0]], np.float64), np.arange(4, dtype=np.int64)[::2], np.float32(1.5),
+    np.array([1 + 2j], np.complex64), np.arange(3, dtype=">i4"), np.array(["ab", "c"]),
+])
+def test_raw_array_round_trip(a):
+    """Numeric arrays travel as raw bytes (dtype, shape and bits kept, strides made C order), others as .npy."""
+    blobs: list[bytes] = []
+    tag = pack_value(a, blobs)
+    assert ("dtype" in tag) == (np.asarray(a).dtype.kind != "U")
+    b = unpack_value(tag, blobs)
+    assert isinstance(b, np.ndarray) and b.dtype == np.asarray(a).dtype and b.shape == np.shape(a)
+    assert b.flags.writeable and b.flags.c_contiguous
+    np.testing.assert_array_equal(a, b)
+    assert np.asarray(a).tobytes() == b.tobytes()  # every bit: -0.0 and NaN payloads too
+
+
 def test_object_arrays_are_refused():
     with pytest.raises(ValueError):
         array_to_bytes(np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        pack_value(np.array([{"a": 1}], dtype=object), [])
+    with pytest.raises(ValueError):  # a raw tag never names an object dtype
+        unpack_value({"array": 0, "dtype": "|O", "shape": [1]}, [b"\0" * 8])
 
 
 def test_message_round_trip():
@@ -225,3 +246,79 @@ def test_jitted_jax_computes_what_eager_jax_computes():
     with _jax_worker(JAX_TARGET) as w:  # a request that does not ask for jit (model checks, notebooks) runs eagerly
         assert not w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1]).header["jitted"]
         assert w.call("jax", "m", "softmax_grad", JAX_CALLS[0][1], jit=True).header["jitted"]
+
+
+# ---- TensorFlow through tf.function ---------------------------------------------------------------------
+TF_SETUP = "import tensorflow as tf"
+TF_TARGET = TargetSetup("tensorflow", TF_SETUP, "tf.constant(a)", "t.numpy()", jit="tensorflow")
+TF_EAGER = TargetSetup("tensorflow", TF_SETUP, "tf.constant(a)", "t.numpy()")
+TF_MODULE = '''
+import tensorflow as tf
+
+def softmax_grad(x, w, s):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.nn.softmax(tf.tanh(x @ w) * s, axis=-1) ** 2)
+    return tape.gradient(y, x)
+
+def count_rows(x):
+    for _ in range(200):  # slow enough eagerly to be traced
+        x = tf.tanh(x)
+    return x.shape[0]  # a Python int: tf.function would give it back as is, but it is no tensor
+
+def relu_if_positive_sum(x):
+    for _ in range(200):
+        x = tf.sin(x)
+    if tf.reduce_sum(x) > 0:  # Python control flow on a tensor: no autograph, the trace fails
+        return tf.maximum(x, 0.0)
+    return -x
+'''
+_W = np.random.default_rng(9).uniform(-1, 1, (3, 4)).astype(np.float32)
+TF_CALLS = [("softmax_grad", [np.random.default_rng(i).uniform(-2, 2, (2, 3)).astype(np.float32), _W, 0.5])
+            for i in range(20)] + \
+    [("softmax_grad", [np.ones((5, 3), np.float32), _W, 0.5])] + \
+    [("count_rows", [np.full((3, 2), 0.1 * i, np.float32)]) for i in range(20)] + \
+    [("relu_if_positive_sum", [np.full((3,), 0.1 * i - 1, np.float32)]) for i in range(20)]
+
+
+def test_traced_tensorflow_computes_what_eager_tensorflow_computes():
+    """tf.function per input signature, where a request repeats it: the values, types and shapes of eager TF;
+    a signature seen once, a non-tensor result and value-dependent control flow run eagerly."""
+    pytest.importorskip("tensorflow")
+    outputs = {}
+    for setup in (TF_TARGET, TF_EAGER):
+        w = WorkerClient(sys.executable, env={"CUDA_VISIBLE_DEVICES": ""}, call_timeout=120, start_timeout=180)
+        w.add_target(setup)
+        w.add_module("tensorflow", "m", TF_MODULE)
+        with w:
+            replies = w.call_batch("tensorflow", "m", TF_CALLS, jit=True)
+            if setup.jit:
+                single = w.call("tensorflow", "m", "softmax_grad", TF_CALLS[0][1], jit=True)
+        assert all(not isinstance(r, Exception) for r in replies), replies
+        outputs[setup.jit] = ([r.value for r in replies], [r.header["jitted"] for r in replies])
+    (values, jitted), (expected, eager_jitted) = outputs["tensorflow"], outputs[None]
+    for got, want in zip(values, expected):
+        assert type(got) is type(want)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        else:
+            assert got == want
+    grads = jitted[:20]
+    assert not any(grads[:2]) and all(grads[2:]), grads  # two eager calls (the second timed), then traced
+    assert not jitted[20]  # one call of a shape: tracing would not pay
+    assert not any(jitted[21:])  # a Python int result, and control flow on a tensor's value: eager
+    assert not any(eager_jitted)
+    assert single.header["jitted"]  # a traced signature stays traced, in later requests too
+
+
+def test_a_module_loaded_again_is_traced_again():
+    """Loading other code under a module's key drops what was traced for it: no stale traced function."""
+    pytest.importorskip("jax")
+    x = [np.ones((2, 3), np.float32)]
+    with _jax_worker(JAX_TARGET) as w:
+        first = w.call("jax", "m", "count_rows", x, jit=True)
+        w.add_module("jax", "m", JAX_MODULE.replace("return x.shape[0]", "return x * 2"))
+        again = w.call("jax", "m", "count_rows", x, jit=True)
+    assert first.value == 2 and not first.header["jitted"]
+    assert again.header["jitted"] and np.array_equal(again.value, 2 * x[0])

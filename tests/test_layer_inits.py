@@ -27,6 +27,7 @@ from d2lc.emit.base import EmitError
 from d2lc.harness.models import describe, draw_input, model_cases
 from d2lc.harness.session import Session
 from d2lc.build.modgen import model_module_source
+from helpers import SHARED_CACHE
 
 CHAPTER = """# Initialisers
 
@@ -192,7 +193,7 @@ def check(value: np.ndarray, want) -> list[str]:
 @pytest.fixture(scope="module")
 def session():
     backends = [get_backend(n) for n in target_names()]
-    with Session(backends, call_timeout=300) as s:
+    with Session(backends, call_timeout=300, cache_dir=SHARED_CACHE) as s:
         s.start()
         if "pytorch" not in s.available():
             pytest.skip("PyTorch (which defines the canonical parameter order) is not available")

@@ -11,6 +11,7 @@ import pytest
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session
+from helpers import SHARED_CACHE
 
 TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet", "paddle") if n in target_names()]
 
@@ -173,7 +174,7 @@ NAMES = {"VGGBlock", "VGGNet", "Stack", "ConvBlock", "DenseBlock", "Residual", "
 
 @pytest.fixture(scope="module")
 def session():
-    with Session([get_backend(n) for n in TARGETS], call_timeout=300) as s:
+    with Session([get_backend(n) for n in TARGETS], call_timeout=300, cache_dir=SHARED_CACHE) as s:
         s.start()
         yield s
 

@@ -9,6 +9,7 @@ import pytest
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness.models import model_cases, run_model_cases
 from d2lc.harness.session import Session
+from helpers import SHARED_CACHE
 
 TARGETS = [n for n in ("pytorch", "tensorflow") if n in target_names()]
 
@@ -31,7 +32,7 @@ model SamePool(num_channels: int = 3):
 def session():
     if TARGETS != ["pytorch", "tensorflow"]:
         pytest.skip("PyTorch or TensorFlow is not installed")
-    with Session([get_backend(n) for n in TARGETS], call_timeout=300) as s:
+    with Session([get_backend(n) for n in TARGETS], call_timeout=300, cache_dir=SHARED_CACHE) as s:
         s.start()
         yield s
 

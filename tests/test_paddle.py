@@ -15,6 +15,7 @@ from d2lc.tools.goldens import chapter_text, known_targets
 from d2lc.build.envs import framework_available, python_for
 from d2lc.build.checked import compile_chapter
 from d2lc.build.notebook import emit_cells
+from helpers import SHARED_CACHE
 
 PADDLE = get_backend("paddle")
 
@@ -124,7 +125,7 @@ def test_every_model_in_the_book_agrees_with_pytorch():
         pytest.skip("PaddlePaddle is not installed (scripts/envs.sh paddle)")
     backends = {b.name: b for b in (get_backend("pytorch"), PADDLE)}
     cases, _ = model_cases([Path(__file__).resolve().parent.parent / "sources"])
-    with Session(list(backends.values()), call_timeout=300) as session:
+    with Session(list(backends.values()), call_timeout=300, cache_dir=SHARED_CACHE) as session:
         session.start()
         if "paddle" not in session.available() or "pytorch" not in session.available():
             pytest.skip("the harness cannot start paddle and pytorch")
@@ -149,7 +150,7 @@ def test_group_norm_agrees_with_pytorch(tmp_path):
     chapter.write_text(GROUP_NORM, encoding="utf-8")
     backends = {b.name: b for b in (get_backend("pytorch"), PADDLE)}
     cases, _ = model_cases([chapter])
-    with Session(list(backends.values()), call_timeout=300) as session:
+    with Session(list(backends.values()), call_timeout=300, cache_dir=SHARED_CACHE) as session:
         session.start()
         if "paddle" not in session.available() or "pytorch" not in session.available():
             pytest.skip("the harness cannot start paddle and pytorch")

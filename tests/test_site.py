@@ -1,16 +1,20 @@
 """The web book in a real browser (headless Chromium through selenium), built from the whole book.
 
-The site is built from sources/ and the committed generated/ notebooks (test_book checks that they
-are in sync), with one section executed per target through Jupyter kernels on small parameters:
-executing all 190 notebooks through kernels takes ~30 min on the 2-core CI machine, so the other
-pages show code without outputs here (`make book` executes them all). Screenshots of one page per
-target go to reports/site/.
+When the checkout holds the site of a finished `make book` (`d2lc build --execute --small`: every
+notebook of every target executed on small parameters) for the sources as they are now, the test
+runs against that site, as CI does (.ci/run builds the book first; D2LC_BOOK_SITE=1 there makes a
+missing or stale book site a failure rather than a fallback). Otherwise (`make test` alone on a
+fresh clone) it builds a site of its own from sources/ and the committed generated/ notebooks with
+one section executed per target, so nothing is executed twice. Screenshots of one page per target
+go to reports/site/.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import http.server
+import json
+import os
 import re
 import shutil
 import threading
@@ -32,13 +36,49 @@ PAGE = "chapter_linear-regression/linear-regression-scratch.html"
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists(), reason="chromium-driver is not installed (scripts/browser.sh)")
 
 
+def book_site() -> Path | None:
+    """The site `make book` left in the checkout, when that build finished and nothing it read has changed since."""
+    from d2lc.build.uptodate import BuildStamp, Options
+    book = load(ROOT)
+    required = os.environ.pop("D2LC_BOOK_SITE", None)  # the stamp digests D2LC_* variables; `make book` ran without it
+    try:
+        stamp = BuildStamp(book, Options(execute=True, small=True, site=True))
+    finally:
+        if required is not None:
+            os.environ["D2LC_BOOK_SITE"] = required
+    return book.path(book.site.output) if stamp.unchanged() is not None else None
+
+
+@dataclasses.dataclass
+class Site:
+    out: Path
+    whole_book: bool  # every notebook executed (the `make book` site), else one section per target
+    targets: list[str]
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> Site:
+    book = load(ROOT)
+    targets = [n for n in book.targets if n in registry()]
+    found = book_site()
+    if found is not None:
+        return Site(found, True, targets)
+    if os.environ.get("D2LC_BOOK_SITE") == "1":
+        pytest.fail("D2LC_BOOK_SITE=1 but build/site is not the site of a finished `make book` for these sources")
+    return Site(_small_site(tmp_path_factory.mktemp("site")), False, targets)
+
+
+@pytest.fixture(scope="module")
+def site(built) -> Path:
+    return built.out
+
+
+def _small_site(tmp: Path) -> Path:
+    """A site of the whole book with one section executed per target (the others show code only)."""
     from d2lc.build.envs import REPO_ROOT, framework_available, python_for
     from d2lc.build.execute import Job, execute_all
     from d2lc.build.sampledata import write_sample_data
     from d2lc.build.site.sphinx import build_site
-    tmp = tmp_path_factory.mktemp("site")
     book = load(ROOT)
     book = dataclasses.replace(book, site=dataclasses.replace(book.site, output=str(tmp / "site")))
     backends = [get_backend(n) for n in book.targets if n in registry()]
@@ -208,3 +248,52 @@ def test_screenshots_of_one_page_per_target(browser, base_url):
         path = out / f"{target}.png"
         browser.save_screenshot(str(path))
         assert path.stat().st_size > 10_000
+
+
+TAB_RE = re.compile(r'class="[^"]*\bd2lc-tab d2lc-tab-([\w-]+)')
+
+
+def _outputs_by_target(html_text: str) -> dict[str, dict[str, int]]:
+    """Per target: how many code tabs, output blocks and plot images its tabs on one page hold."""
+    counts: dict[str, dict[str, int]] = {}
+    marks = list(TAB_RE.finditer(html_text))
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        body = html_text[m.end(): nxt.start() if nxt else len(html_text)]
+        c = counts.setdefault(m.group(1), {"tabs": 0, "outputs": 0, "images": 0, "errors": 0})
+        c["tabs"] += 1
+        c["outputs"] += body.count("d2lc-output ")
+        c["images"] += body.count("d2lc-output-image")
+        c["errors"] += body.count("d2lc-output-error")
+    return counts
+
+
+def test_the_whole_book_is_executed_on_every_target(built):
+    """The `make book` site: every code page shows outputs on every target, plots on the same pages, no errors."""
+    if not built.whole_book:
+        pytest.skip("build/site is not a finished `make book` site (this run built one with one section executed)")
+    book = load(ROOT)
+    chapters = find_chapters([book.sources_dir])
+    pages = sorted(built.out.glob("chapter_*/*.html"))
+    assert len(pages) == len(chapters), (len(pages), len(chapters))
+    for target in built.targets:  # an executed copy of every notebook, every code cell run
+        for c in chapters:
+            rel = Path(target) / c.rel.with_suffix(".ipynb")
+            if (ROOT / book.output / rel).exists():
+                nb = json.loads((book.path(book.execute.output) / rel).read_text(encoding="utf-8"))
+                unrun = [cell["id"] for cell in nb["cells"] if cell["cell_type"] == "code" and cell["execution_count"] is None]
+                assert not unrun, f"{rel}: cells not executed: {unrun}"
+    silent, errors, plots = [], [], {t: set() for t in built.targets}
+    for page in pages:
+        name = page.relative_to(built.out).as_posix()
+        counts = _outputs_by_target(page.read_text(encoding="utf-8"))
+        for target, c in counts.items():
+            if c["tabs"] > 1 and c["outputs"] == 0:  # more than the setup cell's tab, and nothing shown
+                silent.append(f"{name} [{target}]")
+            if c["errors"]:
+                errors.append(f"{name} [{target}]")
+            if c["images"]:
+                plots[target].add(name)
+    assert not silent, f"pages showing no output for a target: {silent}"
+    assert not errors, f"pages showing an error: {errors}"
+    first = plots[built.targets[0]]
+    assert len(first) >= 10 and all(p == first for p in plots.values()), {t: sorted(first ^ p) for t, p in plots.items()}

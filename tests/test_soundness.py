@@ -210,3 +210,26 @@ def test_a_creation_op_sized_by_an_unannotated_hyperparameter_in_forward(tmp_pat
         1 3 4
         4.5 4.0
     """)
+
+
+def test_a_lambda_over_python_numbers_gets_its_typed_body(tmp_path):
+    """A lambda called with a Python float, whose body applies tensor ops: its first call types the body the notebook
+    gets, so each target wraps the number (it was an internal error, and `torch.exp(float)` raised at run time)."""
+    agree("""
+        decay = lambda t: exp(-0.5 * t)
+        scale = lambda t: tensor((1 + 1.0 * t) ** -0.5)
+        print(float(decay(0.0)), float(scale(3.0)), float(decay(2.0)) < 0.37)
+    """, tmp_path, """
+        1.0 0.5 True
+    """)
+
+
+def test_a_lambda_called_with_other_dtypes_is_a_compile_error():
+    assert compile_errors("""
+        twice = lambda t: t * 2.0
+        print(twice(tensor([1.0, 2.0])), twice(tensor([[3.0]])))
+    """) == ["case.md:5:34: this lambda is called here with values of other dtypes or ranks than at line 5"]
+    assert compile_errors("""
+        twice = lambda t: t * 2.0
+        print(twice(tensor([1.0, 2.0])), twice(tensor([3.0])))
+    """) == []

@@ -4,6 +4,7 @@ tests/test_errors.py), and top-level code using them prints the same values on e
 from __future__ import annotations
 
 import pytest
+from helpers import SHARED_CACHE
 
 from test_errors import assert_error
 from test_soundness import agree
@@ -292,7 +293,7 @@ def test_a_model_with_tuple_and_string_hyperparameters_agrees():
     backends = [get_backend(n) for n in names]
     cases, _ = model_cases([Path(__file__).parent / "corpus" / "tuples.md"])
     assert [c.name for c in cases] == ["Staged"]
-    with Session(backends, call_timeout=300) as session:
+    with Session(backends, call_timeout=300, cache_dir=SHARED_CACHE) as session:
         session.start()
         results = run_model_cases(session, cases, {b.name: b for b in backends})
     bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.detail}" for r in results if r.status in ("FAIL", "error")]

@@ -1,9 +1,11 @@
-"""Hand-written MXNet reference for benchmarks/training.py: MLP and LeNet on Fashion-MNIST.
+"""Hand-written MXNet reference for benchmarks/training.py: MLP, LeNet, GRU and Transformer on Fashion-MNIST.
 
 Written the way the Gluon crash course trains a classifier (MXNet 1.9, NumPy interface): `nn.Block`
 subclasses with deferred shape inference, `initialize()`, a `gluon.data.DataLoader` over an
 `ArrayDataset`, `gluon.Trainer`, and `autograd.record()` + `backward()` + `trainer.step()`. Running
-sums stay on the device and are read once per epoch.
+sums stay on the device and are read once per epoch. The recurrent and Transformer models read an
+image's rows as time steps: `rnn.GRU` with the NTC layout, and (gluon has no attention layer)
+multi-head self-attention written with `Dense(flatten=False)` projections and batched matmuls.
 
 Standalone: .venv-mxnet/bin/python benchmarks/reference/mxnet.py --model lenet --root ../data
 """
@@ -16,8 +18,9 @@ if __name__ == "__main__":  # run as a script, this file would shadow the framew
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import numpy as onp
+import mxnet as mx
 from mxnet import autograd, gluon, init, np, npx
-from mxnet.gluon import nn
+from mxnet.gluon import nn, rnn
 
 npx.set_np()
 
@@ -49,7 +52,54 @@ class LeNet(nn.Block):
         return self.fc3(self.fc2(self.fc1(x)))
 
 
-MODELS = {"mlp": MLP, "lenet": LeNet}
+class GRUClassifier(nn.Block):
+    def __init__(self, num_hiddens=64, num_classes=10, **kwargs):
+        super().__init__(**kwargs)
+        self.gru = rnn.GRU(num_hiddens, layout="NTC")
+        self.fc = nn.Dense(num_classes)
+
+    def forward(self, x):
+        states = self.gru(x.reshape(-1, 28, 28))  # 28 rows as time steps
+        return self.fc(states[:, -1])
+
+
+class SelfAttention(nn.Block):
+    def __init__(self, num_hiddens, num_heads, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.query, self.key, self.value, self.out = (nn.Dense(num_hiddens, flatten=False, use_bias=False)
+                                                      for _ in range(4))
+
+    def split_heads(self, x):  # [n, t, d] -> [n, heads, t, d / heads]
+        return x.reshape(x.shape[0], x.shape[1], self.num_heads, -1).transpose(0, 2, 1, 3)
+
+    def forward(self, x):
+        q, k, v = (self.split_heads(layer(x)) for layer in (self.query, self.key, self.value))
+        weights = npx.softmax(np.matmul(q, k.transpose(0, 1, 3, 2)) / q.shape[-1] ** 0.5, axis=-1)
+        heads = np.matmul(weights, v).transpose(0, 2, 1, 3)
+        return self.out(heads.reshape(heads.shape[0], heads.shape[1], -1))
+
+
+class Transformer(nn.Block):
+    def __init__(self, num_hiddens=32, ffn_num_hiddens=64, num_heads=4, dropout=0.1, num_classes=10, **kwargs):
+        super().__init__(**kwargs)
+        self.embed = nn.Dense(num_hiddens, flatten=False)
+        self.positions = self.params.get("positions", shape=(28, num_hiddens), init=init.Normal(0.02))
+        self.attention = SelfAttention(num_hiddens, num_heads)
+        self.ffn = nn.Sequential()
+        self.ffn.add(nn.Dense(ffn_num_hiddens, flatten=False, activation="relu"), nn.Dense(num_hiddens, flatten=False))
+        self.norm1, self.norm2 = nn.LayerNorm(epsilon=1e-5), nn.LayerNorm(epsilon=1e-5)
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+        self.fc = nn.Dense(num_classes)
+
+    def forward(self, x):
+        h = self.embed(x.reshape(-1, 28, 28)) + self.positions.data(x.ctx)
+        h = self.norm1(h + self.dropout1(self.attention(h)))
+        h = self.norm2(h + self.dropout2(self.ffn(h)))
+        return self.fc(h.mean(axis=1))
+
+
+MODELS = {"mlp": MLP, "lenet": LeNet, "gru": GRUClassifier, "transformer": Transformer}
 
 
 def load_fashion_mnist(root, batch_size):
@@ -67,23 +117,26 @@ def load_fashion_mnist(root, batch_size):
             gluon.data.DataLoader(dataset("t10k"), batch_size))
 
 
-def main(model="lenet", root="../data", batch_size=256, epochs=4, lr=0.1):
+def main(model="lenet", root="../data", batch_size=256, epochs=4, lr=0.1, device="cpu"):
+    ctx = mx.gpu() if device == "gpu" else mx.cpu()
     train_data, val_data = load_fashion_mnist(root, batch_size)
     net = MODELS[model]()
-    net.initialize(init.Xavier())
+    net.initialize(init.Xavier(), ctx=ctx)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     for epoch in range(epochs):
-        train_loss, seen = np.zeros(()), 0
+        train_loss, seen = np.zeros((), ctx=ctx), 0
         for data, label in train_data:
+            data, label = data.as_in_context(ctx), label.as_in_context(ctx)
             with autograd.record():
                 loss = loss_fn(net(data), label)
             loss.backward()
             trainer.step(data.shape[0])
             train_loss += loss.sum()
             seen += data.shape[0]
-        val_loss, correct, val_seen = np.zeros(()), np.zeros(()), 0
+        val_loss, correct, val_seen = np.zeros((), ctx=ctx), np.zeros((), ctx=ctx), 0
         for data, label in val_data:
+            data, label = data.as_in_context(ctx), label.as_in_context(ctx)
             output = net(data)
             val_loss += loss_fn(output, label).sum()
             correct += (output.argmax(axis=1) == label).sum()
@@ -100,5 +153,6 @@ if __name__ == "__main__":
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     a = ap.parse_args()
-    main(a.model, a.root, a.batch_size, a.epochs, a.lr)
+    main(a.model, a.root, a.batch_size, a.epochs, a.lr, a.device)

@@ -1,8 +1,9 @@
-"""Hand-written PyTorch reference for benchmarks/training.py: MLP and LeNet on Fashion-MNIST.
+"""Hand-written PyTorch reference for benchmarks/training.py: MLP, LeNet, GRU and Transformer on Fashion-MNIST.
 
 Written the way PyTorch's own tutorials train a classifier: `nn.Module` classes with explicit
 input sizes, a `DataLoader` over a `TensorDataset`, `torch.optim.SGD`, and a train loop followed by
-a validation loop under `torch.no_grad()` each epoch.
+a validation loop under `torch.no_grad()` each epoch. The recurrent and Transformer models read an
+image's rows as time steps, with the library's `nn.GRU` and `nn.TransformerEncoderLayer`.
 
 Standalone: python benchmarks/reference/pytorch.py --model lenet --root ../data
 """
@@ -50,7 +51,31 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-MODELS = {"mlp": MLP, "lenet": LeNet}
+class GRUClassifier(nn.Module):
+    def __init__(self, num_hiddens=64, num_classes=10):
+        super().__init__()
+        self.gru = nn.GRU(28, num_hiddens, batch_first=True)
+        self.fc = nn.Linear(num_hiddens, num_classes)
+
+    def forward(self, x):
+        outputs, _ = self.gru(x.squeeze(1))  # [n, 28 rows, 28 pixels] -> a state per row
+        return self.fc(outputs[:, -1])
+
+
+class Transformer(nn.Module):
+    def __init__(self, num_hiddens=32, ffn_num_hiddens=64, num_heads=4, dropout=0.1, num_classes=10):
+        super().__init__()
+        self.embed = nn.Linear(28, num_hiddens)
+        self.pos_embedding = nn.Parameter(0.02 * torch.randn(28, num_hiddens))
+        self.encoder = nn.TransformerEncoderLayer(num_hiddens, num_heads, ffn_num_hiddens, dropout, batch_first=True)
+        self.fc = nn.Linear(num_hiddens, num_classes)
+
+    def forward(self, x):
+        h = self.encoder(self.embed(x.squeeze(1)) + self.pos_embedding)
+        return self.fc(h.mean(dim=1))
+
+
+MODELS = {"mlp": MLP, "lenet": LeNet, "gru": GRUClassifier, "transformer": Transformer}
 
 
 def load_fashion_mnist(root, batch_size):
@@ -69,10 +94,11 @@ def load_fashion_mnist(root, batch_size):
             DataLoader(dataset("t10k"), batch_size=batch_size))
 
 
-def train_epoch(model, loader, loss_fn, optimizer):
+def train_epoch(model, loader, loss_fn, optimizer, device):
     model.train()
     running_loss, seen = 0.0, 0
     for X, y in loader:
+        X, y = X.to(device), y.to(device)
         optimizer.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
@@ -82,11 +108,12 @@ def train_epoch(model, loader, loss_fn, optimizer):
     return running_loss / seen
 
 
-def evaluate(model, loader, loss_fn):
+def evaluate(model, loader, loss_fn, device):
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
     with torch.no_grad():
         for X, y in loader:
+            X, y = X.to(device), y.to(device)
             logits = model(X)
             total_loss += loss_fn(logits, y).item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
@@ -94,14 +121,15 @@ def evaluate(model, loader, loss_fn):
     return total_loss / seen, correct / seen
 
 
-def main(model="lenet", root="../data", batch_size=256, epochs=4, lr=0.1):
+def main(model="lenet", root="../data", batch_size=256, epochs=4, lr=0.1, device="cpu"):
+    device = torch.device("cuda" if device == "gpu" else "cpu")
     train_loader, val_loader = load_fashion_mnist(root, batch_size)
-    net = MODELS[model]()
+    net = MODELS[model]().to(device)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     for epoch in range(epochs):
-        train_loss = train_epoch(net, train_loader, loss_fn, optimizer)
-        val_loss, val_acc = evaluate(net, val_loader, loss_fn)
+        train_loss = train_epoch(net, train_loader, loss_fn, optimizer, device)
+        val_loss, val_acc = evaluate(net, val_loader, loss_fn, device)
         print(f"epoch {epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val acc {val_acc:.4f}")
     return net
 
@@ -113,5 +141,6 @@ if __name__ == "__main__":
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     a = ap.parse_args()
-    main(a.model, a.root, a.batch_size, a.epochs, a.lr)
+    main(a.model, a.root, a.batch_size, a.epochs, a.lr, a.device)

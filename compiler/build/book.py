@@ -25,6 +25,7 @@ class SiteOptions:
     branch: str = "main"
     mathjax: tuple[str, ...] = ("/usr/share/javascript/mathjax",)  # local copies tried first, else the CDN
     bibliography: str = ""  # a BibTeX file (relative to the root) that :cite: keys resolve against
+    url: str = ""  # where the site is published: notebooks install the library wheel from URL/_static/
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def load(root: Path) -> Book:
         site=SiteOptions(output=site.get("output", SiteOptions.output), repository=site.get("repository", ""),
                          branch=site.get("branch", "main"),
                          mathjax=tuple([mathjax] if isinstance(mathjax, str) else mathjax),
-                         bibliography=site.get("bibliography", "")),
+                         bibliography=site.get("bibliography", ""), url=site.get("url", "")),
         execute=ExecuteOptions(output=execute.get("output", ExecuteOptions.output),
                                cache=execute.get("cache", ExecuteOptions.cache),
                                data=execute.get("data", ExecuteOptions.data),

@@ -49,7 +49,14 @@ def installed_target_names() -> TargetNames:
                        frozenset(emitted))
 
 
-def compile_chapter(text: str, path: str, known_targets: set[str]) -> Module:
-    """Parse and type-check a chapter; raises CompileError with every diagnostic found."""
-    return pipeline.compile_chapter(text, path, known_targets, target_names=installed_target_names())
+def compile_chapter(text: str, path: str, known_targets: set[str],
+                    saved: tuple[tuple[str, str, int], ...] | None = None) -> Module:
+    """Parse and type-check a chapter; raises CompileError with every diagnostic found.
+
+    `saved`: the definitions earlier sections of its book saved that it calls (build/placement.saved_cells); when
+    not given and `path` is a chapter file of a book with a [toc], they are found there."""
+    if saved is None:
+        from d2lc.build.placement import saved_cells_for
+        saved = saved_cells_for(Path(path), text)
+    return pipeline.compile_chapter(text, path, known_targets, target_names=installed_target_names(), saved=saved)
 

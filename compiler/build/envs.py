@@ -58,3 +58,14 @@ def framework_available(python: str, packages: tuple[str, ...]) -> bool:
     """Whether every one of `packages` is importable by `python` (asked once per process)."""
     code = "import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(p) for p in sys.argv[1:]) else 1)"
     return subprocess.run([python, "-c", code, *packages], capture_output=True).returncode == 0
+
+
+def install_wheel(python: Path, wheel: Path, name: str, changed: bool) -> str | None:
+    """Install the book's library wheel into `python`'s environment (`pip install --no-deps --force-reinstall`,
+    nothing else touched) when it `changed` or `name` is missing there; returns pip's error, None when fine."""
+    if not changed and framework_available(str(python), (name,)):
+        return None
+    run = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+                          "--disable-pip-version-check", str(wheel)], capture_output=True, text=True)
+    framework_available.cache_clear()
+    return None if run.returncode == 0 else (run.stderr.strip().splitlines() or ["pip failed"])[-1]

@@ -70,6 +70,29 @@ def write_kernelspec(folder: Path, env_name: str, python: Path) -> Path:
     return folder
 
 
+# The variables that size each framework's CPU thread pools (OpenMP: PyTorch, MXNet, Paddle; TensorFlow's own;
+# XLA's for JAX). Kernels running side by side, each with a pool as wide as the machine, oversubscribe it:
+# OpenMP's waiting threads spin, and on 2 cores with 2 kernels PyTorch's LSTM section took 20 s of CPU
+# instead of 4.5 s (benchmarks/execute_profile.py). Outputs may differ in the last bits of a float sum;
+# the thread count is not part of the cache key (a build with other --jobs reuses the cached copies).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS")
+
+
+def thread_env(workers: int, cpus: int | None = None) -> dict[str, str]:
+    """The kernels' thread-pool sizes when `workers` kernels share the machine's CPUs: the CPUs divided among
+    them (at least one each); none when one kernel runs alone. Variables set in the environment win."""
+    if workers <= 1:
+        return {}
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = str(max(1, cpus // workers))
+    env = {k: n for k in THREAD_VARIABLES if k not in os.environ}
+    if "XLA_FLAGS" not in os.environ:
+        env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if n != '1' else 'false'} intra_op_parallelism_threads={n}"
+    return env
+
+
 def inject_parameters(nb: nbformat.NotebookNode, overrides: dict[str, object]) -> nbformat.NotebookNode:
     """A copy of `nb` with an `injected-parameters` cell after its parameters cell, assigning the
     overrides whose names that cell assigns (others would be unused)."""
@@ -160,6 +183,7 @@ def execute_all(jobs: list[Job], overrides: dict[str, object], cache: Path, kern
         write_kernelspec(kernel_dirs, env_name, python)
     cache.mkdir(parents=True, exist_ok=True)
     data_digest = data_fingerprint(data)
+    kernel_env = {**data_env(data), **thread_env(workers)}
     todo, cached, failures = [], 0, []
     for job in jobs:
         nb = inject_parameters(nbformat.read(job.notebook, as_version=4), overrides)
@@ -178,7 +202,7 @@ def execute_all(jobs: list[Job], overrides: dict[str, object], cache: Path, kern
         with tempfile.TemporaryDirectory(prefix="d2lc-run-") as tmp:
             work = Path(tmp) / "chapter"
             work.mkdir()
-            executed, failure = run_notebook(nb, kernel_dirs, job.env_name, work, timeout, data_env(data))
+            executed, failure = run_notebook(nb, kernel_dirs, job.env_name, work, timeout, kernel_env)
         if failure is not None:
             failure.notebook = job.shown
             return job, failure

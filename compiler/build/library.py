@@ -50,9 +50,20 @@ def _prelude(backend: Backend) -> list[str]:
     return list(backend.emitter.prelude(stub))
 
 
-def module_source(book: Book, backend: Backend) -> str:
-    """The text of `<name>/<module>.py`: docstring, the imports its helpers use, prelude, the helpers."""
-    helpers = [*shared_snippets(), *target_snippets(backend)]
+class LibraryError(Exception):
+    """The book's `@save` markers are misused (a name saved twice, a saved definition reading chapter values)."""
+
+    def __init__(self, diagnostics: list):
+        super().__init__(f"{len(diagnostics)} error(s) in the book's saved definitions")
+        self.diagnostics = diagnostics
+
+
+def module_source(book: Book, backend: Backend, saved_defs: list | None = None) -> str:
+    """The text of `<name>/<module>.py`: docstring, the imports its helpers use, prelude, the built-in helpers,
+    then the book's `@save` definitions in reading order (`saved_defs`, found in the book when not given)."""
+    from d2lc.build.saved import saved_code, saved_definitions
+    saved = saved_code(saved_defs if saved_defs is not None else saved_definitions(book)[0], backend)
+    helpers = [*shared_snippets(), *target_snippets(backend), *saved]
     body = "\n\n".join(code.strip("\n") for _, code in helpers)
     prelude = _prelude(backend)
     imports = _Imports(backend).imports_for(body + "\n" + "\n".join(prelude))
@@ -81,13 +92,17 @@ class Library:
 
 
 def build_library(book: Book, backends: list[Backend]) -> Library:
-    """The package's files and its wheel, in memory."""
+    """The package's files and its wheel, in memory; LibraryError when the book's `@save` markers are misused."""
+    from d2lc.build.saved import saved_definitions
+    saved, errors = saved_definitions(book)
+    if errors:
+        raise LibraryError(errors)
     name = book.library.name
     files = {f"{name}/__init__.py": f'"""{book.title}: helpers, one module per framework '
                                     f'(`from {name} import {module_name(backends[0]) if backends else "torch"} as d2l`)."""\n\n'
                                     f'__version__ = "{book.library.version}"\n'}
     for backend in backends:
-        files[f"{name}/{module_name(backend)}.py"] = module_source(book, backend)
+        files[f"{name}/{module_name(backend)}.py"] = module_source(book, backend, saved)
     files["pyproject.toml"] = pyproject(book, backends)
     return Library(files, book.library.wheel, _wheel(book, {k: v for k, v in files.items() if k.startswith(f"{name}/")}))
 

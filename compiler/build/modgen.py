@@ -5,6 +5,7 @@ from typing import Collection
 
 from d2lc.core import ir
 from d2lc.emit.backend import Backend
+from d2lc.emit.errors import EmitError
 from d2lc.emit.fmt import render
 
 
@@ -91,19 +92,24 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
     glue = (Path(package.__file__).parent / "snippets" / "harness_models.py").read_text(encoding="utf-8")
     import libcst as cst
 
-    from d2lc.core.types import OpaqueType
     args = ", ".join(f"{k}={v!r}" for k, v in hparams.items())
-    cases = parse_template_module(CASES.replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss))
+    cases = parse_template_module((CASES + "".join(STEPS_CASE.replace("CHECK", c).replace("OPTIMIZER", n)
+                                                   for c, n, _ in harness_optimizers(None) if c != "train"))
+                                  .replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss))
                                    .replace("TRAIN_STEPS", str(TRAIN_EPOCHS * TRAIN_BATCHES)).replace("STEPS", str(OPTIMIZER_STEPS)))
     loc = next(iter(module.stmts())).loc
     optimizers = []
     # one optimizer per check: Keras binds an optimizer to the variables it first updates
-    for name, kind, lr in (("D2LC_SGD", "SGD", 0.1), ("D2LC_ADAM", "Adam", 0.01), ("D2LC_TRAIN", "SGD", 0.1)):
-        opt = ir.Construct(OpaqueType("optimizer"), loc, kind, {"lr": ir.Const(OpaqueType("float"), loc, lr)})
-        value = em.construct(opt)  # exactly what a notebook's train(...) would get
-        if hasattr(em, "hyperparams"):
-            value = cst.Tuple([cst.Element(value), cst.Element(em.hyperparams(opt))])
+    for check, name, opt in harness_optimizers(loc):
+        try:
+            value = em.construct(opt)  # exactly what a notebook's train(...) would get
+            if hasattr(em, "hyperparams"):
+                value = cst.Tuple([cst.Element(value), cst.Element(em.hyperparams(opt))])
+        except EmitError:  # refused on this target: its check is skipped (optimizer_refusals)
+            value = cst.Name("None")
         optimizers.append(em.assign(name, value))
+    table = ", ".join(f"{check!r}: {name}" for check, name, _ in harness_optimizers(loc))
+    optimizers.append(em.assign("D2LC_OPTIMIZERS", cst.parse_expression("{" + table + "}")))
     # every model's own param(...) names in declaration order, by class: a model nested in another lists its own
     orders = {s.name: [m.name for m in s.members if isinstance(m.value, ir.ParamDecl)]
               for s in module.stmts() if isinstance(s, ir.ModelDef)}
@@ -140,18 +146,68 @@ def d2lc_case_grads(X, y, *params):
     return loss, tuple(grads)
 
 
-def d2lc_case_sgd(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_SGD, STEPS)
-    return tuple(losses), tuple(after)
-
-
 def d2lc_case_train(X, y, *params):
-    batch = len(y) // TRAIN_STEPS
-    losses, after = d2lc_steps(d2lc_make(X[:batch], params), X, y, LOSS, D2LC_TRAIN, TRAIN_STEPS, batch)
+    losses, after = d2lc_run("train", X, y, params)
     return tuple(losses), tuple(after)
 
 
-def d2lc_case_adam(X, y, *params):
-    losses, after = d2lc_steps(d2lc_make(X, params), X, y, LOSS, D2LC_ADAM, STEPS)
+def d2lc_run(check, X, y, params, starts=None, trace=None):
+    steps = TRAIN_STEPS if check == "train" else STEPS
+    batch = len(y) // steps if check == "train" else None
+    handle = d2lc_make(X if batch is None else X[:batch], params)
+    return d2lc_steps(handle, X, y, LOSS, D2LC_OPTIMIZERS[check], steps, batch, starts=starts, trace=trace)
+
+
+def d2lc_case_trace(check, X, y, *params):
+    trace = []
+    losses, _ = d2lc_run(check, X, y, params, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
+
+
+def d2lc_case_from(check, X, y, *starts):
+    steps = TRAIN_STEPS if check == "train" else STEPS
+    size = len(starts) // steps
+    starts = [starts[i * size:(i + 1) * size] for i in range(steps)]
+    trace = []
+    losses, _ = d2lc_run(check, X, y, starts[0], starts=starts, trace=trace)
+    return tuple(losses), tuple(tuple(after) for after in trace)
+
+"""
+STEPS_CASE = """
+
+def d2lc_case_CHECK(X, y, *params):
+    losses, after = d2lc_run("CHECK", X, y, params)
     return tuple(losses), tuple(after)
 """
+# The optimizers the model harness steps (harness/models.py): check name, the harness module's variable, the
+# optimizer and its arguments. One check per optimizer the language offers; "momentum" is SGD's.
+HARNESS_OPTIMIZERS: tuple[tuple[str, str, str, dict[str, float]], ...] = (
+    ("sgd", "D2LC_SGD", "SGD", {"lr": 0.1}),
+    ("adam", "D2LC_ADAM", "Adam", {"lr": 0.01}),
+    ("train", "D2LC_TRAIN", "SGD", {"lr": 0.1}),
+    ("momentum", "D2LC_MOMENTUM", "SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("rmsprop", "D2LC_RMSPROP", "RMSProp", {"lr": 0.01}),
+    ("adagrad", "D2LC_ADAGRAD", "Adagrad", {"lr": 0.1}),
+    ("adamw", "D2LC_ADAMW", "AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+)
+
+
+def harness_optimizers(loc) -> list[tuple[str, str, ir.Construct]]:
+    """(check, variable, optimizer construct) for every optimizer the model harness steps."""
+    from d2lc.core.types import OpaqueType
+    return [(check, name, ir.Construct(OpaqueType("optimizer"), loc, kind,
+                                       {k: ir.Const(OpaqueType("float"), loc, v) for k, v in args.items()}))
+            for check, name, kind, args in HARNESS_OPTIMIZERS]
+
+
+def optimizer_refusals(module: ir.Module, backend: Backend) -> dict[str, str]:
+    """{check: why} for the harness optimizers `backend` refuses (a compile error a notebook would get)."""
+    em = backend.emitter(backend, module)
+    loc = next(iter(module.stmts())).loc
+    out = {}
+    for check, _, opt in harness_optimizers(loc):
+        try:
+            em.construct(opt)
+        except EmitError as exc:
+            out[check] = exc.diagnostic.message
+    return out

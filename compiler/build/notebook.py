@@ -6,8 +6,9 @@ import hashlib
 import nbformat
 from nbformat.v4 import new_notebook
 
-from d2lc.build.install import install_cell, pinned_versions
+from d2lc.build.install import Wheel, install_cell, pinned_versions
 from d2lc.emit.backend import Backend
+from d2lc.emit.library import Library
 from d2lc.emit.base import Emitter
 from d2lc.emit.prose import render_prose
 from d2lc.core.ir import Module
@@ -30,7 +31,14 @@ def emit_tagged_cells(module: Module, backend: Backend) -> list[tuple[str, str, 
 
 def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str, str, tuple[str, ...], int | None]]:
     """As `emit_tagged_cells`, each cell with the index of the IR cell it comes from (None for the setup cell)."""
+    return _emit(module, backend, None)[0]
+
+
+def _emit(module: Module, backend: Backend, library: Library | None):
+    """The cells (as `emit_indexed_cells`) and the emitter that made them (its helpers_emitted, imported)."""
     em: Emitter = backend.emitter(backend, module)
+    em.use_library(library)
+    em.imported_saved = set()
     out: list[tuple[str, str, str, tuple[str, ...], int | None]] = []
     first_code = None
     for index, cell in enumerate(module.cells):
@@ -38,6 +46,11 @@ def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str,
             continue
         if cell.kind == "markdown":
             out.append(("markdown", render_prose(cell.source, backend), cell.source, (), index))
+        elif cell.saved_from is not None and library is not None and saved_names(cell) <= library.helpers:
+            emitted, imported = set(em.helpers_emitted), dict(em.imported)
+            em.cell_code(cell.stmts)  # imported: emitted only for what the emitter learns from it, then dropped
+            em.helpers_emitted, em.imported = emitted, imported
+            em.imported_saved |= saved_names(cell)
         else:
             code = em.cell_code(cell.stmts)
             if code.strip():
@@ -47,20 +60,36 @@ def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str,
     setup = em.setup_code("\n".join(src for kind, src, *_ in out if kind == "code"))
     if setup:
         out.insert(first_code if first_code is not None else len(out), ("code", setup, "<setup>", (), None))
-    return out
+    return out, em
 
 
-def build_notebook(module: Module, backend: Backend, requirements: tuple[str, ...] = ()) -> str:
+def saved_names(cell) -> set[str]:
+    """The names a cell of other sections' saved definitions defines."""
+    return {s.name for s in cell.stmts if hasattr(s, "name") and hasattr(s, "save")}
+
+
+def build_notebook(module: Module, backend: Backend, requirements: tuple[str, ...] = (),
+                   library: Library | None = None, wheel: Wheel | None = None) -> str:
     """The notebook for `module` on `backend`, as JSON text (validated).
 
     With `requirements` (pip requirements, see d2lc.build.install), the first code cell installs them
-    where the target's framework is missing, and the metadata records the pinned versions."""
+    where the target's framework is missing, and the metadata records the pinned versions. With `library`,
+    the helpers it names are imported from the book's library (installed from `wheel` where missing)."""
+    return build_notebook_and_usage(module, backend, requirements, library, wheel)[0]
+
+
+def build_notebook_and_usage(module: Module, backend: Backend, requirements: tuple[str, ...] = (),
+                             library: Library | None = None, wheel: Wheel | None = None) -> tuple[str, frozenset[str]]:
+    """As `build_notebook`, with the helpers the notebook needs (pasted or imported): what decides their placement."""
     nb = new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, 5
-    for i, (kind, source, seed, tags) in enumerate(emit_tagged_cells(module, backend)):
+    cells, em = _emit(module, backend, library)
+    imports = bool(library is not None and em.library_import("\n".join(c[1] for c in cells)))
+    for i, (kind, source, seed, tags, _) in enumerate(cells):
         if requirements and seed == "<setup>":  # the install cell comes first; the other cells keep their ids
             nb.cells.append(_code_cell(cell_id(module.path, 0, "install", seed),
-                                       install_cell(backend.environment.packages, requirements), ()))
+                                       install_cell(backend.environment.packages, requirements,
+                                                    wheel if imports else None), ()))
         cid = cell_id(module.path, i, kind, seed)
         if kind == "code":
             nb.cells.append(_code_cell(cid, source, tags))
@@ -68,14 +97,15 @@ def build_notebook(module: Module, backend: Backend, requirements: tuple[str, ..
             nb.cells.append(nbformat.NotebookNode({"cell_type": kind, "id": cid, "metadata": {}, "source": source}))
     info = {"source": module.path, "target": backend.name, "title": module.title}
     if any(c.id.startswith("in000-") for c in nb.cells):
-        info["versions"] = pinned_versions(requirements)
+        info["versions"] = pinned_versions(requirements + ((wheel.requirement,) if imports and wheel else ()))
     nb.metadata = {
         "kernelspec": dict(sorted(backend.kernelspec.items())),
         "language_info": {"name": "python"},
         "d2lc": info,
     }
     nbformat.validate(nb)
-    return nbformat.writes(nb) + "\n"
+    own = {s.name for c in module.cells for s in c.stmts if getattr(s, "save", False) or c.saved_from is not None}
+    return nbformat.writes(nb) + "\n", frozenset(em.helpers_emitted | own)
 
 
 def _code_cell(cid: str, source: str, tags: tuple[str, ...]) -> nbformat.NotebookNode:

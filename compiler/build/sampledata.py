@@ -16,15 +16,21 @@ def data_env(folder: Path) -> dict[str, str]:
     return {"D2LBOOK_DATA": str(folder.resolve()), "D2LBOOK_VERIFY": "0"}
 
 
+def _gzip(path: Path):
+    """A gzip writer whose header carries no time stamp: the same data gives the same bytes (and the same
+    executed-notebook cache keys, which digest the data folder)."""
+    return gzip.GzipFile(path, "wb", mtime=0)
+
+
 def write_idx_images(path: Path, images: np.ndarray) -> None:
     n, rows, cols = images.shape
-    with gzip.open(path, "wb") as f:
+    with _gzip(path) as f:
         f.write(struct.pack(">IIII", 2051, n, rows, cols))
         f.write(images.astype(np.uint8).tobytes())
 
 
 def write_idx_labels(path: Path, labels: np.ndarray) -> None:
-    with gzip.open(path, "wb") as f:
+    with _gzip(path) as f:
         f.write(struct.pack(">II", 2049, len(labels)))
         f.write(labels.astype(np.uint8).tobytes())
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -95,7 +96,9 @@ def cmd_build(args, parser) -> int:
     if written is None:
         return EXIT_USAGE
     good = [c for c in chapters if _display(c.file, None) not in broken]
-    _library(book, backends, quiet)
+    imports = any(f'"from {book.library.name}.' in text for text in result.outputs.values())
+    if not _library(book, backends, quiet, install=args.execute and imports):  # executed notebooks import it
+        return EXIT_ERRORS
     _say(f"d2lc: {len(good)} of {len(chapters)} chapters built for {len(backends)} targets in "
          f"{time.perf_counter() - t0:.1f} s ({result.from_cache} notebooks unchanged, from the compile cache; "
          f"{len(written)} rewritten)", quiet)
@@ -116,22 +119,40 @@ def cmd_build(args, parser) -> int:
     return status
 
 
-def _library(book: Book, backends, quiet: bool) -> None:
-    """Write the helper library (package, pyproject.toml, wheel) to [library] output; unchanged files stay as they are."""
-    from d2lc.build.library import write_library
+def _library(book: Book, backends, quiet: bool, install: bool = False) -> bool:
+    """Write the helper library (package, pyproject.toml, wheel) to [library] output; unchanged files stay as they are.
+    With `install`, the wheel goes into every target environment (so executed notebooks import it). False on errors."""
+    from d2lc.build.library import LibraryError, write_library
     out = book.path(book.library.output)
-    written = write_library(book, backends, out)
+    try:
+        written = write_library(book, backends, out)
+    except LibraryError as exc:
+        errors: dict[str, list] = {}
+        for d in exc.diagnostics:
+            errors.setdefault(d.loc.file, []).append(d)
+        n = print_diagnostics(errors)
+        print(f"d2lc: {n} error{'s' * (n != 1)} in the book's saved definitions; the library was not written",
+              file=sys.stderr)
+        return False
     n = len(written)
     _say(f"d2lc: library {book.library.name} ({len(backends)} module{'s' * (len(backends) != 1)}) in "
          f"{book.library.output}/: {n} file{'s' * (n != 1)} rewritten", quiet)
+    if install:
+        from d2lc.build.envs import install_wheel, python_for
+        wheel = out / book.library.wheel
+        pythons = dict.fromkeys(p for p in (python_for(b, book.root) for b in backends) if p is not None)
+        for python in pythons:
+            failed = install_wheel(python, wheel, book.library.name, wheel in written)
+            if failed:
+                print(f"d2lc: could not install {wheel.name} into {python}: {failed}", file=sys.stderr)
+    return True
 
 
 def cmd_library(args, parser) -> int:
     book = _book_or_report(args)
     if book is None:
         return EXIT_USAGE
-    _library(book, _targets(book), args.quiet)
-    return EXIT_OK
+    return EXIT_OK if _library(book, _targets(book), args.quiet) else EXIT_ERRORS
 
 
 def _execute(book: Book, backends, chapters, args) -> int:
@@ -186,6 +207,11 @@ def _site(book: Book, backends, chapters, executed_dir: Path, quiet: bool) -> in
         else:
             print(f"d2lc: {exc}", file=sys.stderr)
         return EXIT_ERRORS
+    wheel = book.path(book.library.output) / book.library.wheel
+    if wheel.is_file():  # published at a stable address: notebooks install it from [site] url/_static/
+        from d2lc.build.install import WHEEL_PATH
+        (res.out / WHEEL_PATH).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(wheel, res.out / WHEEL_PATH / wheel.name)
     index = res.out / "index.html"
     _say(f"d2lc: site: {res.pages} pages ({res.written} sources changed) in {time.perf_counter() - t0:.1f} s\n"
          f"d2lc: open {index} (or run `d2lc serve`)", quiet)

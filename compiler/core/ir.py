@@ -221,6 +221,7 @@ class Cell:
     only: tuple[str, ...] | None = None  # targets this cell is for; None = every target
     line: int = 1
     tags: tuple[str, ...] = ()
+    saved_from: str | None = None  # a definition another section saved (`@save`), seen here so this one can use it
 
 
 @dataclass
@@ -264,7 +265,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, LayerList):
             for st in list_steps(node.steps):
                 yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
-        elif isinstance(node, (SubLayer, ParamRef, NumParams)):
+        elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel)):
             yield from walk_exprs(node.root)
         elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
             yield from walk_exprs(node.args)
@@ -277,7 +278,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         for v in (node.start, node.stop, node.step):
             yield from walk_exprs(v)
     elif isinstance(node, Stmt):
-        for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
+        for name in ("target", "value", "index", "cond", "iter", "net", "data", "epochs"):
             if hasattr(node, name):
                 yield from walk_exprs(getattr(node, name))
         for name in ("body", "orelse"):
@@ -288,7 +289,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
 def own_exprs(stmt: Stmt) -> Iterator[Expr]:
     """The expressions of one statement, not those of the statements nested in its body or orelse
     (with walk_stmts, every expression once: walk_exprs on each statement would revisit the bodies)."""
-    for name in ("value", "index", "cond", "iter", "net", "data", "epochs"):
+    for name in ("target", "value", "index", "cond", "iter", "net", "data", "epochs"):
         if hasattr(stmt, name):
             yield from walk_exprs(getattr(stmt, name))
 
@@ -424,6 +425,7 @@ class ModelDef(Stmt):
     hparams: list[Param]
     members: list[Member]
     forward: FuncDef
+    save: bool = False  # marked `@save`: it goes into the book's helper library
 
 
 @dataclass(eq=False)
@@ -500,6 +502,22 @@ class ParamRef(Expr):
 class NumParams(Expr):
     """`num_params(net)`: the number of trainable parameter values of a model instance (or a layer held by a name)."""
     root: Var
+
+
+@dataclass(eq=False)
+class ShowModel(Expr):
+    """`print(net)` of a model instance (or a layer held by a name): the framework's own printout of it."""
+    root: Var
+
+
+@dataclass(eq=False)
+class ParamWrite(Stmt):
+    """`net.out.weight = value`, `net.out.weight[0, :] = value` at top level: a parameter written in place (the value
+    and the index in the canonical layout; `index` None writes the whole tensor)."""
+    target: ParamRef
+    index: list[IndexItem] | None
+    value: Expr
+    aug: str | None = None  # `p += 1`: the op (add, sub, mul, truediv) of a whole write by a number, value's `y`
 
 
 def static_value(e: Expr | None) -> Any:

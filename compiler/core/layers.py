@@ -228,9 +228,14 @@ LOSSES = {
     "cross_entropy": "Softmax cross-entropy of logits [n, k] against integer labels [n], averaged.",
 }
 
+# The language's optimizers compute PyTorch's update rules with PyTorch's defaults (docs/dsl.md, "Training");
+# the front end checks the arguments (front/lower_optim.py), each target spells them (targets/<fw>/optimizers.py).
 OPTIMIZERS: dict[str, tuple[P, ...]] = {
-    "SGD": (P("lr", "scalar"), P("weight_decay", "scalar", 0.0)),
+    "SGD": (P("lr", "scalar"), P("momentum", "scalar", 0.0), P("weight_decay", "scalar", 0.0)),
     "Adam": (P("lr", "scalar", 0.001),),
+    "AdamW": (P("lr", "scalar", 0.001), P("weight_decay", "scalar", 0.01)),
+    "RMSProp": (P("lr", "scalar", 0.01), P("alpha", "scalar", 0.99), P("eps", "scalar", 1e-8)),
+    "Adagrad": (P("lr", "scalar", 0.01), P("eps", "scalar", 1e-10)),
 }
 
 DATASETS: dict[str, tuple[P, ...]] = {

@@ -45,6 +45,7 @@ class HarnessAdapter:
     setup: str  # code run once in the worker; may read DEVICE ("cpu" | "gpu")
     to_native: str  # expression over `a` (a NumPy array)
     to_numpy: str  # expression over `t` (a framework tensor)
+    env: tuple[tuple[str, str], ...] = ()  # environment variables of the target's worker, set before any import
 
 
 @dataclass(frozen=True)

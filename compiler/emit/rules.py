@@ -21,6 +21,7 @@ from libcst.helpers import parse_template_expression
 
 from d2lc.core import ir
 from d2lc.core.ir import static_value
+from d2lc.core.types import TensorType
 from d2lc.core.ops import REQUIRED, SPECS
 from d2lc.emit.fmt import attr, binop, compare, parenthesize, unary
 
@@ -223,6 +224,8 @@ class DTyped(Rule):
 
     def emit(self, em, node):
         expr = self.rule.emit(em, node)
+        if not isinstance(node.type, TensorType):  # an untyped lambda body (never called): as written
+            return expr
         if em.natural_dtype(node) != em.effective(node.type.dtype) and isinstance(expr, cst.Call):
             expr = expr.with_changes(args=[*expr.args, cst.Arg(em.dtype_expr(node.type.dtype), keyword=cst.Name(self.kw),
                                                               equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])

@@ -119,6 +119,8 @@ class Statements:
                 self.current_model = None
         if isinstance(s, ir.Train):
             return self.train(s)
+        if isinstance(s, ir.ParamWrite):
+            return self.param_write(s)
         raise TypeError(f"cannot emit {type(s).__name__}")
 
     def for_loop(self, s: ir.For) -> list[cst.BaseStatement]:

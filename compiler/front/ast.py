@@ -161,7 +161,7 @@ class FuncDef(Node):
     params: list[Param]
     returns: TypeAnn | None
     body: list[Node]
-    decorators: list[str] = field(default_factory=list)
+    decorators: list[tuple[str, Loc]] = field(default_factory=list)  # marker lines (`@save`), name and place
 
 
 @dataclass
@@ -169,7 +169,7 @@ class ModelDef(Node):
     name: str
     params: list[Param]
     body: list[Node]
-    decorators: list[str] = field(default_factory=list)
+    decorators: list[tuple[str, Loc]] = field(default_factory=list)
 
 
 @dataclass
@@ -243,7 +243,7 @@ class ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def decorated(self, meta, items):
         name, node = items
-        node.decorators.append(str(name))
+        node.decorators.insert(0, (str(name), self._loc(name)))
         return node
 
     @v_args(meta=True)

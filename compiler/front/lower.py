@@ -5,7 +5,9 @@
       ├─ ExpressionLowering lower_exprs   literals, names, operators, attributes │ model blocks, layers, train:
       ├─ IndexLowering      lower_index   subscripts, slices, element writes     │ lower_models (functions)
       ├─ CallLowering       lower_calls   calls, user functions, grad            │
-      └─ FunctionValueLowering lower_funcs lambda, calls through function values ─┘
+      ├─ FunctionValueLowering lower_funcs lambda, calls through function values ─┘
+      ├─ ParamLowering      lower_params  parameter and sub-layer reads, num_params
+      └─ ParamWriteLowering lower_param_writes  parameter writes, print(net)
     each built on LowererBase (lower_base: state, scopes, symbols, reserved names, the hooks between concerns).
 Imports point one way (lower -> mixins -> lower_models -> lower_base). Only the front end imports these modules;
 the rest of the compiler calls `d2lc.front.read.lower_chapter`.
@@ -20,6 +22,7 @@ from d2lc.front.lower_calls import CallLowering
 from d2lc.front.lower_exprs import ExpressionLowering
 from d2lc.front.lower_funcs import FunctionValueLowering
 from d2lc.front.lower_index import IndexLowering
+from d2lc.front.lower_param_writes import ParamWriteLowering
 from d2lc.front.lower_params import ParamLowering
 from d2lc.front.lower_stmts import StatementLowering
 from d2lc.core import ir
@@ -29,7 +32,8 @@ from d2lc.core.ops import REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
 from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, ScalarType, SeqType, ShapeError, TensorType, Type, scalar_dtype
 
 
-class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering):
+class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering,
+              ParamWriteLowering):
     """Lowers the AST of one chapter; its own methods bind an op call's arguments and type its result."""
 
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
@@ -89,7 +93,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
             if isinstance(v, list):  # an index
                 types[p.name] = None
                 continue
-            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items):
+            if isinstance(v.type, AnyType) or isinstance(v.type, SeqType) and any(isinstance(i, AnyType) for i in v.type.items) \
+                    or isinstance(v.type, ListType) and isinstance(v.type.elem, AnyType):
                 return ir.Op(ANY, loc, op, args)  # an untyped value (after an error, or an unannotated parameter's)
             bad = self._check_kind(p.kind, v, op)
             if bad:

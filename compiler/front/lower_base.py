@@ -78,12 +78,44 @@ class LowererBase:
         self.func_asts: dict[str, tuple] = {}  # def name -> (its AST, the scope it was defined in), for specialisation
         self.lambdas: dict[str, tuple] = {}  # a lambda's FuncType name -> (its AST, the scope it closes over)
         self.specialising: list[str] = []  # the calls being specialised now (lower_funcs), innermost last
+        self.lambda_nodes: dict[str, tuple] = {}  # a lambda's FuncType name -> (its IR node, (types, call) once typed)
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
+        self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
+        self.importing = False  # lowering another section's saved definitions (read.lower_chapter's `saved`)
 
     # ---- errors ------------------------------------------------------------------------------
     def error(self, loc: Loc, message: str, expected: str | None = None, hint: str | None = None) -> ir.Expr:
         self.diags.error(loc, message, expected, hint)
         return ir.Const(ANY, loc, None)
+
+    def save_marker(self, s: "A.FuncDef | A.ModelDef") -> bool:
+        """Whether a definition carries `@save` (it goes into the book's library); misplaced or unknown markers are errors."""
+        kind = "model" if isinstance(s, A.ModelDef) else "def"
+        save = False
+        if self.importing:  # saved by its own section, which checked the marker
+            return False
+        for name, loc in s.decorators:
+            if name != "save":
+                self.error(loc, f"unknown marker `@{name}` on `{kind} {s.name}`", expected="`@save`",
+                           hint="`@save` is the one marker: it puts the definition into the book's helper library")
+            elif save:
+                self.error(loc, f"`@save` given twice on `{kind} {s.name}`", expected="one `@save` line",
+                           hint="remove the second marker")
+            elif self.scope is not self.globals or self.current_model is not None:
+                self.error(loc, f"`@save` on `{kind} {s.name}`, which is not at the top level of its cell",
+                           expected="a marker on a top-level `def` or `model`",
+                           hint="only whole top-level definitions go into the library; move the marker to the outermost one")
+            elif self.saved.get(s.name) == loc:  # the same definition lowered again (a model probed for sizes)
+                save = True
+            elif s.name in self.saved:
+                first = self.saved[s.name]
+                self.error(loc, f"`{s.name}` is saved twice in this chapter (first at line {first.line})",
+                           expected="one saved definition per name",
+                           hint="remove one of the `@save` markers, or rename one of the definitions")
+            else:
+                save = True
+                self.saved[s.name] = loc
+        return save
 
     # ---- hooks, each provided by one concern's mixin -------------------------------------------------
     def block(self, stmts: list[A.Node]) -> list[ir.Stmt]:

@@ -87,6 +87,9 @@ class CallLowering(LowererBase):
             return self.error(f.loc, "`range` is only allowed as the iterable of a `for` loop", expected="for i in range(n):",
                               hint="use `arange(...)` for a tensor of evenly spaced values")
         if name == "print":
+            shown = self.show_model(e)  # `print(net)`: the framework's printout of a model (lower_param_writes)
+            if shown is not None:
+                return shown
             values = [self.expr(a) for a in e.args]
             if e.kwargs:
                 self.error(e.kwargs[0].loc, "`print` takes no keyword arguments", expected="print(value, ...)",
@@ -222,6 +225,10 @@ class CallLowering(LowererBase):
     def _check_grad(self, y: ir.Expr, x: ir.Expr, e: A.Call) -> ir.Expr:
         if any(isinstance(v, ir.Const) and isinstance(v.type, AnyType) for v in (x, y)):
             return ir.Const(ANY, e.loc, None)  # an operand already failed and was reported
+        if isinstance(x, ir.ParamRef):
+            return self.error(x.loc, "the gradient of a model's parameter is not supported yet", expected="grad(y, x) with x "
+                              "a tensor variable", hint="train the model with `train(...)`; to see a gradient, differentiate "
+                              "a function of the weights, as in `grad(y, W)` with `W = net.out.weight`")
         if not isinstance(x, ir.Var):
             return self.error(x.loc, "`grad` differentiates with respect to a variable", expected="a variable name",
                               hint="assign the tensor to a name first")

@@ -42,7 +42,9 @@ class FunctionValueLowering(LowererBase):
         if draw is not None:  # as in a `def`: JAX would need the PRNG key as an argument
             return self.error(draw.loc, f"`{draw.op}` inside a lambda", expected="a lambda without random draws",
                               hint="draw the random values outside and pass them in (JAX threads an explicit key)")
-        return ir.Lambda(FuncType(name), e.loc, list(e.params), body)
+        node = ir.Lambda(FuncType(name), e.loc, list(e.params), body)
+        self.lambda_nodes[name] = (node, None)  # typed by its first call (`_call_lambda`)
+        return node
 
     def call_value(self, callee: ir.Expr, e: A.Call) -> ir.Expr:
         """`f(x, ...)` where `f` holds a function value: positional arguments, checked (and typed) by the function
@@ -68,11 +70,30 @@ class FunctionValueLowering(LowererBase):
             return ANY
         if not self._enter(f"the lambda at line {lam.loc.line}", e):
             return ANY
+        before = len(self.diags.items)
         try:
             body = self._in_scope(scope, {p: a.type for p, a in zip(lam.params, args)}, lambda: self.expr(lam.body))
         finally:
             self.specialising.pop()
+        if len(self.diags.items) == before:
+            self._keep_typed_lambda(name, body, e)
         return body.type
+
+    def _keep_typed_lambda(self, name: str, body: ir.Expr, e: A.Call) -> None:
+        """As `_keep_typed_body` for a lambda: its first call types the body the notebook gets (a backend wraps a
+        Python number before a tensor op, `torch.exp(torch.tensor(-0.1 * t))`); a later call must agree in dtypes
+        and ranks."""
+        node, first = self.lambda_nodes.get(name, (None, None))
+        if node is None:
+            return
+        sig = _expr_signature(body)
+        if first is None:
+            node.body = body
+            self.lambda_nodes[name] = (node, (sig, e.loc))
+        elif first[0] != sig:
+            self.error(e.loc, f"this lambda is called here with values of other dtypes or ranks than at line {first[1].line}",
+                       expected=f"arguments of the dtypes and ranks of the call at line {first[1].line}",
+                       hint="a lambda is typed by its first call; write a second lambda (or a `def`) for other kinds of values")
 
     def specialise(self, fdef: ir.FuncDef, args: list[ir.Expr], e: A.Call, result: Type, keep: bool = True) -> Type:
         """Lower `fdef`'s body again with each parameter typed by its argument (functions included); the errors it
@@ -152,13 +173,21 @@ class FunctionValueLowering(LowererBase):
             self.scope = outer
 
 
+def _type_key(t: Type) -> object:
+    return (t.dtype, t.rank) if isinstance(t, TensorType) else type(t).__name__ + str(getattr(t, "kind", ""))
+
+
+def _expr_signature(body: ir.Expr) -> tuple:
+    """The dtype and rank (or kind) of every value an expression computes, in order."""
+    return tuple(_type_key(x.type) for x in ir.walk_exprs(body))
+
+
 def _signature(body: list[ir.Stmt]) -> tuple:
     """The dtype and rank (or kind) of every value a body computes, in order."""
     out = []
     for s in ir.walk_stmts(body):
         for x in ir.own_exprs(s):
-            t = x.type
-            out.append((t.dtype, t.rank) if isinstance(t, TensorType) else type(t).__name__ + str(getattr(t, "kind", "")))
+            out.append(_type_key(x.type))
     return tuple(out)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
+from d2lc.front.lower_optim import is_optimizer, lower_optimizer, signature
 from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -266,7 +267,7 @@ def lower_model(lw: LowererBase, s: A.ModelDef) -> ir.Stmt | None:
         mscope.symbols[p.name] = Symbol(ptype)
     members: list[ir.Member] = []
     forward: ir.FuncDef | None = None
-    mdef = ir.ModelDef(s.loc, s.name, hparams, members, None)  # type: ignore[arg-type]
+    mdef = ir.ModelDef(s.loc, s.name, hparams, members, None, save=lw.save_marker(s))  # type: ignore[arg-type]
     lw.models[s.name] = mdef
     lw.model_asts[s.name] = s
     outer, lw.scope = lw.scope, mscope
@@ -327,8 +328,7 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
         return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init)
     if name in OPTIMIZERS:
-        args = bind(lw, OPTIMIZERS[name], e, name)
-        return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)
+        return lower_optimizer(lw, e, name, bind(lw, OPTIMIZERS[name], e, name, hint=f"the signature is {signature(name)}"))
     if name in DATASETS:
         args = bind(lw, DATASETS[name], e, name)
         return ir.Construct(OpaqueType("data"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)
@@ -464,8 +464,7 @@ def lower_train(lw: LowererBase, e: A.Call) -> ir.Stmt | None:
     if not (isinstance(data.type, OpaqueType) and data.type.kind == "data"):
         lw.error(data.loc, f"`train` needs a data set, got {data.type}", expected="fashion_mnist(...) or synthetic_regression(...)")
         return None
-    if not isinstance(opt, ir.Construct) or opt.type != OpaqueType("optimizer"):
-        lw.error(opt.loc, "`optimizer` must be an optimizer", expected="SGD(lr=...) or Adam(lr=...)")
+    if not is_optimizer(lw, opt):
         return None
     epochs = lw.expr(raw["epochs"]) if "epochs" in raw else ir.Const(INT, e.loc, 10)
     clip = lw.expr(raw["clip"]) if "clip" in raw else None

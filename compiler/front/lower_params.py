@@ -207,9 +207,9 @@ def check_built(cells: list[ir.Cell], diags: DiagnosticBag) -> None:
     built: set[str] = set()
     for cell in cells:
         for s in cell.stmts:
-            reads = [e for e in ir.own_exprs(s) if isinstance(e, (ir.ParamRef, ir.NumParams))]
+            reads = [e for e in ir.own_exprs(s) if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))]
             nested = [e for inner in ir.walk_stmts(getattr(s, "body", []) or []) for e in ir.own_exprs(inner)
-                      if isinstance(e, (ir.ParamRef, ir.NumParams))]
+                      if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))]
             for e in reads + nested:
                 if e.root.name not in built:
                     diags.error(e.loc, f"`{e.root.name}` has no parameters yet: it has not been called on data",

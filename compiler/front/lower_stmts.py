@@ -34,6 +34,8 @@ class StatementLowering(LowererBase):
         if isinstance(s.target, A.Name):
             value = self.expr(s.value)
             return self._bind(s.target, value, s.loc)
+        if isinstance(s.target, A.Attribute) or isinstance(s.target, A.Subscript) and not isinstance(s.target.value, A.Name):
+            return self.param_write(s.target, self.expr(s.value), s.loc)  # `net.out.weight = W` (lower_param_writes)
         if isinstance(s.target, A.Subscript):
             return self.index_assign(s.target, self.expr(s.value), s.loc)
         if isinstance(s.target, A.TupleLit):
@@ -119,7 +121,12 @@ class StatementLowering(LowererBase):
 
     def stmt_AugAssign(self, s: A.AugAssign) -> ir.Stmt | None:
         combined = A.BinOp(s.loc, s.op, s.target, s.value)
-        return self.stmt_Assign(A.Assign(s.loc, s.target, combined))
+        out = self.stmt_Assign(A.Assign(s.loc, s.target, combined))
+        v = out.value if isinstance(out, ir.ParamWrite) and out.index is None else None
+        if isinstance(v, ir.Op) and v.op in ("add", "sub", "mul", "truediv") and isinstance(v.args.get("x"), ir.ParamRef) \
+                and isinstance(v.args["y"].type, ScalarType):
+            out.aug = v.op  # `net.out.bias += 1`: each framework's in-place update
+        return out
 
     def stmt_ExprStmt(self, s: A.ExprStmt) -> ir.Stmt | None:
         v = s.value
@@ -262,7 +269,7 @@ class StatementLowering(LowererBase):
             params.append(ir.Param(p.name, ptype, default, p.loc))
             fscope.symbols[p.name] = Symbol(ptype)
         declared = self.ann_type(s.returns) if s.returns else None
-        fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save="save" in s.decorators)
+        fdef = ir.FuncDef(s.loc, s.name, params, declared or ANY, [], save=self.save_marker(s) if register else False)
         if register:
             self.globals.symbols[s.name] = Symbol(FuncType(s.name), func=fdef)
             self.functions[s.name] = fdef

@@ -259,6 +259,11 @@ def _parse_diagnostic(exc: UnexpectedInput, text: str, file: str, first_line: in
         return Diagnostic(loc, "missing `:`", expected="`:` at the end of the line" if at_end else "`:`",
                           hint="blocks open with a colon, as in Python")
     shown = "end of line" if tok.type == "_NEWLINE" else ("end of cell" if tok.type == "$END" else f"`{tok}`")
+    if accepted and accepted <= {"DEF", "MODEL"}:  # after a marker line (`@save`): only a definition may follow
+        return Diagnostic(Loc(file, loc.line, loc.col, loc.col + max(1, len(str(tok))) if not at_end else None),
+                          f"unexpected {shown} after a marker line", expected="a `def` or `model` definition",
+                          hint="`@save` marks the definition on the next line for the book's library; "
+                               "remove the marker or move it just above a `def` or `model`")
     return Diagnostic(Loc(file, loc.line, loc.col, loc.col + max(1, len(str(tok))) if not at_end else None),
                       f"unexpected {shown}", expected=expected,
                       hint="check for a missing operator, comma or bracket just before this point")

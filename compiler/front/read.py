@@ -1,6 +1,8 @@
 """The front end's one entry: chapter text -> typed IR module (split, parse, build the AST, lower)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ir import Cell, Module
 from d2lc.front.ast import to_ast
@@ -13,12 +15,25 @@ from d2lc.front.parser import parse_cell
 from d2lc.front.roles import check_roles
 
 
-def lower_chapter(text: str, path: str, known_targets: set[str], bag: DiagnosticBag) -> Module:
-    """The chapter's cells lowered to typed IR; every problem found goes into `bag`."""
+def lower_chapter(text: str, path: str, known_targets: set[str], bag: DiagnosticBag,
+                  saved: Sequence[tuple[str, str, int]] = ()) -> Module:
+    """The chapter's cells lowered to typed IR; every problem found goes into `bag`.
+
+    `saved` are definitions earlier sections saved ((file, code, first line) each): lowered first, each in a
+    cell of its own marked `saved_from`, so the chapter can call them (its notebook imports them)."""
     raw_cells, chapter_diags, title = split_chapter(text, path, known_targets)
     bag.items.extend(chapter_diags)
     lowerer = Lowerer(bag)
     cells: list[Cell] = []
+    for file, code, line in saved:
+        tree, errors = parse_cell(code, file, line)
+        bag.items.extend(errors)
+        lowerer.importing = True
+        try:
+            stmts = lowerer.block(to_ast(tree, file, line) if tree is not None else [])
+        finally:
+            lowerer.importing = False
+        cells.append(Cell("code", code, stmts, line=line, saved_from=file))
     lines = text.removeprefix("\ufeff").splitlines()
     for raw in raw_cells:
         if raw.kind == "markdown":

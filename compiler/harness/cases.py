@@ -192,9 +192,7 @@ def emit_for(chapter: Chapter, backend: Backend) -> None:
     """The chapter's function module for one target; functions that fail to emit are recorded, the rest kept."""
     assert chapter.module is not None
     module = chapter.module
-    em = backend.emitter(backend, module)
-    effective = getattr(em, "effective", None)
-    chapter.effective[backend.name] = effective if callable(effective) else (lambda d: d)
+    set_effective(chapter, backend)
     errors: dict[str, str] = {}
     try:
         chapter.sources[backend.name] = function_module_source(module, backend)
@@ -220,6 +218,13 @@ def emit_for(chapter: Chapter, backend: Backend) -> None:
                 errors[name] = f"calls `{bad}`, which does not compile for {backend.name}: {errors[bad]}"
                 changed = True
     chapter.emit_errors[backend.name] = errors
+
+
+def set_effective(chapter: Chapter, backend: Backend) -> None:
+    """The dtypes `backend` computes in for the chapter's IR dtypes (JAX without x64: int64 -> int32)."""
+    assert chapter.module is not None
+    effective = getattr(backend.emitter(backend, chapter.module), "effective", None)
+    chapter.effective[backend.name] = effective if callable(effective) else (lambda d: d)
 
 
 def _emit_message(exc: Exception) -> str:

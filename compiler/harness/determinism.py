@@ -42,6 +42,7 @@ class PrintSite:
     line: int
     deterministic: list[bool]
     in_function: str | None = None
+    printout: bool = False  # `print(net)`: each framework's own text, never compared
 
 
 @dataclass
@@ -185,6 +186,8 @@ class _Taint:
         elif isinstance(s, ir.Train):
             if isinstance(s.net, ir.Var):
                 self.tainted.add(s.net.name)
+        elif isinstance(s, ir.ParamWrite) and (control or self.expr(s.value) or self.expr(s.index)):
+            self.tainted.add(s.target.root.name)  # a random value written into the model: what it computes is random
         elif isinstance(s, ir.FuncDef):
             self.funcs[s.name] = s
             self.summarise_functions()
@@ -238,6 +241,7 @@ def analyse(module: ir.Module) -> Analysis:
                     sites.append(PrintSite(i, p.loc.line, [], s.name))
                 taint.stmt(s, False, bindings, i)
                 continue
+            sites += [PrintSite(i, x.loc.line, [], printout=True) for x in ir.walk_exprs(s) if isinstance(x, ir.ShowModel)]
             ops = _print_ops(s)
             before = [[taint.expr(v) for v in p.args["values"]] for p in ops]
             taint.stmt(s, False, bindings, i)

@@ -3,8 +3,9 @@
 For each model in the chapters: random parameters in the IR's canonical layout (Linear (out, in),
 conv OIHW, NCHW activations, recurrent layers as PyTorch's) are converted to each backend's declared
 layout and loaded; then forward outputs (eval mode), loss gradients for every parameter (train mode),
-and ten steps of SGD and of Adam (modgen.OPTIMIZER_STEPS; losses and resulting parameters) are compared against the
-reference target. Gradients come back by the transpose of the parameter map; where a framework keeps
+and ten steps of SGD, of Adam and of each other optimizer the chapter trains the model with (modgen.HARNESS_OPTIMIZERS;
+losses and resulting parameters) are compared against the reference target; optimizer runs that part are compared step
+by step from the target's own parameters (shadow.py). Gradients come back by the transpose of the parameter map; where a framework keeps
 one bias for a recurrent layer's two, its parameters cannot be read back, so its optimizer checks skip.
 """
 from __future__ import annotations
@@ -22,13 +23,21 @@ from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
 from d2lc.core.ir import static_value
 from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
-from d2lc.build.modgen import model_module_source
+from d2lc.build.modgen import OPTIMIZER_STEPS, TRAIN_BATCHES, TRAIN_EPOCHS, model_module_source, optimizer_refusals
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
+from d2lc.harness.shadow import one_ulp_away, step_by_step
 
-CHECKS = ("forward", "grads", "sgd", "adam", "train")
-# "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps)
-TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), "sgd": (1e-3, 5e-4), "adam": (1e-3, 5e-4), "train": (1e-3, 5e-4)}
+CHECKS = ("forward", "grads", "sgd", "adam", "train", "momentum", "rmsprop", "adagrad", "adamw")
+# The checks of the other optimizers: a model gets the one of each optimizer its chapter trains it with (every one
+# with `model_cases(..., all_optimizers=True)`, as tests/test_optimizers.py runs them); sgd and adam run on all.
+EXTRA_OPTIMIZER_CHECKS = CHECKS[5:]
+# "train": minibatch SGD, the same tolerances as full-batch SGD (the same float32 arithmetic over a few more steps);
+# every optimizer's ten steps (modgen.HARNESS_OPTIMIZERS) the same as SGD's and Adam's
+TOL = {"forward": (1e-4, 1e-5), "grads": (1e-3, 1e-4), **{c: (1e-3, 5e-4) for c in CHECKS[2:]}}
+# Optimizers that divide by a gradient's own running size: an element whose gradient is zero up to rounding takes a
+# step whose direction rounding sets, so those elements are not compared (_mask_noise).
+ADAPTIVE = ("adam", "rmsprop", "adagrad", "adamw")
 
 
 @dataclass
@@ -74,8 +83,9 @@ def _dropout_rates(layer) -> list:
     return []
 
 
-def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
-    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot."""
+def model_cases(paths: list[Path], all_optimizers: bool = False) -> tuple[list[ModelCase], list[str]]:
+    """Every model in the chapters with what the harness needs to run it, and notes on those it cannot; each steps
+    SGD and Adam, and the other optimizers its chapter trains it with (all of them with `all_optimizers`)."""
     from d2lc.emit.backend import registry
     known = set(registry())
     cases, notes = [], []
@@ -92,8 +102,27 @@ def model_cases(paths: list[Path]) -> tuple[list[ModelCase], list[str]]:
             if isinstance(case, str):
                 notes.append(f"{author_spelling(module)(s.name)} ({f.name}): {case}")
             else:
+                extra = set(EXTRA_OPTIMIZER_CHECKS) if all_optimizers else optimizer_checks(module).get(s.name, set())
+                case.checks = tuple(c for c in case.checks if c not in EXTRA_OPTIMIZER_CHECKS or c in extra)
                 cases.append(case)
     return cases, notes
+
+
+def optimizer_checks(module: ir.Module) -> dict[str, set[str]]:
+    """{model name: the checks of the optimizers the chapter's `train(...)` calls use for it}."""
+    out: dict[str, set[str]] = {}
+    made = {s.name: s.value.model for s in module.stmts() if isinstance(s, ir.Assign) and isinstance(s.value, ir.NewModel)}
+    for s in module.stmts():
+        if isinstance(s, ir.Train):
+            net = s.net
+            name = net.model if isinstance(net, ir.NewModel) else made.get(net.name) if isinstance(net, ir.Var) else None
+            opt = s.optimizer
+            check = {"RMSProp": "rmsprop", "Adagrad": "adagrad", "AdamW": "adamw"}.get(opt.kind)
+            if opt.kind == "SGD" and not (isinstance(opt.args.get("momentum"), ir.Const) and not opt.args["momentum"].value):
+                check = "momentum" if opt.args.get("momentum") is not None else None
+            if name is not None and check is not None:
+                out.setdefault(name, set()).add(check)
+    return out
 
 
 def trained_with(module: ir.Module) -> dict[str, str]:
@@ -149,7 +178,7 @@ def _case(chapter: str, module: ir.Module, m: ir.ModelDef, loss: str | None = No
 
 
 KINDS = (None, *WEIGHT_NAMES)  # a described tensor's layer kind: 0 for none, else 1 + its index in WEIGHT_NAMES
-OPTIMIZER_CHECKS = ("sgd", "adam", "train")
+OPTIMIZER_CHECKS = CHECKS[2:]
 
 
 def draw_input(case: ModelCase, seed: int) -> np.ndarray:
@@ -173,7 +202,7 @@ def describe(session, case: ModelCase, X: np.ndarray) -> list[CanonicalParam] | 
     describer = describing_backend(session.available())
     if describer is None:
         return "no available target describes models (Backend.describes_models: the canonical parameter order)"
-    key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+    key = _key(case)
     worker = session.worker_for(describer.name)
     try:
         worker.add_module(describer.name, key, model_module_source(case.module, describer, case.name, case.hparams, case.loss))
@@ -257,17 +286,19 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
             continue
         case.params = described
         params = draw(case, seed)
-        outputs: dict[str, dict[str, object]] = {}
-        for name, backend in backends.items():
-            if name not in available:
-                continue
-            outputs[name] = _run_target(session, case, backend, X, params, seed)
+        # Emitted here, one target after another; run on every target at once (each has its own worker).
+        runs = [(backend, _model_source(case, backend)) for name, backend in backends.items() if name in available]
+        outputs: dict[str, dict[str, object]] = dict(zip(
+            [b.name for b, _ in runs],
+            session.pool.map(lambda run: _run_target(session, case, run[0], X, params, seed, run[1]), runs)))
         ref = outputs.get(reference)
-        if "adam" in case.checks and ref is not None and reference in backends and isinstance(ref.get("adam"), tuple):
+        adaptive = [c for c in ADAPTIVE if c in case.checks and ref is not None and isinstance(ref.get(c), tuple)]
+        if adaptive and reference in backends:
             # the reference once more from parameters 1 ulp away: what it cannot reproduce, rounding decides
-            again = _run_target(session, replace(case, checks=("forward", "adam")), backends[reference], X,
-                                one_ulp_away(params, seed), seed).get("adam")
-            ref["adam 1 ulp"] = again if isinstance(again, tuple) else None
+            again = _run_target(session, replace(case, checks=("forward", *adaptive)), backends[reference], X,
+                                one_ulp_away(params, seed), seed)
+            for c in adaptive:
+                ref[f"{c} 1 ulp"] = again.get(c) if isinstance(again.get(c), tuple) else None
         for name in backends:
             for check in case.checks:
                 if name not in available:
@@ -293,11 +324,11 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                     results.append(ModelResult(case.written, check, name, "skip", detail="no reference result"))
                     continue
                 rtol, atol = TOL[check]
-                detail = ""
-                if check == "adam" and isinstance(ref.get("grads"), tuple):
+                detail, keep = "", None
+                if check in ADAPTIVE and isinstance(ref.get("grads"), tuple):
                     # Adam divides by the gradient's own size, so a gradient that is zero up to rounding becomes
                     # a full step in a direction set by that rounding: compare only elements with a real gradient.
-                    got, want, skipped, noisy = _mask_noise(case, got, want, ref["grads"][1], ref.get("adam 1 ulp"))
+                    got, want, skipped, noisy, keep = _mask_noise(case, got, want, ref["grads"][1], ref.get(f"{check} 1 ulp"), check)
                     detail = ", ".join(([f"{skipped} zero-gradient elements not compared"] if skipped else []) +
                                        ([f"{noisy} running-statistic elements the reference does not reproduce from "
                                          "parameters 1 ulp away not compared"] if noisy else []))
@@ -307,22 +338,19 @@ def run_model_cases(session, cases: list[ModelCase], backends: dict[str, Backend
                 pairs = list(zip(_flat(got), _flat(want)))
                 ok = len(_flat(got)) == len(_flat(want)) and all(_close(a, b, rtol, atol) for a, b in pairs)
                 errs = [_err(a, b) for a, b in pairs] or [(0.0, 0.0)]
+                if check in OPTIMIZER_CHECKS and not ok:
+                    # Trajectories that part: rounding amplified along them, or code? Step by step decides.
+                    count = TRAIN_EPOCHS * TRAIN_BATCHES if check == "train" else OPTIMIZER_STEPS
+                    masks = keep if keep is not None else [None] * len(want[1])
+                    steps = step_by_step(session, case, _key(case), check, backends[name], backends[reference],
+                                         _inputs(case, outputs, seed, check), params, masks, TOL[check], count)
+                    ok, detail = steps.ok, "; ".join(filter(None, [detail, steps.detail]))
                 results.append(ModelResult(case.written, check, name, "pass" if ok else "FAIL",
                                            max(e[0] for e in errs), max(e[1] for e in errs), detail))
     return results
 
 
-def one_ulp_away(params: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """Every element moved by one unit in the last place, up or down at random (seeded)."""
-    rng = np.random.default_rng(seed + 4)
-    out = []
-    for p in params:
-        toward = np.where(rng.random(p.shape) < 0.5, np.inf, -np.inf).astype(p.dtype)
-        out.append(np.nextafter(p, toward).astype(p.dtype))
-    return out
-
-
-def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tuple, tuple, int, int]:
+def _mask_noise(case: ModelCase, got, want, ref_grads, again=None, check: str = "adam") -> tuple[tuple, tuple, int, int, list]:
     """Drop the elements whose reference gradient is zero up to rounding (trainable parameters), and the running-
     statistic elements that the reference itself does not reproduce from parameters one ulp away (`again`: its Adam
     result from there). A bias before BatchNorm has an exactly zero gradient, so Adam moves it by lr-sized steps
@@ -337,7 +365,7 @@ def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tupl
     skipped = sum(int((~k).sum()) for k in keep if k is not None)
     noisy = 0
     if again is not None and len(again[1]) == len(compared):
-        rtol, atol = TOL["adam"]
+        rtol, atol = TOL[check]
 
         def steady(i, margin=1.0):
             a, w = np.asarray(again[1][i], np.float64), np.asarray(want[1][i], np.float64)
@@ -356,7 +384,23 @@ def _mask_noise(case: ModelCase, got, want, ref_grads, again=None) -> tuple[tupl
         losses, params = result
         return losses, [np.asarray(a) if k is None else np.asarray(a)[k] for a, k in zip(params, keep)]
 
-    return apply(got), apply(want), skipped, noisy
+    return apply(got), apply(want), skipped, noisy, keep
+
+
+def _key(case: ModelCase) -> str:
+    """The name under which a worker holds the model's harness module."""
+    return f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+
+
+def _inputs(case: ModelCase, outputs: dict[str, dict[str, object]], seed: int, check: str):
+    """A check's (X, y) in a backend's layout, as `_run_target` draws them (labels depend on the scores' shape)."""
+    def inputs(backend: Backend) -> tuple[np.ndarray, np.ndarray]:
+        X = activation_to_native(draw_input(case, seed), backend.layouts)
+        scores = outputs.get(backend.name, {}).get("forward")
+        scores = scores if isinstance(scores, np.ndarray) else np.zeros((case.input_shape[0], 1))
+        y = activation_to_native(labels(case, scores, seed), backend.layouts)
+        return training_run(X, np.asarray(y), seed) if check == "train" else (X, y)
+    return inputs
 
 
 def _flat(v) -> list[np.ndarray]:
@@ -381,24 +425,36 @@ class Skipped(str):
     """A check that does not apply to a target: the reason."""
 
 
-def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> dict[str, object]:
+def _model_source(case: ModelCase, backend: Backend) -> str | Exception:
+    """The case's model module for `backend`, or why it cannot be emitted."""
+    try:
+        return model_module_source(case.module, backend, case.name, case.hparams, case.loss)
+    except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
+        return exc
+
+
+def _run_target(session, case: ModelCase, backend: Backend, X, params, seed,
+                source: str | Exception | None = None) -> dict[str, object]:
     from d2lc.harness.client import CallFailed, WorkerError
     layouts = backend.layouts
-    key = f"model-{case.name}-{abs(hash(case.chapter)) % 10**8}"
+    key = _key(case)
     worker = session.worker_for(backend.name)
     out: dict[str, object] = {}
-    try:
-        source = model_module_source(case.module, backend, case.name, case.hparams, case.loss)
-    except Exception as exc:  # noqa: BLE001 - an emission failure is this target's error, reported as such
-        return {c: f"cannot emit: {exc}" for c in case.checks}
+    source = _model_source(case, backend) if source is None else source
+    if isinstance(source, Exception):
+        return {c: f"cannot emit: {source}" for c in case.checks}
     worker.add_module(backend.name, key, source)
     native = params_to_native(case.params, params, layouts)
     why_not = not_invertible(case.params, layouts)  # parameters after optimizer steps cannot be read back
     Xn = activation_to_native(X, layouts)
     y = None
+    refused = optimizer_refusals(case.module, backend)
     for check in case.checks:
         if why_not and check in OPTIMIZER_CHECKS:
             out[check] = Skipped(why_not)
+            continue
+        if check in refused:  # the compile error a notebook with this optimizer gets on this target
+            out[check] = Skipped(refused[check])
             continue
         if check == "train" and y is not None and len(y) != len(Xn):
             out[check] = Skipped(f"the loss scores {len(y)} rows for {len(Xn)} examples: no per-example data order to shuffle")
@@ -411,8 +467,7 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed) -> 
                 y = activation_to_native(labels(case, out[check], seed), layouts) if y is None else y
             else:
                 y = y if y is not None else labels(case, np.zeros((case.input_shape[0], 1)), seed)
-                fn = {"grads": "d2lc_case_grads", "sgd": "d2lc_case_sgd", "adam": "d2lc_case_adam",
-                      "train": "d2lc_case_train"}[check]
+                fn = f"d2lc_case_{check}"
                 data = (Xn, y) if check != "train" else training_run(Xn, np.asarray(y), seed)
                 first, arrays = worker.call(backend.name, key, fn, [*data, *native]).value
                 to_canonical = grads_to_canonical if check == "grads" else params_to_canonical

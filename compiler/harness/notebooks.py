@@ -137,6 +137,8 @@ def plan(module: ir.Module, backend: Backend, analysis: Analysis, overrides: dic
         cell = PlannedCell(index, source, filename, record)
         if index is not None:
             sites = analysis.prints.get(index, [])
+            if not backend.emitter.printout_is_print:  # `print(net)` is `net.summary()` there
+                sites = [site for site in sites if not site.printout]
             calls = _print_calls(ast.parse(source), chapter_names)
             if len(calls) == len(sites):
                 cell.sites = {line: site for line, site in zip(calls, sites)}
@@ -416,8 +418,8 @@ def _index(program: Program, target: str, out: Outcome) -> tuple[dict, dict]:
             if e.get("site") is not None:
                 where = cells[e["site"][0]]
                 site = where.sites.get(e["site"][1])
-                if site is None and not _is_chapter_print(where, e["site"][1]):
-                    continue  # a helper's log line
+                if site is None and not _is_chapter_print(where, e["site"][1]) or site is not None and site.printout:
+                    continue  # a helper's log line, or a model's printout (each framework's own text)
             prints.setdefault(cell.ir_index, []).append((site, e["values"]))
     return binds, prints
 

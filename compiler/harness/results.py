@@ -58,7 +58,7 @@ class TargetTiming:
     roundtrip_s: float = 0.0  # as the client saw it
     compute_s: float = 0.0  # the function itself, and converting its result to NumPy
     convert_s: float = 0.0  # NumPy inputs to framework tensors
-    jitted: int = 0  # calls that ran through a per-shape jit (JAX), not eagerly
+    jitted: int = 0  # calls that ran through a per-signature trace (jax.jit, tf.function), not eagerly
 
 
 @dataclass

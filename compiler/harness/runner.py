@@ -15,7 +15,8 @@ from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
 from d2lc.emit.backend import Backend
 from d2lc.harness.batches import CallResult, count, run_batches
-from d2lc.harness.cases import Chapter, FunctionCase, emit_for, load_chapter
+from d2lc.harness.cases import Chapter, FunctionCase, emit_for
+from d2lc.harness.chapter_cache import cached_chapter
 from d2lc.harness.client import CallFailed, WorkerError
 from d2lc.harness.compare import Verdict, check_type, compare_values, difference, widest
 from d2lc.harness.replay import save_example
@@ -142,7 +143,7 @@ class Runner:
         known = {b.name for b in self.backends} | set(target_names())
         starter = threading.Thread(target=session.start, name="d2lc-harness-start")
         starter.start()
-        chapters = [load_chapter(p, known) for p in chapter_files(paths)]
+        chapters = [cached_chapter(p, known, self.backends, self.cache_dir) for p in chapter_files(paths)]
         t_compile = time.perf_counter()
         starter.join()
         t_start = time.perf_counter()
@@ -154,7 +155,8 @@ class Runner:
                 continue
             for b in self.backends:
                 if session.targets[b.name].available:
-                    emit_for(ch, b)
+                    if b.name not in ch.sources:
+                        emit_for(ch, b)
                     for worker in session.workers_of(b.name):
                         worker.add_module(b.name, ch.key, ch.sources[b.name], filename=f"<{b.name} code of {ch.path}>")
         return chapters, t_compile, t_start

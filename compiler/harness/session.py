@@ -42,9 +42,13 @@ JIT_ENV = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
 JIT_PROCESSES = int(os.environ.get("D2LC_JAX_PROCESSES", 0)) or max(1, min(4, (os.cpu_count() or 2) // 2))  # processes per JAX target on the CPU, sharing out its inputs by shape
 
 
+JIT_KINDS = {"jax": "jax", "tensorflow": "tensorflow"}  # first package -> the jit kind of worker.py/jitcalls.py
+
+
 def jit_kind(backend: Backend) -> str | None:
-    """The jit kind of a target: "jax" for JAX, whose worker traces each function per input shape instead of compiling every eager op."""
-    return "jax" if backend.environment.packages[:1] == ("jax",) else None
+    """The jit kind of a target: "jax" (jax.jit) and "tensorflow" (tf.function), whose workers trace each function per
+    input signature where a request repeats it (instead of compiling, or dispatching, every eager op)."""
+    return JIT_KINDS.get(backend.environment.packages[0]) if backend.environment.packages else None
 
 
 class Session:
@@ -60,11 +64,11 @@ class Session:
         for b in backends:
             python = env_python(b.environment.name)
             if python is not None:
-                extra = JIT_ENV if jit_kind(b) == "jax" and "XLA_FLAGS" not in os.environ else {}
+                extra = dict(b.harness.env) | (JIT_ENV if jit_kind(b) == "jax" and "XLA_FLAGS" not in os.environ else {})
                 self.workers[b.name] = WorkerClient(str(python), env={**env, **extra}, name=f"{b.name} worker",
                                                     call_timeout=call_timeout, start_timeout=start_timeout)
                 # JAX spends its time compiling, on one core: on the CPU, more processes share its inputs out.
-                copies = JIT_PROCESSES if jit_kind(b) and device == "cpu" else 1
+                copies = JIT_PROCESSES if jit_kind(b) == "jax" and device == "cpu" else 1
                 self.helpers[b.name] = [WorkerClient(str(python), env={**env, **extra}, name=f"{b.name} worker {i + 2}",
                                                      call_timeout=call_timeout, start_timeout=start_timeout)
                                         for i in range(copies - 1)]

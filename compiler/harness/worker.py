@@ -7,8 +7,11 @@ from this same file, so both sides share one definition of the wire format.
 
 Wire format, both directions: a message is a header frame followed by `header["nblobs"]` blob
 frames; a frame is an 8-byte big-endian length and that many bytes. The header is UTF-8 JSON;
-blobs are arrays saved with `np.save` (allow_pickle=False on both sides, never pickle).
-Values inside headers are tagged: {"array": i} (blob i), {"scalar": v, "kind": "int"|"float"|"bool"},
+blobs are arrays: a numeric or bool array is its raw C-order bytes, its tag naming dtype and shape
+(`np.save`'s header costs more than a small array's compute); any other dtype is saved with `np.save`
+(allow_pickle=False on both sides, never pickle: object arrays are refused).
+Values inside headers are tagged: {"array": i, "dtype": str, "shape": [...]} (blob i, raw bytes), {"array": i}
+(blob i, .npy bytes), {"scalar": v, "kind": "int"|"float"|"bool"},
 {"none": true}, {"seq": [values], "kind": "tuple"|"list"}.
 
 Requests (`op`): probe, setup, load, call, batch, exit. Every reply has `ok`; failures carry
@@ -16,10 +19,11 @@ Requests (`op`): probe, setup, load, call, batch, exit. Every reply has `ok`; fa
 (`calls`: [{"function", "args"}], their arrays in one blob list) and is answered by one reply
 per call, in order, each sent as soon as it is computed (so the client keeps a deadline per call).
 
-A target set up with `jit: "jax"` runs each function of a request with `jit: true` through `jax.jit`, traced once per input
-shape (Python ints, bools and tuples are static, floats are traced); a function that cannot be
-traced, or that returns anything but JAX arrays, runs eagerly, as does every call whose jitted
-run raises (its eager run then decides the outcome).
+A target set up with `jit: "jax"` or `jit: "tensorflow"` runs each function of a request with `jit: true` through
+`jax.jit` or `tf.function`, traced once per input signature where the request repeats it often enough
+(jitcalls.py, beside this file); a function that cannot be traced, or that returns anything but the
+framework's tensors, runs eagerly, as does every call whose traced run raises (its eager run then
+decides the outcome).
 """
 import io
 import json
@@ -33,6 +37,11 @@ import time
 import traceback
 
 import numpy as np
+
+if __package__:  # imported by the client
+    from .jitcalls import Jitter, call_signature
+else:  # run as a script (under environments without d2lc too): the file beside this one
+    from jitcalls import Jitter, call_signature
 
 _LEN = struct.Struct(">Q")
 
@@ -81,13 +90,25 @@ def read_message(stream):
 
 
 # ---- values -------------------------------------------------------------------------------------------
+def pack_array(a, blobs):
+    """Append an array to `blobs` and return its tag: raw bytes for numeric and bool dtypes, else .npy bytes."""
+    a = np.asarray(a)
+    if a.dtype.kind in _RAW_KINDS:
+        blobs.append(a.tobytes())  # C order whatever the strides
+        return {"array": len(blobs) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
+    blobs.append(array_to_bytes(a))
+    return {"array": len(blobs) - 1}
+
+
+_RAW_KINDS = frozenset("biufc")  # bool, signed and unsigned ints, floats, complex
+
+
 def pack_value(v, blobs):
     """Tag a NumPy/Python value for a header, appending arrays (NumPy scalars too) to `blobs`."""
     if v is None:
         return {"none": True}
     if isinstance(v, np.generic):  # before the Python types: np.float64 is a float
-        blobs.append(array_to_bytes(np.asarray(v)))
-        return {"array": len(blobs) - 1}
+        return pack_array(v, blobs)
     if isinstance(v, bool):
         return {"scalar": v, "kind": "bool"}
     if isinstance(v, int):
@@ -98,9 +119,7 @@ def pack_value(v, blobs):
         return {"scalar": v, "kind": "str"}
     if isinstance(v, (tuple, list)):
         return {"seq": [pack_value(i, blobs) for i in v], "kind": "tuple" if isinstance(v, tuple) else "list"}
-    arr = np.asarray(v)
-    blobs.append(array_to_bytes(arr))
-    return {"array": len(blobs) - 1}
+    return pack_array(v, blobs)
 
 
 def unpack_value(tag, blobs):
@@ -108,7 +127,13 @@ def unpack_value(tag, blobs):
     if "none" in tag:
         return None
     if "array" in tag:
-        return array_from_bytes(blobs[tag["array"]])
+        if "dtype" not in tag:
+            return array_from_bytes(blobs[tag["array"]])
+        dtype = np.dtype(tag["dtype"])
+        if dtype.kind not in _RAW_KINDS:
+            raise ValueError("refusing a raw array of dtype %r" % tag["dtype"])
+        # A writable copy: frameworks may share the memory of the arrays they are given.
+        return np.frombuffer(bytearray(blobs[tag["array"]]), dtype=dtype).reshape(tag["shape"])
     if "seq" in tag:
         items = [unpack_value(i, blobs) for i in tag["seq"]]
         return tuple(items) if tag.get("kind") == "tuple" else items
@@ -154,7 +179,7 @@ class Worker:
         self.targets = {}  # name -> {"ns", "to_native", "to_numpy"}
         self.modules = {}  # (target, key) -> namespace
         self.flags = {}  # (target, key) -> sticky switches as the module left them
-        self.jitted = {}  # (target, key, function, static args) -> (jitted function, {"ok": still jittable})
+        self.jitters = {}  # target -> its Jitter (targets set up with a jit kind)
 
     def handle(self, header, blobs):
         op = header.get("op")
@@ -191,6 +216,8 @@ class Worker:
         to_native = eval(compile("lambda a: (%s)" % header["to_native"], "<to_native %s>" % name, "eval"), ns)
         to_numpy = eval(compile("lambda t: (%s)" % header["to_numpy"], "<to_numpy %s>" % name, "eval"), ns)
         self.targets[name] = {"ns": ns, "to_native": to_native, "to_numpy": to_numpy, "jit": header.get("jit")}
+        if header.get("jit"):
+            self.jitters[name] = Jitter(header["jit"])
         _precise_math()
         return {"ok": True}, []
 
@@ -200,6 +227,8 @@ class Worker:
         if target not in self.targets:
             raise RuntimeError("target %r is not set up" % target)
         _sticky_set(_STICKY_DEFAULTS)  # every module starts from the frameworks' defaults
+        if target in self.jitters:
+            self.jitters[target].forget(key)
         ns = {"__name__": "d2lc_generated_%s_%s" % (target, key)}
         filename = header.get("filename") or "<generated %s %s>" % (target, key)
         source = header["source"]
@@ -221,11 +250,17 @@ class Worker:
     def op_batch(self, header, blobs):
         """Many calls of one module: yields (reply, blobs) per call, in order; a failing call fails alone."""
         target, key = header["target"], header["module"]
-        for i, call in enumerate(header.get("calls", [])):
+        calls = header.get("calls", [])
+        jitter = self.jitters.get(target) if header.get("jit") else None
+        signatures = [call_signature(c["function"], c.get("args", []), jitter.kind) if jitter else None for c in calls]
+        repeats = {}
+        for sig in signatures:
+            repeats[sig] = repeats.get(sig, 0) + 1
+        for i, call in enumerate(calls):
             out_blobs = []
             try:
                 reply = self._call_one(target, key, call["function"], call.get("args", []), blobs, out_blobs,
-                                       header.get("jit"))
+                                       header.get("jit"), (signatures[i], repeats[signatures[i]]))
             except BaseException as exc:  # the same report as a failing single call
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -233,7 +268,8 @@ class Worker:
             reply["index"] = i
             yield reply, out_blobs
 
-    def _call_one(self, target, key, fname, arg_tags, blobs, out_blobs, jit=False):
+    def _call_one(self, target, key, fname, arg_tags, blobs, out_blobs, jit=False, repeated=None):
+        """One call; `repeated`: (its trace signature, how many calls of it the request holds)."""
         conv = self.targets[target]
         ns = self.modules.get((target, key))
         if ns is None:
@@ -246,37 +282,15 @@ class Worker:
         args = [self._to_native(conv, unpack_value(tag, blobs)) for tag in arg_tags]
         t1 = time.perf_counter()
         jitted = False
-        if jit and conv.get("jit") == "jax":
-            jitted, result = self._jax_call(target, key, fname, fn, args)
+        jitter = self.jitters.get(target) if jit else None
+        if jitter is not None:
+            signature, repeats = repeated or (call_signature(fname, arg_tags, jitter.kind), 1)
+            jitted, result = jitter.call(key, fname, fn, args, signature, repeats)
         else:
             result = fn(*args)
         packed = pack_value(self._export(conv, result), out_blobs)
         t2 = time.perf_counter()
         return {"ok": True, "result": packed, "convert_s": t1 - t0, "compute_s": t2 - t1, "jitted": jitted}
-
-    def _jax_call(self, target, key, fname, fn, args):
-        """(jitted?, `fn(*args)`): through jax.jit (one trace per shape and static arguments), else eagerly."""
-        jax = sys.modules["jax"]
-        traced = [i for i, a in enumerate(args) if isinstance(a, jax.Array) or type(a) is float]
-        static = tuple((i, a) for i, a in enumerate(args) if i not in traced)
-        try:
-            hash(static)
-        except TypeError:  # a list or an array-like that is not a JAX array: no jit
-            return False, fn(*args)
-        entry_key = (target, key, fname, static)
-        entry = self.jitted.get(entry_key)
-        if entry is None:
-            entry = self.jitted[entry_key] = _jit_entry(jax, fn, dict(static), len(args))
-        jitted, state = entry
-        if state["ok"]:
-            try:
-                result = jitted(*[args[i] for i in traced])
-            except Exception:
-                state["ok"] = False  # the eager run below decides (it raises too, or the function needs values)
-            else:
-                if state["ok"]:
-                    return True, result
-        return False, fn(*args)
 
     def op_exit(self, header, blobs):
         return {"ok": True, "exit": True}, []
@@ -302,21 +316,6 @@ class Worker:
             if hasattr(v, "__iter__") and hasattr(v, "__len__"):  # e.g. tf.TensorShape
                 return tuple(self._export(conv, i) for i in v)
             raise
-
-
-def _jit_entry(jax, fn, static, nargs):
-    """A jitted `fn` taking only its traced arguments, and a flag that turns off when a trace returns a
-    non-JAX value (a Python int, a NumPy array): jit would turn it into an array, eager keeps it."""
-    state = {"ok": True}
-
-    def traced_fn(*dynamic):
-        it = iter(dynamic)
-        out = fn(*[static[i] if i in static else next(it) for i in range(nargs)])
-        if not all(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(out)):
-            state["ok"] = False
-        return out
-
-    return jax.jit(traced_fn), state
 
 
 def _failure(exc):

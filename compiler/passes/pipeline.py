@@ -10,7 +10,8 @@ from d2lc.passes.analysis import run_passes
 from d2lc.passes.names import TargetNames, rename_reserved
 
 
-def compile_chapter(text: str, path: str, known_targets: set[str], *, target_names: TargetNames) -> Module:
+def compile_chapter(text: str, path: str, known_targets: set[str], *, target_names: TargetNames,
+                    saved: tuple[tuple[str, str, int], ...] = ()) -> Module:
     """Parse and type-check a chapter; raises CompileError with every diagnostic found.
 
     `target_names` are the names the targets' code binds (reserved for it); callers that know the installed
@@ -19,7 +20,7 @@ def compile_chapter(text: str, path: str, known_targets: set[str], *, target_nam
     surrogate = _lone_surrogate(text, path)
     if surrogate is not None:  # not from a file (decoding rejects it), but from a caller's string
         raise CompileError([surrogate])
-    module = lower_chapter(text, path, known_targets, bag)
+    module = lower_chapter(text, path, known_targets, bag, saved)
     if not bag:
         run_passes(module, bag)
     bag.raise_if_any()

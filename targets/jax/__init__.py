@@ -16,6 +16,7 @@ backend = Backend(
              "re": "import re", "pathlib": "import pathlib", "urllib": "import urllib.request",
              "numpy": "import numpy", "jax": "import jax",
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
+             "traverse_util": "from flax import traverse_util",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=JaxEmitter,
     member_names=MEMBER_NAMES,

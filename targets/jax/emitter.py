@@ -28,6 +28,7 @@ class JaxState:
     trained: set[str] = field(default_factory=set)  # models whose flax variables exist (models.py)
     variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
     objectives: dict[str, str] = field(default_factory=dict)  # a top-level objective's code -> its function's name
+    written: set[str] = field(default_factory=set)  # models a chapter wrote parameters of (params.py)
 
 
 class JaxEmitter(JaxParams, JaxModels, Emitter):
@@ -116,6 +117,7 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
     def bind(self, s):
         if isinstance(s, ir.Assign) and not self._skipped(s):
             self.state.trained.discard(s.name)  # a new model under this name has no variables yet
+            self.state.written.discard(s.name)
 
     def emit_stmt(self, s):
         if self._skipped(s):

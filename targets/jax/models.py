@@ -4,13 +4,17 @@ from typing import ClassVar
 
 import libcst as cst
 
+from d2lc.core.diagnostics import Diagnostic
+from d2lc.emit.errors import EmitError
+
 from d2lc.emit.fmt import attr, binop, sub
 
 from d2lc.core import ir
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
-from d2lc.core.layers import has_params
+from d2lc.core.layers import OPTIMIZERS, has_params
+from d2lc.emit.optimizers import with_comment
 from d2lc.core.ir import static_value
 from d2lc.core.types import DType, ModelType, ScalarType, SeqType
 from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, keyword, layer_call,
@@ -18,6 +22,7 @@ from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, i
 from libcst.helpers import parse_template_expression
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SHIFTED
+from .optimizers import comment, optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
@@ -184,22 +189,20 @@ class JaxModels:
         if is_dataset(c):
             self.helper("minibatches", (SNIPPETS / "minibatches.py").read_text())
             return dataset_call(self, c, SNIPPETS)
-        if c.kind == "SGD":
-            sgd = call("optax.sgd", self.expr(c.args["lr"]))
-            wd = c.args.get("weight_decay")
-            if wd is not None and not is_zero(wd):
-                return call("optax.chain", call("optax.add_decayed_weights", self.expr(wd)), sgd)
-            return sgd
-        if c.kind == "Adam":
-            lr = c.args.get("lr")
-            return call("optax.adam", self.expr(lr) if lr is not None else cst.Float("0.001"))
+        if c.kind in OPTIMIZERS:
+            return optimizer(self, c)
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
+        if isinstance(t.net, ir.Var) and t.net.name in self.state.written:
+            raise EmitError(Diagnostic(t.net.loc, f"training `{t.net.name}` after writing its parameters is not supported by "
+                                       "target `jax`", expected="train(net, ...) on a model whose parameters were not written",
+                                       hint="the flax `train` starts from a fresh `init`; write the parameters after training, "
+                                            "or mark this cell `::: only` for other targets"))
         call = train_call(self, t, SNIPPETS)  # flax's variables come back from training
         if self.takes_training(t.net):
             call = call.with_changes(args=[*call.args, keyword("training_flag", cst.Name("True"))])
-        return [self.assign(self.variables_name(t.net), call)]
+        return with_comment([self.assign(self.variables_name(t.net), call)], comment(t.optimizer))
 
     def variables_name(self, net: ir.Expr) -> str:
         base = net.name if isinstance(net, ir.Var) else "model"

@@ -1,12 +1,14 @@
 """flax parameter reads: a path into the variables pytree. Submodules made in an `@nn.compact` method are named by
 their class and a count of the earlier ones of that class (`Dense_1`), a top-level Sequential's by position
-(`layers_2`); kernels are stored (in, out) and HWIO, transposed to the canonical (out, in) and OIHW."""
+(`layers_2`); kernels are stored (in, out) and HWIO, transposed to the canonical (out, in) and OIHW. A write makes a new pytree
+(`traverse_util`), `print(net)` prints the shapes of its leaves."""
 from functools import cached_property
 
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.fmt import attr, sub
+from d2lc.emit.params import line
 
 # the flax module class each DSL layer is built as (the rest are functions: no parameters, no name)
 _CLASSES = {"Linear": "Dense", "Conv2d": "Conv", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm", "LayerNorm": "LayerNorm",
@@ -53,9 +55,10 @@ class JaxParams:
     def param_roots(self) -> set[str]:
         """The models whose parameters the chapter reads: their first call initialises them even on unnamed inputs."""
         return {e.root.name for s in ir.walk_stmts(list(self.module.stmts())) for e in ir.own_exprs(s)
-                if isinstance(e, (ir.ParamRef, ir.NumParams))}
+                if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))}
 
-    def param_ref(self, p: ir.ParamRef) -> cst.BaseExpression:
+    def _keys(self, p: ir.ParamRef) -> list[str]:
+        """The path of a parameter in the variables pytree: its collection, its modules, its leaf."""
         keys: list[str] = []
         for st in p.steps[1:]:
             if st.owner is None:  # a top-level Sequential adopts its layers as layers_0, layers_1, ...
@@ -66,22 +69,47 @@ class JaxParams:
                 continue  # a Sequential made in a compact method names nothing: its layers belong to the model
             else:
                 keys.append(_constructions(st.owner)[id(st.node)])
-        layer = p.layer
         collection = "params"
         if not p.own:
             if p.weight in _STATS:
                 collection, leaf = "batch_stats", _STATS[p.weight]
             else:
-                leaf = _NAMES.get((layer.kind, p.weight), p.weight)
+                leaf = _NAMES.get((p.layer.kind, p.weight), p.weight)
             keys.append(leaf)
+        return [collection, *keys]
+
+    def param_object(self, p: ir.ParamRef) -> cst.BaseExpression:
         code: cst.BaseExpression = cst.Name(self.variables_of(p.root.name))
-        for k in [collection, *keys]:
+        for k in self._keys(p):
             code = sub(code, [_key(k)])
-        if not p.own and p.weight == "weight" and layer.kind == "Linear":
+        return code
+
+    def param_ref(self, p: ir.ParamRef) -> cst.BaseExpression:
+        code = self.param_object(p)
+        if not p.own and p.weight == "weight" and p.layer.kind == "Linear":
             return attr(code, cst.Name("T"))
-        if not p.own and p.weight == "weight" and layer.kind == "Conv2d":
+        if not p.own and p.weight == "weight" and p.layer.kind == "Conv2d":
             return cst.Call(attr(code, cst.Name("transpose")), [cst.Arg(cst.parse_expression("(3, 2, 0, 1)"))])
         return code
+
+    native_perms = {("Linear", "weight"): (1, 0), ("Conv2d", "weight"): (2, 3, 1, 0)}
+
+    def store_param(self, p, idx, value):
+        """flax's variables are not changed in place: a new pytree with the one leaf replaced (`.at[].set` for a part)."""
+        self.state.written.add(p.root.name)
+        if idx is not None:
+            value = cst.Call(attr(sub(attr(self.param_object(p), cst.Name("at")), idx), cst.Name("set")), [cst.Arg(value)])
+        name = self.variables_of(p.root.name)
+        path = cst.Tuple([cst.Element(cst.SimpleString(f'"{k}"')) for k in self._keys(p)])
+        flat = cst.Dict([cst.StarredDictElement(cst.parse_expression(f"traverse_util.flatten_dict({name})")),
+                         cst.DictElement(path, value)])
+        return [line(cst.Assign([cst.AssignTarget(cst.Name(name))], cst.Call(
+            cst.parse_expression("traverse_util.unflatten_dict"), [cst.Arg(flat)])))]
+
+    def show_model(self, m: ir.ShowModel) -> cst.BaseExpression:
+        """flax modules hold no parameters: the shapes in the variables pytree are the model's printout."""
+        shapes = cst.parse_expression(f"jax.tree_util.tree_map(jnp.shape, {self.variables_of(m.root.name)})")
+        return cst.Call(cst.Name("print"), [cst.Arg(shapes)])
 
     def num_params(self, n: ir.NumParams) -> cst.BaseExpression:
         return cst.parse_expression(f'sum(x.size for x in jax.tree_util.tree_leaves({self.variables_of(n.root.name)}["params"]))')

@@ -10,11 +10,13 @@ from d2lc.core import ir
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs, matrix_layers
-from d2lc.core.layers import RECURRENT_KINDS, has_params
+from d2lc.core.layers import OPTIMIZERS, RECURRENT_KINDS, has_params
+from d2lc.emit.optimizers import with_comment
 from d2lc.core.ir import static_value
-from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SNIPPET_CLASSES, UNCENTRED
+from .optimizers import comment, hyperparams, optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYER_ROWS = {**BASE_LAYER_ROWS,
@@ -29,10 +31,6 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               **{k: LayerRow(f"rnn.{k}", ("num_hiddens",), {"num_layers": "num_layers", "layout": "='NTC'", "bidirectional": "bidirectional",
                                                            "input_size": "num_inputs"}) for k in ("GRU", "LSTM")},
               "GroupNorm": LayerRow.unsupported("MXNet 1.x's GroupNorm learns one scale and shift per group, not per channel")}
-# The comment above a train(...) with Adam: what the epsilon is (docs/dsl.md: Keras' and gluon's Adam add it to
-# sqrt(v) before the bias correction, PyTorch's after; this value is PyTorch's 1e-8 at the first step, a smaller
-# one later, which changes an update only where sqrt(v_hat) is within a few orders of 1e-8).
-ADAM_EPSILON = "# epsilon: PyTorch's 1e-8, scaled to the first step's bias correction (gluon adds it before the correction)"
 LOSSES = {"cross_entropy": "gluon.loss.SoftmaxCrossEntropyLoss()", "squared_loss": "lambda y_hat, y: np.square(y_hat - y).mean(axis=1)"}
 
 
@@ -166,26 +164,16 @@ class MXNetModels:
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         if is_dataset(c):
             return dataset_call(self, c, SNIPPETS)
-        if c.kind in ("SGD", "Adam"):
-            return cst.SimpleString(repr(c.kind.lower()))
+        if c.kind in OPTIMIZERS:
+            return optimizer(self, c)
         return cst.parse_expression(LOSSES[c.kind])
 
     def hyperparams(self, c: ir.Construct) -> cst.BaseExpression:
-        lr = c.args.get("lr")
-        items = [cst.DictElement(cst.SimpleString("'learning_rate'"), self.expr(lr) if lr is not None else cst.Float("0.001"))]
-        wd = c.args.get("weight_decay")
-        if wd is not None and not is_zero(wd):
-            items.append(cst.DictElement(cst.SimpleString("'wd'"), self.expr(wd)))
-        if c.kind == "Adam":  # gluon adds epsilon before v's bias correction and has no option to move it (ADAM_EPSILON)
-            items.append(cst.DictElement(cst.SimpleString("'epsilon'"), cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5")))
-        return cst.Dict(items)
+        return hyperparams(self, c)
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
         self.helper("try_gpu", (SNIPPETS / "try_gpu.py").read_text(encoding="utf-8"))
-        code = expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
-        if t.optimizer.kind == "Adam":
-            code[0] = code[0].with_changes(leading_lines=[*code[0].leading_lines, cst.EmptyLine(comment=cst.Comment(ADAM_EPSILON))])
-        return code
+        return with_comment(expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer))), comment(t.optimizer))
 
 
 def _needs_initialize(v: ir.Expr) -> bool:

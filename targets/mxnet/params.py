@@ -1,7 +1,8 @@
-"""Gluon parameter reads: `Parameter.data()`, weights already (out, in) and OIHW; normalisation's gamma and beta."""
+"""Gluon parameter access: `Parameter.data()` (a write: `set_data`, or into `data()`), weights already (out, in) and OIHW; normalisation's gamma and beta."""
 import libcst as cst
 
-from d2lc.emit.fmt import attr
+from d2lc.emit.fmt import attr, sub
+from d2lc.emit.params import AUG_OPS, line, method
 
 _NAMES = {(k, n): v for k in ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm") for n, v in (("weight", "gamma"), ("bias", "beta"))}
 
@@ -16,6 +17,16 @@ class MXNetParams:
 
     def own_param(self, code):
         return cst.Call(attr(code, cst.Name("data")), [])
+
+    def store_param(self, p, idx, value):
+        target = self.param_object(p)
+        if idx is None:
+            return [line(method(target, "set_data", value))]
+        return [line(cst.Assign([cst.AssignTarget(sub(cst.Call(attr(target, cst.Name("data")), []), idx))], value))]
+
+    def update_param(self, p, op, value):
+        part = sub(cst.Call(attr(self.param_object(p), cst.Name("data")), []), [cst.SubscriptElement(cst.Slice(None, None))])
+        return [line(cst.AugAssign(part, AUG_OPS[op][1](), value))]
 
     def num_params(self, n):
         return cst.parse_expression(f'sum(p.data().size for p in {n.root.name}.collect_params().values() if p.grad_req != "null")')

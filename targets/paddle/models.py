@@ -17,15 +17,17 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.core.ir import static_value
-from d2lc.core.layers import RECURRENT_KINDS
+from d2lc.core.layers import OPTIMIZERS, RECURRENT_KINDS
+from d2lc.emit.optimizers import with_comment
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda, free_names
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs, top_level_inputs
-from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, is_zero, keyword, layer_call, names_read, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, keyword, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS
+from .optimizers import comment, optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
@@ -149,17 +151,13 @@ class PaddleModels:
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         if is_dataset(c):
             return dataset_call(self, c, SNIPPETS)
-        if c.kind in ("SGD", "Adam"):
-            lr = keyword("learning_rate", self.expr(c.args["lr"]) if c.args.get("lr") is not None else cst.Float("0.001"))
-            wd = c.args.get("weight_decay")
-            decay = [keyword("weight_decay", self.expr(wd))] if wd is not None and not is_zero(wd) else []
-            return capture_free_lambda(["params"], lambda params: cst.Call(
-                cst.parse_expression(f"paddle.optimizer.{c.kind}"), [lr, keyword("parameters", params), *decay]))
+        if c.kind in OPTIMIZERS:
+            return optimizer(self, c)
         if c.kind not in LOSSES:
             self.unsupported_construct(c.loc, f"`{c.kind}`")
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        return expression_statement(train_call(self, t, SNIPPETS))
+        return with_comment(expression_statement(train_call(self, t, SNIPPETS)), comment(t.optimizer))
 
 

@@ -1,8 +1,11 @@
-"""Paddle parameter reads: a Linear's weight is stored [in, out] (transposed to the canonical (out, in)); batch
+"""Paddle parameter reads: a Linear's weight is stored [in, out] (transposed to the canonical (out, in), and written
+with `set_value`); batch
 normalisation's running statistics are `_mean` and `_variance`; a layer built on its first batch sits in `Lazy.layer`."""
 import libcst as cst
 
-from d2lc.emit.fmt import attr
+from d2lc.emit.fmt import attr, sub
+from d2lc.emit.params import AUG_OPS, line, method
+from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
 from d2lc.core import ir
 
@@ -35,6 +38,19 @@ class PaddleParams:
 
     def own_param(self, code):
         return code
+
+    native_perms = {("Linear", "weight"): (1, 0)}
+
+    def store_param(self, p, idx, value):
+        target = self.param_object(p)
+        if idx is None:
+            return [line(method(target, "set_value", value))]
+        write = line(cst.Assign([cst.AssignTarget(sub(target, idx))], value))
+        return [cst.With([cst.WithItem(call("paddle.no_grad"))], cst.IndentedBlock([write]))]
+
+    def update_param(self, p, op, value):
+        new = cst.BinaryOperation(self.param_object(p), AUG_OPS[op][0](), value)
+        return [line(method(self.param_object(p), "set_value", new))]
 
     def num_params(self, n):
         return cst.parse_expression(f"sum(p.size for p in {n.root.name}.parameters() if not p.stop_gradient)")

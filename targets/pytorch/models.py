@@ -9,16 +9,16 @@ from d2lc.emit.fmt import attr, sub
 from libcst.helpers import parse_template_expression, parse_template_statement
 
 from d2lc.core import ir
-from d2lc.core.layers import RECURRENT_KINDS
+from d2lc.core.layers import OPTIMIZERS, RECURRENT_KINDS
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.emit.base import EmitError
 from d2lc.emit.inits import LayerInits, init_call
-from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs
-from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
 
 from .inits import EAGER, INPLACE, LAYER_INITS
+from .optimizers import optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 
@@ -174,11 +174,8 @@ class PyTorchModels:
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         if is_dataset(c):
             return dataset_call(self, c, SNIPPETS)
-        if c.kind in ("SGD", "Adam"):
-            kw = {"lr": c.args.get("lr"), "weight_decay": c.args.get("weight_decay")}
-            args = [cst.Arg(self.expr(v), keyword=cst.Name(k), equal=EQ) for k, v in kw.items() if v is not None and not is_zero(v)]
-            return capture_free_lambda(["params"], lambda params: cst.Call(cst.parse_expression(f"torch.optim.{c.kind}"),
-                                                                           [cst.Arg(params), *args]))
+        if c.kind in OPTIMIZERS:
+            return optimizer(self, c)
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:

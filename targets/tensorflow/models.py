@@ -8,12 +8,14 @@ from d2lc.emit.fmt import attr, binop
 
 from d2lc.core import ir
 from d2lc.core.ir import static_value
-from d2lc.core.layers import LAYERS, RECURRENT_KINDS
+from d2lc.core.layers import LAYERS, OPTIMIZERS, RECURRENT_KINDS
+from d2lc.emit.optimizers import with_comment
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
-from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_zero, layer_call, names_read, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
 
 from .inits import I, INITIALIZERS, LAYER_INITS, RECURRENT_INITS
+from .optimizers import comment, optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 K = "tf.keras.layers."
@@ -29,11 +31,6 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),
               "LayerNorm": LayerRow(K + "LayerNormalization", (), {"epsilon": "!eps"}),  # Keras' default is 1e-3
               "GroupNorm": LayerRow(K + "GroupNormalization", (), {"groups": "!num_groups", "epsilon": "!eps"})}  # channels last
-# The comment above a train(...) with Adam. Keras adds epsilon to sqrt(v) before v's bias correction, PyTorch after
-# it, and no Keras option moves it: this value is PyTorch's 1e-8 at step 1; at step t Keras' is
-# sqrt((1 - 0.999) / (1 - 0.999 ** t)) of it, which changes an update only where sqrt(v_hat) is within a few orders
-# of 1e-8 (docs/dsl.md).
-ADAM_EPSILON = "# epsilon: PyTorch's 1e-8, scaled to the first step's bias correction (Keras adds it before the correction)"
 LOSSES = {"cross_entropy": "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
           "squared_loss": "tf.keras.losses.MeanSquaredError()"}
 
@@ -174,21 +171,12 @@ class TensorFlowModels:
     def construct(self, c: ir.Construct) -> cst.BaseExpression:
         if is_dataset(c):
             return dataset_call(self, c, SNIPPETS)
-        if c.kind == "SGD":
-            wd = c.args.get("weight_decay")
-            return call("tf.keras.optimizers.SGD", learning_rate=self.expr(c.args["lr"]),
-                        weight_decay=self.expr(wd) if wd is not None and not is_zero(wd) else None)
-        if c.kind == "Adam":
-            lr = c.args.get("lr")  # epsilon: see ADAM_EPSILON
-            return call("tf.keras.optimizers.Adam", learning_rate=self.expr(lr) if lr is not None else None,
-                        epsilon=cst.parse_expression("1e-8 * (1 - 0.999) ** 0.5"))
+        if c.kind in OPTIMIZERS:
+            return optimizer(self, c)
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        code = expression_statement(train_call(self, t, SNIPPETS))
-        if t.optimizer.kind == "Adam":
-            code[0] = code[0].with_changes(leading_lines=[*code[0].leading_lines, cst.EmptyLine(comment=cst.Comment(ADAM_EPSILON))])
-        return code
+        return with_comment(expression_statement(train_call(self, t, SNIPPETS)), comment(t.optimizer))
 
 
 def _train_dependent(v) -> bool:

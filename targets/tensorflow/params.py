@@ -1,9 +1,10 @@
 """Keras parameter reads: a Sequential's `.layers[i]`, kernels stored (in, out) and HWIO, transposed to the canonical
-(out, in) and OIHW; batch normalisation's gamma, beta and moving statistics."""
+(out, in) and OIHW; batch normalisation's gamma, beta and moving statistics;
+a write is the variable's `assign` (of a transposed value), `print(net)` the model's `summary()`."""
 import libcst as cst
 
-from d2lc.emit.fmt import attr
-from d2lc.emit.params import index
+from d2lc.emit.fmt import attr, sub
+from d2lc.emit.params import index, line, method
 from d2lc.emit.rules import call
 
 _NAMES = {("Linear", "weight"): "kernel", ("Conv2d", "weight"): "kernel", ("Embedding", "weight"): "embeddings",
@@ -15,6 +16,7 @@ class TensorFlowParams:
     """Mixed into TensorFlowEmitter."""
 
     param_names = _NAMES
+    printout_is_print = False  # `print(net)` is `net.summary()`, which prints itself
 
     def path_index(self, code, st):
         # a Keras Sequential may hold more layers than the DSL's (a ZeroPadding2D before a padded convolution)
@@ -30,6 +32,23 @@ class TensorFlowParams:
 
     def own_param(self, code):
         return call("tf.convert_to_tensor", code)
+
+    native_perms = {("Linear", "weight"): (1, 0), ("Conv2d", "weight"): (2, 3, 1, 0)}
+
+    def transposed(self, value, order):
+        return call("tf.transpose", value) if order == (1, 0) else call("tf.transpose", value, cst.parse_expression(str(order)))
+
+    def store_param(self, p, idx, value):
+        target = self.param_object(p)
+        return [line(method(target if idx is None else sub(target, idx), "assign", value))]
+
+    def update_param(self, p, op, value):
+        if op in ("add", "sub"):
+            return [line(method(self.param_object(p), f"assign_{op}", value))]
+        return super().update_param(p, op, value)
+
+    def show_model(self, m):
+        return call(f"{m.root.name}.summary")
 
     def num_params(self, n):
         return cst.parse_expression(f"sum(int(tf.size(w)) for w in {n.root.name}.trainable_weights)")

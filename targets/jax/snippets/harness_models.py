@@ -90,17 +90,25 @@ def d2lc_grads(handle, X, y, loss):
                    for c, p in d2lc_paths(handle)]
 
 
-def d2lc_steps(handle, X, y, loss, tx, steps, batch=None):
+def d2lc_steps(handle, X, y, loss, tx, steps, batch=None, starts=None, trace=None):
+    """As targets/pytorch/snippets/harness_models.py's (the optimizer state carries over a reload)."""
     net, variables = handle[0], handle[1]
     params = variables.get("params", {})
     state = tx.init(params)
     losses = []
     for i in range(steps):
+        if starts is not None:
+            d2lc_set_params(handle, starts[i])
+            variables = handle[1]
+            params = variables.get("params", {})
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         (value, updated), grads = jax.value_and_grad(d2lc_objective(net, variables, Xb, yb, loss), has_aux=True)(params)
         variables = {**variables, **updated}
         updates, state = tx.update(grads, state, params)
         params = optax.apply_updates(params, updates)
         losses.append(float(value))
+        handle[1] = {**variables, "params": params}
+        if trace is not None:
+            trace.append([a.copy() for a in d2lc_params(handle)])
     handle[1] = {**variables, "params": params}
     return losses, d2lc_params(handle)

@@ -33,14 +33,19 @@ def d2lc_grads(net, X, y, loss):
     return value, [p.grad() if p.grad_req != "null" else np.zeros(p.shape) for p in d2lc_tensors(net)]
 
 
-def d2lc_steps(net, X, y, loss, optimizer, steps, batch=None):
+def d2lc_steps(net, X, y, loss, optimizer, steps, batch=None, starts=None, trace=None):
+    """As targets/pytorch/snippets/harness_models.py's (`set_data` keeps the trainer's state)."""
     trainer = gluon.Trainer(net.collect_params(), *optimizer)
     losses = []
     for i in range(steps):
+        if starts is not None:
+            d2lc_set_params(net, starts[i])
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         with autograd.record():
             value = D2LC_LOSSES[loss](net(Xb), yb)
         value.backward()
         trainer.step(1)
         losses.append(float(value))
+        if trace is not None:
+            trace.append([a.copy() for a in d2lc_params(net)])  # a copy (as PyTorch's glue needs)
     return losses, d2lc_params(net)

@@ -42,17 +42,23 @@ def d2lc_grads(net, X, y, loss):
     return value.detach(), [grad_of[id(t)] if id(t) in grad_of else torch.zeros_like(t) for t in d2lc_tensors(net)]
 
 
-def d2lc_steps(net, X, y, loss, make_optimizer, steps, batch=None):
+def d2lc_steps(net, X, y, loss, make_optimizer, steps, batch=None, starts=None, trace=None):
+    """`steps` optimizer steps; `starts` (one parameter list per step) reloads the parameters before each step while the
+    optimizer keeps its state (the harness' per-step check, harness/shadow.py); `trace` collects the parameters after each."""
     net.train()
     opt = make_optimizer(net.parameters())
     losses = []
     for i in range(steps):
+        if starts is not None:
+            d2lc_set_params(net, starts[i])
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         value = D2LC_LOSSES[loss](net(Xb), yb)
         opt.zero_grad()
         value.backward()
         opt.step()
         losses.append(value.item())
+        if trace is not None:
+            trace.append([a.copy() for a in d2lc_params(net)])  # a copy: PyTorch's arrays share the live tensors' memory
     return losses, d2lc_params(net)
 
 

@@ -12,5 +12,6 @@ def fashion_mnist(batch_size=64, root=None, resize=None):
         size = (resize, resize) if isinstance(resize, int) else resize
         return data.map(lambda X, y: (tf.image.resize(X, size), y)) if resize is not None else data
     train = read("train")
-    return (resized(train.shuffle(len(train)).batch(batch_size)),
-            resized(read("t10k").batch(batch_size)))
+    # prefetch: the next batches are made while the model trains on this one
+    return (resized(train.shuffle(len(train)).batch(batch_size)).prefetch(tf.data.AUTOTUNE),
+            resized(read("t10k").batch(batch_size)).prefetch(tf.data.AUTOTUNE))

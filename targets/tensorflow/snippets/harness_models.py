@@ -35,14 +35,19 @@ def d2lc_grads(net, X, y, loss):
     return value, [grad_of.get(id(v), tf.zeros_like(v)) for v in d2lc_tensors(net)]
 
 
-def d2lc_steps(net, X, y, loss, opt, steps, batch=None):
+def d2lc_steps(net, X, y, loss, opt, steps, batch=None, starts=None, trace=None):
+    """As targets/pytorch/snippets/harness_models.py's (`assign` keeps the optimizer's slots)."""
     opt = opt.__class__.from_config(opt.get_config())  # a Keras optimizer is bound to the first model it updates
     losses = []
     for i in range(steps):
+        if starts is not None:
+            d2lc_set_params(net, starts[i])
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         with tf.GradientTape() as tape:
             value = D2LC_LOSSES[loss](net(Xb, training=True), yb)
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(value, net.trainable_variables)]  # as the train helper
         opt.apply_gradients(zip(grads, net.trainable_variables))
         losses.append(float(value))
+        if trace is not None:
+            trace.append([a.copy() for a in d2lc_params(net)])  # a copy (as PyTorch's glue needs)
     return losses, d2lc_params(net)

@@ -4,4 +4,5 @@ def load_array(X, y, batch_size, shuffle=True, num_val=0):
     n = len(X) - num_val
     train = tf.data.Dataset.from_tensor_slices((X[:n], y[:n]))
     val = tf.data.Dataset.from_tensor_slices((X[n:], y[n:])) if num_val else train
-    return (train.shuffle(n) if shuffle else train).batch(batch_size), val.batch(batch_size)
+    # prefetch: the next batches are made while the model trains on this one
+    return (train.shuffle(n) if shuffle else train).batch(batch_size).prefetch(tf.data.AUTOTUNE), val.batch(batch_size).prefetch(tf.data.AUTOTUNE)

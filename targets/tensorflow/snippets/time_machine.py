@@ -9,4 +9,5 @@ def time_machine(batch_size=32, num_steps=35, root=None):
     n = max(1, int(0.9 * m))
     train = tf.data.Dataset.from_tensor_slices((X[:n], Y[:n]))
     val = tf.data.Dataset.from_tensor_slices((X[n:], Y[n:]))
-    return train.shuffle(n).batch(batch_size), val.batch(batch_size)
+    # prefetch: the next batches are made while the model trains on this one
+    return train.shuffle(n).batch(batch_size).prefetch(tf.data.AUTOTUNE), val.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -9,6 +9,8 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_ds, val_ds = data
     history = {"train loss": [], "val loss": [], "val acc": []}
+    # running means, updated inside the compiled steps and read once per epoch
+    train_loss, val_loss, val_acc = tf.keras.metrics.Mean(), tf.keras.metrics.Mean(), tf.keras.metrics.Mean()
 
     @tf.function  # one graph per input signature, as in TensorFlow's own training loops
     def train_step(X, y):
@@ -20,31 +22,26 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None):
         if clip is not None:
             grads, _ = tf.clip_by_global_norm(grads, clip)
         optimizer.apply_gradients(zip(grads, net.trainable_variables))
-        return loss
+        train_loss.update_state(loss, sample_weight=tf.shape(y)[0])
 
     @tf.function
     def eval_step(X, y):
         y_hat, labels = flatten_steps(net(X, training=False), y)
-        right = tf.reduce_sum(tf.cast(tf.argmax(y_hat, axis=1) == labels, tf.int32)) if labels.dtype.is_integer else 0
-        return loss_fn(labels, y_hat), right, tf.shape(labels)[0]
+        val_loss.update_state(loss_fn(labels, y_hat), sample_weight=tf.shape(labels)[0])
+        if labels.dtype.is_integer:  # a classifier: the fraction of right predictions
+            val_acc.update_state(tf.cast(tf.argmax(y_hat, axis=1) == labels, tf.float32))
 
     for epoch in range(num_epochs):
-        total, count = 0.0, 0
+        for metric in (train_loss, val_loss, val_acc):
+            metric.reset_state()
         for X, y in train_ds:
-            loss = train_step(X, y)
-            total += loss * len(y)
-            count += len(y)
-        history["train loss"].append(float(total) / count)
-        total, correct, count = 0.0, 0, 0
+            train_step(X, y)
+        history["train loss"].append(float(train_loss.result()))
         for X, y in val_ds:
-            loss, right, n = eval_step(X, y)
-            total += loss * tf.cast(n, loss.dtype)
-            correct += right
-            count += n
-        count = int(count)
-        history["val loss"].append(float(total) / count)
+            eval_step(X, y)
+        history["val loss"].append(float(val_loss.result()))
         if y.dtype.is_integer:  # a classifier: its accuracy, 0 included
-            history["val acc"].append(int(correct) / count)
+            history["val acc"].append(float(val_acc.result()))
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
     return history

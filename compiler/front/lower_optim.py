@@ -1,0 +1,64 @@
+"""Lowering of the optimizers (`SGD(...)`, `Adam(...)`, `AdamW(...)`, `RMSProp(...)`, `Adagrad(...)`), arguments checked."""
+from __future__ import annotations
+
+from typing import Callable
+
+from d2lc.front import ast as A
+from d2lc.front.lower_base import LowererBase, article
+from d2lc.core import ir
+from d2lc.core.ir import static_value
+from d2lc.core.layers import OPTIMIZERS
+from d2lc.core.types import ANY, AnyType, OpaqueType, ScalarType, TensorType
+
+# What a known value of each argument must satisfy (PyTorch's own checks, narrowed where a decay rate of 1 or more
+# would never forget): the test, and the range it states.
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "lr": (lambda v: v > 0, "a positive number"),
+    "momentum": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "alpha": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "eps": (lambda v: v > 0, "a positive number"),
+}
+
+def signature(name: str) -> str:
+    """`SGD(lr, momentum=0.0, weight_decay=0.0)`: the optimizer's parameters with their defaults."""
+    from d2lc.core.ops import REQUIRED
+    return f"{name}({', '.join(p.name if p.default is REQUIRED else f'{p.name}={p.default!r}' for p in OPTIMIZERS[name])})"
+
+
+def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Expr | None] | None) -> ir.Expr:
+    """An optimizer value from its bound arguments (None: binding failed, reported): every argument a number,
+    every known one in its range."""
+    if args is None:
+        return ir.Const(ANY, e.loc, None)
+    ok = True
+    for key, v in args.items():
+        if v is None:
+            continue
+        t = v.type
+        if not (isinstance(t, ScalarType) and t.kind in ("int", "float")) and not isinstance(t, AnyType):
+            lw.error(v.loc, f"`{name}`'s `{key}` must be a number, got {article(t)}", expected=RANGES[key][1],
+                     hint="use `.item()` to take the number out of a one-element tensor" if isinstance(t, TensorType) else
+                     f"the signature is {signature(name)}")
+            ok = False
+            continue
+        sv = static_value(v)
+        test, stated = RANGES[key]
+        if isinstance(sv, (int, float)) and not isinstance(sv, bool) and not test(sv):
+            lw.error(v.loc, f"`{name}`'s `{key}` is {sv!r}, outside its range", expected=stated,
+                     hint=f"the signature is {signature(name)}")
+            ok = False
+    return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
+
+
+def is_optimizer(lw: LowererBase, opt: ir.Expr) -> bool:
+    """Whether `train`'s `optimizer=` is an optimizer; reports it when not (unless its own error is reported already)."""
+    if isinstance(opt, ir.Construct) and opt.type == OpaqueType("optimizer"):
+        return True
+    if not isinstance(opt.type, AnyType):
+        names = list(OPTIMIZERS)
+        lw.error(opt.loc, "`optimizer` must be an optimizer", expected=", ".join(f"{n}(...)" for n in names[:-1]) + f" or {names[-1]}(...)")
+    return False
+
+
+__all__ = ["lower_optimizer", "is_optimizer", "signature", "RANGES"]
