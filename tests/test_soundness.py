@@ -233,3 +233,37 @@ def test_a_lambda_called_with_other_dtypes_is_a_compile_error():
         twice = lambda t: t * 2.0
         print(twice(tensor([1.0, 2.0])), twice(tensor([3.0])))
     """) == []
+
+
+def test_ops_across_ranks_inside_a_channels_last_model(tmp_path):
+    """Inside a model TensorFlow and flax store rank-4 values NHWC; a reshape or squeeze across ranks, a rank-4
+    transpose or matmul, broadcasting against a lower rank and a reduction or index that keeps the channel axis next
+    to a spatial one must still compute the NCHW result (they reordered the shape instead: wrong values)."""
+    agree("""
+        model Heads(heads: int = 2):
+            proj = Linear(4, init=constant(1.0))
+            def forward(X: f32[b, n, 2]):
+                Z = reshape(proj(X), (-1, X.shape[1], heads, 2))
+                return transpose(Z, (0, 2, 1, 3))
+
+        model Mixed():
+            conv = Conv2d(2, kernel=1, init=constant(1.0))
+            def forward(X: f32[b, 1, 3, 4]):
+                H = conv(X) * arange(1.0, 3.0).reshape((1, 2, 1, 1))
+                flat = reshape(H, (X.shape[0], -1))
+                row = H.sum(axis=2)
+                col = H[:, :, 1]
+                gram = H @ transpose(H, (0, 1, 3, 2))
+                wide = H * arange(4.0)
+                return flat[:, 5] + row[:, 1, 2] + col[:, 1, 3] + gram[:, 1, 2, 0] + wide[:, 1, 2, 3] + unsqueeze(H, 1)[:, 0, 1, 2, 3]
+
+        heads = Heads()
+        Y = heads(arange(6.0).reshape((1, 3, 2)))
+        print(Y.shape[1], Y.shape[2], Y.shape[3], float(Y[0, 1, 2, 0]), float(Y[0, 0, 1, 1]))
+        mixed = Mixed()
+        M = mixed(arange(12.0).reshape((1, 1, 3, 4)))
+        print(float(M[0]))
+    """, tmp_path, """
+        2 3 2 9.0 5.0
+        391.0
+    """)

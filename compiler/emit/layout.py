@@ -3,7 +3,11 @@
 
 Inside a model definition a rank-4 value is an NHWC activation, so the axes, shapes and indices that
 the DSL writes NCHW are reordered as they are emitted; at a model call the image input is permuted
-to NHWC and a rank-4 output back to NCHW, so code outside models sees the DSL's layout.
+to NHWC and a rank-4 output back to NCHW, so code outside models sees the DSL's layout. Values of
+other ranks keep the DSL's layout, so an op where a rank-4 value meets one of another rank (a reshape
+or squeeze across ranks, a matmul, broadcasting against a lower rank, a reduction or index that keeps
+the channel axis next to a spatial one) is computed on the NCHW view of its rank-4 inputs, and a
+rank-4 result is stored NHWC again (`in_canonical_layout`); a rank-4 transpose maps its permutation.
 (This runs at emission time: the IR is shared by every target and the emitter is handed its statements.)
 """
 from __future__ import annotations
@@ -32,7 +36,39 @@ class ChannelsLast(Expressions):
 
     def channels_last(self) -> bool:
         """Whether a rank-4 value emitted now is stored NHWC (inside a model, on an NHWC backend)."""
-        return self.in_model and self.backend.layouts.activations == "NHWC"
+        return self.in_model and self.backend.layouts.activations == "NHWC" and not getattr(self, "_canonical_now", False)
+
+    def op(self, node: ir.Op) -> cst.BaseExpression:
+        if self.channels_last():
+            if node.op == "transpose" and _rank_of(node) == 4:
+                perm = static_value(node.args.get("axes"))
+                if isinstance(perm, tuple) and len(perm) == 4:
+                    # stored axis i of the result is the input's stored axis A[p[B[i]]]
+                    mapped = tuple((0, 3, 1, 2)[perm[(0, 2, 3, 1)[i]] % 4] for i in range(4))
+                    seq = ir.Seq(SeqType((INT,) * 4), node.loc, [ir.Const(INT, node.loc, a) for a in mapped])
+                    return super().op(ir.Op(node.type, node.loc, "transpose", {**node.args, "axes": seq}))
+                return self.in_canonical_layout(node)
+            if crosses_layout(node):
+                return self.in_canonical_layout(node)
+        return super().op(node)
+
+    def in_canonical_layout(self, node: ir.Op) -> cst.BaseExpression:
+        """`node` computed on the NCHW view of its rank-4 inputs, a rank-4 result stored NHWC again."""
+        def canonical(v):
+            if isinstance(v, ir.Expr) and isinstance(v.type, TensorType) and v.type.rank == 4:
+                return Emitted(v.type, v.loc, self._permute(self.expr(v), v, (0, 3, 1, 2)))
+            if isinstance(v, ir.Seq) and any(isinstance(i.type, TensorType) for i in v.items):
+                return ir.Seq(v.type, v.loc, [canonical(i) for i in v.items], v.kind)
+            return v
+        flat = ir.Op(node.type, node.loc, node.op, {k: canonical(v) for k, v in node.args.items()})
+        saved, self._canonical_now = getattr(self, "_canonical_now", False), True
+        try:  # the op's own axes, shapes and indices as the DSL writes them (sub-expressions are already code)
+            code = super().op(flat)
+        finally:
+            self._canonical_now = saved
+        if isinstance(node.type, TensorType) and node.type.rank == 4:
+            code = self._permute(code, node, (0, 2, 3, 1))
+        return code
 
     def layout_shape(self, shape: ir.Expr) -> ir.Expr:
         """A rank-4 shape written NCHW, in this backend's activation layout."""
@@ -54,6 +90,8 @@ class ChannelsLast(Expressions):
 
     def getitem(self, node: ir.Op) -> cst.BaseExpression:
         x = node.args["x"]
+        if self.channels_last() and isinstance(x.type, TensorType) and x.type.rank == 4 and _index_drops_out_of_order(node):
+            return self.in_canonical_layout(node)
         if self.channels_last() and isinstance(x.type, TensorType) and x.type.rank == 4:
             node = ir.Op(node.type, node.loc, "getitem", {**node.args, "index": _nhwc_index(node.args["index"])})
         if isinstance(x, ir.Op) and x.op == "shape" and self.channels_last() and isinstance(x.args["x"].type, TensorType) \
@@ -80,6 +118,60 @@ class ChannelsLast(Expressions):
         perm = ir.Seq(SeqType((INT,) * 4), e.loc, [ir.Const(INT, e.loc, i) for i in axes])
         node = ir.Op(e.type, e.loc, "transpose", {"x": Emitted(e.type, e.loc, code), "axes": perm})
         return self.backend.ops["transpose"].emit(self, node)
+
+
+CROSSING_SHAPE_OPS = frozenset({"reshape", "squeeze", "unsqueeze", "stack", "matmul", "dot", "one_hot", "tile", "repeat"})
+REDUCTIONS_KEEPING_AXES = frozenset({"sum", "mean", "max", "min", "prod", "var", "argmax", "argmin", "norm"})
+
+
+def _tensor_ranks(node: ir.Op) -> list[int]:
+    """The ranks of `node`'s tensor operands; one whose every size is 1 broadcasts alike in any layout (rank 0)."""
+    ranks = []
+    for v in node.args.values():
+        items = v.items if isinstance(v, ir.Seq) else [v]
+        ranks += [0 if all(d == 1 for d in i.type.shape) else i.type.rank
+                  for i in items if isinstance(i, ir.Expr) and isinstance(i.type, TensorType)]
+    return ranks
+
+
+def crosses_layout(node: ir.Op) -> bool:
+    """Whether `node`, inside a model on an NHWC backend, must be computed on NCHW views (see the module doc)."""
+    ranks = _tensor_ranks(node)
+    out = node.type.rank if isinstance(node.type, TensorType) else None
+    if 4 not in ranks and out != 4:
+        return False
+    category = SPECS[node.op].category if node.op in SPECS else None
+    if node.op == "reshape" and _one_channel(node.args.get("x")) and (out != 4 or _one_channel(node)):
+        return False  # one channel: NHWC and NCHW order the elements alike, and the rank-4 shape is reordered
+    if node.op in CROSSING_SHAPE_OPS:
+        return True
+    if category in ("elementwise", "selection") or node.op in ("concat", "flip", "where", "clip"):
+        return any(r not in (0, 4) for r in ranks) or (out is not None and out != 4 and 4 in ranks)
+    if node.op in REDUCTIONS_KEEPING_AXES and out is not None and 0 < out < 4:
+        axes = static_value(node.args.get("axis"))
+        axes = axes if isinstance(axes, tuple) else (axes,)
+        if any(not isinstance(a, int) for a in axes):
+            return True
+        gone = {a % 4 for a in axes}
+        return [a for a in (0, 1, 2, 3) if a not in gone] != [a for a in (0, 2, 3, 1) if a not in gone]
+    return False
+
+
+def _one_channel(e) -> bool:
+    """A value that is not rank 4, or a rank-4 one with a single channel (statically)."""
+    t = getattr(e, "type", None)
+    return not isinstance(t, TensorType) or t.rank != 4 or t.shape[1] == 1
+
+
+def _index_drops_out_of_order(node: ir.Op) -> bool:
+    """An index on a rank-4 value whose result (of lower rank) would keep NHWC's axis order, not NCHW's."""
+    items = node.args["index"]
+    if any(isinstance(i, ir.IndexEllipsis) or (isinstance(i, ir.Const) and i.value is None) for i in items):
+        return True
+    if not isinstance(node.type, TensorType) or node.type.rank == 4 or node.type.rank == 0:
+        return False
+    dropped = {k for k, i in enumerate(items) if not isinstance(i, ir.IndexSlice)}
+    return [a for a in (0, 1, 2, 3) if a not in dropped] != [a for a in (0, 2, 3, 1) if a not in dropped]
 
 
 def _nhwc_axis(axis):
