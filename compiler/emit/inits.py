@@ -62,16 +62,22 @@ class LayerInits:
     keywords: DSL layer -> {"weight" | "bias": the constructor's keyword}.
     zero_bias_default: whether the framework's layers start their biases at zero, as `init=` without
         `bias_init=` asks (then that zero bias is not spelt out).
-    wrap: turns an initialiser into the keyword's value (Paddle's `paddle.ParamAttr(initializer=...)`)."""
+    wrap: turns an initialiser into the keyword's value (Paddle's `paddle.ParamAttr(initializer=...)`).
+    weight_defaults: DSL layer -> the DSL initialiser its framework layer already starts its weight with (Keras'
+        Dense and Conv2D: Glorot's uniform, "xavier"); where that is also the language's default and the source
+        states no `init=`, it is not spelt out (a stated one always is)."""
 
     keywords: dict[str, dict[str, str]]
     zero_bias_default: bool = True
     wrap: Callable[[cst.BaseExpression], cst.BaseExpression] | None = field(default=None)
+    weight_defaults: dict[str, str] = field(default_factory=dict)
 
     def args(self, em: "Emitter", layer: "ir.Layer") -> list[cst.Arg]:
         """Keyword arguments setting the stated initialisers of `layer` (via `em.initializer`)."""
         out = []
         for role, init in layer.inits(self.zero_bias_default).items():
+            if role == "weight" and layer.init is None and self.weight_defaults.get(layer.kind) == init.kind:
+                continue
             value = em.initializer(init)
             out.append(cst.Arg(self.wrap(value) if self.wrap else value, keyword=cst.Name(self.keywords[layer.kind][role]), equal=EQ))
         return out
