@@ -30,6 +30,7 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size
               **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"),  # batch-first: the DSL's sequences
                              {"num_layers": "num_layers", "batch_first": "=True", "bidirectional": "bidirectional"})
                  for k in RECURRENT_KINDS}}
+SIZED_NORMS = {"BatchNorm1d": "nn.BatchNorm1d", "BatchNorm2d": "nn.BatchNorm2d"}  # built with C where it is known
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
 
 
@@ -46,10 +47,21 @@ class PyTorchModels:
             self.unsupported_construct(layer.loc, "a layer with a stated initialiser outside a model")
         if layer.kind in EAGER and self.spelt_inits(layer):
             return self.eager_layer(layer)
+        if layer.kind in SIZED_NORMS and (sized := self.sized_norm(layer)) is not None:
+            return sized
         if self.initialised_when_built(layer):
             self.helper("lazy_xavier", (SNIPPETS / "lazy_xavier.py").read_text(encoding="utf-8"))
             return call("lazy_xavier", layer_call(self, layer, self.layer_rows))
         return layer_call(self, layer, self.layer_rows)
+
+    def sized_norm(self, layer: ir.Layer) -> cst.Call | None:
+        """`nn.BatchNorm2d(6)` where a model's annotations give the channels (axis 1) of the layer's input, as an
+        expert writes it next to `nn.Conv2d(1, 6, ...)`; None where only the first call knows them (the lazy row)."""
+        size = input_size_code(self.state.layer_inputs, layer, 1) if self.state.model_members else None
+        if size is None:
+            return None
+        out = layer_call(self, layer, self.layer_rows, SIZED_NORMS[layer.kind])
+        return out.with_changes(args=[cst.Arg(size), *out.args])
 
     def initialised_when_built(self, layer: ir.Layer) -> bool:
         """Whether a lazy layer gets the language's default initialisation on its first call (`lazy_xavier`): a
