@@ -14,6 +14,7 @@ from d2lc.emit.rules import call
 from d2lc.passes.analysis import reads
 from d2lc.core.types import DType, TensorType
 
+from .fuse import fuse_copy_then_set
 from .models import JaxModels
 from .params import JaxParams
 
@@ -130,6 +131,9 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
             value = cst.Call(call("jax.value_and_grad", cst.Name(f)), [cst.Arg(cst.Name(g.wrt.name))])
             return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(pair)], value)])]
         return None
+
+    def sequence(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:
+        return fuse_copy_then_set(super().sequence(stmts))
 
     # element writes are functional
     def index_assign(self, s: ir.IndexAssign):
