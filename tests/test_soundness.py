@@ -267,3 +267,17 @@ def test_ops_across_ranks_inside_a_channels_last_model(tmp_path):
         2 3 2 9.0 5.0
         391.0
     """)
+
+
+def test_a_recurrent_layer_called_at_the_top_level_gives_its_outputs(tmp_path):
+    """`GRU(...)` / `LSTM(...)` bound to a name and called outside a model: PyTorch and Paddle return (outputs,
+    final state), so `g(X).shape` raised there; every target now gives the outputs, as inside a model."""
+    agree("""
+        g = GRU(8, 16)
+        l = LSTM(8, 4, bidirectional=True)
+        X = ones((2, 5, 8))
+        H = g(X)
+        print(H.shape[0], H.shape[1], H.shape[2], l(X).shape[2])
+    """, tmp_path, """
+        2 5 16 8
+    """)

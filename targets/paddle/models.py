@@ -103,6 +103,12 @@ class PaddleModels:
             return cst.Call(cst.parse_expression(row.path), args)
         return self._sized(layer, row.in_axis, lambda n: cst.Call(cst.parse_expression(row.path), [cst.Arg(n), *args]))
 
+    def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        out = super().call_model(c)
+        if c.layer is not None and c.layer.kind in RECURRENT_KINDS:  # a recurrent layer called at the top level
+            return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final states)
+        return out
+
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
         member = self.model_member(a.member)

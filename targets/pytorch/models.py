@@ -68,6 +68,12 @@ class PyTorchModels:
         `Linear` or `Conv2d` that states no initialiser and is not built with its input size."""
         return layer.kind in EAGER and not layer.stated and bool(layer.inits(self.layer_inits.zero_bias_default))
 
+    def call_model(self, c: ir.CallModel) -> cst.BaseExpression:
+        out = super().call_model(c)
+        if c.layer is not None and c.layer.kind in RECURRENT_KINDS:  # a recurrent layer called at the top level
+            return sub(out, [cst.SubscriptElement(cst.Index(cst.Integer("0")))])  # (outputs, final state)
+        return out
+
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)
         member = self.model_member(a.member)
