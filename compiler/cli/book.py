@@ -69,6 +69,8 @@ def cmd_build(args, parser) -> int:
     quiet = args.quiet
     from d2lc.build.uptodate import BuildStamp, Options
     t0 = time.perf_counter()
+    if args.execute:  # before the stamp digests the data folder: a first build would otherwise never be up to date
+        _sample_data(book, args.quiet)
     stamp = BuildStamp(book, Options(execute=args.execute, execute_only=tuple(args.execute_only or ()), small=args.small,
                                      site=not args.no_site))
     last = None if args.no_cache else stamp.unchanged()
@@ -155,16 +157,22 @@ def cmd_library(args, parser) -> int:
     return EXIT_OK if _library(book, _targets(book), args.quiet) else EXIT_ERRORS
 
 
-def _execute(book: Book, backends, chapters, args) -> int:
-    from d2lc.build.envs import REPO_ROOT, framework_available, python_for
-    from d2lc.build.execute import Job, execute_all
+def _sample_data(book: Book, quiet: bool) -> None:
+    """Small synthetic stand-ins for the data sets the book reads, where the data folder lacks them."""
     from d2lc.build.sampledata import write_sample_data
-    t0 = time.perf_counter()
     data = book.path(book.execute.data)
     made = write_sample_data(data)
     if made:
         _say(f"d2lc: {data} lacked {', '.join(made)}; wrote small synthetic stand-ins (put the real files there to use them)",
-             args.quiet)
+             quiet)
+
+
+def _execute(book: Book, backends, chapters, args) -> int:
+    from d2lc.build.envs import REPO_ROOT, framework_available, python_for
+    from d2lc.build.execute import Job, execute_all
+    t0 = time.perf_counter()
+    data = book.path(book.execute.data)
+    _sample_data(book, args.quiet)
     selected = [c for c in chapters if not args.execute_only or any(fnmatch.fnmatch(c.rel.as_posix(), p) for p in args.execute_only)]
     jobs, missing = [], []
     for b in backends:
