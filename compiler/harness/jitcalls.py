@@ -11,6 +11,7 @@ whose trace returns anything but the framework's tensors (a Python int, a NumPy 
 turn them into tensors, eager keeps them), runs eagerly from then on; so does every call whose
 traced run raises (its eager run then decides the outcome).
 """
+import os
 import sys
 import time
 
@@ -48,7 +49,8 @@ class Jitter:
     def __init__(self, kind):
         self.kind = kind
         self.min_repeats = self.MIN_REPEATS[kind]
-        self.min_eager_s = self.MIN_EAGER_S[kind]
+        # D2LC_TRACE_MIN_EAGER_S: another cut-off, for tests that must not depend on how fast this machine is
+        self.min_eager_s = float(os.environ.get("D2LC_TRACE_MIN_EAGER_S", self.MIN_EAGER_S[kind]))
         self.signatures = set()  # (scope, signature) traced, or to be traced at their next call
         self.eager = set()  # (scope, signature) whose eager call was too quick for tracing to pay
         self.warm = set()  # (scope, signature) called once eagerly (not timed)
