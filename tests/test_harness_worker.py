@@ -223,6 +223,17 @@ JAX_CALLS = [("softmax_grad", [np.random.default_rng(i).uniform(-2, 2, (n, 3)).a
      ("relu_if_positive_sum", [np.array([-1.0, -2.0], np.float32)]), ("repeat", [np.arange(2.0, dtype=np.float32), 3])]
 
 
+def _assert_same_results(values: list, expected: list) -> None:
+    """The traced path's results: the eager path's types, dtypes and shapes, and its values within float32 rounding."""
+    for got, want in zip(values, expected):
+        assert type(got) is type(want)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        else:
+            assert got == want
+
+
 def test_jitted_jax_computes_what_eager_jax_computes():
     """Values, types and shapes of the jitted path equal the eager path's (within float32 rounding)."""
     pytest.importorskip("jax")
@@ -233,13 +244,7 @@ def test_jitted_jax_computes_what_eager_jax_computes():
         assert all(not isinstance(r, Exception) for r in replies), replies
         outputs[setup.jit] = ([r.value for r in replies], [r.header["jitted"] for r in replies])
     (values, jitted), (expected, eager_jitted) = outputs["jax"], outputs[None]
-    for got, want in zip(values, expected):
-        assert type(got) is type(want)
-        if isinstance(want, np.ndarray):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-        else:
-            assert got == want
+    _assert_same_results(values, expected)
     assert jitted[:4] == [True] * 4 and jitted[7]  # traced: floats as tracers, the int as a static argument
     assert not any(jitted[4:7])  # a Python int result, and value-dependent control flow: eager
     assert not any(eager_jitted)
@@ -300,13 +305,7 @@ def test_traced_tensorflow_computes_what_eager_tensorflow_computes():
         assert all(not isinstance(r, Exception) for r in replies), replies
         outputs[setup.jit] = ([r.value for r in replies], [r.header["jitted"] for r in replies])
     (values, jitted), (expected, eager_jitted) = outputs["tensorflow"], outputs[None]
-    for got, want in zip(values, expected):
-        assert type(got) is type(want)
-        if isinstance(want, np.ndarray):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-        else:
-            assert got == want
+    _assert_same_results(values, expected)
     grads = jitted[:20]
     assert not any(grads[:2]) and all(grads[2:]), grads  # two eager calls (the second timed), then traced
     assert not jitted[20]  # one call of a shape: tracing would not pay

@@ -7,17 +7,8 @@ from __future__ import annotations
 import pytest
 
 from test_errors import assert_error
+from test_params import CALLED, M  # the model both files read and write
 from test_soundness import run_everywhere
-
-M = '''\
-model MLP(num_hiddens: int = 8):
-    net = Sequential(Linear(num_hiddens), ReLU(), Linear(3, bias=False))
-    out = Linear(2)
-    def forward(X: f32[n, 4]):
-        return out(net(X))
-net = MLP()
-'''
-CALLED = M + "y = net(ones((2, 4)))\n"
 
 CASES = [
     ("wrong_shape", CALLED + "net.out.weight = ones((3, 2))\n", '''\
