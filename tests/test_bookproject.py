@@ -258,3 +258,30 @@ def test_kernels_side_by_side_share_the_cpus_instead_of_each_taking_all(tmp_path
     for job in jobs:
         text = nbformat.read(job.target_out, as_version=4).cells[0].outputs[0]["text"]
         assert text == f"{job.notebook.stem} {share} {share}\n"
+
+
+def test_the_site_url_defaults_to_the_pages_address_the_workflow_publishes_to(tmp_path):
+    """The wheel address of every install cell is where the site really goes: left out of book.toml, `[site]
+    url` is the repository's GitHub Pages address, and the pages workflow publishes `[site] output` there
+    from the README's first command."""
+    import yaml
+
+    from d2lc.build.book import load as load_book, pages_url
+    from d2lc.build.install import wheel_for
+
+    assert pages_url("https://github.com/D2LC/d2l-book.git") == "https://d2lc.github.io/d2l-book"
+    assert pages_url("https://gitlab.com/o/r") == ""
+    root = _book(tmp_path / "b", {})
+    (root / "book.toml").write_text((root / "book.toml").read_text() + '[site]\nrepository = "https://github.com/o/r"\n')
+    assert wheel_for(load_book(root)).url.startswith("https://o.github.io/r/_static/d2lbook-")
+    (root / "book.toml").write_text((root / "book.toml").read_text() + 'url = "https://example.org/book/"\n')
+    assert wheel_for(load_book(root)).url.startswith("https://example.org/book/_static/")
+
+    repo = Path(__file__).resolve().parents[1]
+    book = load_book(repo)
+    workflow = yaml.safe_load((repo / ".github/workflows/pages.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["build"]["steps"]
+    assert any(s.get("run") == "make book" for s in steps)
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == book.site.output
+    assert book.site.url == pages_url(book.site.repository) != ""

@@ -7,6 +7,7 @@ and however a path was spelt (`sources/x`, `./sources/x/`, an absolute path, a s
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,13 @@ class SiteOptions:
     mathjax: tuple[str, ...] = ("/usr/share/javascript/mathjax",)  # local copies tried first, else the CDN
     bibliography: str = ""  # a BibTeX file (relative to the root) that :cite: keys resolve against
     url: str = ""  # where the site is published: notebooks install the library wheel from URL/_static/
+
+
+def pages_url(repository: str) -> str:
+    """The GitHub Pages address of a github.com repository (https://github.com/OWNER/NAME ->
+    https://OWNER.github.io/NAME), where .github/workflows/pages.yml publishes the site; "" for others."""
+    match = re.fullmatch(r"https://github\.com/([A-Za-z0-9-]+)/([A-Za-z0-9._-]+?)(?:\.git)?/?", repository)
+    return f"https://{match[1].lower()}.github.io/{match[2]}" if match else ""
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,8 @@ def load(root: Path) -> Book:
         site=SiteOptions(output=site.get("output", SiteOptions.output), repository=site.get("repository", ""),
                          branch=site.get("branch", "main"),
                          mathjax=tuple([mathjax] if isinstance(mathjax, str) else mathjax),
-                         bibliography=site.get("bibliography", ""), url=site.get("url", "")),
+                         bibliography=site.get("bibliography", ""),
+                         url=site.get("url", pages_url(site.get("repository", "")))),
         execute=ExecuteOptions(output=execute.get("output", ExecuteOptions.output),
                                cache=execute.get("cache", ExecuteOptions.cache),
                                data=execute.get("data", ExecuteOptions.data),
