@@ -3,9 +3,11 @@
 .PHONY: book test envs bench
 
 # The book from book.toml: generated/ notebooks, executed copies (small sizes, cached by content) in
-# build/executed/, and the web book in build/site/ (it prints where to open it).
+# build/executed/, and the web book in build/site/ (it prints where to open it). MathJax first: the site
+# copies it, and the build stamp the browser test checks records whether it was there.
 book:
 	@scripts/envs.sh
+	@scripts/mathjax.sh
 	.venv/bin/d2lc build --execute --small --jobs 2
 
 # The test files run on two pytest-xdist workers (D2LC_TEST_JOBS=N for another count, 0 for one process), a

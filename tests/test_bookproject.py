@@ -285,3 +285,27 @@ def test_the_site_url_defaults_to_the_pages_address_the_workflow_publishes_to(tm
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == book.site.output
     assert book.site.url == pages_url(book.site.repository) != ""
+
+
+def test_a_stale_build_stamp_names_what_changed_such_as_a_mathjax_installed_after_the_build(tmp_path, monkeypatch):
+    """`make book` on a fresh machine once ran before the browser test's set-up installed MathJax, so CI's check
+    of the book site failed with no reason given; the stamp now names each part that changed."""
+    from d2lc.build.book import load as load_book
+    from d2lc.build.uptodate import BuildStamp, Options
+
+    monkeypatch.delenv("D2LC_CACHE_DIR", raising=False)
+    root = _book(tmp_path / "b", {"ch/index.md": GOOD})
+    mathjax = tmp_path / "mathjax"
+    with (root / "book.toml").open("a") as f:
+        f.write(f'[site]\nmathjax = "{mathjax}"\n')
+    book = load_book(root)
+    (root / "out").mkdir()
+    assert BuildStamp(book, Options()).changes() == ["no build recorded"]
+    BuildStamp(book, Options()).record("built")
+    assert BuildStamp(book, Options()).changes() == [] and BuildStamp(book, Options()).unchanged() == "built"
+    mathjax.mkdir()
+    (mathjax / "MathJax.js").write_text("")
+    (root / "out" / "touched.ipynb").write_text("{}")
+    (root / "src" / "ch" / "index.md").write_text(GOOD.replace("x * 2", "x * 3"))
+    assert BuildStamp(book, Options()).changes() == ["sources", "local MathJax", "output folder out"]
+    assert BuildStamp(book, Options()).unchanged() is None

@@ -36,8 +36,9 @@ PAGE = "chapter_linear-regression/linear-regression-scratch.html"
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists(), reason="chromium-driver is not installed (scripts/browser.sh)")
 
 
-def book_site() -> Path | None:
-    """The site `make book` left in the checkout, when that build finished and nothing it read has changed since."""
+def book_site() -> tuple[Path | None, list[str]]:
+    """The site `make book` left in the checkout, when that build finished and nothing it read has changed since
+    (else None), and what changed."""
     from d2lc.build.uptodate import BuildStamp, Options
     book = load(ROOT)
     required = os.environ.pop("D2LC_BOOK_SITE", None)  # the stamp digests D2LC_* variables; `make book` ran without it
@@ -46,7 +47,8 @@ def book_site() -> Path | None:
     finally:
         if required is not None:
             os.environ["D2LC_BOOK_SITE"] = required
-    return book.path(book.site.output) if stamp.unchanged() is not None else None
+    changes = stamp.changes()
+    return (None if changes else book.path(book.site.output)), changes
 
 
 @dataclasses.dataclass
@@ -60,11 +62,12 @@ class Site:
 def built(tmp_path_factory) -> Site:
     book = load(ROOT)
     targets = [n for n in book.targets if n in registry()]
-    found = book_site()
+    found, changes = book_site()
     if found is not None:
         return Site(found, True, targets)
     if os.environ.get("D2LC_BOOK_SITE") == "1":
-        pytest.fail("D2LC_BOOK_SITE=1 but build/site is not the site of a finished `make book` for these sources")
+        pytest.fail("D2LC_BOOK_SITE=1 but build/site is not the site of a finished `make book` for these sources; "
+                    f"changed since that build: {', '.join(changes)}")
     return Site(_small_site(tmp_path_factory.mktemp("site")), False, targets)
 
 

@@ -11,7 +11,8 @@ build, whose own caches (compile cache, executed-copy cache, the site's page sta
 
 Inputs are hashed by content (a checkout that rewrites a file with the same bytes changes nothing);
 outputs by their stat signature (the build is their only writer, and any other write moves the
-modification time). Only the standard library and the stdlib-only d2lc.core.cache are imported here.
+modification time). Each part is digested on its own, so that a stale stamp can say which part changed
+(`BuildStamp.changes`). Only the standard library and the stdlib-only d2lc.core.cache are imported here.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from d2lc.build.book import CONFIG_NAME, Book
 from d2lc.core.cache import compiler_version, default_folder
 
-STAMP_VERSION = "1"  # bump when what a stamp covers changes
+STAMP_VERSION = "2"  # bump when what a stamp covers changes
 TOOLCHAIN = ("sphinx", "myst-parser", "sphinx-design", "furo", "docutils", "nbclient", "nbformat", "jupyter_client",
              "ipykernel")
 REPO_ROOT = Path(__file__).resolve().parents[2]  # envs/*.lock live here (as in d2lc.build.envs)
@@ -86,37 +87,49 @@ class Options:
     site: bool = True
 
 
-def inputs_digest(book: Book, options: Options) -> str:
-    """A digest of everything a build of `book` with `options` reads (see the module docstring)."""
+def _digest(feed) -> str:
     h = hashlib.sha256()
-    for part in (STAMP_VERSION, compiler_version(), str(book.root), sys.executable,
-                 json.dumps(options.__dict__, sort_keys=True)):
-        h.update(f"{part}\0".encode())
-    h.update((book.root / CONFIG_NAME).read_bytes() if (book.root / CONFIG_NAME).is_file() else b"no config")
-    _hash_contents(h, book.sources_dir)
+    feed(h)
+    return h.hexdigest()
+
+
+def input_parts(book: Book, options: Options) -> dict[str, str]:
+    """A digest of each part of what a build of `book` with `options` reads (see the module docstring), by name,
+    so that a stale stamp can say what changed."""
+    def text(*parts: str):
+        return lambda h: [h.update(f"{p}\0".encode()) for p in parts]
+
+    def file(path: Path, missing: bytes):
+        return lambda h: h.update(path.read_bytes() if path.is_file() else missing)
+
+    parts = {
+        "stamp format": text(STAMP_VERSION),
+        "compiler code and shaping libraries": text(compiler_version()),
+        "book root": text(str(book.root)),
+        "interpreter": text(sys.executable),
+        "options": text(json.dumps(options.__dict__, sort_keys=True)),
+        CONFIG_NAME: file(book.root / CONFIG_NAME, b"no config"),
+        "sources": lambda h: _hash_contents(h, book.sources_dir),
+        "toolchain versions": text(*(f"{dist} {_version(dist)}" for dist in TOOLCHAIN)),
+        "local MathJax": text(repr([(f, (Path(f) / "MathJax.js").is_file()) for f in book.site.mathjax])),
+    }
     if book.site.bibliography:
-        bib = book.path(book.site.bibliography)
-        h.update(bib.read_bytes() if bib.is_file() else b"no bibliography")
-    for dist in TOOLCHAIN:
-        h.update(f"{dist} {_version(dist)}\0".encode())
-    h.update(repr([(f, (Path(f) / "MathJax.js").is_file()) for f in book.site.mathjax]).encode())
+        parts["bibliography"] = file(book.path(book.site.bibliography), b"no bibliography")
     if options.execute:
-        h.update(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("D2LC_"))).encode())
-        for lock in sorted((REPO_ROOT / "envs").glob("*.lock")):
-            h.update(f"{lock.name}\0".encode() + lock.read_bytes())
-        for base in dict.fromkeys((Path.cwd(), REPO_ROOT)):
-            h.update(repr(sorted(str(p) for p in base.glob(".venv-*/bin/python"))).encode())
-        h.update(data_fingerprint(book.path(book.execute.data)).encode())
-    return h.hexdigest()
+        parts["D2LC_* variables"] = text(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("D2LC_"))))
+        parts["environment lock files"] = lambda h: [h.update(f"{lock.name}\0".encode() + lock.read_bytes())
+                                                     for lock in sorted((REPO_ROOT / "envs").glob("*.lock"))]
+        parts["environment interpreters"] = text(*(repr(sorted(str(p) for p in base.glob(".venv-*/bin/python")))
+                                                   for base in dict.fromkeys((Path.cwd(), REPO_ROOT))))
+        parts["data folder"] = text(data_fingerprint(book.path(book.execute.data)))
+    return {name: _digest(feed) for name, feed in parts.items()}
 
 
-def outputs_digest(book: Book) -> str:
-    """A digest of the stat signatures of every file the build leaves: notebooks, the library, executed copies,
-    the site."""
-    h = hashlib.sha256()
-    for rel in (book.output, book.library.output, book.execute.output, book.site.output):
-        _hash_signatures(h, book.path(rel))
-    return h.hexdigest()
+def output_parts(book: Book) -> dict[str, str]:
+    """A digest of the stat signatures of every file the build leaves, per output folder: notebooks, the library,
+    executed copies, the site."""
+    return {rel: _digest(lambda h, rel=rel: _hash_signatures(h, book.path(rel)))
+            for rel in dict.fromkeys((book.output, book.library.output, book.execute.output, book.site.output))}
 
 
 class BuildStamp:
@@ -124,7 +137,7 @@ class BuildStamp:
 
     def __init__(self, book: Book, options: Options):
         self.book, self.options = book, options
-        self.inputs = inputs_digest(book, options)  # taken before the build: an edit during it is seen next time
+        self.inputs = input_parts(book, options)  # taken before the build: an edit during it is seen next time
         key = hashlib.sha256(f"{book.root}\0{json.dumps(options.__dict__, sort_keys=True)}".encode()).hexdigest()[:24]
         self.path = default_folder(book.path(book.output)) / "builds" / f"{key}.json"
 
@@ -134,16 +147,29 @@ class BuildStamp:
         except (OSError, ValueError):
             return {}
 
+    def changes(self) -> list[str]:
+        """What differs from the last build without errors: the names of the changed inputs, then "output folder
+        X" for each output folder touched since; ["no build recorded"] when there is none."""
+        last = self._recorded()
+        if not isinstance(last.get("inputs"), dict) or not isinstance(last.get("outputs"), dict):
+            return ["no build recorded"]
+        names = [n for n in dict.fromkeys([*self.inputs, *last["inputs"]])
+                 if self.inputs.get(n) != last["inputs"].get(n)]
+        outputs = output_parts(self.book)
+        names += [f"output folder {rel}" for rel in dict.fromkeys([*outputs, *last["outputs"]])
+                  if outputs.get(rel) != last["outputs"].get(rel)]
+        return names
+
     def unchanged(self) -> str | None:
         """The summary of the last build when its inputs and outputs are exactly as it left them, else None."""
-        last = self._recorded()
-        if last.get("inputs") != self.inputs or last.get("outputs") != outputs_digest(self.book):
+        if self.changes():
             return None
-        return str(last.get("summary", ""))
+        return str(self._recorded().get("summary", ""))
 
     def record(self, summary: str) -> None:
         """Store the stamp after a build without errors (best effort: without it the next build only takes longer)."""
-        text = json.dumps({"inputs": self.inputs, "outputs": outputs_digest(self.book), "summary": summary}, indent=1)
+        text = json.dumps({"inputs": self.inputs, "outputs": output_parts(self.book), "summary": summary},
+                          indent=1, sort_keys=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.tmp")
