@@ -212,6 +212,27 @@ def test_a_creation_op_sized_by_an_unannotated_hyperparameter_in_forward(tmp_pat
     """)
 
 
+def test_a_slice_with_run_time_bounds_has_a_run_time_size(tmp_path):
+    """A slice bound from a loop variable or a variable once counted as absent: `X[i * k:(i + 1) * k]` was typed as
+    the whole axis, a false broadcast error against its true size."""
+    agree("""
+        X = arange(12.0)
+        k = 3
+        for i in range(4):
+            print(float((X[i * k:(i + 1) * k] + ones((3,))).sum()))
+        T = arange(10.0)
+        for t in range(1, 3):
+            print(float((T[t:t + 2] * T[0:2]).sum()), T[t:].shape[0])
+    """, tmp_path, """
+        6.0
+        15.0
+        24.0
+        33.0
+        2.0 9
+        3.0 8
+    """)
+
+
 def test_a_lambda_over_python_numbers_gets_its_typed_body(tmp_path):
     """A lambda called with a Python float, whose body applies tensor ops: its first call types the body the notebook
     gets, so each target wraps the number (it was an internal error, and `torch.exp(float)` raised at run time)."""

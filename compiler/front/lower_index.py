@@ -134,7 +134,9 @@ class IndexLowering(LowererBase):
             elif isinstance(it, ir.Const) and it.value is None:
                 shape.append(1)
             elif isinstance(it, ir.IndexSlice):
-                shape.append(_slice_len(dims[pos], *(static_value(p) if p is not None else None for p in (it.start, it.stop, it.step))))
+                bounds = [static_value(p) if p is not None else None for p in (it.start, it.stop, it.step)]
+                known = all(p is None or b is not None for p, b in zip((it.start, it.stop, it.step), bounds))
+                shape.append(_slice_len(dims[pos], *bounds) if known else None)  # a run-time bound: a run-time size
                 pos += 1
             else:
                 v = static_value(it)
