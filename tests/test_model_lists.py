@@ -313,3 +313,30 @@ def test_nested_models_own_parameters_agree(session, tmp_path):
     assert not bad, "\n".join(bad)
     if "jax" in session.available():
         assert {(r.case, r.target) for r in results if r.detail != "reference"} >= {("Steps", "jax")}
+
+
+SCALAR_OUTPUT = """
+# A layer applied twice, one number out
+
+```d2l
+model Twice():
+    linear = Linear(5)
+    def forward(X: f32[n, 5]):
+        return linear(relu(linear(X))).sum()
+```
+"""
+
+
+def test_a_model_giving_one_number_per_batch_is_checked_and_its_training_run_skipped(session, tmp_path):
+    """A model whose forward reduces the batch to one number (the book's FixedHiddenMLP returns `X.sum()`) made the
+    harness raise `len() of unsized object` for every target; its checks run, and the training run over shuffled
+    examples says why it does not apply."""
+    chapter = tmp_path / "scalar.md"
+    chapter.write_text(SCALAR_OUTPUT, encoding="utf-8")
+    cases, _ = model_cases([chapter])
+    targets = [n for n in TARGETS if n in ("pytorch", "tensorflow")]
+    results = run_model_cases(session, cases, {n: get_backend(n) for n in targets})
+    by = {(r.check, r.target): r for r in results}
+    for target in set(targets) & set(session.available()):
+        assert by[("forward", target)].status == "pass" and by[("grads", target)].status == "pass"
+        assert by[("train", target)].status == "skip" and "one number for the whole batch" in by[("train", target)].detail

@@ -456,6 +456,9 @@ def _run_target(session, case: ModelCase, backend: Backend, X, params, seed,
         if check in refused:  # the compile error a notebook with this optimizer gets on this target
             out[check] = Skipped(refused[check])
             continue
+        if check == "train" and y is not None and np.ndim(y) == 0:
+            out[check] = Skipped("the model gives one number for the whole batch: no per-example data order to shuffle")
+            continue
         if check == "train" and y is not None and len(y) != len(Xn):
             out[check] = Skipped(f"the loss scores {len(y)} rows for {len(Xn)} examples: no per-example data order to shuffle")
             continue
