@@ -233,3 +233,17 @@ def test_gradients_of_one_value_come_from_one_call():
     inner = sum(v * v for v in w) + 3 * b  # l = inner^2: dl/dw = 2 inner 2w, dl/db = 2 inner 3
     s = sum(2 * inner * 2 * v for v in w) + 2 * inner * 3
     assert out.strip().splitlines()[-1] == str([round(v, 5) for v in [*w, b, s]])
+
+
+def test_a_default_linear_weight_is_not_spelt_out():
+    """nn.Linear already starts its weight at Glorot's uniform, the language's default: no `weight_attr=` unless the
+    chapter states `init=`; nn.Conv2D (Kaiming's normal of its own) keeps it (planted: no `weight_defaults` brings the
+    XavierUniform back). That the draws are the language's is checked by tests/test_layer_inits.py (DefaultDense)."""
+    module = compile_chapter(chapter_text("""
+        model M():
+            net = Sequential(Conv2d(4, kernel=3), Flatten(), Linear(8), ReLU(), Linear(2, init=xavier))
+            def forward(X: f32[b, 1, 5, 5]):
+                return net(X)
+        """), "test.md", known_targets())
+    code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
+    assert "nn.Linear(36, 8)" in code and code.count("XavierUniform()") == 2, code
