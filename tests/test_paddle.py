@@ -247,3 +247,30 @@ def test_a_default_linear_weight_is_not_spelt_out():
         """), "test.md", known_targets())
     code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
     assert "nn.Linear(36, 8)" in code and code.count("XavierUniform()") == 2, code
+
+
+def test_fashion_mnist_is_read_from_numpy_arrays(tmp_path, monkeypatch):
+    """The loader decodes the files once into NumPy arrays that `__getitem__` indexes (planted: a TensorDataset of
+    Paddle tensors, indexed one op per example, about twice as slow); batches, with and without resizing, hold the
+    bytes / 255 and int64 labels."""
+    from d2lc.build.sampledata import data_env, write_fashion_mnist
+    write_fashion_mnist(tmp_path, n_train=40, n_test=24)
+    for k, v in data_env(tmp_path).items():
+        monkeypatch.setenv(k, v)
+    out = run_paddle("""
+        data = fashion_mnist(batch_size=16)
+        wide = fashion_mnist(batch_size=8, resize=(32, 40))
+        """, f"""
+        import gzip
+        train, val = data
+        images = numpy.frombuffer(gzip.open("{tmp_path}/fashion-mnist/t10k-images-idx3-ubyte.gz").read(), numpy.uint8, offset=16)
+        X, y = next(iter(val))
+        W, v = next(iter(wide[1]))
+        print(type(train.dataset.images).__name__, len(train.dataset), len(val.dataset))
+        print(X.shape, X.dtype, y.shape, y.dtype, W.shape, v.dtype)
+        print(numpy.abs(X.numpy() - images.reshape(-1, 1, 28, 28)[:16] / 255).max() < 1e-6)
+        """)
+    assert out.strip().splitlines() == [
+        "ndarray 40 24",
+        "paddle.Size([16, 1, 28, 28]) paddle.float32 paddle.Size([16]) paddle.int64 paddle.Size([8, 1, 32, 40]) paddle.int64",
+        "True"]
