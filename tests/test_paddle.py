@@ -274,3 +274,30 @@ def test_fashion_mnist_is_read_from_numpy_arrays(tmp_path, monkeypatch):
         "ndarray 40 24",
         "paddle.Size([16, 1, 28, 28]) paddle.float32 paddle.Size([16]) paddle.int64 paddle.Size([8, 1, 32, 40]) paddle.int64",
         "True"]
+
+
+TRANSPOSED = """
+model M():
+    net = Sequential(Linear(3), ReLU(), Linear(2))
+    def forward(X: f32[n, 4]):
+        return net(X)
+
+seed(0)
+X = normal((5, 4))
+m = M()
+y = m(X)
+by_hand = relu(X @ m.net[0].weight.T + m.net[0].bias) @ m.net[2].weight.T + m.net[2].bias
+V = m.net[2].weight.T
+err = (y - by_hand).abs().max()
+"""
+
+
+def test_the_transpose_of_a_read_linear_weight_is_the_stored_weight():
+    """A Linear weight read in the canonical layout is `w.T`; its transpose in an expression is Paddle's `w`, not
+    `w.T.T` (planted: `_transpose` always adding `.T`); bound to a name it stays a tensor, not the Parameter itself
+    (which prints otherwise)."""
+    module = compile_chapter(chapter_text(TRANSPOSED), "test.md", known_targets())
+    code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
+    assert "X @ m.net[0].weight + m.net[0].bias" in code and code.count(".T.T") == 1, code
+    out = run_paddle(TRANSPOSED, "print(err.item() < 1e-5, type(V).__name__, bool((V == m.net[2].weight).all()))")
+    assert out.split() == ["True", "Tensor", "True"]

@@ -33,7 +33,14 @@ def _transpose(em, node):
     rank = node.args["x"].type.rank
     axes = node.args.get("axes")
     if axes is None and rank <= 2:
-        return Attr("T").emit(em, node)
+        x = em.operand(node, "x")
+        s = em.current_stmt
+        if isinstance(node.args["x"], ir.ParamRef) and isinstance(x, cst.Attribute) and x.attr.value == "T" \
+                and not (isinstance(s, (ir.Assign, ir.Unpack)) and s.value is node):
+            # a Linear weight read in the canonical (out, in) layout is `w.T`: its transpose, in an expression, is `w`
+            # (not bound to a name, where `w` itself would alias the parameter)
+            return x.value
+        return attr(x, cst.Name("T"))
     if axes is None:  # Paddle's transpose always takes the full permutation
         perm = cst.List([cst.Element(cst.Integer(str(i))) for i in reversed(range(rank))])
         return cst.Call(attr(em.expr(node.args["x"]), cst.Name("transpose")), [cst.Arg(perm)])
