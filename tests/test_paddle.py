@@ -301,3 +301,22 @@ def test_the_transpose_of_a_read_linear_weight_is_the_stored_weight():
     assert "X @ m.net[0].weight + m.net[0].bias" in code and code.count(".T.T") == 1, code
     out = run_paddle(TRANSPOSED, "print(err.item() < 1e-5, type(V).__name__, bool((V == m.net[2].weight).all()))")
     assert out.split() == ["True", "Tensor", "True"]
+
+
+def test_several_axes_and_tensors_are_lists():
+    """Paddle's idiom for several axes or tensors is a list: `x.mean(axis=[0, 2])`, `paddle.concat([a, b])`
+    (planted: the tuple of the source kept), with the values of the tuple spelling."""
+    dsl = """
+        X = arange(24.0).reshape((2, 3, 4))
+        m = X.mean(axis=(0, 2), keepdims=True)
+        v = X.var(axis=(0, 2))
+        c = concat((X, X), axis=1)
+        s = stack((m, m), axis=0)
+        """
+    module = compile_chapter(chapter_text(dsl), "test.md", known_targets())
+    code = "\n\n".join(src for kind, src, _ in emit_cells(module, PADDLE) if kind == "code")
+    assert "axis=(" not in code and "concat([X, X]" in code and "stack([m, m]" in code, code
+    out = run_paddle(dsl, "print(m.numpy().ravel().tolist(), v.shape, c.shape, s.shape)")
+    import numpy as np
+    X = np.arange(24.0).reshape(2, 3, 4)
+    assert out.strip() == f"{X.mean(axis=(0, 2)).tolist()} paddle.Size([3]) paddle.Size([2, 6, 4]) paddle.Size([2, 1, 3, 1])"

@@ -48,7 +48,7 @@ def _transpose(em, node):
 
 
 def _var(em, node):
-    expr = Method("var", axis="axis", keepdim="keepdims").emit(em, node)  # Paddle's default is unbiased
+    expr = Method("var", axis="axis", keepdim="keepdims").emit(em, _listed(node, "axis"))  # Paddle's default is unbiased
     return expr.with_changes(args=[*expr.args, cst.Arg(cst.Name("False"), keyword=cst.Name("unbiased"),
                                                       equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
 
@@ -110,8 +110,9 @@ def _uniform(em, node):
                 max=em.value(high if high is not None else 1.0))
 
 
-def _reduce(method: str) -> Method:
-    return Method(method, axis="axis", keepdim="keepdims")
+def _reduce(method: str):
+    """`x.mean(axis=[0, 2, 3], keepdim=True)`: several axes as a list, Paddle's idiom."""
+    return shape_list(Method(method, axis="axis", keepdim="keepdims"), "axis")
 
 
 def _topk(field: int):
@@ -166,7 +167,8 @@ OPS = {
     "repeat": Fn("paddle.repeat_interleave", "x", "repeats", axis="axis"),
     "tile": shape_list(Fn("paddle.tile", "x", "reps"), "reps"),
     "transpose": Custom(_transpose),
-    "concat": Fn("paddle.concat", "tensors", axis="axis"),
+    "concat": shape_list(Fn("paddle.concat", "tensors", axis="axis"), "tensors"),  # a list of tensors
+    "stack": shape_list(Fn("paddle.stack", "tensors", axis="axis"), "tensors"),
     "squeeze": Method("squeeze", "axis"),
     "unsqueeze": Method("unsqueeze", "axis"),
     # misc
