@@ -10,7 +10,7 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.rules import Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
 from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType, ScalarType, SeqType
 
