@@ -83,6 +83,7 @@ class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
     def _joined_grads(self, g: ir.Grad, y: cst.BaseExpression, wrts: list[str]) -> cst.BaseExpression:
         """`x_grad, z_grad = paddle.grad(y, [x, z])` before the statement; g's gradient (x's), the others kept for
         the later grads that read the same call. In a function an unused variable's gradient is zeros."""
+        wrts = list(dict.fromkeys(wrts))  # `grad(l, w)` again after `grad(l, b)` reads the same call's w_grad
         busy = self.state.grad_names.setdefault(id(self.current_stmt), set())
         names = []
         for v in wrts:
