@@ -23,15 +23,21 @@ class PaddleState:
     grad_names: dict[int, set[str]] = field(default_factory=dict)  # id(statement) -> its gradients' names (in functions)
     layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
     top_level_inputs: dict[int, tuple[Dim, ...]] | None = None  # the same for top-level code's layers, once read
+    kept_buffer: bool = False  # whether top-level code may hold an `x.grad` buffer past its statement
+    joined: dict[int, dict[str, cst.BaseExpression]] = field(default_factory=dict)  # id(grad) -> the gradients its one `paddle.grad` call gave
 
 
 class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
-    `backward()` *adds* into `x.grad`, and the tensor `x.grad` returns is that live buffer: an earlier
-    result bound to a name would change under a later `backward()` (and `x.clear_grad()` zeroes it).
-    So only the first gradient with respect to a variable, outside loops and functions, reads
-    `x.grad`; every other one uses `paddle.grad(y, x)[0]`, which returns a fresh tensor.
+    `backward()` *adds* into the `.grad` of every tracked tensor y depends on, and the tensor `x.grad`
+    returns is that live buffer: an earlier result bound to a name would change under a later `backward()`,
+    whichever variable that one is for (and `x.clear_grad()` zeroes it). So outside loops and functions
+    the first gradient with respect to a variable reads `x.grad` until one such buffer is kept past its
+    statement (anything but a `print` of it); every other gradient uses `paddle.grad(y, x)[0]`, which
+    returns a fresh tensor and adds into no buffer. Gradients of one
+    value with respect to several variables in consecutive statements (`gw = grad(l, w)`, `gb = grad(l, b)`,
+    see passes.shared_backward) come from one run and one call, `w_grad, b_grad = paddle.grad(l, [w, b])`.
     """
 
     modules_start_in_training_mode = True  # nn.Module / nn.Layer: a top-level model gets .eval()
@@ -42,14 +48,21 @@ class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
         return True
 
     def record(self, g, run):
-        return [*self._track(g.wrt.name), *run]
+        # the variables of the later grads that share this run are marked before it too
+        return [*(st for x in [g.wrt.name, *self.joined_wrts(g)] for st in self._track(x)), *run]
 
     def grad(self, g: ir.Grad) -> cst.BaseExpression:
         x = g.wrt.name
+        root = self.shared_backward.get(id(g))
+        if root is not None and id(root) in self.state.joined:  # given by an earlier statement's call
+            return self.state.joined[id(root)][x]
         if id(g) not in self.recorded:
             self.pre.extend(self._track(x))
             self.pre.extend(self.slice_code(g))
         y = self.expr(g.y)
+        joined = self.joined_wrts(g) if id(g) in self.recorded else []
+        if joined:
+            return self._joined_grads(g, y, [x, *joined])
         if self.in_function is not None:  # where shapes vary, y may not depend on x: the gradient is then zeros
             busy = self.state.grad_names.setdefault(id(self.current_stmt), set())
             name = self.scratch(f"{x}_grad", busy)  # distinct from the other gradients of this statement
@@ -58,11 +71,34 @@ class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
                         [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
             self.pre.append(self.assign(name, first))
             return cst.parse_expression(f"{name} if {name} is not None else paddle.zeros_like({x})")
-        if x in self.grad_seen or self.loop_depth:
+        if x in self.grad_seen or self.state.kept_buffer or self.loop_depth:
             return sub(call("paddle.grad", y, cst.Name(x)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
         self.pre.append(cst.SimpleStatementLine([cst.Expr(cst.Call(attr(y, cst.Name("backward")), []))]))
         self.grad_seen.add(x)
+        s = self.current_stmt
+        if not (isinstance(s, ir.ExprStmt) and isinstance(s.value, ir.Op) and s.value.op == "print"):
+            self.state.kept_buffer = True  # `g = x.grad` outlives the statement: no later backward() may add into it
         return attr(cst.Name(x), cst.Name("grad"))
+
+    def _joined_grads(self, g: ir.Grad, y: cst.BaseExpression, wrts: list[str]) -> cst.BaseExpression:
+        """`x_grad, z_grad = paddle.grad(y, [x, z])` before the statement; g's gradient (x's), the others kept for
+        the later grads that read the same call. In a function an unused variable's gradient is zeros."""
+        wrts = list(dict.fromkeys(wrts))  # `grad(l, w)` again after `grad(l, b)` reads the same call's w_grad
+        busy = self.state.grad_names.setdefault(id(self.current_stmt), set())
+        names = []
+        for v in wrts:
+            names.append(self.scratch(f"{v}_grad", busy))
+            busy.add(names[-1])
+        extra = {"allow_unused": cst.Name("True")} if self.in_function is not None else {}
+        inputs = cst.List([cst.Element(cst.Name(v)) for v in wrts])
+        targets = cst.Tuple([cst.Element(cst.Name(n)) for n in names], lpar=[], rpar=[])
+        self.pre.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(targets)], call("paddle.grad", y, inputs, **extra))]))
+        if self.in_function is not None:
+            values = {v: cst.parse_expression(f"{n} if {n} is not None else paddle.zeros_like({v})") for v, n in zip(wrts, names)}
+        else:
+            values = {v: cst.Name(n) for v, n in zip(wrts, names)}
+        self.state.joined[id(g)] = values
+        return values[wrts[0]]
 
     def operand(self, node: ir.Op, name: str) -> cst.BaseExpression:
         # Against a Python number Paddle promotes as the IR does (int64 tensor + 0.5 is float32):

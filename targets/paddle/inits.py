@@ -11,11 +11,14 @@ INITIALIZERS = {  # DSL initialiser -> (Paddle initializer, its arguments); see 
     "zeros": (I + "Constant", ("0.0",)),
     "ones": (I + "Constant", ("1.0",)),
 }
-LAYER_INITS = LayerInits({  # Paddle layers start their biases at zero
+# Paddle layers start their biases at zero; nn.Linear's weight at Glorot's uniform (the default of
+# create_parameter, fans [in, out]), the language's default, so it is not spelt out; nn.Conv2D's weight starts
+# at Kaiming's normal and nn.Embedding's at Glorot's, so theirs are
+LAYER_INITS = LayerInits({
     "Linear": {"weight": "weight_attr", "bias": "bias_attr"},
     "Conv2d": {"weight": "weight_attr", "bias": "bias_attr"},
     "Embedding": {"weight": "weight_attr"},
-}, wrap=lambda initializer: call("paddle.ParamAttr", initializer=initializer))
+}, wrap=lambda initializer: call("paddle.ParamAttr", initializer=initializer), weight_defaults={"Linear": "xavier"})
 # recurrent layers: Paddle's own weights are already U(-1/sqrt(h), 1/sqrt(h)) (nothing to write), its biases too,
 # so both are set to zero
 RECURRENT_INITS = RecurrentInits(biases=("bias_ih_attr", "bias_hh_attr"))

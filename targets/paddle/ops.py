@@ -10,7 +10,7 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.rules import Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
 from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType, ScalarType, SeqType
 
@@ -33,7 +33,14 @@ def _transpose(em, node):
     rank = node.args["x"].type.rank
     axes = node.args.get("axes")
     if axes is None and rank <= 2:
-        return Attr("T").emit(em, node)
+        x = em.operand(node, "x")
+        s = em.current_stmt
+        if isinstance(node.args["x"], ir.ParamRef) and isinstance(x, cst.Attribute) and x.attr.value == "T" \
+                and not (isinstance(s, (ir.Assign, ir.Unpack)) and s.value is node):
+            # a Linear weight read in the canonical (out, in) layout is `w.T`: its transpose, in an expression, is `w`
+            # (not bound to a name, where `w` itself would alias the parameter)
+            return x.value
+        return attr(x, cst.Name("T"))
     if axes is None:  # Paddle's transpose always takes the full permutation
         perm = cst.List([cst.Element(cst.Integer(str(i))) for i in reversed(range(rank))])
         return cst.Call(attr(em.expr(node.args["x"]), cst.Name("transpose")), [cst.Arg(perm)])
@@ -41,7 +48,7 @@ def _transpose(em, node):
 
 
 def _var(em, node):
-    expr = Method("var", axis="axis", keepdim="keepdims").emit(em, node)  # Paddle's default is unbiased
+    expr = Method("var", axis="axis", keepdim="keepdims").emit(em, _listed(node, "axis"))  # Paddle's default is unbiased
     return expr.with_changes(args=[*expr.args, cst.Arg(cst.Name("False"), keyword=cst.Name("unbiased"),
                                                       equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
 
@@ -103,8 +110,9 @@ def _uniform(em, node):
                 max=em.value(high if high is not None else 1.0))
 
 
-def _reduce(method: str) -> Method:
-    return Method(method, axis="axis", keepdim="keepdims")
+def _reduce(method: str):
+    """`x.mean(axis=[0, 2, 3], keepdim=True)`: several axes as a list, Paddle's idiom."""
+    return shape_list(Method(method, axis="axis", keepdim="keepdims"), "axis")
 
 
 def _topk(field: int):
@@ -159,7 +167,8 @@ OPS = {
     "repeat": Fn("paddle.repeat_interleave", "x", "repeats", axis="axis"),
     "tile": shape_list(Fn("paddle.tile", "x", "reps"), "reps"),
     "transpose": Custom(_transpose),
-    "concat": Fn("paddle.concat", "tensors", axis="axis"),
+    "concat": shape_list(Fn("paddle.concat", "tensors", axis="axis"), "tensors"),  # a list of tensors
+    "stack": shape_list(Fn("paddle.stack", "tensors", axis="axis"), "tensors"),
     "squeeze": Method("squeeze", "axis"),
     "unsqueeze": Method("unsqueeze", "axis"),
     # misc
