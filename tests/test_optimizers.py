@@ -76,7 +76,7 @@ CELL = TRAIN
     ("tensorflow", "Adam()", "BiasCorrectedAdam(epsilon=1e-8)"),
     ("jax", "SGD(lr=0.1, momentum=0.9, weight_decay=0.01)", "optax.chain(optax.add_decayed_weights(0.01), optax.sgd(0.1, momentum=0.9))"),
     ("jax", "RMSProp()", "optax.rmsprop(0.01, decay=0.99, eps_in_sqrt=False)"),
-    ("jax", "Adagrad(lr=0.1)", "adagrad(0.1)"),
+    ("jax", "Adagrad(lr=0.1)", "adagrad_eps_after_sqrt(0.1)"),
     ("jax", "Adam()", "optax.adam(0.001)"),
     ("jax", "AdamW()", "optax.adamw(0.001, weight_decay=0.01)"),
     ("mxnet", "SGD(lr=0.1, momentum=0.9, weight_decay=0.01)", '"sgd",\n    {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01}'),

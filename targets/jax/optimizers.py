@@ -4,7 +4,7 @@
   `optax.add_decayed_weights` chained before it, PyTorch's L2 term added to the gradient the momentum accumulates.
 - RMSProp: `optax.rmsprop(..., eps_in_sqrt=False)` adds epsilon to sqrt(v), as PyTorch.
 - Adagrad: `optax.adagrad` adds epsilon to the sum of squares under the root (and starts it at 0.1), PyTorch to its
-  root: `adagrad` (snippets/adagrad.py), defined once per notebook, chains a transformation of PyTorch's formula with
+  root: `adagrad_eps_after_sqrt` (snippets/adagrad_eps_after_sqrt.py), defined once per notebook, chains a transformation of PyTorch's formula with
   `optax.scale_by_learning_rate`.
 - Adam and AdamW (`optax.adamw`: w -= lr (step + wd w), PyTorch's decoupled decay) are PyTorch's formulas.
 """
@@ -37,8 +37,8 @@ def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
         return call("optax.rmsprop", lr, decay=em.expr(value(c, "alpha")), eps=em.expr(eps) if eps is not None else None,
                     eps_in_sqrt=cst.Name("False"))
     if c.kind == "Adagrad":
-        em.helper("adagrad", (SNIPPETS / "adagrad.py").read_text(encoding="utf-8"))
+        em.helper("adagrad_eps_after_sqrt", (SNIPPETS / "adagrad_eps_after_sqrt.py").read_text(encoding="utf-8"))
         eps = given(c, "eps")  # the helper's default is the language's 1e-10
-        return call("adagrad", lr, eps=em.expr(eps) if eps is not None else None)
+        return call("adagrad_eps_after_sqrt", lr, eps=em.expr(eps) if eps is not None else None)
     raise AssertionError(c.kind)
 

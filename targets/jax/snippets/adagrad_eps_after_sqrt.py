@@ -1,4 +1,4 @@
-def adagrad(learning_rate, eps=1e-10):
+def adagrad_eps_after_sqrt(learning_rate, eps=1e-10):
     """Adagrad as the book writes it: w -= lr g / (sqrt(s) + eps), s the sum of squared gradients from 0
     (optax.adagrad adds eps to s under the square root)."""
 
