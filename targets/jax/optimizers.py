@@ -4,8 +4,8 @@
   `optax.add_decayed_weights` chained before it, PyTorch's L2 term added to the gradient the momentum accumulates.
 - RMSProp: `optax.rmsprop(..., eps_in_sqrt=False)` adds epsilon to sqrt(v), as PyTorch.
 - Adagrad: `optax.adagrad` adds epsilon to the sum of squares under the root (and starts it at 0.1), PyTorch to its
-  root: `adagrad_eps_after_sqrt` (snippets/adagrad_eps_after_sqrt.py), defined once per notebook, chains a transformation of PyTorch's formula with
-  `optax.scale_by_learning_rate`.
+  root: `adagrad_eps_after_sqrt` (snippets/adagrad_eps_after_sqrt.py), defined once per notebook, chains a
+  transformation of PyTorch's formula with `optax.scale_by_learning_rate`.
 - Adam and AdamW (`optax.adamw`: w -= lr (step + wd w), PyTorch's decoupled decay) are PyTorch's formulas.
 """
 from __future__ import annotations
