@@ -98,7 +98,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
                                   .replace("MODEL", model).replace("HPARAMS", args).replace("LOSS", repr(loss))
                                    .replace("TRAIN_STEPS", str(TRAIN_EPOCHS * TRAIN_BATCHES)).replace("STEPS", str(OPTIMIZER_STEPS)))
     loc = next(iter(module.stmts())).loc
-    optimizers = []
+    optimizers: list[cst.BaseStatement] = []
+    em.pre = []  # the helpers the optimizers define (a subclass computing the language's formula), before them
     # one optimizer per check: Keras binds an optimizer to the variables it first updates
     for check, name, opt in harness_optimizers(loc):
         try:
@@ -108,6 +109,7 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
         except EmitError:  # refused on this target: its check is skipped (optimizer_refusals)
             value = cst.Name("None")
         optimizers.append(em.assign(name, value))
+    optimizers[:0] = em.pre
     table = ", ".join(f"{check!r}: {name}" for check, name, _ in harness_optimizers(loc))
     optimizers.append(em.assign("D2LC_OPTIMIZERS", cst.parse_expression("{" + table + "}")))
     # every model's own param(...) names in declaration order, by class: a model nested in another lists its own

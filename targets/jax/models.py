@@ -14,7 +14,6 @@ from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.rules import call
 from d2lc.core.layers import OPTIMIZERS, has_params
-from d2lc.emit.optimizers import with_comment
 from d2lc.core.ir import static_value
 from d2lc.core.types import DType, ModelType, ScalarType, SeqType
 from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, keyword, layer_call,
@@ -22,7 +21,7 @@ from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, i
 from libcst.helpers import parse_template_expression
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SHIFTED
-from .optimizers import comment, optimizer
+from .optimizers import optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
@@ -202,7 +201,7 @@ class JaxModels:
         call = train_call(self, t, SNIPPETS)  # flax's variables come back from training
         if self.takes_training(t.net):
             call = call.with_changes(args=[*call.args, keyword("training_flag", cst.Name("True"))])
-        return with_comment([self.assign(self.variables_name(t.net), call)], comment(t.optimizer))
+        return [self.assign(self.variables_name(t.net), call)]
 
     def variables_name(self, net: ir.Expr) -> str:
         base = net.name if isinstance(net, ir.Var) else "model"

@@ -3,17 +3,22 @@
 - SGD: `optax.sgd(lr, momentum=...)` keeps PyTorch's buffer (t = g + momentum t; w -= lr t); weight decay is
   `optax.add_decayed_weights` chained before it, PyTorch's L2 term added to the gradient the momentum accumulates.
 - RMSProp: `optax.rmsprop(..., eps_in_sqrt=False)` adds epsilon to sqrt(v), as PyTorch.
-- Adagrad: `optax.adagrad` adds epsilon to the sum of squares under the root and starts it at 0.1: it gets PyTorch's
-  eps squared and an accumulator starting at 0.
+- Adagrad: `optax.adagrad` adds epsilon to the sum of squares under the root (and starts it at 0.1), PyTorch to its
+  root: `adagrad_eps_after_sqrt` (snippets/adagrad_eps_after_sqrt.py), defined once per notebook, chains a
+  transformation of PyTorch's formula with `optax.scale_by_learning_rate`.
 - Adam and AdamW (`optax.adamw`: w -= lr (step + wd w), PyTorch's decoupled decay) are PyTorch's formulas.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.core import ir
-from d2lc.emit.optimizers import given, nonzero, sqrt_epsilon_comment, squared, value
+from d2lc.emit.optimizers import given, nonzero, value
 from d2lc.emit.rules import call
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
@@ -32,10 +37,8 @@ def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
         return call("optax.rmsprop", lr, decay=em.expr(value(c, "alpha")), eps=em.expr(eps) if eps is not None else None,
                     eps_in_sqrt=cst.Name("False"))
     if c.kind == "Adagrad":
-        return call("optax.adagrad", lr, initial_accumulator_value=cst.Float("0.0"), eps=squared(em.expr(value(c, "eps"))))
+        em.helper("adagrad_eps_after_sqrt", (SNIPPETS / "adagrad_eps_after_sqrt.py").read_text(encoding="utf-8"))
+        eps = given(c, "eps")  # the helper's default is the language's 1e-10
+        return call("adagrad_eps_after_sqrt", lr, eps=em.expr(eps) if eps is not None else None)
     raise AssertionError(c.kind)
 
-
-def comment(c: ir.Construct) -> str | None:
-    """The line above a `train(...)` whose optimizer's epsilon is not PyTorch's number."""
-    return sqrt_epsilon_comment("optax") if c.kind == "Adagrad" else None

@@ -11,12 +11,11 @@ from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.layer_inputs import input_size_code, layer_inputs, matrix_layers
 from d2lc.core.layers import OPTIMIZERS, RECURRENT_KINDS, has_params
-from d2lc.emit.optimizers import with_comment
 from d2lc.core.ir import static_value
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SNIPPET_CLASSES, UNCENTRED
-from .optimizers import comment, hyperparams, optimizer
+from .optimizers import hyperparams, optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYER_ROWS = {**BASE_LAYER_ROWS,
@@ -173,7 +172,7 @@ class MXNetModels:
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
         self.helper("try_gpu", (SNIPPETS / "try_gpu.py").read_text(encoding="utf-8"))
-        return with_comment(expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer))), comment(t.optimizer))
+        return expression_statement(train_call(self, t, SNIPPETS, self.hyperparams(t.optimizer)))
 
 
 def _needs_initialize(v: ir.Expr) -> bool:

@@ -18,7 +18,6 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import OPTIMIZERS, RECURRENT_KINDS
-from d2lc.emit.optimizers import with_comment
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call
 from d2lc.emit.lambdas import capture_free_lambda, free_names
@@ -27,7 +26,7 @@ from d2lc.emit.layer_inputs import input_size_code, layer_inputs, top_level_inpu
 from d2lc.emit.model_code import BASE_LAYER_ROWS, LayerRow, dataset_call, expression_statement, is_dataset, is_default, keyword, layer_call, names_read, train_call
 
 from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS
-from .optimizers import comment, optimizer
+from .optimizers import optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss()"}
@@ -164,6 +163,6 @@ class PaddleModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        return with_comment(expression_statement(train_call(self, t, SNIPPETS)), comment(t.optimizer))
+        return expression_statement(train_call(self, t, SNIPPETS))
 
 

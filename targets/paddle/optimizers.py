@@ -3,24 +3,29 @@
 - SGD: `paddle.optimizer.SGD`, or `Momentum` with a momentum (velocity = momentum velocity + g; w -= lr velocity,
   PyTorch's buffer); a float `weight_decay` is L2 added to the gradient, as PyTorch's.
 - Adam places epsilon as PyTorch; `AdamW` decays the weights apart (w -= lr wd w), as PyTorch's AdamW.
-- RMSProp adds epsilon to v under the square root, PyTorch to sqrt(v): it gets PyTorch's eps squared.
+- RMSProp adds epsilon to v under the square root, PyTorch to sqrt(v), and no option moves it: a small subclass
+  (snippets/RMSPropEpsAfterSqrt.py), defined once per notebook, computes PyTorch's step.
 - Adagrad adds epsilon to sqrt(v), as PyTorch, from an accumulator starting at 0; its default epsilon is 1e-6.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.lambdas import capture_free_lambda
 from d2lc.emit.model_code import keyword
-from d2lc.emit.optimizers import nonzero, sqrt_epsilon_comment, squared, value
+from d2lc.emit.optimizers import nonzero, value
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
     """`lambda params: paddle.optimizer.<Name>(learning_rate=..., parameters=params, ...)`."""
     lr = keyword("learning_rate", em.expr(value(c, "lr")))
     extra: list[cst.Arg] = []
-    name = c.kind
+    name = "RMSPropEpsAfterSqrt" if c.kind == "RMSProp" else c.kind
     if c.kind == "SGD":
         momentum = nonzero(c, "momentum")
         if momentum is not None:
@@ -30,13 +35,10 @@ def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
         wd = nonzero(c, "weight_decay") if c.kind == "SGD" else value(c, "weight_decay")
         extra += [keyword("weight_decay", em.expr(wd))] if wd is not None else []
     if c.kind == "RMSProp":  # Paddle's defaults: rho 0.95, epsilon 1e-6
-        extra += [keyword("rho", em.expr(value(c, "alpha"))), keyword("epsilon", squared(em.expr(value(c, "eps"))))]
+        em.helper("RMSPropEpsAfterSqrt", (SNIPPETS / "RMSPropEpsAfterSqrt.py").read_text(encoding="utf-8"))
+        extra += [keyword("rho", em.expr(value(c, "alpha"))), keyword("epsilon", em.expr(value(c, "eps")))]
     if c.kind == "Adagrad":  # Paddle's default epsilon is 1e-6
         extra.append(keyword("epsilon", em.expr(value(c, "eps"))))
     return capture_free_lambda(["params"], lambda params: cst.Call(
-        cst.parse_expression(f"paddle.optimizer.{name}"), [lr, keyword("parameters", params), *extra]))
+        cst.parse_expression(name if c.kind == "RMSProp" else f"paddle.optimizer.{name}"), [lr, keyword("parameters", params), *extra]))
 
-
-def comment(c: ir.Construct) -> str | None:
-    """The line above a `train(...)` whose optimizer's epsilon is not PyTorch's number."""
-    return sqrt_epsilon_comment("Paddle") if c.kind == "RMSProp" else None

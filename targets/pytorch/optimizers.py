@@ -20,7 +20,3 @@ def optimizer(em, c: ir.Construct) -> cst.BaseExpression:
     return capture_free_lambda(["params"], lambda params: cst.Call(cst.parse_expression(f"torch.optim.{CLASSES[c.kind]}"),
                                                                    [cst.Arg(params), *args]))
 
-
-def comment(c: ir.Construct) -> str | None:
-    """No comment: PyTorch's formulas are the language's."""
-    return None

@@ -9,13 +9,12 @@ from d2lc.emit.fmt import attr, binop
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import LAYERS, OPTIMIZERS, RECURRENT_KINDS
-from d2lc.emit.optimizers import with_comment
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
 from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
 
 from .inits import I, INITIALIZERS, LAYER_INITS, RECURRENT_INITS
-from .optimizers import comment, optimizer
+from .optimizers import optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
 K = "tf.keras.layers."
@@ -176,7 +175,7 @@ class TensorFlowModels:
         return cst.parse_expression(LOSSES[c.kind])
 
     def train(self, t: ir.Train) -> list[cst.BaseStatement]:
-        return with_comment(expression_statement(train_call(self, t, SNIPPETS)), comment(t.optimizer))
+        return expression_statement(train_call(self, t, SNIPPETS))
 
 
 def _train_dependent(v) -> bool:
