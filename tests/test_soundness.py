@@ -281,3 +281,43 @@ def test_a_recurrent_layer_called_at_the_top_level_gives_its_outputs(tmp_path):
     """, tmp_path, """
         2 5 16 8
     """)
+
+
+def test_shape_reads_of_a_rank4_value_inside_a_channels_last_model(tmp_path):
+    """Issue 11: inside a model TensorFlow and flax store rank-4 values NHWC, so a read of the shape (`Y.shape[1]`,
+    `n, c, h, w = Y.shape`, a shape held in a name, read at a run-time index or passed to a creation op or a
+    reshape) must give the NCHW sizes; one inside an operand of an op computed on the NCHW view (a reshape's shape, an
+    index, a reduction broadcast against the value) was emitted unmapped and read H for C."""
+    agree("""
+        model Patches():
+            conv = Conv2d(3, kernel=1, init=constant(1.0))
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = conv(X) * arange(1.0, 4.0).reshape((1, 3, 1, 1))
+                n, c, h, w = Y.shape
+                return transpose(reshape(Y, (n, c, -1)), (0, 2, 1))
+
+        model Heads(heads: int = 2):
+            proj = Linear(6, init=constant(1.0))
+            def forward(X: f32[b, 4, 3]):
+                Y = reshape(proj(X) * arange(6.0), (X.shape[0], heads, 4, 3))
+                Z = reshape(Y, (Y.shape[0], Y.shape[1], -1))
+                S = Y.shape
+                k = 0
+                for i in range(4):
+                    k = k * 10 + Y.shape[i]
+                code = S[1] * 1000 + S[2] * 100 + S[-1] * 10 + len(S)
+                back = reshape(Z, Y.shape) + zeros(S) + ones(Y.shape)
+                last = Y[:, :, Y.shape[2] - 1]
+                mixed = Y * Y.sum(axis=1)
+                return Z[:, :, 0] * 0.0 + code + k * 10000 + back[0, 1, 3, 2] + last[0, 1, 2] + mixed[0, 1, 2, 1]
+
+        p = Patches()
+        T = p(arange(8.0).reshape((1, 1, 2, 4)))
+        print(T.shape[1], T.shape[2], float(T[0, 5, 2]), float(T[0, 7, 1]))
+        heads = Heads()
+        H = heads(arange(12.0).reshape((1, 4, 3)))
+        print(H.shape[0], H.shape[1], float(H[0, 1]))
+    """, tmp_path, """
+        8 3 15.0 14.0
+        1 2 12433995.0
+    """)

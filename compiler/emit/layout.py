@@ -21,6 +21,7 @@ from d2lc.core.ir import static_value
 from d2lc.core.ops import SPECS
 from d2lc.core.types import INT, SeqType, TensorType
 from d2lc.emit.expressions import Emitted, Expressions
+from d2lc.emit.fmt import sub
 
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
@@ -50,15 +51,44 @@ class ChannelsLast(Expressions):
                 return self.in_canonical_layout(node)
             if crosses_layout(node):
                 return self.in_canonical_layout(node)
+            if node.op == "shape" and _is_rank4(node.args["x"]):
+                return self.nchw_shape(node)
         return super().op(node)
+
+    def stored_shape(self, node: ir.Op) -> cst.BaseExpression:
+        """`x.shape` as the framework gives it: for a rank-4 value inside a model, NHWC."""
+        return super().op(node)
+
+    def nchw_shape(self, node: ir.Op) -> cst.BaseExpression:
+        """The shape tuple of a rank-4 value stored NHWC, in the DSL's NCHW order."""
+        stored = self.stored_shape(node)
+        return cst.Tuple([cst.Element(sub(stored, [cst.SubscriptElement(cst.Index(cst.Integer(str(a))))]))
+                          for a in (0, 3, 1, 2)])
+
+    def unpack(self, s: ir.Unpack) -> cst.SimpleStatementLine:
+        """`n, c, h, w = X.shape` of a value stored NHWC binds the names in the stored order: `n, h, w, c = X.shape`."""
+        v = s.value
+        if self.channels_last() and isinstance(v, ir.Op) and v.op == "shape" and _is_rank4(v.args["x"]) and len(s.names) == 4:
+            names = [s.names[a] for a in (0, 2, 3, 1)]
+            return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(self.targets(names))], self.stored_shape(v))])
+        return super().unpack(s)
 
     def in_canonical_layout(self, node: ir.Op) -> cst.BaseExpression:
         """`node` computed on the NCHW view of its rank-4 inputs, a rank-4 result stored NHWC again."""
         def canonical(v):
+            # the operands, emitted here in the stored layout (a rank-4 one then permuted to NCHW); only what the
+            # op's rule reads at compile time (literal axes, shapes and indices) stays IR, so a shape read such as
+            # `X.shape[1]` or a reduction of a rank-4 value inside an operand is still mapped (issue 11)
             if isinstance(v, ir.Expr) and isinstance(v.type, TensorType) and v.type.rank == 4:
                 return Emitted(v.type, v.loc, self._permute(self.expr(v), v, (0, 3, 1, 2)))
-            if isinstance(v, ir.Seq) and any(isinstance(i.type, TensorType) for i in v.items):
+            if isinstance(v, ir.Seq):
                 return ir.Seq(v.type, v.loc, [canonical(i) for i in v.items], v.kind)
+            if isinstance(v, list):
+                return [canonical(i) for i in v]
+            if isinstance(v, ir.IndexSlice):
+                return ir.IndexSlice(*(canonical(b) if b is not None else None for b in (v.start, v.stop, v.step)))
+            if isinstance(v, ir.Expr) and not isinstance(v, (Emitted, ir.Const)) and static_value(v) is None:
+                return Emitted(v.type, v.loc, self.expr(v))
             return v
         flat = ir.Op(node.type, node.loc, node.op, {k: canonical(v) for k, v in node.args.items()})
         saved, self._canonical_now = getattr(self, "_canonical_now", False), True
@@ -86,6 +116,12 @@ class ChannelsLast(Expressions):
                 return self.literal(_nhwc_axis(static_value(v)))
             if kind == "shape" and isinstance(v, ir.Seq) and len(v.items) == 4:
                 return self.value(self.layout_shape(v), name)
+            if kind == "shape" and isinstance(v, ir.Op) and v.op == "shape" and _is_rank4(v.args["x"]):
+                return self.stored_shape(v)  # a new rank-4 value shaped like a stored one: the stored shape
+            if kind == "shape" and isinstance(v, ir.Expr) and isinstance(v.type, SeqType) and len(v.type.items) == 4:
+                code = self.expr(v)  # an NCHW shape held in a name: its sizes in NHWC order
+                return cst.Tuple([cst.Element(sub(code, [cst.SubscriptElement(cst.Index(cst.Integer(str(a))))]))
+                                  for a in (0, 2, 3, 1)])
         return super().arg(node, name)
 
     def getitem(self, node: ir.Op) -> cst.BaseExpression:
@@ -98,8 +134,8 @@ class ChannelsLast(Expressions):
                 and x.args["x"].type.rank == 4:
             i = static_value(node.args["index"][0])
             if isinstance(i, int):
-                return self.subscript(self.expr(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
-        return super().getitem(node)
+                return self.subscript(self.stored_shape(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
+        return super().getitem(node)  # a slice or a run-time index of a rank-4 shape reads the NCHW tuple
 
     def model_input(self, a: ir.Expr) -> cst.BaseExpression:
         """A model's image input, written NCHW in the DSL, in this backend's activation layout."""
@@ -122,6 +158,10 @@ class ChannelsLast(Expressions):
 
 CROSSING_SHAPE_OPS = frozenset({"reshape", "squeeze", "unsqueeze", "stack", "matmul", "dot", "one_hot", "tile", "repeat"})
 REDUCTIONS_KEEPING_AXES = frozenset({"sum", "mean", "max", "min", "prod", "var", "argmax", "argmin", "norm"})
+
+
+def _is_rank4(e) -> bool:
+    return isinstance(e, ir.Expr) and isinstance(e.type, TensorType) and e.type.rank == 4
 
 
 def _tensor_ranks(node: ir.Op) -> list[int]:
