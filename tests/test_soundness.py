@@ -321,3 +321,69 @@ def test_shape_reads_of_a_rank4_value_inside_a_channels_last_model(tmp_path):
         8 3 15.0 14.0
         1 2 12433995.0
     """)
+
+
+def test_a_function_called_inside_a_channels_last_model_sees_nchw(tmp_path):
+    """Issue 11: a chapter function's body is NCHW code; called inside a TensorFlow or flax model it was handed the
+    NHWC-stored value, so `Y.shape[1]` read H and a reshape flattened in the wrong order. Rank-4 arguments are now
+    passed NCHW and a rank-4 result stored NHWC again."""
+    agree("""
+        def chans(Y: f32[n, c, h, w]) -> int:
+            return Y.shape[1]
+
+        def rows(Y: f32[n, c, h, w]):
+            return reshape(Y, (Y.shape[0], Y.shape[1], -1))
+
+        def double(Y: f32[n, c, h, w]):
+            return Y * 2.0
+
+        model Funcs():
+            conv = Conv2d(3, kernel=1, init=constant(1.0))
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = double(conv(X) * arange(1.0, 4.0).reshape((1, 3, 1, 1)))
+                return rows(Y) * chans(Y) + Y[:, 1, 1, 2]
+
+        f = Funcs()
+        R = f(arange(8.0).reshape((1, 1, 2, 4)))
+        print(R.shape[1], R.shape[2], float(R[0, 2, 5]), float(R[0, 1, 7]))
+    """, tmp_path, """
+        3 8 114.0 108.0
+    """)
+
+
+def test_a_tuple_holding_a_rank4_tensor_across_a_channels_last_boundary_is_a_compile_error(tmp_path):
+    """A tuple holding a rank-4 tensor returned by a model, or passed to or from a function inside one, would keep the
+    NHWC storage of TensorFlow and flax (its shape read H for C): those targets refuse it, with its location."""
+    from d2lc.build.compile import build
+    from d2lc.emit.backend import get_backend
+    cases = {"function": ("""
+        def pair(Y: f32[n, c, h, w]) -> tuple[f32[n, c, h, w], f32[]]:
+            return Y, Y.sum()
+
+        model Pairs():
+            conv = Conv2d(3, kernel=1)
+            def forward(X: f32[b, 1, 2, 4]):
+                A, s = pair(conv(X))
+                return A * s
+
+        p = Pairs()
+        print(p(ones((1, 1, 2, 4))).shape[1])
+    """, (10, 16), "a call of `pair` passes or returns a tuple"), "model": ("""
+        model Both():
+            conv = Conv2d(3, kernel=1)
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = conv(X)
+                return Y, Y.sum()
+
+        m = Both()
+        P, q = m(ones((1, 1, 2, 4)))
+        print(P.shape[1])
+    """, (11, 8), "this model returns a tuple")}
+    for name, (dsl, where, message) in cases.items():
+        src = tmp_path / f"{name}.md"
+        src.write_text(chapter(dsl), encoding="utf-8")
+        for target in ("tensorflow", "jax"):
+            errors = build([src], [get_backend(target)], tmp_path / target, jobs=1).errors[str(src)]
+            assert [((d.loc.line, d.loc.col), message in d.message) for d in errors] == [(where, True)], errors
+        for target in ("pytorch", "mxnet", "paddle"):
+            assert not build([src], [get_backend(target)], tmp_path / target, jobs=1).errors

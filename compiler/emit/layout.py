@@ -137,6 +137,19 @@ class ChannelsLast(Expressions):
                 return self.subscript(self.stored_shape(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
         return super().getitem(node)  # a slice or a run-time index of a rank-4 shape reads the NCHW tuple
 
+    def call_func(self, e: ir.CallFunc) -> cst.BaseExpression:
+        """A chapter function called inside a model: its body is the DSL's NCHW code, so a rank-4 argument is passed
+        NCHW and a rank-4 result stored NHWC again (a function read `Y.shape[1]` of an NHWC value as H)."""
+        if not self.channels_last():
+            return super().call_func(e)
+        if any(_holds_rank4(v.type) and not _is_rank4(v) for v in (e, *e.args)):
+            self.error(e.loc, f"inside a model, a call of `{e.func}` passes or returns a tuple or list holding an image "
+                              f"(rank-4) tensor, which target `{self.backend.name}` stores channels-last",
+                       hint="pass and return the rank-4 tensors one by one")
+        args = [cst.Arg(self._permute(self.expr(a), a, (0, 3, 1, 2)) if _is_rank4(a) else self.expr(a)) for a in e.args]
+        code = cst.Call(cst.Name(e.func), args)
+        return self._permute(code, e, (0, 2, 3, 1)) if _is_rank4(e) else code
+
     def model_input(self, a: ir.Expr) -> cst.BaseExpression:
         """A model's image input, written NCHW in the DSL, in this backend's activation layout."""
         code = self.expr(a)
@@ -148,6 +161,10 @@ class ChannelsLast(Expressions):
         """A model's rank-4 output, back in the DSL's NCHW layout."""
         if self.backend.layouts.activations == "NHWC" and isinstance(c.type, TensorType) and c.type.rank == 4:
             return self._permute(code, c, (0, 3, 1, 2))
+        if self.backend.layouts.activations == "NHWC" and _holds_rank4(c.type):
+            self.error(c.loc, f"this model returns a tuple holding an image (rank-4) tensor, which target "
+                              f"`{self.backend.name}` stores channels-last inside models",
+                       hint="return one rank-4 tensor, or flatten it before returning it with others")
         return code
 
     def _permute(self, code: cst.BaseExpression, e: ir.Expr, axes: tuple[int, ...]) -> cst.BaseExpression:
@@ -162,6 +179,14 @@ REDUCTIONS_KEEPING_AXES = frozenset({"sum", "mean", "max", "min", "prod", "var",
 
 def _is_rank4(e) -> bool:
     return isinstance(e, ir.Expr) and isinstance(e.type, TensorType) and e.type.rank == 4
+
+
+def _holds_rank4(t) -> bool:
+    """Whether a value of type `t` is, or is a tuple or list holding, a rank-4 tensor."""
+    if isinstance(t, TensorType):
+        return t.rank == 4
+    items = getattr(t, "items", None)
+    return isinstance(items, tuple) and any(_holds_rank4(i) for i in items)
 
 
 def _tensor_ranks(node: ir.Op) -> list[int]:
