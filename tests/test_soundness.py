@@ -387,3 +387,30 @@ def test_a_tuple_holding_a_rank4_tensor_across_a_channels_last_boundary_is_a_com
             assert [((d.loc.line, d.loc.col), message in d.message) for d in errors] == [(where, True)], errors
         for target in ("pytorch", "mxnet", "paddle"):
             assert not build([src], [get_backend(target)], tmp_path / target, jobs=1).errors
+
+
+def test_gelu_is_the_exact_erf_form_on_every_target(tmp_path):
+    """`gelu` and `GELU()` compute x * (1 + erf(x / sqrt 2)) / 2 on every target: JAX's and flax's own default is
+    the tanh approximation (off by up to 5e-4 here); an integer tensor is made float32 first (torch has no integer
+    kernel)."""
+    import math
+
+    def gelu(x: float) -> float:
+        return x * (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    xs = [[-3.0, -1.0, 0.0], [0.5, 2.0, 4.0]]
+    agree(f"""
+        model Act():
+            act = GELU()
+            def forward(X: f32[n, 3]):
+                return act(X) * 2.0 - gelu(X)
+
+        X = tensor({xs})
+        want = tensor({[[gelu(x) for x in row] for row in xs]})
+        a = Act()
+        g = GELU()
+        print(float(abs(gelu(X) - want).max()) < 1e-6, float(abs(g(X) - want).max()) < 1e-6)
+        print(float(abs(a(X) - want).max()) < 1e-6, float(abs(gelu(arange(3)) - tensor({[gelu(i) for i in range(3)]})).max()) < 1e-6)
+    """, tmp_path, """
+        True True
+        True True
+    """)
