@@ -325,8 +325,9 @@ def test_shape_reads_of_a_rank4_value_inside_a_channels_last_model(tmp_path):
 
 def test_a_function_called_inside_a_channels_last_model_sees_nchw(tmp_path):
     """Issue 11: a chapter function's body is NCHW code; called inside a TensorFlow or flax model it was handed the
-    NHWC-stored value, so `Y.shape[1]` read H and a reshape flattened in the wrong order. Rank-4 arguments are now
-    passed NCHW and a rank-4 result stored NHWC again."""
+    NHWC-stored value, so `Y.shape[1]` read H and a reshape flattened in the wrong order (also through a function
+    value: a `def` or a top-level lambda). Rank-4 arguments are now passed NCHW and a rank-4 result stored NHWC again;
+    a lambda written inside the model reads the stored layout."""
     agree("""
         def chans(Y: f32[n, c, h, w]) -> int:
             return Y.shape[1]
@@ -337,17 +338,25 @@ def test_a_function_called_inside_a_channels_last_model_sees_nchw(tmp_path):
         def double(Y: f32[n, c, h, w]):
             return Y * 2.0
 
+        def apply(f, Y: f32[n, c, h, w]) -> int:
+            return f(Y)
+
+        width = lambda Y: Y.shape[3]
+
         model Funcs():
             conv = Conv2d(3, kernel=1, init=constant(1.0))
             def forward(X: f32[b, 1, 2, 4]):
                 Y = double(conv(X) * arange(1.0, 4.0).reshape((1, 3, 1, 1)))
-                return rows(Y) * chans(Y) + Y[:, 1, 1, 2]
+                local = lambda Z: Z.shape[1]
+                named = chans
+                shapes = width(Y) * 1000 + apply(chans, Y) * 100 + local(Y) * 10000 + named(Y) * 100000
+                return rows(Y) * chans(Y) + Y[:, 1, 1, 2] + shapes
 
         f = Funcs()
         R = f(arange(8.0).reshape((1, 1, 2, 4)))
         print(R.shape[1], R.shape[2], float(R[0, 2, 5]), float(R[0, 1, 7]))
     """, tmp_path, """
-        3 8 114.0 108.0
+        3 8 334414.0 334408.0
     """)
 
 

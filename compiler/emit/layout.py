@@ -19,7 +19,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.ops import SPECS
-from d2lc.core.types import INT, SeqType, TensorType
+from d2lc.core.types import INT, FuncType, SeqType, TensorType
 from d2lc.emit.expressions import Emitted, Expressions
 from d2lc.emit.fmt import sub
 
@@ -53,7 +53,22 @@ class ChannelsLast(Expressions):
                 return self.in_canonical_layout(node)
             if node.op == "shape" and _is_rank4(node.args["x"]):
                 return self.nchw_shape(node)
+            if node.op == "py_call":
+                return self.call_value(node)
         return super().op(node)
+
+    def expr(self, e: ir.Expr) -> cst.BaseExpression:
+        if isinstance(e, ir.Lambda) and isinstance(e.type, FuncType) and self.channels_last():
+            self._nhwc_lambdas = getattr(self, "_nhwc_lambdas", set()) | {e.type.name}  # its body reads NHWC values
+        return super().expr(e)
+
+    def call_value(self, node: ir.Op) -> cst.BaseExpression:
+        """`f(x, ...)` through a function value inside a model: a lambda written in this model computes on the stored
+        layout; any other function (a `def`, a lambda of the chapter's top level) on NCHW, as `call_func`."""
+        f, args = node.args["f"], node.args["args"]
+        if isinstance(f.type, FuncType) and f.type.name in getattr(self, "_nhwc_lambdas", set()):
+            return super().op(node)
+        return self.across_nchw_call(node, self.expr(f), args, getattr(f, "name", "this function"))
 
     def stored_shape(self, node: ir.Op) -> cst.BaseExpression:
         """`x.shape` as the framework gives it: for a rank-4 value inside a model, NHWC."""
@@ -142,12 +157,21 @@ class ChannelsLast(Expressions):
         NCHW and a rank-4 result stored NHWC again (a function read `Y.shape[1]` of an NHWC value as H)."""
         if not self.channels_last():
             return super().call_func(e)
-        if any(_holds_rank4(v.type) and not _is_rank4(v) for v in (e, *e.args)):
-            self.error(e.loc, f"inside a model, a call of `{e.func}` passes or returns a tuple or list holding an image "
+        return self.across_nchw_call(e, cst.Name(e.func), e.args, e.func)
+
+    def across_nchw_call(self, e: ir.Expr, fn: cst.BaseExpression, args: list, name: str) -> cst.BaseExpression:
+        """`fn(args...)` of a function whose body is NCHW code, from inside a model that stores rank-4 values NHWC."""
+        if any(_holds_rank4(v.type) and not _is_rank4(v) for v in (e, *args)):
+            self.error(e.loc, f"inside a model, a call of `{name}` passes or returns a tuple or list holding an image "
                               f"(rank-4) tensor, which target `{self.backend.name}` stores channels-last",
                        hint="pass and return the rank-4 tensors one by one")
-        args = [cst.Arg(self._permute(self.expr(a), a, (0, 3, 1, 2)) if _is_rank4(a) else self.expr(a)) for a in e.args]
-        code = cst.Call(cst.Name(e.func), args)
+        nhwc = getattr(self, "_nhwc_lambdas", set())
+        if any(isinstance(a.type, FuncType) and a.type.name in nhwc for a in args):
+            self.error(e.loc, f"inside a model, a lambda written in the model is passed to `{name}`, which target "
+                              f"`{self.backend.name}` would hand NCHW values while the lambda reads channels-last ones",
+                       hint="define the lambda outside the model")
+        code = cst.Call(fn, [cst.Arg(self._permute(self.expr(a), a, (0, 3, 1, 2)) if _is_rank4(a) else self.expr(a))
+                             for a in args])
         return self._permute(code, e, (0, 2, 3, 1)) if _is_rank4(e) else code
 
     def model_input(self, a: ir.Expr) -> cst.BaseExpression:
