@@ -8,6 +8,9 @@ other ranks keep the DSL's layout, so an op where a rank-4 value meets one of an
 or squeeze across ranks, a matmul, broadcasting against a lower rank, a reduction or index that keeps
 the channel axis next to a spatial one) is computed on the NCHW view of its rank-4 inputs, and a
 rank-4 result is stored NHWC again (`in_canonical_layout`); a rank-4 transpose maps its permutation.
+A read of a rank-4 value's shape gives the NCHW sizes (`X.shape[1]` is C, `n, c, h, w = X.shape` unpacks
+in the stored order), and a chapter function (a `def`, a lambda of the top level) called inside a model
+is NCHW code: its rank-4 arguments are passed NCHW and its rank-4 result stored NHWC again.
 (This runs at emission time: the IR is shared by every target and the emitter is handed its statements.)
 """
 from __future__ import annotations
