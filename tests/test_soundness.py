@@ -302,3 +302,145 @@ def test_a_recurrent_layer_called_at_the_top_level_gives_its_outputs(tmp_path):
     """, tmp_path, """
         2 5 16 8
     """)
+
+
+def test_shape_reads_of_a_rank4_value_inside_a_channels_last_model(tmp_path):
+    """Issue 11: inside a model TensorFlow and flax store rank-4 values NHWC, so a read of the shape (`Y.shape[1]`,
+    `n, c, h, w = Y.shape`, a shape held in a name, read at a run-time index or passed to a creation op or a
+    reshape) must give the NCHW sizes; one inside an operand of an op computed on the NCHW view (a reshape's shape, an
+    index, a reduction broadcast against the value) was emitted unmapped and read H for C."""
+    agree("""
+        model Patches():
+            conv = Conv2d(3, kernel=1, init=constant(1.0))
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = conv(X) * arange(1.0, 4.0).reshape((1, 3, 1, 1))
+                n, c, h, w = Y.shape
+                return transpose(reshape(Y, (n, c, -1)), (0, 2, 1))
+
+        model Heads(heads: int = 2):
+            proj = Linear(6, init=constant(1.0))
+            def forward(X: f32[b, 4, 3]):
+                Y = reshape(proj(X) * arange(6.0), (X.shape[0], heads, 4, 3))
+                Z = reshape(Y, (Y.shape[0], Y.shape[1], -1))
+                S = Y.shape
+                k = 0
+                for i in range(4):
+                    k = k * 10 + Y.shape[i]
+                code = S[1] * 1000 + S[2] * 100 + S[-1] * 10 + len(S)
+                back = reshape(Z, Y.shape) + zeros(S) + ones(Y.shape)
+                last = Y[:, :, Y.shape[2] - 1]
+                mixed = Y * Y.sum(axis=1)
+                return Z[:, :, 0] * 0.0 + code + k * 10000 + back[0, 1, 3, 2] + last[0, 1, 2] + mixed[0, 1, 2, 1]
+
+        p = Patches()
+        T = p(arange(8.0).reshape((1, 1, 2, 4)))
+        print(T.shape[1], T.shape[2], float(T[0, 5, 2]), float(T[0, 7, 1]))
+        heads = Heads()
+        H = heads(arange(12.0).reshape((1, 4, 3)))
+        print(H.shape[0], H.shape[1], float(H[0, 1]))
+    """, tmp_path, """
+        8 3 15.0 14.0
+        1 2 12433995.0
+    """)
+
+
+def test_a_function_called_inside_a_channels_last_model_sees_nchw(tmp_path):
+    """Issue 11: a chapter function's body is NCHW code; called inside a TensorFlow or flax model it was handed the
+    NHWC-stored value, so `Y.shape[1]` read H and a reshape flattened in the wrong order (also through a function
+    value: a `def` or a top-level lambda). Rank-4 arguments are now passed NCHW and a rank-4 result stored NHWC again;
+    a lambda written inside the model reads the stored layout."""
+    agree("""
+        def chans(Y: f32[n, c, h, w]) -> int:
+            return Y.shape[1]
+
+        def rows(Y: f32[n, c, h, w]):
+            return reshape(Y, (Y.shape[0], Y.shape[1], -1))
+
+        def double(Y: f32[n, c, h, w]):
+            return Y * 2.0
+
+        def apply(f, Y: f32[n, c, h, w]) -> int:
+            return f(Y)
+
+        width = lambda Y: Y.shape[3]
+
+        model Funcs():
+            conv = Conv2d(3, kernel=1, init=constant(1.0))
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = double(conv(X) * arange(1.0, 4.0).reshape((1, 3, 1, 1)))
+                local = lambda Z: Z.shape[1]
+                named = chans
+                shapes = width(Y) * 1000 + apply(chans, Y) * 100 + local(Y) * 10000 + named(Y) * 100000
+                return rows(Y) * chans(Y) + Y[:, 1, 1, 2] + shapes
+
+        f = Funcs()
+        R = f(arange(8.0).reshape((1, 1, 2, 4)))
+        print(R.shape[1], R.shape[2], float(R[0, 2, 5]), float(R[0, 1, 7]))
+    """, tmp_path, """
+        3 8 334414.0 334408.0
+    """)
+
+
+def test_a_tuple_holding_a_rank4_tensor_across_a_channels_last_boundary_is_a_compile_error(tmp_path):
+    """A tuple holding a rank-4 tensor returned by a model, or passed to or from a function inside one, would keep the
+    NHWC storage of TensorFlow and flax (its shape read H for C): those targets refuse it, with its location."""
+    from d2lc.build.compile import build
+    from d2lc.emit.backend import get_backend
+    cases = {"function": ("""
+        def pair(Y: f32[n, c, h, w]) -> tuple[f32[n, c, h, w], f32[]]:
+            return Y, Y.sum()
+
+        model Pairs():
+            conv = Conv2d(3, kernel=1)
+            def forward(X: f32[b, 1, 2, 4]):
+                A, s = pair(conv(X))
+                return A * s
+
+        p = Pairs()
+        print(p(ones((1, 1, 2, 4))).shape[1])
+    """, (10, 16), "a call of `pair` passes or returns a tuple"), "model": ("""
+        model Both():
+            conv = Conv2d(3, kernel=1)
+            def forward(X: f32[b, 1, 2, 4]):
+                Y = conv(X)
+                return Y, Y.sum()
+
+        m = Both()
+        P, q = m(ones((1, 1, 2, 4)))
+        print(P.shape[1])
+    """, (11, 8), "this model returns a tuple")}
+    for name, (dsl, where, message) in cases.items():
+        src = tmp_path / f"{name}.md"
+        src.write_text(chapter(dsl), encoding="utf-8")
+        for target in ("tensorflow", "jax"):
+            errors = build([src], [get_backend(target)], tmp_path / target, jobs=1).errors[str(src)]
+            assert [((d.loc.line, d.loc.col), message in d.message) for d in errors] == [(where, True)], errors
+        for target in ("pytorch", "mxnet", "paddle"):
+            assert not build([src], [get_backend(target)], tmp_path / target, jobs=1).errors
+
+
+def test_gelu_is_the_exact_erf_form_on_every_target(tmp_path):
+    """`gelu` and `GELU()` compute x * (1 + erf(x / sqrt 2)) / 2 on every target: JAX's and flax's own default is
+    the tanh approximation (off by up to 5e-4 here); an integer tensor is made float32 first (torch has no integer
+    kernel)."""
+    import math
+
+    def gelu(x: float) -> float:
+        return x * (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    xs = [[-3.0, -1.0, 0.0], [0.5, 2.0, 4.0]]
+    agree(f"""
+        model Act():
+            act = GELU()
+            def forward(X: f32[n, 3]):
+                return act(X) * 2.0 - gelu(X)
+
+        X = tensor({xs})
+        want = tensor({[[gelu(x) for x in row] for row in xs]})
+        a = Act()
+        g = GELU()
+        print(float(abs(gelu(X) - want).max()) < 1e-6, float(abs(g(X) - want).max()) < 1e-6)
+        print(float(abs(a(X) - want).max()) < 1e-6, float(abs(gelu(arange(3)) - tensor({[gelu(i) for i in range(3)]})).max()) < 1e-6)
+    """, tmp_path, """
+        True True
+        True True
+    """)

@@ -165,6 +165,7 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("ReLU", (), _same, "max(x, 0)."),
     LayerSpec("Sigmoid", (), _same, "1 / (1 + exp(-x))."),
     LayerSpec("Tanh", (), _same, "Hyperbolic tangent."),
+    LayerSpec("GELU", (), _same, "x * P(N(0, 1) <= x), the exact (erf) form."),
     LayerSpec("Sequential", (), _same, "Layers applied one after another."),
     LayerSpec("LayerNorm", (P("size", "scalar"), P("eps", "scalar", 1e-5)), _layer_norm,
               "Normalises the last axis (of the given size) per example, with a learned scale and shift.", _affine("ln")),

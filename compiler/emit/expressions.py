@@ -128,7 +128,7 @@ class Expressions:
             items = [cst.Element(self.expr(i)) for i in e.items]
             return cst.List(items) if e.kind == "list" else cst.Tuple(items)
         if isinstance(e, ir.CallFunc):
-            return cst.Call(cst.Name(e.func), [cst.Arg(self.expr(a)) for a in e.args])
+            return self.call_func(e)
         if isinstance(e, ir.Grad):
             return self.grad(e)
         if isinstance(e, ir.Lambda):
@@ -138,6 +138,10 @@ class Expressions:
         if isinstance(e, ir.Op):
             return self.op(e)
         raise TypeError(f"cannot emit {type(e).__name__}")
+
+    def call_func(self, e: ir.CallFunc) -> cst.BaseExpression:
+        """A call of a function the chapter defines."""
+        return cst.Call(cst.Name(e.func), [cst.Arg(self.expr(a)) for a in e.args])
 
     def var(self, e: ir.Var) -> cst.BaseExpression:
         """A name; inside a model's forward, members and hyperparameters become attributes."""

@@ -8,6 +8,9 @@ other ranks keep the DSL's layout, so an op where a rank-4 value meets one of an
 or squeeze across ranks, a matmul, broadcasting against a lower rank, a reduction or index that keeps
 the channel axis next to a spatial one) is computed on the NCHW view of its rank-4 inputs, and a
 rank-4 result is stored NHWC again (`in_canonical_layout`); a rank-4 transpose maps its permutation.
+A read of a rank-4 value's shape gives the NCHW sizes (`X.shape[1]` is C, `n, c, h, w = X.shape` unpacks
+in the stored order), and a chapter function (a `def`, a lambda of the top level) called inside a model
+is NCHW code: its rank-4 arguments are passed NCHW and its rank-4 result stored NHWC again.
 (This runs at emission time: the IR is shared by every target and the emitter is handed its statements.)
 """
 from __future__ import annotations
@@ -19,8 +22,9 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.ops import SPECS
-from d2lc.core.types import INT, SeqType, TensorType
+from d2lc.core.types import INT, FuncType, SeqType, TensorType
 from d2lc.emit.expressions import Emitted, Expressions
+from d2lc.emit.fmt import sub
 
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
@@ -50,15 +54,59 @@ class ChannelsLast(Expressions):
                 return self.in_canonical_layout(node)
             if crosses_layout(node):
                 return self.in_canonical_layout(node)
+            if node.op == "shape" and _is_rank4(node.args["x"]):
+                return self.nchw_shape(node)
+            if node.op == "py_call":
+                return self.call_value(node)
         return super().op(node)
+
+    def expr(self, e: ir.Expr) -> cst.BaseExpression:
+        if isinstance(e, ir.Lambda) and isinstance(e.type, FuncType) and self.channels_last():
+            self._nhwc_lambdas = getattr(self, "_nhwc_lambdas", set()) | {e.type.name}  # its body reads NHWC values
+        return super().expr(e)
+
+    def call_value(self, node: ir.Op) -> cst.BaseExpression:
+        """`f(x, ...)` through a function value inside a model: a lambda written in this model computes on the stored
+        layout; any other function (a `def`, a lambda of the chapter's top level) on NCHW, as `call_func`."""
+        f, args = node.args["f"], node.args["args"]
+        if isinstance(f.type, FuncType) and f.type.name in getattr(self, "_nhwc_lambdas", set()):
+            return super().op(node)
+        return self.across_nchw_call(node, self.expr(f), args, getattr(f, "name", "this function"))
+
+    def stored_shape(self, node: ir.Op) -> cst.BaseExpression:
+        """`x.shape` as the framework gives it: for a rank-4 value inside a model, NHWC."""
+        return super().op(node)
+
+    def nchw_shape(self, node: ir.Op) -> cst.BaseExpression:
+        """The shape tuple of a rank-4 value stored NHWC, in the DSL's NCHW order."""
+        stored = self.stored_shape(node)
+        return cst.Tuple([cst.Element(sub(stored, [cst.SubscriptElement(cst.Index(cst.Integer(str(a))))]))
+                          for a in (0, 3, 1, 2)])
+
+    def unpack(self, s: ir.Unpack) -> cst.SimpleStatementLine:
+        """`n, c, h, w = X.shape` of a value stored NHWC binds the names in the stored order: `n, h, w, c = X.shape`."""
+        v = s.value
+        if self.channels_last() and isinstance(v, ir.Op) and v.op == "shape" and _is_rank4(v.args["x"]) and len(s.names) == 4:
+            names = [s.names[a] for a in (0, 2, 3, 1)]
+            return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(self.targets(names))], self.stored_shape(v))])
+        return super().unpack(s)
 
     def in_canonical_layout(self, node: ir.Op) -> cst.BaseExpression:
         """`node` computed on the NCHW view of its rank-4 inputs, a rank-4 result stored NHWC again."""
         def canonical(v):
+            # the operands, emitted here in the stored layout (a rank-4 one then permuted to NCHW); only what the
+            # op's rule reads at compile time (literal axes, shapes and indices) stays IR, so a shape read such as
+            # `X.shape[1]` or a reduction of a rank-4 value inside an operand is still mapped (issue 11)
             if isinstance(v, ir.Expr) and isinstance(v.type, TensorType) and v.type.rank == 4:
                 return Emitted(v.type, v.loc, self._permute(self.expr(v), v, (0, 3, 1, 2)))
-            if isinstance(v, ir.Seq) and any(isinstance(i.type, TensorType) for i in v.items):
+            if isinstance(v, ir.Seq):
                 return ir.Seq(v.type, v.loc, [canonical(i) for i in v.items], v.kind)
+            if isinstance(v, list):
+                return [canonical(i) for i in v]
+            if isinstance(v, ir.IndexSlice):
+                return ir.IndexSlice(*(canonical(b) if b is not None else None for b in (v.start, v.stop, v.step)))
+            if isinstance(v, ir.Expr) and not isinstance(v, (Emitted, ir.Const)) and static_value(v) is None:
+                return Emitted(v.type, v.loc, self.expr(v))
             return v
         flat = ir.Op(node.type, node.loc, node.op, {k: canonical(v) for k, v in node.args.items()})
         saved, self._canonical_now = getattr(self, "_canonical_now", False), True
@@ -86,6 +134,12 @@ class ChannelsLast(Expressions):
                 return self.literal(_nhwc_axis(static_value(v)))
             if kind == "shape" and isinstance(v, ir.Seq) and len(v.items) == 4:
                 return self.value(self.layout_shape(v), name)
+            if kind == "shape" and isinstance(v, ir.Op) and v.op == "shape" and _is_rank4(v.args["x"]):
+                return self.stored_shape(v)  # a new rank-4 value shaped like a stored one: the stored shape
+            if kind == "shape" and isinstance(v, ir.Expr) and isinstance(v.type, SeqType) and len(v.type.items) == 4:
+                code = self.expr(v)  # an NCHW shape held in a name: its sizes in NHWC order
+                return cst.Tuple([cst.Element(sub(code, [cst.SubscriptElement(cst.Index(cst.Integer(str(a))))]))
+                                  for a in (0, 2, 3, 1)])
         return super().arg(node, name)
 
     def getitem(self, node: ir.Op) -> cst.BaseExpression:
@@ -98,8 +152,30 @@ class ChannelsLast(Expressions):
                 and x.args["x"].type.rank == 4:
             i = static_value(node.args["index"][0])
             if isinstance(i, int):
-                return self.subscript(self.expr(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
-        return super().getitem(node)
+                return self.subscript(self.stored_shape(x), [ir.Const(node.type, node.loc, _nhwc_axis(i))])
+        return super().getitem(node)  # a slice or a run-time index of a rank-4 shape reads the NCHW tuple
+
+    def call_func(self, e: ir.CallFunc) -> cst.BaseExpression:
+        """A chapter function called inside a model: its body is the DSL's NCHW code, so a rank-4 argument is passed
+        NCHW and a rank-4 result stored NHWC again (a function read `Y.shape[1]` of an NHWC value as H)."""
+        if not self.channels_last():
+            return super().call_func(e)
+        return self.across_nchw_call(e, cst.Name(e.func), e.args, e.func)
+
+    def across_nchw_call(self, e: ir.Expr, fn: cst.BaseExpression, args: list, name: str) -> cst.BaseExpression:
+        """`fn(args...)` of a function whose body is NCHW code, from inside a model that stores rank-4 values NHWC."""
+        if any(_holds_rank4(v.type) and not _is_rank4(v) for v in (e, *args)):
+            self.error(e.loc, f"inside a model, a call of `{name}` passes or returns a tuple or list holding an image "
+                              f"(rank-4) tensor, which target `{self.backend.name}` stores channels-last",
+                       hint="pass and return the rank-4 tensors one by one")
+        nhwc = getattr(self, "_nhwc_lambdas", set())
+        if any(isinstance(a.type, FuncType) and a.type.name in nhwc for a in args):
+            self.error(e.loc, f"inside a model, a lambda written in the model is passed to `{name}`, which target "
+                              f"`{self.backend.name}` would hand NCHW values while the lambda reads channels-last ones",
+                       hint="define the lambda outside the model")
+        code = cst.Call(fn, [cst.Arg(self._permute(self.expr(a), a, (0, 3, 1, 2)) if _is_rank4(a) else self.expr(a))
+                             for a in args])
+        return self._permute(code, e, (0, 2, 3, 1)) if _is_rank4(e) else code
 
     def model_input(self, a: ir.Expr) -> cst.BaseExpression:
         """A model's image input, written NCHW in the DSL, in this backend's activation layout."""
@@ -112,6 +188,10 @@ class ChannelsLast(Expressions):
         """A model's rank-4 output, back in the DSL's NCHW layout."""
         if self.backend.layouts.activations == "NHWC" and isinstance(c.type, TensorType) and c.type.rank == 4:
             return self._permute(code, c, (0, 3, 1, 2))
+        if self.backend.layouts.activations == "NHWC" and _holds_rank4(c.type):
+            self.error(c.loc, f"this model returns a tuple holding an image (rank-4) tensor, which target "
+                              f"`{self.backend.name}` stores channels-last inside models",
+                       hint="return one rank-4 tensor, or flatten it before returning it with others")
         return code
 
     def _permute(self, code: cst.BaseExpression, e: ir.Expr, axes: tuple[int, ...]) -> cst.BaseExpression:
@@ -122,6 +202,18 @@ class ChannelsLast(Expressions):
 
 CROSSING_SHAPE_OPS = frozenset({"reshape", "squeeze", "unsqueeze", "stack", "matmul", "dot", "one_hot", "tile", "repeat"})
 REDUCTIONS_KEEPING_AXES = frozenset({"sum", "mean", "max", "min", "prod", "var", "argmax", "argmin", "norm"})
+
+
+def _is_rank4(e) -> bool:
+    return isinstance(e, ir.Expr) and isinstance(e.type, TensorType) and e.type.rank == 4
+
+
+def _holds_rank4(t) -> bool:
+    """Whether a value of type `t` is, or is a tuple or list holding, a rank-4 tensor."""
+    if isinstance(t, TensorType):
+        return t.rank == 4
+    items = getattr(t, "items", None)
+    return isinstance(items, tuple) and any(_holds_rank4(i) for i in items)
 
 
 def _tensor_ranks(node: ir.Op) -> list[int]:

@@ -100,7 +100,7 @@ class Statements:
         if isinstance(s, ir.IndexAssign):
             return self.index_assign(s)
         if isinstance(s, ir.Unpack):
-            return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(self.targets(s.names))], self.bare(self.expr(s.value)))])]
+            return [self.unpack(s)]
         if isinstance(s, ir.ExprStmt):
             return self.expr_statement(s)
         if isinstance(s, ir.Pass):
@@ -129,6 +129,10 @@ class Statements:
         before = [self.copy_of(n, ws[0].target_type, ws[0].loc) for n, ws in copies.items()]
         it = self.range_expr(s.iter) if s.over_range else self.expr(s.iter)
         return [*before, cst.For(self.targets(s.loop_vars), it, self.indented(self.block(s.body)))]
+
+    def unpack(self, s: ir.Unpack) -> cst.SimpleStatementLine:
+        """`a, b = value`."""
+        return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(self.targets(s.names))], self.bare(self.expr(s.value)))])
 
     @staticmethod
     def targets(names: list[str]) -> cst.BaseAssignTargetExpression:

@@ -24,7 +24,8 @@ from .inits import INITIALIZERS, LAYER_INITS, RECURRENT_INITS, SHIFTED
 from .optimizers import optimizer
 
 SNIPPETS = Path(__file__).parent / "snippets"
-ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh"}
+ACTIVATIONS = {"ReLU": "nn.relu", "Sigmoid": "nn.sigmoid", "Tanh": "nn.tanh",
+               "GELU": "lambda x: nn.gelu(x, approximate=False)"}  # flax's gelu defaults to the tanh approximation
 LOSSES = {"cross_entropy": "lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()",
           "squared_loss": "lambda y_hat, y: optax.squared_error(y_hat, y).mean()"}
 

@@ -71,6 +71,7 @@ OPS = {
     "seed": Custom(lambda em, node: em.error(node.loc, "`seed(...)` must stand on its own line")),
     # elementwise
     "sigmoid": Fn("jax.nn.sigmoid"), "relu": Fn("jax.nn.relu"),
+    "gelu": Tmpl("jax.nn.gelu({x}, approximate=False)"),  # jax.nn.gelu defaults to the tanh approximation
     # reductions
     "sum": with_dtype(Method("sum", axis="axis", keepdims="keepdims")),
     "softmax": ExplicitAxis(Fn("jax.nn.softmax", "x", axis="axis")),

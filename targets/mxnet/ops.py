@@ -161,6 +161,7 @@ OPS = {
     "seed": Fn("npx.random.seed", "value"),
     # elementwise
     "sigmoid": Fn("npx.sigmoid"), "relu": Fn("npx.relu"),
+    "gelu": Tmpl("npx.leaky_relu({x}, act_type='gelu')"),  # MXNet 1.9's gelu is the erf form
     "floordiv": Custom(_floordiv),
     "where": Custom(_where),
     # reductions

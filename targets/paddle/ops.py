@@ -144,6 +144,7 @@ OPS = {
     "seed": Fn("paddle.seed", "value"),
     # elementwise
     "sigmoid": Fn("paddle.nn.functional.sigmoid"),
+    "gelu": Fn("paddle.nn.functional.gelu"),
     "relu": Custom(_relu),
     "maximum": _bound("paddle.maximum", "min"),
     "minimum": _bound("paddle.minimum", "max"),

@@ -36,7 +36,7 @@ backend = Backend(
         to_numpy="t.detach().cpu().numpy()",
     ),
     layouts=Layouts(dense_weight="out_in", conv_kernel="OIHW", activations="NCHW", recurrent="torch"),
-    cast_operands=frozenset({"mean", "var", "norm"}),
+    cast_operands=frozenset({"mean", "var", "norm", "gelu"}),  # torch has no integer gelu kernel
     natural_dtype=natural_dtype,
     numpy_of="{x}.detach().numpy()",
     creation_device=CreationDevice("device", "device", CREATION),

@@ -145,7 +145,7 @@ OPS = {
     "categorical": Tmpl("torch.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("torch.manual_seed", "value"),
     # elementwise
-    "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"),
+    "sigmoid": Fn("torch.sigmoid"), "relu": Fn("torch.relu"), "gelu": Fn("nn.functional.gelu"),
     "maximum": _clamp("min", "torch.maximum"), "minimum": _clamp("max", "torch.minimum"),
     "clip": Fn("torch.clamp", "x", "min", "max"),
     # reductions: `dim=`/`keepdim=`

@@ -25,6 +25,7 @@ LAYER_ROWS = {**BASE_LAYER_ROWS,
               "ReLU": LayerRow(K + "ReLU"),
               "Sigmoid": LayerRow(K + "Activation", ("='sigmoid'",)),
               "Tanh": LayerRow(K + "Activation", ("='tanh'",)),
+              "GELU": LayerRow(K + "Activation", ("='gelu'",)),  # Keras' gelu is the exact (erf) form
               **{k: LayerRow(K + name, ("num_hiddens",), {"return_sequences": "=True"})
                  for k, name in (("RNN", "SimpleRNN"), ("GRU", "GRU"), ("LSTM", "LSTM"))},
               "Embedding": LayerRow(K + "Embedding", ("num_embeddings", "dim")),

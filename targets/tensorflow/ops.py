@@ -154,6 +154,7 @@ OPS = {
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise
     "log": Fn("tf.math.log"), "sigmoid": Fn("tf.sigmoid"), "relu": Fn("tf.nn.relu"),
+    "gelu": Tmpl("tf.nn.gelu({x}, approximate=False)"),
     "floor": _rounding("tf.floor"), "ceil": _rounding("tf.math.ceil"),
     "logical_not": Fn("tf.logical_not"),
     "clip": Fn("tf.clip_by_value", "x", "min", "max"),

@@ -71,6 +71,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     _u("tanh", unary_float, "Hyperbolic tangent.", array_name="tanh"),
     _u("sigmoid", unary_float, "1 / (1 + exp(-x))."),
     _u("relu", unary_same, "max(x, 0)."),
+    _u("gelu", unary_float, "x * P(N(0, 1) <= x), the exact (erf) form."),
     _u("abs", unary_same, "Absolute value.", method=True, array_name="abs"),
     _u("square", unary_same, "x * x.", array_name="square"),
     _u("sign", unary_same, "-1, 0 or 1.", array_name="sign"),
