@@ -1,5 +1,6 @@
 """Gluon parameter access: `Parameter.data()` (a write: `set_data`, or into `data()`), weights already (out, in) and OIHW; normalisation's gamma and beta."""
 import libcst as cst
+from libcst.helpers import parse_template_statement
 
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import AUG_OPS, line, method
@@ -15,8 +16,21 @@ class MXNetParams:
     def param_value(self, code, layer, name):
         return cst.Call(attr(code, cst.Name("data")), [])
 
+    def param_copy(self, value):
+        return method(value, "copy")  # `data()` is the parameter's own array
+
     def own_param(self, code):
         return cst.Call(attr(code, cst.Name("data")), [])
+
+    def param_grad(self, g):
+        """The loss computed again under `autograd.record(train_mode=False)` (the forward as the chapter computed it),
+        `loss.backward()`, then a copy of the parameter's `grad()` (the next backward pass writes into that buffer)."""
+        run = self.replay(g)
+        y = self.recorded_value(g, run)
+        block = parse_template_statement("with autograd.record(train_mode=False):\n    pass\n")
+        self.pre.append(block.with_changes(body=cst.IndentedBlock(run)))
+        self.pre.append(line(method(y, "backward")))
+        return method(method(self.param_object(g.param), "grad"), "copy")
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)

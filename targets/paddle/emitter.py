@@ -5,6 +5,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.rules import call
@@ -25,7 +26,7 @@ class PaddleState:
     top_level_inputs: dict[int, tuple[Dim, ...]] | None = None  # the same for top-level code's layers, once read
 
 
-class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
+class PaddleEmitter(KeptGraph, PaddleParams, PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
     `backward()` *adds* into `x.grad`, and the tensor `x.grad` returns is that live buffer: an earlier
@@ -90,4 +91,4 @@ class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
     def after_stmt(self, s, code):
         if isinstance(s, (ir.Assign, ir.IndexAssign)):
             self.state.tracked.discard(s.name)  # a new tensor under this name starts untracked
-        return code
+        return super().after_stmt(s, code)

@@ -36,10 +36,23 @@ class PaddleParams:
     def param_value(self, code, layer, name):
         return attr(code, cst.Name("T")) if name == "weight" and layer.kind == "Linear" else code
 
+    def param_copy(self, value):
+        return method(method(value, "detach"), "clone")  # the parameter itself (or a view of it): a copy, untracked
+
     def own_param(self, code):
         return code
 
     native_perms = {("Linear", "weight"): (1, 0)}
+
+    def param_grad(self, g):
+        """The loss computed again (if its graph may be gone), then `paddle.grad(loss, param)[0]`: a new tensor (no `.grad` buffer that a later
+        backward pass or `clear_gradients()` would change under it), in the canonical layout."""
+        run = [] if self.graph_kept(g) else self.replay(g)
+        y = self.recorded_value(g, run)
+        self.pre.extend(run)
+        self.graph_freed(g)
+        first = sub(call("paddle.grad", y, self.param_object(g.param)), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
+        return first if g.param.own else self.param_value(first, g.param.layer, g.param.weight)
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)
