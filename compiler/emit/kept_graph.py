@@ -38,6 +38,14 @@ class KeptGraph:
         kept = self.__dict__.setdefault("kept_stmts", set())
         return bool(g.slice) and all(id(s) in kept for s in g.slice)
 
+    def graph_read_later(self, g: ir.ParamGrad) -> bool:
+        """Whether a tensor gradient of the chapter may run a backward pass through the loss's kept graph (then this
+        backward pass must keep it: `retain_graph=True`)."""
+        from d2lc.passes.analysis import reads
+        from d2lc.passes.param_grads import names_read
+        made = {n for s in g.slice for n in ir.bound_names(s)}
+        return self.graph_kept(g) and any((reads(h.y) | reads(h.slice)) & made for h in self.all_grads)
+
     def backward_key(self, g: ir.ParamGrad) -> tuple | None:
         """What a backward pass of this loss is (a loss held by a name only: an expression is a new graph each time)."""
         return (g.param.root.name, g.y.name, tuple(id(s) for s in g.slice)) if isinstance(g.y, ir.Var) else None

@@ -40,7 +40,7 @@ def slice_param_grads(top: list[ir.Stmt], bag: DiagnosticBag) -> None:
         for s in ir.walk_stmts([b for b in [stmt] if isinstance(b, (ir.For, ir.If))]):
             for g in (e for e in ir.own_exprs(s) if isinstance(e, ir.ParamGrad)):
                 bag.error(g.loc, "the gradient of a parameter is taken at the top level, outside loops and branches",
-                          expected="grad(loss, net.out.weight) on its own line of the chapter",
+                          expected="grad(loss, net.out.weight) at the top level, outside `for` and `if`",
                           hint="compute the loss and its gradient once, after the model's call")
 
 
@@ -75,7 +75,7 @@ def _slice(g: ir.ParamGrad, history: list[ir.Stmt], bag: DiagnosticBag) -> list[
     if not needed and not calls_model(g.y, net):
         bag.error(g.y.loc, f"this value is not computed from a call of `{net}`, so `{net}`'s parameters have no gradient "
                   "in it", expected=f"a loss computed from {net}(X) at the top level, before this line",
-                  hint=f"compute the loss from the model's output, e.g. `loss = ((({net}(X) - y) ** 2).mean()`")
+                  hint=f"compute the loss from the model's output, e.g. `loss = (({net}(X) - y) ** 2).mean()`")
         return []
     chosen: list[ir.Stmt] = []
     for s, hit in zip(reversed(candidates), reversed(hits)):
@@ -93,8 +93,8 @@ def _replayable(g: ir.ParamGrad, chosen: list[ir.Stmt], candidates: list[ir.Stmt
     for e in ir.walk_exprs([*chosen, g.y]):
         if isinstance(e, (ir.ParamRef, ir.NumParams)) and e.root.name == net:
             bag.error(e.loc, f"the loss reads `{net}`'s parameters directly; its gradient is taken through `{net}`'s calls only",
-                      expected=f"a loss computed from {net}(X)", hint="add a penalty on the weights to the gradient "
-                      "yourself, or compute it from a copy assigned before (`W = net.out.weight`)")
+                      expected=f"a loss computed from {net}(X)", hint="a weight penalty's gradient is added by hand, "
+                      "e.g. `grad(loss, net.out.weight) + 2 * lam * net.out.weight`")
             return False
         if isinstance(e, ir.Op) and e.op in SPECS and SPECS[e.op].category == "random":
             bag.error(e.loc, "the loss of a parameter's gradient draws random numbers", expected="a loss computed from "

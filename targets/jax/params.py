@@ -99,13 +99,28 @@ class JaxParams:
         body = [*run, line(cst.Return(self.expr(g.y)))]
         params = cst.Parameters([cst.Param(cst.Name(variables))])
         key = cst.Module([cst.FunctionDef(cst.Name("_"), params, cst.IndentedBlock(body))]).code
-        fname = self.state.objectives.get(key)
-        if fname is None:
-            from .emitter import objective_name
-            fname = self.state.objectives[key] = self.fresh(objective_name(g.y))
-            self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
-        grads = cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(variables))])
-        return self.param_ref(g.param, grads)
+        held = self.state.param_grads
+        if key not in held:  # one gradient pytree for every parameter's gradient of this loss, until something changes
+            fname = self.state.objectives.get(key)
+            if fname is None:
+                from .emitter import objective_name
+                fname = self.state.objectives[key] = self.fresh(objective_name(g.y))
+                self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
+            name = self.fresh(f"{g.param.root.name}_grads")
+            self.pre.append(self.assign(name, cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(variables))])))
+            from d2lc.passes.param_grads import names_read
+            held[key] = (name, names_read(g.slice) | names_read(g.y) | {g.param.root.name})
+        return self.param_ref(g.param, cst.Name(held[key][0]))
+
+    def forget_param_grads(self, s: ir.Stmt) -> None:
+        """Before statement `s`: the gradient pytrees held whose loss or model `s` may change are gone."""
+        held = self.state.param_grads
+        if isinstance(s, (ir.ParamWrite, ir.Train, ir.For, ir.If, ir.FuncDef)):
+            held.clear()
+            return
+        bound = set(ir.bound_names(s)) if isinstance(s, (ir.Assign, ir.Unpack, ir.IndexAssign)) else set()
+        for key in [k for k, (_, names) in held.items() if names & bound]:
+            del held[key]
 
     def param_ref(self, p: ir.ParamRef, code: cst.BaseExpression | None = None) -> cst.BaseExpression:
         """A leaf of the variables pytree (of `code`, a pytree of the same structure, when given), canonical."""

@@ -24,13 +24,18 @@ class MXNetParams:
 
     def param_grad(self, g):
         """The loss computed again under `autograd.record(train_mode=False)` (the forward as the chapter computed it),
-        `loss.backward()`, then a copy of the parameter's `grad()` (the next backward pass writes into that buffer)."""
+        `loss.backward()`, then a copy of the parameter's `grad()` (the next backward pass writes into that buffer); a
+        second gradient of the same loss reads the `grad()` that backward pass filled."""
+        grad = method(method(self.param_object(g.param), "grad"), "copy")
+        if self.last_backward is not None and self.last_backward == self.backward_key(g):
+            return grad
         run = self.replay(g)
         y = self.recorded_value(g, run)
         block = parse_template_statement("with autograd.record(train_mode=False):\n    pass\n")
         self.pre.append(block.with_changes(body=cst.IndentedBlock(run)))
         self.pre.append(line(method(y, "backward")))
-        return method(method(self.param_object(g.param), "grad"), "copy")
+        self.graph_freed(g)
+        return grad
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)

@@ -31,16 +31,20 @@ class PyTorchParams:
     def param_grad(self, g):
         """`net.zero_grad()`, `loss.backward()` (of the loss computed again if its graph may be gone): the parameter's
         `.grad`, already canonical (a later gradient's `zero_grad()` drops it rather than writing into it). A second
-        gradient of the same loss reads the `.grad` that backward pass filled."""
+        gradient of the same loss reads the `.grad` that backward pass filled; in a chapter that also takes tensor
+        gradients, whose backward passes may add into that `.grad`, it is a copy."""
         grad = attr(self.param_object(g.param), cst.Name("grad"))
+        if self.all_grads:
+            grad = method(grad, "clone")
         if self.last_backward is not None and self.last_backward == self.backward_key(g):
             return grad
         net = g.param.root.name
         self.pre.append(line(cst.parse_expression(f"{net}.zero_grad()")))
+        retain = self.graph_read_later(g)
         run = [] if self.graph_kept(g) else self.replay(g)
         y = self.recorded_value(g, run)
         self.pre.extend(run)
-        self.pre.append(line(method(y, "backward")))
+        self.pre.append(line(call(f"{y.value}.backward", retain_graph=cst.Name("True") if retain else None)))
         self.after_backward(g)
         self.graph_freed(g)
         return grad
