@@ -74,13 +74,6 @@ ch.md:12:5: error: a model is printed at the top level of a chapter
   expected: print(net) outside `def` and `model`
   hint: print its parameters' shapes instead
 '''),
-    ("grad_of_parameter", CALLED + "print(grad(y.sum(), net.out.weight))\n", '''\
-ch.md:11:29: error: the gradient of a model's parameter is not supported yet
-    print(grad(y.sum(), net.out.weight))
-                                ^^^^^^
-  expected: grad(y, x) with x a tensor variable
-  hint: train the model with `train(...)`; to see a gradient, differentiate a function of the weights, as in `grad(y, W)` with `W = net.out.weight`
-'''),
 ]
 
 

@@ -47,11 +47,12 @@ class PaddleParams:
     def param_grad(self, g):
         """The loss computed again (if its graph may be gone), then `paddle.grad(loss, param)[0]`: a new tensor (no `.grad` buffer that a later
         backward pass or `clear_gradients()` would change under it), in the canonical layout."""
-        retain = cst.Name("True") if self.graph_read_later(g) else None
         run = [] if self.graph_kept(g) else self.replay(g)
+        again = self.graph_read_later(g) or self.differentiated_again(g)  # its graph still read: kept
+        retain = cst.Name("True") if again else None
         y = self.recorded_value(g, run)
         self.pre.extend(run)
-        self.graph_freed(g)
+        self.graph_freed(g, retained=again)
         first = sub(call("paddle.grad", y, self.param_object(g.param), retain_graph=retain),
                     [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
         return first if g.param.own else self.param_value(first, g.param.layer, g.param.weight)
