@@ -223,11 +223,12 @@ net.out.bias[:] = 5.0
 net.out.weight[0, 0] = 7.0
 net.out.bias += 1
 print(float(b[0]), float(W[0, 0]), float(net.out.bias[0]))
+print(float(net.out.weight[0, 0]))
 c = net.out.bias
 c[1] = -3.0
 print(float(net.out.bias[1]), float(c[1]))
 '''
-ALIASED_WANT = "1.0 1.0 6.0\n6.0 -3.0\n"
+ALIASED_WANT = "1.0 1.0 6.0\n7.0\n6.0 -3.0\n"
 
 
 def test_a_read_is_not_changed_by_later_writes(tmp_path):

@@ -47,8 +47,11 @@ def slice_param_grads(top: list[ir.Stmt], bag: DiagnosticBag) -> None:
 def mark_param_copies(top: list[ir.Stmt]) -> None:
     """A parameter read at or before a statement that writes that model's parameters or trains it (a loop's next pass
     included), or bound to a name whose elements are written later, is a copy: each framework writes its parameters
-    in place, and a value read stays as it was read (and writing it leaves the parameter alone)."""
+    in place, and a value read stays as it was read (and writing it leaves the parameter alone). A read used up by its
+    own statement (`print(net.out.bias)`) is not."""
     for k, stmt in enumerate(top):
+        if isinstance(stmt, ir.ExprStmt) and not (isinstance(stmt.value, ir.Op) and stmt.value.op == "list_append"):
+            continue  # `print(net.out.bias)`: the value is used up by its statement
         later = list(ir.walk_stmts(top[k:]))
         changed = {s.target.root.name for s in later if isinstance(s, ir.ParamWrite)} | \
             {s.net.name for s in later if isinstance(s, ir.Train) and isinstance(s.net, ir.Var)}
