@@ -4,6 +4,7 @@ loss whose graph may be gone (a second gradient of it, a tensor gradient or trai
 from __future__ import annotations
 
 from d2lc.core import ir
+from d2lc.passes.analysis import reads
 
 _PLAIN = (ir.Assign, ir.Unpack, ir.ExprStmt)
 
@@ -41,8 +42,6 @@ class KeptGraph:
     def graph_read_later(self, g: ir.ParamGrad) -> bool:
         """Whether a tensor gradient of the chapter may run a backward pass through the loss's kept graph (then this
         backward pass must keep it: `retain_graph=True`)."""
-        from d2lc.passes.analysis import reads
-        from d2lc.passes.param_grads import names_read
         made = {n for s in g.slice for n in ir.bound_names(s)}
         return self.graph_kept(g) and any((reads(h.y) | reads(h.slice)) & made for h in self.all_grads)
 

@@ -10,6 +10,7 @@ from d2lc.core import ir
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import line
 from d2lc.emit.rules import call
+from d2lc.passes.param_grads import names_read
 
 # the flax module class each DSL layer is built as (the rest are functions: no parameters, no name)
 _CLASSES = {"Linear": "Dense", "Conv2d": "Conv", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm", "LayerNorm": "LayerNorm",
@@ -108,7 +109,6 @@ class JaxParams:
                 self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
             name = self.fresh(f"{g.param.root.name}_grads")
             self.pre.append(self.assign(name, cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(variables))])))
-            from d2lc.passes.param_grads import names_read
             held[key] = (name, names_read(g.slice) | names_read(g.y) | {g.param.root.name})
         return self.param_ref(g.param, cst.Name(held[key][0]))
 

@@ -5,6 +5,7 @@ import libcst as cst
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import AUG_OPS, line, method
 from d2lc.emit.rules import call
+from d2lc.passes.param_grads import names_read
 
 
 class PyTorchParams:
@@ -51,7 +52,6 @@ class PyTorchParams:
 
     def after_backward(self, g):
         """Tensors of the loss whose `.grad` this backward pass filled (the tensor gradients' bookkeeping)."""
-        from d2lc.passes.param_grads import names_read
         self.state.stale |= (names_read(g.slice) | names_read(g.y)) & self.grad_seen
 
     def no_grad(self, write):
