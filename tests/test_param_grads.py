@@ -176,6 +176,8 @@ ga = grad((R2 * A2.sum()).sum(), A2)
 gw = grad(l2, lin.weight)
 print(float(abs(gb - 2 * R2.sum(axis=0) / 12).max()) < 1e-5, float(abs(gw - 2 * (R2.T @ A) / 12).max()) < 1e-5)
 print(float((gw * arange(6.0).reshape(3, 2)).sum()), float(ga.sum()))
+g3 = grad((lin(A) ** 2).sum(), lin.bias)
+print(float(g3.sum()), float(abs(gb - 2 * R2.sum(axis=0) / 12).max()) < 1e-5)
 '''
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?|True|False")
 
@@ -187,7 +189,7 @@ def _numbers(out: str) -> list:
 def _disagree(printed: dict[str, str]) -> set[str]:
     """The targets whose printed numbers differ from PyTorch's (relative 1e-4) or whose checks print False."""
     want = _numbers(printed["pytorch"])
-    assert "False" not in want and len(want) == 17, printed["pytorch"]
+    assert "False" not in want and len(want) == 19, printed["pytorch"]
     return {t for t, out in printed.items() if len(got := _numbers(out)) != len(want) or any(
         (g != w) if isinstance(w, str) else not isinstance(g, float) or abs(g - w) > 1e-4 * max(1.0, abs(w))
         for g, w in zip(got, want))}
