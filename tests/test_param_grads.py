@@ -217,3 +217,49 @@ def test_a_gradient_read_untransposed_is_caught(tmp_path, monkeypatch):
     assert not runs["pytorch"].error and not runs["mxnet"].error
     printed = {t: run.stdout + ("\nFalse" if run.error else "") for t, run in runs.items()}
     assert _disagree(printed) == {"tensorflow", "jax", "paddle"}
+
+
+# An embedding's gradient (a Keras `IndexedSlices`, converted) and a model with dropout, whose gradient is the one of
+# its forward at inference, as the chapter computed it (gluon records with `train_mode=False`).
+EMBEDDED = '''\
+model Emb():
+    emb = Embedding(5, 3)
+    body = Sequential(Linear(4), Dropout(0.5), ReLU())
+    out = Linear(1)
+    def forward(I: i64[n]):
+        return out(body(emb(I)))
+I = tensor([0, 2, 2, 4])
+net = Emb()
+Y = net(I)
+net.emb.weight = arange(15.0).reshape(5, 3) / 10 - 0.5
+net.body[0].weight = arange(12.0).reshape(4, 3) / 10 - 0.4
+net.out.weight = ones((1, 4))
+print(float((grad(net(I).sum(), net.emb.weight) * arange(15.0).reshape(5, 3)).sum()))
+print(float((grad(net(I).sum(), net.body[0].weight) * arange(12.0).reshape(4, 3)).sum()))
+'''
+
+
+def test_embedding_and_dropout_gradients_agree(tmp_path):
+    printed = run_everywhere(EMBEDDED, tmp_path)
+    want = [float(x) for x in printed["pytorch"].split()]
+    assert len(want) == 2 and all(abs(w) > 1 for w in want), printed
+    wrong = {t: out for t, out in printed.items() if [round(float(x), 3) for x in out.split()] != [round(w, 3) for w in want]}
+    assert not wrong, printed
+
+
+def test_batch_norm_gradient_is_an_mxnet_compile_error(tmp_path):
+    """gluon's BatchNorm differentiates with the batch's statistics even when not training, so a gradient through
+    it would differ: a compile error naming mxnet and the line, while the other targets compile the chapter."""
+    from helpers import chapter
+    from d2lc.build.compile import build
+    from d2lc.emit.backend import get_backend, target_names
+    src = tmp_path / "ch.md"
+    src.write_text(chapter(EMBEDDED.replace("Linear(4), Dropout(0.5)", "Linear(4), BatchNorm1d(), Dropout(0.5)")), encoding="utf-8")
+    for target in target_names():
+        result = build([src], [get_backend(target)], tmp_path / target, jobs=1)
+        messages = [(d.loc.line, d.loc.col, d.message) for ds in result.errors.values() for d in ds]
+        if target == "mxnet":
+            assert messages == [(16, 14, "the gradient of a parameter of a model with batch normalisation is not supported "
+                                         "by target `mxnet`")]
+        else:
+            assert not messages, (target, messages)

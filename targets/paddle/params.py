@@ -45,17 +45,22 @@ class PaddleParams:
     native_perms = {("Linear", "weight"): (1, 0)}
 
     def param_grad(self, g):
-        """The loss computed again (if its graph may be gone), then `paddle.grad(loss, param)[0]`: a new tensor (no `.grad` buffer that a later
-        backward pass or `clear_gradients()` would change under it), in the canonical layout."""
+        """`net.clear_gradients()`, `loss.backward()` (of the loss computed again if its graph may be gone), then a copy
+        of the parameter's `.grad` in the canonical layout (the next `clear_gradients()` zeroes that buffer in place).
+        A second gradient of the same loss reads the `.grad` that backward pass filled. (`paddle.grad` gives no
+        gradient for a batch normalisation's weight.)"""
+        grad = attr(self.param_object(g.param), cst.Name("grad"))
+        grad = method(grad if g.param.own else self.param_value(grad, g.param.layer, g.param.weight), "clone")
+        if self.last_backward is not None and self.last_backward == self.backward_key(g):
+            return grad
+        self.pre.append(line(cst.parse_expression(f"{g.param.root.name}.clear_gradients()")))
+        retain = cst.Name("True") if self.graph_read_later(g) else None
         run = [] if self.graph_kept(g) else self.replay(g)
-        again = self.graph_read_later(g) or self.differentiated_again(g)  # its graph still read: kept
-        retain = cst.Name("True") if again else None
         y = self.recorded_value(g, run)
         self.pre.extend(run)
-        self.graph_freed(g, retained=again)
-        first = sub(call("paddle.grad", y, self.param_object(g.param), retain_graph=retain),
-                    [cst.SubscriptElement(cst.Index(cst.Integer("0")))])
-        return first if g.param.own else self.param_value(first, g.param.layer, g.param.weight)
+        self.pre.append(line(call(f"{y.value}.backward", retain_graph=retain)))
+        self.graph_freed(g)
+        return grad
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)
