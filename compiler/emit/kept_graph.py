@@ -45,18 +45,11 @@ class KeptGraph:
         made = {n for s in g.slice for n in ir.bound_names(s)}
         return self.graph_kept(g) and any((reads(h.y) | reads(h.slice)) & made for h in self.all_grads)
 
-    def differentiated_again(self, g: ir.ParamGrad) -> bool:
-        """Whether a later parameter gradient of the chapter differentiates the same loss (held by the same name)."""
-        found = [e for s in ir.walk_stmts(list(self.module.stmts())) for e in ir.own_exprs(s) if isinstance(e, ir.ParamGrad)]
-        key = self.backward_key(g)
-        return key is not None and any(h is not g and self.backward_key(h) == key for h in found[found.index(g) + 1:])
-
     def backward_key(self, g: ir.ParamGrad) -> tuple | None:
         """What a backward pass of this loss is (a loss held by a name only: an expression is a new graph each time)."""
         return (g.param.root.name, g.y.name, tuple(id(s) for s in g.slice)) if isinstance(g.y, ir.Var) else None
 
-    def graph_freed(self, g: ir.ParamGrad, retained: bool = False) -> None:
-        """A backward pass of `g`'s loss ran: no kept graph stands (its own is freed), unless it was `retained`."""
-        if not retained:
-            self.__dict__.setdefault("kept_stmts", set()).clear()
+    def graph_freed(self, g: ir.ParamGrad) -> None:
+        """A backward pass of `g`'s loss ran: no kept graph stands (its own is freed, or kept for a tensor gradient only)."""
+        self.__dict__.setdefault("kept_stmts", set()).clear()
         self.last_backward = self.backward_key(g)
