@@ -39,7 +39,7 @@ def _plain(value: ir.Expr) -> bool:
     """A value a harness module can compute again: no random draws, data sets, layers, models or calls."""
     from d2lc.core.ops import SPECS
     for e in ir.walk_exprs(value):
-        if isinstance(e, (ir.Construct, ir.Layer, ir.NewModel, ir.CallModel, ir.CallFunc, ir.Grad, ir.ApplyLayer)):
+        if isinstance(e, (ir.Construct, ir.Layer, ir.NewModel, ir.CallModel, ir.CallFunc, ir.Grad, ir.ParamGrad, ir.ApplyLayer)):
             return False
         if isinstance(e, ir.Op) and SPECS.get(e.op) is not None and SPECS[e.op].category == "random":
             return False

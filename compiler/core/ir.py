@@ -267,6 +267,9 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
                 yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
         elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel)):
             yield from walk_exprs(node.root)
+        elif isinstance(node, ParamGrad):
+            yield from walk_exprs(node.y)
+            yield from walk_exprs(node.param)
         elif isinstance(node, (ApplyLayer, NewModel, CallModel)):
             yield from walk_exprs(node.args)
             if isinstance(node, NewModel):
@@ -492,10 +495,21 @@ class ParamRef(Expr):
     steps: list[PathStep]
     weight: str
     own: bool = False
+    copy: bool = False  # a later write or training changes the parameter in place: the read is a copy (passes)
 
     @property
     def layer(self) -> "Expr":
         return self.steps[-1].node
+
+
+@dataclass(eq=False)
+class ParamGrad(Expr):
+    """`grad(loss, net.out.weight)` at top level: d loss / d a model's parameter, in the parameter's canonical layout
+    (its type). `slice` (filled by the autodiff pass) recomputes `y` from the model's calls, in order; every target
+    replays it under its recording (a tape, autograd.record(), a function of the variables) at the grad site."""
+    y: Expr
+    param: ParamRef
+    slice: list["Stmt"] = field(default_factory=list)
 
 
 @dataclass(eq=False)

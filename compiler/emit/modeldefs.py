@@ -178,13 +178,14 @@ class ModelEmission:
         return any(isinstance(e, ir.CallModel) and isinstance(e.instance, ir.Var) and e.instance.name == name
                    for st in top_level_stmts(self.module.stmts()) for e in ir.walk_exprs(st))
 
-    def acts_differently_in_training(self, value: ir.Expr) -> bool:
-        """Whether a new model or built-in layer holds, at any depth, a layer whose output depends on the mode."""
+    def acts_differently_in_training(self, value: ir.Expr, kinds=MODE_DEPENDENT_LAYERS) -> bool:
+        """Whether a new model or built-in layer holds, at any depth, a layer whose output depends on the mode (or, given
+        `kinds`, a layer of one of those kinds)."""
         models = {m.name: m for m in ir.walk_stmts(list(self.module.stmts())) if isinstance(m, ir.ModelDef)}
 
         def visit(v, seen: frozenset[str]) -> bool:
             if isinstance(v, ir.Layer):
-                return v.kind in MODE_DEPENDENT_LAYERS or any(visit(c, seen) for c in v.children)
+                return v.kind in kinds or any(visit(c, seen) for c in v.children)
             if isinstance(v, ir.LayerList):
                 return any(visit(st.value, seen) for st in ir.list_steps(v.steps) if isinstance(st, ir.LayerAppend))
             if isinstance(v, ir.NewModel) and v.model in models and v.model not in seen:

@@ -76,7 +76,13 @@ class ParamAccess:
 
     def param_ref(self, p: ir.ParamRef) -> cst.BaseExpression:
         code = self.param_object(p)
-        return self.own_param(code) if p.own else self.param_value(code, p.layer, p.weight)
+        value = self.own_param(code) if p.own else self.param_value(code, p.layer, p.weight)
+        return self.param_copy(value) if p.copy else value
+
+    def param_copy(self, value: cst.BaseExpression) -> cst.BaseExpression:
+        """A read that a later write or training step must not change: a copy where the read shares the parameter's
+        memory (nothing to do where it is a new tensor already)."""
+        return value
 
     def path_member(self, code: cst.BaseExpression, st: ir.PathStep) -> cst.BaseExpression:
         return attr(code, cst.Name(st.member or ""))
@@ -93,6 +99,17 @@ class ParamAccess:
 
     def num_params(self, n: ir.NumParams) -> cst.BaseExpression:
         return cst.parse_expression(f"sum(p.numel() for p in {n.root.name}.parameters())")
+
+    # ---- gradients --------------------------------------------------------------------------------
+    def param_grad(self, g: ir.ParamGrad) -> cst.BaseExpression:
+        """`grad(loss, net.out.weight)`: the framework's gradient of the replayed loss, in the canonical layout."""
+        raise EmitError(Diagnostic(g.loc, f"the gradient of a parameter is not supported by target `{self.backend.name}`",
+                                   expected=f"code that {self.backend.display_name} supports",
+                                   hint="mark this cell `::: only` for other targets"))
+
+    def replay(self, g: ir.ParamGrad) -> list[cst.BaseStatement]:
+        """The statements that compute the loss from the model's calls, emitted again (to record them)."""
+        return [st for s in g.slice for st in self.stmt(s)]
 
     # ---- writes and printouts ------------------------------------------------------------------
     def param_write(self, s: ir.ParamWrite) -> list[cst.BaseStatement]:

@@ -226,9 +226,7 @@ class CallLowering(LowererBase):
         if any(isinstance(v, ir.Const) and isinstance(v.type, AnyType) for v in (x, y)):
             return ir.Const(ANY, e.loc, None)  # an operand already failed and was reported
         if isinstance(x, ir.ParamRef):
-            return self.error(x.loc, "the gradient of a model's parameter is not supported yet", expected="grad(y, x) with x "
-                              "a tensor variable", hint="train the model with `train(...)`; to see a gradient, differentiate "
-                              "a function of the weights, as in `grad(y, W)` with `W = net.out.weight`")
+            return self._param_grad(y, x, e)
         if not isinstance(x, ir.Var):
             return self.error(x.loc, "`grad` differentiates with respect to a variable", expected="a variable name",
                               hint="assign the tensor to a name first")
@@ -242,6 +240,19 @@ class CallLowering(LowererBase):
         if not isinstance(x.type, (TensorType, AnyType)):
             return self.error(x.loc, f"`{x.name}` is {article(x.type)}, not a tensor", expected="a float tensor",
                               hint="differentiate with respect to a tensor variable")
+        return self._check_value(y, x.name, e) or ir.Grad(x.type, e.loc, y, x)
+
+    def _param_grad(self, y: ir.Expr, p: ir.ParamRef, e: A.Call) -> ir.Expr:
+        """`grad(loss, net.out.weight)`: a parameter's gradient (the loss's link to the model is checked by the
+        autodiff pass, which fills the statements to replay)."""
+        if p.weight in ("running_mean", "running_var"):
+            return self.error(p.loc, f"`{p.weight}` is a running statistic, not a trained parameter", expected="a weight or "
+                              "a bias (net.out.weight)", hint="batch normalisation updates its statistics while training, "
+                              "without gradients")
+        return self._check_value(y, p.root.name, e) or ir.ParamGrad(p.type, e.loc, y, p)
+
+    def _check_value(self, y: ir.Expr, x: str, e: A.Call) -> ir.Expr | None:
+        """An error for a `y` that is not one float number to differentiate (computed from `x`), else None."""
         if isinstance(y.type, SeqType) and y.type.kind == "tuple":
             return self.error(y.loc, f"`grad` needs one number, got a tuple ({y.type})", expected="a rank-0 float tensor",
                               hint="differentiate one item of the tuple (`t[0]`); for `grad(f)`, write a function that "
@@ -254,11 +265,11 @@ class CallLowering(LowererBase):
                               hint="compute the value from float tensors")
         if isinstance(y.type, ScalarType):
             return self.error(y.loc, "`grad` of a Python number", expected="a tensor computed from the variable",
-                              hint=f"compute the value with tensor ops on `{x.name}`")
+                              hint=f"compute the value with tensor ops on `{x}`")
         if not isinstance(y.type, (TensorType, AnyType)):
             return self.error(y.loc, f"`grad` of {article(y.type)}", expected="a rank-0 float tensor",
-                              hint=f"compute one number from `{x.name}`, e.g. `(...).sum()`")
-        return ir.Grad(x.type, e.loc, y, x)
+                              hint=f"compute one number from `{x}`, e.g. `(...).sum()`")
+        return None
 
     def _grad_of_function(self, inner: A.Call, e: A.Call) -> ir.Expr:
         if len(inner.args) != 1 or inner.kwargs or not isinstance(inner.args[0], A.Name) \
@@ -277,4 +288,8 @@ class CallLowering(LowererBase):
         if len(self.diags.items) > before:
             return ir.Const(ANY, e.loc, None)  # the call's own errors say enough; don't lower its arguments twice
         x = self.expr(e.args[0])
+        if isinstance(x, ir.ParamRef):
+            return self.error(x.loc, "`grad(f)` differentiates with respect to a tensor argument, not a parameter",
+                              expected="grad(loss, net.out.weight) with loss computed from net(X)",
+                              hint="compute the loss from the model's call, then take `grad(loss, net.out.weight)`")
         return self._check_grad(y, x, e)

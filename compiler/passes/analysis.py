@@ -15,6 +15,9 @@ def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:
     top = list(module.stmts())
     deps = result_params(module)
     slice_grads(top, [], bag, deps=deps)
+    from d2lc.passes.param_grads import mark_param_copies, slice_param_grads  # they read this module's `writes`
+    slice_param_grads(top, bag)
+    mark_param_copies(top)
     for f in module.functions.values():
         slice_grads(f.body, [], bag, params={p.name for p in f.params}, deps=deps)
     blocks = list(_blocks(module))
@@ -333,7 +336,7 @@ def detect_features(module: ir.Module) -> set[str]:
                 feats.add("x64")
             if isinstance(e, ir.Op) and e.op in SPECS and SPECS[e.op].category == "random":
                 feats.add("random")
-            if isinstance(e, ir.Grad):
+            if isinstance(e, (ir.Grad, ir.ParamGrad)):
                 feats.add("grad")
         if isinstance(s, ir.FuncDef):
             for p in s.params:

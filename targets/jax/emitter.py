@@ -30,6 +30,7 @@ class JaxState:
     variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
     objectives: dict[str, str] = field(default_factory=dict)  # a top-level objective's code -> its function's name
     written: set[str] = field(default_factory=set)  # models a chapter wrote parameters of (params.py)
+    param_grads: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # objective code -> (its gradient pytree, what it reads) (params.py)
 
 
 class JaxEmitter(JaxParams, JaxModels, Emitter):
@@ -119,6 +120,10 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
         if isinstance(s, ir.Assign) and not self._skipped(s):
             self.state.trained.discard(s.name)  # a new model under this name has no variables yet
             self.state.written.discard(s.name)
+
+    def before_stmt(self, s):
+        if not self.state.replaying and not self.block_depth and self.in_function is None and not self.in_model:
+            self.forget_param_grads(s)
 
     def emit_stmt(self, s):
         if self._skipped(s):

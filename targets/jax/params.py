@@ -9,6 +9,8 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import line
+from d2lc.emit.rules import call
+from d2lc.passes.param_grads import names_read
 
 # the flax module class each DSL layer is built as (the rest are functions: no parameters, no name)
 _CLASSES = {"Linear": "Dense", "Conv2d": "Conv", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm", "LayerNorm": "LayerNorm",
@@ -79,13 +81,50 @@ class JaxParams:
         return [collection, *keys]
 
     def param_object(self, p: ir.ParamRef) -> cst.BaseExpression:
-        code: cst.BaseExpression = cst.Name(self.variables_of(p.root.name))
+        return self._leaf_of(cst.Name(self.variables_of(p.root.name)), p)
+
+    def _leaf_of(self, code: cst.BaseExpression, p: ir.ParamRef) -> cst.BaseExpression:
         for k in self._keys(p):
             code = sub(code, [_key(k)])
         return code
 
-    def param_ref(self, p: ir.ParamRef) -> cst.BaseExpression:
-        code = self.param_object(p)
+    def param_grad(self, g: ir.ParamGrad) -> cst.BaseExpression:
+        """`jax.grad` of a function of the model's variables that computes the loss again (`net.apply(net_variables,
+        X)` inside reads its parameter), then the parameter's leaf of the gradient pytree, in the canonical layout."""
+        self.state.replaying += 1
+        try:
+            run = self.replay(g)
+        finally:
+            self.state.replaying -= 1
+        variables = self.variables_of(g.param.root.name)
+        body = [*run, line(cst.Return(self.expr(g.y)))]
+        params = cst.Parameters([cst.Param(cst.Name(variables))])
+        key = cst.Module([cst.FunctionDef(cst.Name("_"), params, cst.IndentedBlock(body))]).code
+        held = self.state.param_grads
+        if key not in held:  # one gradient pytree for every parameter's gradient of this loss, until something changes
+            fname = self.state.objectives.get(key)
+            if fname is None:
+                from .emitter import objective_name
+                fname = self.state.objectives[key] = self.fresh(objective_name(g.y))
+                self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
+            name = self.fresh(f"{g.param.root.name}_grads")
+            self.pre.append(self.assign(name, cst.Call(call("jax.grad", cst.Name(fname)), [cst.Arg(cst.Name(variables))])))
+            held[key] = (name, names_read(g.slice) | names_read(g.y) | {g.param.root.name})
+        return self.param_ref(g.param, cst.Name(held[key][0]))
+
+    def forget_param_grads(self, s: ir.Stmt) -> None:
+        """Before statement `s`: the gradient pytrees held whose loss or model `s` may change are gone."""
+        held = self.state.param_grads
+        if isinstance(s, (ir.ParamWrite, ir.Train, ir.For, ir.If, ir.FuncDef)):
+            held.clear()
+            return
+        bound = set(ir.bound_names(s)) if isinstance(s, (ir.Assign, ir.Unpack, ir.IndexAssign)) else set()
+        for key in [k for k, (_, names) in held.items() if names & bound]:
+            del held[key]
+
+    def param_ref(self, p: ir.ParamRef, code: cst.BaseExpression | None = None) -> cst.BaseExpression:
+        """A leaf of the variables pytree (of `code`, a pytree of the same structure, when given), canonical."""
+        code = self.param_object(p) if code is None else self._leaf_of(code, p)
         if not p.own and p.weight == "weight" and p.layer.kind == "Linear":
             return attr(code, cst.Name("T"))
         if not p.own and p.weight == "weight" and p.layer.kind == "Conv2d":

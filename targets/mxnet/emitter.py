@@ -9,6 +9,7 @@ from libcst.helpers import parse_template_statement
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
 from d2lc.core.types import TensorType
 
@@ -25,7 +26,7 @@ class MXNetState:
     model_params: set[str] = field(default_factory=set)  # the `param(...)` members of the model's forward (models.py)
 
 
-class MXNetEmitter(MXNetParams, MXNetModels, Emitter):
+class MXNetEmitter(KeptGraph, MXNetParams, MXNetModels, Emitter):
     State = MXNetState
     state: MXNetState
 

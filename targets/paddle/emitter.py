@@ -5,6 +5,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.rules import call
@@ -27,7 +28,7 @@ class PaddleState:
     joined: dict[int, dict[str, cst.BaseExpression]] = field(default_factory=dict)  # id(grad) -> the gradients its one `paddle.grad` call gave
 
 
-class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
+class PaddleEmitter(KeptGraph, PaddleParams, PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
     `backward()` *adds* into the `.grad` of every tracked tensor y depends on, and the tensor `x.grad`
@@ -126,4 +127,4 @@ class PaddleEmitter(PaddleParams, PaddleModels, Emitter):
     def after_stmt(self, s, code):
         if isinstance(s, (ir.Assign, ir.IndexAssign)):
             self.state.tracked.discard(s.name)  # a new tensor under this name starts untracked
-        return code
+        return super().after_stmt(s, code)

@@ -36,10 +36,31 @@ class PaddleParams:
     def param_value(self, code, layer, name):
         return attr(code, cst.Name("T")) if name == "weight" and layer.kind == "Linear" else code
 
+    def param_copy(self, value):
+        return method(method(value, "detach"), "clone")  # the parameter itself (or a view of it): a copy, untracked
+
     def own_param(self, code):
         return code
 
     native_perms = {("Linear", "weight"): (1, 0)}
+
+    def param_grad(self, g):
+        """`net.clear_gradients()`, `loss.backward()` (of the loss computed again if its graph may be gone), then a copy
+        of the parameter's `.grad` in the canonical layout (the next `clear_gradients()` zeroes that buffer in place).
+        A second gradient of the same loss reads the `.grad` that backward pass filled. (`paddle.grad` gives no
+        gradient for a batch normalisation's weight.)"""
+        grad = attr(self.param_object(g.param), cst.Name("grad"))
+        grad = method(grad if g.param.own else self.param_value(grad, g.param.layer, g.param.weight), "clone")
+        if self.last_backward is not None and self.last_backward == self.backward_key(g):
+            return grad
+        self.pre.append(line(cst.parse_expression(f"{g.param.root.name}.clear_gradients()")))
+        retain = cst.Name("True") if self.graph_read_later(g) else None
+        run = [] if self.graph_kept(g) else self.replay(g)
+        y = self.recorded_value(g, run)
+        self.pre.extend(run)
+        self.pre.append(line(call(f"{y.value}.backward", retain_graph=retain)))
+        self.graph_freed(g)
+        return grad
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)

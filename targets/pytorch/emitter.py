@@ -7,6 +7,7 @@ from d2lc.emit.fmt import attr
 
 from d2lc.core import ir
 from d2lc.emit.base import Emitter
+from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
 from d2lc.passes.analysis import reads, writes
 
@@ -24,7 +25,7 @@ class PyTorchState:
     model_members: bool = False  # while a model's members are emitted (models.py)
 
 
-class PyTorchEmitter(PyTorchParams, PyTorchModels, Emitter):
+class PyTorchEmitter(KeptGraph, PyTorchParams, PyTorchModels, Emitter):
     """Gradients as in d2l's PyTorch edition: `x.requires_grad_(True)`, `y.backward()`, `x.grad`.
 
     Three sets of names (in `state`) keep this correct without redundant statements:

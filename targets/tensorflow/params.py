@@ -2,6 +2,7 @@
 (out, in) and OIHW; batch normalisation's gamma, beta and moving statistics;
 a write is the variable's `assign` (of a transposed value), `print(net)` the model's `summary()`."""
 import libcst as cst
+from libcst.helpers import parse_template_statement
 
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import index, line, method
@@ -37,6 +38,22 @@ class TensorFlowParams:
 
     def transposed(self, value, order):
         return call("tf.transpose", value) if order == (1, 0) else call("tf.transpose", value, cst.parse_expression(str(order)))
+
+    def param_grad(self, g):
+        """The loss computed again under a `tf.GradientTape` (which watches the layers' variables), then
+        `tape.gradient(loss, layer.kernel)`, transposed to the canonical layout."""
+        self.state.replaying += 1
+        try:
+            run = self.replay(g)
+        finally:
+            self.state.replaying -= 1
+        y = self.recorded_value(g, run, self._scratch)
+        tape = self._scratch("tape")
+        block = parse_template_statement(f"with tf.GradientTape() as {tape}:\n    pass\n")
+        self.pre.append(block.with_changes(body=cst.IndentedBlock(run)))
+        self.state.release.update({tape, y.value})
+        gradient = call(f"{tape}.gradient", y, self.param_object(g.param))
+        return call("tf.convert_to_tensor", gradient) if g.param.own else self.param_value(gradient, g.param.layer, g.param.weight)
 
     def store_param(self, p, idx, value):
         target = self.param_object(p)
