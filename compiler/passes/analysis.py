@@ -7,6 +7,8 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ops import SPECS
 from d2lc.core.types import TensorType
+from d2lc.passes.param_grads import mark_param_copies, slice_param_grads
+from d2lc.passes.writes import writes
 
 VIEW_OPS = frozenset(name for name, spec in SPECS.items() if spec.view)  # results that may share memory with x
 
@@ -15,7 +17,6 @@ def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:
     top = list(module.stmts())
     deps = result_params(module)
     slice_grads(top, [], bag, deps=deps)
-    from d2lc.passes.param_grads import mark_param_copies, slice_param_grads  # they read this module's `writes`
     slice_param_grads(top, bag)
     mark_param_copies(top)
     for f in module.functions.values():
@@ -104,19 +105,6 @@ def reads(node, through_detach: bool = True) -> set[str]:
 
     visit(node)
     return out
-
-
-def writes(stmt: ir.Stmt) -> set[str]:
-    if isinstance(stmt, (ir.Assign, ir.IndexAssign, ir.Unpack)):
-        return set(ir.bound_names(stmt))
-    if isinstance(stmt, ir.ExprStmt) and isinstance(stmt.value, ir.Op) and stmt.value.op == "list_append" \
-            and isinstance(stmt.value.args["xs"], ir.Var):
-        return {stmt.value.args["xs"].name}
-    if isinstance(stmt, ir.For):
-        return set(stmt.loop_vars).union(*(writes(s) for s in stmt.body))
-    if isinstance(stmt, ir.If):
-        return set().union(set(), *(writes(s) for s in stmt.body + stmt.orelse))
-    return set()
 
 
 def grads_in(stmt: ir.Stmt) -> list[ir.Grad]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ops import SPECS
-from d2lc.passes.analysis import writes
+from d2lc.passes.writes import writes
 
 STRAIGHT = (ir.Assign, ir.Unpack, ir.ExprStmt)
 

@@ -16,6 +16,7 @@ from d2lc.core.types import DType, TensorType
 
 from .fuse import fuse_copy_then_set
 from .models import JaxModels
+from .naming import objective_name
 from .params import JaxParams
 
 _NATURAL_32 = creation_defaults(int_dtype=DType.int32, float_dtype=DType.float32)
@@ -186,34 +187,6 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
 
 
 MAX_DRAWS = 4  # draws in one statement: their keys are subkey, subkey2, ... (Backend.emitted_names lists them)
-
-
-OPERATOR_WORDS = {"add": "plus", "sub": "minus", "mul": "times", "div": "over", "matmul": "at"}
-
-
-def objective_name(y: ir.Expr) -> str:
-    """A function name for what `y` computes: `compute_y` for a variable, `sum_of_squares` for
-    `squares.sum()`, `mean_of_v_times_w` for `(v * w).mean()`; `objective` when nothing names it."""
-    if isinstance(y, ir.Var):
-        return f"compute_{y.name}"
-    if isinstance(y, ir.Op) and isinstance(y.args.get("x"), ir.Expr):
-        words = _words(y.args["x"])
-        if words:
-            return f"{y.op}_of_{words}"
-    return "objective"
-
-
-def _words(e: ir.Expr) -> str:
-    """`e` in a few words of a name (a variable, a function called, `a_times_b`), or "" when longer."""
-    if isinstance(e, ir.Var):
-        return e.name
-    if isinstance(e, ir.CallFunc):
-        return e.func
-    if isinstance(e, ir.Op) and e.op in OPERATOR_WORDS and set(e.args) == {"x", "y"}:
-        left, right = e.args["x"], e.args["y"]
-        if isinstance(left, ir.Var) and isinstance(right, ir.Var):
-            return f"{left.name}_{OPERATOR_WORDS[e.op]}_{right.name}"
-    return ""
 
 
 def _splits_key(stmt: cst.BaseStatement) -> bool:

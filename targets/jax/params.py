@@ -12,6 +12,8 @@ from d2lc.emit.params import line
 from d2lc.emit.rules import call
 from d2lc.passes.param_grads import names_read
 
+from .naming import objective_name
+
 # the flax module class each DSL layer is built as (the rest are functions: no parameters, no name)
 _CLASSES = {"Linear": "Dense", "Conv2d": "Conv", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm", "LayerNorm": "LayerNorm",
             "GroupNorm": "GroupNorm", "Embedding": "Embed", "Dropout": "Dropout", "Sequential": "Sequential",
@@ -104,7 +106,6 @@ class JaxParams:
         if key not in held:  # one gradient pytree for every parameter's gradient of this loss, until something changes
             fname = self.state.objectives.get(key)
             if fname is None:
-                from .emitter import objective_name
                 fname = self.state.objectives[key] = self.fresh(objective_name(g.y))
                 self.pre.append(cst.FunctionDef(cst.Name(fname), params, cst.IndentedBlock(body)))
             name = self.fresh(f"{g.param.root.name}_grads")

@@ -9,7 +9,8 @@ from d2lc.core import ir
 from d2lc.emit.base import Emitter
 from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
-from d2lc.passes.analysis import reads, writes
+from d2lc.passes.analysis import reads
+from d2lc.passes.writes import writes
 
 from .models import PyTorchModels
 from .params import PyTorchParams
