@@ -7,7 +7,7 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ops import SPECS
 from d2lc.core.types import TensorType
-from d2lc.passes.param_grads import mark_param_copies, slice_param_grads
+from d2lc.passes import param_grads
 from d2lc.passes.writes import writes
 
 VIEW_OPS = frozenset(name for name, spec in SPECS.items() if spec.view)  # results that may share memory with x
@@ -17,8 +17,8 @@ def run_passes(module: ir.Module, bag: DiagnosticBag) -> None:
     top = list(module.stmts())
     deps = result_params(module)
     slice_grads(top, [], bag, deps=deps)
-    slice_param_grads(top, bag)
-    mark_param_copies(top)
+    param_grads.slice_param_grads(top, bag)
+    param_grads.mark_param_copies(top)
     for f in module.functions.values():
         slice_grads(f.body, [], bag, params={p.name for p in f.params}, deps=deps)
     blocks = list(_blocks(module))
