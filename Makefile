@@ -11,13 +11,14 @@ book:
 	.venv/bin/d2lc build --execute --small --jobs 2
 
 # The test files run on two pytest-xdist workers (D2LC_TEST_JOBS=N for another count, 0 for one process), a
-# whole file per worker (--dist loadfile) so each module's fixtures (harness sessions, warm runners) start once.
+# whole file per worker (--dist loadfile) so each module's fixtures (harness sessions, warm runners) start once;
+# the costliest files first (tests/conftest.py, measured in tests/file_costs.json), and the 25 slowest tests listed.
 test:
 	@scripts/envs.sh
 	@scripts/browser.sh
 	@jobs=$${D2LC_TEST_JOBS:-2}; \
-	  if [ "$$jobs" != 0 ] && .venv/bin/python -c "import xdist" 2>/dev/null; then par="-n $$jobs --dist loadfile"; fi; \
-	  TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m pytest tests $$par; rc=$$?; \
+	  if [ "$$jobs" != 0 ] && .venv/bin/python -c "import xdist" 2>/dev/null; then par="-n $$jobs --dist loadfile --no-loadscope-reorder"; fi; \
+	  TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m pytest tests $$par --durations=25; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 envs:
