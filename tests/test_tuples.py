@@ -188,6 +188,13 @@ ch.md:5:14: error: a call through a function value takes positional arguments on
   expected: f(x, ...)
   hint: pass the arguments by position
 '''),
+    ('loop_over_unlike_functions', 'def apply(f, x: f32[n]):\n    return f(x)\n\nfor g in (lambda v: v * 2, lambda v: v.sum()):\n    print(apply(g, ones((3,))))\n', '''\
+ch.md:5:12: error: the functions this value takes give different kinds of values here: the lambda at line 7 gives float32[n], the lambda at line 7 gives float32[] (in `apply` called with f=function at line 8)
+        return f(x)
+               ^
+  expected: functions that return values of one dtype and rank for these arguments
+  hint: loop over functions that compute the same kind of value, or call each one by its name
+'''),
 ]
 
 
@@ -349,3 +356,29 @@ def test_a_target_that_swaps_the_items_of_a_returned_tuple_is_caught(tmp_path):
     assert statuses["min_max"] == FAIL and statuses["spread"] == FAIL and statuses["spread d/dx"] == FAIL
     assert statuses["scaled"] == PASS and statuses["scaled d/dx"] == PASS
     assert {r.cells["pytorch"].status for r in result.rows} == {PASS}
+
+
+def test_a_loop_over_functions_passed_to_a_function_is_typed_by_each_and_agrees(tmp_path) -> None:
+    """`for kernel in (gaussian, boxcar): nadaraya_watson(..., kernel)` typed the body with an unknown kernel
+    result: PyTorch's emitter raised an internal error, and a later call with a lambda was refused as "other
+    dtypes or ranks". Each function the loop variable takes now types the call through it."""
+    agree("""
+        def gaussian(d):
+            return exp(-d ** 2 / 2)
+        def boxcar(d):
+            return where(abs(d) < 1.0, 1.0, 0.0)
+        def weights(x_train: f32[n], x_val: f32[m], kernel) -> f32[m, n]:
+            k = kernel(x_val[:, None] - x_train[None, :])
+            return k / k.sum(axis=1, keepdims=True)
+        def nadaraya_watson(x_train: f32[n], y_train: f32[n], x_val: f32[m], kernel) -> f32[m]:
+            return weights(x_train, x_val, kernel) @ y_train
+        x = arange(0.0, 2.0, 0.5)
+        for kernel in (gaussian, boxcar):
+            print(float(floor(nadaraya_watson(x, x * x, x + 0.25, kernel).sum() * 1000)))
+        print(float(floor(nadaraya_watson(x, x * x, x, lambda d: exp(-d ** 2)).sum() * 1000)))
+    """, tmp_path, """
+        3818.0
+        4083.0
+        3382.0
+    """)  # NumPy: floor(1000 * sum of the Nadaraya-Watson estimates) for each kernel
+

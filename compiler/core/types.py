@@ -76,10 +76,17 @@ class SeqType:
 
 @dataclass(frozen=True)
 class FuncType:
+    """A function value: a `def` (its name) or a lambda (`lambda@L:C`); a loop variable over several functions has
+    the name "function" and the functions it takes in turn as `options`."""
     name: str
+    options: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"function {self.name}"
+
+    def candidates(self) -> tuple[str, ...]:
+        """The functions this value may hold."""
+        return self.options or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -272,7 +279,7 @@ def join(a: Type, b: Type) -> Type | None:
         items = [join(x, y) for x, y in zip(a.items, b.items)]
         return None if any(i is None for i in items) else SeqType(tuple(items), a.kind)  # type: ignore[arg-type]
     if isinstance(a, FuncType) and isinstance(b, FuncType):
-        return FuncType("function")
+        return FuncType("function", tuple(dict.fromkeys(a.candidates() + b.candidates())))
     return None
 
 

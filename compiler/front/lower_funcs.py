@@ -18,7 +18,7 @@ from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, Scope, Symbol
 from d2lc.core import ir
 from d2lc.core.ops import SPECS
-from d2lc.core.types import ANY, NONE, AnyType, FuncType, TensorType, Type
+from d2lc.core.types import ANY, NONE, AnyType, FuncType, TensorType, Type, join
 
 MAX_SPECIALISATION_DEPTH = 16
 
@@ -55,11 +55,32 @@ class FunctionValueLowering(LowererBase):
         args = [self.expr(a) for a in e.args]
         t = callee.type
         result: Type = ANY
-        if isinstance(t, FuncType) and t.name in self.lambdas:
-            result = self._call_lambda(t.name, args, e)
-        elif isinstance(t, FuncType) and t.name in self.functions:
-            result = self._call_user(self.functions[t.name], e, lowered=args).type
+        if isinstance(t, FuncType):
+            results = [self._call_one(name, args, e) for name in t.candidates()]
+            result = self._one_result(t, results, e)
         return ir.Op(result, e.loc, "py_call", {"f": callee, "args": args})
+
+    def _call_one(self, name: str, args: list[ir.Expr], e: A.Call) -> Type:
+        """The result type of calling the function or lambda `name` with `args` (ANY when it is not known)."""
+        if name in self.lambdas:
+            return self._call_lambda(name, args, e)
+        if name in self.functions:
+            return self._call_user(self.functions[name], e, lowered=args).type
+        return ANY
+
+    def _one_result(self, t: FuncType, results: list[Type], e: A.Call) -> Type:
+        """A call through a loop variable over several functions is typed by each of them; they must give one
+        kind of value (tensors of one dtype and rank, sizes that differ becoming run-time sizes)."""
+        out: Type | None = results[0]
+        for r in results[1:]:
+            out = join(out, r) if out is not None else None
+        if out is None:
+            shown = ", ".join(f"{_shown(n)} gives {r}" for n, r in zip(t.candidates(), results))
+            self.error(e.loc, f"the functions this value takes give different kinds of values here: {shown}",
+                       expected="functions that return values of one dtype and rank for these arguments",
+                       hint="loop over functions that compute the same kind of value, or call each one by its name")
+            return ANY
+        return out
 
     def _call_lambda(self, name: str, args: list[ir.Expr], e: A.Call) -> Type:
         lam, scope = self.lambdas[name]
@@ -197,3 +218,8 @@ def parent_func(scope: Scope | None) -> ir.FuncDef | None:
             return scope.func
         scope = scope.parent
     return None
+
+
+def _shown(name: str) -> str:
+    """A function value as an error names it: `gaussian`, or the lambda at line L."""
+    return f"the lambda at line {name.split('@')[1].split(':')[0]}" if name.startswith("lambda@") else f"`{name}`"
