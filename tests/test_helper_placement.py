@@ -231,3 +231,16 @@ def test_a_later_section_calls_a_saved_definition_and_its_notebook_imports_it(tm
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["tensor(1.)", "torch.Size([2,", "2])"]
+
+
+def test_a_helper_first_needed_inside_a_loop_is_defined_before_the_loop():
+    """A figure drawn in a loop (the book's attention-pooling heat maps, one per kernel) pasted `def heatmap` into
+    the loop's body, defined anew at every pass and invisible to the notebook's top level."""
+    from helpers import emit
+    for target in ("pytorch", "mxnet"):
+        code = emit("for k in (1.0, 2.0):\n    heatmap(ones((2, 3)) * k)\n    if k > 1.0:\n        plot(arange(3.0), arange(3.0) * k)\n", target)
+        top = ast.parse(code).body
+        defs = [i for i, n in enumerate(top) if isinstance(n, ast.FunctionDef)]
+        loop = next(i for i, n in enumerate(top) if isinstance(n, ast.For))
+        assert {top[i].name for i in defs} == {"heatmap", "plot"} and max(defs) < loop, (target, code)
+        assert not [n for n in ast.walk(top[loop]) if isinstance(n, ast.FunctionDef)], (target, code)

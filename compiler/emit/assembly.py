@@ -43,7 +43,8 @@ class Assembly:
         return render(self.sequence(stmts), last.after if last is not None else ())
 
     def helper(self, name: str, code: str) -> None:
-        """Emit a helper definition (a snippet's source) once per notebook, before the current statement."""
+        """Emit a helper definition (a snippet's source) once per notebook, before the outermost statement being
+        emitted (a figure drawn in a loop gets the helper before the loop, not in its body)."""
         if name in self.helpers_emitted:
             return
         self.helpers_emitted.add(name)
@@ -53,7 +54,7 @@ class Assembly:
         for stem, shared in shared_snippets():  # framework-neutral helpers a snippet calls come first
             if stem != name and re.search(rf"(?<![\w.]){stem}\(", code):  # a call of it, not `plt.plot(`
                 self.helper(stem, shared)
-        self.pre.extend(parse_snippet(code))
+        (self.helper_defs if self.current_stmt is not None else self.pre).extend(parse_snippet(code))
 
     def shared_helper(self, name: str) -> None:
         """Emit the framework-neutral helper `name` (compiler/emit/snippets/NAME.py) once per notebook."""

@@ -50,6 +50,7 @@ class Emitter(ChannelsLast, ModelEmission, ParamAccess, Gradients, Statements, A
         self.module = module
         self.state = self.State()
         self.pre: list[cst.BaseStatement] = []
+        self.helper_defs: list[cst.BaseStatement] = []  # go before the outermost statement being emitted
         facts = module_facts(module)
         self.taken: set[str] = set(facts.names)
         self.user_names: set[str] = set(facts.names)

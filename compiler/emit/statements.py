@@ -61,7 +61,10 @@ class Statements:
         saved_stmt, self.current_stmt = self.current_stmt, s
         try:
             body = self._walk(s)
-            return with_comments(self.pre, body, s.comments)
+            lead = self.pre
+            if saved_stmt is None:  # the outermost statement: the helpers its code needs are defined before it
+                lead, self.helper_defs = self.helper_defs + lead, []
+            return with_comments(lead, body, s.comments)
         finally:
             self.pre, self.current_stmt = saved, saved_stmt
 
