@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+from contextlib import contextmanager
 
 import nbformat
 from nbformat.v4 import new_notebook
@@ -34,8 +36,27 @@ def emit_indexed_cells(module: Module, backend: Backend) -> list[tuple[str, str,
     return _emit(module, backend, None)[0]
 
 
+EMIT_RECURSION_LIMIT = 4000  # the emitters take about 10 frames per level of the 100 that front/depth.py allows
+
+
+@contextmanager
+def _deep_enough():
+    """Python's recursion limit raised (never lowered) while a notebook is emitted, and put back after."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, EMIT_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
 def _emit(module: Module, backend: Backend, library: Library | None):
     """The cells (as `emit_indexed_cells`) and the emitter that made them (its helpers_emitted, imported)."""
+    with _deep_enough():
+        return _emit_cells(module, backend, library)
+
+
+def _emit_cells(module: Module, backend: Backend, library: Library | None):
     em: Emitter = backend.emitter(backend, module)
     em.use_library(library)
     em.imported_saved = set()

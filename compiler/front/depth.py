@@ -3,7 +3,9 @@
 Lowering, the passes, the emitters, libcst and black all recurse over expressions, and Python itself
 refuses more than 200 nested brackets or 100 indentation levels, so a cell nested deeper than the
 limits below is rejected here with a clear error instead of failing later with a RecursionError or
-emitting Python that does not parse. The walk itself is iterative.
+emitting Python that does not parse. The walk itself is iterative. The emitters take about ten Python frames per
+level, more than Python's default limit of 1000 allows at 100 levels, so notebook assembly raises that limit while
+it emits (`build/notebook.py`).
 """
 from __future__ import annotations
 
