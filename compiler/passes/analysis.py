@@ -8,7 +8,7 @@ from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ops import SPECS
 from d2lc.core.types import TensorType
 from d2lc.passes import param_grads
-from d2lc.passes.writes import writes
+from d2lc.passes.writes import report_rebound, writes
 
 VIEW_OPS = frozenset(name for name, spec in SPECS.items() if spec.view)  # results that may share memory with x
 
@@ -241,12 +241,7 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
         for later in after:
             if later in chosen:
                 continue
-            clobbered = writes(later) & free
-            if clobbered:
-                name = sorted(clobbered)[0]
-                bag.error(g.loc, f"cannot differentiate here: `{name}` changed after it was used to compute the value",
-                          expected=f"`{name}` to keep its value until `grad`",
-                          hint=f"take the gradient before reassigning `{name}`, or use a new name")
+            if report_rebound(bag, g.loc, later, free):
                 return chosen
     return chosen
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag
 from d2lc.core.ops import SPECS
-from d2lc.passes.writes import writes
+from d2lc.passes.writes import report_rebound, writes
 
 STRAIGHT = (ir.Assign, ir.Unpack, ir.ExprStmt)
 
@@ -115,11 +115,6 @@ def _replayable(g: ir.ParamGrad, chosen: list[ir.Stmt], candidates: list[ir.Stmt
                       f"{later.loc.line})", expected=f"`{net}`'s parameters unchanged between the loss and its gradient",
                       hint="compute the loss again after the change, then take its gradient")
             return False
-        clobbered = writes(later) & free
-        if clobbered:
-            name = sorted(clobbered)[0]
-            bag.error(g.loc, f"cannot differentiate here: `{name}` changed after it was used to compute the value",
-                      expected=f"`{name}` to keep its value until `grad`",
-                      hint=f"take the gradient before reassigning `{name}`, or use a new name")
+        if report_rebound(bag, g.loc, later, free):
             return False
     return True
