@@ -19,7 +19,8 @@ from d2lc.harness.session import Session
 from helpers import SHARED_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK_TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet") if n in target_names()]
+# Every target in one session: the PyTorch reference of each case is computed once for all of them.
+BOOK_TARGETS = [n for n in ("pytorch", "tensorflow", "jax", "mxnet", "paddle") if n in target_names()]
 KNOWN = ROOT / MODEL_DIVERGENCES
 
 LENET = """
@@ -147,6 +148,9 @@ def test_every_model_in_the_book_agrees(session):
         for target in set(BOOK_TARGETS) & set(session.available()):
             assert by[(case, "forward", target)].status in ("pass", "FAIL"), (case, target)
             assert by[(case, "grads", target)].status in ("pass", "FAIL"), (case, target)
+    if "paddle" in session.available():  # Paddle stores its recurrent layers as PyTorch does: nothing is skipped
+        assert all(by[(c, k, "paddle")].status == "pass" for c in ("RNNLM", "GRULM", "LSTMLM")
+                   for k in ("forward", "grads", "sgd", "adam")), [by[(c, "forward", "paddle")] for c in ("RNNLM",)]
     merged = by.get(("LSTMLM", "adam", "jax"))
     assert merged is None or (merged.status == "skip" and "one bias" in merged.detail)
 
