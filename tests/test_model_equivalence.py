@@ -365,3 +365,17 @@ def test_adam_on_a_bias_before_batch_norm_is_compared_honestly(session, tmp_path
     assert planted["adam"].status == "FAIL" and planted["sgd"].status == "pass", planted
     # the per-step check (harness/shadow.py) ran and did not excuse it: the wrong beta shows from the same start
     assert "from the same parameters and state, step 2 differs" in planted["adam"].detail, planted["adam"].detail
+
+
+def test_building_a_model_moves_no_batch_norm_statistics():
+    """The harness' pass that builds lazy layers runs in eval mode, so BatchNorm's running statistics (and PyTorch's
+    batch counter) are the ones the harness loads, not moved by a batch the chapter never trained on."""
+    torch = pytest.importorskip("torch")
+    glue = (ROOT / "targets" / "pytorch" / "snippets" / "harness_models.py").read_text(encoding="utf-8")
+    ns = {"torch": torch, "nn": torch.nn}
+    exec(compile(glue, "harness_models.py", "exec"), ns)
+    net = torch.nn.Sequential(torch.nn.LazyLinear(3), torch.nn.BatchNorm1d(3))
+    ns["d2lc_build"](net, torch.randn(8, 4) + 5.0)
+    norm = net[1]
+    assert torch.equal(norm.running_mean, torch.zeros(3)) and torch.equal(norm.running_var, torch.ones(3))
+    assert int(norm.num_batches_tracked) == 0 and net.training

@@ -1,8 +1,10 @@
 # Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py. BatchNorm keeps
 # its running statistics as non-trainable parameters.
 def d2lc_build(net, X):
+    net.eval()  # a pass to build lazy layers moves no BatchNorm statistics
     with paddle.no_grad():
         net(X)  # build the layers wrapped in Lazy
+    net.train()
     return net
 
 

@@ -1,8 +1,10 @@
 # Harness glue (never in notebooks): build a model, move parameters in and out in canonical order,
 # run forward, gradients and optimizer steps. Parameters arrive and leave in this framework's layout.
 def d2lc_build(net, X):
+    net.eval()  # a pass to build lazy layers moves no BatchNorm statistics
     with torch.no_grad():
         net(X)  # materialise lazy layers
+    net.train()
     return net
 
 
@@ -83,8 +85,10 @@ def d2lc_describe(net, X):
     for module in net.modules():
         if not list(module.children()):
             hooks.append(module.register_forward_hook(hook))
+    net.eval()
     with torch.no_grad():
         net(X)
+    net.train()
     for h in hooks:
         h.remove()
     out = []
