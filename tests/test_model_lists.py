@@ -340,3 +340,37 @@ def test_a_model_giving_one_number_per_batch_is_checked_and_its_training_run_ski
     for target in set(targets) & set(session.available()):
         assert by[("forward", target)].status == "pass" and by[("grads", target)].status == "pass"
         assert by[("train", target)].status == "skip" and "one number for the whole batch" in by[("train", target)].detail
+
+
+DECLARATION_ORDER = """
+# Members called in another order than declared, and a tied layer in a Sequential
+
+```d2l
+model Swapped():
+    second = Linear(3)
+    first = Linear(5)
+    def forward(X: f32[b, 20]):
+        return second(relu(first(X)))
+
+model Tied():
+    shared = Linear(8)
+    net = Sequential(Linear(8), ReLU(), shared, ReLU(), shared, ReLU(), Linear(1))
+    def forward(X: f32[b, 20]):
+        return net(X)
+```
+"""
+
+
+def test_parameters_are_matched_in_declaration_order_not_call_order(session, tmp_path):
+    """The canonical order is PyTorch's `modules()`: members as declared, depth first. JAX's glue read flax's modules
+    in the order forward first calls them, so a member declared first and called later, or a tied layer declared
+    before the Sequential that calls it, loaded one layer's parameters into another (a reshape error on JAX)."""
+    chapter = tmp_path / "order.md"
+    chapter.write_text(DECLARATION_ORDER, encoding="utf-8")
+    cases, _ = model_cases([chapter])
+    targets = [n for n in TARGETS if n in ("pytorch", "jax", "tensorflow")]
+    results = run_model_cases(session, cases, {n: get_backend(n) for n in targets})
+    bad = [f"{r.case} {r.check} | {r.target} | {r.status} {r.detail}" for r in results if r.status != "pass"]
+    assert not bad, "\n".join(bad)
+    assert {(r.case, r.target) for r in results if r.detail != "reference"} >= \
+        {(c, t) for c in ("Swapped", "Tied") for t in set(targets) & set(session.available()) - {"pytorch"}}

@@ -7,17 +7,31 @@ def d2lc_build(net, X):
 
 
 def d2lc_call_order(net, variables, X):
-    """(path, class name) of the submodules in the order forward calls them (flax sorts its parameter names)."""
-    order = []
+    """(path, class name) of the submodules in PyTorch's `modules()` order: depth first, each module's children in
+    the order they were made (a model's members as declared; flax sorts its parameter names, and the order forward
+    calls them in differs where a member declared first is called later, or a tied one is called twice)."""
+    classes, children = {}, {}
 
     def interceptor(next_fun, args, kwargs, context):
-        path = tuple(context.module.scope.path) if context.module.scope is not None else ()
-        if context.method_name == "__call__" and path not in [p for p, _ in order]:
-            order.append((path, type(context.module).__name__))
-        return next_fun(*args, **kwargs)
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__" and context.module.scope is not None:
+            path = tuple(context.module.scope.path)
+            classes.setdefault(path, type(context.module).__name__)
+            made = [k for k, v in context.module._state.children.items() if isinstance(v, nn.Module)]
+            children[path] = list(dict.fromkeys(children.get(path, []) + made))
+        return out
 
     with nn.intercept_methods(interceptor):
         net.apply(variables, X, **D2LC_MODE(False))
+    order = []
+
+    def visit(path):
+        if path in classes and path not in [p for p, _ in order]:
+            order.append((path, classes[path]))
+        for name in children.get(path, []):
+            visit(path + (name,))
+
+    visit(())
     return order
 
 
