@@ -444,3 +444,52 @@ def test_gelu_is_the_exact_erf_form_on_every_target(tmp_path):
         True True
         True True
     """)
+
+
+GRAD_BESIDE_A_MODEL = """
+model Tiny():
+    out = Linear(1, init=ones)
+    def forward(X: f32[b, 3]):
+        return out(X)
+
+net = Tiny()
+w = tensor([1.0, 2.0, 3.0])
+X = tensor([[1.0, 0.0, 2.0], [0.5, 1.0, 0.0]])
+"""
+
+
+def test_a_gradient_never_flows_through_a_model_call_silently():
+    """`grad` of a tensor does not differentiate through a model's layers: a path from x through a model call used to
+    be left out without a word (every target printed the gradient of the direct path only, a wrong number), and a
+    model call on the path alone gave "does not depend on `w`"."""
+    errors = compile_errors(GRAD_BESIDE_A_MODEL + "h = net(X * w)\ny = (h.sum() * w).sum()\ng = grad(y, w)\n")
+    assert errors == ["case.md:12:5: the gradient with respect to `w` would flow through this call of `net`, and `grad` "
+                      "of a tensor does not differentiate through a model or layer"], errors
+    assert compile_errors(GRAD_BESIDE_A_MODEL + "h = detach(net(X * w))\ng = grad((h.sum() * w).sum(), w)\n") == []
+
+
+def test_a_replayed_model_call_needs_its_inputs_and_its_model_unchanged():
+    """TensorFlow records at the statement, the others replay it at `grad`: a statement that calls a model must
+    compute the same at both places (JAX replayed `net(X)` with the X reassigned after it, and initialised the
+    model inside the function it differentiated)."""
+    base = GRAD_BESIDE_A_MODEL + "y = (net(X).sum() * w).sum()\n"
+    rebound = compile_errors(base + "X = zeros((2, 3))\ng = grad(y, w)\n")
+    assert rebound == ["case.md:14:5: cannot differentiate here: `X` changed after it was used to compute the value"], rebound
+    trained = compile_errors(base + "train(net, load_array(X, X[:, :1], 2), loss=squared_loss, optimizer=SGD(lr=0.1), epochs=1)\n"
+                                    "g = grad(y, w)\n")
+    assert trained == ["case.md:14:5: cannot differentiate here: `net` changed (trained or written) after it was used to "
+                       "compute the value"], trained
+    written = compile_errors(GRAD_BESIDE_A_MODEL + "print(net(X).shape)\ny = (net.out.weight.sum() * w).sum()\n"
+                             "net.out.weight = zeros((1, 3))\ng = grad(y, w)\n")
+    assert written == ["case.md:15:5: cannot differentiate here: `net` changed (trained or written) after it was used to "
+                       "compute the value"], written
+
+
+def test_a_gradient_beside_a_model_call_agrees_on_every_target(tmp_path):
+    """The model's first call in a statement only a gradient reads: JAX defined `compute_y` with `net.init` (and a
+    key split) inside, an UnboundLocalError; the model's output is a constant factor, 3.0 + 1.5 = 4.5."""
+    # a random draw anywhere makes JAX give the model's init its own split of the notebook's key
+    agree(GRAD_BESIDE_A_MODEL + "noise = normal((2,))\ny = (net(X).sum() * w).sum()\ng = grad(y, w)\nprint(float(g[0]), float(g[1]), float(g[2]))\n",
+          tmp_path, """
+        4.5 4.5 4.5
+    """)

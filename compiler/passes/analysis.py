@@ -76,6 +76,11 @@ def reads(node, through_detach: bool = True) -> set[str]:
         elif isinstance(n, ir.CallFunc):
             for v in n.args:
                 visit(v)
+        elif isinstance(n, ir.CallModel):  # a model's output depends on its inputs (and on the model)
+            visit(n.instance)
+            visit(n.args)
+        elif isinstance(n, ir.ApplyLayer):
+            visit(n.args)
         elif isinstance(n, ir.Grad):
             visit(n.y)
             visit(n.wrt)
@@ -234,6 +239,8 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
             if isinstance(s, (ir.Assign, ir.Unpack)):  # a plain assignment is the whole definition: earlier ones are dead
                 needed -= set(ir.bound_names(s))
             needed |= reads(s, through_detach=False) & tainted
+    if _through_model_call(g, chosen, tainted, bag, deps):
+        return []
     # Recomputation replays `chosen` at the grad site: what they read must still hold the same value.
     for s in chosen:
         after = candidates[candidates.index(s) + 1:]
@@ -241,9 +248,40 @@ def _slice_for(g: ir.Grad, history: list[ir.Stmt], bag: DiagnosticBag, params: s
         for later in after:
             if later in chosen:
                 continue
-            if report_rebound(bag, g.loc, later, free):
+            if report_rebound(bag, g.loc, later, free) or _model_changed(bag, g.loc, later, s):
                 return chosen
     return chosen
+
+
+def _through_model_call(g: ir.Grad, chosen: list[ir.Stmt], tainted: set[str], bag: DiagnosticBag, deps: Deps) -> bool:
+    """Report a model call on the way from x to y: `grad` differentiates tensors, not through a model's layers (every
+    target would leave that path out, or differentiate it, differently); whether there was one."""
+    for s in chosen:
+        for e in ir.walk_exprs(s):
+            if isinstance(e, ir.CallModel) and dependent_reads(e.args, deps) & tainted:
+                name = e.instance.name if isinstance(e.instance, ir.Var) else "the model"
+                bag.error(e.loc, f"the gradient with respect to `{g.wrt.name}` would flow through this call of `{name}`, "
+                                 "and `grad` of a tensor does not differentiate through a model or layer",
+                          expected=f"a value computed from `{g.wrt.name}` by ops and chapter functions",
+                          hint=f"to treat the output as a constant, write detach({name}(...)); for a parameter's "
+                               f"gradient, write grad(loss, {name}.<layer>.weight)")
+                return True
+    return False
+
+
+def _model_changed(bag: DiagnosticBag, loc, later: ir.Stmt, replayed: ir.Stmt) -> bool:
+    """Report a model that a replayed statement calls (or reads a parameter of) and `later` trains or writes a
+    parameter of; whether it did."""
+    called = {e.instance.name for e in ir.walk_exprs(replayed) if isinstance(e, ir.CallModel) and isinstance(e.instance, ir.Var)} \
+        | {e.root.name for e in ir.walk_exprs(replayed) if isinstance(e, ir.ParamRef)}  # `net.out.weight * w` too
+    for s in ir.walk_stmts([later]):
+        net = s.net if isinstance(s, ir.Train) else s.target.root if isinstance(s, ir.ParamWrite) else None
+        if isinstance(net, ir.Var) and net.name in called:
+            bag.error(loc, f"cannot differentiate here: `{net.name}` changed (trained or written) after it was used to "
+                           "compute the value", expected=f"`{net.name}` unchanged until `grad`",
+                      hint=f"take the gradient before changing `{net.name}`, or compute the value again after it")
+            return True
+    return False
 
 
 # ---- aliasing ------------------------------------------------------------------------------------

@@ -211,7 +211,8 @@ def _differentiates_call(g: ir.Grad) -> int | None:
 
 def _replayed_only(module: ir.Module) -> set[int]:
     """id(stmt) of every `name = value` in some grad's slice whose name nothing reads but grads (whose functions
-    recompute it) and whose value draws no random numbers."""
+    recompute it), whose value draws no random numbers and calls no model (a model's first call initialises its
+    variables, which must happen at the top level, not inside the function `jax.grad` differentiates)."""
     stmts = list(ir.walk_stmts(list(module.stmts())))
     for m in [s for s in stmts if isinstance(s, ir.ModelDef)]:
         stmts += list(ir.walk_stmts(m.forward.body))
@@ -223,7 +224,7 @@ def _replayed_only(module: ir.Module) -> set[int]:
         used |= {e.name for e in exprs if isinstance(e, ir.Var) and id(e) not in recomputed}
     return {id(s) for g in grads for s in g.slice if isinstance(s, ir.Assign) and s.name not in used
             and not any(isinstance(e, ir.Op) and e.op in SPECS and SPECS[e.op].category == "random"
-                        for e in ir.walk_exprs(s.value))}
+                        or isinstance(e, ir.CallModel) for e in ir.walk_exprs(s.value))}
 
 
 def _grad_targets(module: ir.Module) -> dict[int, str]:
