@@ -483,6 +483,9 @@ def test_a_replayed_model_call_needs_its_inputs_and_its_model_unchanged():
                              "net.out.weight = zeros((1, 3))\ng = grad(y, w)\n")
     assert written == ["case.md:15:5: cannot differentiate here: `net` changed (trained or written) after it was used to "
                        "compute the value"], written
+    renewed = compile_errors(GRAD_BESIDE_A_MODEL + "print(net(X).shape)\ny = (net.out.weight.sum() * w).sum()\n"
+                             "net = Tiny()\nprint(net(X).shape)\ng = grad(y, w)\n")
+    assert renewed == ["case.md:16:5: cannot differentiate here: `net` changed after it was used to compute the value"], renewed
 
 
 def test_a_gradient_beside_a_model_call_agrees_on_every_target(tmp_path):

@@ -81,6 +81,8 @@ def reads(node, through_detach: bool = True) -> set[str]:
             visit(n.args)
         elif isinstance(n, ir.ApplyLayer):
             visit(n.args)
+        elif isinstance(n, (ir.ParamRef, ir.SubLayer, ir.NumParams)):  # `net.out.weight` reads `net`
+            visit(n.root)
         elif isinstance(n, ir.Grad):
             visit(n.y)
             visit(n.wrt)
