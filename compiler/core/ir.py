@@ -265,7 +265,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, LayerList):
             for st in list_steps(node.steps):
                 yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
-        elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel)):
+        elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel, ParamsFile)):
             yield from walk_exprs(node.root)
         elif isinstance(node, ParamGrad):
             yield from walk_exprs(node.y)
@@ -522,6 +522,15 @@ class NumParams(Expr):
 class ShowModel(Expr):
     """`print(net)` of a model instance (or a layer held by a name): the framework's own printout of it."""
     root: Var
+
+
+@dataclass(eq=False)
+class ParamsFile(Expr):
+    """`save_params(net, "mlp.params")` (load False) or `load_params(clone, "mlp.params")` (load True): a model's
+    parameters written to or read from a file in the framework's own format (`path`: a str Const)."""
+    root: Var
+    path: Const
+    load: bool
 
 
 @dataclass(eq=False)

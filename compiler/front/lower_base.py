@@ -81,6 +81,7 @@ class LowererBase:
         self.lambda_nodes: dict[str, tuple] = {}  # a lambda's FuncType name -> (its IR node, (types, call) once typed)
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
         self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
+        self.files: dict[str, tuple] = {}  # a file `save`d or `save_params`d -> (kind, type, loc of the save), lower_files
         self.importing = False  # lowering another section's saved definitions (read.lower_chapter's `saved`)
 
     # ---- errors ------------------------------------------------------------------------------
