@@ -187,6 +187,20 @@ class For(Stmt):
         return self.names or [self.var]
 
 
+@dataclass(eq=False)
+class While(For):
+    """`while cond:`: a loop whose `iter` is its condition (a bool, or a rank-0 bool tensor, read as `if` reads one),
+    with no loop variable; every pass that handles a `for` loop's body handles it as one (`var` is empty)."""
+
+    @property
+    def over_range(self) -> bool:
+        return False
+
+    @property
+    def loop_vars(self) -> list[str]:
+        return []
+
+
 def bound_names(s: "Stmt") -> list[str]:
     """The names one statement binds itself (not those of the statements in its body)."""
     if isinstance(s, (Assign, IndexAssign)):

@@ -21,7 +21,7 @@ BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | se
 # Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
 RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES) \
     | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(PLOTS)
-RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
+RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 
 @dataclass
