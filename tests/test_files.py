@@ -75,6 +75,13 @@ ch.md:14:10: error: nothing is saved to "p" with `save` before this line
   expected: save(x, "p") earlier in the chapter
   hint: a model's parameters are read back with `load_params(clone, ...)`
 '''),
+    ('save_in_function', 'def f(x: f32[n]) -> f32[n]:\n    save(x, "f")\n    return x\n', '''\
+ch.md:5:5: error: `save` stands at the top level of a chapter, outside `def` and `model`
+        save(x, "f")
+        ^^^^
+  expected: save(x, "x-file")
+  hint: save or load the tensor at the top level and pass it to the function
+'''),
 ]
 
 

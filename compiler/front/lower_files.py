@@ -40,6 +40,11 @@ class FileLowering(LowererBase):
         if not (isinstance(path, ir.Const) and isinstance(path.value, str) and path.value):
             return self.error(path.loc, f"`{name}` names its file with a string literal", expected=SIGNATURES[name],
                               hint="write the file name in quotes: the compiler reads from it what the file holds")
+        if self.current_model is not None or self.scope is not self.globals:
+            for a in e.args[:-1]:
+                self.expr(a)
+            return self.error(e.loc, f"`{name}` stands at the top level of a chapter, outside `def` and `model`",
+                              expected=SIGNATURES[name], hint="save or load the tensor at the top level and pass it to the function")
         if name == "load":
             saved = files.get(path.value)
             if saved is None or saved[0] != "tensor":
