@@ -187,6 +187,20 @@ class For(Stmt):
         return self.names or [self.var]
 
 
+@dataclass(eq=False)
+class While(For):
+    """`while cond:`: a loop whose `iter` is its condition (a bool, or a rank-0 bool tensor, read as `if` reads one),
+    with no loop variable; every pass that handles a `for` loop's body handles it as one (`var` is empty)."""
+
+    @property
+    def over_range(self) -> bool:
+        return False
+
+    @property
+    def loop_vars(self) -> list[str]:
+        return []
+
+
 def bound_names(s: "Stmt") -> list[str]:
     """The names one statement binds itself (not those of the statements in its body)."""
     if isinstance(s, (Assign, IndexAssign)):
@@ -265,7 +279,7 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, LayerList):
             for st in list_steps(node.steps):
                 yield from walk_exprs(st.value if isinstance(st, LayerAppend) else st.iter)
-        elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel)):
+        elif isinstance(node, (SubLayer, ParamRef, NumParams, ShowModel, ParamsFile)):
             yield from walk_exprs(node.root)
         elif isinstance(node, ParamGrad):
             yield from walk_exprs(node.y)
@@ -522,6 +536,15 @@ class NumParams(Expr):
 class ShowModel(Expr):
     """`print(net)` of a model instance (or a layer held by a name): the framework's own printout of it."""
     root: Var
+
+
+@dataclass(eq=False)
+class ParamsFile(Expr):
+    """`save_params(net, "mlp.params")` (load False) or `load_params(clone, "mlp.params")` (load True): a model's
+    parameters written to or read from a file in the framework's own format (`path`: a str Const)."""
+    root: Var
+    path: Const
+    load: bool
 
 
 @dataclass(eq=False)

@@ -16,6 +16,7 @@ from d2lc.core.types import DType
 
 if TYPE_CHECKING:
     from d2lc.core import ir
+    from d2lc.emit.files import FileSpelling
     from d2lc.emit.rules import Rule
 
 
@@ -85,6 +86,8 @@ class Backend:
     narrow_dtypes: dict[DType, DType] = field(default_factory=dict)
     # A tensor `{x}` as a NumPy array, in the framework's idiom (what figures hand to matplotlib)
     numpy_of: str = "numpy.asarray({x})"
+    # How it saves and loads tensors and model parameters (compiler/emit/files.py; None: not supported)
+    files: "FileSpelling | None" = None
     # Creation calls that take a device, for tensors a forward makes (None: the framework has a global device)
     creation_device: CreationDevice | None = None
 

@@ -8,6 +8,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.fmt import attr, binop, compare, unary
+from d2lc.emit.files import FILE_OPS
 from d2lc.emit.plots import FIGURES
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ GENERIC: dict[str, Generic] = {
     "py_ne": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.NotEqual(), em.expr(n.args["y"]))]),
     "py_call": lambda em, n: cst.Call(em.expr(n.args["f"]), [cst.Arg(em.expr(a)) for a in n.args["args"]]),
     "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
+    **FILE_OPS,  # save, load: each backend's FileSpelling
     **FIGURES,  # plot, heatmap, show_images: matplotlib, with each target's tensors as NumPy arrays
 }
 

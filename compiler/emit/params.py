@@ -11,6 +11,7 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.core.types import TensorType
 from d2lc.emit.errors import EmitError
+from d2lc.emit import files
 from d2lc.emit.fmt import attr, sub
 
 
@@ -150,6 +151,10 @@ class ParamAccess:
         """`p op= value` with a number `value` (op: add, sub, mul, truediv): no layout to convert."""
         new = cst.BinaryOperation(self.native_value(p), AUG_OPS[op][0](), value)
         return self.store_param(p, None, new)
+
+    def params_file(self, f: ir.ParamsFile) -> cst.BaseExpression:
+        """`save_params(net, path)` / `load_params(clone, path)` in the backend's format (emit/files.py)."""
+        return files.params_file(self, f)
 
     def show_model(self, m: ir.ShowModel) -> cst.BaseExpression:
         """`print(net)`: the framework's own printout of a model."""

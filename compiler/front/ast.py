@@ -180,6 +180,12 @@ class For(Node):
 
 
 @dataclass
+class While(Node):
+    test: Node
+    body: list[Node]
+
+
+@dataclass
 class If(Node):
     test: Node
     body: list[Node]
@@ -280,6 +286,11 @@ class ToAst(Transformer_NonRecursive):
     def for_stmt(self, meta, items):
         targets, iter_, body = items
         return For(self._loc(meta), targets, iter_, body)
+
+    @v_args(meta=True)
+    def while_stmt(self, meta, items):
+        test, body = items
+        return While(self._loc(meta), test, body)
 
     def target_names(self, items):
         return [str(t) for t in items]

@@ -7,7 +7,8 @@
       ├─ CallLowering       lower_calls   calls, user functions, grad            │
       ├─ FunctionValueLowering lower_funcs lambda, calls through function values ─┘
       ├─ ParamLowering      lower_params  parameter and sub-layer reads, num_params
-      └─ ParamWriteLowering lower_param_writes  parameter writes, print(net)
+      ├─ ParamWriteLowering lower_param_writes  parameter writes, print(net)
+      └─ FileLowering       lower_files   save/load of tensors, save_params/load_params of models
     each built on LowererBase (lower_base: state, scopes, symbols, reserved names, the hooks between concerns).
 Imports point one way (lower -> mixins -> lower_models -> lower_base). Only the front end imports these modules;
 the rest of the compiler calls `d2lc.front.read.lower_chapter`.
@@ -20,6 +21,7 @@ from d2lc.front import ast as A
 from d2lc.front.lower_base import article
 from d2lc.front.lower_calls import CallLowering
 from d2lc.front.lower_exprs import ExpressionLowering
+from d2lc.front.lower_files import FileLowering
 from d2lc.front.lower_funcs import FunctionValueLowering
 from d2lc.front.lower_index import IndexLowering
 from d2lc.front.lower_param_writes import ParamWriteLowering
@@ -33,7 +35,7 @@ from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, Sca
 
 
 class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering,
-              ParamWriteLowering):
+              ParamWriteLowering, FileLowering):
     """Lowers the AST of one chapter; its own methods bind an op call's arguments and type its result."""
 
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:

@@ -21,7 +21,7 @@ BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | se
 # Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
 RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES) \
     | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(PLOTS)
-RESERVED = {"model", "def", "for", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
+RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 
 @dataclass
@@ -81,6 +81,7 @@ class LowererBase:
         self.lambda_nodes: dict[str, tuple] = {}  # a lambda's FuncType name -> (its IR node, (types, call) once typed)
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
         self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
+        self.files: dict[str, tuple] = {}  # a file `save`d or `save_params`d -> (kind, type, loc of the save), lower_files
         self.importing = False  # lowering another section's saved definitions (read.lower_chapter's `saved`)
 
     # ---- errors ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
+from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
@@ -59,6 +60,8 @@ class CallLowering(LowererBase):
             return lower_apply(self, e, sym.type, name, sym.layer)
         if sym is None and name == "num_params":
             return self.num_params_call(e)
+        if sym is None and name in FILE_CALLS:
+            return self.file_call(e, name)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
         if sym is None and name in DATA_FROM:

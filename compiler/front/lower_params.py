@@ -201,15 +201,18 @@ class ParamLowering(LowererBase):
         return ir.NumParams(INT, e.loc, net)
 
 
+ROOTED = (ir.ParamRef, ir.NumParams, ir.ShowModel, ir.ParamsFile)  # what needs its model's parameters made
+
+
 def check_built(cells: list[ir.Cell], diags: DiagnosticBag) -> None:
     """A parameter is read only after its model was called (or trained) at the top level of the chapter, outside
     loops and branches, so that every framework has made its parameters; a sub-layer is only a parameter's base."""
     built: set[str] = set()
     for cell in cells:
         for s in cell.stmts:
-            reads = [e for e in ir.own_exprs(s) if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))]
+            reads = [e for e in ir.own_exprs(s) if isinstance(e, ROOTED)]
             nested = [e for inner in ir.walk_stmts(getattr(s, "body", []) or []) for e in ir.own_exprs(inner)
-                      if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))]
+                      if isinstance(e, ROOTED)]
             for e in reads + nested:
                 if e.root.name not in built:
                     diags.error(e.loc, f"`{e.root.name}` has no parameters yet: it has not been called on data",

@@ -237,6 +237,21 @@ class StatementLowering(LowererBase):
                 if sym is not None:
                     sym.const = None
 
+    def stmt_While(self, s: A.While) -> ir.Stmt:
+        """`while cond:` at the top level or in a function; its condition is read as an `if` condition."""
+        self._forget_consts(s.body)
+        cond = self.expr(s.test)
+        t = cond.type
+        if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
+            self.error(cond.loc, f"a `while` condition must be a single truth value, got {article(t)} tensor",
+                       expected="a bool or a rank-0 bool tensor", hint="compare one value, e.g. `X.abs().sum() > 1`")
+        self._in_loop += 1
+        try:
+            body = self.block(s.body)
+        finally:
+            self._in_loop -= 1
+        return ir.While(s.loc, "", cond, body)
+
     def stmt_If(self, s: A.If) -> ir.Stmt:
         cond = self.expr(s.test)
         t = cond.type

@@ -165,9 +165,13 @@ def prepare(path: Path, backends: list[Backend], known_targets: set[str],
 
 # ---- running -------------------------------------------------------------------------------------------
 def _request(program: Program, backend: Backend, cwd: Path, device: str, keep_going: bool) -> str:
+    """What the notebook runner runs; each target in its own folder under `cwd` (the targets run at once, and a file
+    one writes, `save(x, "x-file")`, is in its own format), all reading the data sets of `cwd/../data`."""
     cells = [{"source": c.source, "filename": c.filename, "record": c.record} for c in program.cells[backend.name]]
+    own = cwd / backend.name
+    own.mkdir(parents=True, exist_ok=True)
     return json.dumps({"setup": backend.harness.setup, "to_numpy": backend.harness.to_numpy, "device": device,
-                       "cwd": str(cwd), "env": data_env(cwd.parent / "data"), "cells": cells, "keep_going": keep_going})
+                       "cwd": str(own), "env": data_env(cwd.parent / "data"), "cells": cells, "keep_going": keep_going})
 
 
 def run_programs(session: Session, programs: list[Program], cwd: Path, timeout: float = 600.0,

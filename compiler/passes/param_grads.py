@@ -54,7 +54,8 @@ def mark_param_copies(top: list[ir.Stmt]) -> None:
             continue  # `print(net.out.bias)`: the value is used up by its statement
         later = list(ir.walk_stmts(top[k:]))
         changed = {s.target.root.name for s in later if isinstance(s, ir.ParamWrite)} | \
-            {s.net.name for s in later if isinstance(s, ir.Train) and isinstance(s.net, ir.Var)}
+            {s.net.name for s in later if isinstance(s, ir.Train) and isinstance(s.net, ir.Var)} | \
+            {e.root.name for s in later for e in ir.own_exprs(s) if isinstance(e, ir.ParamsFile) and e.load}
         target = stmt.target if isinstance(stmt, ir.ParamWrite) else None
         written = {s.name for s in later[1:] if isinstance(s, ir.IndexAssign)}  # `b = net.out.bias`, then `b[0] = ...`
         bound = isinstance(stmt, (ir.Assign, ir.Unpack)) and bool(set(ir.bound_names(stmt)) & written)

@@ -1,5 +1,6 @@
 """JAX: `jax.numpy`, pure functions with `jax.grad`, `.at[].set` updates, explicit PRNG keys, channels-last."""
 from d2lc.emit.dtypes import dtype_names
+from d2lc.emit.files import FileSpelling
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 from d2lc.core.types import DType
 
@@ -16,7 +17,7 @@ backend = Backend(
              "re": "import re", "pathlib": "import pathlib", "urllib": "import urllib.request",
              "numpy": "import numpy", "jax": "import jax",
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
-             "traverse_util": "from flax import traverse_util",
+             "traverse_util": "from flax import traverse_util", "serialization": "from flax import serialization",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=JaxEmitter,
     member_names=MEMBER_NAMES,
@@ -37,4 +38,11 @@ backend = Backend(
     # Without 64-bit mode (off by default, and only switched on for chapters that ask for 64-bit
     # dtypes explicitly) JAX computes int64 as int32 and float64 as float32.
     narrow_dtypes={DType.int64: DType.int32, DType.float64: DType.float32},
+    files=FileSpelling(
+        save="jnp.save({path}, {x})", load="jnp.load({path})", tensor_suffix=".npy",
+        save_seq="numpy.savez({path})", seq_as_args=True, seq_suffix=".npz",
+        load_seq="[jnp.asarray({a}) for {a} in numpy.load({path}).values()]",
+        # the model's flax variables (JaxParams.params_file passes them as {net})
+        save_params="pathlib.Path({path}).write_bytes(serialization.to_bytes({net}))",
+        load_params="serialization.from_bytes({net}, pathlib.Path({path}).read_bytes())"),
 )

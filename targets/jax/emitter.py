@@ -183,6 +183,8 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
         v = s.value
         if isinstance(v, ir.Op) and v.op == "seed":
             return [self.assign("key", call("jax.random.key", self.expr(v.args["value"])))]
+        if isinstance(v, ir.ParamsFile) and v.load:  # flax variables are values: the loaded ones replace them
+            return [self.assign(self.variables_of(v.root.name), self.expr(v))]
         return super().expr_statement(s)
 
 

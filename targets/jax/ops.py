@@ -67,6 +67,7 @@ OPS = {
                                             em.arg(node, "low"), em.arg(node, "high"))),
     "bernoulli": Custom(lambda em, node: em.cast(call("jax.random.bernoulli", em.split_key(node), em.arg(node, "p"),
                                                       em.arg(node, "shape")), node, DType.float32)),
+    "randperm": Custom(lambda em, node: call("jax.random.permutation", em.split_key(node), em.arg(node, "n"))),
     "categorical": Custom(_categorical),
     "seed": Custom(lambda em, node: em.error(node.loc, "`seed(...)` must stand on its own line")),
     # elementwise

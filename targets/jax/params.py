@@ -6,6 +6,8 @@ from functools import cached_property
 
 import libcst as cst
 
+from d2lc.emit import files
+
 from d2lc.core import ir
 from d2lc.emit.fmt import attr, sub
 from d2lc.emit.params import line
@@ -59,7 +61,11 @@ class JaxParams:
     def param_roots(self) -> set[str]:
         """The models whose parameters the chapter reads: their first call initialises them even on unnamed inputs."""
         return {e.root.name for s in ir.walk_stmts(list(self.module.stmts())) for e in ir.own_exprs(s)
-                if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel))}
+                if isinstance(e, (ir.ParamRef, ir.NumParams, ir.ShowModel, ir.ParamsFile))}
+
+    def params_file(self, f: ir.ParamsFile) -> cst.BaseExpression:
+        """flax.serialization of the model's variables (a load restores into their structure; see expr_statement)."""
+        return files.params_file(self, f, cst.Name(self.variables_of(f.root.name)))
 
     def _keys(self, p: ir.ParamRef) -> list[str]:
         """The path of a parameter in the variables pytree: its collection, its modules, its leaf."""

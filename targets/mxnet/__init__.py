@@ -1,5 +1,6 @@
 """MXNet (1.9, numpy interface): `np`/`npx` with `npx.set_np()`, `attach_grad` + `autograd.record()`."""
 from d2lc.emit.dtypes import dtype_names
+from d2lc.emit.files import FileSpelling
 from pathlib import Path
 
 from d2lc.emit.backend import Backend, CreationDevice, Environment, HarnessAdapter, Layouts
@@ -42,4 +43,8 @@ backend = Backend(
     natural_dtype=natural_dtype,
     numpy_of="{x}.asnumpy()",
     creation_device=CreationDevice("ctx", "ctx", CREATION),
+    files=FileSpelling(
+        save="npx.save({path}, {x})", load="npx.load({path})[0]",  # npx.load gives back a list
+        save_seq="npx.save({path}, {xs})", load_seq="npx.load({path})",
+        save_params="{net}.save_parameters({path})", load_params="{net}.load_parameters({path})"),
 )

@@ -157,6 +157,7 @@ OPS = {
     "normal": Custom(_normal),
     "uniform": Custom(_uniform),
     "bernoulli": Fn("npx.random.bernoulli", prob="p", size="shape"),
+    "randperm": Tmpl("np.argsort(np.random.uniform(size={n}))"),  # mxnet.np has no permutation
     "categorical": Custom(_categorical),
     "seed": Fn("npx.random.seed", "value"),
     # elementwise

@@ -4,6 +4,7 @@ Derived from the PyTorch backend; the op table is the shared base table plus Pad
 (see ops.py); names, dtypes, imports, gradients, layouts and the environment are Paddle's own.
 """
 from d2lc.emit.dtypes import dtype_names
+from d2lc.emit.files import FileSpelling
 from d2lc.emit.backend import Environment, HarnessAdapter, Layouts
 from d2lc_targets.pytorch import backend as torch_backend
 
@@ -35,4 +36,8 @@ backend = torch_backend.derive(
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
     numpy_of="{x}.numpy()",
+    files=FileSpelling(
+        save="paddle.save({x}, {path})", load="paddle.load({path})",
+        save_seq="paddle.save({xs}, {path})", load_seq="paddle.load({path})", seq_keeps_tuples=True,
+        save_params="paddle.save({net}.state_dict(), {path})", load_params="{net}.set_state_dict(paddle.load({path}))"),
 )

@@ -140,6 +140,7 @@ OPS = {
     "uniform": Custom(_uniform),
     "randint": shape_list(Fn("paddle.randint", "low", "high", "shape")),
     "bernoulli": shape_list(Tmpl("paddle.bernoulli(paddle.full({shape}, {p}))")),
+    "randperm": Fn("paddle.randperm", "n"),
     "categorical": Tmpl("paddle.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("paddle.seed", "value"),
     # elementwise

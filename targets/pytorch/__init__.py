@@ -1,5 +1,6 @@
 """PyTorch: eager tensors, `requires_grad_` + `backward()`, channels-first, (out, in) weights."""
 from d2lc.emit.dtypes import dtype_names
+from d2lc.emit.files import FileSpelling
 from pathlib import Path
 
 from d2lc.emit.backend import Backend, CreationDevice, Environment, HarnessAdapter, Layouts
@@ -40,4 +41,8 @@ backend = Backend(
     natural_dtype=natural_dtype,
     numpy_of="{x}.detach().numpy()",
     creation_device=CreationDevice("device", "device", CREATION),
+    files=FileSpelling(
+        save="torch.save({x}, {path})", load="torch.load({path})",
+        save_seq="torch.save({xs}, {path})", load_seq="torch.load({path})", seq_keeps_tuples=True,
+        save_params="torch.save({net}.state_dict(), {path})", load_params="{net}.load_state_dict(torch.load({path}))"),
 )

@@ -142,6 +142,7 @@ OPS = {
     "uniform": Custom(_uniform),
     "randint": Fn("torch.randint", "low", "high", "shape"),
     "bernoulli": Tmpl("torch.bernoulli(torch.full({shape}, {p}))"),
+    "randperm": Fn("torch.randperm", "n"),
     "categorical": Tmpl("torch.multinomial({probs}, {num_samples}, replacement=True)"),
     "seed": Fn("torch.manual_seed", "value"),
     # elementwise

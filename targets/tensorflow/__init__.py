@@ -1,5 +1,6 @@
 """TensorFlow 2: eager tensors, `tf.GradientTape`, `tf.Variable` for element writes, channels-last."""
 from d2lc.emit.dtypes import dtype_names
+from d2lc.emit.files import FileSpelling
 from d2lc.emit.backend import Backend, Environment, HarnessAdapter, Layouts
 
 from .emitter import TensorFlowEmitter
@@ -30,4 +31,10 @@ backend = Backend(
     cast_operands=CAST_OPERANDS,
     natural_dtype=natural_dtype,
     numpy_of="{x}.numpy()",
+    files=FileSpelling(
+        save="numpy.save({path}, {x})", load="tf.constant(numpy.load({path}))", tensor_suffix=".npy",
+        save_seq="numpy.savez({path})", seq_as_args=True, seq_suffix=".npz",
+        load_seq="[tf.constant({a}) for {a} in numpy.load({path}).values()]",
+        save_params="{net}.save_weights({path})", load_params="{net}.load_weights({path})",
+        params_suffix=".weights.h5"),
 )

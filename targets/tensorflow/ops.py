@@ -150,6 +150,7 @@ OPS = {
     "uniform": Custom(_uniform),
     "randint": Tmpl("tf.random.uniform({shape}, minval={low}, maxval={high}, dtype=tf.int64)"),
     "bernoulli": Tmpl("tf.cast(tf.random.uniform({shape}) < {p}, tf.float32)"),
+    "randperm": Tmpl("tf.random.shuffle(tf.range({n}, dtype=tf.int64))"),
     "categorical": Custom(_categorical),
     "seed": Fn("tf.random.set_seed", "value"),
     # elementwise

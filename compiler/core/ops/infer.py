@@ -240,6 +240,15 @@ def randint(c: Ctx) -> Type:
     return TensorType(DEFAULT_INT, _shape_of(c))
 
 
+def randperm(c: Ctx) -> Type:
+    t = c.types["n"]
+    if not (isinstance(t, ScalarType) and t.kind == "int"):
+        raise OpTypeError(f"`randperm` needs an int count, got n={t}", expected="an int: randperm(n)",
+                          hint="it permutes 0, 1, ..., n - 1; use `int(...)` on a tensor")
+    n = c.static.get("n")
+    return TensorType(DEFAULT_INT, _sizes_ok(c, (n if isinstance(n, int) and not isinstance(n, bool) else None,)))
+
+
 def categorical(c: Ctx) -> Type:
     probs = c.t("probs")
     if not probs.dtype.is_float or probs.rank not in (1, 2):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from d2lc.core.ops.infer import (arange, bernoulli, binary, cast, categorical, clip, compare, concat, cross_entropy, cumsum, dot,
-                                 eye, filled, like, linspace, logical, matmul, norm, print_, randint, random_draw,
+                                 eye, filled, like, linspace, logical, matmul, norm, print_, randint, random_draw, randperm,
                                  reduce_float, reduce_index, reduce_same, reshape, seed, shape_of, size_of, softmax,
                                  squared_loss, squeeze, stack, tensor_lit, to_scalar, transpose, unary_float,
                                  unary_same, unsqueeze, where)
@@ -59,6 +59,8 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
            "Uniform integer draws in [low, high), int64, from the notebook's seeded generator.", False, "random"),
     OpSpec("bernoulli", (P("p", "scalar"), P("shape", "shape")), bernoulli,
            "Draws of 1.0 with probability p, else 0.0 (float32), from the notebook's seeded generator.", False, "random"),
+    OpSpec("randperm", (P("n", "scalar"),), randperm,
+           "A random order of 0, 1, ..., n - 1 (int64), from the notebook's seeded generator.", False, "random"),
     OpSpec("categorical", (P("probs", "tensor"), P("num_samples", "scalar")), categorical,
            "num_samples class indices drawn with replacement from each row of probabilities; int64.", False, "random"),
     OpSpec("seed", (P("value", "scalar"),), seed, "Seeds the notebook's random generator.", False, "random"),
