@@ -69,19 +69,18 @@ def test_another_data_order_or_initial_parameter_fails(session, cases, monkeypat
 
     def planted(backend, tc, data, params):
         args = original(backend, tc, data, params)
-        if backend.name == reordered:  # the first two minibatches of epoch 1 swapped: the same examples, another order
-            b = sametrain.BATCH
-            args[0], args[1] = (np.concatenate([a[b:2 * b], a[:b], a[2 * b:]]) for a in args[:2])
-        if backend.name == misstarted:  # one element of the output layer's bias off by 0.1
-            last = args[-1].copy()
-            last.flat[0] += 0.1
-            args[-1] = last
+        if backend.name == reordered:  # epoch 1's examples in reverse order: other minibatches (swapping two whole
+            n = sametrain.BATCH * sametrain.TRAIN_BATCHES  # minibatches changes an epoch's mean loss only at order lr^2)
+            args[0], args[1] = (np.concatenate([a[:n][::-1], a[n:]]) for a in args[:2])
+        if backend.name == misstarted:  # the output layer's weights start 1.5 times too large
+            args[-2] = args[-2] * 1.5
         return args
 
     monkeypatch.setattr(sametrain, "target_inputs", planted)
     mlp = [c for c in cases if c.case.written == "MLP"]
     status = {r.target: r for r in run_same_training(session, mlp, BACKENDS, "pytorch", seed=0)}
-    assert status[reordered].status == "FAIL" and status[misstarted].status == "FAIL", status
+    shown = {n: (r.status, r.detail) for n, r in status.items()}
+    assert status[reordered].status == "FAIL" and status[misstarted].status == "FAIL", shown
     assert all(r.status == "pass" for n, r in status.items() if n not in (reordered, misstarted) and n in session.available())
 
 
@@ -94,3 +93,12 @@ def test_cli_mode(tmp_path, capsys):
     assert code == 0, out
     assert "pass  MLP (mlp-concise:36) on paddle: max per-epoch loss difference" in out
     assert "same training: 1 runs, 1 target runs agree with pytorch" in out
+
+
+def test_dropout_rates_are_forced_to_zero():
+    """AlexNet's literal Dropout(0.5) layers train at rate 0 (each framework draws its own masks)."""
+    from d2lc.core import ir
+    found, _ = training_cases([SOURCES / "chapter_modern-cnn" / "alexnet.md"])
+    rates = [e.args["rate"].value for c in found for m in c.case.model.members for e in ir.walk_exprs(m.value)
+             if isinstance(e, ir.Layer) and e.kind == "Dropout"]
+    assert rates and all(r == 0.0 for r in rates), rates

@@ -18,10 +18,12 @@ def run_same_training_step(args: argparse.Namespace, backends: list, reference: 
     """Run the mode, print one line per model and target and the wall time; the exit status of `d2lc test`."""
     from d2lc.harness.sametrain import ACC_FLIPS, LOSS_ATOL, LOSS_RTOL, report_lines, same_training
     cache = None if args.cache_dir == "none" else Path(args.cache_dir)
+    def done(case_results) -> None:  # printed as each run ends: the whole book takes a while
+        for line in report_lines(case_results, reference):
+            print(line, flush=True)
+
     results, notes, seconds = same_training(paths, backends, reference, seed, args.device, max(args.timeout, 600.0),
-                                            set(args.model) if args.model else None, cache)
-    for line in report_lines(results, reference):
-        print(line)
+                                            set(args.model) if args.model else None, cache, done)
     for note in notes:
         print(f"not run: {note}")
     failed = [r for r in results if r.status in ("FAIL", "error")]
