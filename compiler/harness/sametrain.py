@@ -28,12 +28,8 @@ from d2lc.harness.canonical import activation_to_canonical, activation_to_native
 from d2lc.harness.compare import NOISE_FACTOR
 from d2lc.harness.models import ModelCase, _case, describe, describing_backend, draw, error_headline
 from d2lc.harness.shadow import one_ulp_away
+from d2lc.harness.traindata import BATCH, EPOCHS, SEQ_LEN, TRAIN_BATCHES, VAL_EXAMPLES, draw_data
 
-EPOCHS = 2
-BATCH = 32  # minibatch size of every run (the chapters' own are for full data sets)
-TRAIN_BATCHES = 6  # minibatches per epoch: 192 training examples
-VAL_EXAMPLES = 64
-SEQ_LEN = 16  # time steps of a token sequence whose length the model leaves open (book.toml's small num_steps)
 # Tolerances, measured (docs/equivalence.md, "The same training run"): a per-epoch mean loss within
 # LOSS_ATOL + LOSS_RTOL * |reference|; an accuracy within ACC_FLIPS predictions of the validation set.
 LOSS_RTOL, LOSS_ATOL = 1e-3, 1e-4
@@ -241,46 +237,6 @@ def training_module_source(tc: TrainingCase, backend: Backend) -> str:
     return model_module_source(case.module, backend, case.name, case.hparams, case.loss, extra=chapter_call)
 
 
-# ---- the data ---------------------------------------------------------------------------------------------------
-def draw_data(tc: TrainingCase, out_shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, ...]:
-    """(X, y, Xv, yv) in the canonical layout: EPOCHS seeded permutations of the training examples one after another
-    (the same minibatches for every target), and a validation set. Labels come from a fixed random teacher, so that
-    the runs learn something: a linear map's argmax (classes), its value (squared loss), or, for a language model,
-    the next token of a seeded Markov chain."""
-    rng = np.random.default_rng(seed + 11)
-    n, shape = BATCH * TRAIN_BATCHES + VAL_EXAMPLES, tc.input_shape
-    fwd = tc.case.model.forward.params[0].type
-    loss = tc.train.loss.kind  # the chapter's (the model harness compares per-step scores under squared loss)
-    if fwd.dtype.is_int and loss == "cross_entropy" and len(out_shape) == 3:  # next-token prediction
-        vocab = out_shape[-1]
-        chain = np.exp(3 * rng.normal(size=(vocab, vocab)))
-        chain /= chain.sum(axis=1, keepdims=True)
-        tokens = [int(rng.integers(vocab))]
-        for _ in range(n + shape[0]):
-            tokens.append(int(rng.choice(vocab, p=chain[tokens[-1]])))
-        stream = np.asarray(tokens, np.int64)
-        starts = rng.integers(0, len(stream) - shape[0] - 1, size=n)
-        X = np.stack([stream[s:s + shape[0]] for s in starts])
-        y = np.stack([stream[s + 1:s + shape[0] + 1] for s in starts])
-    else:
-        X = rng.integers(0, 5, size=(n, *shape)).astype(np.int64) if fwd.dtype.is_int else \
-            rng.normal(size=(n, *shape)).astype(np.float32)
-        flat = X.reshape(n, -1).astype(np.float32)
-        if loss == "cross_entropy":
-            classes = out_shape[-1]
-            teacher = rng.normal(size=(flat.shape[1], classes)).astype(np.float32)
-            y = np.argmax(flat @ teacher, axis=1).astype(np.int64)
-            if len(out_shape) > 2:  # one label per step
-                y = np.repeat(y[:, None], out_shape[1], axis=1)
-        else:
-            width = int(np.prod(out_shape[1:]))
-            teacher = rng.normal(size=(flat.shape[1], width)).astype(np.float32) / np.sqrt(flat.shape[1])
-            y = (flat @ teacher + 0.01 * rng.normal(size=(n, width))).astype(np.float32).reshape(n, *out_shape[1:])
-    train, val = np.arange(n - VAL_EXAMPLES), np.arange(n - VAL_EXAMPLES, n)
-    order = np.concatenate([rng.permutation(train) for _ in range(EPOCHS)])
-    return (np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order]), X[val], y[val])
-
-
 def target_inputs(backend: Backend, tc: TrainingCase, data: tuple[np.ndarray, ...],
                   params: list[np.ndarray]) -> list[object]:
     """The arguments of one target's `d2lc_case_chapter_train`: the data and parameters in its layout."""
@@ -335,7 +291,7 @@ def _start(session, tc: TrainingCase, seed: int) -> tuple[tuple[np.ndarray, ...]
     except (CallFailed, WorkerError) as exc:
         return f"the reference's forward raised: {error_headline(str(exc))}"
     out_shape = np.shape(activation_to_canonical(np.asarray(scores), describer.layouts))
-    return draw_data(tc, tuple(out_shape), seed), params
+    return draw_data(tc.input_shape, fwd.dtype.is_int, tc.train.loss.kind, tuple(out_shape), seed), params
 
 
 def worker_value(session, target: str, key: str, function: str, args: list) -> object:
