@@ -1,12 +1,17 @@
 """Plain Python modules (not notebooks) of a chapter's functions, for the equivalence harness."""
 from __future__ import annotations
 
-from typing import Collection
+from typing import TYPE_CHECKING, Callable, Collection
 
 from d2lc.core import ir
 from d2lc.emit.backend import Backend
 from d2lc.emit.errors import EmitError
 from d2lc.emit.fmt import render
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from d2lc.emit.base import Emitter
 
 
 def testable_functions(module: ir.Module) -> list[ir.FuncDef]:
@@ -73,9 +78,11 @@ def function_module_source(module: ir.Module, backend: Backend, only: Collection
     return (setup + "\n\n\n" if setup else "") + code + "\n"
 
 
-def model_module_source(module: ir.Module, backend: Backend, model: str, hparams: dict[str, object], loss: str) -> str:
+def model_module_source(module: ir.Module, backend: Backend, model: str, hparams: dict[str, object], loss: str,
+                        extra: "Callable[[Emitter], list[cst.BaseStatement]] | None" = None) -> str:
     """A harness module for one model: every model class of the chapter, the backend's harness glue, and
-    `d2lc_case_forward / _grads / _sgd / _adam` entry points taking arrays in the backend's layout."""
+    `d2lc_case_forward / _grads / _sgd / _adam` entry points taking arrays in the backend's layout; `extra` adds
+    statements emitted with the same emitter at the end (harness/sametrain.py: the chapter's own `train` call)."""
     from pathlib import Path
     import importlib
 
@@ -121,7 +128,8 @@ def model_module_source(module: ir.Module, backend: Backend, model: str, hparams
     from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES  # the specs' tensor roles, for the reference's description
     optimizers.append(em.assign("D2LC_ROLES", cst.parse_expression(repr(list(WEIGHT_ROLES)))))
     optimizers.append(em.assign("D2LC_WEIGHT_NAMES", cst.parse_expression(repr(WEIGHT_NAMES))))
-    code = render(body + list(cst.parse_module(glue).body) + optimizers + list(cases.body))
+    more = extra(em) if extra is not None else []
+    code = render(body + list(cst.parse_module(glue).body) + optimizers + list(cases.body) + more)
     setup = em.setup_code(code)
     return (setup + "\n\n\n" if setup else "") + code + "\n"
 

@@ -55,7 +55,9 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--replay", metavar="FILE.npz", help="rerun one saved failing input (needs --function)")
     p.add_argument("--function", metavar="NAME", help="the function to replay")
     from d2lc.cli.notebooks import add_notebook_options
+    from d2lc.cli.sametrain import add_same_training_options
     add_notebook_options(p)
+    add_same_training_options(p)
     p.set_defaults(func=cmd_test)
     return p
 
@@ -124,6 +126,12 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         seed = int(meta.get("seed", 0))
     else:
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1
+    if args.same_training:
+        if replay:
+            parser.error("--same-training and --replay do not go together")
+        from d2lc.cli.sametrain import run_same_training_step
+        print(f"d2lc test: seed {seed} (same training)", file=sys.stderr)
+        return run_same_training_step(args, backends, reference, paths or [Path("sources")], seed)
     if not paths:
         paths = [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
     print(f"d2lc test: seed {seed}" + (f" (replaying {args.replay})" if replay else ""), file=sys.stderr)

@@ -55,12 +55,13 @@ class Session:
     """Starts one worker per target, probes each target's framework, and routes calls."""
 
     def __init__(self, backends: list[Backend], device: str = "cpu", call_timeout: float = 60.0,
-                 start_timeout: float = 300.0, cache_dir: Path | None = None):
+                 start_timeout: float = 300.0, cache_dir: Path | None = None, env: dict[str, str] | None = None):
+        """`env`: further variables for every worker (say the thread-pool sizes of build/execute.py's `thread_env`)."""
         self.device = device
         self.targets: dict[str, TargetInfo] = {b.name: TargetInfo(b) for b in backends}
         self.workers: dict[str, WorkerClient] = {}
         self.helpers: dict[str, list[WorkerClient]] = {}  # target -> further processes (set up like its worker)
-        env = worker_env(device, cache_dir)
+        env = worker_env(device, cache_dir) | (env or {})
         for b in backends:
             python = env_python(b.environment.name)
             if python is not None:

@@ -126,3 +126,21 @@ def d2lc_steps(handle, X, y, loss, tx, steps, batch=None, starts=None, trace=Non
             trace.append([a.copy() for a in d2lc_params(handle)])
     handle[1] = {**variables, "params": params}
     return losses, d2lc_params(handle)
+
+
+class D2lcStarted:
+    """The model under test as the chapter's `train` receives it (harness/sametrain.py): its `init` gives the
+    harness' parameters instead of drawing new ones; `apply` is the module's."""
+
+    def __init__(self, handle):
+        self.module, self.variables = handle[0], handle[1]
+
+    def init(self, key, *args, **kwargs):
+        return self.variables
+
+    def apply(self, *args, **kwargs):
+        return self.module.apply(*args, **kwargs)
+
+
+def d2lc_trainee(handle):
+    return D2lcStarted(handle)

@@ -8,7 +8,9 @@ def flatten_steps(y_hat, y):
 def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
     """Minibatch training with per-epoch validation; returns the history and plots it."""
     train_iter, val_iter = data
-    # run one batch so that lazily built layers exist before the optimizer collects the parameters
+    # run one batch so that lazily built layers exist before the optimizer collects the parameters (in eval mode:
+    # no BatchNorm statistics update)
+    net.eval()
     with paddle.no_grad():
         net(next(iter(train_iter))[0])
     optimizer = make_optimizer(net.parameters())

@@ -10,7 +10,8 @@ def train(net, data, loss_fn, make_optimizer, num_epochs, clip=None):
     train_iter, val_iter = data
     device = try_gpu()
     net.to(device)
-    with torch.no_grad():  # run one batch so lazy layers know their input sizes
+    net.eval()  # run one batch so lazy layers know their input sizes (in eval mode: no BatchNorm statistics update)
+    with torch.no_grad():
         net(next(iter(train_iter))[0].to(device))
     optimizer = make_optimizer(net.parameters())
     history = {"train loss": [], "val loss": [], "val acc": []}
