@@ -135,6 +135,32 @@ def test_a_planted_emitter_bug_is_named_by_chapter_cell_line_and_variable(tmp_pa
     assert all(d.cell == 1 and d.chapter.endswith("small.md") for d in planted.divergences)
 
 
+LOOP_BEFORE_GRAD = """# A loop inside a tape
+
+```d2l
+x = arange(3.0)
+y = x * 3
+for i in range(4):
+    y = y / 2
+g = grad(y.sum(), x)
+```
+"""
+
+
+def test_a_name_bound_twice_inside_one_emitted_statement_is_one_value(tmp_path):
+    """TensorFlow and MXNet put `y = x * 3` and the loop rebinding `y` into one tape block: the worker recorded `y`
+    once per assignment in that block, both the final value, and paired the first with PyTorch's `y = x * 3` (a
+    false divergence, 0.1875 vs 3.0)."""
+    backends = available_backends(["pytorch", "tensorflow", "mxnet"])
+    if len(backends) < 2:
+        pytest.skip("needs PyTorch and TensorFlow or MXNet")
+    with Session(backends) as session:
+        session.start()
+        report = _run(session, backends, LOOP_BEFORE_GRAD, tmp_path)
+    assert not report.divergences, [str(d) for d in report.divergences]
+    assert report.by_value >= 2 * (len(backends) - 1)
+
+
 def test_the_book_agrees_notebook_by_notebook(monkeypatch):
     """Every notebook of sources/ (and the fuzzer's corpus cases) on every installed target, small."""
     monkeypatch.chdir(ROOT)  # chapters are named by their paths from the repository root

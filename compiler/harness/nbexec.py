@@ -69,7 +69,7 @@ def _bound_names(node):
             visit(child)
 
     visit(node)
-    return out
+    return list(dict.fromkeys(out))  # a name bound twice inside one statement (a tape's block) is one value
 
 
 class Recorder:
