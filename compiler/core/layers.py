@@ -83,11 +83,12 @@ def _conv(a, x: TensorType) -> TensorType:
     k, s, p = a.get("kernel"), a.get("stride") or 1, a.get("padding") or 0
     out, groups = a.get("out_channels"), a.get("groups") or 1
     if isinstance(groups, int) and groups <= 0:
-        raise ShapeError(f"Conv2d(..., groups={groups}) needs a positive number of groups", expected="groups >= 1")
+        raise ShapeError(f"groups={groups}: the number of groups must be positive", expected="groups >= 1")
     for what, n in (("input", x.shape[1]), ("output", out)):
         if isinstance(groups, int) and isinstance(n, int) and n % groups:
-            raise ShapeError(f"Conv2d(..., groups={groups}): {n} {what} channels do not split into {groups} groups",
-                             expected="input and output channels that are multiples of groups")
+            raise ShapeError(f"{n} {what} channels do not split into groups={groups}",
+                             expected="input and output channels that are multiples of groups",
+                             hint="choose groups that divide both channel counts (groups=1 is a dense convolution)")
     return TensorType(x.dtype, (x.shape[0], out if isinstance(out, int) else None, _conv_len(x.shape[2], k, s, p), _conv_len(x.shape[3], k, s, p)))
 
 
