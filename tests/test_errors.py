@@ -749,6 +749,18 @@ ch.md:5:39: error: the standard deviation of `normal` must be positive, got -0.0
   expected: normal(mean, std) with std > 0
   hint: for a fixed value use constant(v)
 '''),
+    ("conv_groups_that_do_not_divide_the_channels", '''\
+model M():
+    conv = Conv2d(8, kernel=3, groups=3)
+    def forward(X: f32[n, 6, 5, 5]):
+        return conv(X)
+''', '''\
+ch.md:7:16: error: `Conv2d`: 8 output channels do not split into groups=3
+            return conv(X)
+                   ^^^^
+  expected: input and output channels that are multiples of groups
+  hint: choose groups that divide both channel counts (groups=1 is a dense convolution)
+'''),
     ("uniform_with_bounds_reversed", '''\
 model M():
     w = param((4, 10), init=uniform(0.1, -0.1))

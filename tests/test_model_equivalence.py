@@ -306,6 +306,42 @@ def test_group_norm_agrees_where_it_is_built_and_a_wrong_spelling_is_caught(sess
     assert all(wrong[t] == "FAIL" for t in ("tensorflow", "jax") if t in wrong), wrong
 
 
+GROUPED_CONV = """
+# Grouped convolutions
+
+```d2l
+model Grouped():
+    net = Sequential(Conv2d(8, kernel=3, padding=1, groups=4), ReLU(), Conv2d(6, kernel=1, groups=2), Flatten(), Linear(3))
+    def forward(X: f32[b, 4, 5, 5]):
+        return net(X)
+```
+"""
+
+
+def test_grouped_convolutions_agree_and_a_dense_spelling_is_caught(session, tmp_path, monkeypatch):
+    """Conv2d(..., groups=g), one keyword per target (PyTorch, gluon, Paddle `groups=`, Keras `groups=`, flax
+    `feature_group_count=`): forward, gradients, optimizer steps and training agree with PyTorch on every target.
+    Planted: gluon's row without `groups` builds dense convolutions, which must not pass."""
+    from d2lc.emit.model_code import LayerRow
+    from d2lc_targets.mxnet import models as mx_models
+    chapter = tmp_path / "grouped.md"
+    chapter.write_text(GROUPED_CONV, encoding="utf-8")
+    names = [n for n in (*BOOK_TARGETS, "paddle") if n in target_names() and n in session.available()]
+    _, results = _run(session, [chapter], [get_backend(n) for n in names])
+    by = {(r.check, r.target): r for r in results}
+    compared = set(names) - {"pytorch"}
+    assert compared, "no target to compare grouped convolutions on"
+    for target in compared:
+        for check in ("forward", "grads", "sgd", "adam", "train"):
+            assert by[(check, target)].status == "pass", (check, target, by[(check, target)].detail)
+    if "mxnet" in compared:
+        monkeypatch.setitem(mx_models.LAYER_ROWS, "Conv2d", LayerRow("nn.Conv2D", ("out_channels",), {
+            "kernel_size": "!kernel", "strides": "stride", "padding": "padding"}))
+        wrong = {r.target: r.status for r in _run(session, [chapter], [get_backend("pytorch"), get_backend("mxnet")])[1]
+                 if r.check == "forward"}
+        assert wrong["mxnet"] != "pass", wrong
+
+
 def test_the_describing_backend_is_chosen_by_its_capability(monkeypatch):
     """The harness names no framework: the canonical parameter order comes from whichever available backend
     declares `describes_models`."""

@@ -81,7 +81,14 @@ def _conv(a, x: TensorType) -> TensorType:
         raise ShapeError(f"Conv2d needs inputs of shape [batch, channels, height, width], got {fmt_shape(x.shape)}",
                          expected="a rank-4 tensor (NCHW in the DSL; channels-last targets convert)")
     k, s, p = a.get("kernel"), a.get("stride") or 1, a.get("padding") or 0
-    out = a.get("out_channels")
+    out, groups = a.get("out_channels"), a.get("groups") or 1
+    if isinstance(groups, int) and groups <= 0:
+        raise ShapeError(f"groups={groups}: the number of groups must be positive", expected="groups >= 1")
+    for what, n in (("input", x.shape[1]), ("output", out)):
+        if isinstance(groups, int) and isinstance(n, int) and n % groups:
+            raise ShapeError(f"{n} {what} channels do not split into groups={groups}",
+                             expected="input and output channels that are multiples of groups",
+                             hint="choose groups that divide both channel counts (groups=1 is a dense convolution)")
     return TensorType(x.dtype, (x.shape[0], out if isinstance(out, int) else None, _conv_len(x.shape[2], k, s, p), _conv_len(x.shape[3], k, s, p)))
 
 
@@ -150,8 +157,9 @@ _RNN_PARAMS = (P("num_inputs", "scalar"), P("num_hiddens", "scalar"), P("num_lay
 LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
     LayerSpec("Linear", (P("out_features", "scalar"), P("bias", "flag", True)), _linear,
               "A fully connected layer on the last axis; its input size is inferred.", _DENSE, inits=("weight", "bias")),
-    LayerSpec("Conv2d", (P("out_channels", "scalar"), P("kernel", "scalar"), P("stride", "scalar", 1), P("padding", "scalar", 0)), _conv,
-              "2-D convolution over NCHW inputs (NHWC on channels-last targets).", _CONV, inits=("weight", "bias")),
+    LayerSpec("Conv2d", (P("out_channels", "scalar"), P("kernel", "scalar"), P("stride", "scalar", 1), P("padding", "scalar", 0),
+                         P("groups", "scalar", 1)), _conv,
+              "2-D convolution over NCHW inputs (NHWC on channels-last targets); groups > 1 convolves groups of channels apart.", _CONV, inits=("weight", "bias")),
     LayerSpec("MaxPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,
               "Max pooling (stride defaults to the window)."),
     LayerSpec("AvgPool2d", (P("kernel", "scalar"), P("stride", "scalar", None), P("padding", "scalar", 0)), _pool,

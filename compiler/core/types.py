@@ -126,11 +126,12 @@ def promote(a: Type, b: Type) -> DType:
 
 
 class ShapeError(Exception):
-    """Shapes that cannot work together; `expected` explains what would."""
+    """Shapes that cannot work together; `expected` explains what would, `hint` how to get there (if known)."""
 
-    def __init__(self, message: str, expected: str | None = None):
+    def __init__(self, message: str, expected: str | None = None, hint: str | None = None):
         super().__init__(message)
         self.expected = expected
+        self.hint = hint
 
 
 def dims_equal(a: Dim, b: Dim) -> bool | None:

@@ -227,7 +227,7 @@ def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type
     try:
         return LAYERS[layer.kind].shape(static, x.type)
     except ShapeError as exc:
-        lw.error(loc, f"`{layer.kind}`: {exc}", expected=exc.expected)
+        lw.error(loc, f"`{layer.kind}`: {exc}", expected=exc.expected, hint=exc.hint)
         return ANY
 
 

@@ -126,7 +126,9 @@ class ParamLowering(LowererBase):
         if k == "Linear":
             return (arg("out_features"), n_in) if name == "weight" else (arg("out_features"),)
         if k == "Conv2d":
-            return (arg("out_channels"), n_in, arg("kernel"), arg("kernel")) if name == "weight" else (arg("out_channels"),)
+            groups = arg("groups") if layer.args.get("groups") is not None else 1
+            per_group = n_in // groups if isinstance(n_in, int) and isinstance(groups, int) else None
+            return (arg("out_channels"), per_group, arg("kernel"), arg("kernel")) if name == "weight" else (arg("out_channels"),)
         if k.startswith("BatchNorm"):
             return (n_in,)
         if k == "LayerNorm":

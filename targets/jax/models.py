@@ -16,7 +16,7 @@ from d2lc.emit.rules import call
 from d2lc.core.layers import OPTIMIZERS, has_params
 from d2lc.core.ir import static_value
 from d2lc.core.types import DType, ModelType, ScalarType, SeqType
-from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_zero, keyword, layer_call,
+from d2lc.emit.model_code import (BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, is_dataset, is_default, is_zero, keyword, layer_call,
                                   train_call)
 from libcst.helpers import parse_template_expression
 
@@ -86,7 +86,8 @@ class JaxModels:
             stride = a.get("stride")
             return with_args(call("nn.Conv", self.expr(a["out_channels"]), window("kernel"),
                                   strides=self.expr(stride) if stride is not None and not (isinstance(stride, ir.Const) and stride.value == 1) else None,
-                                  padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"')),
+                                  padding=self.expr(padding) if has_pad else cst.SimpleString('"VALID"'),
+                                  feature_group_count=self.expr(a["groups"]) if not is_default(a.get("groups"), 1) else None),
                              self.layer_inits.args(self, layer))
         if k in ("MaxPool2d", "AvgPool2d"):
             fn = "nn.max_pool" if k == "MaxPool2d" else "nn.avg_pool"

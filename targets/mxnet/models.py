@@ -20,7 +20,8 @@ from .optimizers import hyperparams, optimizer
 SNIPPETS = Path(__file__).parent / "snippets"
 LAYER_ROWS = {**BASE_LAYER_ROWS,
               "Linear": LayerRow("nn.Dense", ("out_features",), {"use_bias": "bias"}),
-              "Conv2d": LayerRow("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding"}),
+              "Conv2d": LayerRow("nn.Conv2D", ("out_channels",), {"kernel_size": "!kernel", "strides": "stride", "padding": "padding",
+                                                                   "groups": "groups"}),
               "MaxPool2d": LayerRow("nn.MaxPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
               "AvgPool2d": LayerRow("nn.AvgPool2D", (), {"pool_size": "!kernel", "strides": "stride", "padding": "padding"}),
               **{k: LayerRow("nn.Activation", (f"='{k.lower()}'",)) for k in ("ReLU", "Sigmoid", "Tanh")},

@@ -33,7 +33,8 @@ LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "squared_loss": "nn.MSELoss(
 
 LAYER_ROWS = {**BASE_LAYER_ROWS,  # in_axis: the input axis whose size the constructor takes first
               "Linear": LayerRow("nn.Linear", ("out_features",), in_axis=-1),
-              "Conv2d": LayerRow("nn.Conv2D", ("out_channels", "kernel"), {"stride": "stride", "padding": "padding"}, in_axis=1),
+              "Conv2d": LayerRow("nn.Conv2D", ("out_channels", "kernel"), {"stride": "stride", "padding": "padding", "groups": "groups"},
+                                 in_axis=1),
               "MaxPool2d": LayerRow("nn.MaxPool2D", ("kernel",), {"stride": "stride", "padding": "padding"}),
               "AvgPool2d": LayerRow("nn.AvgPool2D", ("kernel",), {"stride": "stride", "padding": "padding"}),
               "BatchNorm1d": LayerRow("nn.BatchNorm1D", (), {"epsilon": "eps"}, in_axis=1),

@@ -24,7 +24,8 @@ SNIPPETS = Path(__file__).parent / "snippets"
 
 LAYER_ROWS = {**BASE_LAYER_ROWS,  # lazy layers: PyTorch infers their input size on the first call
               "Linear": LayerRow("nn.LazyLinear", ("out_features",), {"bias": "bias"}),
-              "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding"}),
+              "Conv2d": LayerRow("nn.LazyConv2d", ("out_channels",), {"kernel_size": "!kernel", "stride": "stride", "padding": "padding",
+                                                                      "groups": "groups"}),
               "BatchNorm1d": LayerRow("nn.LazyBatchNorm1d", (), {"eps": "eps", "momentum": "momentum"}),
               "BatchNorm2d": LayerRow("nn.LazyBatchNorm2d", (), {"eps": "eps", "momentum": "momentum"}),
               **{k: LayerRow(f"nn.{k}", ("num_inputs", "num_hiddens"),  # batch-first: the DSL's sequences

@@ -11,7 +11,7 @@ from d2lc.core.ir import static_value
 from d2lc.core.layers import LAYERS, OPTIMIZERS, RECURRENT_KINDS
 from d2lc.emit.inits import LayerInits, RecurrentInits, init_call, with_args
 from d2lc.emit.rules import call
-from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, layer_call, names_read, train_call
+from d2lc.emit.model_code import BASE_LAYER_ROWS, EQ, LayerRow, dataset_call, expression_statement, is_dataset, is_default, layer_call, names_read, train_call
 
 from .inits import I, INITIALIZERS, LAYER_INITS, RECURRENT_INITS
 from .optimizers import optimizer
@@ -105,7 +105,8 @@ class TensorFlowModels:
         if layer.kind == "Conv2d":
             fn = call(K + "Conv2D", self.expr(layer.args["out_channels"]), kernel_size=self.expr(layer.args["kernel"]),
                       strides=self.expr(layer.args["stride"]) if s != 1 and layer.args.get("stride") is not None else None,
-                      padding=cst.SimpleString(repr(padding)) if padding != "valid" else None)
+                      padding=cst.SimpleString(repr(padding)) if padding != "valid" else None,
+                      groups=self.expr(layer.args["groups"]) if not is_default(layer.args.get("groups"), 1) else None)
             fn = with_args(fn, self.layer_inits.args(self, layer))
         else:
             name = "MaxPool2D" if layer.kind == "MaxPool2d" else "AvgPool2D"
