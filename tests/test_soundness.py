@@ -496,3 +496,31 @@ def test_a_gradient_beside_a_model_call_agrees_on_every_target(tmp_path):
           tmp_path, """
         4.5 4.5 4.5
     """)
+
+
+def test_a_forward_branching_on_a_hyperparameter_is_typed_by_every_branch(tmp_path):
+    """`if down: return body(X) + short(X)` then `return body(X) + X`: the forward's result was the last return's
+    type alone, so `Block(8, 2, True)` was typed with the input's 4 channels and 14x14 size, and PyTorch built
+    `nn.Linear(16, 3)` for the 8 features that arrive (check said ok; the notebook raised)."""
+    agree("""
+        model Block(c_out: int, stride: int = 1, down: bool = False):
+            body = Conv2d(c_out, kernel=3, padding=1, stride=stride)
+            short = Conv2d(c_out, kernel=1, stride=stride)
+            def forward(X: f32[n, c, h, w]):
+                if down:
+                    return body(X) + short(X)
+                return body(X) + X
+
+        model Net():
+            stem = Conv2d(4, kernel=1)
+            stages = Sequential(Block(4), Block(8, 2, True))
+            head = Sequential(AvgPool2d(7), Flatten(), Linear(3))
+            def forward(X: f32[b, 1, 14, 14]):
+                return head(stages(stem(X)))
+
+        m = Net()
+        Y = m(ones((2, 1, 14, 14)))
+        print(Y.shape[0], Y.shape[1])
+    """, tmp_path, """
+        2 3
+    """)

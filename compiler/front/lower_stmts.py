@@ -8,7 +8,7 @@ from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
-from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, elements
+from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, elements, join
 
 
 class StatementLowering(LowererBase):
@@ -296,7 +296,7 @@ class StatementLowering(LowererBase):
         finally:
             self.scope = outer
         returns = [r for r in ir.walk_stmts(fdef.body) if isinstance(r, ir.Return) and r.value is not None]
-        inferred = returns[-1].value.type if returns else NONE
+        inferred = result_of(returns, [r for r in reachable_returns(fdef.body)[0] if r.value is not None])
         if declared is not None and not isinstance(declared, AnyType):
             self._check_result(s, declared, returns)
         fdef.result = declared or inferred
@@ -363,3 +363,39 @@ class StatementLowering(LowererBase):
             self.error(default.loc, f"the default {default.type} does not match the annotation {t}", expected=str(t),
                        hint="change the default or the annotation")
         return t
+
+
+def reachable_returns(stmts: list[ir.Stmt]) -> tuple[list[ir.Return], bool]:
+    """The `return`s control can reach, in order, and whether every path through `stmts` returns: a branch on a value
+    known when the chapter compiles (a model's hyperparameter, `if down:`) takes one side only, so the other side's
+    result does not type the call (it typed `Block(8, 2, True)` by the fall-through `return body(X) + X`)."""
+    out: list[ir.Return] = []
+    for s in stmts:
+        if isinstance(s, ir.Return):
+            return out + [s], True
+        if isinstance(s, ir.If):
+            known = static_value(s.cond)
+            if isinstance(known, (bool, int)):
+                taken, done = reachable_returns(s.body if known else s.orelse)
+                out += taken
+                if done:
+                    return out, True
+                continue
+            (yes, done_yes), (no, done_no) = reachable_returns(s.body), reachable_returns(s.orelse)
+            out += yes + no
+            if done_yes and done_no:
+                return out, True
+        elif isinstance(s, ir.For):  # a loop may run no pass
+            out += reachable_returns(s.body)[0]
+    return out, False
+
+
+def result_of(returns: list[ir.Return], reachable: list[ir.Return]) -> Type:
+    """The inferred result of a function or forward: one type for every return control can reach (a size in which
+    they differ is unknown), not the last return's alone (a branch on a hyperparameter typed the other branch)."""
+    if not returns:
+        return NONE
+    result = reachable[0].value.type if reachable else returns[-1].value.type
+    for r in reachable[1:]:
+        result = join(result, r.value.type) or returns[-1].value.type
+    return result
