@@ -240,11 +240,7 @@ class StatementLowering(LowererBase):
     def stmt_While(self, s: A.While) -> ir.Stmt:
         """`while cond:` at the top level or in a function; its condition is read as an `if` condition."""
         self._forget_consts(s.body)
-        cond = self.expr(s.test)
-        t = cond.type
-        if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
-            self.error(cond.loc, f"a `while` condition must be a single truth value, got {article(t)} tensor",
-                       expected="a bool or a rank-0 bool tensor", hint="compare one value, e.g. `X.abs().sum() > 1`")
+        cond = self._truth_value(s.test, "a `while`", "compare one value, e.g. `X.abs().sum() > 1`")
         self._in_loop += 1
         try:
             body = self.block(s.body)
@@ -252,12 +248,18 @@ class StatementLowering(LowererBase):
             self._in_loop -= 1
         return ir.While(s.loc, "", cond, body)
 
-    def stmt_If(self, s: A.If) -> ir.Stmt:
-        cond = self.expr(s.test)
+    def _truth_value(self, test: A.Node, statement: str, hint: str) -> ir.Expr:
+        """The condition of `statement` (an `if`, a `while`): a bool, or a rank-0 bool tensor."""
+        cond = self.expr(test)
         t = cond.type
         if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
-            self.error(cond.loc, f"an `if` condition must be a single truth value, got {article(t)} tensor",
-                       expected="a bool or a rank-0 bool tensor", hint="reduce it to one value first, e.g. `X.sum().item() > 0`, or use `where(...)` elementwise")
+            self.error(cond.loc, f"{statement} condition must be a single truth value, got {article(t)} tensor",
+                       expected="a bool or a rank-0 bool tensor", hint=hint)
+        return cond
+
+    def stmt_If(self, s: A.If) -> ir.Stmt:
+        cond = self._truth_value(s.test, "an `if`", "reduce it to one value first, e.g. `X.sum().item() > 0`, "
+                                                    "or use `where(...)` elementwise")
         self._in_loop += 1
         body = self.block(s.body)
         orelse = self.block(s.orelse)
