@@ -109,6 +109,9 @@ class MXNetModels:
                 params.add(mm.name)
                 value = call("self.params.get", cst.SimpleString(repr(mm.name)), shape=self.expr(mm.value.shape),
                              init=self.initializer(mm.value.init))
+                if not mm.value.trainable:  # a constant: loaded and saved with the model, no gradient, no update
+                    value = value.with_changes(args=[*value.args, cst.Arg(cst.SimpleString("'null'"), keyword=cst.Name("grad_req"),
+                                                                          equal=cst.AssignEqual())])
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
             elif isinstance(mm.value, ir.LayerList):  # built in the constructor; forward iterates a Sequential of it
                 with self.earlier_members(m, mm):
