@@ -103,7 +103,9 @@ class MXNetModels:
             if hp.name in used:
                 body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         params = set()
-        for mm in m.members:
+        # a constant's grad_req="null" parameter after the trained ones: gluon lists a block's parameters as made, the
+        # canonical order (PyTorch's) a module's parameters before its buffers
+        for mm in sorted(m.members, key=lambda mm: isinstance(mm.value, ir.ParamDecl) and not mm.value.trainable):
             target = attr(cst.Name("self"), cst.Name(mm.name))
             if isinstance(mm.value, ir.ParamDecl):
                 params.add(mm.name)
