@@ -375,10 +375,12 @@ def _consts(args: dict[str, float], loc: Loc | None) -> dict[str, "Const"]:
 
 @dataclass(eq=False)
 class ParamDecl(Expr):
-    """A parameter made from scratch: param(shape, init=...)."""
+    """A parameter made from scratch: param(shape, init=...); `trainable=False` makes a constant tensor of the model
+    (drawn once, loaded and saved with it, never updated by training nor counted by num_params)."""
 
     shape: Expr
     init: Init
+    trainable: bool = True
 
 
 @dataclass(eq=False)

@@ -191,7 +191,9 @@ LAYERS: dict[str, LayerSpec] = {s.kind: s for s in [
 ]}
 
 PARAM_ROLE = "param"  # a model's own param(...) tensor
-WEIGHTS: dict[str, Weight] = {w.role: w for s in LAYERS.values() for w in s.weights} | {PARAM_ROLE: Weight("", PARAM_ROLE)}
+CONSTANT_ROLE = "constant"  # a model's own param(..., trainable=False) tensor: loaded and compared, never trained
+WEIGHTS: dict[str, Weight] = {w.role: w for s in LAYERS.values() for w in s.weights} | {
+    PARAM_ROLE: Weight("", PARAM_ROLE), CONSTANT_ROLE: Weight("", CONSTANT_ROLE, trainable=False)}
 WEIGHT_ROLES: tuple[str, ...] = tuple(WEIGHTS)  # every role once (the harness glue sends a role as its index here)
 RECURRENT_KINDS = tuple(k for k, s in LAYERS.items() if s.gates)  # RNN, GRU, LSTM
 WEIGHT_NAMES: dict[str, dict[str, str]] = {  # layer kind -> {tensor name in the canonical layout: role}
@@ -260,4 +262,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "CONSTANT_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

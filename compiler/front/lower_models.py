@@ -6,6 +6,7 @@ from typing import Any
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
+from d2lc.front.lower_params import trainable_flag
 from d2lc.front.lower_optim import is_optimizer, lower_optimizer, signature
 from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
@@ -317,8 +318,8 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
         if lw.current_model is None:
             return lw.error(e.loc, "`param(...)` declares a model parameter; use it inside a `model` block",
                             hint="for a plain tensor use normal(...) or zeros(...)")
-        init_kw = next((kw for kw in e.kwargs if kw.name == "init"), None)
-        args = bind(lw, (P("shape", "shape"),), e, "param", skip_kw=("init",))
+        init_kw, trainable_kw = (next((kw for kw in e.kwargs if kw.name == k), None) for k in ("init", "trainable"))
+        args = bind(lw, (P("shape", "shape"),), e, "param", skip_kw=("init", "trainable"))
         if args is None:
             return ir.Const(ANY, e.loc, None)
         init = lower_init(lw, init_kw.value) if init_kw else ir.Init("normal", {"mean": None, "std": ir.Const(FLOAT, e.loc, 0.01)})
@@ -326,7 +327,7 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
         sv = static_value(shape)
         dims = tuple(d if isinstance(d, int) else None for d in (sv if isinstance(sv, tuple) else (sv,))) \
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
-        return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init)
+        return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init, trainable_flag(lw, trainable_kw))
     if name in OPTIMIZERS:
         return lower_optimizer(lw, e, name, bind(lw, OPTIMIZERS[name], e, name, hint=f"the signature is {signature(name)}"))
     if name in DATASETS:

@@ -203,6 +203,18 @@ class ParamLowering(LowererBase):
         return ir.NumParams(INT, e.loc, net)
 
 
+def trainable_flag(lw: LowererBase, kw) -> bool:
+    """`param(..., trainable=False)`: a literal bool (every framework decides it when the model is built)."""
+    if kw is None:
+        return True
+    value = static_value(lw.expr(kw.value))
+    if not isinstance(value, bool):
+        lw.error(kw.loc, "`trainable=` takes True or False written in the chapter", expected="param(shape, init=..., trainable=False)",
+                 hint="a constant tensor of the model is declared once, when the model is built")
+        return True
+    return value
+
+
 ROOTED = (ir.ParamRef, ir.NumParams, ir.ShowModel, ir.ParamsFile)  # what needs its model's parameters made
 
 
@@ -234,4 +246,4 @@ def check_built(cells: list[ir.Cell], diags: DiagnosticBag) -> None:
                     built.add(e.instance.name)
 
 
-__all__ = ["ParamLowering", "check_built", "is_path_base", "ScalarType"]
+__all__ = ["ParamLowering", "check_built", "trainable_flag", "is_path_base", "ScalarType"]

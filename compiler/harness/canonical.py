@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from d2lc.emit.backend import Layouts
-from d2lc.core.layers import LAYERS, PARAM_ROLE, WEIGHTS
+from d2lc.core.layers import CONSTANT_ROLE, LAYERS, PARAM_ROLE, WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def to_native(p: CanonicalParam, a: np.ndarray, layouts: Layouts) -> np.ndarray:
         return np.ascontiguousarray(a.reshape(a.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(a.shape[0], -1))
     if p.layout == "kernel" and layouts.conv_kernel == "HWIO":
         return np.ascontiguousarray(a.transpose(2, 3, 1, 0))
-    if p.role == PARAM_ROLE and a.ndim == 4 and layouts.activations == "NHWC":  # a rank-4 parameter is NCHW-shaped
+    if p.role in (PARAM_ROLE, CONSTANT_ROLE) and a.ndim == 4 and layouts.activations == "NHWC":  # a rank-4 parameter is NCHW-shaped
         return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
     return a
 
@@ -65,7 +65,7 @@ def to_canonical(p: CanonicalParam, a: np.ndarray, layouts: Layouts) -> np.ndarr
         return np.ascontiguousarray(a.reshape(a.shape[0], h, wd, c).transpose(0, 3, 1, 2).reshape(a.shape[0], -1))
     if p.layout == "kernel" and layouts.conv_kernel == "HWIO":
         return np.ascontiguousarray(a.transpose(3, 2, 0, 1))
-    if p.role == PARAM_ROLE and a.ndim == 4 and layouts.activations == "NHWC":
+    if p.role in (PARAM_ROLE, CONSTANT_ROLE) and a.ndim == 4 and layouts.activations == "NHWC":
         return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
     return a
 

@@ -172,6 +172,12 @@ class JaxModels:
                     dtype = [self.dtype_expr(DType.float32)] if getattr(self, "x64", False) else []
                     value = call("self.param", cst.SimpleString(repr(mm.name)), self.initializer(mm.value.init),
                                  self.expr(self.layout_shape(mm.value.shape)), *dtype)
+                    if not mm.value.trainable:  # a constant: drawn once at init, in a collection optax never updates
+                        draw = cst.Lambda(cst.Parameters([]), value.with_changes(
+                            func=self.initializer(mm.value.init).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]),
+                            args=[cst.Arg(cst.parse_expression('self.make_rng("params")')), *value.args[2:]]))
+                        value = attr(call("self.variable", cst.SimpleString("'constants'"), cst.SimpleString(repr(mm.name)), draw),
+                                     cst.Name("value"))
                 else:
                     value = self.expr(mm.value)
                 members.append(self.assign(mm.name, value))

@@ -80,6 +80,8 @@ class JaxParams:
             else:
                 keys.append(_constructions(st.owner)[id(st.node)])
         collection = "params"
+        if p.own and isinstance(p.steps[-1].node, ir.ParamDecl) and not p.steps[-1].node.trainable:
+            collection = "constants"  # param(..., trainable=False): a collection optax never sees
         if not p.own:
             if p.weight in _STATS:
                 collection, leaf = "batch_stats", _STATS[p.weight]

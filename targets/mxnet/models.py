@@ -103,12 +103,17 @@ class MXNetModels:
             if hp.name in used:
                 body.append(cst.parse_statement(f"self.{hp.name} = {hp.name}\n"))
         params = set()
-        for mm in m.members:
+        # a constant's grad_req="null" parameter after the trained ones: gluon lists a block's parameters as made, the
+        # canonical order (PyTorch's) a module's parameters before its buffers
+        for mm in sorted(m.members, key=lambda mm: isinstance(mm.value, ir.ParamDecl) and not mm.value.trainable):
             target = attr(cst.Name("self"), cst.Name(mm.name))
             if isinstance(mm.value, ir.ParamDecl):
                 params.add(mm.name)
                 value = call("self.params.get", cst.SimpleString(repr(mm.name)), shape=self.expr(mm.value.shape),
                              init=self.initializer(mm.value.init))
+                if not mm.value.trainable:  # a constant: loaded and saved with the model, no gradient, no update
+                    value = value.with_changes(args=[*value.args, cst.Arg(cst.SimpleString("'null'"), keyword=cst.Name("grad_req"),
+                                                                          equal=cst.AssignEqual())])
                 body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
             elif isinstance(mm.value, ir.LayerList):  # built in the constructor; forward iterates a Sequential of it
                 with self.earlier_members(m, mm):

@@ -123,11 +123,26 @@ class PaddleModels:
         """U(-bound, bound) as a parameter attribute (Paddle's recurrent weights start so by default)."""
         return call("paddle.ParamAttr", initializer=call("nn.initializer.Uniform", cst.UnaryOperation(cst.Minus(), bound), bound))
 
+    def init_tensor(self, init: ir.Init, shape: cst.BaseExpression, loc) -> cst.BaseExpression:
+        """A constant's tensor drawn as `init` says (a buffer holds a plain tensor, not a parameter)."""
+        a = {k: self.expr(v) for k, v in init.args.items() if v is not None}
+        if init.kind == "normal":
+            return call("paddle.normal", a.get("mean") or cst.Float("0.0"), a.get("std") or cst.Float("1.0"), shape)
+        if init.kind == "uniform":
+            return call("paddle.uniform", shape, min=a["low"], max=a["high"])
+        if init.kind == "constant":
+            return call("paddle.full", shape, a["value"])
+        if init.kind in ("zeros", "ones"):
+            return call(f"paddle.{init.kind}", shape)
+        self.unsupported_construct(loc, f"param(..., init={init.kind}, trainable=False)")
+        raise AssertionError
+
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
         shape = p.shape
         if isinstance(shape, ir.Seq):  # Paddle's shapes are lists
             shape = ir.Seq(shape.type, shape.loc, shape.items, "list")
-        return call("self.create_parameter", shape=self.expr(shape), default_initializer=self.initializer(p.init))
+        out = call("self.create_parameter", shape=self.expr(shape), default_initializer=self.initializer(p.init))
+        return out if p.trainable else self.init_tensor(p.init, self.expr(shape), p.loc)
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         self.state.layer_inputs = layer_inputs(m)
@@ -146,6 +161,9 @@ class PaddleModels:
                 continue
             with self.earlier_members(m, member):
                 value = self.expr(member.value)
+            if isinstance(member.value, ir.ParamDecl) and not member.value.trainable:  # a constant: saved with the model
+                body.append(cst.SimpleStatementLine([cst.Expr(call("self.register_buffer", cst.SimpleString(repr(member.name)), value))]))
+                continue
             body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(attr(cst.Name("self"), cst.Name(member.name)))], value)]))
         params = [cst.Param(cst.Name("self"))] + [
             cst.Param(cst.Name(hp.name), default=self.expr(hp.default) if hp.default is not None else None) for hp in m.hparams]

@@ -158,7 +158,8 @@ class PyTorchModels:
         return call(f"torch.{init.kind}", shape)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
-        return call("nn.Parameter", self.init_tensor(p.init, self.expr(p.shape)))
+        tensor = self.init_tensor(p.init, self.expr(p.shape))
+        return call("nn.Parameter", tensor) if p.trainable else tensor
 
     def model_def(self, m: ir.ModelDef) -> list[cst.BaseStatement]:
         used = names_read(m.forward)
@@ -179,6 +180,10 @@ class PyTorchModels:
                     continue
                 with self.earlier_members(m, member):
                     value = self.expr(member.value)
+                if isinstance(member.value, ir.ParamDecl) and not member.value.trainable:  # a constant: moves with .to(device)
+                    init_body.append(cst.SimpleStatementLine([cst.Expr(call("self.register_buffer", cst.SimpleString(repr(member.name)),
+                                                                            value))]))
+                    continue
                 init_body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)]))
                 init_body.extend(self.init_statements(target, member.value))
         finally:

@@ -128,7 +128,9 @@ class TensorFlowModels:
         return call(I + "RandomUniform", cst.UnaryOperation(cst.Minus(), bound), bound)
 
     def param_decl(self, p: ir.ParamDecl) -> cst.BaseExpression:
-        return call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))
+        trainable = [] if p.trainable else [cst.Arg(cst.Name("False"), keyword=cst.Name("trainable"), equal=EQ)]
+        out = call("self.add_weight", shape=self.expr(self.layout_shape(p.shape)), initializer=self.initializer(p.init))
+        return out.with_changes(args=[*out.args, *trainable])
 
     def apply_layer(self, a: ir.ApplyLayer) -> cst.BaseExpression:
         out = super().apply_layer(a)

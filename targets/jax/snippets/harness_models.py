@@ -41,12 +41,16 @@ def d2lc_paths(handle):
     out = []
     for path, cls in order:
         node, stats = variables.get("params", {}), variables.get("batch_stats", {})  # a model may have no parameters
+        consts = variables.get("constants", {})  # param(..., trainable=False), after the parameters like torch's buffers
         for p in path:
             node = node.get(p, {}) if isinstance(node, dict) else {}
             stats = stats.get(p, {}) if isinstance(stats, dict) else {}
+            consts = consts.get(p, {}) if isinstance(consts, dict) else {}
         declared = D2LC_PARAM_ORDERS.get(cls, [])  # a model's own param(...) names, in declaration order
         leaves = sorted((k for k, v in node.items() if not isinstance(v, dict)), key=lambda k: d2lc_leaf_rank(declared, k))
         out.extend(("params", path + (k,)) for k in leaves)
+        out.extend(("constants", path + (k,)) for k in sorted((k for k, v in consts.items() if not isinstance(v, dict)),
+                                                             key=lambda k: d2lc_leaf_rank(declared, k)))
         out.extend(("batch_stats", path + (k,)) for k in ("mean", "var") if isinstance(stats, dict) and k in stats)
     return out
 

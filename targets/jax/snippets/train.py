@@ -14,6 +14,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0, training
     in_training, in_inference = ({"training": True}, {"training": False}) if training_flag else ({}, {})
     variables = net.init(init_key, first, **in_inference)
     params, batch_stats = variables["params"], variables.get("batch_stats", {})
+    constants = {k: v for k, v in variables.items() if k not in ("params", "batch_stats")}  # never trained
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
     opt_state = optimizer.init(params)
@@ -22,7 +23,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0, training
     @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
     def train_step(params, batch_stats, opt_state, X, y, dropout_key):
         def objective(params):
-            y_hat, updates = net.apply({"params": params, "batch_stats": batch_stats}, X, **in_training,
+            y_hat, updates = net.apply({**constants, "params": params, "batch_stats": batch_stats}, X, **in_training,
                                        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
             return loss_fn(*flatten_steps(y_hat, y)), updates
         (loss, updates), grads = jax.value_and_grad(objective, has_aux=True)(params)
@@ -31,7 +32,7 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0, training
 
     @jax.jit
     def eval_step(params, batch_stats, X, y):
-        y_hat, y = flatten_steps(net.apply({"params": params, "batch_stats": batch_stats}, X, **in_inference), y)
+        y_hat, y = flatten_steps(net.apply({**constants, "params": params, "batch_stats": batch_stats}, X, **in_inference), y)
         correct = (y_hat.argmax(axis=1) == y).sum() if jnp.issubdtype(y.dtype, jnp.integer) else 0
         return loss_fn(y_hat, y), correct
 
@@ -56,4 +57,4 @@ def train(net, data, loss_fn, optimizer, num_epochs, clip=None, seed=0, training
             history["val acc"].append(int(correct) / count)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v))
     plot_history(history)
-    return {"params": params, "batch_stats": batch_stats}
+    return {**constants, "params": params, "batch_stats": batch_stats}

@@ -97,10 +97,12 @@ def d2lc_describe(net, X):
         names += [n for n, _ in module.named_buffers(recurse=False) if n != "num_batches_tracked"]
         kind = type(module).__name__
         roles = D2LC_WEIGHT_NAMES.get(kind)  # None: a model's own param(...) tensors
+        buffers = {n for n, _ in module.named_buffers(recurse=False)}
         for name in names:
             t = getattr(module, name)
+            own = "constant" if name in buffers else "param"  # a model's own buffer: param(..., trainable=False)
             # a stacked or bidirectional recurrent layer's other groups (weight_ih_l1, weight_ih_l0_reverse) have l0's roles
-            role = (roles.get(name) or roles[name.split("_l")[0] + "_l0"]) if roles is not None else "param"
+            role = (roles.get(name) or roles[name.split("_l")[0] + "_l0"]) if roles is not None else own
             flat = chw.get(module) if role == "dense_weight" else None
             kind_index = list(D2LC_WEIGHT_NAMES).index(kind) + 1 if roles is not None else 0
             out.append((D2LC_ROLES.index(role), tuple(t.shape), tuple(flat) if flat else (0, 0, 0), kind_index))
