@@ -12,6 +12,8 @@ import json
 import statistics
 from pathlib import Path
 
+import pytest
+
 COSTS_FILE = Path(__file__).with_name("file_costs.json")
 
 
@@ -33,3 +35,11 @@ def costliest_first(items: list, costs: dict[str, float]) -> list:
 
 def pytest_collection_modifyitems(session, config, items):
     items[:] = costliest_first(items, file_costs())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_runners():
+    """Each test module's warm notebook runners (tests/nbrunner.py) close when the module ends."""
+    yield
+    from nbrunner import close_all
+    close_all()

@@ -11,12 +11,6 @@ from d2lc.core.diagnostics import CompileError
 from helpers import chapter, run_on_every_target
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
-
 
 _TRAINED = """
     model Scaled():

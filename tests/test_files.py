@@ -10,12 +10,6 @@ from helpers import run_on_every_target
 from test_errors import assert_error
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
-
 
 # (id, source of the cell, the full rendered message); the first line of a source is line 4 of ch.md
 CASES = [

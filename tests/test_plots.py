@@ -20,12 +20,6 @@ from d2lc.build.envs import framework_available, python_for
 from helpers import chapter, emit, run_on_every_target
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
-
 
 # Appended to each compiled script: every open figure to a PNG, and what its axes draw to figures.json.
 DUMP = '''

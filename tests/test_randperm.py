@@ -2,17 +2,10 @@
 is a compile error compared whole."""
 from __future__ import annotations
 
-import pytest
 
 from helpers import run_on_every_target
 from test_errors import assert_error
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
 
 
 def test_randperm_of_a_float_is_an_error() -> None:

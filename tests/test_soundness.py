@@ -8,17 +8,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from d2lc.emit.backend import target_names
 from helpers import chapter, notebook_code, run_on_every_target  # noqa: F401 (notebook_code: re-exported)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
 
 
 def run_everywhere(dsl: str, tmp_path: Path) -> dict[str, str]:

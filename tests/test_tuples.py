@@ -11,12 +11,6 @@ from test_soundness import agree
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    from nbrunner import close_all
-    close_all()
-
 
 # (id, source of the cell, the full rendered message); the first line of a source is line 4 of ch.md
 CASES = [
