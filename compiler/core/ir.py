@@ -275,6 +275,8 @@ def walk_exprs(node: Any) -> Iterator[Expr]:
         elif isinstance(node, (Layer, Construct)):
             for v in node.args.values():
                 yield from walk_exprs(v)
+            if isinstance(node, BoundOptimizer):
+                yield from walk_exprs(node.net)
             yield from walk_exprs(getattr(node, "children", []))
         elif isinstance(node, LayerList):
             for st in list_steps(node.steps):
@@ -482,6 +484,26 @@ class Train(Stmt):
     epochs: Expr
     clip: Expr | None = None
     model: "ModelDef | None" = None
+
+
+@dataclass(eq=False)
+class BoundOptimizer(Construct):
+    """`opt = SGD(net, lr=0.1)`: an optimizer (kind and arguments as a `Construct`'s) bound to the parameters of the
+    model instance `net`, with its own state (momentum buffers, step counts); stepped by a `StepLoop`."""
+
+    net: "Var | None" = None
+
+
+@dataclass(eq=False)
+class StepLoop(For):
+    """`for X, y in data.train:` whose body computes a loss from the model's calls and ends with `opt.step(loss)`:
+    `iter` is the data set, `body` the loss's statements (the step left out), `value` the loss, `opt` the name of the
+    bound optimizer and `net` its model. Each target writes its own training step (docs/dsl.md, "Training loops")."""
+
+    value: "Expr | None" = None
+    opt: str = ""
+    net: "Var | None" = None
+    optimizer: "BoundOptimizer | None" = None
 
 
 @dataclass(eq=False)

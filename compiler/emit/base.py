@@ -30,6 +30,7 @@ from d2lc.emit.layout import ChannelsLast
 from d2lc.emit.modeldefs import ModelEmission
 from d2lc.emit.params import ParamAccess
 from d2lc.emit.statements import Statements
+from d2lc.emit.step_loops import StepLoops
 
 if TYPE_CHECKING:
     from d2lc.emit.backend import Backend
@@ -40,7 +41,7 @@ class NoState:
     """The bookkeeping of a backend that keeps none of its own."""
 
 
-class Emitter(ChannelsLast, ModelEmission, ParamAccess, Gradients, Statements, Assembly):
+class Emitter(ChannelsLast, ModelEmission, ParamAccess, StepLoops, Gradients, Statements, Assembly):
     """Emits one module (a chapter or a set of functions) for one backend."""
 
     State: ClassVar[type] = NoState  # a backend's own bookkeeping: a dataclass, made fresh for each module

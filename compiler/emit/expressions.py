@@ -20,7 +20,7 @@ ELEMENTWISE = {n for n, s in SPECS.items() if s.category == "elementwise"}
 MODEL_EXPRS = {"Layer": "layer", "ParamDecl": "param_decl", "ApplyLayer": "apply_layer", "NewModel": "new_model",
                "CallModel": "call_model", "Construct": "construct", "ParamRef": "param_ref", "NumParams": "num_params",
                "ParamsFile": "params_file",
-               "ParamGrad": "param_grad",
+               "ParamGrad": "param_grad", "BoundOptimizer": "bound_optimizer",
                "ShowModel": "show_model"}
 
 

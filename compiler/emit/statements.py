@@ -130,6 +130,8 @@ class Statements:
         copies = self.loop_copies(s)
         self.copied_writes |= {id(w) for ws in copies.values() for w in ws}
         before = [self.copy_of(n, ws[0].target_type, ws[0].loc) for n, ws in copies.items()]
+        if isinstance(s, ir.StepLoop):  # a hand-written training loop: the target's own step (step_loops)
+            return [*before, *self.step_loop(s)]
         if isinstance(s, ir.While):
             return [*before, cst.While(self.expr(s.iter), self.indented(self.block(s.body)))]
         it = self.range_expr(s.iter) if s.over_range else self.expr(s.iter)

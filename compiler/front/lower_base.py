@@ -72,6 +72,7 @@ class LowererBase:
         self.models: dict[str, ir.ModelDef] = {}
         self.current_model: ir.ModelDef | None = None
         self._in_loop = 0
+        self.bound_optimizers: dict[str, ir.BoundOptimizer] = {}  # top-level names holding one (lower_loops)
         self.model_asts: dict[str, A.ModelDef] = {}  # for shape checking through model boundaries (models.probe_forward)
         self.probe_depth = 0
         self.layer_inputs: dict[int, tuple] = {}  # id(layer) -> (input size, loc, layer) of its first use

@@ -233,6 +233,12 @@ def check_built(cells: list[ir.Cell], diags: DiagnosticBag) -> None:
                                 expected=f"{e.root.name}(X) or train({e.root.name}, ...) at the top level, before this line",
                                 hint="frameworks make a layer's parameters when it first sees an input (its shapes); "
                                      "call the model once outside loops and branches")
+            for e in ir.own_exprs(s):
+                if isinstance(e, ir.BoundOptimizer) and e.net is not None and e.net.name not in built:
+                    diags.error(e.loc, f"`{e.net.name}` has no parameters yet: it has not been called on data",
+                                expected=f"{e.net.name}(X) at the top level, before the optimizer is made",
+                                hint="frameworks make a layer's parameters when it first sees an input; call the model "
+                                     "once on a batch, then bind the optimizer to its parameters")
             for e in ir.walk_exprs(s):
                 if isinstance(e, ir.SubLayer):
                     diags.error(e.loc, "a sub-layer is read only for its parameters", expected="net.net[0].weight, net.out.bias",

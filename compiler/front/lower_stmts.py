@@ -4,6 +4,7 @@ from __future__ import annotations
 from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scope, Symbol, article
 from d2lc.front.lower_lists import is_list_iter, lower_list_for
+from d2lc.front.lower_loops import is_step_loop, lower_step_loop, stray_step
 from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -117,6 +118,8 @@ class StatementLowering(LowererBase):
         const = static_value(value) if not self._in_loop else None
         layer = value if isinstance(value, ir.Layer) else None
         self.scope.symbols[name] = Symbol(value.type, const, layer=layer, instance=value if isinstance(value, ir.NewModel) else None)
+        if isinstance(value, ir.BoundOptimizer):
+            self.bound_optimizers[name] = value
         return ir.Assign(loc, name, value)
 
     def stmt_AugAssign(self, s: A.AugAssign) -> ir.Stmt | None:
@@ -132,6 +135,9 @@ class StatementLowering(LowererBase):
         v = s.value
         if isinstance(v, A.Call) and isinstance(v.func, A.Name) and v.func.id == "train" and self.scope.lookup("train") is None:
             return lower_train(self, v)
+        stray = stray_step(self, s)
+        if stray is not None:
+            return stray
         return ir.ExprStmt(s.loc, self.expr(s.value))
 
     def stmt_Pass(self, s: A.Pass) -> ir.Stmt:
@@ -147,6 +153,8 @@ class StatementLowering(LowererBase):
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
         if is_list_iter(self, s.iter):  # `for blk in blocks:` in forward, over a layer list member
             return lower_list_for(self, s)
+        if is_step_loop(self, s):  # `for X, y in data.train:` ending with `opt.step(loss)` (lower_loops)
+            return lower_step_loop(self, s)
         it = s.iter
         if not (isinstance(it, A.Call) and isinstance(it.func, A.Name) and it.func.id == "range" and self.scope.lookup("range") is None):
             return self._for_items(s)

@@ -277,7 +277,7 @@ def _model_changed(bag: DiagnosticBag, loc, later: ir.Stmt, replayed: ir.Stmt) -
     called = {e.instance.name for e in ir.walk_exprs(replayed) if isinstance(e, ir.CallModel) and isinstance(e.instance, ir.Var)} \
         | {e.root.name for e in ir.walk_exprs(replayed) if isinstance(e, ir.ParamRef)}  # `net.out.weight * w` too
     for s in ir.walk_stmts([later]):
-        net = s.net if isinstance(s, ir.Train) else s.target.root if isinstance(s, ir.ParamWrite) else None
+        net = s.net if isinstance(s, (ir.Train, ir.StepLoop)) else s.target.root if isinstance(s, ir.ParamWrite) else None
         if isinstance(net, ir.Var) and net.name in called:
             bag.error(loc, f"cannot differentiate here: `{net.name}` changed (trained or written) after it was used to "
                            "compute the value", expected=f"`{net.name}` unchanged until `grad`",

@@ -54,7 +54,7 @@ def mark_param_copies(top: list[ir.Stmt]) -> None:
             continue  # `print(net.out.bias)`: the value is used up by its statement
         later = list(ir.walk_stmts(top[k:]))
         changed = {s.target.root.name for s in later if isinstance(s, ir.ParamWrite)} | \
-            {s.net.name for s in later if isinstance(s, ir.Train) and isinstance(s.net, ir.Var)} | \
+            {s.net.name for s in later if isinstance(s, (ir.Train, ir.StepLoop)) and isinstance(s.net, ir.Var)} | \
             {e.root.name for s in later for e in ir.own_exprs(s) if isinstance(e, ir.ParamsFile) and e.load}
         target = stmt.target if isinstance(stmt, ir.ParamWrite) else None
         written = {s.name for s in later[1:] if isinstance(s, ir.IndexAssign)}  # `b = net.out.bias`, then `b[0] = ...`
@@ -110,7 +110,7 @@ def _replayable(g: ir.ParamGrad, chosen: list[ir.Stmt], candidates: list[ir.Stmt
     for later in candidates[first:]:
         if later in chosen:
             continue
-        if isinstance(later, ir.ParamWrite) and later.target.root.name == net or isinstance(later, ir.Train) \
+        if isinstance(later, ir.ParamWrite) and later.target.root.name == net or isinstance(later, (ir.Train, ir.StepLoop)) \
                 and isinstance(later.net, ir.Var) and later.net.name == net:
             bag.error(g.loc, f"cannot take this gradient: `{net}`'s parameters changed after the loss was computed (line "
                       f"{later.loc.line})", expected=f"`{net}`'s parameters unchanged between the loss and its gradient",

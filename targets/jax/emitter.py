@@ -15,6 +15,7 @@ from d2lc.passes.analysis import reads
 from d2lc.core.types import DType, TensorType
 
 from .fuse import fuse_copy_then_set
+from .loops import JaxLoops
 from .models import JaxModels
 from .naming import objective_name
 from .params import JaxParams
@@ -31,10 +32,11 @@ class JaxState:
     variables_names: dict[str, str] = field(default_factory=dict)  # model -> the name of its variables (models.py)
     objectives: dict[str, str] = field(default_factory=dict)  # a top-level objective's code -> its function's name
     written: set[str] = field(default_factory=set)  # models a chapter wrote parameters of (params.py)
+    opt_states: dict[str, str] = field(default_factory=dict)  # a bound optimizer's name -> its state's (loops.py)
     param_grads: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # objective code -> (its gradient pytree, what it reads) (params.py)
 
 
-class JaxEmitter(JaxParams, JaxModels, Emitter):
+class JaxEmitter(JaxLoops, JaxParams, JaxModels, Emitter):
     State = JaxState
     state: JaxState
 
@@ -136,6 +138,8 @@ class JaxEmitter(JaxParams, JaxModels, Emitter):
             pair = cst.Tuple([cst.Element(cst.Name(g.y.name)), cst.Element(cst.Name(s.name))], lpar=[], rpar=[])
             value = cst.Call(call("jax.value_and_grad", cst.Name(f)), [cst.Arg(cst.Name(g.wrt.name))])
             return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(pair)], value)])]
+        if isinstance(s, ir.Assign) and isinstance(s.value, ir.BoundOptimizer):
+            return [self.assign(s.name, self.expr(s.value)), *self.optimizer_state(s)]
         return None
 
     def sequence(self, stmts: list[ir.Stmt]) -> list[cst.BaseStatement]:

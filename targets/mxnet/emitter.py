@@ -13,6 +13,7 @@ from d2lc.emit.kept_graph import KeptGraph
 from d2lc.emit.layer_inputs import Dim
 from d2lc.core.types import TensorType
 
+from .loops import MXNetLoops
 from .models import MXNetModels
 from .params import MXNetParams
 
@@ -26,7 +27,7 @@ class MXNetState:
     model_params: set[str] = field(default_factory=set)  # the `param(...)` members of the model's forward (models.py)
 
 
-class MXNetEmitter(KeptGraph, MXNetParams, MXNetModels, Emitter):
+class MXNetEmitter(MXNetLoops, KeptGraph, MXNetParams, MXNetModels, Emitter):
     State = MXNetState
     state: MXNetState
 

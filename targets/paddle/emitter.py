@@ -12,6 +12,7 @@ from d2lc.emit.rules import call
 from d2lc.core.ops import SPECS
 from d2lc.core.types import ScalarType, TensorType
 
+from .loops import PaddleLoops
 from .models import PaddleModels
 from .params import PaddleParams
 
@@ -28,7 +29,7 @@ class PaddleState:
     joined: dict[int, dict[str, cst.BaseExpression]] = field(default_factory=dict)  # id(grad) -> the gradients its one `paddle.grad` call gave
 
 
-class PaddleEmitter(KeptGraph, PaddleParams, PaddleModels, Emitter):
+class PaddleEmitter(PaddleLoops, KeptGraph, PaddleParams, PaddleModels, Emitter):
     """Gradients as in d2l's Paddle edition: `x.stop_gradient = False`, `y.backward()`, `x.grad`.
 
     `backward()` *adds* into the `.grad` of every tracked tensor y depends on, and the tensor `x.grad`

@@ -12,6 +12,7 @@ from d2lc.emit.layer_inputs import Dim
 from d2lc.passes.analysis import reads
 from d2lc.passes.writes import writes
 
+from .loops import PyTorchLoops
 from .models import PyTorchModels
 from .params import PyTorchParams
 
@@ -26,7 +27,7 @@ class PyTorchState:
     model_members: bool = False  # while a model's members are emitted (models.py)
 
 
-class PyTorchEmitter(KeptGraph, PyTorchParams, PyTorchModels, Emitter):
+class PyTorchEmitter(PyTorchLoops, KeptGraph, PyTorchParams, PyTorchModels, Emitter):
     """Gradients as in d2l's PyTorch edition: `x.requires_grad_(True)`, `y.backward()`, `x.grad`.
 
     Three sets of names (in `state`) keep this correct without redundant statements:

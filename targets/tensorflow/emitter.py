@@ -11,6 +11,7 @@ from d2lc.emit.base import Emitter
 from d2lc.emit.rules import call
 from d2lc.core.types import DType, TensorType
 
+from .loops import TensorFlowLoops
 from .models import TensorFlowModels
 from .params import TensorFlowParams
 
@@ -36,7 +37,7 @@ ENVIRONMENT = (
 TF_IMPORT = "import tensorflow as tf"
 
 
-class TensorFlowEmitter(TensorFlowParams, TensorFlowModels, Emitter):
+class TensorFlowEmitter(TensorFlowLoops, TensorFlowParams, TensorFlowModels, Emitter):
     State = TensorFlowState
     state: TensorFlowState
 

@@ -1,0 +1,62 @@
+"""JAX's hand-written training loop: an optax transformation and its state (`opt_state = opt.init(params)`), and a
+jitted step, defined before the loop, that takes the loss as a function of the parameters, gets it and its gradient
+with `jax.value_and_grad`, and returns the new variables and optimizer state (flax changes nothing in place)."""
+from __future__ import annotations
+
+import libcst as cst
+
+from d2lc.core import ir
+from d2lc.emit.fmt import sub
+from d2lc.emit.rules import call
+from d2lc.emit.step_loops import line
+
+from .optimizers import optimizer
+
+
+def _params(variables: str) -> cst.BaseExpression:
+    return cst.parse_expression(f'{variables}["params"]')
+
+
+class JaxLoops:
+    def bound_optimizer(self, b: ir.BoundOptimizer) -> cst.BaseExpression:
+        return optimizer(self, b)
+
+    def optimizer_state(self, s: ir.Assign) -> list[cst.BaseStatement]:
+        """After `opt = optax.sgd(...)`: `opt_state = opt.init(net_variables["params"])`, the state the steps carry."""
+        b = s.value
+        state = self.state.opt_states[s.name] = self.fresh(f"{s.name}_state")
+        return [self.assign(state, call(f"{s.name}.init", _params(self.variables_of(b.net.name))))]
+
+    def step_loop(self, s: ir.StepLoop) -> list[cst.BaseStatement]:
+        net = s.net.name
+        variables = self.variables_of(net)
+        state = self.state.opt_states.get(s.opt) or self.fresh(f"{s.opt}_state")
+        step = self.fresh(f"{s.opt}_step")
+        loss_fn = self.fresh("compute_loss")
+        # inside the loss function the model runs on the variables with the parameters being differentiated
+        names, self.state.variables_names = self.state.variables_names, {**self.state.variables_names, net: "variables"}
+        self.state.replaying += 1
+        try:
+            body = self.loss_body(s)
+            loss = self.expr(s.value)
+        finally:
+            self.state.replaying -= 1
+            self.state.variables_names = names
+        inner = [self.assign("variables", cst.parse_expression(f'{{**{variables}, "params": params}}')), *body,
+                 line(cst.Return(loss))]
+        l, grads = "loss", "grads"
+        x, y = s.loop_vars
+        outer = [
+            cst.FunctionDef(cst.Name(loss_fn), cst.Parameters([cst.Param(cst.Name("params"))]), self.indented(inner)),
+            cst.parse_statement(f"{l}, {grads} = jax.value_and_grad({loss_fn})({variables}[\"params\"])"),
+            cst.parse_statement(f"updates, {state} = {s.opt}.update({grads}, {state}, {variables}[\"params\"])"),
+            cst.parse_statement(f"{variables} = {{**{variables}, \"params\": optax.apply_updates({variables}[\"params\"], updates)}}"),
+            line(cst.Return(cst.parse_expression(f"{variables}, {state}, {l}"))),
+        ]
+        params = cst.Parameters([cst.Param(cst.Name(n)) for n in (variables, state, x, y)])
+        fn = cst.FunctionDef(cst.Name(step), params, self.indented(outer), decorators=[cst.Decorator(cst.parse_expression("jax.jit"))])
+        self.helper_defs.append(fn)  # defined once, before the outermost statement (an epoch loop): jitted once
+        taken = self.expr(s.value)
+        target = cst.Tuple([cst.Element(cst.Name(variables)), cst.Element(cst.Name(state)), cst.Element(taken)], lpar=[], rpar=[])
+        run = line(cst.Assign([cst.AssignTarget(target)], cst.Call(cst.Name(step), [cst.Arg(cst.Name(n)) for n in (variables, state, x, y)])))
+        return self.batch_loop(s, [run], cst.Call(self.train_batches(s), []))
