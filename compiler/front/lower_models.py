@@ -7,8 +7,7 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, Scope, Symbol
 from d2lc.front.lower_params import trainable_flag
-from d2lc.front.lower_loops import bound_model, lower_bound_optimizer
-from d2lc.front.lower_optim import is_optimizer, lower_optimizer, signature
+from d2lc.front.lower_optim import is_optimizer, lower_optimizer_call
 from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
 from d2lc.core import ir
 from d2lc.core.ir import static_value
@@ -330,10 +329,7 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
         return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init, trainable_flag(lw, trainable_kw))
     if name in OPTIMIZERS:
-        net = bound_model(lw, e)  # `SGD(net, lr=0.1)`: bound to a model's parameters, for a hand-written loop
-        rest = A.Call(e.loc, e.func, e.args[1:], e.kwargs) if net is not None else e
-        opt = lower_optimizer(lw, rest, name, bind(lw, OPTIMIZERS[name], rest, name, hint=f"the signature is {signature(name)}"))
-        return lower_bound_optimizer(lw, e, net, opt) if net is not None else opt
+        return lower_optimizer_call(lw, e, name, bind)
     if name in DATASETS:
         args = bind(lw, DATASETS[name], e, name)
         return ir.Construct(OpaqueType("data"), e.loc, name, args) if args is not None else ir.Const(ANY, e.loc, None)

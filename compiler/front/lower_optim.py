@@ -5,6 +5,7 @@ from typing import Callable
 
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, article
+from d2lc.front.lower_loops import bound_model, lower_bound_optimizer
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import OPTIMIZERS
@@ -51,6 +52,15 @@ def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Ex
     return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
 
 
+def lower_optimizer_call(lw: LowererBase, e: A.Call, name: str, bind: Callable) -> ir.Expr:
+    """`SGD(lr=0.1)`, or `SGD(net, lr=0.1)` bound to a model's parameters for a hand-written loop (lower_loops):
+    the arguments bound by `bind` (lower_models') against the optimizer's signature, without the model."""
+    net = bound_model(lw, e)
+    rest = A.Call(e.loc, e.func, e.args[1:], e.kwargs) if net is not None else e
+    opt = lower_optimizer(lw, rest, name, bind(lw, OPTIMIZERS[name], rest, name, hint=f"the signature is {signature(name)}"))
+    return lower_bound_optimizer(lw, e, net, opt) if net is not None else opt
+
+
 def is_optimizer(lw: LowererBase, opt: ir.Expr) -> bool:
     """Whether `train`'s `optimizer=` is an optimizer; reports it when not (unless its own error is reported already)."""
     if isinstance(opt, ir.Construct) and opt.type == OpaqueType("optimizer"):
@@ -61,4 +71,4 @@ def is_optimizer(lw: LowererBase, opt: ir.Expr) -> bool:
     return False
 
 
-__all__ = ["lower_optimizer", "is_optimizer", "signature", "RANGES"]
+__all__ = ["lower_optimizer", "lower_optimizer_call", "is_optimizer", "signature", "RANGES"]

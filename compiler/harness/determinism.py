@@ -211,11 +211,6 @@ def _bound_in(stmts: list[ir.Stmt]) -> list[tuple[str, int]]:
     for s in stmts:
         if isinstance(s, (ir.Assign, ir.IndexAssign, ir.Unpack)):
             out.extend((n, s.loc.line) for n in ir.bound_names(s))
-        elif isinstance(s, ir.StepLoop):
-            if isinstance(s.net, ir.Var):
-                self.tainted.add(s.net.name)  # trained by a hand-written loop: as by `train`
-            for name in [*s.loop_vars, *(b[0] for b in _bound_in(s.body))]:
-                self._bind(name, True, s.loc.line, out, cell, replace=True)  # batches each framework orders its own way
         elif isinstance(s, ir.For):
             out.extend((n, s.loc.line) for n in s.loop_vars)
             out.extend(_bound_in(s.body))

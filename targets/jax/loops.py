@@ -6,7 +6,6 @@ from __future__ import annotations
 import libcst as cst
 
 from d2lc.core import ir
-from d2lc.emit.fmt import sub
 from d2lc.emit.rules import call
 from d2lc.emit.step_loops import line
 
