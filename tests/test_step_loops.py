@@ -59,12 +59,27 @@ def _disagree(printed: dict[str, str]) -> set[str]:
             or any(abs(g - w) > 1e-4 * max(1.0, abs(w)) for g, w in zip(got, want))}
 
 
-@pytest.mark.parametrize("opt", ["SGD(net, lr=0.1, momentum=0.9)", "Adam(net, lr=0.01)"])
+@pytest.mark.parametrize("opt", ["SGD(net, lr=0.1, momentum=0.9)", "Adam(net, lr=0.01)",
+                                 "SGD(net, lr=StepLR(0.2, step_size=2, gamma=0.5))", "Adam(net, lr=StepLR(0.02, step_size=2))"])
 def test_the_loop_leaves_the_same_parameters_on_every_target(tmp_path, opt):
     printed = run_everywhere(_program(opt), tmp_path)
     assert not _disagree(printed), printed
     before = run_everywhere(MODEL + SAME + "print(float(net.out.bias[0]))\n", tmp_path / "before")["pytorch"]
     assert abs(_numbers(printed["pytorch"])[3] - float(before)) > 1e-3  # the steps changed the parameters
+
+
+def test_a_schedule_changes_the_steps_and_a_continuous_decay_is_caught(tmp_path, monkeypatch):
+    """StepLR lowers the rate every `step_size` updates (not after each one): Keras' ExponentialDecay without
+    `staircase=True` decays it continuously and takes other steps, on TensorFlow only; and a constant rate ends
+    elsewhere than the schedule (the schedule is not ignored)."""
+    from d2lc_targets.tensorflow import loops
+    scheduled = _program("SGD(net, lr=StepLR(0.2, step_size=2, gamma=0.5))")
+    constant = run_everywhere(_program("SGD(net, lr=0.2)"), tmp_path / "constant")["pytorch"]
+    real = loops.call
+    monkeypatch.setattr(loops, "call", lambda path, *a, **kw: real(path, *a, **{k: v for k, v in kw.items() if k != "staircase"}))
+    printed = run_everywhere(scheduled, tmp_path)
+    assert _disagree(printed) == {"tensorflow"}
+    assert abs(_numbers(constant)[3] - _numbers(printed["pytorch"])[3]) > 1e-3
 
 
 def test_a_trainer_that_rescales_the_mean_loss_is_caught(tmp_path, monkeypatch):
@@ -171,6 +186,20 @@ ch.md:13:20: error: a hand-written loop over image batches is not supported yet 
   expected: a data set of [batch, features] examples
   hint: train an image model with `train(net, data, loss=..., optimizer=...)`
 '''),
+    ("schedule_in_train", MODEL + "train(net, data, loss=squared_loss, optimizer=SGD(lr=StepLR(0.1, step_size=2)))\n", '''\
+ch.md:14:54: error: a learning-rate schedule is stepped by a hand-written loop's optimizer, not yet by `train`
+    train(net, data, loss=squared_loss, optimizer=SGD(lr=StepLR(0.1, step_size=2)))
+                                                         ^^^^^^
+  expected: opt = SGD(net, lr=StepLR(...)) and `for X, y in data.train: ... opt.step(loss)`
+  hint: write the training loop (docs/dsl.md, "Training loops"), or give `train` a constant `lr`
+'''),
+    ("bad_gamma", MODEL + "opt = SGD(net, lr=StepLR(0.1, step_size=2, gamma=1.5))\n", '''\
+ch.md:14:50: error: `StepLR`'s `gamma` is 1.5, outside its range
+    opt = SGD(net, lr=StepLR(0.1, step_size=2, gamma=1.5))
+                                                     ^^^
+  expected: a number in (0, 1]
+  hint: the signature is StepLR(lr, step_size, gamma=0.1)
+'''),
     ("bad_learning_rate", MODEL + "opt = SGD(net, lr=-0.1)\n", '''\
 ch.md:14:19: error: `SGD`'s `lr` is -0.1, outside its range
     opt = SGD(net, lr=-0.1)
@@ -184,3 +213,17 @@ ch.md:14:19: error: `SGD`'s `lr` is -0.1, outside its range
 @pytest.mark.parametrize("src, expected", [c[1:] for c in ERRORS], ids=[c[0] for c in ERRORS])
 def test_bodies_that_cannot_be_differentiated_everywhere_are_compile_errors(src, expected):
     assert_error(src, expected)
+
+
+def test_momentum_with_a_schedule_is_refused_where_the_velocity_holds_the_rate(tmp_path):
+    """Keras and gluon keep SGD's velocity as -lr times PyTorch's buffer: with a changing rate their steps differ,
+    so those two targets refuse the combination at check time; the others compile it."""
+    from d2lc.build.compile import build
+    from d2lc.emit.backend import get_backend, target_names
+    src = tmp_path / "ch.md"
+    src.write_text("# T\n\n```d2l\n" + _program("SGD(net, lr=StepLR(0.1, step_size=2), momentum=0.9)") + "```\n", encoding="utf-8")
+    result = build([src], [get_backend(n) for n in target_names()], tmp_path / "out", jobs=1)
+    errors = [d.render(src.read_text(encoding="utf-8").splitlines()) for ds in result.errors.values() for d in ds]
+    assert len(errors) == 2, errors
+    assert {"`tensorflow`", "`mxnet`"} == {t for e in errors for t in ("`tensorflow`", "`mxnet`") if f"target {t}" in e}
+    assert all(e.startswith(f"{src}:18:7: error: `SGD` with a momentum and a learning-rate schedule") for e in errors), errors

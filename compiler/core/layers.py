@@ -249,6 +249,12 @@ OPTIMIZERS: dict[str, tuple[P, ...]] = {
     "Adagrad": (P("lr", "scalar", 0.01), P("eps", "scalar", 1e-10)),
 }
 
+# Learning-rate schedules, per optimizer step t = 0, 1, ... (the updates taken before this one), as PyTorch's schedulers
+# stepped once per update: StepLR's lr * gamma ** (t // step_size) (docs/dsl.md, "Learning-rate schedules").
+SCHEDULES: dict[str, tuple[P, ...]] = {
+    "StepLR": (P("lr", "scalar"), P("step_size", "scalar"), P("gamma", "scalar", 0.1)),
+}
+
 DATASETS: dict[str, tuple[P, ...]] = {
     "synthetic_regression": (P("w", "tensor"), P("b", "scalar"), P("num_train", "scalar", 1000), P("num_val", "scalar", 1000),
                              P("noise", "scalar", 0.01), P("batch_size", "scalar", 32)),
@@ -262,4 +268,4 @@ DATASETS: dict[str, tuple[P, ...]] = {
 }
 
 REQ = REQUIRED
-__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "CONSTANT_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+__all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "CONSTANT_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "SCHEDULES", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]

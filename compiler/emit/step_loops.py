@@ -8,7 +8,10 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.diagnostics import Diagnostic
 from d2lc.emit.errors import EmitError
+from d2lc.core.types import FLOAT, OpaqueType
+from d2lc.emit.expressions import Emitted
 from d2lc.emit.fmt import sub
+from d2lc.emit.optimizers import nonzero
 
 
 class _Substitute(cst.CSTTransformer):
@@ -23,6 +26,25 @@ def applied(fn: cst.BaseExpression, arg: cst.BaseExpression) -> cst.BaseExpressi
     """`lambda params: torch.optim.SGD(params, ...)` applied to `arg`: its body with the parameter replaced."""
     assert isinstance(fn, cst.Lambda) and len(fn.params.params) == 1, fn
     return fn.body.visit(_Substitute(fn.params.params[0].name.value, arg))
+
+
+def schedule_of(b: ir.Construct) -> ir.Construct | None:
+    """The learning-rate schedule an optimizer's `lr` is (`SGD(net, lr=StepLR(0.1, step_size=2))`), if any."""
+    lr = b.args.get("lr")
+    return lr if isinstance(lr, ir.Construct) and lr.type == OpaqueType("schedule") else None
+
+
+def with_lr(b: ir.Construct, code: cst.BaseExpression) -> ir.Construct:
+    """The optimizer with its `lr` already written as `code` (the schedule's base rate, or the framework's schedule)."""
+    lr = b.args["lr"]
+    return ir.Construct(OpaqueType("optimizer"), b.loc, b.kind, {**b.args, "lr": Emitted(FLOAT, lr.loc, code)})
+
+
+def refuse_momentum(em, b: ir.Construct, framework: str) -> None:
+    """Keras and gluon keep SGD's velocity as -lr times PyTorch's buffer: the same steps for a constant rate only."""
+    if b.kind == "SGD" and nonzero(b, "momentum") is not None:
+        em.unsupported_construct(b.loc, f"`SGD` with a momentum and a learning-rate schedule ({framework} keeps the "
+                                        "velocity scaled by the learning rate, PyTorch's steps only while it is constant)")
 
 
 def line(node: cst.BaseSmallStatement | cst.BaseExpression) -> cst.SimpleStatementLine:
@@ -59,4 +81,4 @@ class StepLoops:
         return [cst.For(self.targets(s.loop_vars), it, self.indented(body))]
 
 
-__all__ = ["StepLoops", "applied", "line"]
+__all__ = ["StepLoops", "applied", "line", "schedule_of", "with_lr", "refuse_momentum"]

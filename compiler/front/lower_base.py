@@ -11,16 +11,16 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.core import ir
 from d2lc.core.diagnostics import DiagnosticBag, Loc
-from d2lc.core.layers import DATASETS, LAYERS, LOSSES, OPTIMIZERS
+from d2lc.core.layers import DATASETS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 from d2lc.core.plots import PLOTS
 from d2lc.core.ops import FUNCTIONS
 from d2lc.core.types import ANY, DTYPE_NAMES, Type
 
 BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | set(DTYPE_NAMES) \
-    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(PLOTS) | {"param", "train"}
+    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(SCHEDULES) | set(PLOTS) | {"param", "train"}
 # Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
 RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES) \
-    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(PLOTS)
+    | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(SCHEDULES) | set(PLOTS)
 RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 

@@ -12,12 +12,12 @@ from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_ite
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
-from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
+from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 from d2lc.core.ops import REQUIRED, P
 from d2lc.core.plots import PLOTS
 from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, SeqType, ShapeError, TensorType, Type
 
-MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | set(PLOTS) | {"param", "train"}
+MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(SCHEDULES) | set(DATASETS) | set(PLOTS) | {"param", "train"}
 
 
 def bind(lw: LowererBase, params: tuple[P, ...], e: A.Call, shown: str, skip_kw: tuple[str, ...] = (),
@@ -328,7 +328,7 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
         dims = tuple(d if isinstance(d, int) else None for d in (sv if isinstance(sv, tuple) else (sv,))) \
             if sv is not None else tuple(None for _ in getattr(shape.type, "items", (None,)))
         return ir.ParamDecl(TensorType(DEFAULT_FLOAT, dims), e.loc, shape, init, trainable_flag(lw, trainable_kw))
-    if name in OPTIMIZERS:
+    if name in OPTIMIZERS or name in SCHEDULES:
         return lower_optimizer_call(lw, e, name, bind)
     if name in DATASETS:
         args = bind(lw, DATASETS[name], e, name)

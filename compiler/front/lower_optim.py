@@ -8,7 +8,7 @@ from d2lc.front.lower_base import LowererBase, article
 from d2lc.front.lower_loops import bound_model, lower_bound_optimizer
 from d2lc.core import ir
 from d2lc.core.ir import static_value
-from d2lc.core.layers import OPTIMIZERS
+from d2lc.core.layers import OPTIMIZERS, SCHEDULES
 from d2lc.core.types import ANY, AnyType, OpaqueType, ScalarType, TensorType
 
 # What a known value of each argument must satisfy (PyTorch's own checks, narrowed where a decay rate of 1 or more
@@ -19,12 +19,20 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "alpha": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "eps": (lambda v: v > 0, "a positive number"),
+    "step_size": (lambda v: isinstance(v, int) and v > 0, "a positive int"),
+    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
 }
+SCHEDULE = OpaqueType("schedule")
 
 def signature(name: str) -> str:
-    """`SGD(lr, momentum=0.0, weight_decay=0.0)`: the optimizer's parameters with their defaults."""
+    """`SGD(lr, momentum=0.0, weight_decay=0.0)`: the optimizer's (or schedule's) parameters with their defaults."""
     from d2lc.core.ops import REQUIRED
-    return f"{name}({', '.join(p.name if p.default is REQUIRED else f'{p.name}={p.default!r}' for p in OPTIMIZERS[name])})"
+    params = OPTIMIZERS.get(name) or SCHEDULES[name]
+    return f"{name}({', '.join(p.name if p.default is REQUIRED else f'{p.name}={p.default!r}' for p in params)})"
+
+
+def is_schedule(v: ir.Expr | None) -> bool:
+    return isinstance(v, ir.Construct) and v.type == SCHEDULE
 
 
 def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Expr | None] | None) -> ir.Expr:
@@ -34,7 +42,7 @@ def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Ex
         return ir.Const(ANY, e.loc, None)
     ok = True
     for key, v in args.items():
-        if v is None:
+        if v is None or key == "lr" and is_schedule(v):
             continue
         t = v.type
         if not (isinstance(t, ScalarType) and t.kind in ("int", "float")) and not isinstance(t, AnyType):
@@ -49,15 +57,23 @@ def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Ex
             lw.error(v.loc, f"`{name}`'s `{key}` is {sv!r}, outside its range", expected=stated,
                      hint=f"the signature is {signature(name)}")
             ok = False
-    return ir.Construct(OpaqueType("optimizer"), e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
+    kind = SCHEDULE if name in SCHEDULES else OpaqueType("optimizer")
+    return ir.Construct(kind, e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
 
 
 def lower_optimizer_call(lw: LowererBase, e: A.Call, name: str, bind: Callable) -> ir.Expr:
     """`SGD(lr=0.1)`, or `SGD(net, lr=0.1)` bound to a model's parameters for a hand-written loop (lower_loops):
     the arguments bound by `bind` (lower_models') against the optimizer's signature, without the model."""
+    if name in SCHEDULES:  # `StepLR(0.1, step_size=2)`: checked as an optimizer's arguments are
+        return lower_optimizer(lw, e, name, bind(lw, SCHEDULES[name], e, name, hint=f"the signature is {signature(name)}"))
     net = bound_model(lw, e)
     rest = A.Call(e.loc, e.func, e.args[1:], e.kwargs) if net is not None else e
     opt = lower_optimizer(lw, rest, name, bind(lw, OPTIMIZERS[name], rest, name, hint=f"the signature is {signature(name)}"))
+    lr = opt.args.get("lr") if isinstance(opt, ir.Construct) else None
+    if net is None and is_schedule(lr):
+        return lw.error(lr.loc, "a learning-rate schedule is stepped by a hand-written loop's optimizer, not yet by `train`",
+                        expected=f"opt = {name}(net, lr={lr.kind}(...)) and `for X, y in data.train: ... opt.step(loss)`",
+                        hint="write the training loop (docs/dsl.md, \"Training loops\"), or give `train` a constant `lr`")
     return lower_bound_optimizer(lw, e, net, opt) if net is not None else opt
 
 
@@ -71,4 +87,4 @@ def is_optimizer(lw: LowererBase, opt: ir.Expr) -> bool:
     return False
 
 
-__all__ = ["lower_optimizer", "lower_optimizer_call", "is_optimizer", "signature", "RANGES"]
+__all__ = ["lower_optimizer", "lower_optimizer_call", "is_schedule", "SCHEDULE", "is_optimizer", "signature", "RANGES"]

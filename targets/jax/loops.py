@@ -7,7 +7,8 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.step_loops import line
+from d2lc.emit.schedules import value
+from d2lc.emit.step_loops import line, schedule_of, with_lr
 
 from .optimizers import optimizer
 
@@ -18,7 +19,13 @@ def _params(variables: str) -> cst.BaseExpression:
 
 class JaxLoops:
     def bound_optimizer(self, b: ir.BoundOptimizer) -> cst.BaseExpression:
-        return optimizer(self, b)
+        sched = schedule_of(b)
+        if sched is None:
+            return optimizer(self, b)
+        # lr * gamma ** floor(count / step_size), optax counting the updates from 0
+        decay = call("optax.exponential_decay", self.expr(sched.args["lr"]), transition_steps=self.expr(sched.args["step_size"]),
+                     decay_rate=self.expr(value(sched, "gamma")), staircase=cst.Name("True"))
+        return optimizer(self, with_lr(b, decay))
 
     def optimizer_state(self, s: ir.Assign) -> list[cst.BaseStatement]:
         """After `opt = optax.sgd(...)`: `opt_state = opt.init(net_variables["params"])`, the state the steps carry."""

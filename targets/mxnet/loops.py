@@ -6,14 +6,25 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.step_loops import line
+from d2lc.emit.schedules import value
+from d2lc.emit.step_loops import line, refuse_momentum, schedule_of, with_lr
 
 from .optimizers import hyperparams, optimizer
 
 
 class MXNetLoops:
     def bound_optimizer(self, b: ir.BoundOptimizer) -> cst.BaseExpression:
-        return call("gluon.Trainer", call(f"{b.net.name}.collect_params"), optimizer(self, b), hyperparams(self, b))
+        sched = schedule_of(b)
+        if sched is None:
+            return call("gluon.Trainer", call(f"{b.net.name}.collect_params"), optimizer(self, b), hyperparams(self, b))
+        refuse_momentum(self, b, "gluon")
+        lr = self.expr(sched.args["lr"])
+        # gluon counts updates from 1 and lowers the rate once the count passes step: lr * factor ** floor(t / step)
+        factor = call("mx.lr_scheduler.FactorScheduler", step=self.expr(sched.args["step_size"]),
+                      factor=self.expr(value(sched, "gamma")), base_lr=lr)
+        table = hyperparams(self, with_lr(b, lr))
+        table = table.with_changes(elements=[*table.elements, cst.DictElement(cst.SimpleString('"lr_scheduler"'), factor)])
+        return call("gluon.Trainer", call(f"{b.net.name}.collect_params"), optimizer(self, b), table)
 
     def step_scale(self, s: ir.StepLoop) -> cst.BaseExpression:
         """The batch size `trainer.step` divides the gradient by: 1, since the language's losses are means."""

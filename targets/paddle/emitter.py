@@ -27,6 +27,7 @@ class PaddleState:
     top_level_inputs: dict[int, tuple[Dim, ...]] | None = None  # the same for top-level code's layers, once read
     kept_buffer: bool = False  # whether top-level code may hold an `x.grad` buffer past its statement
     joined: dict[int, dict[str, cst.BaseExpression]] = field(default_factory=dict)  # id(grad) -> the gradients its one `paddle.grad` call gave
+    schedulers: dict = field(default_factory=dict)  # a bound optimizer (its name, id) -> its lr scheduler (loops.py)
 
 
 class PaddleEmitter(PaddleLoops, KeptGraph, PaddleParams, PaddleModels, Emitter):

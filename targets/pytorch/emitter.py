@@ -25,6 +25,7 @@ class PyTorchState:
     blocks: list[set[str]] = field(default_factory=list)  # per open loop or branch: `stale` before it
     layer_inputs: dict[int, tuple[Dim, ...]] = field(default_factory=dict)  # id(layer) -> its input shape, in the model being emitted (models.py)
     model_members: bool = False  # while a model's members are emitted (models.py)
+    schedulers: dict[str, str] = field(default_factory=dict)  # a bound optimizer -> its lr scheduler (loops.py)
 
 
 class PyTorchEmitter(PyTorchLoops, KeptGraph, PyTorchParams, PyTorchModels, Emitter):

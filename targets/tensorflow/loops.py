@@ -6,14 +6,24 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.step_loops import line
+from d2lc.emit.step_loops import line, refuse_momentum, schedule_of, with_lr
+
+from d2lc.emit.schedules import value
 
 from .optimizers import optimizer
 
 
 class TensorFlowLoops:
     def bound_optimizer(self, b: ir.BoundOptimizer) -> cst.BaseExpression:
-        return optimizer(self, b)
+        sched = schedule_of(b)
+        if sched is None:
+            return optimizer(self, b)
+        refuse_momentum(self, b, "Keras")
+        # lr * gamma ** floor(iterations / step_size): the optimizer counts its updates from 0
+        decay = call("tf.keras.optimizers.schedules.ExponentialDecay", self.expr(sched.args["lr"]),
+                     decay_steps=self.expr(sched.args["step_size"]), decay_rate=self.expr(value(sched, "gamma")),
+                     staircase=cst.Name("True"))
+        return optimizer(self, with_lr(b, decay))
 
     def step_loop(self, s: ir.StepLoop) -> list[cst.BaseStatement]:
         tape = self.fresh("tape")
