@@ -60,7 +60,8 @@ def _disagree(printed: dict[str, str]) -> set[str]:
 
 
 @pytest.mark.parametrize("opt", ["SGD(net, lr=0.1, momentum=0.9)", "Adam(net, lr=0.01)",
-                                 "SGD(net, lr=StepLR(0.2, step_size=2, gamma=0.5))", "Adam(net, lr=StepLR(0.02, step_size=2))"])
+                                 "SGD(net, lr=StepLR(0.2, step_size=2, gamma=0.5))", "Adam(net, lr=StepLR(0.02, step_size=2))",
+                                 "SGD(net, lr=CosineLR(0.2, T_max=4, eta_min=0.01))", "Adam(net, lr=CosineLR(0.02, T_max=4))"])
 def test_the_loop_leaves_the_same_parameters_on_every_target(tmp_path, opt):
     printed = run_everywhere(_program(opt), tmp_path)
     assert not _disagree(printed), printed
@@ -80,6 +81,18 @@ def test_a_schedule_changes_the_steps_and_a_continuous_decay_is_caught(tmp_path,
     printed = run_everywhere(scheduled, tmp_path)
     assert _disagree(printed) == {"tensorflow"}
     assert abs(_numbers(constant)[3] - _numbers(printed["pytorch"])[3]) > 1e-3
+
+
+def test_a_cosine_that_rises_again_after_t_max_is_caught(tmp_path, monkeypatch):
+    """Six steps of a cosine over T_max=4: the last two stay at eta_min. PyTorch's own CosineAnnealingLR (and Paddle's
+    CosineAnnealingDecay) would raise the rate again there; planted as PyTorch's lambda without the clamp, PyTorch
+    disagrees with every other target."""
+    from d2lc_targets.pytorch import loops
+    from d2lc.emit.schedules import cosine_factor
+    monkeypatch.setattr(loops, "cosine_factor", lambda em, c, t: cst.parse_expression(
+        cst.Module([]).code_for_node(cosine_factor(em, c, t)).replace(f"min({t}, 4)", t)))
+    printed = run_everywhere(_program("SGD(net, lr=CosineLR(0.2, T_max=4, eta_min=0.01))"), tmp_path)
+    assert _disagree(printed) == set(printed) - {"pytorch"}
 
 
 def test_a_trainer_that_rescales_the_mean_loss_is_caught(tmp_path, monkeypatch):

@@ -21,6 +21,8 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "eps": (lambda v: v > 0, "a positive number"),
     "step_size": (lambda v: isinstance(v, int) and v > 0, "a positive int"),
     "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "T_max": (lambda v: isinstance(v, int) and v > 0, "a positive int"),
+    "eta_min": (lambda v: v >= 0, "a number >= 0"),
 }
 SCHEDULE = OpaqueType("schedule")
 

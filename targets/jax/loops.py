@@ -7,7 +7,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import value
+from d2lc.emit.schedules import floor_ratio, value
 from d2lc.emit.step_loops import line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -23,8 +23,12 @@ class JaxLoops:
         if sched is None:
             return optimizer(self, b)
         # lr * gamma ** floor(count / step_size), optax counting the updates from 0
-        decay = call("optax.exponential_decay", self.expr(sched.args["lr"]), transition_steps=self.expr(sched.args["step_size"]),
-                     decay_rate=self.expr(value(sched, "gamma")), staircase=cst.Name("True"))
+        if sched.kind == "StepLR":
+            decay = call("optax.exponential_decay", self.expr(sched.args["lr"]), transition_steps=self.expr(sched.args["step_size"]),
+                         decay_rate=self.expr(value(sched, "gamma")), staircase=cst.Name("True"))
+        else:  # the cosine from lr to alpha * lr over decay_steps, then alpha * lr
+            decay = call("optax.cosine_decay_schedule", self.expr(sched.args["lr"]), decay_steps=self.expr(sched.args["T_max"]),
+                         alpha=floor_ratio(self, sched))
         return optimizer(self, with_lr(b, decay))
 
     def optimizer_state(self, s: ir.Assign) -> list[cst.BaseStatement]:

@@ -6,7 +6,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import value
+from d2lc.emit.schedules import source, value
 from d2lc.emit.step_loops import line, refuse_momentum, schedule_of, with_lr
 
 from .optimizers import hyperparams, optimizer
@@ -20,8 +20,13 @@ class MXNetLoops:
         refuse_momentum(self, b, "gluon")
         lr = self.expr(sched.args["lr"])
         # gluon counts updates from 1 and lowers the rate once the count passes step: lr * factor ** floor(t / step)
-        factor = call("mx.lr_scheduler.FactorScheduler", step=self.expr(sched.args["step_size"]),
-                      factor=self.expr(value(sched, "gamma")), base_lr=lr)
+        if sched.kind == "StepLR":
+            factor = call("mx.lr_scheduler.FactorScheduler", step=self.expr(sched.args["step_size"]),
+                          factor=self.expr(value(sched, "gamma")), base_lr=lr)
+        else:  # counted from 1: one step at lr ("warmup") shifts the cosine so that update t + 1 reads t / T_max
+            factor = call("mx.lr_scheduler.CosineScheduler", cst.parse_expression(f"{source(self, sched.args['T_max'])} + 1"),
+                          base_lr=lr, final_lr=self.expr(value(sched, "eta_min")), warmup_steps=cst.Integer("1"),
+                          warmup_begin_lr=lr)
         table = hyperparams(self, with_lr(b, lr))
         table = table.with_changes(elements=[*table.elements, cst.DictElement(cst.SimpleString('"lr_scheduler"'), factor)])
         return call("gluon.Trainer", call(f"{b.net.name}.collect_params"), optimizer(self, b), table)

@@ -6,7 +6,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import value
+from d2lc.emit.schedules import cosine_factor, value
 from d2lc.emit.step_loops import applied, line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -26,6 +26,16 @@ class PaddleLoops:
             step.append(line(call(f"{self.state.schedulers[s.opt]}.step")))
         return self.batch_loop(s, [*self.loss_body(s), *step])
 
+    def scheduler(self, sched: ir.Construct) -> cst.BaseExpression:
+        """`StepDecay(...)`; CosineLR a `LambdaDecay` of the cosine (`CosineAnnealingDecay` rises again after T_max)."""
+        lr = self.expr(sched.args["lr"])
+        if sched.kind == "StepLR":
+            return call("paddle.optimizer.lr.StepDecay", learning_rate=lr, step_size=self.expr(sched.args["step_size"]),
+                        gamma=self.expr(value(sched, "gamma")))
+        step = self.fresh("step")
+        return call("paddle.optimizer.lr.LambdaDecay", learning_rate=lr, lr_lambda=cst.Lambda(
+            cst.Parameters([cst.Param(cst.Name(step))]), cosine_factor(self, sched, step)))
+
     def emit_stmt(self, s):
         if isinstance(s, ir.Assign) and isinstance(s.value, ir.BoundOptimizer):
             # a gradient an earlier backward pass of the chapter left in the parameters must not join the first step
@@ -33,8 +43,6 @@ class PaddleLoops:
             sched = schedule_of(s.value)
             if sched is not None:  # `opt_lr = paddle.optimizer.lr.StepDecay(...)`, stepped once per update
                 name = self.state.schedulers[id(s.value)] = self.state.schedulers[s.name] = self.fresh(f"{s.name}_lr")
-                made.append(self.assign(name, call("paddle.optimizer.lr.StepDecay", learning_rate=self.expr(sched.args["lr"]),
-                                                   step_size=self.expr(sched.args["step_size"]),
-                                                   gamma=self.expr(value(sched, "gamma")))))
+                made.append(self.assign(name, self.scheduler(sched)))
             return [*made, self.assign(s.name, self.expr(s.value)), line(call(f"{s.name}.clear_grad"))]
         return super().emit_stmt(s)

@@ -6,7 +6,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import value
+from d2lc.emit.schedules import cosine_factor, value
 from d2lc.emit.step_loops import applied, line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -19,12 +19,18 @@ class PyTorchLoops:
         return applied(optimizer(self, c), call(f"{b.net.name}.parameters"))
 
     def emit_stmt(self, s):
-        """`opt = torch.optim.SGD(...)`, then its scheduler `opt_scheduler = lr_scheduler.StepLR(opt, ...)`."""
+        """`opt = torch.optim.SGD(...)`, then its scheduler `opt_scheduler = lr_scheduler.StepLR(opt, ...)` (CosineLR:
+        a `LambdaLR` of the cosine, which stays at eta_min from T_max on)."""
         if isinstance(s, ir.Assign) and isinstance(s.value, ir.BoundOptimizer) and schedule_of(s.value) is not None:
             sched = schedule_of(s.value)
             name = self.state.schedulers[s.name] = self.fresh(f"{s.name}_scheduler")
-            made = call("torch.optim.lr_scheduler.StepLR", cst.Name(s.name), step_size=self.expr(sched.args["step_size"]),
-                        gamma=self.expr(value(sched, "gamma")))
+            if sched.kind == "StepLR":
+                made = call("torch.optim.lr_scheduler.StepLR", cst.Name(s.name), step_size=self.expr(sched.args["step_size"]),
+                            gamma=self.expr(value(sched, "gamma")))
+            else:  # CosineAnnealingLR rises again after T_max; the language's rate stays at eta_min, so a lambda
+                step = self.fresh("step")
+                made = call("torch.optim.lr_scheduler.LambdaLR", cst.Name(s.name), lr_lambda=cst.Lambda(
+                    cst.Parameters([cst.Param(cst.Name(step))]), cosine_factor(self, sched, step)))
             return [self.assign(s.name, self.expr(s.value)), self.assign(name, made)]
         return super().emit_stmt(s)
 

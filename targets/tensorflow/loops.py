@@ -8,7 +8,7 @@ from d2lc.core import ir
 from d2lc.emit.rules import call
 from d2lc.emit.step_loops import line, refuse_momentum, schedule_of, with_lr
 
-from d2lc.emit.schedules import value
+from d2lc.emit.schedules import floor_ratio, value
 
 from .optimizers import optimizer
 
@@ -20,9 +20,13 @@ class TensorFlowLoops:
             return optimizer(self, b)
         refuse_momentum(self, b, "Keras")
         # lr * gamma ** floor(iterations / step_size): the optimizer counts its updates from 0
-        decay = call("tf.keras.optimizers.schedules.ExponentialDecay", self.expr(sched.args["lr"]),
-                     decay_steps=self.expr(sched.args["step_size"]), decay_rate=self.expr(value(sched, "gamma")),
-                     staircase=cst.Name("True"))
+        if sched.kind == "StepLR":
+            decay = call("tf.keras.optimizers.schedules.ExponentialDecay", self.expr(sched.args["lr"]),
+                         decay_steps=self.expr(sched.args["step_size"]), decay_rate=self.expr(value(sched, "gamma")),
+                         staircase=cst.Name("True"))
+        else:  # the cosine from lr to alpha * lr over decay_steps, then alpha * lr
+            decay = call("tf.keras.optimizers.schedules.CosineDecay", self.expr(sched.args["lr"]),
+                         decay_steps=self.expr(sched.args["T_max"]), alpha=floor_ratio(self, sched))
         return optimizer(self, with_lr(b, decay))
 
     def step_loop(self, s: ir.StepLoop) -> list[cst.BaseStatement]:
