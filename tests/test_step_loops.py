@@ -69,6 +69,15 @@ def test_the_loop_leaves_the_same_parameters_on_every_target(tmp_path, opt):
     assert abs(_numbers(printed["pytorch"])[3] - float(before)) > 1e-3  # the steps changed the parameters
 
 
+def test_a_loss_written_inside_the_step_is_recorded_with_the_body(tmp_path):
+    """`opt.step(squared_loss(y_hat, yb))`: the loss is computed inside the tape (TensorFlow) and `autograd.record()`
+    (MXNet) with the rest of the body (outside them TensorFlow has no gradient and MXNet's backward raises)."""
+    inline = LOOP.replace("        l = squared_loss(net(Xb), yb)\n        opt.step(l)\n",
+                          "        y_hat = net(Xb)\n        opt.step(squared_loss(y_hat, yb))\n").replace("float(l)", "float(net.out.bias[0])")
+    printed = run_everywhere(MODEL + SAME + inline.replace("OPT", "SGD(net, lr=0.1, momentum=0.9)"), tmp_path)
+    assert not _disagree(printed), printed
+
+
 def test_a_schedule_changes_the_steps_and_a_continuous_decay_is_caught(tmp_path, monkeypatch):
     """StepLR lowers the rate every `step_size` updates (not after each one): Keras' ExponentialDecay without
     `staircase=True` decays it continuously and takes other steps, on TensorFlow only; and a constant rate ends
@@ -198,6 +207,14 @@ ch.md:13:20: error: a hand-written loop over image batches is not supported yet 
                        ^^^^^
   expected: a data set of [batch, features] examples
   hint: train an image model with `train(net, data, loss=..., optimizer=...)`
+'''),
+    ("body_name_after_the_loop", MODEL + "opt = SGD(net, lr=0.1)\nfor Xb, yb in data.train:\n    y_hat = net(Xb)\n"
+     "    l = squared_loss(y_hat, yb)\n    opt.step(l)\nprint(l, y_hat)\n", '''\
+ch.md:19:10: error: undefined name `y_hat`
+    print(l, y_hat)
+             ^^^^^
+  expected: a variable assigned earlier in this chapter
+  hint: assign `y_hat` in this cell or an earlier one before using it
 '''),
     ("schedule_in_train", MODEL + "train(net, data, loss=squared_loss, optimizer=SGD(lr=StepLR(0.1, step_size=2)))\n", '''\
 ch.md:14:54: error: a learning-rate schedule is stepped by a hand-written loop's optimizer, not yet by `train`

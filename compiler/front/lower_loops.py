@@ -112,6 +112,16 @@ def lower_step_loop(lw, s: A.For) -> ir.Stmt | None:
         ok = False
     if not ok:
         return None
+    if not isinstance(loss, ir.Var):  # `opt.step(squared_loss(net(X), y))`: computed with the body, under its recording
+        name = next(n for n in (f"loss{i or ''}" for i in range(1000)) if lw.scope.lookup(n) is None)
+        body.append(ir.Assign(loss.loc, name, loss))
+        loss = ir.Var(loss.type, loss.loc, name)
+    # the names the body binds live in JAX's loss function only; the loss itself comes back from each step
+    kept = {loss.name}
+    for st in body:
+        for name in ir.bound_names(st):
+            if name not in kept:
+                lw.scope.symbols.pop(name, None)
     return ir.StepLoop(s.loc, s.targets[0], data, body, list(s.targets), value=loss, opt=opt_name, net=bound.net,
                        optimizer=bound)
 

@@ -66,6 +66,7 @@ class JaxLoops:
         params = cst.Parameters([cst.Param(cst.Name(n)) for n in (variables, state, x, y)])
         fn = cst.FunctionDef(cst.Name(step), params, self.indented(outer), decorators=[cst.Decorator(cst.parse_expression("jax.jit"))])
         self.helper_defs.append(fn)  # defined once, before the outermost statement (an epoch loop): jitted once
+        self.state.written.add(net)  # a later `train(net, ...)` would start from a fresh init: refused, as after a write
         taken = self.expr(s.value)
         target = cst.Tuple([cst.Element(cst.Name(variables)), cst.Element(cst.Name(state)), cst.Element(taken)], lpar=[], rpar=[])
         run = line(cst.Assign([cst.AssignTarget(target)], cst.Call(cst.Name(step), [cst.Arg(cst.Name(n)) for n in (variables, state, x, y)])))
