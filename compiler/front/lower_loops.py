@@ -61,7 +61,7 @@ def stray_step(lw: LowererBase, node: A.ExprStmt) -> ir.Stmt | None:
     return ir.Pass(node.loc)
 
 
-def lower_step_loop(lw, s: A.For) -> ir.Stmt | None:
+def lower_step_loop(lw: LowererBase, s: A.For) -> ir.Stmt | None:
     """`for X, y in data.train: <the loss's statements>; opt.step(loss)` as a StepLoop, every check done here."""
     it = s.iter
     data = lw.expr(it.value)
@@ -126,12 +126,12 @@ def lower_step_loop(lw, s: A.For) -> ir.Stmt | None:
                        optimizer=bound)
 
 
-def _bound_of(body: list[ir.Stmt], opt: str, lw) -> ir.BoundOptimizer | None:
+def _bound_of(body: list[ir.Stmt], opt: str, lw: LowererBase) -> ir.BoundOptimizer | None:
     """The BoundOptimizer the top-level name `opt` holds (the lowerer keeps it as the symbol's constant)."""
     return lw.bound_optimizers.get(opt)
 
 
-def _body_is_differentiable(lw, body: list[ir.Stmt], loss: ir.Expr, net: str) -> bool:
+def _body_is_differentiable(lw: LowererBase, body: list[ir.Stmt], loss: ir.Expr, net: str) -> bool:
     """The loop's body is assignments that compute the loss from the model's calls: nothing else runs between two
     steps, nothing is drawn at random, and the parameters are reached through the model's calls only."""
     for st in body:
@@ -166,7 +166,7 @@ def _body_is_differentiable(lw, body: list[ir.Stmt], loss: ir.Expr, net: str) ->
     return True
 
 
-def _mode_dependent(lw, model: ir.ModelDef, seen: frozenset = frozenset()) -> bool:
+def _mode_dependent(lw: LowererBase, model: ir.ModelDef, seen: frozenset = frozenset()) -> bool:
     """Whether a model holds (itself or through a submodel) a layer that acts differently in training."""
     for e in ir.walk_exprs([m.value for m in model.members]):
         if isinstance(e, ir.Layer) and e.kind in LAYERS and LAYERS[e.kind].train_dependent:
