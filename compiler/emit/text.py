@@ -1,5 +1,5 @@
 """Text in plain Python, the same on every target (docs/dsl.md, "Text"): str methods, `re.sub`, `list(text)`,
-`+` of strings, and the `Vocab` and `read_time_machine` helpers (compiler/emit/snippets/), emitted once per
+`+` of strings, `x.tolist()` (through NumPy, in each target's idiom), and the `Vocab` and `read_time_machine` helpers (compiler/emit/snippets/), emitted once per
 notebook before their first use. Turning a list of indices into a tensor is the backend's `tensor` row."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import libcst as cst
 from d2lc.core import ir
 from d2lc.core.text import TEXT_FUNCTIONS
 from d2lc.emit.fmt import attr, binop
+from d2lc.emit.plots import numpy_of
 
 if TYPE_CHECKING:
     from d2lc.emit.rules import EmitterLike
@@ -43,5 +44,6 @@ TEXT_OPS = {
     "py_list": lambda em, n: cst.Call(cst.Name("list"), [cst.Arg(em.expr(n.args["x"]))]),
     "py_concat": lambda em, n: binop(em.expr(n.args["x"]), cst.Add(), em.expr(n.args["y"])),
     "text_method": _method,
+    "tolist": lambda em, n: cst.Call(attr(numpy_of(em, em.expr(n.args["x"])), cst.Name("tolist")), []),  # NumPy's, on every target
     "text_attribute": lambda em, n: attr(em.expr(n.args["x"]), cst.Name(n.args["attr"])),
 }

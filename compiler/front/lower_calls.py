@@ -11,7 +11,7 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
-from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method
+from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method, lower_tolist
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
@@ -38,6 +38,8 @@ class CallLowering(LowererBase):
             base = self.expr(f.value)
             if is_text(base.type):  # string methods, `vocab.to_tokens(...)` (lower_text)
                 return lower_text_method(self, base, f, e)
+            if f.attr == "tolist" and isinstance(base.type, (TensorType, AnyType)):
+                return lower_tolist(self, base, e)
             if f.attr in METHODS:
                 if isinstance(base.type, (TensorType, AnyType)):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
@@ -46,6 +48,10 @@ class CallLowering(LowererBase):
                 return self.error(f.loc, f"{article(base.type)} has no method `.{f.attr}`", expected="a tensor",
                                   hint=f"`.{f.attr}()` is a tensor method; make a tensor with `tensor(...)` first"
                                   if isinstance(base.type, ScalarType) else f"call `.{f.attr}()` on a tensor")
+            if isinstance(base.type, AnyType):  # after an error reported on the base
+                for a in e.args:
+                    self.expr(a)
+                return ir.Const(ANY, e.loc, None)
             return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
         if not isinstance(f, A.Name):

@@ -63,7 +63,8 @@ def _bind(lw: LowererBase, params, e: A.Call, what: str, shown: str, args: list[
         elif not _fits(v.type, kind):
             lw.error(v.loc, f"`{what}`'s `{name}` must be {KIND_TEXT[kind]}, got {article(v.type)}", expected=KIND_TEXT[kind],
                      hint="a tensor is not text: text comes from `read_time_machine()`, string methods or a literal"
-                     if isinstance(v.type, TensorType) else f"see {shown}")
+                     if isinstance(v.type, TensorType) else "cut the text into tokens first: `list(text)` (characters) or "
+                     "`text.split()` (words)" if kind == "strs" and is_str(v.type) else f"see {shown}")
             ok = False
     return bound if ok else None
 
@@ -229,5 +230,21 @@ def lower_tensor_of_list(lw: LowererBase, data: ir.Expr, dtype: ir.Expr | None, 
     return ir.Op(TensorType(kind, (None,)), loc, "tensor", {"data": data, "dtype": dtype})
 
 
-__all__ = ["lower_text_call", "lower_text_method", "lower_vocab_attribute", "lower_text_subscript", "lower_str_binop",
+def lower_tolist(lw: LowererBase, base: ir.Expr, e: A.Call) -> ir.Expr:
+    """`x.tolist()` of a 1-D tensor: its values as a run-time list of Python numbers (indices for `to_tokens`)."""
+    if e.args or e.kwargs:
+        for a in e.args:
+            lw.expr(a)
+        return lw.error(e.loc, "`.tolist()` takes no arguments", expected="x.tolist()", hint="index the tensor first")
+    t = base.type
+    if isinstance(t, AnyType):
+        return ir.Const(ANY, e.loc, None)
+    if t.rank != 1:  # type: ignore[union-attr]
+        return lw.error(base.loc, f"`.tolist()` needs a 1-D tensor, got {t}", expected="a tensor [n]",
+                        hint="flatten it first with `.reshape(-1)`, or index one row")
+    elem = INT if t.dtype.is_int else FLOAT if t.dtype.is_float else BOOL  # type: ignore[union-attr]
+    return ir.Op(ListType(elem), e.loc, "tolist", {"x": base})
+
+
+__all__ = ["lower_tolist", "lower_text_call", "lower_text_method", "lower_vocab_attribute", "lower_text_subscript", "lower_str_binop",
            "lower_tensor_of_list", "NOT_A_TENSOR"]
