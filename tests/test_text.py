@@ -218,6 +218,16 @@ ch.md:4:6: error: `.tolist()` needs a 1-D tensor, got float32[2, 3]
   expected: a tensor [n]
   hint: flatten it first with `.reshape(-1)`, or index one row
 '''),
+    ("index_of_empty_list", '''\
+xs = []
+y = xs[0]
+''', '''\
+ch.md:5:5: error: indexing a list that holds nothing yet
+    y = xs[0]
+        ^^
+  expected: a list with items
+  hint: append to it first
+'''),
 ]
 
 

@@ -196,6 +196,9 @@ def lower_text_subscript(lw: LowererBase, base: ir.Expr, e: A.Subscript) -> ir.E
         return lw.error(i.loc, f"indices of {article(base.type)} must be ints, got {article(i.type)}", expected="an int",
                         hint="a vocabulary maps tokens to indices: `vocab[token]`" if is_str(i.type) else "convert with `int(...)`")
     elem = STR if is_str(base.type) else base.type.elem  # type: ignore[union-attr]
+    if elem is None:
+        return lw.error(base.loc, "indexing a list that holds nothing yet", expected="a list with items",
+                        hint="append to it first")
     return ir.Op(elem, e.loc, "getitem", {"x": base, "index": [i]})
 
 
