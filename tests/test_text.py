@@ -31,6 +31,11 @@ for token, count in vocab.token_freqs:
     counts.append(count)
 ids = tensor(vocab[chars])
 print("E", int(ids.sum()), int(tensor(counts).sum()), len(ids), vocab.to_tokens(ids[:5].tolist()))
+spaces = 0
+for c in text:
+    if c == " ":
+        spaces += 1
+print("F", spaces, vocab)
 '''
 
 
@@ -57,6 +62,7 @@ def oracle() -> str:
         ["C", w_freqs[:4], len(w_itos), w_stoi.get("him", 0)],
         ["D", vocab(pairs)[2][:2], "-".join(words[:3]), text.upper()[:3], text.replace("the", "a")[:9]],
         ["E", sum(ids), sum(c for _, c in freqs), len(ids), [itos[i] for i in ids[:5]]],
+        ["F", text.count(" "), f"Vocab({len(itos)} tokens)"],
     ]
     return "\n".join(" ".join(map(str, line)) for line in lines)
 

@@ -12,6 +12,9 @@ class Vocab:
         self.token_to_idx = {token: index for index, token in enumerate(self.idx_to_token)}
         self.unk = 0
 
+    def __repr__(self):
+        return f"Vocab({len(self)} tokens)"
+
     def __len__(self):
         return len(self.idx_to_token)
 
