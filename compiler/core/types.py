@@ -286,11 +286,14 @@ def join(a: Type, b: Type) -> Type | None:
 
 def elements(t: Type) -> Type | None:
     """The type of each value a `for` loop takes from an iterable of type `t` (None: not iterable, or its items
-    have no one type): a tuple or list literal's items joined, a list built with `append`'s element type."""
+    have no one type): a tuple or list literal's items joined, a list built with `append`'s element type, a
+    string's characters (strings)."""
     if isinstance(t, AnyType):
         return ANY
     if isinstance(t, ListType):
         return t.elem if t.elem is not None else ANY
+    if is_str(t):  # a string's characters
+        return t
     if isinstance(t, SeqType):
         if not t.items:
             return ANY

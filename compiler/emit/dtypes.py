@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from d2lc.core import ir
-from d2lc.core.types import DType, ScalarType, SeqType
+from d2lc.core.types import DType, ListType, ScalarType, SeqType
 
 
 def dtype_names(module: str, bool_name: str = "bool") -> dict[DType, str]:
@@ -25,6 +25,8 @@ def literal_kind(e: ir.Expr | None) -> str:
                 visit(i)
         elif isinstance(n.type, ScalarType):
             kinds.add(n.type.kind)
+        elif isinstance(n.type, ListType) and isinstance(n.type.elem, ScalarType):  # a run-time list of numbers
+            kinds.add(n.type.elem.kind)
         elif isinstance(n.type, SeqType):
             kinds.update(getattr(t, "kind", "float") for t in n.type.items)
         else:

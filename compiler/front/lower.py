@@ -28,6 +28,8 @@ from d2lc.front.lower_param_writes import ParamWriteLowering
 from d2lc.front.lower_params import ParamLowering
 from d2lc.front.lower_stmts import StatementLowering
 from d2lc.core import ir
+from d2lc.core.text import is_strs, is_text
+from d2lc.front.lower_text import NOT_A_TENSOR
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
 from d2lc.core.ops import REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
@@ -125,7 +127,7 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
         numeric = isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")
         if kind == "tensor" and not (isinstance(t, TensorType) or numeric):
             return (f"`{op}` needs a tensor, got {article(t)}", "a tensor or a number",
-                    "create a tensor with `tensor([...])`, `zeros(...)` or `arange(...)`")
+                    NOT_A_TENSOR if is_text(t) or is_strs(t) else "create a tensor with `tensor([...])`, `zeros(...)` or `arange(...)`")
         if kind == "scalar" and not numeric and not (isinstance(t, TensorType) and t.rank == 0):
             return (f"`{op}` needs a number here, got {article(t)}", "an int or float",
                     "use `.item()` to take the number out of a one-element tensor" if isinstance(t, TensorType)

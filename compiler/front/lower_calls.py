@@ -11,10 +11,12 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
+from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method, lower_tolist
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
 from d2lc.core.plots import PLOTS
+from d2lc.core.text import TEXT_FUNCTIONS, is_text
 from d2lc.core.types import ANY, FLOAT, FuncType, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
 
 
@@ -33,8 +35,12 @@ class CallLowering(LowererBase):
         if isinstance(f, A.Attribute) and f.attr == "append":
             return self._append(f, e)
         if isinstance(f, A.Attribute):
+            base = self.expr(f.value)
+            if is_text(base.type):  # string methods, `vocab.to_tokens(...)` (lower_text)
+                return lower_text_method(self, base, f, e)
+            if f.attr == "tolist" and isinstance(base.type, (TensorType, AnyType)):
+                return lower_tolist(self, base, e)
             if f.attr in METHODS:
-                base = self.expr(f.value)
                 if isinstance(base.type, (TensorType, AnyType)):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
                 for a in e.args:
@@ -42,7 +48,10 @@ class CallLowering(LowererBase):
                 return self.error(f.loc, f"{article(base.type)} has no method `.{f.attr}`", expected="a tensor",
                                   hint=f"`.{f.attr}()` is a tensor method; make a tensor with `tensor(...)` first"
                                   if isinstance(base.type, ScalarType) else f"call `.{f.attr}()` on a tensor")
-            self.expr(f.value)
+            if isinstance(base.type, AnyType):  # after an error reported on the base
+                for a in e.args:
+                    self.expr(a)
+                return ir.Const(ANY, e.loc, None)
             return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
         if not isinstance(f, A.Name):
@@ -66,6 +75,8 @@ class CallLowering(LowererBase):
             return lower_figure(self, e, name)
         if sym is None and name in DATA_FROM:
             return DATA_FROM[name](self, e)
+        if sym is None and name in TEXT_FUNCTIONS:
+            return lower_text_call(self, e, name)
         if sym is None or isinstance(sym.type, ModelType):
             lowered = lower_call(self, e, name)
             if lowered is not None:
@@ -100,7 +111,8 @@ class CallLowering(LowererBase):
             return ir.Op(NONE, e.loc, "print", {"values": values})
         if name == "len" and len(e.args) == 1 and not e.kwargs:
             x = self.expr(e.args[0])
-            if isinstance(x.type, (SeqType, ListType)):  # a tuple's or list's length; `len(X)` of a tensor is the op
+            if isinstance(x.type, (SeqType, ListType)) or is_text(x.type):  # a tuple's, list's, string's or vocabulary's
+                # length; `len(X)` of a tensor is the op
                 return ir.Op(INT, e.loc, "py_len", {"x": x})
             return self.call_op(FUNCTIONS[name], [x], e, name)
         if name in ("enumerate", "zip"):
@@ -109,6 +121,11 @@ class CallLowering(LowererBase):
             return self.error(f.loc, f"`{name}` is only allowed as the iterable of a `for` loop",
                               expected="for i, x in enumerate(xs):" if name == "enumerate" else "for x, y in zip(xs, ys):",
                               hint="loop over it, and build a tuple of the results if you need one")
+        if name == "tensor" and e.args:
+            args = [self.expr(a) for a in e.args]
+            if isinstance(args[0].type, ListType) and len(args) == 1 and all(kw.name == "dtype" for kw in e.kwargs):
+                return lower_tensor_of_list(self, args[0], self.expr(e.kwargs[0].value) if e.kwargs else None, e.loc)
+            return self.call_op(FUNCTIONS[name], args, e, name)
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
         if name in RESERVED:
@@ -128,14 +145,32 @@ class CallLowering(LowererBase):
         if len(e.args) != 1 or e.kwargs:
             return self.error(e.loc, "`append` takes one value", expected="name.append(value)", hint="append values one at a time")
         item = self.expr(e.args[0])
+        if isinstance(item.type, ScalarType) and item.type.kind in ("int", "float", "bool", "str"):
+            return self._append_value(base, item, e)
         if not isinstance(item.type, (TensorType, AnyType)):
-            return self.error(item.loc, f"lists hold tensors, got {article(item.type)}", expected="a tensor",
-                              hint="wrap numbers with `tensor(...)` first")
+            return self.error(item.loc, f"lists hold tensors, numbers or strings, got {article(item.type)}",
+                              expected="a tensor, a number or a string", hint="append one value at a time")
+        if isinstance(base.type.elem, ScalarType):
+            return self.error(item.loc, f"this list holds {base.type.elem} values; appending {article(item.type)}",
+                              expected=f"{article(base.type.elem)}", hint="a list holds values of one type; start another list")
         if base.type.elem is not None and isinstance(item.type, TensorType) and isinstance(base.type.elem, TensorType):
             old = base.type.elem
             if old.dtype != item.type.dtype or old.rank != item.type.rank:
                 return self.error(item.loc, f"this list holds {old} tensors; appending {article(item.type)}", expected=str(old),
                                   hint="a list holds tensors of one dtype and rank; cast or reshape first")
+        if isinstance(base, ir.Var):
+            sym = self.scope.lookup(base.name)
+            if sym is not None:
+                sym.type = ListType(item.type)
+        return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
+
+    def _append_value(self, base: ir.Expr, item: ir.Expr, e: A.Call) -> ir.Expr:
+        """`xs.append(n)` of a number or a string: a run-time list of Python values of one kind (word counts,
+        tokens), for `tensor(xs)`, `Vocab(xs)` and loops."""
+        old = base.type.elem
+        if old is not None and old != item.type and not isinstance(old, AnyType):
+            return self.error(item.loc, f"this list holds {old} values; appending {article(item.type)}", expected=str(old),
+                              hint="a list holds values of one type; convert with `int(...)` or `float(...)`, or start another list")
         if isinstance(base, ir.Var):
             sym = self.scope.lookup(base.name)
             if sym is not None:

@@ -7,6 +7,8 @@ from d2lc.front.lower_params import is_path_base
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
+from d2lc.core.text import STR_METHODS, VOCAB
+from d2lc.front.lower_text import lower_str_binop, lower_vocab_attribute
 from d2lc.core.types import ANY, BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType, is_str
 
 
@@ -49,6 +51,8 @@ class ExpressionLowering(LowererBase):
 
     def expr_BinOp(self, e: A.BinOp) -> ir.Expr:
         x, y = self.expr(e.left), self.expr(e.right)
+        if is_str(x.type) or is_str(y.type):
+            return lower_str_binop(self, e.op, x, y, e.loc)
         op = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}.get(e.op, e.op)
         if op.startswith("logical_") and isinstance(x.type, ScalarType) and isinstance(y.type, ScalarType):
             return self.error(e.loc, f"`{ {'logical_and': '&', 'logical_or': '|', 'logical_xor': '^'}[op]}` is for bool tensors",
@@ -96,6 +100,11 @@ class ExpressionLowering(LowererBase):
         base = self.expr(e.value)
         if is_path_base(base):  # `net.out`, `net.net[0].weight`: sub-layers and parameters (lower_params)
             return self.path_attribute(base, e)
+        if base.type == VOCAB:  # `vocab.token_freqs`, `vocab.unk` (lower_text)
+            return lower_vocab_attribute(self, base, e)
+        if is_str(base.type) and e.attr in STR_METHODS:
+            return self.error(e.loc, f"`.{e.attr}` is a method; call it", expected=f".{e.attr}(...)",
+                              hint=f"add parentheses: `.{e.attr}()`")
         if isinstance(base.type, AnyType) and e.attr not in ATTRIBUTES and e.attr not in METHODS:
             return ir.Const(ANY, e.loc, None)  # after an error reported on the base
         if e.attr in ATTRIBUTES and not isinstance(base.type, (TensorType, AnyType)):

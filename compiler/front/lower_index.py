@@ -7,9 +7,11 @@ from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, article
 from d2lc.front.lower_params import is_path_base
 from d2lc.core import ir
+from d2lc.core.text import VOCAB
+from d2lc.front.lower_text import lower_text_subscript
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
-from d2lc.core.types import ANY, NONE, AnyType, ScalarType, SeqType, ShapeError, TensorType, Type, broadcast, fmt_shape
+from d2lc.core.types import ANY, NONE, AnyType, ListType, ScalarType, SeqType, is_str, ShapeError, TensorType, Type, broadcast, fmt_shape
 
 
 class IndexLowering(LowererBase):
@@ -53,6 +55,8 @@ class IndexLowering(LowererBase):
         base = self.expr(e.value)
         if is_path_base(base):  # `net[2]`: a layer of a Sequential (lower_params)
             return self.path_index(base, e)
+        if is_str(base.type) or base.type == VOCAB or isinstance(base.type, ListType):  # strings, lists, vocabularies
+            return lower_text_subscript(self, base, e)
         if isinstance(base.type, SeqType):
             if len(e.index) != 1:
                 return self.error(e.loc, "a tuple takes a single index", expected="one int index, e.g. t[0]",
