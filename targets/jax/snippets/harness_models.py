@@ -1,9 +1,18 @@
 # Harness glue (never in notebooks): see targets/pytorch/snippets/harness_models.py.
 # A flax model is stateless, so the handle is [module, variables, submodule paths in call order]; D2LC_MODE(training)
 # is the keyword the model under test takes (build/modgen.py: only a model with Dropout or BatchNorm takes one).
+D2LC_BUILT = {}  # (module, input shape, dtype) -> (variables, call order): structure only, every check overwrites
+
+
 def d2lc_build(net, X):
-    variables = net.init(jax.random.key(0), X, **D2LC_MODE(False))
-    return [net, variables, d2lc_call_order(net, variables, X)]
+    """[module, variables, call order]; a module built before for inputs of this shape is not traced again (the
+    checks load their own parameters, and init's draws from key 0 are the same every time)."""
+    key = (net, tuple(X.shape), str(X.dtype))
+    if key not in D2LC_BUILT:
+        variables = net.init(jax.random.key(0), X, **D2LC_MODE(False))
+        D2LC_BUILT[key] = (variables, d2lc_call_order(net, variables, X))
+    variables, order = D2LC_BUILT[key]
+    return [net, variables, order]
 
 
 def d2lc_call_order(net, variables, X):
@@ -87,9 +96,14 @@ D2LC_LOSSES = {"cross_entropy": lambda y_hat, y: optax.softmax_cross_entropy_wit
                "squared_loss": lambda y_hat, y: optax.squared_error(y_hat, y).mean()}
 
 
-def d2lc_forward(handle, X):
-    net, variables = handle[0], handle[1]
+@functools.partial(jax.jit, static_argnums=0)
+def d2lc_apply(net, variables, X):
     return net.apply(variables, X, **D2LC_MODE(False))
+
+
+def d2lc_forward(handle, X):
+    """Eval-mode outputs, jitted as the notebooks' evaluation is (one compile per model and input shape)."""
+    return d2lc_apply(handle[0], handle[1], X)
 
 
 def d2lc_objective(net, variables, X, y, loss):
@@ -100,9 +114,22 @@ def d2lc_objective(net, variables, X, y, loss):
     return objective
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def d2lc_value_and_grad(net, loss, variables, params, X, y):
+    """The loss, the running statistics it leaves and its gradient: one compile per model, loss and batch shape
+    (the notebooks' train step is jitted too; eager dispatch would compile each op on its own)."""
+    return jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(params)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def d2lc_update(tx, grads, state, params):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+
 def d2lc_grads(handle, X, y, loss):
     net, variables = handle[0], handle[1]
-    (value, _), grads = jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(variables.get("params", {}))
+    (value, _), grads = d2lc_value_and_grad(net, loss, variables, variables.get("params", {}), X, y)
     zeros = jax.tree_util.tree_map(jnp.zeros_like, variables)
     return value, [numpy.asarray(d2lc_get(grads, p)) if c == "params" else numpy.asarray(d2lc_get(zeros[c], p))
                    for c, p in d2lc_paths(handle)]
@@ -120,10 +147,9 @@ def d2lc_steps(handle, X, y, loss, tx, steps, batch=None, starts=None, trace=Non
             variables = handle[1]
             params = variables.get("params", {})
         Xb, yb = (X, y) if batch is None else (X[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
-        (value, updated), grads = jax.value_and_grad(d2lc_objective(net, variables, Xb, yb, loss), has_aux=True)(params)
+        (value, updated), grads = d2lc_value_and_grad(net, loss, variables, params, Xb, yb)
         variables = {**variables, **updated}
-        updates, state = tx.update(grads, state, params)
-        params = optax.apply_updates(params, updates)
+        params, state = d2lc_update(tx, grads, state, params)
         losses.append(float(value))
         handle[1] = {**variables, "params": params}
         if trace is not None:
