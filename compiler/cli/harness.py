@@ -126,6 +126,14 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         seed = int(meta.get("seed", 0))
     else:
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1
+    if args.own_init:
+        if replay or args.same_training:
+            parser.error("--own-init goes with neither --same-training nor --replay")
+        from d2lc.cli.sametrain import run_own_init_step
+        print(f"d2lc test: seed {seed} (own initialisation: the data's seed)", file=sys.stderr)
+        return run_own_init_step(args, backends, reference, paths or [Path("sources")], seed)
+    if args.seeds is not None:
+        parser.error("--seeds goes with --own-init")
     if args.same_training:
         if replay:
             parser.error("--same-training and --replay do not go together")

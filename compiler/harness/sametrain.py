@@ -216,7 +216,16 @@ if "d2lc_trainee" not in globals():
 
 
 def d2lc_case_chapter_train(X, y, Xv, yv, batch, size, val_size, d2lc_epochs, *params):
-    d2lc_net = d2lc_trainee(d2lc_make(X[:batch], params))
+    return d2lc_chapter_train(d2lc_make(X[:batch], params), X, y, Xv, yv, batch, size, val_size, d2lc_epochs)
+
+
+def d2lc_case_own_train(X, y, Xv, yv, batch, size, val_size, d2lc_epochs, seed):
+    """The same run from the target's own initialisers, its generator seeded with `seed` (harness/owninit.py)."""
+    return d2lc_chapter_train(d2lc_seeded(lambda: MAKE, X[:batch], seed), X, y, Xv, yv, batch, size, val_size, d2lc_epochs)
+
+
+def d2lc_chapter_train(handle, X, y, Xv, yv, batch, size, val_size, d2lc_epochs):
+    d2lc_net = d2lc_trainee(handle)
     d2lc_data = (D2lcBatches(X, y, batch, size, d2lc_epochs), D2lcBatches(Xv, yv, batch, val_size, 1))
 CALL
     history = D2LC_HISTORIES.pop()
@@ -236,7 +245,8 @@ def training_module_source(tc: TrainingCase, backend: Backend) -> str:
         code = [st for a in chapter_globals(tc.case.module, [t.loss, t.optimizer, t.clip]) for st in em.stmt(a)]
         emitted = em.stmt(tc.train)  # the helpers the call needs (the `train` snippet), then the call
         call = textwrap.indent(render(emitted[-1:]), "    ")
-        return code + emitted[:-1] + list(cst.parse_module(TRAIN_CASE.replace("CALL", call)).body)
+        make = f"{case.name}(" + ", ".join(f"{k}={v!r}" for k, v in case.hparams.items()) + ")"
+        return code + emitted[:-1] + list(cst.parse_module(TRAIN_CASE.replace("CALL", call).replace("MAKE", make)).body)
 
     case = tc.case
     return model_module_source(case.module, backend, case.name, case.hparams, case.loss, extra=chapter_call)
