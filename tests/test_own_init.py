@@ -73,3 +73,10 @@ def test_cli_usage_errors(capsys):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and message in capsys.readouterr().err, argv
+
+
+def test_permutation_p_sampled_beyond_the_exact_limit(monkeypatch):
+    monkeypatch.setattr(owninit, "EXACT_LIMIT", 1000)  # C(16, 8) = 12,870 splits: sampled
+    p = permutation_p([float(i) for i in range(8)], [float(i) + 100 for i in range(8)])
+    assert 0 < p <= 2 / 1000  # never 0: the observed split counts
+    assert permutation_p([0.1, 0.5, 0.3, 0.9] * 2, [0.2, 0.6, 0.4, 0.8] * 2) > 0.2

@@ -54,14 +54,17 @@ def permutation_p(a: list[float], b: list[float]) -> float:
     if m == 0 or n == 0:
         return 1.0
     count = int(np.prod(range(m + 1, m + n + 1)) // np.prod(range(1, n + 1)))
-    if count <= EXACT_LIMIT:
+    exact = count <= EXACT_LIMIT
+    if exact:
         idx = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(len(pooled)), n)), int).reshape(-1, n)
     else:
         rng = np.random.default_rng(0)
         idx = np.argsort(rng.random((EXACT_LIMIT, len(pooled))), axis=1)[:, :n]
     first = pooled[idx].sum(axis=1)
-    diffs = np.abs(first / n - (total - first) / m)
-    return float(np.mean(diffs >= observed - 1e-12 * max(1.0, abs(observed))))
+    extreme = int(np.sum(np.abs(first / n - (total - first) / m) >= observed - 1e-12 * max(1.0, abs(observed))))
+    # exact: the observed split is among the enumerated ones; sampled: it is counted once more, (k + 1) / (B + 1),
+    # so that the estimate is itself a valid p-value
+    return extreme / len(idx) if exact else (extreme + 1) / (len(idx) + 1)
 
 
 def _run(session, tc: TrainingCase, backend: Backend, data, seed: int) -> dict[str, float] | str:
