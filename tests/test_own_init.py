@@ -80,3 +80,9 @@ def test_permutation_p_sampled_beyond_the_exact_limit(monkeypatch):
     p = permutation_p([float(i) for i in range(8)], [float(i) + 100 for i in range(8)])
     assert 0 < p <= 2 / 1000  # never 0: the observed split counts
     assert permutation_p([0.1, 0.5, 0.3, 0.9] * 2, [0.2, 0.6, 0.4, 0.8] * 2) > 0.2
+
+
+def test_permutation_p_of_many_seeds_is_sampled():
+    """C(40, 20) = 1.4e11 splits: sampled (a product of the range in int64 overflowed and enumerated them all)."""
+    p = permutation_p([float(i) for i in range(20)], [float(i) + 0.5 for i in range(20)])
+    assert 0.5 < p <= 1.0

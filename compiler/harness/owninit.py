@@ -14,6 +14,7 @@ probability at most ALPHA, whatever the distribution (docs/equivalence.md, "Own 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,7 @@ def permutation_p(a: list[float], b: list[float]) -> float:
     m = len(pooled) - n
     if m == 0 or n == 0:
         return 1.0
-    count = int(np.prod(range(m + 1, m + n + 1)) // np.prod(range(1, n + 1)))
-    exact = count <= EXACT_LIMIT
+    exact = math.comb(n + m, n) <= EXACT_LIMIT
     if exact:
         idx = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(len(pooled)), n)), int).reshape(-1, n)
     else:
