@@ -15,7 +15,7 @@ def add_same_training_options(p: argparse.ArgumentParser) -> None:
                         "initialisers under --seeds seeds, and test that the final losses and accuracies have the "
                         "reference's distribution (exact permutation test, false-alarm rate 1e-3 per quantity)")
     p.add_argument("--seeds", type=_positive, default=None, metavar="N",
-                   help="with --own-init: runs per target (default 8; at least 8 for a test at level 1e-3)")
+                   help="with --own-init: runs per target (default 8; at least 7 for a test at level 1e-3)")
     p.add_argument("--model", action="append", metavar="NAME", default=None,
                    help="with --same-training or --own-init: only the train(...) calls of this model (repeatable)")
 
@@ -39,7 +39,7 @@ def run_own_init_step(args: argparse.Namespace, backends: list, reference: str, 
     seeds = args.seeds or SEEDS
     if 2 / comb(2 * seeds, seeds) >= ALPHA:
         print(f"note: with {seeds} seeds no split is rarer than {2 / comb(2 * seeds, seeds):.1e} >= {ALPHA:g}: "
-              f"no run can fail (use 8 or more)")
+              f"no run can fail (use 7 or more)")
     results, seconds = own_init(paths, backends, reference, seeds, seed, args.device, max(args.timeout, 600.0),
                                 set(args.model) if args.model else None, cache,
                                 lambda rs: print("\n".join(report_lines(rs)), flush=True))
