@@ -102,3 +102,17 @@ def test_dropout_rates_are_forced_to_zero():
     rates = [e.args["rate"].value for c in found for m in c.case.model.members for e in ir.walk_exprs(m.value)
              if isinstance(e, ir.Layer) and e.kind == "Dropout"]
     assert rates and all(r == 0.0 for r in rates), rates
+
+
+def test_listed_divergences_show_as_known():
+    """tests/known_training_divergences.txt: a listed FAIL is `known` with its reason; a pass or an unlisted FAIL stays."""
+    from d2lc.harness.known import TRAINING_DIVERGENCES, read_known
+    from d2lc.harness.sametrain import TrainingResult, mark_known
+    known = read_known(Path(__file__).resolve().parent.parent / TRAINING_DIVERGENCES)
+    assert ("DenseNet same-training", "tensorflow") in known and ("DenseNet same-training", "mxnet") in known
+    results = [TrainingResult("DenseNet (densenet:146)", "tensorflow", "FAIL", detail="d"),
+               TrainingResult("DenseNet (densenet:146)", "jax", "FAIL", detail="d"),
+               TrainingResult("DenseNet (densenet:146)", "mxnet", "pass")]
+    marked = {r.target: r for r in mark_known(results, known)}
+    assert marked["tensorflow"].status == "known" and "float64" in marked["tensorflow"].detail
+    assert marked["jax"].status == "FAIL" and marked["mxnet"].status == "pass"

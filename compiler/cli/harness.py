@@ -126,12 +126,21 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         seed = int(meta.get("seed", 0))
     else:
         seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big") >> 1
+    if args.own_init:
+        if replay or args.same_training:
+            parser.error("--own-init goes with neither --same-training nor --replay")
+        from d2lc.cli.sametrain import run_own_init_step
+        print(f"d2lc test: seed {seed} (own initialisation: the data's seed)", file=sys.stderr)
+        return run_own_init_step(args, backends, reference, paths or [Path("sources")], seed)
+    if args.seeds is not None:
+        parser.error("--seeds goes with --own-init")
     if args.same_training:
         if replay:
             parser.error("--same-training and --replay do not go together")
         from d2lc.cli.sametrain import run_same_training_step
         print(f"d2lc test: seed {seed} (same training)", file=sys.stderr)
-        return run_same_training_step(args, backends, reference, paths or [Path("sources")], seed)
+        paths = paths or [Path("sources")]
+        return run_same_training_step(args, backends, reference, paths, seed, _known_training(args.known, paths, parser))
     if not paths:
         paths = [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
     print(f"d2lc test: seed {seed}" + (f" (replaying {args.replay})" if replay else ""), file=sys.stderr)
@@ -194,6 +203,18 @@ def cmd_test(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 1
     matrix_ok = result.ok or (not result.rows and compared)
     return 0 if matrix_ok and checks_ok and notebooks_ok else 1
+
+
+def _known_training(option: str | None, paths: list[Path], parser: argparse.ArgumentParser) -> dict[tuple[str, str], str]:
+    """The known divergences of `--same-training` (see `known.py`): next to `--known FILE`, or found as the others."""
+    from d2lc.harness.known import TRAINING_DIVERGENCES, KnownFileError, find_known_file, read_known
+    if option == "none":
+        return {}
+    found = find_known_file(TRAINING_DIVERGENCES, [Path(option).resolve().parent.parent] if option else paths)
+    try:
+        return read_known(found) if found else {}
+    except (OSError, KnownFileError) as exc:
+        parser.error(f"--known: {exc}")
 
 
 def _known_lists(option: str | None, paths: list[Path],

@@ -3,7 +3,8 @@
 A file holds one line per divergence, `row | target | reason` (blank lines and `#` comments
 ignored). `d2lc test` reports a listed FAIL or error as `known`, so a run fails only on something
 new. The project keeps two: `tests/known_mismatches.txt` (rows of the function matrix, such as
-`corr2d d/dX`) and `tests/known_model_divergences.txt` (model checks, such as `LeNet grads`).
+`corr2d d/dX`) and `tests/known_model_divergences.txt` (model checks, such as `LeNet grads`); a third,
+`tests/known_training_divergences.txt`, lists runs of `d2lc test --same-training` (`DenseNet same-training`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 MISMATCHES = Path("tests") / "known_mismatches.txt"
 MODEL_DIVERGENCES = Path("tests") / "known_model_divergences.txt"
+TRAINING_DIVERGENCES = Path("tests") / "known_training_divergences.txt"  # `d2lc test --same-training`: `MODEL same-training`
 
 
 class KnownFileError(ValueError):

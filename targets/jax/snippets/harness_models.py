@@ -15,6 +15,12 @@ def d2lc_build(net, X):
     return [net, variables, order]
 
 
+def d2lc_seeded(make, X, seed):
+    """As targets/pytorch/snippets/harness_models.py's: the flax module's own `init` from the key of `seed`."""
+    net = make()
+    return [net, net.init(jax.random.key(seed), X, **D2LC_MODE(False)), None]
+
+
 def d2lc_call_order(net, variables, X):
     """(path, class name) of the submodules in PyTorch's `modules()` order: depth first, each module's children in
     the order they were made (a model's members as declared; flax sorts its parameter names, and the order forward

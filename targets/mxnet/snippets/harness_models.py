@@ -5,6 +5,12 @@ def d2lc_build(net, X):
     return net
 
 
+def d2lc_seeded(make, X, seed):
+    """As targets/pytorch/snippets/harness_models.py's: gluon draws its deferred initialisers at the first call."""
+    mx.random.seed(seed)
+    return d2lc_build(make(), X)
+
+
 def d2lc_tensors(net):
     return list(net.collect_params().values())
 

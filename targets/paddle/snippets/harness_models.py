@@ -8,6 +8,12 @@ def d2lc_build(net, X):
     return net
 
 
+def d2lc_seeded(make, X, seed):
+    """As targets/pytorch/snippets/harness_models.py's: paddle's own generator, seeded."""
+    paddle.seed(seed)
+    return d2lc_build(make(), X)
+
+
 def d2lc_tensors(net):
     """Every parameter and statistic once: a recurrent layer lists its cell's parameters as its own too, and keeps an
     uninitialised dropout state."""

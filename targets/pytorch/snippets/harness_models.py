@@ -8,6 +8,13 @@ def d2lc_build(net, X):
     return net
 
 
+def d2lc_seeded(make, X, seed):
+    """The model `make()` builds, initialised by its own emitted initialisers from a seeded generator
+    (harness/owninit.py: the own-initialisation check)."""
+    torch.manual_seed(seed)
+    return d2lc_build(make(), X)
+
+
 def d2lc_tensors(net):
     out = []
     for module in net.modules():

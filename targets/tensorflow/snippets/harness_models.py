@@ -4,6 +4,12 @@ def d2lc_build(net, X):
     return net
 
 
+def d2lc_seeded(make, X, seed):
+    """As targets/pytorch/snippets/harness_models.py's: Keras' global seed (its initialisers draw from it)."""
+    tf.keras.utils.set_random_seed(seed)
+    return d2lc_build(make(), X)
+
+
 def d2lc_tensors(net):
     """Parameters and statistics; Keras 3 also tracks the state of its random seed generators (recurrent, dropout)."""
     return [v for v in net.variables if not v.path.endswith("seed_generator_state")]
