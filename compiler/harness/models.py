@@ -10,7 +10,6 @@ one bias for a recurrent layer's two, its parameters cannot be read back, so its
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from d2lc.core.layers import WEIGHT_NAMES, WEIGHT_ROLES, WEIGHTS
 from d2lc.build.modgen import OPTIMIZER_STEPS, TRAIN_BATCHES, TRAIN_EPOCHS, model_module_source, optimizer_refusals
 from d2lc.core.types import ScalarType, TensorType
 from d2lc.harness.cases import author_spelling
+from d2lc.harness.headlines import error_headline
 from d2lc.harness.shadow import one_ulp_away, step_by_step
 
 CHECKS = ("forward", "grads", "sgd", "adam", "train", "momentum", "rmsprop", "adagrad", "adamw")
@@ -424,18 +424,6 @@ def _flat(v) -> list[np.ndarray]:
     if isinstance(v, (list, tuple)):
         return [x for i in v for x in _flat(i)]
     return [np.asarray(v)]
-
-
-_LOG_LINE = re.compile(r"^([IWEF]\d{4} |\d{4}-\d\d-\d\d[ T]|WARNING: All log messages|oneDNN custom operations|To enable the following"
-                       r"|•|Arguments received by)")
-
-
-def error_headline(text: str) -> str:
-    """The line of a worker's error that says what went wrong: the exception, not a framework's log line
-    (TensorFlow prints oneDNN notices on stderr) nor the argument dump Keras appends to its exceptions."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _LOG_LINE.match(ln.strip())]
-    named = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception|Failed|Exit)\b", ln) or "Error:" in ln]
-    return named[-1] if named else lines[0] if lines else text.strip().splitlines()[-1] if text.strip() else ""
 
 
 class Skipped(str):
