@@ -11,6 +11,7 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
+from d2lc.front.lower_tables import TABLE_CALLS, is_table
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
@@ -33,8 +34,10 @@ class CallLowering(LowererBase):
         if isinstance(f, A.Attribute) and f.attr == "append":
             return self._append(f, e)
         if isinstance(f, A.Attribute):
+            base = self.expr(f.value)
+            if is_table(base.type):  # `df.fillna(...)`, `df.mean()`: pandas methods (lower_tables)
+                return self.table_method(base, f, e)
             if f.attr in METHODS:
-                base = self.expr(f.value)
                 if isinstance(base.type, (TensorType, AnyType)):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
                 for a in e.args:
@@ -42,7 +45,6 @@ class CallLowering(LowererBase):
                 return self.error(f.loc, f"{article(base.type)} has no method `.{f.attr}`", expected="a tensor",
                                   hint=f"`.{f.attr}()` is a tensor method; make a tensor with `tensor(...)` first"
                                   if isinstance(base.type, ScalarType) else f"call `.{f.attr}()` on a tensor")
-            self.expr(f.value)
             return self.error(f.loc, f"tensors have no method `.{f.attr}`", expected="a DSL tensor method",
                               hint=did_you_mean(f.attr, METHODS) or "see docs/dsl.md for the methods")
         if not isinstance(f, A.Name):
@@ -62,6 +64,17 @@ class CallLowering(LowererBase):
             return self.num_params_call(e)
         if sym is None and name in FILE_CALLS:
             return self.file_call(e, name)
+        if sym is None and name in TABLE_CALLS:
+            return self.table_call(e, name)
+        if sym is None and name == "concat":
+            joined = self.table_concat(e)  # `concat([df1, df2])` of tables; of tensors, the op below
+            if joined is not None:
+                return joined
+        if sym is None and name == "tensor" and e.args and not isinstance(e.args[0], (A.ListLit, A.TupleLit, A.Literal)):
+            x = self.expr(e.args[0])
+            if is_table(x.type):  # `tensor(df, dtype=float32)`: a table's values as a tensor
+                return self.table_to_tensor(e, x)
+            return self.call_op(FUNCTIONS[name], [x] + [self.expr(a) for a in e.args[1:]], e, name)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
         if sym is None and name in DATA_FROM:
