@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d2lc.front import ast as A
-from d2lc.front.lower_base import LowererBase, article
+from d2lc.front.lower_base import TO_TENSOR, LowererBase, article
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ir import static_value
@@ -24,7 +24,6 @@ TABLE_METHODS = {"fillna": "df.fillna(value)", "mean": "df.mean()", "std": "df.s
 TABLE_ATTRIBUTES = ("shape", "iloc")
 TABLE_BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/"}
 DTYPE_KINDS = ("number", "object", "bool", "float", "int", "category")
-TO_TENSOR = "convert it first: `tensor(df, dtype=float32)` makes a tensor of a table's (numeric) columns"
 PATH = OpaqueType("path")
 
 
@@ -73,6 +72,8 @@ class TableLowering(LowererBase):
             path = self._download(arg)
         else:
             path = self.expr(arg)
+            if isinstance(path.type, AnyType):
+                return ir.Const(ANY, e.loc, None)
             if not (isinstance(path, ir.Const) and isinstance(path.value, str) and path.value):
                 return self.error(path.loc, "`read_csv` names its file with a string literal or `download(...)`",
                                   expected='read_csv("data.csv")', hint="write the file name in quotes")
@@ -283,4 +284,4 @@ def _int(t: Type) -> bool:
     return isinstance(t, ScalarType) and t.kind == "int" or isinstance(t, AnyType)
 
 
-__all__ = ["TABLE_CALLS", "HUB_CSV", "TableLowering", "is_table", "BOOL"]
+__all__ = ["TABLE_CALLS", "HUB_CSV", "TO_TENSOR", "TableLowering", "is_table", "BOOL"]
