@@ -194,8 +194,7 @@ class TableLowering(LowererBase):
             if not (isinstance(v.type, ScalarType) and v.type.kind in ("int", "float", "str") or is_table(v.type)
                     and v.type.column or isinstance(v.type, AnyType)):  # type: ignore[union-attr]
                 return self.error(v.loc, f"`.fillna` fills in a number, a string or a column per column, got {article(v.type)}",
-                                  expected=sig, hint="the column means are df.mean()"
-                                  + ("; " + TO_TENSOR if isinstance(v.type, TensorType) else ""))
+                                  expected=sig, hint="fill in one number, or each column's mean: df.fillna(df.mean())")
             return ir.Op(base.type, e.loc, "table_fillna", {"x": base, "value": v})
         if column:
             return self.error(f.loc, "`.select_dtypes` selects the columns of a table, not of a column", expected=sig)
