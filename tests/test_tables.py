@@ -238,7 +238,7 @@ def test_the_data_hub_holds_the_kaggle_files_and_the_stand_ins_have_their_column
     files' 81 and 80 columns, `Id` first and `SalePrice` last in the training file only."""
     from d2lc.build.sampledata import write_sample_data
     from d2lc.emit.assembly import shared_snippets
-    from d2lc.front.lower_tables import HUB_CSV
+    from d2lc.core.layers import HUB_CSV
     hub = dict(shared_snippets())["download"]
     for name in HUB_CSV:
         assert re.search(rf'"{re.escape(name)}": \("https://[^"]+/{re.escape(name)}",\s*"sha1:[0-9a-f]{{40}}"\)', hub), name

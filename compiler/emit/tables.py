@@ -9,7 +9,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.core.types import DType
-from d2lc.emit.fmt import attr
+from d2lc.emit.fmt import attr, binop
 
 if TYPE_CHECKING:
     from d2lc.emit.rules import EmitterLike
@@ -78,11 +78,9 @@ def _statistic(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
 
 def _to_tensor(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
     """The backend's `tensor` rule (`torch.tensor(data)`, ...) on `df.to_numpy(dtype=float)`, with the dtype."""
-    from d2lc.emit.expressions import Emitted
-
     dtype: DType = node.args["dtype"].value
-    values = _method(em, node, "to_numpy", _kw("dtype", cst.Name(_NUMPY_KIND[dtype])))
-    fake = ir.Op(node.type, node.loc, "tensor", {"data": Emitted(node.type, node.loc, values), "dtype": None})
+    values = ir.Op(node.type, node.loc, "table_to_numpy", {"x": node.args["x"], "kind": _NUMPY_KIND[dtype]})
+    fake = ir.Op(node.type, node.loc, "tensor", {"data": values, "dtype": None})
     rule = em.backend.ops["tensor"]  # type: ignore[attr-defined]
     code = getattr(rule, "rule", rule).emit(em, fake)  # the call without DTyped's judgement: the dtype is always written
     return code.with_changes(args=[*code.args, _kw("dtype", em.dtype_expr(dtype))]) if isinstance(code, cst.Call) else code
@@ -97,7 +95,6 @@ def _iloc(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
 
 
 def _binop(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
-    from d2lc.emit.fmt import binop
     return binop(em.expr(node.args["x"]), _BINOPS[node.args["op"]](), em.expr(node.args["y"]))
 
 
@@ -110,6 +107,7 @@ TABLE_OPS = {
     "table_mean": _statistic,
     "table_std": _statistic,
     "table_to_tensor": _to_tensor,
+    "table_to_numpy": lambda em, n: _method(em, n, "to_numpy", _kw("dtype", cst.Name(n.args["kind"]))),
     "table_columns": _columns,
     "table_iloc": _iloc,
     "table_binop": _binop,

@@ -4,6 +4,7 @@ Calls of layers, models, optimizers and data sets go to lower_models.py; op call
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from d2lc.front import ast as A
@@ -11,7 +12,7 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
-from d2lc.front.lower_tables import TABLE_CALLS, is_table
+from d2lc.front.lower_tables import TABLE_CALLS, TO_TENSOR, Lowered, is_table
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
@@ -59,7 +60,13 @@ class CallLowering(LowererBase):
         if sym is not None and isinstance(sym.type, (FuncType, AnyType)):  # a function value: a parameter, a lambda
             return self.call_value(ir.Var(sym.type, f.loc, name), e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
-            return lower_apply(self, e, sym.type, name, sym.layer)
+            args = [self.expr(a) for a in e.args]
+            table = next((a for a in args if is_table(a.type)), None)
+            if table is not None:
+                return self.error(table.loc, f"`{name}` computes on tensors, got a table: a table is not a tensor",
+                                  expected="a tensor", hint=TO_TENSOR)
+            given = replace(e, args=[Lowered(a.loc, x) for a, x in zip(e.args, args)])  # lowered once
+            return lower_apply(self, given, sym.type, name, sym.layer)
         if sym is None and name == "num_params":
             return self.num_params_call(e)
         if sym is None and name in FILE_CALLS:

@@ -5,7 +5,7 @@ import dataclasses
 from typing import Any
 
 from d2lc.front import ast as A
-from d2lc.front.lower_base import TO_TENSOR, LowererBase, Scope, Symbol
+from d2lc.front.lower_base import LowererBase, Scope, Symbol
 from d2lc.front.lower_params import trainable_flag
 from d2lc.front.lower_optim import is_optimizer, lower_optimizer, signature
 from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_item, apply_steps, is_append, is_list_start
@@ -15,7 +15,7 @@ from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
 from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS
 from d2lc.core.ops import REQUIRED, P
 from d2lc.core.plots import PLOTS
-from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, SeqType, ShapeError, TableType, TensorType, Type
+from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, SeqType, ShapeError, TensorType, Type
 
 MODEL_BUILTINS = set(LAYERS) | set(OPTIMIZERS) | set(DATASETS) | set(PLOTS) | {"param", "train"}
 
@@ -358,10 +358,6 @@ def lower_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr | None:
 def lower_apply(lw: LowererBase, e: A.Call, sym_type: Type, name: str, layer: ir.Layer | None = None) -> ir.Expr:
     """`net(X)`: a member layer inside forward, a built-in layer held by a name outside models, or a model instance."""
     args = [lw.expr(a) for a in e.args]
-    table = next((a for a in args if isinstance(a.type, TableType)), None)
-    if table is not None:
-        return lw.error(table.loc, f"`{name}` computes on tensors, got a table: a table is not a tensor", expected="a tensor",
-                        hint=TO_TENSOR)
     if isinstance(sym_type, LayerType):
         member = next((m for m in (lw.current_model.members if lw.current_model else []) if m.name == name), None)
         if len(args) != 1:

@@ -13,12 +13,11 @@ from d2lc.front.lower_base import TO_TENSOR, LowererBase, article
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ir import static_value
+from d2lc.core.layers import HUB_CSV
 from d2lc.core.types import (ANY, BOOL, DEFAULT_FLOAT, INT, NONE, AnyType, DType, OpaqueType, ScalarType, SeqType, TableType,
                              TensorType, Type, is_str)
 
 TABLE_CALLS = ("read_csv", "write_text", "get_dummies", "download")
-# the data hub's CSV files (keys of DATA_HUB in compiler/emit/snippets/download.py; tests/test_tables.py checks it)
-HUB_CSV = ("kaggle_house_pred_train.csv", "kaggle_house_pred_test.csv")
 TABLE_METHODS = {"fillna": "df.fillna(value)", "mean": "df.mean()", "std": "df.std()", "head": "df.head(n=5)",
                  "select_dtypes": 'df.select_dtypes(include=None, exclude=None)'}
 TABLE_ATTRIBUTES = ("shape", "iloc")
