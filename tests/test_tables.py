@@ -248,3 +248,11 @@ def test_the_data_hub_holds_the_kaggle_files_and_the_stand_ins_have_their_column
     assert (len(train[0]), len(test[0])) == (81, 80)
     assert train[0][0] == test[0][0] == "Id" and train[0][-1] == "SalePrice" and train[0][1:-1] == test[0][1:]
     assert all(len(r) == 81 for r in train) and any("NA" in r for r in train)
+
+
+def test_the_notebook_recorder_reads_a_numpy_float_as_a_number() -> None:
+    """A column's mean is a NumPy float64, a float subclass whose repr (`np.float64(...)`) is no number: the notebook
+    comparison records its value (it stopped with an internal error on the pandas section)."""
+    import numpy as np
+    from d2lc.harness.nbexec import Recorder
+    assert Recorder(None).value(np.float64(137900.0)) == {"float": "137900.0"}
