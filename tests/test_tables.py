@@ -117,6 +117,13 @@ ch.md:5:15: error: `.fillna` fills in a number, a string or a column per column,
   expected: df.fillna(value)
   hint: fill in one number, or each column's mean: df.fillna(df.mean())
 '''),
+    ('concat_reports_once', 'y = concat([ones((2,)), nope])\n', '''\
+ch.md:4:25: error: undefined name `nope`
+    y = concat([ones((2,)), nope])
+                            ^^^^
+  expected: a variable assigned earlier in this chapter
+  hint: assign `nope` in this cell or an earlier one before using it
+'''),  # the list is lowered once, whether it holds tables or tensors
 ]
 
 

@@ -73,10 +73,11 @@ class CallLowering(LowererBase):
             return self.file_call(e, name)
         if sym is None and name in TABLE_CALLS:
             return self.table_call(e, name)
-        if sym is None and name == "concat":
-            joined = self.table_concat(e)  # `concat([df1, df2])` of tables; of tensors, the op below
-            if joined is not None:
-                return joined
+        if sym is None and name == "concat" and e.args and isinstance(e.args[0], A.ListLit):
+            first = self.expr(e.args[0])  # `concat([df1, df2])` of tables (lower_tables); of tensors, the op
+            if any(is_table(t) for t in first.type.items):
+                return self.table_concat(e, first)
+            return self.call_op(FUNCTIONS[name], [first] + [self.expr(a) for a in e.args[1:]], e, name)
         if sym is None and name == "tensor" and e.args and not isinstance(e.args[0], (A.ListLit, A.TupleLit, A.Literal)):
             x = self.expr(e.args[0])
             if is_table(x.type):  # `tensor(df, dtype=float32)`: a table's values as a tensor

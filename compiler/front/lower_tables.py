@@ -123,13 +123,9 @@ class TableLowering(LowererBase):
                 return self.error(v.loc, "`dummy_na` must be True or False", expected="dummy_na=True")
         return ir.Op(TableType(), e.loc, "table_get_dummies", {"x": x, "dummy_na": kwargs.get("dummy_na")})
 
-    def table_concat(self, e: A.Call) -> ir.Expr | None:
-        """`concat([df1, df2], axis=0)` of tables (None: not tables, the tensor op `concat` takes the call)."""
-        if not e.args or not isinstance(e.args[0], A.ListLit):
-            return None
-        items = [self.expr(i) for i in e.args[0].items]
-        if not any(is_table(i.type) for i in items):
-            return None  # lowered again as tensors: a diagnostic of these items would repeat, so none was reported
+    def table_concat(self, e: A.Call, first: ir.Seq) -> ir.Expr:
+        """`concat([df1, df2], axis=0)` of tables (`first`: the list, lowered)."""
+        items = first.items
         sig = "concat([df1, df2], axis=0)"
         for i in items:
             if not is_table(i.type) and not isinstance(i.type, AnyType):
@@ -144,8 +140,7 @@ class TableLowering(LowererBase):
         if len(e.args) > 1:
             return self.error(e.args[1].loc, "pass the axis by name", expected=sig)
         column = all(isinstance(i.type, TableType) and i.type.column for i in items) and static_value(axis) in (None, 0)
-        return ir.Op(TableType(column), e.loc, "table_concat", {"xs": ir.Seq(SeqType(tuple(i.type for i in items), "list"),
-                                                                          e.args[0].loc, items, "list"), "axis": axis})
+        return ir.Op(TableType(column), e.loc, "table_concat", {"xs": first, "axis": axis})
 
     def table_to_tensor(self, e: A.Call, x: ir.Expr) -> ir.Expr:
         """`tensor(df, dtype=float32)`: the table's values as a tensor (every column must hold numbers or bools)."""
