@@ -1,4 +1,5 @@
-"""Small synthetic data files in the real formats (Fashion-MNIST idx, The Time Machine text), so the
+"""Small synthetic data files in the real formats (Fashion-MNIST idx, The Time Machine text, the Kaggle house-price
+CSV files), so the
 generated loaders run without a network: the tests and `d2lc build --execute` use them when the
 book's data folder lacks the real files, pointing the notebooks' data hub at that folder (`data_env`)."""
 from __future__ import annotations
@@ -60,6 +61,52 @@ def write_time_machine(root: Path, words: int = 3000, seed: int = 0) -> Path:
     return root / "timemachine.txt"
 
 
+# The Kaggle house-price files' columns in their published order (between `Id` and `SalePrice`): N numeric, C text
+# categories (both may be missing, NA, as in the real files)
+HOUSE_COLUMNS = (
+    "MSSubClass:N MSZoning:C LotFrontage:N LotArea:N Street:C Alley:C LotShape:C LandContour:C Utilities:C LotConfig:C "
+    "LandSlope:C Neighborhood:C Condition1:C Condition2:C BldgType:C HouseStyle:C OverallQual:N OverallCond:N YearBuilt:N "
+    "YearRemodAdd:N RoofStyle:C RoofMatl:C Exterior1st:C Exterior2nd:C MasVnrType:C MasVnrArea:N ExterQual:C ExterCond:C "
+    "Foundation:C BsmtQual:C BsmtCond:C BsmtExposure:C BsmtFinType1:C BsmtFinSF1:N BsmtFinType2:C BsmtFinSF2:N BsmtUnfSF:N "
+    "TotalBsmtSF:N Heating:C HeatingQC:C CentralAir:C Electrical:C 1stFlrSF:N 2ndFlrSF:N LowQualFinSF:N GrLivArea:N "
+    "BsmtFullBath:N BsmtHalfBath:N FullBath:N HalfBath:N BedroomAbvGr:N KitchenAbvGr:N KitchenQual:C TotRmsAbvGrd:N "
+    "Functional:C Fireplaces:N FireplaceQu:C GarageType:C GarageYrBlt:N GarageFinish:C GarageCars:N GarageArea:N "
+    "GarageQual:C GarageCond:C PavedDrive:C WoodDeckSF:N OpenPorchSF:N EnclosedPorch:N 3SsnPorch:N ScreenPorch:N "
+    "PoolArea:N PoolQC:C Fence:C MiscFeature:C MiscVal:N MoSold:N YrSold:N SaleType:C SaleCondition:C").split()
+
+
+def write_kaggle_house(root: Path, n_train: int = 192, n_test: int = 96, seed: int = 0) -> list[Path]:
+    """ROOT/kaggle_house_pred_{train,test}.csv: the real files' 81 and 80 columns (Id, 79 features, SalePrice in the
+    training file only), synthetic values with some missing, and a price that grows with the living area and quality."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for kind, n, first in (("train", n_train, 1), ("test", n_test, n_train + 1)):
+        area = rng.uniform(600, 3000, n)
+        quality = rng.integers(1, 11, n)
+        columns: dict[str, list[str]] = {"Id": [str(i) for i in range(first, first + n)]}
+        for spec in HOUSE_COLUMNS:
+            name, code = spec.split(":")
+            if name == "GrLivArea":
+                values = [f"{a:.0f}" for a in area]
+            elif name == "OverallQual":
+                values = [str(q) for q in quality]
+            elif code == "N":
+                values = [str(v) for v in rng.integers(0, 2000, n)]
+            else:
+                values = [name[:2] + "ABC"[v] for v in rng.integers(0, 3, n)]
+            missing = rng.random(n) < 0.05
+            columns[name] = ["NA" if m else v for v, m in zip(values, missing)]
+        if kind == "train":
+            price = 30000 + 60 * area + 15000 * quality + rng.normal(0, 10000, n)
+            columns["SalePrice"] = [f"{p:.0f}" for p in np.maximum(price, 20000)]
+        rows = [",".join(columns)] + [",".join(col[i] for col in columns.values()) for i in range(n)]
+        path = root / f"kaggle_house_pred_{kind}.csv"
+        root.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def write_sample_data(root: Path) -> list[str]:
     """Write whichever sample data sets ROOT lacks; returns the names of those written."""
     written = []
@@ -69,4 +116,7 @@ def write_sample_data(root: Path) -> list[str]:
     if not (root / "timemachine.txt").is_file():
         write_time_machine(root)
         written.append("timemachine.txt")
+    if not (root / "kaggle_house_pred_train.csv").is_file() or not (root / "kaggle_house_pred_test.csv").is_file():
+        write_kaggle_house(root)
+        written.append("kaggle_house_pred")
     return written

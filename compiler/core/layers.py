@@ -272,3 +272,6 @@ DATASETS: dict[str, tuple[P, ...]] = {
 
 REQ = REQUIRED
 __all__ = ["has_params", "LAYERS", "Weight", "WEIGHTS", "WEIGHT_ROLES", "WEIGHT_NAMES", "PARAM_ROLE", "CONSTANT_ROLE", "INITS", "DEFAULT_INITS", "RECURRENT_DEFAULT", "LOSSES", "OPTIMIZERS", "SCHEDULES", "DATASETS", "LayerSpec", "DType", "Shape", "REQ"]
+
+# the data hub's CSV files that `read_csv(download(NAME))` may name (keys of DATA_HUB in compiler/emit/snippets/download.py)
+HUB_CSV = ("kaggle_house_pred_train.csv", "kaggle_house_pred_test.csv")

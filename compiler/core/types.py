@@ -97,7 +97,18 @@ class AnyType:
         return "?"
 
 
-Type = Union[TensorType, ScalarType, SeqType, FuncType, AnyType]
+@dataclass(frozen=True)
+class TableType:
+    """A table read with pandas (a DataFrame on every target), or one of its columns (`column`: a Series, such as a
+    table's column means). Its rows and columns are known only at run time; `tensor(df, dtype=...)` converts it."""
+
+    column: bool = False
+
+    def __str__(self) -> str:
+        return "table column" if self.column else "table"
+
+
+Type = Union[TensorType, ScalarType, SeqType, FuncType, AnyType, TableType]
 INT = ScalarType("int")
 FLOAT = ScalarType("float")
 BOOL = ScalarType("bool")

@@ -8,7 +8,8 @@
       ├─ FunctionValueLowering lower_funcs lambda, calls through function values ─┘
       ├─ ParamLowering      lower_params  parameter and sub-layer reads, num_params
       ├─ ParamWriteLowering lower_param_writes  parameter writes, print(net)
-      └─ FileLowering       lower_files   save/load of tensors, save_params/load_params of models
+      ├─ FileLowering       lower_files   save/load of tensors, save_params/load_params of models
+      └─ TableLowering      lower_tables  tables read with pandas: read_csv, columns, fillna, get_dummies, tensor(df)
     each built on LowererBase (lower_base: state, scopes, symbols, reserved names, the hooks between concerns).
 Imports point one way (lower -> mixins -> lower_models -> lower_base). Only the front end imports these modules;
 the rest of the compiler calls `d2lc.front.read.lower_chapter`.
@@ -27,6 +28,7 @@ from d2lc.front.lower_index import IndexLowering
 from d2lc.front.lower_param_writes import ParamWriteLowering
 from d2lc.front.lower_params import ParamLowering
 from d2lc.front.lower_stmts import StatementLowering
+from d2lc.front.lower_tables import TO_TENSOR, TableLowering, is_table
 from d2lc.core import ir
 from d2lc.core.text import is_strs, is_text
 from d2lc.front.lower_text import NOT_A_TENSOR
@@ -37,7 +39,7 @@ from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, Sca
 
 
 class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering,
-              ParamWriteLowering, FileLowering):
+              ParamWriteLowering, FileLowering, TableLowering):
     """Lowers the AST of one chapter; its own methods bind an op call's arguments and type its result."""
 
     def call_op(self, op: str, pos: list[ir.Expr], e: A.Call, shown: str) -> ir.Expr:
@@ -125,6 +127,8 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
     def _check_kind(self, kind: str, v: ir.Expr, op: str) -> tuple | None:
         t = v.type
         numeric = isinstance(t, ScalarType) and t.kind in ("int", "float", "bool")
+        if kind in ("tensor", "tensors", "data") and (is_table(t) or isinstance(t, SeqType) and any(is_table(i) for i in t.items)):
+            return (f"`{op}` needs a tensor, got a table: a table is not a tensor", "a tensor", TO_TENSOR)
         if kind == "tensor" and not (isinstance(t, TensorType) or numeric):
             return (f"`{op}` needs a tensor, got {article(t)}", "a tensor or a number",
                     NOT_A_TENSOR if is_text(t) or is_strs(t) else "create a tensor with `tensor([...])`, `zeros(...)` or `arange(...)`")

@@ -21,6 +21,8 @@ BUILTIN_NAMES = set(FUNCTIONS) | {"grad", "range", "float", "int", "print"} | se
 # Names the emitted code or the DSL itself relies on; other built-ins (mean, var, max, ...) may be shadowed.
 RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "param", "seed"} | set(DTYPE_NAMES) \
     | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(SCHEDULES) | set(PLOTS)
+# the hint of every error that finds a table where a tensor is needed
+TO_TENSOR = "convert it first: `tensor(df, dtype=float32)` makes a tensor of a table's (numeric) columns"
 RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
 
 

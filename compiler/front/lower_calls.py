@@ -4,6 +4,7 @@ Calls of layers, models, optimizers and data sets go to lower_models.py; op call
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from d2lc.front import ast as A
@@ -12,6 +13,7 @@ from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
 from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method, lower_tolist
+from d2lc.front.lower_tables import TABLE_CALLS, TO_TENSOR, Lowered, is_table
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
@@ -40,6 +42,8 @@ class CallLowering(LowererBase):
                 return lower_text_method(self, base, f, e)
             if f.attr == "tolist" and isinstance(base.type, (TensorType, AnyType)):
                 return lower_tolist(self, base, e)
+            if is_table(base.type):  # `df.fillna(...)`, `df.mean()`: pandas methods (lower_tables)
+                return self.table_method(base, f, e)
             if f.attr in METHODS:
                 if isinstance(base.type, (TensorType, AnyType)):
                     return self.call_op(METHODS[f.attr], [base] + [self.expr(a) for a in e.args], e, f"x.{f.attr}")
@@ -66,11 +70,29 @@ class CallLowering(LowererBase):
         if sym is not None and isinstance(sym.type, (FuncType, AnyType)):  # a function value: a parameter, a lambda
             return self.call_value(ir.Var(sym.type, f.loc, name), e)
         if sym is not None and (isinstance(sym.type, LayerType) or isinstance(sym.type, ModelType) and not sym.type.is_class):
-            return lower_apply(self, e, sym.type, name, sym.layer)
+            args = [self.expr(a) for a in e.args]
+            table = next((a for a in args if is_table(a.type)), None)
+            if table is not None:
+                return self.error(table.loc, f"`{name}` computes on tensors, got a table: a table is not a tensor",
+                                  expected="a tensor", hint=TO_TENSOR)
+            given = replace(e, args=[Lowered(a.loc, x) for a, x in zip(e.args, args)])  # lowered once
+            return lower_apply(self, given, sym.type, name, sym.layer)
         if sym is None and name == "num_params":
             return self.num_params_call(e)
         if sym is None and name in FILE_CALLS:
             return self.file_call(e, name)
+        if sym is None and name in TABLE_CALLS:
+            return self.table_call(e, name)
+        if sym is None and name == "concat" and e.args and isinstance(e.args[0], A.ListLit):
+            first = self.expr(e.args[0])  # `concat([df1, df2])` of tables (lower_tables); of tensors, the op
+            if any(is_table(t) for t in first.type.items):
+                return self.table_concat(e, first)
+            return self.call_op(FUNCTIONS[name], [first] + [self.expr(a) for a in e.args[1:]], e, name)
+        if sym is None and name == "tensor" and e.args and not isinstance(e.args[0], (A.ListLit, A.TupleLit, A.Literal)):
+            x = self.expr(e.args[0])
+            if is_table(x.type):  # `tensor(df, dtype=float32)`: a table's values as a tensor
+                return self.table_to_tensor(e, x)
+            return self.call_op(FUNCTIONS[name], [x] + [self.expr(a) for a in e.args[1:]], e, name)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
         if sym is None and name in DATA_FROM:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from d2lc.front import ast as A
 from d2lc.front.lower_base import BUILTIN_NAMES, LowererBase, article
 from d2lc.front.lower_params import is_path_base
+from d2lc.front.lower_tables import is_table
 from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
@@ -54,6 +55,8 @@ class ExpressionLowering(LowererBase):
         if is_str(x.type) or is_str(y.type):
             return lower_str_binop(self, e.op, x, y, e.loc)
         op = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}.get(e.op, e.op)
+        if is_table(x.type) or is_table(y.type):  # `(df - df.mean()) / df.std()`: pandas arithmetic (lower_tables)
+            return self.table_binop(op, x, y, e.loc)
         if op.startswith("logical_") and isinstance(x.type, ScalarType) and isinstance(y.type, ScalarType):
             return self.error(e.loc, f"`{ {'logical_and': '&', 'logical_or': '|', 'logical_xor': '^'}[op]}` is for bool tensors",
                               expected="bool tensors on both sides", hint="use `and` / `or` for Python truth values")
@@ -100,6 +103,8 @@ class ExpressionLowering(LowererBase):
         base = self.expr(e.value)
         if is_path_base(base):  # `net.out`, `net.net[0].weight`: sub-layers and parameters (lower_params)
             return self.path_attribute(base, e)
+        if is_table(base.type):  # `df.shape` (lower_tables)
+            return self.table_attribute(base, e)
         if base.type == VOCAB:  # `vocab.token_freqs`, `vocab.unk` (lower_text)
             return lower_vocab_attribute(self, base, e)
         if is_str(base.type) and e.attr in STR_METHODS:

@@ -6,10 +6,10 @@ earlier in the chapter, and `load_params` takes an instance of the model whose p
 from __future__ import annotations
 
 from d2lc.front import ast as A
-from d2lc.front.lower_base import LowererBase
+from d2lc.front.lower_base import TO_TENSOR, LowererBase
 from d2lc.core import ir
 from d2lc.core.ir import static_value
-from d2lc.core.types import ANY, NONE, STR, AnyType, ListType, ModelType, SeqType, TensorType, Type
+from d2lc.core.types import ANY, NONE, STR, AnyType, ListType, ModelType, SeqType, TableType, TensorType, Type
 
 FILE_CALLS = ("save", "load", "save_params", "load_params")
 SIGNATURES = {"save": 'save(x, "x-file")', "load": 'x2 = load("x-file")', "save_params": 'save_params(net, "mlp.params")',
@@ -60,7 +60,8 @@ class FileLowering(LowererBase):
             if not _savable(x.type):
                 return self.error(x.loc, f"`save` writes a tensor or a tuple or list of tensors, got {x.type}",
                                   expected=SIGNATURES[name], hint="save a model's parameters with `save_params(net, ...)`"
-                                  if isinstance(x.type, ModelType) else "put the tensors into a tuple: save((x, y), ...)")
+                                  if isinstance(x.type, ModelType) else TO_TENSOR if isinstance(x.type, TableType)
+                                  else "put the tensors into a tuple: save((x, y), ...)")
             self._record(files, path, ("tensor", x.type, e.loc))
             return ir.Op(NONE, e.loc, "save", {"x": x, "path": path})
         return self._params_file(e, name, files, path)

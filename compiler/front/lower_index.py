@@ -6,6 +6,7 @@ from typing import Any
 from d2lc.front import ast as A
 from d2lc.front.lower_base import LowererBase, article
 from d2lc.front.lower_params import is_path_base
+from d2lc.front.lower_tables import Lowered, is_table
 from d2lc.core import ir
 from d2lc.core.text import VOCAB
 from d2lc.front.lower_text import lower_text_subscript
@@ -52,7 +53,15 @@ class IndexLowering(LowererBase):
             return None
         return ir.IndexAssign(loc, name, sym.type, index, value, slot_type=slot)
     def expr_Subscript(self, e: A.Subscript) -> ir.Expr:
-        base = self.expr(e.value)
+        if isinstance(e.value, A.Attribute) and e.value.attr == "iloc":
+            owner = self.expr(e.value.value)
+            if is_table(owner.type):  # `df.iloc[rows, columns]` (lower_tables)
+                return self.table_iloc(owner, e)
+            base = self.expr(A.Attribute(e.value.loc, Lowered(owner.loc, owner), "iloc"))  # not lowered twice
+        else:
+            base = self.expr(e.value)
+        if is_table(base.type):  # `df["Price"]`, `df[["a", "b"]]`
+            return self.table_subscript(base, e)
         if is_path_base(base):  # `net[2]`: a layer of a Sequential (lower_params)
             return self.path_index(base, e)
         if is_str(base.type) or base.type == VOCAB or isinstance(base.type, ListType):  # strings, lists, vocabularies

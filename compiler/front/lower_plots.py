@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from d2lc.front import ast as A
-from d2lc.front.lower_base import LowererBase, article
+from d2lc.front.lower_base import TO_TENSOR, LowererBase, article
 from d2lc.front.lower_models import bind
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import DATASETS
 from d2lc.core.plots import PLOTS, SCALES
-from d2lc.core.types import ANY, DEFAULT_FLOAT, DEFAULT_INT, NONE, AnyType, DataType, ListType, ScalarType, SeqType, TensorType, Type, dims_equal, fmt_shape
+from d2lc.core.types import ANY, DEFAULT_FLOAT, DEFAULT_INT, NONE, AnyType, DataType, ListType, ScalarType, SeqType, TableType, TensorType, Type, dims_equal, fmt_shape
 
 SIGNATURES = {
     "plot": "plot(x, ys, legend=[...], xlabel=..., ylabel=..., xlim=(lo, hi), ylim=(lo, hi), xscale=..., yscale=..., figsize=(w, h))",
@@ -81,7 +81,7 @@ def _tensor(lw: LowererBase, v: ir.Expr, what: str, ranks: tuple[int, ...], show
     rank_text = " or ".join(str(r) for r in ranks)
     if not isinstance(v.type, TensorType):
         lw.error(v.loc, f"{what} must be a tensor, got {article(v.type)}", expected=f"a tensor of rank {rank_text}",
-                 hint="make one with `tensor([...])` or compute it with tensor ops")
+                 hint=TO_TENSOR if isinstance(v.type, TableType) else "make one with `tensor([...])` or compute it with tensor ops")
         return False
     if v.type.rank not in ranks:
         lw.error(v.loc, f"{what} must have rank {rank_text}, got {v.type} (rank {v.type.rank})", expected=shown,

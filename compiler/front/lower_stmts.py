@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from d2lc.front import ast as A
-from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scope, Symbol, article
+from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scope, Symbol, TO_TENSOR, article
 from d2lc.front.lower_lists import is_list_iter, lower_list_for
 from d2lc.front.lower_loops import is_step_loop, lower_step_loop, stray_step
 from d2lc.front.lower_models import lower_model, lower_train
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
-from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TensorType, Type, conforms, elements, join
+from d2lc.core.types import ANY, DTYPE_NAMES, INT, NONE, AnyType, DType, FuncType, ListType, ScalarType, SeqType, TableType, TensorType, Type, conforms, elements, join
 
 
 class StatementLowering(LowererBase):
@@ -260,6 +260,9 @@ class StatementLowering(LowererBase):
         """The condition of `statement` (an `if`, a `while`): a bool, or a rank-0 bool tensor."""
         cond = self.expr(test)
         t = cond.type
+        if isinstance(t, TableType):
+            self.error(cond.loc, f"{statement} condition must be a single truth value, got a table", expected="a bool",
+                       hint="a table's number of rows is df.shape[0]; its values, as a tensor: " + TO_TENSOR.split(": ", 1)[1])
         if isinstance(t, TensorType) and (t.rank != 0 or t.dtype != DType.bool):
             self.error(cond.loc, f"{statement} condition must be a single truth value, got {article(t)} tensor",
                        expected="a bool or a rank-0 bool tensor", hint=hint)

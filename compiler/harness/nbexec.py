@@ -86,7 +86,7 @@ class Recorder:
         if isinstance(v, int):
             return {"int": v}
         if isinstance(v, float):
-            return {"float": repr(v)}
+            return {"float": repr(float(v))}  # a NumPy float64 is a float, whose repr is np.float64(...)
         if isinstance(v, str):
             return {"str": v[:2000]}
         if isinstance(v, (np.ndarray, np.generic)):

@@ -437,10 +437,9 @@ def _is_chapter_print(cell: PlannedCell, line: int) -> bool:
 def fake_data_root() -> Path:
     """A temporary folder with small data sets in the real formats in `data/`, and `nb/` to run in (the
     notebooks' data hub reads ../data: `_request` sets its environment)."""
-    from d2lc.build.sampledata import write_fashion_mnist, write_time_machine
+    from d2lc.build.sampledata import write_sample_data
     root = Path(tempfile.mkdtemp(prefix="d2lc-notebooks-"))
-    write_fashion_mnist(root / "data")
-    write_time_machine(root / "data")
+    write_sample_data(root / "data")
     (root / "nb").mkdir()
     return root
 
