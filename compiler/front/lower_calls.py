@@ -92,6 +92,9 @@ class CallLowering(LowererBase):
             x = self.expr(e.args[0])
             if is_table(x.type):  # `tensor(df, dtype=float32)`: a table's values as a tensor
                 return self.table_to_tensor(e, x)
+            if isinstance(x.type, ListType) and len(e.args) == 1 and all(kw.name == "dtype" for kw in e.kwargs):
+                # `tensor(vocab[tokens])`: a run-time list of numbers (lower_text)
+                return lower_tensor_of_list(self, x, self.expr(e.kwargs[0].value) if e.kwargs else None, e.loc)
             return self.call_op(FUNCTIONS[name], [x] + [self.expr(a) for a in e.args[1:]], e, name)
         if sym is None and name in PLOTS:
             return lower_figure(self, e, name)
