@@ -4,12 +4,9 @@ must count 0 GPUs, copy values unchanged, and differentiate through the copy. A 
 (`x.detach().to(device)` on PyTorch) is caught. Bad arguments get a located compile error."""
 from __future__ import annotations
 
-import pytest
-
 from d2lc.emit.backend import get_backend
 from d2lc.emit.rules import Tmpl
 from helpers import emit, run_on_every_target
-from nbrunner import close_all
 from test_errors import assert_error
 
 PROGRAM = """
@@ -28,12 +25,6 @@ w = tensor([1.0, 2.0, 3.0])
 g = grad(copied_square(w), w)
 print(float(g[0]), float(g[1]), float(g[2]))
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_runners():
-    yield
-    close_all()
 
 
 def _last_lines(stdout: str, n: int) -> list[str]:
