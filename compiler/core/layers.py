@@ -92,6 +92,19 @@ def _conv(a, x: TensorType) -> TensorType:
     return TensorType(x.dtype, (x.shape[0], out if isinstance(out, int) else None, _conv_len(x.shape[2], k, s, p), _conv_len(x.shape[3], k, s, p)))
 
 
+_WINDOWED = {"Conv2d", "MaxPool2d", "AvgPool2d"}
+_WINDOW_ARGS = {"kernel", "stride", "padding"}
+
+
+def unknown_window(kind: str, args: dict, static: dict, out):
+    """`out` with unknown height and width where a window, stride or padding was given (`args`) but has no static
+    value (a hyperparameter such as `stride=stride`): the shape rules read a missing value as its default."""
+    unknown = {k for k, v in args.items() if v is not None and static.get(k) is None}
+    if unknown & _WINDOW_ARGS and kind in _WINDOWED and isinstance(out, TensorType) and out.rank == 4:
+        return TensorType(out.dtype, (*out.shape[:2], None, None))
+    return out
+
+
 def _pool(a, x: TensorType) -> TensorType:
     if x.rank != 4:
         raise ShapeError(f"pooling needs inputs of shape [batch, channels, height, width], got {fmt_shape(x.shape)}", expected="a rank-4 tensor")

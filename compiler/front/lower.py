@@ -35,7 +35,7 @@ from d2lc.front.lower_text import NOT_A_TENSOR
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
 from d2lc.core.ops import REQUIRED, SPECS, Ctx, OpSpec, OpTypeError
-from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, ScalarType, SeqType, ShapeError, TensorType, Type, scalar_dtype
+from d2lc.core.types import ANY, DTYPE_NAMES, INT, AnyType, DType, ListType, OpaqueType, ScalarType, SeqType, ShapeError, TensorType, Type, scalar_dtype
 
 
 class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering, FunctionValueLowering, ParamLowering,
@@ -152,6 +152,9 @@ class Lowerer(StatementLowering, ExpressionLowering, IndexLowering, CallLowering
             return (f"`{op}` needs a dtype here", "float32, float64, int32, int64 or bool",
                     (did_you_mean(str(static_value(v)), DTYPE_NAMES) if isinstance(v, ir.Const) else None)
                     or "write the dtype name without quotes, e.g. `dtype=float32`")
+        if kind == "device" and not (isinstance(t, OpaqueType) and t.kind == "device"):
+            return (f"`{op}` needs a device, got {article(t)}", "cpu(), try_gpu() or X.device",
+                    "name the device with cpu(), try_gpu(i) or another tensor's .device")
         if kind == "tensors" and isinstance(t, ListType):
             return None
         if kind == "tensors" and not (isinstance(t, SeqType) and all(isinstance(i, TensorType) for i in t.items)):

@@ -115,6 +115,9 @@ class ExpressionLowering(LowererBase):
         if e.attr in ATTRIBUTES and not isinstance(base.type, (TensorType, AnyType)):
             return self.error(e.loc, f"{article(base.type)} has no attribute `.{e.attr}`", expected="a tensor",
                               hint=f"`.{e.attr}` is for tensors; make one with `tensor(...)` first")
+        if e.attr == "device" and self.scope is not self.globals:
+            return self.error(e.loc, "`.device` is read at the top level of a chapter only", expected="X.device outside functions and models",
+                              hint="JAX traces functions, and a traced value has no device; name the device with cpu() or try_gpu() inside")
         if e.attr in ATTRIBUTES:
             return self.apply(ATTRIBUTES[e.attr], {"x": base}, e.loc)
         if e.attr in METHODS:

@@ -12,7 +12,7 @@ from d2lc.front.lower_lists import CHAIN_TYPE, ITEM_TYPE, ListBuilder, apply_ite
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import DiagnosticBag, Loc, did_you_mean
-from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
+from d2lc.core.layers import DATASETS, INIT_KEYWORDS, INITS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, unknown_window
 from d2lc.core.ops import REQUIRED, P
 from d2lc.core.plots import PLOTS
 from d2lc.core.types import ANY, DEFAULT_FLOAT, FLOAT, INT, AnyType, DataType, LayerType, ModelType, OpaqueType, ScalarType, SeqType, ShapeError, TensorType, Type
@@ -226,7 +226,7 @@ def apply_layer(lw: LowererBase, layer: ir.Expr | None, x: ir.Expr, loc) -> Type
         lw.layer_inputs.setdefault(id(layer), (x.type.shape[1:], loc, layer))
     _check_input_size(lw, layer, x.type, loc)
     try:
-        return LAYERS[layer.kind].shape(static, x.type)
+        return unknown_window(layer.kind, layer.args, static, LAYERS[layer.kind].shape(static, x.type))
     except ShapeError as exc:
         lw.error(loc, f"`{layer.kind}`: {exc}", expected=exc.expected, hint=exc.hint)
         return ANY

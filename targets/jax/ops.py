@@ -1,5 +1,7 @@
 """JAX op table: where JAX spells an op differently from the shared base table (d2lc.emit.base_ops)."""
 
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr
@@ -7,7 +9,10 @@ from d2lc.emit.fmt import attr
 from d2lc.core.types import DType
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.snippet_rules import snippet_call
 from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, axis_of
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def _transpose(em, node):
@@ -87,6 +92,13 @@ OPS = {
     # losses
     "cross_entropy": Tmpl("optax.softmax_cross_entropy_with_integer_labels({logits}, {labels}).mean()"),
     "squared_loss": Tmpl("optax.squared_error({y_hat}, {y}).mean()"),
+    # devices
+    "num_gpus": Tmpl('len([d for d in jax.devices() if d.platform == "gpu"])'),
+    "cpu": Tmpl('jax.devices("cpu")[0]'),
+    "try_gpu": snippet_call(SNIPPETS, "try_gpu", "i"),
+    "try_all_gpus": snippet_call(SNIPPETS, "try_all_gpus"),
+    "device": Attr("device"),
+    "to_device": Fn("jax.device_put", "x", "device"),
 }
 
 # jnp promotes int64 + python float to float64 under x64, and int / int to float64: cast first.

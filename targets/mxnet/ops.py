@@ -1,4 +1,6 @@
 """MXNet op table: where MXNet spells an op differently from the shared base table (d2lc.emit.base_ops)."""
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr, binop, sub
@@ -7,9 +9,12 @@ from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
 from d2lc.emit.rules import Attr, Custom, Fn, Method, Tmpl, call
+from d2lc.emit.snippet_rules import snippet_call
 from d2lc.emit.select_ops import axes_of, axis_of, kw
 from d2lc.core.ops import SPECS
 from d2lc.core.types import DType, ScalarType, TensorType
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def _transpose(em, node):
@@ -183,6 +188,13 @@ OPS = {
     # losses (gluon's are per example: average them)
     "cross_entropy": Tmpl("gluon.loss.SoftmaxCrossEntropyLoss()({logits}, {labels}).mean()"),
     "squared_loss": Tmpl("np.square({y_hat} - {y}).mean()"),
+    # devices: a context
+    "num_gpus": Tmpl("mx.context.num_gpus()"),
+    "cpu": Tmpl("mx.cpu()"),
+    "try_gpu": snippet_call(SNIPPETS, "try_gpu", "i"),
+    "try_all_gpus": snippet_call(SNIPPETS, "try_all_gpus"),
+    "device": Attr("ctx"),
+    "to_device": Method("as_in_context", "device"),
 }
 
 # mxnet.np keeps int dtypes through float ops (np.log of int64 is int64; int64 - 1.5 is int64): cast first.

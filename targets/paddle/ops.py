@@ -4,13 +4,16 @@ Paddle 3.x reads much like NumPy and PyTorch (`paddle.exp`, `x.sum()`, `x.clone(
 `keepdim=` for reductions, lists for shapes, and the rows below. Checked against paddle 3.3.1; the
 op equivalence suite (tests/corpus) runs every op, inherited or not, on Paddle too.
 """
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults, literal_kind, widened_sum
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call, with_dtype
+from d2lc.emit.snippet_rules import snippet_call
 from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType, ScalarType, SeqType
 
@@ -22,6 +25,8 @@ def _listed(node: ir.Op, param: str) -> ir.Op:
         v = ir.Seq(SeqType(v.type.items, "list"), v.loc, v.items, "list")
         return ir.Op(node.type, node.loc, node.op, {**node.args, param: v})
     return node
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def shape_list(rule, param: str = "shape"):
@@ -178,6 +183,13 @@ OPS = {
     # losses
     "cross_entropy": Fn("paddle.nn.functional.cross_entropy", "logits", "labels"),
     "squared_loss": Fn("paddle.nn.functional.mse_loss", "y_hat", "y"),
+    # devices: a place
+    "num_gpus": Tmpl("paddle.device.cuda.device_count()"),
+    "cpu": Tmpl("paddle.CPUPlace()"),
+    "try_gpu": snippet_call(SNIPPETS, "try_gpu", "i"),
+    "try_all_gpus": snippet_call(SNIPPETS, "try_all_gpus"),
+    "device": Attr("place"),
+    "to_device": Method("to", "device"),
 }
 
 # Paddle refuses mixed-dtype tensor operands (int64 * float32, int64 + int32) and averages int

@@ -1,12 +1,17 @@
 """PyTorch op table: where PyTorch spells an op differently from the shared base table (d2lc.emit.base_ops)."""
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.fmt import attr
 from d2lc.emit.base_ops import base_ops
 from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Method, Tmpl, call
+from d2lc.emit.snippet_rules import snippet_call
 from d2lc.emit.select_ops import axes_of, int_list
 from d2lc.core.types import DType
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def _rank(node, name="x"):
@@ -184,6 +189,13 @@ OPS = {
     # losses
     "cross_entropy": Fn("nn.functional.cross_entropy", "logits", "labels"),
     "squared_loss": Fn("nn.functional.mse_loss", "y_hat", "y"),
+    # devices
+    "num_gpus": Tmpl("torch.cuda.device_count()"),
+    "cpu": Tmpl('torch.device("cpu")'),
+    "try_gpu": snippet_call(SNIPPETS, "try_gpu", "i"),
+    "try_all_gpus": snippet_call(SNIPPETS, "try_all_gpus"),
+    "device": Attr("device"),
+    "to_device": Method("to", "device"),
 }
 
 natural_dtype = creation_defaults(int_dtype=DType.int64)

@@ -1,4 +1,6 @@
 """TensorFlow op table: where TensorFlow spells an op differently from the shared base table (d2lc.emit.base_ops)."""
+from pathlib import Path
+
 import libcst as cst
 
 from d2lc.emit.fmt import attr, unary
@@ -6,9 +8,12 @@ from d2lc.emit.fmt import attr, unary
 from d2lc.core import ir
 from d2lc.emit.dtypes import creation_defaults
 from d2lc.emit.base_ops import ELEMENTWISE, base_ops
-from d2lc.emit.rules import Custom, DTyped, Fn, Infix, Tmpl, call
+from d2lc.emit.rules import Attr, Custom, DTyped, Fn, Infix, Tmpl, call
+from d2lc.emit.snippet_rules import snippet_call
 from d2lc.emit.select_ops import ExplicitAxis, FlatOrderFree, axes_of, axis_of, int_list, kw, swap_last
 from d2lc.core.types import DType
+
+SNIPPETS = Path(__file__).parent / "snippets"
 
 
 def _flat(em, x: cst.BaseExpression) -> cst.BaseExpression:
@@ -195,6 +200,13 @@ OPS = {
     # losses (Keras takes the labels first)
     "cross_entropy": Tmpl("tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits({labels}, {logits}))"),
     "squared_loss": Tmpl("tf.reduce_mean(tf.square({y_hat} - {y}))"),
+    # devices: a device is its name ("/GPU:0"); a copy is made under tf.device
+    "num_gpus": Tmpl('len(tf.config.list_physical_devices("GPU"))'),
+    "cpu": Tmpl('"/CPU:0"'),
+    "try_gpu": snippet_call(SNIPPETS, "try_gpu", "i"),
+    "try_all_gpus": snippet_call(SNIPPETS, "try_all_gpus"),
+    "device": Attr("device"),
+    "to_device": snippet_call(SNIPPETS, "to_device", "x", "device"),
 }
 
 # TensorFlow never promotes mixed dtypes, and int inputs to float ops fail: cast them first.

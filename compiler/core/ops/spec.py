@@ -15,7 +15,7 @@ class P:
     """A parameter of an op: its name, kind, and default (REQUIRED if it has none)."""
 
     name: str
-    kind: str  # tensor | tensors | data | scalar | shape | axis | axes | dtype | flag
+    kind: str  # tensor | tensors | data | scalar | shape | axis | axes | dtype | flag | device
     default: Any = REQUIRED
 
 

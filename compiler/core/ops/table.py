@@ -6,6 +6,7 @@ from d2lc.core.ops.infer import (arange, bernoulli, binary, cast, categorical, c
                                  reduce_float, reduce_index, reduce_same, reshape, seed, shape_of, size_of, softmax,
                                  squared_loss, squeeze, stack, tensor_lit, to_scalar, transpose, unary_float,
                                  unary_same, unsqueeze, where)
+from d2lc.core.ops.infer_device import copy_to, count, device, devices
 from d2lc.core.ops.infer_select import (flip, masked_fill, masked_softmax, one_hot, repeat, sort, take_along_axis, tile,
                                         topk)
 from d2lc.core.ops.spec import OpSpec, P
@@ -182,6 +183,16 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
     OpSpec("numel", (X,), size_of, "The number of elements.", False, "misc", method=True, passes_values=False),
     OpSpec("len", (X,), size_of, "The size of the first axis.", False, "misc", passes_values=False),
     OpSpec("print", (), print_, "Print values.", False, "io", varargs="values"),
+    # devices
+    OpSpec("num_gpus", (), count, "The number of GPUs the framework sees.", False, "device", passes_values=False),
+    OpSpec("cpu", (), device, "The CPU.", False, "device", passes_values=False),
+    OpSpec("try_gpu", (P("i", "scalar", 0),), device, "The i-th GPU if the framework sees one, else the CPU.", False, "device",
+           passes_values=False),
+    OpSpec("try_all_gpus", (), devices, "Every GPU the framework sees, or the CPU alone when it sees none.", False, "device",
+           passes_values=False),
+    OpSpec("device", (X,), device, "The device x lives on.", False, "device", function=False, passes_values=False),
+    OpSpec("to_device", (X, P("device", "device")), copy_to, "A copy of x on the device (gradients flow back to x).",
+           category="device"),
     # losses
     OpSpec("cross_entropy", (P("logits", "tensor"), P("labels", "tensor")), cross_entropy,
            "Mean softmax cross-entropy of logits [n, k] against integer labels [n].", category="loss",
@@ -194,4 +205,4 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in [
 FUNCTIONS: dict[str, str] = {name: name for name, s in SPECS.items() if s.function}
 FUNCTIONS.update({"cast": "astype"})
 METHODS: dict[str, str] = {name: name for name, s in SPECS.items() if s.method}
-ATTRIBUTES: dict[str, str] = {"T": "transpose", "shape": "shape"}
+ATTRIBUTES: dict[str, str] = {"T": "transpose", "shape": "shape", "device": "device"}
