@@ -102,9 +102,29 @@ D2LC_LOSSES = {"cross_entropy": lambda y_hat, y: optax.softmax_cross_entropy_wit
                "squared_loss": lambda y_hat, y: optax.squared_error(y_hat, y).mean()}
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def d2lc_apply(net, variables, X):
+D2LC_EAGER = set()  # modules whose forward branches on a value (`while X.sum() > 1:`): they cannot be traced, run op by op
+
+
+def d2lc_jitted(fn, static):
+    """`fn` jitted with its first `static` arguments static, falling back to `fn` itself for a module that Python
+    control flow on values keeps from being traced (the notebooks call such a model eagerly too)."""
+    jitted = jax.jit(fn, static_argnums=tuple(range(static)))
+
+    def call(net, *args):
+        if net not in D2LC_EAGER:
+            try:
+                return jitted(net, *args)
+            except jax.errors.ConcretizationTypeError:
+                D2LC_EAGER.add(net)
+        return fn(net, *args)
+    return call
+
+
+def d2lc_apply_eval(net, variables, X):
     return net.apply(variables, X, **D2LC_MODE(False))
+
+
+d2lc_apply = d2lc_jitted(d2lc_apply_eval, 1)
 
 
 def d2lc_forward(handle, X):
@@ -120,11 +140,14 @@ def d2lc_objective(net, variables, X, y, loss):
     return objective
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def d2lc_value_and_grad(net, loss, variables, params, X, y):
-    """The loss, the running statistics it leaves and its gradient: one compile per model, loss and batch shape
-    (the notebooks' train step is jitted too; eager dispatch would compile each op on its own)."""
+def d2lc_loss_and_grad(net, loss, variables, params, X, y):
+    """The loss, the running statistics it leaves and its gradient."""
     return jax.value_and_grad(d2lc_objective(net, variables, X, y, loss), has_aux=True)(params)
+
+
+# one compile per model, loss and batch shape (the notebooks' train step is jitted too; eager dispatch would
+# compile each op on its own)
+d2lc_value_and_grad = d2lc_jitted(d2lc_loss_and_grad, 2)
 
 
 @functools.partial(jax.jit, static_argnums=0)
