@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,18 @@ from d2lc.build.notebook import emit_cells
 # The frameworks' compile caches of the test sessions (JAX's persistent compilation cache), kept between runs in
 # the checkout like the CI suite's: a model JAX compiled in the last `make test` is not compiled again.
 SHARED_CACHE = Path(__file__).resolve().parent.parent / ".d2lc-cache"
+
+
+@contextmanager
+def started_training_session(backends: list) -> Iterator[object]:
+    """A started training-harness session (harness/sametrain.py) for `backends`; the test skips without PyTorch."""
+    import pytest
+    from d2lc.harness.sametrain import training_session
+    with training_session(backends, cache_dir=SHARED_CACHE) as s:
+        s.start()
+        if "pytorch" not in s.available():
+            pytest.skip("the reference pytorch is not available to the harness")
+        yield s
 
 TARGETS = ("pytorch", "tensorflow", "jax", "mxnet")
 

@@ -11,8 +11,8 @@ import pytest
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness import owninit
 from d2lc.harness.owninit import permutation_p, run_own_init
-from d2lc.harness.sametrain import training_cases, training_module_source, training_session
-from helpers import SHARED_CACHE
+from d2lc.harness.sametrain import training_cases, training_module_source
+from helpers import started_training_session
 
 pytest.importorskip("torch")
 
@@ -30,10 +30,7 @@ def test_permutation_p_is_exact():
 
 @pytest.fixture(scope="module")
 def session():
-    with training_session(list(BACKENDS.values()), cache_dir=SHARED_CACHE) as s:
-        s.start()
-        if "pytorch" not in s.available():
-            pytest.skip("the reference pytorch is not available to the harness")
+    with started_training_session(list(BACKENDS.values())) as s:
         yield s
 
 

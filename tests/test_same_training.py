@@ -15,8 +15,8 @@ import pytest
 from d2lc.cli.main import main
 from d2lc.emit.backend import get_backend, target_names
 from d2lc.harness import sametrain
-from d2lc.harness.sametrain import run_same_training, training_cases, training_session
-from helpers import SHARED_CACHE
+from d2lc.harness.sametrain import run_same_training, training_cases
+from helpers import started_training_session
 
 pytest.importorskip("torch")
 
@@ -30,10 +30,7 @@ BACKENDS = {n: get_backend(n) for n in target_names()}
 
 @pytest.fixture(scope="module")
 def session():
-    with training_session(list(BACKENDS.values()), cache_dir=SHARED_CACHE) as s:
-        s.start()
-        if "pytorch" not in s.available():
-            pytest.skip("the reference pytorch is not available to the harness")
+    with started_training_session(list(BACKENDS.values())) as s:
         yield s
 
 
