@@ -12,12 +12,13 @@ from d2lc.core.ops import REQUIRED
 from d2lc.core.types import FLOAT, INT
 
 
-def value(c: ir.Construct, name: str) -> ir.Expr:
-    """The argument `name` as the author gave it, else the language's default (a constant)."""
+def value(c: ir.Construct, name: str, specs: dict = OPTIMIZERS) -> ir.Expr:
+    """The argument `name` as the author gave it, else the language's default (a constant) from `specs`, the
+    construct's table (core/layers.py: OPTIMIZERS, SCHEDULES)."""
     v = c.args.get(name)
     if v is not None:
         return v
-    default = next(p.default for p in OPTIMIZERS[c.kind] if p.name == name)
+    default = next(p.default for p in specs[c.kind] if p.name == name)
     assert default is not REQUIRED, (c.kind, name)
     return ir.Const(INT if isinstance(default, int) else FLOAT, c.loc, default)
 

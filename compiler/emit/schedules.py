@@ -8,18 +8,12 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.core.layers import SCHEDULES
-from d2lc.core.ops import REQUIRED
-from d2lc.core.types import FLOAT, INT
+from d2lc.emit.optimizers import value as optimizer_value
 
 
 def value(c: ir.Construct, name: str) -> ir.Expr:
-    """The argument `name` as the author gave it, else the language's default (a constant)."""
-    v = c.args.get(name)
-    if v is not None:
-        return v
-    default = next(p.default for p in SCHEDULES[c.kind] if p.name == name)
-    assert default is not REQUIRED, (c.kind, name)
-    return ir.Const(INT if isinstance(default, int) else FLOAT, c.loc, default)
+    """The argument `name` as the author gave it, else the schedule's default."""
+    return optimizer_value(c, name, SCHEDULES)
 
 
 def source(em, e: ir.Expr) -> str:

@@ -183,6 +183,10 @@ class CallLowering(LowererBase):
             if old.dtype != item.type.dtype or old.rank != item.type.rank:
                 return self.error(item.loc, f"this list holds {old} tensors; appending {article(item.type)}", expected=str(old),
                                   hint="a list holds tensors of one dtype and rank; cast or reshape first")
+        return self._appended(base, item, e)
+
+    def _appended(self, base: ir.Expr, item: ir.Expr, e: A.Call) -> ir.Expr:
+        """The append op; a list bound to a name now holds `item`'s type."""
         if isinstance(base, ir.Var):
             sym = self.scope.lookup(base.name)
             if sym is not None:
@@ -196,11 +200,7 @@ class CallLowering(LowererBase):
         if old is not None and old != item.type and not isinstance(old, AnyType):
             return self.error(item.loc, f"this list holds {old} values; appending {article(item.type)}", expected=str(old),
                               hint="a list holds values of one type; convert with `int(...)` or `float(...)`, or start another list")
-        if isinstance(base, ir.Var):
-            sym = self.scope.lookup(base.name)
-            if sym is not None:
-                sym.type = ListType(item.type)
-        return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
+        return self._appended(base, item, e)
 
     def _call_user(self, fdef: ir.FuncDef, e: A.Call, lowered: list[ir.Expr] | None = None) -> ir.Expr:
         """A call of a chapter function; `lowered`: its positional arguments already lowered (a call through a
