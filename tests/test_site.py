@@ -87,6 +87,8 @@ def _small_site(tmp: Path) -> Path:
     backends = [get_backend(n) for n in book.targets if n in registry()]
     chapters = find_chapters([book.sources_dir])
     write_sample_data(tmp / "data")
+    from d2lc.cli.book import _library
+    assert _library(book, backends, quiet=True, install=True), "the book's helper library could not be written"
     jobs = []
     for b in backends:
         python = python_for(b)
