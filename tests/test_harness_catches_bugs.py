@@ -141,3 +141,21 @@ def test_a_function_reading_a_chapter_global_is_compared(tmp_path):
     result = runner.run([path])
     assert {r.label: {t: c.status for t, c in r.cells.items()} for r in result.rows}["shifted"] == \
         {"pytorch": PASS, "pytorch-twin": PASS}
+
+
+def test_a_function_reading_a_drawn_chapter_value_is_skipped_with_the_reason(tmp_path):
+    """A function that reads a random draw of the chapter (directly or through a function it calls) cannot run in a
+    function module (it raised NameError on every target, an error row); it is skipped, saying what it reads, and a
+    function reading only plain values still runs."""
+    path = tmp_path / "drawn.md"
+    path.write_text("# Drawn\n```d2l\nteacher = normal((3, 1))\nscale = 2.0\n\n"
+                    "def label(X: f32[n, 3]) -> f32[n, 1]:\n    return matmul(X, teacher) * scale\n\n"
+                    "def outer(X: f32[n, 3]) -> f32[n, 1]:\n    return label(X) + 1.0\n\n"
+                    "def fine(X: f32[n, 3]) -> f32[n, 3]:\n    return X * scale\n```\n")
+    runner = Runner([get_backend("pytorch"), get_backend("pytorch").derive(name="pytorch-twin")], reference="pytorch",
+                    examples=3, seed=0, reports_dir=tmp_path / "reports", cache_dir=None)
+    result = runner.run([path])
+    cells = {r.label: r.cells for r in result.rows}
+    for label in ("label", "label d/dX", "outer", "outer d/dX"):
+        assert all(c.skipped and "`teacher`" in c.skipped for c in cells[label].values()), (label, cells[label])
+    assert {t: c.status for t, c in cells["fine"].items()} == {"pytorch": PASS, "pytorch-twin": PASS}

@@ -64,6 +64,24 @@ def chapter_globals(module: ir.Module, defs: list) -> list[ir.Assign]:
     return chosen
 
 
+def unrecomputed_reads(module: ir.Module, fdef: ir.FuncDef) -> list[str]:
+    """The chapter values `fdef` reads (itself or through the functions it calls) that a harness module does not
+    compute again (`chapter_globals` keeps plain values only: a random draw, a data set or a trained layer is not)."""
+    funcs = {s.name: s for s in module.stmts() if isinstance(s, ir.FuncDef)}
+    seen, todo, free = set(), [fdef], set()
+    while todo:
+        f = todo.pop()
+        if f.name in seen:
+            continue
+        seen.add(f.name)
+        free |= _free_names(f)
+        todo.extend(funcs[c.func] for c in ir.walk_exprs(f.body) if isinstance(c, ir.CallFunc) and c.func in funcs)
+    top = [s for s in module.stmts() if not isinstance(s, (ir.FuncDef, ir.ModelDef))]
+    bound = {n for s in ir.walk_stmts(top) for n in ir.bound_names(s)}
+    kept = {a.name for a in chapter_globals(module, [funcs[n] for n in seen])}
+    return sorted((free & bound) - kept - set(funcs))
+
+
 def function_module_source(module: ir.Module, backend: Backend, only: Collection[str] | None = None) -> str:
     """Imports, prelude, and every top-level `def` of the module (or just those named in `only`), emitted for `backend`."""
     em = backend.emitter(backend, module)

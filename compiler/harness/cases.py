@@ -10,7 +10,7 @@ from d2lc.core import ir
 from d2lc.emit.backend import Backend
 from d2lc.core.diagnostics import CompileError
 from d2lc.build.checked import compile_chapter
-from d2lc.build.modgen import function_module_source, testable_functions
+from d2lc.build.modgen import function_module_source, testable_functions, unrecomputed_reads
 from d2lc.core.types import DType, ScalarType, TensorType, Type
 from d2lc.harness.analysis import Domain, analyze, float_items
 from d2lc.harness.strategies import ParamSpec, drawable, param_specs
@@ -44,6 +44,7 @@ class FunctionCase:
     rows: list[Row]
     only: tuple[str, ...] | None = None  # targets the function's cell is for
     notes: list[str] = field(default_factory=list)
+    skip: str = ""  # why no target runs the function (its first note), or "" when they do
     written: str = ""  # the author's name of the function, when the compiler renamed it (`sum` -> `sum_`)
 
     @property
@@ -175,7 +176,13 @@ def load_chapter(path: Path, known_targets: set[str]) -> Chapter:
         case = FunctionCase(chapter, fdef, specs, [Row(written(f.name), None, f.name, fdef.result)], only.get(f.name),
                             written=written(f.name))
         if not drawable(specs):
-            case.notes.append("parameters of types the harness cannot draw")
+            case.skip = "parameters of types the harness cannot draw"
+        elif reads := unrecomputed_reads(final, fdef):
+            names = ", ".join(f"`{written(n)}`" for n in reads)
+            case.skip = (f"reads the chapter's {names}, which a function module cannot compute again (a random draw, "
+                         "data or a layer); the notebook comparison checks the calls the chapter makes")
+        if case.skip:
+            case.notes.append(case.skip)
         for p in facts[f.name].grad_params:
             if (f.name, p) in failed:
                 case.notes.append(f"no gradient row for `{written(p)}`: the gradient wrapper does not compile ({failed[(f.name, p)]})")

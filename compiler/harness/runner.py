@@ -280,8 +280,8 @@ class Runner:
                     cell.skipped = info.why or "not available"
                 elif case.only is not None and b.name not in case.only:
                     cell.skipped = f"the function's cell is only for {', '.join(case.only)}"
-                elif case.notes and "cannot draw" in " ".join(case.notes):
-                    cell.skipped = case.notes[0]
+                elif case.skip:
+                    cell.skipped = case.skip
                 elif rr.row.callee in ch.emit_errors.get(b.name, {}):
                     cell.errored, cell.message = True, "does not compile: " + ch.emit_errors[b.name][rr.row.callee]
                 else:
