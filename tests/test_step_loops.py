@@ -61,7 +61,10 @@ def _disagree(printed: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize("opt", ["SGD(net, lr=0.1, momentum=0.9)", "Adam(net, lr=0.01)",
                                  "SGD(net, lr=StepLR(0.2, step_size=2, gamma=0.5))", "Adam(net, lr=StepLR(0.02, step_size=2))",
-                                 "SGD(net, lr=CosineLR(0.2, T_max=4, eta_min=0.01))", "Adam(net, lr=CosineLR(0.02, T_max=4))"])
+                                 "SGD(net, lr=CosineLR(0.2, T_max=4, eta_min=0.01))", "Adam(net, lr=CosineLR(0.02, T_max=4))",
+                                 "SGD(net, lr=MultiStepLR(0.2, milestones=[2, 5], gamma=0.5))",
+                                 "SGD(net, lr=CosineLR(0.2, T_max=5, eta_min=0.01, warmup=2))",
+                                 "Adam(net, lr=CosineLR(0.02, T_max=4, warmup=3))"])
 def test_the_loop_leaves_the_same_parameters_on_every_target(tmp_path, opt):
     printed = run_everywhere(_program(opt), tmp_path)
     assert not _disagree(printed), printed
@@ -101,6 +104,26 @@ def test_a_cosine_that_rises_again_after_t_max_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(loops, "cosine_factor", lambda em, c, t: cst.parse_expression(
         cst.Module([]).code_for_node(cosine_factor(em, c, t)).replace(f"min({t}, 4)", t)))
     printed = run_everywhere(_program("SGD(net, lr=CosineLR(0.2, T_max=4, eta_min=0.01))"), tmp_path)
+    assert _disagree(printed) == set(printed) - {"pytorch"}
+
+
+def test_a_multi_step_schedule_with_boundaries_one_update_late_is_caught(tmp_path, monkeypatch):
+    """Keras' PiecewiseConstantDecay keeps a segment's rate while the step is at most its boundary, so a milestone m
+    is the boundary m - 1; planted as the milestones themselves, TensorFlow lowers the rate one update late."""
+    from d2lc_targets.tensorflow import loops
+    monkeypatch.setattr(loops, "milestones", lambda em, c, shift=0: cst.List([cst.Element(em.expr(m)) for m in c.args["milestones"].items]))
+    printed = run_everywhere(_program("SGD(net, lr=MultiStepLR(0.2, milestones=[2, 5], gamma=0.5))"), tmp_path)
+    assert _disagree(printed) == {"tensorflow"}
+
+
+def test_a_warm_up_counted_from_one_is_caught(tmp_path, monkeypatch):
+    """The warm-up's rate at update t is lr t / W from t = 0 (the first update takes no step); planted as PyTorch's
+    lambda reading (t + 1) / W, PyTorch disagrees with every other target."""
+    from d2lc_targets.pytorch import loops
+    from d2lc.emit.schedules import cosine_factor
+    monkeypatch.setattr(loops, "cosine_factor", lambda em, c, t: cst.parse_expression(
+        cst.Module([]).code_for_node(cosine_factor(em, c, t)).replace(f"{t} / 2 if", f"({t} + 1) / 2 if")))
+    printed = run_everywhere(_program("SGD(net, lr=CosineLR(0.2, T_max=5, eta_min=0.01, warmup=2))"), tmp_path)
     assert _disagree(printed) == set(printed) - {"pytorch"}
 
 
@@ -229,6 +252,27 @@ ch.md:14:50: error: `StepLR`'s `gamma` is 1.5, outside its range
                                                      ^^^
   expected: a number in (0, 1]
   hint: the signature is StepLR(lr, step_size, gamma=0.1)
+'''),
+    ("milestones_out_of_order", MODEL + "opt = SGD(net, lr=MultiStepLR(0.1, milestones=[4, 2]))\n", '''\
+ch.md:14:47: error: `MultiStepLR`'s milestones [4, 2] are not increasing
+    opt = SGD(net, lr=MultiStepLR(0.1, milestones=[4, 2]))
+                                                  ^^^^^^
+  expected: ints >= 1, increasing
+  hint: list the updates in order, each once
+'''),
+    ("milestone_not_an_int", MODEL + "opt = SGD(net, lr=MultiStepLR(0.1, milestones=[2.5]))\n", '''\
+ch.md:14:48: error: a milestone is an update count, got a float
+    opt = SGD(net, lr=MultiStepLR(0.1, milestones=[2.5]))
+                                                   ^^^
+  expected: an int
+  hint: count updates (optimizer steps), e.g. `epochs * steps_per_epoch`; `int(...)` converts
+'''),
+    ("warmup_too_long", MODEL + "opt = SGD(net, lr=CosineLR(0.1, T_max=4, warmup=4))\n", '''\
+ch.md:14:49: error: `CosineLR`'s warmup of 4 steps is not shorter than its T_max of 4
+    opt = SGD(net, lr=CosineLR(0.1, T_max=4, warmup=4))
+                                                    ^
+  expected: warmup < T_max (4)
+  hint: T_max counts the whole schedule, warm-up included
 '''),
     ("bad_learning_rate", MODEL + "opt = SGD(net, lr=-0.1)\n", '''\
 ch.md:14:19: error: `SGD`'s `lr` is -0.1, outside its range

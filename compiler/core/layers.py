@@ -263,12 +263,16 @@ OPTIMIZERS: dict[str, tuple[P, ...]] = {
 }
 
 # Learning-rate schedules, per optimizer step t = 0, 1, ... (the updates taken before this one), as PyTorch's schedulers
-# stepped once per update: StepLR's lr * gamma ** (t // step_size), CosineLR's cosine from lr down to eta_min (docs/dsl.md, "Learning-rate schedules").
+# stepped once per update: StepLR's lr * gamma ** (t // step_size), CosineLR's cosine from lr down to eta_min, MultiStepLR's steps at given updates (docs/dsl.md, "Learning-rate schedules").
 SCHEDULES: dict[str, tuple[P, ...]] = {
     "StepLR": (P("lr", "scalar"), P("step_size", "scalar"), P("gamma", "scalar", 0.1)),
     # eta_min + (lr - eta_min) (1 + cos(pi min(t, T_max) / T_max)) / 2: eta_min from step T_max on, as the book's
     # CosineScheduler, Keras' CosineDecay, optax' cosine_decay_schedule and gluon's CosineScheduler keep it
-    "CosineLR": (P("lr", "scalar"), P("T_max", "scalar"), P("eta_min", "scalar", 0.0)),
+    # with warmup W: lr t / W for t < W (from 0, as the book's CosineScheduler), then the cosine over the T_max - W
+    # steps left, counted from the end of the warm-up (optax' warmup_cosine_decay_schedule)
+    "CosineLR": (P("lr", "scalar"), P("T_max", "scalar"), P("eta_min", "scalar", 0.0), P("warmup", "scalar", 0)),
+    # lr gamma^k, k the number of milestones at or below t: a piecewise constant rate ("multi-factor")
+    "MultiStepLR": (P("lr", "scalar"), P("milestones", "shape"), P("gamma", "scalar", 0.1)),
 }
 
 DATASETS: dict[str, tuple[P, ...]] = {

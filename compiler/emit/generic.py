@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import libcst as cst
 
 from d2lc.core import ir
+from d2lc.core.types import TensorType
 from d2lc.emit.fmt import attr, binop, compare, unary
 from d2lc.emit.files import FILE_OPS
 from d2lc.emit.plots import FIGURES
@@ -62,6 +63,16 @@ PYTHON_SCALAR_RULES: dict[str, Generic] = {
     **{k: (lambda op: lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(op(), em.expr(n.args["y"]))]))(v)
        for k, v in _PY_CMP.items()},
     "neg": lambda em, n: unary(cst.Minus(), em.expr(n.args["x"])),
-    "maximum": lambda em, n: cst.Call(cst.Name("max"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
-    "minimum": lambda em, n: cst.Call(cst.Name("min"), [cst.Arg(em.expr(n.args["x"])), cst.Arg(em.expr(n.args["y"]))]),
+    "maximum": lambda em, n: _py_extreme(em, n, "max"),
+    "minimum": lambda em, n: _py_extreme(em, n, "min"),
 }
+
+
+def _py_extreme(em: "EmitterLike", node: ir.Op, name: str) -> cst.BaseExpression:
+    """`max(a, b, c)` for nested `maximum`s of Python numbers (`max(a, b, c)` in the source lowers to them)."""
+    args: list[ir.Expr] = []
+    while isinstance(node.args["x"], ir.Op) and node.args["x"].op == node.op and not isinstance(node.args["x"].type, TensorType):
+        args.insert(0, node.args["y"])
+        node = node.args["x"]
+    args[:0] = [node.args["x"], node.args["y"]]
+    return cst.Call(cst.Name(name), [cst.Arg(em.expr(a)) for a in args])

@@ -151,6 +151,8 @@ class CallLowering(LowererBase):
             if isinstance(args[0].type, ListType) and len(args) == 1 and all(kw.name == "dtype" for kw in e.kwargs):
                 return lower_tensor_of_list(self, args[0], self.expr(e.kwargs[0].value) if e.kwargs else None, e.loc)
             return self.call_op(FUNCTIONS[name], args, e, name)
+        if name in ("max", "min") and len(e.args) >= 2 and not e.kwargs:
+            return self._extreme(name, [self.expr(a) for a in e.args], e)
         if name in FUNCTIONS:
             return self.call_op(FUNCTIONS[name], [self.expr(a) for a in e.args], e, name)
         if name in RESERVED:
@@ -161,6 +163,21 @@ class CallLowering(LowererBase):
         return self.error(f.loc, f"unknown function `{name}`", expected="a DSL built-in or a function defined with `def`",
                           hint=did_you_mean(name, set(FUNCTIONS) | set(self.functions) | {"grad", "print"})
                           or f"define it with `def {name}(...):` before this call")
+
+    def _extreme(self, name: str, args: list[ir.Expr], e: A.Call) -> ir.Expr:
+        """`max(a, b, ...)` / `min(a, b, ...)` of Python numbers: Python's own, as nested `maximum`/`minimum` of
+        numbers (emitted `max(a, b)`); with a tensor first, `max(x, axis)` stays the reduction."""
+        if not all(_is_number(a.type) for a in args):
+            if not any(isinstance(a.type, (TensorType, AnyType)) for a in args):
+                bad = next(a for a in args if not _is_number(a.type))
+                return self.error(bad.loc, f"`{name}` of several values takes Python numbers, got {article(bad.type)}",
+                                  expected=f"{name}(a, b) of ints or floats", hint=f"for tensors, use `{name}imum(x, y)` "
+                                  f"(elementwise) or `{name}(x, axis=...)` (a reduction)")
+            return self.call_op(FUNCTIONS[name], args, e, name)
+        out = args[0]
+        for a in args[1:]:
+            out = self.call_op(FUNCTIONS[name + "imum"], [out, a], e, name + "imum")
+        return out
 
     def _append(self, f: A.Attribute, e: A.Call) -> ir.Expr:
         base = self.expr(f.value)
@@ -356,3 +373,8 @@ class CallLowering(LowererBase):
                               expected="grad(loss, net.out.weight) with loss computed from net(X)",
                               hint="compute the loss from the model's call, then take `grad(loss, net.out.weight)`")
         return self._check_grad(y, x, e)
+
+
+def _is_number(t: object) -> bool:
+    """An `int` or `float` Python value (`bool` is not a number here)."""
+    return isinstance(t, ScalarType) and t.kind in ("int", "float")

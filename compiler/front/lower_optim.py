@@ -23,6 +23,7 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "T_max": (lambda v: isinstance(v, int) and v > 0, "a positive int"),
     "eta_min": (lambda v: v >= 0, "a number >= 0"),
+    "warmup": (lambda v: isinstance(v, int) and v >= 0, "an int >= 0"),
 }
 SCHEDULE = OpaqueType("schedule")
 
@@ -46,6 +47,9 @@ def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Ex
     for key, v in args.items():
         if v is None or key == "lr" and is_schedule(v):
             continue
+        if key == "milestones":
+            ok = _milestones_ok(lw, name, v) and ok
+            continue
         t = v.type
         if not (isinstance(t, ScalarType) and t.kind in ("int", "float")) and not isinstance(t, AnyType):
             lw.error(v.loc, f"`{name}`'s `{key}` must be a number, got {article(t)}", expected=RANGES[key][1],
@@ -59,8 +63,45 @@ def lower_optimizer(lw: LowererBase, e: A.Call, name: str, args: dict[str, ir.Ex
             lw.error(v.loc, f"`{name}`'s `{key}` is {sv!r}, outside its range", expected=stated,
                      hint=f"the signature is {signature(name)}")
             ok = False
+    ok = _warmup_ok(lw, name, args) and ok
     kind = SCHEDULE if name in SCHEDULES else OpaqueType("optimizer")
     return ir.Construct(kind, e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
+
+
+def _refuse(lw: LowererBase, loc, message: str, expected: str, hint: str) -> bool:
+    """Reports the error; False: the check failed."""
+    lw.error(loc, message, expected=expected, hint=hint)
+    return False
+
+
+def _milestones_ok(lw: LowererBase, name: str, v: ir.Expr) -> bool:
+    """MultiStepLR's `milestones`: a list of int expressions, written out (`[30, 60]`, `[n // 2, n]`); the known
+    ones positive and increasing (gluon's MultiFactorScheduler asserts both)."""
+    if not isinstance(v, ir.Seq) or not v.items:
+        return _refuse(lw, v.loc, f"`{name}`'s `milestones` must be a list of the updates at which the rate drops",
+                            expected="a list of ints, e.g. milestones=[30, 60]", hint=f"the signature is {signature(name)}")
+    for item in v.items:
+        if not (isinstance(item.type, ScalarType) and item.type.kind == "int" or isinstance(item.type, AnyType)):
+            return _refuse(lw, item.loc, f"a milestone is an update count, got {article(item.type)}", expected="an int",
+                                hint="count updates (optimizer steps), e.g. `epochs * steps_per_epoch`; `int(...)` converts")
+    known = [static_value(i) for i in v.items]
+    if any(isinstance(k, int) and k < 1 for k in known):
+        return _refuse(lw, v.loc, f"`{name}`'s milestones must be positive", expected="ints >= 1, increasing",
+                            hint="a milestone at update 0 would just start at the lower rate: lower `lr` instead")
+    ints = [k for k in known if isinstance(k, int)]
+    if len(ints) == len(known) and any(b <= a for a, b in zip(ints, ints[1:])):
+        return _refuse(lw, v.loc, f"`{name}`'s milestones {ints} are not increasing", expected="ints >= 1, increasing",
+                            hint="list the updates in order, each once")
+    return True
+
+
+def _warmup_ok(lw: LowererBase, name: str, args: dict[str, ir.Expr | None]) -> bool:
+    """CosineLR's known `warmup` is shorter than its known `T_max` (the cosine needs at least one step)."""
+    w, t = static_value(args.get("warmup")), static_value(args.get("T_max"))
+    if isinstance(w, int) and isinstance(t, int) and w >= t:
+        return _refuse(lw, args["warmup"].loc, f"`{name}`'s warmup of {w} steps is not shorter than its T_max of {t}",
+                            expected=f"warmup < T_max ({t})", hint="T_max counts the whole schedule, warm-up included")
+    return True
 
 
 def lower_optimizer_call(lw: LowererBase, e: A.Call, name: str, bind: Callable) -> ir.Expr:

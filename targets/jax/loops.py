@@ -7,7 +7,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import floor_ratio, value
+from d2lc.emit.schedules import floor_ratio, milestones, value, warmup
 from d2lc.emit.step_loops import line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -26,9 +26,17 @@ class JaxLoops:
         if sched.kind == "StepLR":
             decay = call("optax.exponential_decay", self.expr(sched.args["lr"]), transition_steps=self.expr(sched.args["step_size"]),
                          decay_rate=self.expr(value(sched, "gamma")), staircase=cst.Name("True"))
-        else:  # the cosine from lr to alpha * lr over decay_steps, then alpha * lr
+        elif sched.kind == "MultiStepLR":  # lr times each scale whose boundary the count has reached
+            g = self.expr(value(sched, "gamma"))
+            scales = cst.Dict([cst.DictElement(m.value, g) for m in milestones(self, sched).elements])
+            decay = call("optax.piecewise_constant_schedule", self.expr(sched.args["lr"]), boundaries_and_scales=scales)
+        elif warmup(sched) is None:  # the cosine from lr to alpha * lr over decay_steps, then alpha * lr
             decay = call("optax.cosine_decay_schedule", self.expr(sched.args["lr"]), decay_steps=self.expr(sched.args["T_max"]),
                          alpha=floor_ratio(self, sched))
+        else:  # linear from 0 to lr over warmup_steps, then the cosine down to end_value; decay_steps counts both
+            decay = call("optax.warmup_cosine_decay_schedule", cst.Float("0.0"), self.expr(sched.args["lr"]),
+                         warmup_steps=self.expr(warmup(sched)), decay_steps=self.expr(sched.args["T_max"]),
+                         end_value=self.expr(value(sched, "eta_min")))
         return optimizer(self, with_lr(b, decay))
 
     def optimizer_state(self, s: ir.Assign) -> list[cst.BaseStatement]:

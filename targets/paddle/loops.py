@@ -6,7 +6,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import cosine_factor, value
+from d2lc.emit.schedules import cosine_factor, milestones, value
 from d2lc.emit.step_loops import applied, line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -27,10 +27,13 @@ class PaddleLoops:
         return self.batch_loop(s, [*self.loss_body(s), *step])
 
     def scheduler(self, sched: ir.Construct) -> cst.BaseExpression:
-        """`StepDecay(...)`; CosineLR a `LambdaDecay` of the cosine (`CosineAnnealingDecay` rises again after T_max)."""
+        """`StepDecay(...)`, `MultiStepDecay(...)`; CosineLR a `LambdaDecay` of the cosine (`CosineAnnealingDecay` rises again after T_max)."""
         lr = self.expr(sched.args["lr"])
         if sched.kind == "StepLR":
             return call("paddle.optimizer.lr.StepDecay", learning_rate=lr, step_size=self.expr(sched.args["step_size"]),
+                        gamma=self.expr(value(sched, "gamma")))
+        if sched.kind == "MultiStepLR":
+            return call("paddle.optimizer.lr.MultiStepDecay", learning_rate=lr, milestones=milestones(self, sched),
                         gamma=self.expr(value(sched, "gamma")))
         step = self.fresh("step")
         return call("paddle.optimizer.lr.LambdaDecay", learning_rate=lr, lr_lambda=cst.Lambda(

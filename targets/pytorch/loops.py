@@ -6,7 +6,7 @@ import libcst as cst
 
 from d2lc.core import ir
 from d2lc.emit.rules import call
-from d2lc.emit.schedules import cosine_factor, value
+from d2lc.emit.schedules import cosine_factor, milestones, value
 from d2lc.emit.step_loops import applied, line, schedule_of, with_lr
 
 from .optimizers import optimizer
@@ -20,12 +20,15 @@ class PyTorchLoops:
 
     def emit_stmt(self, s):
         """`opt = torch.optim.SGD(...)`, then its scheduler `opt_scheduler = lr_scheduler.StepLR(opt, ...)` (CosineLR:
-        a `LambdaLR` of the cosine, which stays at eta_min from T_max on)."""
+        a `LambdaLR` of the cosine, which stays at eta_min from T_max on, after its linear warm-up if any)."""
         if isinstance(s, ir.Assign) and isinstance(s.value, ir.BoundOptimizer) and schedule_of(s.value) is not None:
             sched = schedule_of(s.value)
             name = self.state.schedulers[s.name] = self.fresh(f"{s.name}_scheduler")
             if sched.kind == "StepLR":
                 made = call("torch.optim.lr_scheduler.StepLR", cst.Name(s.name), step_size=self.expr(sched.args["step_size"]),
+                            gamma=self.expr(value(sched, "gamma")))
+            elif sched.kind == "MultiStepLR":
+                made = call("torch.optim.lr_scheduler.MultiStepLR", cst.Name(s.name), milestones=milestones(self, sched),
                             gamma=self.expr(value(sched, "gamma")))
             else:  # CosineAnnealingLR rises again after T_max; the language's rate stays at eta_min, so a lambda
                 step = self.fresh("step")
