@@ -69,7 +69,9 @@ class Assembly:
         used = _root_names(code)
         lines: list[str] = []
         for root, line in self.backend.imports.items():
-            if root in used and line not in lines:
+            # a dotted key (`time.time`) is needed where the code calls it: a chapter's own name `time` is no module
+            needed = re.search(rf"(?<![\w.]){re.escape(root)}\(", code) if "." in root else root in used
+            if needed and line not in lines:
                 lines.append(line)
         return lines
 

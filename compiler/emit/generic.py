@@ -11,6 +11,7 @@ from d2lc.core.types import TensorType
 from d2lc.emit.fmt import attr, binop, compare, unary
 from d2lc.emit.files import FILE_OPS
 from d2lc.emit.plots import FIGURES
+from d2lc.emit.reads import READ_OPS
 from d2lc.emit.text import TEXT_OPS
 from d2lc.emit.tables import TABLE_OPS
 
@@ -52,6 +53,7 @@ GENERIC: dict[str, Generic] = {
     **FIGURES,  # plot, heatmap, show_images: matplotlib, with each target's tensors as NumPy arrays
     **TEXT_OPS,  # strings, lists of them and the vocabulary: plain Python
     **TABLE_OPS,  # tables: pandas, the same on every target
+    **READ_OPS,  # a minibatch read by hand, a loop over a part, time(), text_labels: plain Python
 }
 
 _PY_BIN = {"add": cst.Add, "sub": cst.Subtract, "mul": cst.Multiply, "truediv": cst.Divide, "floordiv": cst.FloorDivide,

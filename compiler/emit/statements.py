@@ -16,6 +16,7 @@ from d2lc.core import ir
 from d2lc.core.types import TensorType
 from d2lc.passes.analysis import VIEW_OPS, grads_in
 from d2lc.emit.comments import member_comments, with_comments
+from d2lc.emit.reads import is_part_read, to_canonical
 from d2lc.emit.rules import call
 
 if TYPE_CHECKING:
@@ -102,8 +103,9 @@ class Statements:
             return out
         if isinstance(s, ir.IndexAssign):
             return self.index_assign(s)
-        if isinstance(s, ir.Unpack):
-            return [self.unpack(s)]
+        if isinstance(s, ir.Unpack):  # a minibatch read by hand is in the DSL's layout at once (emit/reads)
+            extra = to_canonical(self, s.value, s.names[0]) if is_part_read(s.value) else []
+            return [self.unpack(s), *extra]
         if isinstance(s, ir.ExprStmt):
             return self.expr_statement(s)
         if isinstance(s, ir.Pass):
@@ -135,7 +137,10 @@ class Statements:
         if isinstance(s, ir.While):
             return [*before, cst.While(self.expr(s.iter), self.indented(self.block(s.body)))]
         it = self.range_expr(s.iter) if s.over_range else self.expr(s.iter)
-        return [*before, cst.For(self.targets(s.loop_vars), it, self.indented(self.block(s.body)))]
+        body = self.block(s.body)
+        if is_part_read(s.iter):  # batches in the DSL's layout, also after the loop (emit/reads)
+            body = [*to_canonical(self, s.iter, s.loop_vars[0]), *body]
+        return [*before, cst.For(self.targets(s.loop_vars), it, self.indented(body))]
 
     def unpack(self, s: ir.Unpack) -> cst.SimpleStatementLine:
         """`a, b = value`."""

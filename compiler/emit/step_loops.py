@@ -66,6 +66,10 @@ class StepLoops:
                                    expected=f"code that {self.backend.display_name} supports",
                                    hint="train with `train(net, data, ...)`, or mark this cell `::: only` for other targets"))
 
+    def batches_of(self, loader: cst.BaseExpression) -> cst.BaseExpression:
+        """A data set part's loader as something to iterate over (JAX's are functions: called)."""
+        return loader
+
     def train_batches(self, s: ir.StepLoop) -> cst.BaseExpression:
         """The data set's training batches: the first of its (training, validation) pair."""
         return sub(self.expr(s.iter), [cst.SubscriptElement(cst.Index(cst.Integer("0")))])

@@ -12,6 +12,7 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
+from d2lc.front.lower_reads import READ_CALLS
 from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method, lower_tolist
 from d2lc.front.lower_tables import TABLE_CALLS, TO_TENSOR, Lowered, is_table
 from d2lc.core import ir
@@ -102,6 +103,8 @@ class CallLowering(LowererBase):
             return DATA_FROM[name](self, e)
         if sym is None and name in TEXT_FUNCTIONS:
             return lower_text_call(self, e, name)
+        if sym is None and name in READ_CALLS:  # next(iter(data.train)), time(), text_labels(y) (lower_reads)
+            return READ_CALLS[name](self, e)
         if sym is None or isinstance(sym.type, ModelType):
             lowered = lower_call(self, e, name)
             if lowered is not None:

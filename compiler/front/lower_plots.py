@@ -12,6 +12,7 @@ from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.layers import DATASETS
 from d2lc.core.plots import PLOTS, SCALES
+from d2lc.core.text import is_strs
 from d2lc.core.types import ANY, DEFAULT_FLOAT, DEFAULT_INT, NONE, AnyType, DataType, ListType, ScalarType, SeqType, TableType, TensorType, Type, dims_equal, fmt_shape
 
 SIGNATURES = {
@@ -34,8 +35,8 @@ def _fits(v: ir.Expr, kind: str) -> bool:
         return True
     if kind in ("str", "scale"):
         return _is(t, "str") and (kind == "str" or static_value(v) in SCALES)
-    if kind == "strs":
-        return isinstance(t, SeqType) and all(_is(i, "str") for i in t.items)
+    if kind == "strs":  # written out, or a list of strings known at run time (`text_labels(y)`, `text.split()`)
+        return isinstance(t, SeqType) and all(_is(i, "str") for i in t.items) or isinstance(t, ListType) and is_strs(t)
     if kind == "pair":
         return isinstance(t, SeqType) and len(t.items) == 2 and all(_is(i, "int", "float") for i in t.items)
     if kind == "int":

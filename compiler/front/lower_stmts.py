@@ -6,6 +6,7 @@ from d2lc.front.lower_base import RESERVED, RESERVED_BUILTINS, LowererBase, Scop
 from d2lc.front.lower_lists import is_list_iter, lower_list_for
 from d2lc.front.lower_loops import is_step_loop, lower_step_loop, stray_step
 from d2lc.front.lower_models import lower_model, lower_train
+from d2lc.front.lower_reads import data_part, is_read, lower_batch_loop, lower_next, trains
 from d2lc.core import ir
 from d2lc.core.ir import static_value
 from d2lc.core.diagnostics import Loc, did_you_mean
@@ -40,7 +41,8 @@ class StatementLowering(LowererBase):
         if isinstance(s.target, A.Subscript):
             return self.index_assign(s.target, self.expr(s.value), s.loc)
         if isinstance(s.target, A.TupleLit):
-            return self._unpack(s.target, self.expr(s.value), s.loc)
+            value = lower_next(self, s.value, unpacking=True) if is_read(s.value) else self.expr(s.value)
+            return self._unpack(s.target, value, s.loc)
         self.error(s.target.loc, "cannot assign to this expression", expected="a name or an indexed name (X[i] = ...)",
                    hint="assign the value to a name, e.g. `y = ...`")
         return None
@@ -153,6 +155,9 @@ class StatementLowering(LowererBase):
     def stmt_For(self, s: A.For) -> ir.Stmt | None:
         if is_list_iter(self, s.iter):  # `for blk in blocks:` in forward, over a layer list member
             return lower_list_for(self, s)
+        part = data_part(self, s.iter)
+        if part is not None and not (part[1] == "train" and trains(self, s.body)):
+            return lower_batch_loop(self, s, *part)  # a loop that only reads the batches (lower_reads)
         if is_step_loop(self, s):  # `for X, y in data.train:` ending with `opt.step(loss)` (lower_loops)
             return lower_step_loop(self, s)
         it = s.iter

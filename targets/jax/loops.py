@@ -18,6 +18,10 @@ def _params(variables: str) -> cst.BaseExpression:
 
 
 class JaxLoops:
+    def batches_of(self, loader: cst.BaseExpression) -> cst.BaseExpression:
+        """The JAX loaders (minibatches) are functions returning a fresh iterator over the batches."""
+        return cst.Call(loader, [])
+
     def bound_optimizer(self, b: ir.BoundOptimizer) -> cst.BaseExpression:
         sched = schedule_of(b)
         if sched is None:

@@ -20,7 +20,7 @@ backend = torch_backend.derive(
     dtypes=dtype_names("paddle"),
     imports={"gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
              "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
-             "collections": "import collections", "re": "import re", "math": "import math", "numpy": "import numpy", "paddle": "import paddle",
+             "collections": "import collections", "re": "import re", "time.time": "import time", "math": "import math", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,
     member_names=MEMBER_NAMES,
