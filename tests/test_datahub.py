@@ -176,7 +176,10 @@ def test_the_generated_loaders_read_through_the_hub(server, published, cache):
 
 def test_every_loader_reads_only_files_the_hub_knows():
     hub_names = set(re.findall(r'^    "([^"]+)": \(', dict(shared_snippets())["download"], re.M))
-    assert hub_names == set(FILES) | set(HUB_CSV)  # and the CSV files `read_csv(download(...))` may name
+    # the loaders' files, the CSV files `read_csv(download(...))` may name, and those the shared text helpers read
+    shared = {n for _, code in shared_snippets() for n in re.findall(r'download\("([^"]+)"', code)}
+    assert shared == {"timemachine.txt", "fra-eng.zip"}
+    assert hub_names == set(FILES) | set(HUB_CSV) | shared
     for loader in sorted((ROOT / "targets").glob("*/snippets/*.py")):
         text = loader.read_text(encoding="utf-8")
         for name in re.findall(r'download\(f?"([^"]+)"', text):

@@ -25,7 +25,7 @@ RANK = {name: i for i, name in enumerate(STAGES)}
 TARGETS_RANK = RANK["emit"]  # a backend is emit-stage data: it may read core, passes and emit
 LOWERING = tuple(f"d2lc.front.{name}" for name in ("lower", "lower_base", "lower_calls", "lower_exprs", "lower_index",
                                                    "lower_funcs", "lower_lists", "lower_loops", "lower_models", "lower_optim", "lower_params",
-                                                   "lower_param_writes", "lower_plots", "lower_reads", "lower_files", "lower_tables", "lower_stmts", "lower_text"))
+                                                   "lower_param_writes", "lower_plots", "lower_pylists", "lower_reads", "lower_files", "lower_tables", "lower_stmts", "lower_text"))
 MAX_LINES = 500
 
 

@@ -160,10 +160,10 @@ ch.md:4:12: error: `re_sub`'s pattern is not a regular expression: unterminated 
     ("vocab_of_a_string", '''\
 v = Vocab("the time machine")
 ''', '''\
-ch.md:4:11: error: `Vocab`'s `tokens` must be a list of strings, got a str
+ch.md:4:11: error: `Vocab`'s `tokens` must be a list of strings or a list of lists of strings, got a str
     v = Vocab("the time machine")
               ^^^^^^^^^^^^^^^^^^
-  expected: a list of strings
+  expected: a list of strings or a list of lists of strings
   hint: cut the text into tokens first: `list(text)` (characters) or `text.split()` (words)
 '''),
     ("vocab_indexed_by_number", '''\

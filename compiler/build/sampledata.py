@@ -1,11 +1,12 @@
-"""Small synthetic data files in the real formats (Fashion-MNIST idx, The Time Machine text, the Kaggle house-price
-CSV files), so the
+"""Small synthetic data files in the real formats (Fashion-MNIST idx, The Time Machine text, the English-French
+pairs, the Kaggle house-price CSV files), so the
 generated loaders run without a network: the tests and `d2lc build --execute` use them when the
 book's data folder lacks the real files, pointing the notebooks' data hub at that folder (`data_env`)."""
 from __future__ import annotations
 
 import gzip
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,37 @@ def write_time_machine(root: Path, words: int = 3000, seed: int = 0) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "timemachine.txt").write_text(text, encoding="utf-8")
     return root / "timemachine.txt"
+
+
+# A tiny word-for-word "translation" for the English-French stand-in: the pairs are learnable by a small model
+FRA_ENG_WORDS = {"i": "je", "you": "tu", "we": "nous", "see": "vois", "like": "aime", "want": "veux", "the": "le",
+                 "a": "un", "cat": "chat", "dog": "chien", "house": "maison", "car": "voiture", "red": "rouge",
+                 "big": "grand", "small": "petit", "go": "va", "run": "cours", "stop": "arrête"}
+
+
+def write_fra_eng(root: Path, pairs: int = 800, seed: int = 0) -> Path:
+    """ROOT/fra-eng.zip holding fra-eng/fra.txt as the data hub's archive does: one tab-separated English-French
+    pair a line, capitalised and punctuated like the real file (a narrow no-break space before `!` and `?` in the
+    French, a no-break space here and there), the French a word-for-word image of the English."""
+    rng = np.random.default_rng(seed)
+    subjects, verbs = ["i", "you", "we"], ["see", "like", "want"]
+    objects = ["cat", "dog", "house", "car"]
+    lines = []
+    for k in range(pairs):
+        words = [str(rng.choice(["go", "run", "stop"]))] if k % 5 == 0 else \
+            [str(rng.choice(subjects)), str(rng.choice(verbs)), str(rng.choice(["the", "a"]))] + \
+            ([str(rng.choice(["red", "big", "small"]))] if rng.random() < 0.4 else []) + [str(rng.choice(objects))]
+        mark = str(rng.choice([".", "!", "?"]))
+        english = " ".join(words).capitalize() + mark
+        french = " ".join(FRA_ENG_WORDS[w] for w in words).capitalize()
+        french += ("\u202f" if mark in "!?" else "") + mark if k % 7 else "\xa0" + mark
+        lines.append(f"{english}\t{french}")
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "fra-eng.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:  # a fixed time stamp: the same bytes every time
+        archive.writestr(zipfile.ZipInfo("fra-eng/fra.txt", date_time=(1980, 1, 1, 0, 0, 0)),
+                         "\n".join(lines) + "\n", compress_type=zipfile.ZIP_DEFLATED)
+    return path
 
 
 # The Kaggle house-price files' columns in their published order (between `Id` and `SalePrice`): N numeric, C text
@@ -116,6 +148,9 @@ def write_sample_data(root: Path) -> list[str]:
     if not (root / "timemachine.txt").is_file():
         write_time_machine(root)
         written.append("timemachine.txt")
+    if not (root / "fra-eng.zip").is_file():
+        write_fra_eng(root)
+        written.append("fra-eng.zip")
     if not (root / "kaggle_house_pred_train.csv").is_file() or not (root / "kaggle_house_pred_test.csv").is_file():
         write_kaggle_house(root)
         written.append("kaggle_house_pred")

@@ -13,6 +13,9 @@ PLOTS: dict[str, tuple[P, ...]] = {
     "plot": (P("x", "tensor"), P("ys", "tensors"), P("legend", "strs", None), P("xlabel", "str", None), P("ylabel", "str", None),
              P("xlim", "pair", None), P("ylim", "pair", None), P("xscale", "scale", "linear"), P("yscale", "scale", "linear"),
              P("figsize", "pair", (3.5, 2.5))),
+    # histograms of the values of one 1-D tensor or of a list of them (each its own length), side by side
+    "hist": (P("xs", "tensors"), P("bins", "int", 10), P("legend", "strs", None), P("xlabel", "str", None),
+             P("ylabel", "str", None), P("xlim", "pair", None), P("figsize", "pair", (3.5, 2.5))),
     # a matrix [rows, cols] (attention weights), or a grid of them [grid_rows, grid_cols, rows, cols]
     "heatmap": (P("M", "tensor"), P("xlabel", "str", None), P("ylabel", "str", None), P("title", "str", None),
                 P("cmap", "str", "Reds"), P("figsize", "pair", (2.5, 2.5))),

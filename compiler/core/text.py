@@ -40,7 +40,8 @@ TEXT_FUNCTIONS: dict[str, tuple[tuple[tuple[str, str, object], ...], str]] = {
     "re_sub": ((("pattern", "str", REQUIRED), ("repl", "str", REQUIRED), ("text", "str", REQUIRED)),
                're_sub(pattern, repl, text), e.g. re_sub("[^a-z]+", " ", text)'),
     "list": ((("text", "str", REQUIRED),), "list(text): its characters"),
-    "Vocab": ((("tokens", "strs", REQUIRED), ("min_freq", "int", 0), ("reserved_tokens", "strs", None)),
+    "read_fra_eng": ((("root", "str?", None),), "read_fra_eng(root=None)"),
+    "Vocab": ((("tokens", "tokens", REQUIRED), ("min_freq", "int", 0), ("reserved_tokens", "strs", None)),
               "Vocab(tokens, min_freq=0, reserved_tokens=[...])"),
 }
 
@@ -58,6 +59,11 @@ def is_strs(t: Type) -> bool:
     if isinstance(t, ListType):
         return t.elem is None or is_str(t.elem) or isinstance(t.elem, AnyType)
     return isinstance(t, SeqType) and t.kind == "list" and all(is_str(i) or isinstance(i, AnyType) for i in t.items)
+
+
+def is_token_lists(t: Type) -> bool:
+    """A list of lists of strings: the tokens of each sentence (`src.append(line.split())`)."""
+    return isinstance(t, ListType) and isinstance(t.elem, ListType) and is_strs(t.elem)
 
 
 def is_ints(t: Type) -> bool:

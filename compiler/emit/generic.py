@@ -46,9 +46,13 @@ GENERIC: dict[str, Generic] = {
     "py_enumerate": lambda em, n: cst.Call(cst.Name("enumerate"), [cst.Arg(em.expr(n.args["xs"]))]),
     "py_zip": lambda em, n: cst.Call(cst.Name("zip"), [cst.Arg(em.expr(x)) for x in n.args["xs"]]),
     "py_eq": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.Equal(), em.expr(n.args["y"]))]),
+    "py_in": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.In(), em.expr(n.args["y"]))]),
+    "py_not_in": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.NotIn(), em.expr(n.args["y"]))]),
+    "py_repeat": lambda em, n: binop(em.expr(n.args["x"]), cst.Multiply(), em.expr(n.args["y"])),
     "py_ne": lambda em, n: compare(em.expr(n.args["x"]), [cst.ComparisonTarget(cst.NotEqual(), em.expr(n.args["y"]))]),
     "py_call": lambda em, n: cst.Call(em.expr(n.args["f"]), [cst.Arg(em.expr(a)) for a in n.args["args"]]),
     "list_append": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("append")), [cst.Arg(em.expr(n.args["x"]))]),
+    "list_extend": lambda em, n: cst.Call(attr(em.expr(n.args["xs"]), cst.Name("extend")), [cst.Arg(em.expr(n.args["x"]))]),
     **FILE_OPS,  # save, load: each backend's FileSpelling
     **FIGURES,  # plot, heatmap, show_images: matplotlib, with each target's tensors as NumPy arrays
     **TEXT_OPS,  # strings, lists of them and the vocabulary: plain Python

@@ -1,5 +1,5 @@
 """Figures in plain matplotlib, the same on every target: the call of a helper emitted once per notebook
-(compiler/emit/snippets/plot.py, heatmap.py, show_images.py), whose arguments are NumPy arrays. Each target
+(compiler/emit/snippets/plot.py, hist.py, heatmap.py, show_images.py), whose arguments are NumPy arrays. Each target
 turns a tensor into one with its own idiom (`Backend.numpy_of`: `.detach().numpy()`, `.numpy()`,
 `numpy.asarray(...)`, `.asnumpy()`); images leave the DSL's [n, channels, height, width] for matplotlib's
 [n, height, width, channels] here, by the activation layout values have where figures are drawn."""
@@ -61,6 +61,7 @@ def _images(em: "EmitterLike", imgs: ir.Expr) -> cst.BaseExpression:
 def _figure(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
     em.shared_helper(node.op)
     first = {"plot": lambda: [_array(em, node.args["x"]), _curves(em, node.args["ys"])],
+             "hist": lambda: [_curves(em, node.args["xs"])],
              "heatmap": lambda: [_array(em, node.args["M"])],
              "show_images": lambda: [_images(em, node.args["imgs"]), em.expr(node.args["num_rows"]), em.expr(node.args["num_cols"])]}
     args = [cst.Arg(a) for a in first[node.op]()]

@@ -27,7 +27,7 @@ def _helper_call(em: "EmitterLike", node: ir.Op, helper: str, name: str) -> cst.
     for i, p in enumerate(params):
         v = node.args.get(p)
         if v is not None:
-            args.append(cst.Arg(em.expr(v)) if i == 0 and name != "read_time_machine" else
+            args.append(cst.Arg(em.expr(v)) if i == 0 and not name.startswith("read_") else
                         cst.Arg(em.expr(v), keyword=cst.Name(p), equal=EQ))
     return cst.Call(cst.Name(helper), args)
 
@@ -38,6 +38,7 @@ def _method(em: "EmitterLike", node: ir.Op) -> cst.BaseExpression:
 
 TEXT_OPS = {
     "read_time_machine": lambda em, n: _helper_call(em, n, "read_time_machine", "read_time_machine"),
+    "read_fra_eng": lambda em, n: _helper_call(em, n, "read_fra_eng", "read_fra_eng"),
     "vocab_new": lambda em, n: _helper_call(em, n, "Vocab", "Vocab"),
     "re_sub": lambda em, n: cst.Call(attr(cst.Name("re"), cst.Name("sub")),
                                      [cst.Arg(em.expr(n.args[k])) for k in ("pattern", "repl", "text")]),

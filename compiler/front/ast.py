@@ -361,6 +361,14 @@ class ToAst(Transformer_NonRecursive):
         return BoolOp(items[0].loc, "and", items)
 
     @v_args(meta=True)
+    def in_op(self, meta, items):
+        return Compare(self._loc(meta), "in", items[0], items[1])
+
+    @v_args(meta=True)
+    def not_in_op(self, meta, items):
+        return Compare(self._loc(meta), "not_in", items[0], items[1])
+
+    @v_args(meta=True)
     def not_op(self, meta, items):
         return UnaryOp(self._loc(meta), "not", items[0])
 

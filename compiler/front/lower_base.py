@@ -82,6 +82,7 @@ class LowererBase:
         self.lambdas: dict[str, tuple] = {}  # a lambda's FuncType name -> (its AST, the scope it closes over)
         self.specialising: list[str] = []  # the calls being specialised now (lower_funcs), innermost last
         self.lambda_nodes: dict[str, tuple] = {}  # a lambda's FuncType name -> (its IR node, (types, call) once typed)
+        self.untyped_bodies: dict[str, tuple] = {}  # untyped def name -> (its body's types, the body, the def) (lower_funcs)
         self.specialised: dict[str, tuple] = {}  # def name -> (the types its emitted body has, the call that set them)
         self.saved: dict[str, Loc] = {}  # `@save` definitions: name -> the marker's place
         self.files: dict[str, tuple] = {}  # a file `save`d or `save_params`d -> (kind, type, loc of the save), lower_files
@@ -151,6 +152,9 @@ class LowererBase:
 
     def specialise(self, fdef: ir.FuncDef, args: list[ir.Expr], e: A.Call, result: Type, keep: bool = True) -> Type:
         raise NotImplementedError  # function values (lower_funcs.py)
+
+    def settle_untyped_bodies(self) -> None:
+        raise NotImplementedError  # lower_funcs.py
 
     def call_value(self, callee: ir.Expr, e: A.Call) -> ir.Expr:
         raise NotImplementedError  # function values

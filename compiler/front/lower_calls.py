@@ -12,6 +12,7 @@ from d2lc.front.lower_base import RESERVED, LowererBase, article
 from d2lc.front.lower_models import lower_apply, lower_call
 from d2lc.front.lower_files import FILE_CALLS
 from d2lc.front.lower_plots import DATA_FROM, lower_figure
+from d2lc.front.lower_pylists import as_list, extended_type, is_plain, is_pylist_operand
 from d2lc.front.lower_reads import READ_CALLS
 from d2lc.front.lower_text import lower_tensor_of_list, lower_text_call, lower_text_method, lower_tolist
 from d2lc.front.lower_tables import TABLE_CALLS, TO_TENSOR, Lowered, is_table
@@ -20,7 +21,7 @@ from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import FUNCTIONS, METHODS
 from d2lc.core.plots import PLOTS
 from d2lc.core.text import TEXT_FUNCTIONS, is_text
-from d2lc.core.types import ANY, FLOAT, FuncType, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, dims_equal, fmt_shape, substitute
+from d2lc.core.types import ANY, FLOAT, FuncType, INT, NONE, AnyType, LayerType, ListType, ModelType, ScalarType, SeqType, TensorType, Type, dims_equal, fmt_shape, substitute
 
 
 class CallLowering(LowererBase):
@@ -37,6 +38,8 @@ class CallLowering(LowererBase):
             return self._grad_of_function(f, e)
         if isinstance(f, A.Attribute) and f.attr == "append":
             return self._append(f, e)
+        if isinstance(f, A.Attribute) and f.attr == "extend":
+            return self._extend(f, e)
         if isinstance(f, A.Attribute):
             base = self.expr(f.value)
             if is_text(base.type):  # string methods, `vocab.to_tokens(...)` (lower_text)
@@ -190,8 +193,12 @@ class CallLowering(LowererBase):
         if len(e.args) != 1 or e.kwargs:
             return self.error(e.loc, "`append` takes one value", expected="name.append(value)", hint="append values one at a time")
         item = self.expr(e.args[0])
+        if isinstance(item.type, AnyType) and base.type.elem is not None:  # a value of an unannotated function's
+            return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})  # parameter: the list keeps its type
         if isinstance(item.type, ScalarType) and item.type.kind in ("int", "float", "bool", "str"):
             return self._append_value(base, item, e)
+        if is_pylist_operand(item.type) and is_plain(as_list(item.type)):  # a sentence's tokens: a list of lists
+            return self._append_value(base, item, e, as_list(item.type))
         if not isinstance(item.type, (TensorType, AnyType)):
             return self.error(item.loc, f"lists hold tensors, numbers or strings, got {article(item.type)}",
                               expected="a tensor, a number or a string", hint="append one value at a time")
@@ -205,22 +212,44 @@ class CallLowering(LowererBase):
                                   hint="a list holds tensors of one dtype and rank; cast or reshape first")
         return self._appended(base, item, e)
 
-    def _appended(self, base: ir.Expr, item: ir.Expr, e: A.Call) -> ir.Expr:
-        """The append op; a list bound to a name now holds `item`'s type."""
+    def _appended(self, base: ir.Expr, item: ir.Expr, e: A.Call, t: Type | None = None) -> ir.Expr:
+        """The append op; a list bound to a name now holds `item`'s type (`t` where it differs)."""
         if isinstance(base, ir.Var):
             sym = self.scope.lookup(base.name)
             if sym is not None:
-                sym.type = ListType(item.type)
+                sym.type = ListType(t or item.type)
         return ir.Op(NONE, e.loc, "list_append", {"xs": base, "x": item})
 
-    def _append_value(self, base: ir.Expr, item: ir.Expr, e: A.Call) -> ir.Expr:
-        """`xs.append(n)` of a number or a string: a run-time list of Python values of one kind (word counts,
-        tokens), for `tensor(xs)`, `Vocab(xs)` and loops."""
-        old = base.type.elem
-        if old is not None and old != item.type and not isinstance(old, AnyType):
-            return self.error(item.loc, f"this list holds {old} values; appending {article(item.type)}", expected=str(old),
+    def _append_value(self, base: ir.Expr, item: ir.Expr, e: A.Call, t: Type | None = None) -> ir.Expr:
+        """`xs.append(n)` of a number, a string or a list of them: a run-time list of Python values of one kind (word
+        counts, tokens, sentences), for `tensor(xs)`, `Vocab(xs)` and loops."""
+        old, new = base.type.elem, t or item.type
+        if isinstance(new, ListType) and new.elem is None and isinstance(old, ListType):
+            new = old  # `xs.append([])` to a list of lists
+        if old is not None and old != new and not isinstance(old, AnyType):
+            return self.error(item.loc, f"this list holds {old} values; appending {article(new)}", expected=str(old),
                               hint="a list holds values of one type; convert with `int(...)` or `float(...)`, or start another list")
-        return self._appended(base, item, e)
+        return self._appended(base, item, e, new)
+
+    def _extend(self, f: A.Attribute, e: A.Call) -> ir.Expr:
+        """`xs.extend(ys)`: the items of a list of numbers or strings appended one by one (Python's `extend`)."""
+        base = self.expr(f.value)
+        if not isinstance(base.type, ListType):
+            for a in e.args:
+                self.expr(a)
+            return self.error(f.loc, f"`.extend` is for lists, not {article(base.type)}", expected="a list made with `name = []`",
+                              hint="start an empty list with `name = []`, then extend it")
+        if len(e.args) != 1 or e.kwargs:
+            return self.error(e.loc, "`extend` takes one list", expected="name.extend(items)", hint="pass the list to add")
+        items = self.expr(e.args[0])
+        t = extended_type(self, base, items)
+        if t is None:
+            return ir.Const(ANY, e.loc, None)
+        if isinstance(base, ir.Var):
+            sym = self.scope.lookup(base.name)
+            if sym is not None:
+                sym.type = t
+        return ir.Op(NONE, e.loc, "list_extend", {"xs": base, "x": items})
 
     def _call_user(self, fdef: ir.FuncDef, e: A.Call, lowered: list[ir.Expr] | None = None) -> ir.Expr:
         """A call of a chapter function; `lowered`: its positional arguments already lowered (a call through a
@@ -286,9 +315,13 @@ class CallLowering(LowererBase):
                                        hint="reshape the argument, or use a named dimension such as `n` in the annotation")
         result = substitute(fdef.result, bindings)
         passes_functions = any(isinstance(a.type, FuncType) for a in args)
-        if passes_functions or lowered is not None and any(isinstance(p.type, AnyType) for p in fdef.params):
+        untyped = any(isinstance(p.type, AnyType) and not isinstance(a.type, AnyType) for p, a in zip(fdef.params, args))
+        if any(isinstance(p.type, AnyType) and isinstance(a.type, AnyType) for p, a in zip(fdef.params, args)):
+            self.untyped_bodies[fdef.name] = (None, [], fdef)  # called with values of unknown type: the generic body
+        if passes_functions or untyped:
             # check (and type) the body with these functions; an untyped def called through a function value gets
             # its result type from the arguments it is given there
+            # an untyped def called directly: its body checked with these arguments, the call typed by what it returns
             result = self.specialise(fdef, args, e, result, keep=passes_functions)
         return ir.CallFunc(result, e.loc, fdef.name, args)
 

@@ -9,6 +9,7 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ops import ATTRIBUTES, FUNCTIONS, METHODS
 from d2lc.core.text import STR_METHODS, VOCAB
+from d2lc.front.lower_pylists import is_pylist_operand, lower_list_binop, lower_membership
 from d2lc.front.lower_text import lower_str_binop, lower_vocab_attribute
 from d2lc.core.types import ANY, BOOL, DTYPE_NAMES, FLOAT, INT, NONE, STR, AnyType, ScalarType, SeqType, TensorType, is_str
 
@@ -52,6 +53,8 @@ class ExpressionLowering(LowererBase):
 
     def expr_BinOp(self, e: A.BinOp) -> ir.Expr:
         x, y = self.expr(e.left), self.expr(e.right)
+        if is_pylist_operand(x.type) or is_pylist_operand(y.type):  # `tokens + ["<eos>"]`, `["<pad>"] * n` (lower_pylists)
+            return lower_list_binop(self, e.op, x, y, e.loc)
         if is_str(x.type) or is_str(y.type):
             return lower_str_binop(self, e.op, x, y, e.loc)
         op = {"and": "logical_and", "or": "logical_or", "xor": "logical_xor"}.get(e.op, e.op)
@@ -64,6 +67,8 @@ class ExpressionLowering(LowererBase):
 
     def expr_Compare(self, e: A.Compare) -> ir.Expr:
         x, y = self.expr(e.left), self.expr(e.right)
+        if e.op in ("in", "not_in"):  # `char in ",.!?"`, `token not in reserved` (lower_pylists)
+            return lower_membership(self, e.op, x, y, e.loc)
         if is_str(x.type) or is_str(y.type):  # strings compare as Python values: `mode == "sum"`
             other = y if is_str(x.type) else x
             if e.op not in ("eq", "ne"):

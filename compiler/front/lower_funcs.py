@@ -18,7 +18,8 @@ from d2lc.front import ast as A
 from d2lc.front.lower_base import RESERVED, LowererBase, Scope, Symbol
 from d2lc.core import ir
 from d2lc.core.ops import SPECS
-from d2lc.core.types import ANY, NONE, AnyType, FuncType, TensorType, Type, join
+from d2lc.core.types import ANY, NONE, AnyType, FuncType, SeqType, TensorType, Type, join
+from d2lc.front.lower_pylists import as_list
 
 MAX_SPECIALISATION_DEPTH = 16
 
@@ -131,7 +132,9 @@ class FunctionValueLowering(LowererBase):
         before = len(self.diags.items)
         probe = ir.FuncDef(fdef.loc, fdef.name, fdef.params, fdef.result, [])
         try:
-            types = {p.name: (a.type if isinstance(p.type, AnyType) else p.type) for p, a in zip(fdef.params, args)}
+            # a list written out is, inside the body, the run-time list it becomes (`tokens[:n]`, `tokens + [...]`)
+            types = {p.name: (as_list(a.type) if isinstance(a.type, SeqType) and a.type.kind == "list" else a.type)
+                     if isinstance(p.type, AnyType) else p.type for p, a in zip(fdef.params, args)}
             fscope = Scope(parent=scope, func=probe)
             fscope.symbols.update({n: Symbol(t) for n, t in types.items()})
             outer, self.scope = self.scope, fscope
@@ -145,6 +148,8 @@ class FunctionValueLowering(LowererBase):
         self._name_the_call(before, where)
         if keep and len(self.diags.items) == before:
             self._keep_typed_body(fdef, body, e)
+        elif not keep and len(self.diags.items) == before:
+            self._record_untyped_call(fdef, body)
         if not isinstance(fdef.result, AnyType):
             return result
         returns = [r for r in ir.walk_stmts(body) if isinstance(r, ir.Return) and r.value is not None]
@@ -163,6 +168,22 @@ class FunctionValueLowering(LowererBase):
                        expected=f"arguments (and function results) of the dtypes and ranks of the call at line {first[1].line}",
                        hint=f"a function that takes functions is typed by its first such call; define a second `def` for "
                             f"other kinds of values, or annotate `{fdef.name}`'s parameters")
+
+    def _record_untyped_call(self, fdef: ir.FuncDef, body: list[ir.Stmt]) -> None:
+        """A direct call of an untyped `def` typed its body; if every such call types it alike (the same dtype and
+        rank of every value), that typed body is the one the notebook gets (`settle_untyped_bodies`)."""
+        first = self.untyped_bodies.get(fdef.name)
+        if first is None:
+            self.untyped_bodies[fdef.name] = (_signature(body), body, fdef)
+        elif first[0] is not None and first[0] != _signature(body):
+            self.untyped_bodies[fdef.name] = (None, [], fdef)  # called with other kinds of values: the generic body
+
+    def settle_untyped_bodies(self) -> None:
+        """After the chapter: each untyped `def` whose direct calls all typed its body alike gets that body, so its
+        values carry the dtypes and ranks a backend's spellings need (`x.sum()` of an int32 tensor)."""
+        for name, (sig, body, fdef) in self.untyped_bodies.items():
+            if sig is not None and name not in self.specialised:
+                fdef.body = body
 
     def _enter(self, where: str, e: A.Call) -> bool:
         if len(self.specialising) >= MAX_SPECIALISATION_DEPTH or where in self.specialising:

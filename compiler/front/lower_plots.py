@@ -17,6 +17,7 @@ from d2lc.core.types import ANY, DEFAULT_FLOAT, DEFAULT_INT, NONE, AnyType, Data
 
 SIGNATURES = {
     "plot": "plot(x, ys, legend=[...], xlabel=..., ylabel=..., xlim=(lo, hi), ylim=(lo, hi), xscale=..., yscale=..., figsize=(w, h))",
+    "hist": "hist(xs, bins=10, legend=[...], xlabel=..., ylabel=..., xlim=(lo, hi), figsize=(w, h))",
     "heatmap": "heatmap(M, xlabel=..., ylabel=..., title=..., cmap=..., figsize=(w, h))",
     "show_images": "show_images(imgs, num_rows, num_cols, titles=[...], scale=...)",
 }
@@ -72,7 +73,7 @@ def lower_figure(lw: LowererBase, e: A.Call, name: str) -> ir.Expr:
                            "pair": f"write two numbers in parentheses, e.g. {key}=(0, 1)",
                            "strs": f'write a list of strings, e.g. {key}=["a", "b"]'}.get(kind, f"see {SIGNATURES[name]}"))
             ok = False
-    ok = {"plot": _check_plot, "heatmap": _check_heatmap, "show_images": _check_images}[name](lw, args) and ok
+    ok = {"plot": _check_plot, "hist": _check_hist, "heatmap": _check_heatmap, "show_images": _check_images}[name](lw, args) and ok
     return ir.Op(NONE, e.loc, name, args) if ok else ir.Const(ANY, e.loc, None)
 
 
@@ -123,6 +124,39 @@ def _check_plot(lw: LowererBase, args: dict[str, Any]) -> bool:
     if legend is not None and not isinstance(ys.type, ListType) and legend != len(curves):
         lw.error(args["legend"].loc, f"`legend` names {legend} curve{'s' * (legend != 1)}, but `plot` draws {len(curves)}",
                  expected=f"{len(curves)} name{'s' * (len(curves) != 1)}", hint="give one name per curve, in the order of ys")
+        return False
+    return _positive_pair(lw, args["figsize"], "figsize")
+
+
+def _check_hist(lw: LowererBase, args: dict[str, Any]) -> bool:
+    """`hist(xs, ...)`: one 1-D tensor of numbers, or a list of them (a histogram each, of any lengths)."""
+    xs = args["xs"]
+    if isinstance(xs.type, TensorType):
+        data = [xs]
+    elif isinstance(xs.type, ListType) and (xs.type.elem is None or isinstance(xs.type.elem, TensorType)):
+        data = [ir.Var(xs.type.elem, xs.loc, "_")] if xs.type.elem is not None else []
+    elif isinstance(xs.type, SeqType):
+        data = xs.items if isinstance(xs, ir.Seq) else [ir.Var(t, xs.loc, "_") for t in xs.type.items]
+    elif isinstance(xs.type, AnyType):
+        return True
+    else:
+        lw.error(xs.loc, f"`hist`'s xs must be a 1-D tensor or a list of them, got {article(xs.type)}",
+                 expected="xs: a tensor [n], or [a, b, ...] of 1-D tensors",
+                 hint="make a tensor of a list of numbers with `tensor(counts)`" if isinstance(xs.type, ListType)
+                 else "pass the data sets as a list: hist([a, b])")
+        return False
+    for x in data:
+        if not _tensor(lw, x, "each data set of `hist`", (1,), "a 1-D tensor of numbers"):
+            return False
+    bins = static_value(args["bins"]) if args["bins"] is not None else 10
+    if isinstance(bins, int) and bins < 1:
+        lw.error(args["bins"].loc, f"`hist` needs at least one bin, got {bins}", expected="bins >= 1",
+                 hint="the default is 10 bins")
+        return False
+    legend = _count(args["legend"])
+    if legend is not None and not isinstance(xs.type, ListType) and legend != len(data):
+        lw.error(args["legend"].loc, f"`legend` names {legend} data set{'s' * (legend != 1)}, but `hist` draws {len(data)}",
+                 expected=f"{len(data)} name{'s' * (len(data) != 1)}", hint="give one name per data set, in the order of xs")
         return False
     return _positive_pair(lw, args["figsize"], "figsize")
 

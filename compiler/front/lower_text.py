@@ -14,11 +14,12 @@ from d2lc.core import ir
 from d2lc.core.diagnostics import did_you_mean
 from d2lc.core.ir import static_value
 from d2lc.core.text import (INTS, REQUIRED, STR_METHODS, STRS, TEXT_FUNCTIONS, VOCAB, VOCAB_ATTRIBUTES, VOCAB_METHODS,
-                            is_ints, is_strs)
+                            is_ints, is_strs, is_token_lists)
 from d2lc.core.types import ANY, BOOL, FLOAT, INT, STR, AnyType, DType, ListType, ScalarType, TensorType, Type, is_str
 
 NOT_A_TENSOR = "a string is not a tensor: number its tokens with a `Vocab`, then `tensor(vocab[tokens])`"
-KIND_TEXT = {"str": "a string", "str?": "a string", "strs": "a list of strings", "int": "an int", "ints": "a list of ints"}
+KIND_TEXT = {"str": "a string", "str?": "a string", "strs": "a list of strings",
+             "tokens": "a list of strings or a list of lists of strings", "int": "an int", "ints": "a list of ints"}
 
 
 def _fits(t: Type, kind: str) -> bool:
@@ -28,6 +29,8 @@ def _fits(t: Type, kind: str) -> bool:
         return is_str(t)
     if kind == "strs":
         return is_strs(t)
+    if kind == "tokens":
+        return is_strs(t) or is_token_lists(t)
     if kind == "int":
         return isinstance(t, ScalarType) and t.kind == "int"
     return False
@@ -64,7 +67,7 @@ def _bind(lw: LowererBase, params, e: A.Call, what: str, shown: str, args: list[
             lw.error(v.loc, f"`{what}`'s `{name}` must be {KIND_TEXT[kind]}, got {article(v.type)}", expected=KIND_TEXT[kind],
                      hint="a tensor is not text: text comes from `read_time_machine()`, string methods or a literal"
                      if isinstance(v.type, TensorType) else "cut the text into tokens first: `list(text)` (characters) or "
-                     "`text.split()` (words)" if kind == "strs" and is_str(v.type) else f"see {shown}")
+                     "`text.split()` (words)" if kind in ("strs", "tokens") and is_str(v.type) else f"see {shown}")
             ok = False
     return bound if ok else None
 
@@ -81,8 +84,8 @@ def lower_text_call(lw: LowererBase, e: A.Call, name: str) -> ir.Expr:
     bound = _bind(lw, params, e, name, shown)
     if bound is None:
         return ir.Const(ANY, e.loc, None)
-    if name == "read_time_machine":
-        return ir.Op(STR, e.loc, "read_time_machine", bound)
+    if name in ("read_time_machine", "read_fra_eng"):
+        return ir.Op(STR, e.loc, name, bound)
     if name == "re_sub":
         pattern = static_value(bound["pattern"])
         if isinstance(pattern, str):
@@ -215,8 +218,12 @@ def lower_str_binop(lw: LowererBase, op: str, x: ir.Expr, y: ir.Expr, loc) -> ir
 
 
 def lower_tensor_of_list(lw: LowererBase, data: ir.Expr, dtype: ir.Expr | None, loc) -> ir.Expr:
-    """`tensor(indices)` of a run-time list of numbers: a 1-D tensor as long as the list (int64, float32 or bool)."""
+    """`tensor(indices)` of a run-time list of numbers: a 1-D tensor as long as the list (int64, float32 or bool);
+    of a list of such lists (the indices of each sentence, all of one length), a 2-D tensor."""
     elem = data.type.elem  # type: ignore[union-attr]
+    rank = 1
+    if isinstance(elem, ListType):
+        rank, elem = 2, elem.elem
     if elem is None or isinstance(elem, AnyType):
         return ir.Const(ANY, loc, None) if isinstance(elem, AnyType) else lw.error(
             data.loc, "`tensor` of a list that holds nothing yet", expected="a list of numbers", hint="append numbers to it first")
@@ -230,7 +237,7 @@ def lower_tensor_of_list(lw: LowererBase, data: ir.Expr, dtype: ir.Expr | None, 
             return lw.error(dtype.loc, "`tensor` needs a dtype here", expected="float32, float64, int32, int64 or bool",
                             hint="write the dtype name without quotes, e.g. `dtype=float32`")
         kind = value
-    return ir.Op(TensorType(kind, (None,)), loc, "tensor", {"data": data, "dtype": dtype})
+    return ir.Op(TensorType(kind, (None,) * rank), loc, "tensor", {"data": data, "dtype": dtype})
 
 
 def lower_tolist(lw: LowererBase, base: ir.Expr, e: A.Call) -> ir.Expr:

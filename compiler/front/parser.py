@@ -109,7 +109,7 @@ def _describe_expected(expected: set[str]) -> str:
         expected -= EXPR_START
         summary.append("an expression")
     if "ADD_OP" in expected:
-        expected -= OPERATORS | {"LPAR", "LSQB", "DOT"}  # after a value: an operator, a call, an index
+        expected -= OPERATORS | {"LPAR", "LSQB", "DOT", "IN", "NOT"}  # after a value: an operator (`in`, `not in` too), a call, an index
         summary.append("an operator")
     names = summary + sorted({_token_name(t) for t in expected})
     if len(names) > 6:

@@ -51,6 +51,7 @@ def lower_chapter(text: str, path: str, known_targets: set[str], bag: Diagnostic
         stmts = lowerer.block(nodes)
         attach_comments(stmts, scan_comments(raw.text, raw.line))
         cells.append(Cell("code", raw.text, stmts, only=raw.only, line=raw.line, tags=raw.tags))
+    lowerer.settle_untyped_bodies()
     check_built(cells, bag)
     return Module(path, title or path, cells, dict(lowerer.functions))
 

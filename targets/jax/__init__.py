@@ -14,7 +14,7 @@ backend = Backend(
     ops=OPS,
     dtypes=dtype_names("jnp", bool_name="bool_"),
     imports={"functools": "import functools", "gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
-             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
+             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "zipfile": "import zipfile", "pd": "import pandas as pd",
              "numpy": "import numpy", "jax": "import jax",
              "jnp": "from jax import numpy as jnp", "nn": "from flax import linen as nn", "optax": "import optax",
              "traverse_util": "from flax import traverse_util", "serialization": "from flax import serialization",

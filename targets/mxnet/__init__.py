@@ -21,7 +21,7 @@ backend = Backend(
     ops=OPS,
     dtypes=dtype_names("np", bool_name="bool_"),
     imports={"gzip": "import gzip", "hashlib": "import hashlib", "mx": "import mxnet as mx", "os": "import os",
-             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
+             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "zipfile": "import zipfile", "pd": "import pandas as pd",
              "numpy": "import numpy",
              "np": "from mxnet import np, npx", "npx": "from mxnet import np, npx", "autograd": "from mxnet import autograd",
              "gluon": "from mxnet import gluon", "init": "from mxnet import init", "nn": "from mxnet.gluon import nn", "rnn": "from mxnet.gluon import rnn",

@@ -19,7 +19,7 @@ backend = torch_backend.derive(
     ops=OPS,
     dtypes=dtype_names("paddle"),
     imports={"gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
-             "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
+             "pathlib": "import pathlib", "urllib": "import urllib.request", "zipfile": "import zipfile", "pd": "import pandas as pd",
              "collections": "import collections", "re": "import re", "time.time": "import time", "math": "import math", "numpy": "import numpy", "paddle": "import paddle",
              "nn": "from paddle import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PaddleEmitter,

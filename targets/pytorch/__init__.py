@@ -21,7 +21,7 @@ backend = Backend(
     ops=OPS,
     dtypes=dtype_names("torch"),
     imports={"gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
-             "collections": "import collections", "re": "import re", "time.time": "import time", "math": "import math", "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
+             "collections": "import collections", "re": "import re", "time.time": "import time", "math": "import math", "pathlib": "import pathlib", "urllib": "import urllib.request", "zipfile": "import zipfile", "pd": "import pandas as pd",
              "numpy": "import numpy", "torch": "import torch",
              "nn": "from torch import nn", "plt": "from matplotlib import pyplot as plt"},
     emitter=PyTorchEmitter,

@@ -14,7 +14,7 @@ backend = Backend(
     ops=OPS,
     dtypes=dtype_names("tf"),
     imports={"gzip": "import gzip", "hashlib": "import hashlib", "os": "import os",
-             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "pd": "import pandas as pd",
+             "collections": "import collections", "re": "import re", "time.time": "import time", "pathlib": "import pathlib", "urllib": "import urllib.request", "zipfile": "import zipfile", "pd": "import pandas as pd",
              "numpy": "import numpy", "tf": "import tensorflow as tf",
              "plt": "from matplotlib import pyplot as plt"},
     emitter=TensorFlowEmitter,

@@ -1,8 +1,11 @@
 class Vocab:
     """Numbers the distinct tokens of a list: index 0 is `<unk>` (any token it does not hold), then the reserved
-    tokens, then every other token seen at least min_freq times, in alphabetical order."""
+    tokens, then every other token seen at least min_freq times, in alphabetical order. A list of lists of tokens
+    (one list a sentence) counts the tokens of all of them."""
 
     def __init__(self, tokens, min_freq=0, reserved_tokens=None):
+        if tokens and isinstance(tokens[0], list):
+            tokens = [token for line in tokens for token in line]
         counts = collections.Counter(tokens)
         # (token, count) pairs, the most frequent first, ties in alphabetical order
         self.token_freqs = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -10,6 +10,8 @@ DATA_HUB = {  # each data file the book reads: where it is published, and its pu
                                                 "md5:bb300cfdad3c16e7a12a480ee83cd310"),
     "timemachine.txt": ("https://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt",
                         "sha1:090b5e7e70c295757f55df93cb0a180b9691891a"),
+    "fra-eng.zip": ("https://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip",
+                    "sha1:94646ad1522d915e7b0f9296181140edcf86a4f5"),
     "kaggle_house_pred_train.csv": ("https://d2l-data.s3-accelerate.amazonaws.com/kaggle_house_pred_train.csv",
                                     "sha1:585e9cc93e70b39160e7921475f9bcd7d31219ce"),
     "kaggle_house_pred_test.csv": ("https://d2l-data.s3-accelerate.amazonaws.com/kaggle_house_pred_test.csv",
