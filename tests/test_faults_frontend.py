@@ -142,7 +142,7 @@ print(net(ones((1, 2))))''')
 def test_every_python_keyword_as_a_name(word: str) -> None:
     """A DSL reserved word is an error; any other Python keyword is renamed and the code parses."""
     text = chapter(f"{word} = 1\nprint({word})")
-    if word in {"and", "or", "not", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "True", "False", "None"}:
+    if word in {"and", "or", "not", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "break", "continue", "True", "False", "None"}:
         with pytest.raises(CompileError):
             compile_chapter(text, FILE, TARGETS)
     else:

@@ -224,6 +224,12 @@ class Pass(Stmt):
     pass
 
 
+@dataclass(eq=False)
+class Jump(Stmt):
+    """`break` or `continue` (kind) in a loop at the top level or in a function."""
+    kind: str
+
+
 # ---- a chapter ---------------------------------------------------------------------------------
 @dataclass
 class Cell:

@@ -110,6 +110,8 @@ class Statements:
             return self.expr_statement(s)
         if isinstance(s, ir.Pass):
             return [cst.SimpleStatementLine([cst.Pass()])]
+        if isinstance(s, ir.Jump):
+            return [cst.SimpleStatementLine([cst.Break() if s.kind == "break" else cst.Continue()])]
         if isinstance(s, ir.Return):
             return [cst.SimpleStatementLine([cst.Return(self.bare(self.expr(s.value)) if s.value is not None else None)])]
         if isinstance(s, ir.FuncDef):

@@ -143,6 +143,12 @@ class Pass(Node):
 
 
 @dataclass
+class Jump(Node):
+    """`break` or `continue` (kind)."""
+    kind: str
+
+
+@dataclass
 class TypeAnn(Node):
     name: str
     dims: list[int | str | TypeAnn] | None  # None: no brackets (a scalar type like `int`); TypeAnn: `tuple[f32[n], int]`
@@ -242,6 +248,8 @@ class ToAst(Transformer_NonRecursive):
     @v_args(meta=True)
     def pass_stmt(self, meta, items):
         return Pass(self._loc(meta))
+    break_stmt = v_args(meta=True)(lambda self, meta, items: Jump(self._loc(meta), "break"))
+    continue_stmt = v_args(meta=True)(lambda self, meta, items: Jump(self._loc(meta), "continue"))
 
     def suite(self, items):
         return [i for i in items if isinstance(i, Node)]
@@ -360,13 +368,8 @@ class ToAst(Transformer_NonRecursive):
     def and_test(self, items):
         return BoolOp(items[0].loc, "and", items)
 
-    @v_args(meta=True)
-    def in_op(self, meta, items):
-        return Compare(self._loc(meta), "in", items[0], items[1])
-
-    @v_args(meta=True)
-    def not_in_op(self, meta, items):
-        return Compare(self._loc(meta), "not_in", items[0], items[1])
+    in_op = v_args(meta=True)(lambda self, meta, items: Compare(self._loc(meta), "in", *items))
+    not_in_op = v_args(meta=True)(lambda self, meta, items: Compare(self._loc(meta), "not_in", *items))
 
     @v_args(meta=True)
     def not_op(self, meta, items):

@@ -18,7 +18,7 @@ MAX_EXPR_DEPTH = 100  # operands, arguments, items and chained calls/methods/ind
 MAX_BLOCK_DEPTH = 40  # def/model/for/if blocks inside one another
 
 BLOCKS = (A.FuncDef, A.ModelDef, A.For, A.If)
-STATEMENTS = (A.Assign, A.AugAssign, A.ExprStmt, A.Return, A.Pass) + BLOCKS
+STATEMENTS = (A.Assign, A.AugAssign, A.ExprStmt, A.Return, A.Pass, A.Jump) + BLOCKS
 
 
 def _children(node: object) -> list[object]:

@@ -23,7 +23,7 @@ RESERVED_BUILTINS = {"print", "range", "len", "float", "int", "grad", "train", "
     | set(DATASETS) | set(LAYERS) | set(LOSSES) | set(OPTIMIZERS) | set(SCHEDULES) | set(PLOTS)
 # the hint of every error that finds a table where a tensor is needed
 TO_TENSOR = "convert it first: `tensor(df, dtype=float32)` makes a tensor of a table's (numeric) columns"
-RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "and", "or", "not"}
+RESERVED = {"model", "def", "for", "while", "in", "if", "elif", "else", "return", "pass", "break", "continue", "and", "or", "not"}
 
 
 @dataclass
@@ -74,6 +74,7 @@ class LowererBase:
         self.models: dict[str, ir.ModelDef] = {}
         self.current_model: ir.ModelDef | None = None
         self._in_loop = 0
+        self._loop_scopes: list = []  # the scope of each `for`/`while` being lowered, innermost last (`break`)
         self.bound_optimizers: dict[str, ir.BoundOptimizer] = {}  # top-level names holding one (lower_loops)
         self.model_asts: dict[str, A.ModelDef] = {}  # for shape checking through model boundaries (models.probe_forward)
         self.probe_depth = 0

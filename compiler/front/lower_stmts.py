@@ -145,6 +145,19 @@ class StatementLowering(LowererBase):
     def stmt_Pass(self, s: A.Pass) -> ir.Stmt:
         return ir.Pass(s.loc)
 
+    def stmt_Jump(self, s: A.Jump) -> ir.Stmt | None:
+        """`break` / `continue`: in a `for` or `while` of the same function (or of the top level), not in a model."""
+        if self.current_model is not None:
+            self.error(s.loc, f"`{s.kind}` in a model", expected="a loop of the chapter's top level or of a `def`",
+                       hint="a model's forward runs every layer of its loops; select layers with a slice of the list instead")
+            return None
+        if not self._loop_scopes or self._loop_scopes[-1] is not self.scope:
+            self.error(s.loc, f"`{s.kind}` outside a loop", expected=f"`{s.kind}` inside a `for` or `while` body",
+                       hint="a `def` inside a loop has loops of its own; return from it instead" if self._loop_scopes
+                       else "to stop early, put the statements in a loop, or use `if`")
+            return None
+        return ir.Jump(s.loc, s.kind)
+
     def stmt_Return(self, s: A.Return) -> ir.Stmt | None:
         if self.scope.func is None:
             self.error(s.loc, "`return` outside a function", expected="`return` inside the body of a `def`",
@@ -184,11 +197,13 @@ class StatementLowering(LowererBase):
 
     def _loop_body(self, s: A.For) -> list[ir.Stmt]:
         self._in_loop += 1
+        self._loop_scopes.append(self.scope)
         self._forget_consts(s.body)
         try:
             return self.block(s.body)
         finally:
             self._in_loop -= 1
+            self._loop_scopes.pop()
 
     def _for_items(self, s: A.For) -> ir.Stmt | None:
         """`for x in xs`, `for a, b in pairs`, `for i, x in enumerate(xs)`, `for x, y in zip(xs, ys)`: a loop over the
@@ -255,10 +270,12 @@ class StatementLowering(LowererBase):
         self._forget_consts(s.body)
         cond = self._truth_value(s.test, "a `while`", "compare one value, e.g. `X.abs().sum() > 1`")
         self._in_loop += 1
+        self._loop_scopes.append(self.scope)
         try:
             body = self.block(s.body)
         finally:
             self._in_loop -= 1
+            self._loop_scopes.pop()
         return ir.While(s.loc, "", cond, body)
 
     def _truth_value(self, test: A.Node, statement: str, hint: str) -> ir.Expr:
