@@ -174,6 +174,25 @@ def _request(program: Program, backend: Backend, cwd: Path, device: str, keep_go
                        "cwd": str(own), "env": data_env(cwd.parent / "data"), "cells": cells, "keep_going": keep_going})
 
 
+def run_one(session: Session, name: str, program: Program, key: str, cwd: Path, timeout: float = 600.0,
+            keep_going: bool = False) -> Outcome:
+    """Run one program's notebook on target `name` in its worker (loaded there as module `key`)."""
+    backend = session.targets[name].backend
+    worker = session.worker_for(name)
+    source = NBEXEC_SOURCE + f"\nREQUEST = {_request(program, backend, cwd, session.targets[name].device, keep_going)!r}\n"
+    worker.add_module(name, key, source, filename=f"<nbexec {name} {Path(program.path).name}>")
+    t0 = time.perf_counter()
+    try:
+        reply = worker.call(name, key, "run_notebook", [], timeout=timeout).value
+        data = json.loads(str(reply[0]))
+        arrays = list(reply[1:])
+        out = Outcome([_resolve(e, arrays) for e in data["events"]], data["errors"], data["seconds"])
+    except (CallFailed, WorkerError) as exc:
+        out = Outcome(errors=[{"cell": None, "line": None, "message": str(exc).splitlines()[0]}])
+    out.seconds = out.seconds or time.perf_counter() - t0
+    return out
+
+
 def run_programs(session: Session, programs: list[Program], cwd: Path, timeout: float = 600.0,
                  keep_going: bool = False) -> dict[tuple[str, str], Outcome]:
     """Run every program's notebook on every available target; environments in parallel.
@@ -187,24 +206,9 @@ def run_programs(session: Session, programs: list[Program], cwd: Path, timeout: 
     def run_env(targets: list[str]) -> dict[tuple[str, str], Outcome]:
         results: dict[tuple[str, str], Outcome] = {}
         for name in targets:
-            backend = session.targets[name].backend
-            worker = session.worker_for(name)
             for k, program in enumerate(programs):
-                if name not in program.cells:
-                    continue
-                key = f"notebook{k}"
-                source = NBEXEC_SOURCE + f"\nREQUEST = {_request(program, backend, cwd, session.targets[name].device, keep_going)!r}\n"
-                worker.add_module(name, key, source, filename=f"<nbexec {name} {Path(program.path).name}>")
-                t0 = time.perf_counter()
-                try:
-                    reply = worker.call(name, key, "run_notebook", [], timeout=timeout).value
-                    data = json.loads(str(reply[0]))
-                    arrays = list(reply[1:])
-                    out = Outcome([_resolve(e, arrays) for e in data["events"]], data["errors"], data["seconds"])
-                except (CallFailed, WorkerError) as exc:
-                    out = Outcome(errors=[{"cell": None, "line": None, "message": str(exc).splitlines()[0]}])
-                out.seconds = out.seconds or time.perf_counter() - t0
-                results[(program.path, name)] = out
+                if name in program.cells:
+                    results[(program.path, name)] = run_one(session, name, program, f"notebook{k}", cwd, timeout, keep_going)
         return results
 
     outcomes: dict[tuple[str, str], Outcome] = {}
