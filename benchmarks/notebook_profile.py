@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from d2lc.build.envs import framework_available, python_for
-from d2lc.emit.backend import get_backend, target_names
+from d2lc.build.envs import installed_backends
+from d2lc.emit.backend import target_names
 from d2lc.harness.notebooks import NotebookReport, compare_program, fake_data_root, prepare_all, run_one
 from d2lc.harness.session import Session
 
@@ -37,17 +37,6 @@ def proc_cpu(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / TICKS
 
 
-def available_backends(names: list[str]) -> list:
-    """The named backends whose environment and framework are installed (as tests/helpers.py)."""
-    out = []
-    for n in names:
-        b = get_backend(n)
-        python = python_for(b)
-        if python is not None and framework_available(str(python), b.environment.packages):
-            out.append(b)
-    return out
-
-
 def worker_cpu(session: Session, target: str) -> float:
     return sum(proc_cpu(w.proc.pid) for w in session.workers_of(target) if w.proc is not None)
 
@@ -62,7 +51,7 @@ def main() -> None:
     os.chdir(ROOT)
     files = sorted(p for p in Path("sources").rglob("*.md")
                    if any(fnmatch.fnmatch(p.relative_to("sources").as_posix(), g) for g in args.globs))
-    backends = available_backends(target_names())
+    backends = installed_backends(target_names())
     report = NotebookReport()
     t0 = time.perf_counter()
     programs = prepare_all(files, backends, report)

@@ -43,14 +43,8 @@ def emit(dsl: str, target: str) -> str:
 
 def available_backends(names: list[str]) -> list:
     """The named backends whose environment and framework are installed here."""
-    from d2lc.build.envs import framework_available, python_for
-    out = []
-    for n in names:
-        b = get_backend(n)
-        python = python_for(b)
-        if python is not None and framework_available(str(python), b.environment.packages):
-            out.append(b)
-    return out
+    from d2lc.build.envs import installed_backends
+    return installed_backends(names)
 
 
 def notebook_code(text: str) -> str:

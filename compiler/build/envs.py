@@ -69,3 +69,15 @@ def install_wheel(python: Path, wheel: Path, name: str, changed: bool) -> str | 
                           "--disable-pip-version-check", str(wheel)], capture_output=True, text=True)
     framework_available.cache_clear()
     return None if run.returncode == 0 else (run.stderr.strip().splitlines() or ["pip failed"])[-1]
+
+
+def installed_backends(names: list[str]) -> list[Backend]:
+    """The named backends whose environment and framework are installed here."""
+    from d2lc.emit.backend import get_backend
+    out = []
+    for n in names:
+        b = get_backend(n)
+        python = python_for(b)
+        if python is not None and framework_available(str(python), b.environment.packages):
+            out.append(b)
+    return out

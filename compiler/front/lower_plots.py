@@ -96,20 +96,28 @@ def _tensor(lw: LowererBase, v: ir.Expr, what: str, ranks: tuple[int, ...], show
     return True
 
 
+def _series(v: ir.Expr) -> list[ir.Expr] | None:
+    """The tensors a figure draws from `v`: one tensor, a list built with `append` (one stands for all), or a list
+    written out (or a name holding one); None if `v` is none of these."""
+    t = v.type
+    if isinstance(t, TensorType):
+        return [v]
+    if isinstance(t, ListType) and (t.elem is None or isinstance(t.elem, TensorType)):
+        return [ir.Var(t.elem, v.loc, "_")] if t.elem is not None else []
+    if isinstance(t, SeqType):
+        return v.items if isinstance(v, ir.Seq) else [ir.Var(i, v.loc, "_") for i in t.items]
+    return None
+
+
 def _check_plot(lw: LowererBase, args: dict[str, Any]) -> bool:
     x, ys = args["x"], args["ys"]
     if not _tensor(lw, x, "`plot`'s x", (1,), "x: a 1-D tensor [n]"):
         return False
     n = x.type.shape[0] if isinstance(x.type, TensorType) else None
-    if isinstance(ys.type, TensorType):
-        curves = [ys]
-    elif isinstance(ys.type, ListType) and (ys.type.elem is None or isinstance(ys.type.elem, TensorType)):
-        curves = [ir.Var(ys.type.elem, ys.loc, "_")] if ys.type.elem is not None else []
-    elif isinstance(ys.type, SeqType):  # a list written out, or a name holding one
-        curves = ys.items if isinstance(ys, ir.Seq) else [ir.Var(t, ys.loc, "_") for t in ys.type.items]
-    elif isinstance(ys.type, AnyType):
+    curves = _series(ys)
+    if isinstance(ys.type, AnyType):
         return True
-    else:
+    if curves is None:
         lw.error(ys.loc, f"`plot`'s ys must be a 1-D tensor or a list of them, got {article(ys.type)}",
                  expected="ys: a tensor [n], or [y1, y2, ...] of tensors [n]", hint="pass the curves as a list: plot(x, [y1, y2])")
         return False
@@ -131,15 +139,10 @@ def _check_plot(lw: LowererBase, args: dict[str, Any]) -> bool:
 def _check_hist(lw: LowererBase, args: dict[str, Any]) -> bool:
     """`hist(xs, ...)`: one 1-D tensor of numbers, or a list of them (a histogram each, of any lengths)."""
     xs = args["xs"]
-    if isinstance(xs.type, TensorType):
-        data = [xs]
-    elif isinstance(xs.type, ListType) and (xs.type.elem is None or isinstance(xs.type.elem, TensorType)):
-        data = [ir.Var(xs.type.elem, xs.loc, "_")] if xs.type.elem is not None else []
-    elif isinstance(xs.type, SeqType):
-        data = xs.items if isinstance(xs, ir.Seq) else [ir.Var(t, xs.loc, "_") for t in xs.type.items]
-    elif isinstance(xs.type, AnyType):
+    data = _series(xs)
+    if isinstance(xs.type, AnyType):
         return True
-    else:
+    if data is None:
         lw.error(xs.loc, f"`hist`'s xs must be a 1-D tensor or a list of them, got {article(xs.type)}",
                  expected="xs: a tensor [n], or [a, b, ...] of 1-D tensors",
                  hint="make a tensor of a list of numbers with `tensor(counts)`" if isinstance(xs.type, ListType)
