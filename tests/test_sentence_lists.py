@@ -234,6 +234,15 @@ ch.md:6:6: error: `hist`'s xs must be a 1-D tensor or a list of them, got a list
   expected: xs: a tensor [n], or [a, b, ...] of 1-D tensors
   hint: make a tensor of a list of numbers with `tensor(counts)`
 '''),
+    ("hist_legend_count", '''\
+hist([arange(3), arange(4)], legend=["a"])
+''', '''\
+ch.md:4:37: error: `legend` names 1 data set, but `hist` draws 2
+    hist([arange(3), arange(4)], legend=["a"])
+                                        ^^^^^
+  expected: 2 names
+  hint: give one name per data set, in the order of xs
+'''),
     ("hist_no_bins", '''\
 hist(arange(4), bins=0)
 ''', '''\

@@ -128,12 +128,7 @@ def _check_plot(lw: LowererBase, args: dict[str, Any]) -> bool:
             lw.error(y.loc, f"this curve has {y.type.shape[0]} values but x has {n}", expected=f"a curve of shape {fmt_shape((n,))}",
                      hint="every curve needs one value per x")
             return False
-    legend = _count(args["legend"])
-    if legend is not None and not isinstance(ys.type, ListType) and legend != len(curves):
-        lw.error(args["legend"].loc, f"`legend` names {legend} curve{'s' * (legend != 1)}, but `plot` draws {len(curves)}",
-                 expected=f"{len(curves)} name{'s' * (len(curves) != 1)}", hint="give one name per curve, in the order of ys")
-        return False
-    return _positive_pair(lw, args["figsize"], "figsize")
+    return _legend_and_size(lw, args, ys, len(curves), "plot", "curve", "ys")
 
 
 def _check_hist(lw: LowererBase, args: dict[str, Any]) -> bool:
@@ -156,10 +151,16 @@ def _check_hist(lw: LowererBase, args: dict[str, Any]) -> bool:
         lw.error(args["bins"].loc, f"`hist` needs at least one bin, got {bins}", expected="bins >= 1",
                  hint="the default is 10 bins")
         return False
+    return _legend_and_size(lw, args, xs, len(data), "hist", "data set", "xs")
+
+
+def _legend_and_size(lw: LowererBase, args: dict[str, Any], series: ir.Expr, drawn: int, figure: str, thing: str,
+                     param: str) -> bool:
+    """One legend name per series drawn (where both counts are known), and a positive figure size."""
     legend = _count(args["legend"])
-    if legend is not None and not isinstance(xs.type, ListType) and legend != len(data):
-        lw.error(args["legend"].loc, f"`legend` names {legend} data set{'s' * (legend != 1)}, but `hist` draws {len(data)}",
-                 expected=f"{len(data)} name{'s' * (len(data) != 1)}", hint="give one name per data set, in the order of xs")
+    if legend is not None and not isinstance(series.type, ListType) and legend != drawn:
+        lw.error(args["legend"].loc, f"`legend` names {legend} {thing}{'s' * (legend != 1)}, but `{figure}` draws {drawn}",
+                 expected=f"{drawn} name{'s' * (drawn != 1)}", hint=f"give one name per {thing}, in the order of {param}")
         return False
     return _positive_pair(lw, args["figsize"], "figsize")
 
